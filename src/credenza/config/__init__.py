@@ -1,0 +1,1 @@
+"""The config file: typed records (model) and their TOML store (store)."""

@@ -1,0 +1,178 @@
+"""Typed records of the config file: providers, applications, environments, contracts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+BasicEncoding = Literal["rfc6749", "raw"]
+AppType = Literal["private", "public"]
+ContractStatus = Literal["pending", "approved", "rejected", "revoked"]
+ContractTarget = Literal["api", "api_group"]
+ProviderKind = Literal["manual", "sandbox"]
+Rotation = Literal["cutover", "overlap"]
+
+CONFIG_VERSION = 1
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def is_url(value: str) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.match(value))
+
+
+def slugify(name: str) -> str:
+    """An application id from its name: lowercase words joined by dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "app"
+
+
+def _check_urls(record: object, *fields: str) -> None:
+    # "@field: detail" lets the store report the error at the field's own key path.
+    for field in fields:
+        value = getattr(record, field)
+        if value is not None and not is_url(value):
+            raise ValueError(f"@{field}: not a URL (expected http:// or https:// and a host)")
+
+
+class Endpoints(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
+    """Where a provider's OAuth endpoints are, for one environment."""
+
+    issuer: str | None = None
+    token_url: str | None = None
+    revocation_url: str | None = None
+    introspection_url: str | None = None
+    logout_url: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_urls(
+            self, "issuer", "token_url", "revocation_url", "introspection_url", "logout_url"
+        )
+
+
+class ProviderEnvironment(Endpoints, kw_only=True, omit_defaults=True):
+    """A provider's defaults for one environment (sandbox, production, ...)."""
+
+    auth_method: AuthMethod | None = None
+
+
+class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An API provider: its portal, how it rotates secrets, and per-environment defaults."""
+
+    name: str
+    kind: ProviderKind = "manual"
+    profile: str | None = None
+    portal_url: str | None = None
+    admin_url: str | None = None
+    auth_method: AuthMethod | None = None
+    basic_auth_encoding: BasicEncoding | None = None
+    rotation: Rotation | None = None
+    secret_length: int | None = None
+    environments: dict[str, ProviderEnvironment] = {}
+
+    def __post_init__(self) -> None:
+        _check_urls(self, "portal_url", "admin_url")
+
+
+class Environment(Endpoints, kw_only=True, omit_defaults=True):
+    """One application's credentials in one environment. The secret itself is in the keyring."""
+
+    client_id: str
+    scopes: list[str] = []
+    auth_method: AuthMethod | None = None
+    audience: str | None = None
+    resource: str | None = None
+    extra_params: dict[str, str] = {}
+    secret_set_at: datetime | None = None
+    secret_rotated_at: datetime | None = None
+    secret_expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.client_id.strip():
+            raise ValueError("@client_id: must not be empty")
+
+
+class Contract(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Access to an API instance or API group instance, in one environment, at an SLA tier."""
+
+    id: str
+    api: str
+    instance: str
+    environment: str
+    target: ContractTarget = "api"
+    apis: list[str] = []
+    sla_tier: str | None = None
+    scopes: list[str] = []
+    status: ContractStatus = "pending"
+    requested_at: datetime | None = None
+    decided_at: datetime | None = None
+    terms_accepted_at: datetime | None = None
+
+    def covers(self, api: str) -> bool:
+        """True when this contract grants access to ``api`` (directly or through its group)."""
+        return self.api == api or api in self.apis
+
+
+class Application(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An application registered with a provider, with its environments and contracts."""
+
+    id: str
+    name: str
+    provider: str | None = None
+    organisation: str | None = None
+    owners: list[str] = []
+    type: AppType = "private"
+    description: str | None = None
+    url: str | None = None
+    callback_url: str | None = None
+    grant_types: list[str] = msgspec.field(default_factory=lambda: ["client_credentials"])
+    apis: list[str] = []
+    environments: dict[str, Environment] = {}
+    contracts: list[Contract] = []
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError("@id: use lowercase letters, digits, '.', '_' or '-'")
+        if not self.name.strip():
+            raise ValueError("@name: must not be empty")
+        _check_urls(self, "url", "callback_url")
+        for owner in self.owners:
+            if not is_email(owner):
+                raise ValueError(f"@owners: {owner!r} is not an email address")
+
+
+class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Tunables: timeouts, retries, the token cache skew, the plaintext-keyring opt-in."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    deadline: float = 30.0
+    retry_attempts: int = 3
+    token_skew_seconds: int = 60
+    keyring_timeout: float = 5.0
+    allow_plaintext_keyring: bool = False
+    ca_bundle: str | None = None
+
+
+class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """The whole config file."""
+
+    version: int = CONFIG_VERSION
+    settings: Settings = msgspec.field(default_factory=Settings)
+    providers: dict[str, Provider] = {}
+    applications: list[Application] = []

@@ -1,0 +1,367 @@
+"""The TOML config store: validated load, atomic locked save, conflict detection, unknown keys kept."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import sys
+import tempfile
+import tomllib
+import types
+import typing
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import tomli_w
+
+from credenza.config.model import CONFIG_VERSION, Config
+from credenza.errors import (
+    ConfigConflictError,
+    ConfigError,
+    ConfigLockError,
+    ConfigSchemaError,
+    ConfigSyntaxError,
+    ConfigWriteError,
+)
+
+_TOML_POSITION = re.compile(r"^(?P<detail>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+_TOML_EOF = re.compile(r"^(?P<detail>.*) \(at end of document\)$")
+_MSGSPEC_ERROR = re.compile(r"^(?P<detail>.*) - at `\$(?P<path>.*)`$", re.DOTALL)
+_PATH_SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(\d+|\.\.\.)\]")
+_FIELD_ERROR = re.compile(r"^@(?P<field>\w+): (?P<detail>.*)$", re.DOTALL)
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_config(data: bytes, path: str = "<config>") -> tuple[Config, dict[str, Any]]:
+    """Parse and validate config bytes; return the typed config and the raw tables.
+
+    Raises ConfigSyntaxError (with line and column) or ConfigSchemaError (with the key path).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigSyntaxError(path, line, column, "not valid UTF-8") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if match := _TOML_POSITION.match(message):
+            line, column = int(match["line"]), int(match["col"])
+            detail = match["detail"]
+        else:
+            line = text.count("\n") + 1
+            column = len(text) - text.rfind("\n")
+            detail = match["detail"] if (match := _TOML_EOF.match(message)) else message
+        raise ConfigSyntaxError(path, line, column, detail) from None
+
+    version = raw.get("version", CONFIG_VERSION)
+    if isinstance(version, int) and not isinstance(version, bool) and version > CONFIG_VERSION:
+        raise ConfigSchemaError(
+            path, "version", f"{version} was written by a newer credenza; upgrade credenza"
+        )
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as exc:
+        key_path, detail = _explain(raw, str(exc))
+        raise ConfigSchemaError(path, key_path or "(top level)", detail) from None
+    _check_unique(config, path)
+    return config, raw
+
+
+def dump_config(config: Config, raw: dict[str, Any] | None = None) -> bytes:
+    """Serialise a config to TOML, carrying over keys from ``raw`` that credenza does not know."""
+    data = msgspec.to_builtins(config, builtin_types=(datetime,))
+    # Empty top-level tables are noise in a hand-editable file.
+    data = {key: value for key, value in data.items() if value != {}}
+    if raw:
+        data = _carry_unknown(data, raw, Config)
+    return tomli_w.dumps(data).encode("utf-8")
+
+
+class ConfigStore:
+    """Owns one config file. Load validates; save is atomic, locked, 0600, and refuses conflicts."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 10.0) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self.warnings: list[str] = []
+        self._raw: dict[str, Any] = {}
+        self._fingerprint: str | None = None
+
+    def load(self) -> Config:
+        """Read and validate the file; a missing file is an empty config."""
+        data = self._read()
+        self.warnings = self._permission_warnings()
+        if data is None:
+            self._raw, self._fingerprint = {}, None
+            return Config()
+        config, raw = parse_config(data, str(self.path))
+        self._raw, self._fingerprint = raw, _digest(data)
+        return config
+
+    def save(self, config: Config) -> None:
+        """Write ``config`` atomically, unless the file changed on disk since it was loaded."""
+        with self._locked():
+            self._save_locked(config)
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[Config]:
+        """Load, let the caller change the config, save; all under the lock (no lost updates)."""
+        with self._locked():
+            config = self.load()
+            yield config
+            self._save_locked(config)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _save_locked(self, config: Config) -> None:
+        current = self._read()
+        if (None if current is None else _digest(current)) != self._fingerprint:
+            raise ConfigConflictError(
+                f"{self.path} changed on disk since credenza read it; your change was not saved",
+                hint="reload (run the command again, or press r in the dashboard) and redo it",
+            )
+        data = dump_config(config, self._raw)
+        self._ensure_directory()
+        self._remove_stale_temp_files()
+        _write_atomic(self.path, data)
+        self._raw = tomllib.loads(data.decode("utf-8"))
+        self._fingerprint = _digest(data)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Imported here: the token fast path reads the config but never saves it.
+        import filelock
+
+        self._ensure_directory()
+        lock = filelock.FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ConfigLockError(
+                f"another credenza process has held {self.lock_path} for over "
+                f"{self.lock_timeout:g} s; nothing was changed",
+                hint="wait for it to finish, or remove the lock file if no credenza is running",
+            ) from None
+        except OSError as exc:
+            raise ConfigWriteError(
+                f"cannot lock {self.lock_path}: {exc.strerror}; nothing was changed"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise ConfigError(f"{self.path} is a directory, not a config file") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc.strerror}") from None
+
+    def _ensure_directory(self) -> None:
+        directory = self.path.parent
+        if not directory.exists():
+            try:
+                directory.mkdir(parents=True, mode=0o700)
+                directory.chmod(0o700)
+            except OSError as exc:
+                raise ConfigWriteError(
+                    f"cannot create {directory}: {exc.strerror}; nothing was changed"
+                ) from None
+
+    def _remove_stale_temp_files(self) -> None:
+        # Only a writer holding the lock creates temp files, so any found under the lock are
+        # left over from a save that was killed.
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    def _permission_warnings(self) -> list[str]:
+        if sys.platform == "win32":
+            return []
+        try:
+            mode = self.path.stat().st_mode
+        except OSError:
+            return []
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return [
+                f"{self.path} is writable by other users; anyone who can edit it can point your "
+                f"credentials at another server (chmod 600 {self.path})"
+            ]
+        return []
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, replace, fsync the directory."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp_name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+            raise
+        _fsync_directory(path.parent)
+    except OSError as exc:
+        raise ConfigWriteError(
+            f"could not save {path}: {exc.strerror or exc}; the file was left as it was",
+            hint="free some disk space or fix the permissions, then try again",
+        ) from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_unique(config: Config, path: str) -> None:
+    seen: dict[str, int] = {}
+    for index, application in enumerate(config.applications):
+        if application.id in seen:
+            raise ConfigSchemaError(
+                path,
+                f"applications[{index}].id",
+                f"duplicate id {application.id!r} (also applications[{seen[application.id]}])",
+            )
+        seen[application.id] = index
+        contract_ids: set[str] = set()
+        for number, contract in enumerate(application.contracts):
+            if contract.id in contract_ids:
+                raise ConfigSchemaError(
+                    path,
+                    f"applications[{index}].contracts[{number}].id",
+                    f"duplicate id {contract.id!r}",
+                )
+            contract_ids.add(contract.id)
+
+
+# -- error paths ----------------------------------------------------------------------------------
+
+
+def _explain(raw: dict[str, Any], message: str) -> tuple[str, str]:
+    """Turn a msgspec error into (key path, detail), resolving ``[...]`` to the real dict key."""
+    match = _MSGSPEC_ERROR.match(message)
+    if not match:
+        return "", message
+    detail = match["detail"]
+    key_path = _resolve_path(raw, Config, match["path"])
+    if field_error := _FIELD_ERROR.match(detail):
+        key_path = f"{key_path}.{field_error['field']}" if key_path else field_error["field"]
+        detail = field_error["detail"]
+    return key_path, detail
+
+
+def _resolve_path(raw: Any, annotation: Any, path: str) -> str:
+    parts: list[str] = []
+    node, kind = raw, annotation
+    for match in _PATH_SEGMENT.finditer(path):
+        name, index = match.groups()
+        kind = _unwrap_optional(kind)
+        if name is not None:
+            parts.append(f".{name}" if parts else name)
+            kind = _struct_fields(kind).get(name, Any)
+            node = node.get(name) if isinstance(node, dict) else None
+        elif index == "...":
+            args = typing.get_args(kind)
+            value_kind = args[1] if len(args) == 2 else Any
+            key = _first_bad_key(node, value_kind)
+            if key is None:
+                parts.append("[...]")
+                node = None
+            else:
+                parts.append(f".{key}" if _BARE_KEY.match(key) else f"[{key!r}]")
+                node = node[key]
+            kind = value_kind
+        else:
+            parts.append(f"[{index}]")
+            args = typing.get_args(kind)
+            kind = args[0] if args else Any
+            node = node[int(index)] if isinstance(node, list) else None
+    return "".join(parts)
+
+
+def _first_bad_key(node: Any, value_kind: Any) -> str | None:
+    if not isinstance(node, dict):
+        return None
+    for key, value in node.items():
+        try:
+            msgspec.convert(value, value_kind)
+        except msgspec.ValidationError:
+            return str(key)
+    return None
+
+
+def _struct_fields(kind: Any) -> dict[str, Any]:
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        return {field.encode_name: field.type for field in msgspec.structs.fields(kind)}
+    return {}
+
+
+def _unwrap_optional(kind: Any) -> Any:
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        members = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return members[0] if len(members) == 1 else kind
+    return kind
+
+
+# -- unknown keys ---------------------------------------------------------------------------------
+
+
+def _carry_unknown(new: Any, old: Any, annotation: Any) -> Any:
+    """Copy keys credenza does not model from the loaded tables into the ones it will write."""
+    kind = _unwrap_optional(annotation)
+    fields = _struct_fields(kind)
+    if fields:
+        if not (isinstance(new, dict) and isinstance(old, dict)):
+            return new
+        merged = dict(new)
+        for key, old_value in old.items():
+            if key not in fields:
+                merged[key] = old_value
+            elif key in new:
+                merged[key] = _carry_unknown(new[key], old_value, fields[key])
+        return merged
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is dict and isinstance(new, dict) and isinstance(old, dict) and len(args) == 2:
+        return {
+            key: _carry_unknown(value, old[key], args[1]) if key in old else value
+            for key, value in new.items()
+        }
+    if origin is list and isinstance(new, list) and isinstance(old, list) and args:
+        # Records in arrays of tables are matched by id, so reordering or removal is safe.
+        old_by_id = {item.get("id"): item for item in old if isinstance(item, dict)}
+        return [
+            _carry_unknown(item, old_by_id[item["id"]], args[0])
+            if isinstance(item, dict) and item.get("id") in old_by_id
+            else item
+            for item in new
+        ]
+    return new

@@ -1,0 +1,171 @@
+"""The one hierarchy of errors that credenza raises; every message says what happened and what to do."""
+
+from __future__ import annotations
+
+
+class CredenzaError(Exception):
+    """Base of every error credenza reports to a user.
+
+    ``str(error)`` is one line, safe to print: it never holds a secret or a token.
+    ``exit_code`` follows the CLI contract: 1 the provider said no, 2 bad input or config.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} — {self.hint}"
+        return self.message
+
+
+# --- config -----------------------------------------------------------------------------------
+
+
+class ConfigError(CredenzaError):
+    """The config file cannot be read, parsed or validated."""
+
+
+class ConfigSyntaxError(ConfigError):
+    """The config file is not valid TOML; carries the line and column."""
+
+    def __init__(self, path: str, line: int, column: int, detail: str) -> None:
+        super().__init__(
+            f"{path}:{line}:{column}: invalid TOML: {detail}",
+            hint="fix the file by hand; credenza did not change it",
+        )
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class ConfigSchemaError(ConfigError):
+    """The config parses but a value is wrong; carries the key path."""
+
+    def __init__(self, path: str, key_path: str, detail: str) -> None:
+        super().__init__(
+            f"{path}: {key_path}: {detail}",
+            hint="fix the file by hand; credenza did not change it",
+        )
+        self.path = path
+        self.key_path = key_path
+        self.detail = detail
+
+
+class ConfigConflictError(ConfigError):
+    """The file changed on disk since it was loaded; saving would lose that change."""
+
+
+class ConfigLockError(ConfigError):
+    """Another credenza process held the config lock for too long."""
+
+
+class ConfigWriteError(ConfigError):
+    """The file could not be written (full disk, permissions); the old file is intact."""
+
+
+class NotFoundError(CredenzaError):
+    """A named application, environment or contract does not exist."""
+
+
+class ValidationError(CredenzaError):
+    """A value given by the user is not acceptable (a URL, an email, a name)."""
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+class SecretStoreError(CredenzaError):
+    """The keyring cannot be used: missing, locked, unsafe or failing."""
+
+    exit_code = 3
+
+
+class NoKeyringError(SecretStoreError):
+    """No usable keyring backend exists."""
+
+
+class KeyringLockedError(SecretStoreError):
+    """The keyring is locked, or did not answer within its deadline."""
+
+
+class UnsafeKeyringError(SecretStoreError):
+    """The keyring backend would store secrets in plaintext or not at all."""
+
+
+class SecretMissingError(SecretStoreError):
+    """No secret is stored for this application and environment."""
+
+    exit_code = 2
+
+
+class SecretRejectedError(CredenzaError):
+    """A secret given by the user is not acceptable (empty, for instance)."""
+
+
+# --- OAuth ------------------------------------------------------------------------------------
+
+
+class OAuthError(CredenzaError):
+    """A call to a provider failed."""
+
+    exit_code = 1
+
+
+class TransportError(OAuthError):
+    """The provider could not be reached, or the call was cut off."""
+
+
+class InsecureEndpointError(OAuthError):
+    """An endpoint would carry credentials over plain http to a non-loopback host."""
+
+    exit_code = 2
+
+
+class RedirectRefusedError(OAuthError):
+    """The provider answered a credentialed call with a redirect, which credenza never follows."""
+
+
+class EndpointChangedError(OAuthError):
+    """The token endpoint moved to another origin since the secret was stored for it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, stored_origin: str, new_origin: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.stored_origin = stored_origin
+        self.new_origin = new_origin
+
+
+class TokenEndpointError(OAuthError):
+    """The provider answered with an error (RFC 6749 §5.2, a numbered code, or an error page)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        description: str | None = None,
+        provider_code: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.error = error
+        self.description = description
+        self.provider_code = provider_code
+        self.retry_after = retry_after
+
+
+class InvalidResponseError(OAuthError):
+    """The provider answered 2xx with something that is not a usable response."""
+
+
+class DiscoveryError(OAuthError):
+    """No authorization-server metadata could be found at an issuer."""
