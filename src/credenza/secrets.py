@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -210,14 +211,10 @@ class SecretStore:
         if value.startswith(_CHUNK_MARK):
             count = int(value[len(_CHUNK_MARK) :].split(":")[0] or 0)
             for number in range(1, count + 1):
-                try:
+                with contextlib.suppress(keyring.errors.PasswordDeleteError):
                     self._call(backend.delete_password, SERVICE, f"{name}#{number}")
-                except keyring.errors.PasswordDeleteError:
-                    pass
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
             self._call(backend.delete_password, SERVICE, name)
-        except keyring.errors.PasswordDeleteError:
-            pass
 
     # -- backend checks -----------------------------------------------------------------------
 
@@ -248,7 +245,9 @@ class SecretStore:
         members = list(getattr(backend, "backends", [backend]))
         name = _backend_name(backend)
         if not members or all(_is_fail(member) for member in members):
-            raise NoKeyringError(f"no usable keyring backend (keyring chose {name})", hint=_GET_A_KEYRING)
+            raise NoKeyringError(
+                f"no usable keyring backend (keyring chose {name})", hint=_GET_A_KEYRING
+            )
         if any(_is_null(member) for member in members):
             raise UnsafeKeyringError(
                 f"the keyring backend {name} stores nothing while reporting success; "
@@ -297,7 +296,9 @@ class SecretStore:
                 "`gnome-keyring-daemon --unlock`) and try again",
             ) from None
         if isinstance(error, keyring.errors.NoKeyringError):
-            raise NoKeyringError(f"no usable keyring backend: {error}", hint=_GET_A_KEYRING) from None
+            raise NoKeyringError(
+                f"no usable keyring backend: {error}", hint=_GET_A_KEYRING
+            ) from None
         detail = _scrub(f"{type(error).__name__}: {error}", secret)
         raise SecretStoreError(
             f"the keyring ({_backend_name(self._backend)}) failed: {detail}",

@@ -1,0 +1,1 @@
+"""The OAuth2 client: token requests, refresh, revocation, introspection, discovery."""

@@ -1,0 +1,113 @@
+"""Provider profiles: shipped TOML data merged with the user's own provider records."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from credenza.config.model import Provider
+
+ErrorKind = Literal["wrong_secret", "scope", "unreachable", "provider", "other"]
+
+
+@dataclass(frozen=True)
+class ErrorExplanation:
+    endpoint: str
+    status: int
+    code: str
+    explanation: str
+    kind: ErrorKind | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What credenza knows about how one provider behaves."""
+
+    key: str
+    name: str
+    auth_method: str = "client_secret_basic"
+    basic_auth_encoding: str = "rfc6749"
+    rotation: str = "cutover"
+    secret_length: int | None = None
+    portal_url: str | None = None
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    errors: tuple[ErrorExplanation, ...] = ()
+
+    def explain(self, endpoint: str, status: int, code: str | None) -> ErrorExplanation | None:
+        """The provider's own explanation of a numbered error code at one endpoint and status."""
+        if code is None:
+            return None
+        for entry in self.errors:
+            if (entry.endpoint, entry.status, entry.code) == (endpoint, status, code):
+                return entry
+        return None
+
+
+GENERIC = Profile(key="generic", name="OAuth2 provider")
+
+
+@cache
+def shipped_profiles() -> dict[str, dict[str, Any]]:
+    text = resources.files("credenza.providers").joinpath("profiles.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def resolve_profile(key: str | None, provider: Provider | None = None) -> Profile:
+    """The shipped profile named by ``key`` (or the provider's), with the user's overrides on top."""
+    profile_key = (provider.profile if provider and provider.profile else key) or ""
+    data = dict(shipped_profiles().get(profile_key, {}))
+    errors = tuple(
+        ErrorExplanation(
+            endpoint=str(entry["endpoint"]),
+            status=int(entry["status"]),
+            code=str(entry["code"]),
+            explanation=str(entry["explanation"]),
+            kind=entry.get("kind"),
+        )
+        for entry in data.get("errors", [])
+    )
+    environments = {
+        name: {k: str(v) for k, v in values.items()}
+        for name, values in data.get("environments", {}).items()
+    }
+    profile = Profile(
+        key=profile_key or "generic",
+        name=str(data.get("name", GENERIC.name)),
+        auth_method=str(data.get("auth_method", GENERIC.auth_method)),
+        basic_auth_encoding=str(data.get("basic_auth_encoding", GENERIC.basic_auth_encoding)),
+        rotation=str(data.get("rotation", GENERIC.rotation)),
+        secret_length=data.get("secret_length"),
+        portal_url=data.get("portal_url"),
+        environments=environments,
+        errors=errors,
+    )
+    if provider is None:
+        return profile
+    for env_name, env in provider.environments.items():
+        merged = dict(profile.environments.get(env_name, {}))
+        for endpoint in (
+            "issuer",
+            "token_url",
+            "revocation_url",
+            "introspection_url",
+            "logout_url",
+        ):
+            if (value := getattr(env, endpoint)) is not None:
+                merged[endpoint] = value
+        if env.auth_method:
+            merged["auth_method"] = env.auth_method
+        environments[env_name] = merged
+    return Profile(
+        key=profile.key,
+        name=provider.name or profile.name,
+        auth_method=provider.auth_method or profile.auth_method,
+        basic_auth_encoding=provider.basic_auth_encoding or profile.basic_auth_encoding,
+        rotation=provider.rotation or profile.rotation,
+        secret_length=provider.secret_length or profile.secret_length,
+        portal_url=provider.portal_url or profile.portal_url,
+        environments=environments,
+        errors=errors,
+    )
