@@ -9,10 +9,10 @@ from keyring.errors import PasswordDeleteError
 class MemoryKeyring(KeyringBackend):
     """Holds entries in this process only; they vanish when it exits. Selected explicitly."""
 
-    priority = 0  # type: ignore[assignment]  # never chosen by keyring's own discovery
+    priority = 0  # never chosen by keyring's own discovery
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.entries: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

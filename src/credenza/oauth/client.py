@@ -161,6 +161,8 @@ class OAuthClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings or HttpSettings()
+        # stamina logs every scheduled retry; credenza reports outcomes itself, on its own terms.
+        stamina.instrumentation.set_on_retry_hooks([])
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -467,18 +469,17 @@ def endpoint_error(
     description = _clean(raw_description) if isinstance(raw_description, str) else None
     provider_code = _provider_code(data)
     explained = profile.explain(endpoint, status, provider_code)
-    parts = [f"{where} said HTTP {status}"]
-    if code:
-        parts.append(_clean(code))
+    message = f"{where} said HTTP {status}" + (f" {_clean(code)}" if code else "")
     if explained:
-        parts.append(f"({profile.name} code {provider_code}: {explained.explanation})")
-    elif provider_code:
-        parts.append(f"(code {provider_code})")
-    if description and not explained:
-        parts.append(f"— {description}")
+        message += f" ({profile.name} code {provider_code}: {explained.explanation})"
+    else:
+        if description:
+            message += f": {description}"
+        if provider_code:
+            message += f" (code {provider_code})"
     kind = explained.kind if explained and explained.kind else _oauth_kind(code, status)
     error = TokenEndpointError(
-        " ".join(parts),
+        message,
         status=status,
         error=code,
         description=description,
