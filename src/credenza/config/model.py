@@ -117,6 +117,8 @@ class Contract(msgspec.Struct, kw_only=True, omit_defaults=True):
     target: ContractTarget = "api"
     apis: list[str] = []
     sla_tier: str | None = None
+    # Higher is less restrictive (more throughput); decides the effective contract per API.
+    sla_rank: int | None = None
     scopes: list[str] = []
     status: ContractStatus = "pending"
     requested_at: datetime | None = None

@@ -1,0 +1,255 @@
+"""Provider adapters: how a secret reset or an access request reaches a provider.
+
+``manual`` is a real provider's portal: the user performs the step there and records the outcome.
+``sandbox`` calls the built-in sandbox provider's admin API.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from credenza.config.model import Contract
+from credenza.errors import CredenzaError, OAuthError, TokenEndpointError, ValidationError
+from credenza.secrets import Secret
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    api: str
+    instance: str
+    environment: str
+    client_id: str
+    sla_tier: str | None
+    terms_accepted: bool
+    target: str = "api"
+    apis: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """An API instance or API group instance one may request access to, with its SLA tiers."""
+
+    id: str
+    name: str
+    instance: str
+    target: str
+    environment: str
+    apis: tuple[str, ...]
+    terms: str | None
+    tiers: tuple[tuple[str, bool, int], ...]  # (name, auto-approved, rank)
+
+
+class ProviderAdapter(Protocol):
+    """What differs between providers when credenza acts on the provider's side."""
+
+    kind: str
+    rotation: str  # "cutover": the old secret dies at once; "overlap": both work until retired
+    can_decide: bool  # True where credenza may approve or reject (the sandbox)
+
+    async def reset_secret(self, client_id: str) -> Secret | None:
+        """Ask for a new secret; None means the user does it in the portal and pastes it."""
+        ...
+
+    async def retire_previous_secret(self, client_id: str) -> None: ...
+
+    async def catalogue(self) -> list[CatalogueEntry]: ...
+
+    async def request_access(self, request: AccessRequest) -> Contract: ...
+
+    async def refresh_contract(self, contract: Contract, client_id: str) -> Contract: ...
+
+    async def decide(self, contract: Contract, status: str) -> Contract: ...
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class ManualAdapter:
+    """A real provider's portal: credenza records what the user did there."""
+
+    kind = "manual"
+    can_decide = False
+
+    def __init__(self, rotation: str = "cutover") -> None:
+        self.rotation = rotation
+
+    async def reset_secret(self, client_id: str) -> Secret | None:
+        return None
+
+    async def retire_previous_secret(self, client_id: str) -> None:
+        return None
+
+    async def catalogue(self) -> list[CatalogueEntry]:
+        return []
+
+    async def request_access(self, request: AccessRequest) -> Contract:
+        now = now_utc()
+        return Contract(
+            id="ct-" + _random.token_hex(6),
+            api=request.api,
+            instance=request.instance,
+            environment=request.environment,
+            target="api_group" if request.target == "api_group" else "api",
+            apis=list(request.apis),
+            sla_tier=request.sla_tier,
+            scopes=list(request.scopes),
+            status="pending",
+            requested_at=now,
+            terms_accepted_at=now if request.terms_accepted else None,
+        )
+
+    async def refresh_contract(self, contract: Contract, client_id: str) -> Contract:
+        return contract
+
+    async def decide(self, contract: Contract, status: str) -> Contract:
+        # In a portal, the user records the provider's decision (or their own revocation).
+        contract.status = status  # type: ignore[assignment]
+        contract.decided_at = now_utc()
+        return contract
+
+
+class SandboxAdapter:
+    """The built-in sandbox provider, reached through its admin API."""
+
+    kind = "sandbox"
+    can_decide = True
+
+    def __init__(self, admin_url: str, admin_token: Secret, rotation: str = "cutover") -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.admin_token = admin_token
+        self.rotation = rotation
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        import httpx
+
+        from credenza.oauth.client import check_endpoint
+
+        url = f"{self.admin_url}{path}"
+        check_endpoint(url, "sandbox admin URL")
+        headers = {"Authorization": f"Bearer {self.admin_token.reveal()}"}
+        try:
+            async with httpx.AsyncClient(
+                timeout=10.0, follow_redirects=False, trust_env=False
+            ) as http:
+                response = await http.request(method, url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise OAuthError(
+                f"cannot reach the sandbox admin API at {self.admin_url} ({type(exc).__name__})",
+                hint="is the sandbox running? `credenza demo` or `credenza sandbox serve` starts one",
+            ) from None
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            detail = data.get("error_description") if isinstance(data, dict) else None
+            raise TokenEndpointError(
+                f"the sandbox admin API said HTTP {response.status_code}: {detail or 'error'}",
+                status=response.status_code,
+            )
+        return data
+
+    async def reset_secret(self, client_id: str) -> Secret | None:
+        data = await self._call("POST", f"/admin/clients/{client_id}/secret")
+        return Secret(str(data["client_secret"]))
+
+    async def retire_previous_secret(self, client_id: str) -> None:
+        await self._call("DELETE", f"/admin/clients/{client_id}/secret/previous")
+
+    async def catalogue(self) -> list[CatalogueEntry]:
+        data = await self._call("GET", "/admin/apis")
+        return [
+            CatalogueEntry(
+                id=item["id"],
+                name=item["name"],
+                instance=item["instance"],
+                target=item["target"],
+                environment=item["environment"],
+                apis=tuple(item.get("apis", [])),
+                terms=item.get("terms"),
+                tiers=tuple(
+                    (name, bool(tier.get("auto_approve")), int(tier.get("rank", 0)))
+                    for name, tier in item.get("tiers", {}).items()
+                ),
+            )
+            for item in data
+        ]
+
+    async def request_access(self, request: AccessRequest) -> Contract:
+        entries = {entry.id: entry for entry in await self.catalogue()}
+        entry = entries.get(request.instance) or next(
+            (
+                e
+                for e in entries.values()
+                if e.name == request.api and e.environment == request.environment
+            ),
+            None,
+        )
+        if entry is None:
+            raise ValidationError(
+                f"the sandbox has no instance {request.instance!r} of {request.api!r}",
+                hint="pick one from the catalogue (credenza contract catalogue APP)",
+            )
+        data = await self._call(
+            "POST",
+            "/admin/contracts",
+            {
+                "client_id": request.client_id,
+                "api_id": entry.id,
+                "sla_tier": request.sla_tier,
+                "terms_accepted": request.terms_accepted,
+            },
+        )
+        return _contract_from(data, entry)
+
+    async def refresh_contract(self, contract: Contract, client_id: str) -> Contract:
+        data = await self._call("GET", f"/admin/contracts?client_id={client_id}")
+        for item in data:
+            if item["id"] == contract.id:
+                _apply(contract, item)
+        return contract
+
+    async def decide(self, contract: Contract, status: str) -> Contract:
+        action = {"approved": "approve", "rejected": "reject", "revoked": "revoke"}.get(status)
+        if action is None:
+            raise ValidationError(f"a contract cannot be set to {status!r}")
+        try:
+            data = await self._call("POST", f"/admin/contracts/{contract.id}/{action}")
+        except CredenzaError as exc:
+            raise ValidationError(str(exc)) from None
+        _apply(contract, data)
+        return contract
+
+
+def _timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC).replace(microsecond=0)
+
+
+def _apply(contract: Contract, item: dict[str, Any]) -> None:
+    contract.status = item["status"]
+    contract.decided_at = _timestamp(item.get("decided_at"))
+    contract.scopes = list(item.get("scope", contract.scopes))
+
+
+def _contract_from(item: dict[str, Any], entry: CatalogueEntry) -> Contract:
+    rank = next((r for name, _, r in entry.tiers if name == item.get("sla_tier")), None)
+    return Contract(
+        id=item["id"],
+        api=entry.name,
+        instance=entry.instance,
+        environment=entry.environment,
+        target="api_group" if entry.target == "api_group" else "api",
+        apis=list(entry.apis),
+        sla_tier=item.get("sla_tier"),
+        sla_rank=rank,
+        scopes=list(item.get("scope", [])),
+        status=item["status"],
+        requested_at=_timestamp(item.get("requested_at")),
+        decided_at=_timestamp(item.get("decided_at")),
+        terms_accepted_at=_timestamp(item.get("terms_accepted_at")),
+    )
