@@ -503,9 +503,9 @@ class Workspace:
                 )
         except TokenEndpointError as exc:
             if exc.error == "unsupported_token_type":
-                self._drop(session)
+                await asyncio.to_thread(self._drop, session)
             raise
-        self._drop(session)
+        await asyncio.to_thread(self._drop, session)
         return how
 
     async def introspect(self, session: SessionToken) -> dict[str, Any]:
@@ -551,6 +551,72 @@ class Workspace:
                 return await self.verify(app_id, env_name)
 
         return list(await asyncio.gather(*(one(a, e) for a, e in targets)))
+
+    # -- token cache (keyring) -----------------------------------------------------------------
+
+    async def token(
+        self,
+        app_ref: str,
+        env_name: str | None = None,
+        scopes: Iterable[str] | None = None,
+        *,
+        use_cache: bool = True,
+        skew: float | None = None,
+    ) -> tuple[SessionToken, bool]:
+        """A usable token: the cached one while it is further than ``skew`` from expiry, else a
+        new one, which is then cached in the keyring. Returns (token, came from the cache)."""
+        resolved = self.resolve(app_ref, env_name)
+        requested = tuple(scopes) if scopes else tuple(resolved.environment.scopes)
+        skew = self.config.settings.token_skew_seconds if skew is None else skew
+        app_id, env = resolved.application.id, resolved.name
+        if use_cache:
+            cached = await asyncio.to_thread(self.cached_token, app_id, env, requested)
+            if cached is not None and cached.is_usable(self.clock(), skew):
+                session = SessionToken(app_id, env, cached, requested)
+                self.tokens[session.key] = session
+                return session, True
+        session = await self.fetch_token(app_id, env, requested)
+        await asyncio.to_thread(self.cache_token, session)
+        return session, False
+
+    def cached_token(self, app_id: str, env_name: str, scopes: tuple[str, ...]) -> Token | None:
+        """The token cached in the keyring for these scopes, or None (also when damaged)."""
+        from credenza.errors import InvalidResponseError
+
+        payload = self.secrets.get_raw(_cache_entry(app_id, env_name, scopes))
+        if payload is None:
+            return None
+        try:
+            return Token.from_json(payload)
+        except InvalidResponseError:
+            return None
+
+    def cache_token(self, session: SessionToken) -> None:
+        name = _cache_entry(session.application_id, session.environment, session.requested_scopes)
+        index_name = f"{session.application_id}/{session.environment}/token-index"
+        index = set(filter(None, (self.secrets.get_raw(index_name) or "").split("\n")))
+        if name not in index:
+            # The index first: an entry it does not list could never be removed.
+            self.secrets.set_raw(index_name, "\n".join(sorted(index | {name})))
+        self.secrets.set_raw(name, session.token.to_json())
+
+    def cached_sessions(self) -> list[SessionToken]:
+        """Every token cached in the keyring for the configured environments (reads the keyring)."""
+        found: list[SessionToken] = []
+        for application in self.config.applications:
+            for env_name in application.environments:
+                index = self.secrets.get_raw(f"{application.id}/{env_name}/token-index") or ""
+                for name in filter(None, index.split("\n")):
+                    payload = self.secrets.get_raw(name)
+                    if payload is None:
+                        continue
+                    try:
+                        token = Token.from_json(payload)
+                    except CredenzaError:
+                        continue
+                    scopes = tuple(name.rpartition("token:")[2].split()) if "token:" in name else ()
+                    found.append(SessionToken(application.id, env_name, token, scopes))
+        return found
 
     # -- contracts -----------------------------------------------------------------------------
 
@@ -850,7 +916,10 @@ class Workspace:
     def _drop(self, session: SessionToken) -> None:
         session.revoked = True
         self.tokens.pop(session.key, None)
-        self._forget_cached_tokens(session.application_id, session.environment)
+        name = _cache_entry(session.application_id, session.environment, session.requested_scopes)
+        cached = self.secrets.get_raw(name)
+        if cached is not None and session.token.access_token.reveal() in cached:
+            self.secrets.delete_raw(name)
 
     def _forget_environment_secrets(self, app_id: str, environment: str) -> None:
         self.secrets.delete_client_secret(app_id, environment)
@@ -860,6 +929,12 @@ class Workspace:
         for key in [k for k in self.tokens if k[:2] == (app_id, environment)]:
             self.tokens[key].revoked = True
             del self.tokens[key]
+        index_name = f"{app_id}/{environment}/token-index"
+        index = self.secrets.get_raw(index_name)
+        for name in filter(None, (index or "").split("\n")):
+            self.secrets.delete_raw(name)
+        if index is not None:
+            self.secrets.delete_raw(index_name)
 
 
 def is_placeholder_url(url: str) -> bool:
@@ -887,6 +962,11 @@ def _expiry_warnings(environment: Environment, now: datetime) -> tuple[str, ...]
     if expires - now <= EXPIRY_WARNING:
         return (f"the secret expires on {expires:%Y-%m-%d} (in {(expires - now).days} days)",)
     return ()
+
+
+def _cache_entry(app_id: str, env_name: str, scopes: tuple[str, ...]) -> str:
+    # Keyed by application, environment and requested scopes: a token never crosses environments.
+    return f"{app_id}/{env_name}/token:{' '.join(sorted(scopes))}"
 
 
 def _origin(url: str | None) -> str | None:

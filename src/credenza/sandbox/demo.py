@@ -1,0 +1,354 @@
+"""`credenza demo`: a throwaway workspace on a local sandbox, modelled on the five seed providers.
+
+Nothing here touches the user's config or keyring: the config lives in a temporary directory and
+secrets in an in-memory keyring that vanishes with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from credenza.config.model import Provider
+from credenza.config.store import ConfigStore
+from credenza.keyring_memory import MemoryKeyring
+from credenza.sandbox.server import SandboxServer
+from credenza.sandbox.state import SandboxState
+from credenza.secrets import SecretStore
+from credenza.workspace import Workspace
+
+TERMS = "Use the API only for the registered organisation; no resale of line data."
+TIERS_LINE_TEST = {
+    "Bronze": {"auto_approve": True, "rank": 1, "scopes": ["linetest:read"]},
+    "Silver": {"auto_approve": True, "rank": 2, "scopes": ["linetest:read"]},
+    "Gold": {"auto_approve": False, "rank": 3, "scopes": ["linetest:read", "linetest:bulk"]},
+}
+TIERS_GROUP = {
+    "Silver": {"auto_approve": True, "rank": 2, "scopes": ["linetest:read", "fibre:order"]},
+    "Gold": {"auto_approve": False, "rank": 3, "scopes": ["linetest:read", "fibre:order"]},
+}
+
+# (provider key, shipped profile, display name)
+PROVIDERS = [
+    ("chorus", "chorus", "Chorus (sandbox)"),
+    ("pipedrive", "pipedrive", "Pipedrive (sandbox)"),
+    ("newvoicemedia", "newvoicemedia", "NewVoiceMedia (sandbox)"),
+    ("anypoint", "anypoint", "Anypoint (sandbox)"),
+    ("telenor", "telenor", "Telenor (sandbox)"),
+]
+
+
+@dataclass
+class Demo:
+    workspace: Workspace
+    server: SandboxServer
+    config_path: Path
+
+
+def catalogue(state: SandboxState) -> None:
+    """The API instances and API group instances the demo applications request access to."""
+    for environment in ("sandbox", "production"):
+        state.add_api(
+            {
+                "id": f"line-test-{environment}",
+                "name": "Line Test API",
+                "instance": f"v2 ({environment})",
+                "environment": environment,
+                "terms": TERMS,
+                "tiers": TIERS_LINE_TEST,
+            }
+        )
+        state.add_api(
+            {
+                "id": f"fibre-order-{environment}",
+                "name": "Fibre Order API",
+                "instance": f"v1 ({environment})",
+                "environment": environment,
+                "terms": TERMS,
+                "tiers": TIERS_LINE_TEST,
+            }
+        )
+        state.add_api(
+            {
+                "id": f"broadband-group-{environment}",
+                "name": "Broadband Group",
+                "instance": f"2026.1 ({environment})",
+                "target": "api_group",
+                "apis": ["Line Test API", "Fibre Order API"],
+                "environment": environment,
+                "terms": TERMS,
+                "tiers": TIERS_GROUP,
+            }
+        )
+
+
+def build_demo(directory: Path, *, clock: Any = None) -> Demo:
+    """Start a sandbox on a free loopback port and fill a workspace in ``directory`` against it."""
+    state = SandboxState(token_ttl=120)
+    catalogue(state)
+    server = SandboxServer(state).start()
+    try:
+        config_path = directory / "credenza.toml"
+        secrets = SecretStore(MemoryKeyring())
+        extra = {"clock": clock} if clock else {}
+        workspace = Workspace(store=ConfigStore(config_path), secrets=secrets, **extra)
+        _populate(workspace, server)
+    except BaseException:
+        server.stop()
+        raise
+    return Demo(workspace=workspace, server=server, config_path=config_path)
+
+
+def _populate(workspace: Workspace, server: SandboxServer) -> None:
+    state = server.state
+    issuer = server.issuer
+    for key, profile, name in PROVIDERS:
+        workspace.add_provider(
+            key,
+            Provider(
+                name=name, kind="sandbox", profile=profile, admin_url=issuer, portal_url=issuer
+            ),
+        )
+        workspace.secrets.set_raw(f"providers/{key}/admin_token", server.admin_token)
+
+    def register(app_id: str, environment: str, **metadata: Any) -> str:
+        client = state.add_client(
+            {
+                "client_id": f"{app_id}-{environment}",
+                "application": app_id,
+                "environment": environment,
+                **metadata,
+            }
+        )
+        return client.client_secret
+
+    def environment(app_id: str, env: str, secret: str, **fields: Any) -> None:
+        workspace.add_environment(
+            app_id,
+            env,
+            client_id=f"{app_id}-{env}",
+            issuer=issuer,
+            token_url=f"{issuer}/oauth/token",
+            revocation_url=f"{issuer}/oauth/token/revocation",
+            introspection_url=f"{issuer}/oauth/token/introspection",
+            **fields,
+        )
+        workspace.set_secret(app_id, env, secret)
+
+    # Chorus: credentials per environment, two owners, one registration per API used.
+    chorus = workspace.add_application(
+        "Chorus Line Test",
+        provider="chorus",
+        organisation="Example Broadband Ltd",
+        owners=["aroha@example.net", "wiremu@example.net"],
+        description="Checks broadband line faults for customers of the registered organisation.",
+        url="https://support.example.net/lines",
+        apis=["Line Test API"],
+    ).id
+    for env, ttl in (("sandbox", 90), ("production", 300)):
+        environment(chorus, env, register(chorus, env, scope="", token_ttl=ttl))
+
+    # Pipedrive: a private app, exactly one callback URL (a placeholder so far), refresh tokens.
+    pipedrive = workspace.add_application(
+        "Pipedrive CRM Sync",
+        provider="pipedrive",
+        organisation="Example Sales Co",
+        owners=["sam@example.org"],
+        type="private",
+        callback_url="https://example.com/oauth/callback",
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        description="Syncs deals into the data warehouse nightly.",
+    ).id
+    environment(
+        pipedrive,
+        "sandbox",
+        register(
+            pipedrive,
+            "sandbox",
+            scope="deals:read contacts:read",
+            grant_types=["client_credentials", "refresh_token"],
+            token_ttl=60,
+        ),
+        scopes=["deals:read"],
+    )
+
+    # NewVoiceMedia: a 40-character secret delivered once; credentials carry scopes.
+    nvm = workspace.add_application(
+        "NewVoiceMedia Insights",
+        provider="newvoicemedia",
+        organisation="Example Contact Centre",
+        owners=["ops@example.com", "lead@example.com"],
+        description="Pulls interaction statistics for the contact-centre dashboard.",
+    ).id
+    environment(
+        nvm,
+        "production",
+        register(
+            nvm,
+            "production",
+            scope="interaction-content:read stats:read",
+            token_endpoint_auth_method="client_secret_post",
+            token_ttl=180,
+        ),
+        scopes=["interaction-content:read", "stats:read"],
+        auth_method="client_secret_post",
+    )
+
+    # Anypoint: contracts through an API group and directly, SLA tiers in every status.
+    anypoint = workspace.add_application(
+        "Anypoint Order Hub",
+        provider="anypoint",
+        organisation="Example Networks",
+        owners=["ana@example.com", "ben@example.com"],
+        callback_url="https://orders.example-networks.co/oauth/callback",
+        grant_types=["client_credentials", "refresh_token"],
+        description="Orders fibre and checks lines through the Broadband API group.",
+        url="https://orders.example-networks.co",
+        apis=["Line Test API", "Fibre Order API"],
+    ).id
+    for env, ttl in (("sandbox", 120), ("production", 240)):
+        environment(anypoint, env, register(anypoint, env, scope="", token_ttl=ttl))
+
+    # Telenor: Basic auth for the token call, logout by GET with a Bearer header.
+    telenor = workspace.add_application(
+        "Telenor SMS Gateway",
+        provider="telenor",
+        organisation="Example Logistics AS",
+        owners=["kari@example.no", "ola@example.no"],
+        description="Sends delivery notifications by SMS.",
+    ).id
+    workspace.add_environment(
+        telenor,
+        "production",
+        client_id=f"{telenor}-production",
+        token_url=f"{issuer}/oauth/token",
+        logout_url=f"{issuer}/oauth/logout",
+        introspection_url=f"{issuer}/oauth/token/introspection",
+        auth_method="client_secret_basic",
+        scopes=["sms:send"],
+    )
+    workspace.set_secret(
+        telenor, "production", register(telenor, "production", scope="sms:send", token_ttl=150)
+    )
+
+    asyncio.run(_contracts(workspace, chorus, anypoint))
+
+
+async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
+    try:
+        await workspace.request_access(
+            chorus,
+            "sandbox",
+            api="Line Test API",
+            instance="line-test-sandbox",
+            sla_tier="Bronze",
+            terms_accepted=True,
+        )
+        await workspace.request_access(
+            chorus,
+            "production",
+            api="Line Test API",
+            instance="line-test-production",
+            sla_tier="Gold",
+            terms_accepted=True,
+        )
+        # Through the group (Silver) and directly (Bronze): the group's Silver is the effective one.
+        await workspace.request_access(
+            anypoint,
+            "production",
+            api="Broadband Group",
+            instance="broadband-group-production",
+            sla_tier="Silver",
+            terms_accepted=True,
+            target="api_group",
+        )
+        await workspace.request_access(
+            anypoint,
+            "production",
+            api="Line Test API",
+            instance="line-test-production",
+            sla_tier="Bronze",
+            terms_accepted=True,
+        )
+        pending = await workspace.request_access(
+            anypoint,
+            "production",
+            api="Fibre Order API",
+            instance="fibre-order-production",
+            sla_tier="Gold",
+            terms_accepted=True,
+        )
+        rejected = await workspace.request_access(
+            anypoint,
+            "sandbox",
+            api="Fibre Order API",
+            instance="fibre-order-sandbox",
+            sla_tier="Gold",
+            terms_accepted=True,
+        )
+        await workspace.decide_contract(anypoint, rejected.id, "rejected")
+        revoked = await workspace.request_access(
+            anypoint,
+            "sandbox",
+            api="Line Test API",
+            instance="line-test-sandbox",
+            sla_tier="Bronze",
+            terms_accepted=True,
+        )
+        await workspace.decide_contract(anypoint, revoked.id, "revoked")
+        del pending  # stays pending: approve it from the Contracts screen
+    finally:
+        await workspace.aclose()
+
+
+@contextlib.contextmanager
+def demo_workspace() -> Iterator[Demo]:
+    """A demo in a temporary directory, removed with the sandbox when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="credenza-demo-") as directory:
+        demo = build_demo(Path(directory))
+        try:
+            yield demo
+        finally:
+            demo.server.stop()
+
+
+def _interrupt_on_sigterm() -> None:
+    # A terminated demo must still stop its sandbox and remove its temporary workspace.
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not in the main thread: leave it be
+        signal.signal(signal.SIGTERM, handler)
+
+
+def run_demo(*, no_ui: bool = False) -> int:
+    _interrupt_on_sigterm()
+    with demo_workspace() as demo:
+        if not no_ui:
+            try:
+                from credenza.tui.app import run_dashboard
+            except ImportError:
+                print(
+                    "credenza: the dashboard is not built yet; running the demo without it",
+                    file=sys.stderr,
+                )
+            else:
+                code: int = run_dashboard(demo.workspace)
+                return code
+        print(f"workspace: {demo.config_path}", flush=True)
+        print(f"issuer: {demo.server.issuer}", flush=True)
+        print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", flush=True)
+        print("the sandbox runs until interrupted (Ctrl+C)", file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
