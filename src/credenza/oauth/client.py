@@ -590,6 +590,8 @@ def _metadata(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata:
 
 
 def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:
+    import socket
+
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -600,19 +602,19 @@ def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:
             )
         if isinstance(cause, ssl.SSLError):
             return TransportError(f"TLS with {_host(url)} failed ({cause.reason})")
+        if isinstance(cause, ConnectionRefusedError):
+            return _ConnectFailure(
+                f"cannot connect to {_host(url)}: connection refused",
+                hint="nothing is listening there; check the URL and that the server is up",
+            )
+        if isinstance(cause, socket.gaierror):
+            return _ConnectFailure(
+                f"cannot resolve {_host(url)}", hint="check the host name, your DNS, VPN or network"
+            )
         cause = cause.__cause__ or cause.__context__
-    text = str(exc).lower()
-    if "refused" in text:
-        return _ConnectFailure(
-            f"cannot connect to {_host(url)}: connection refused",
-            hint="nothing is listening there; check the URL and that the server is up",
-        )
-    if "name" in text or "resolve" in text or "nodename" in text:
-        return _ConnectFailure(
-            f"cannot resolve {_host(url)}", hint="check the host name, your DNS, VPN or network"
-        )
     return _ConnectFailure(
-        f"cannot connect to {_host(url)}", hint="check the URL, your network, a VPN or a firewall"
+        f"cannot connect to {_host(url)} ({exc})",
+        hint="check the URL, your network, a VPN or a firewall",
     )
 
 

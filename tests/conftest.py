@@ -1,0 +1,96 @@
+"""Shared fixtures: a real sandbox on 127.0.0.1, an in-memory keyring, a workspace in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+
+from credenza.config.store import ConfigStore
+from credenza.keyring_memory import MemoryKeyring
+from credenza.oauth.client import HttpSettings
+from credenza.sandbox import SandboxServer, SandboxState
+from credenza.secrets import SecretStore
+from credenza.workspace import Workspace
+
+# Every test runs with zero backoff: retries are counted, never waited for.
+FAST = HttpSettings(
+    connect_timeout=2.0,
+    read_timeout=2.0,
+    deadline=5.0,
+    wait_initial=0.0,
+    wait_max=0.0,
+    wait_jitter=0.0,
+    retry_after_cap=0.0,
+)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Select an in-memory keyring through keyring's public API, and restore the old one."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxState(token_ttl=300)) as server:
+        yield server
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return tmp_path / "config" / "credenza.toml"
+
+
+@pytest.fixture
+def secret_store(memory_keyring: MemoryKeyring) -> SecretStore:
+    return SecretStore(memory_keyring, timeout=2.0)
+
+
+@pytest.fixture
+def workspace(config_path: Path, secret_store: SecretStore) -> Workspace:
+    return Workspace(store=ConfigStore(config_path), secrets=secret_store, http_settings=FAST)
+
+
+def add_sandbox_app(
+    workspace: Workspace,
+    sandbox: SandboxServer,
+    name: str = "Telenor SMS",
+    env: str = "production",
+    **client: Any,
+) -> tuple[str, str]:
+    """Register a client at the sandbox and the matching application in the workspace."""
+    metadata = {
+        "client_id": f"{name.lower().replace(' ', '-')}-{env}",
+        "scope": "sms:send",
+        **client,
+    }
+    registered = sandbox.state.add_client(metadata)
+    application = (
+        workspace.add_application(name)
+        if not _has(workspace, name)
+        else workspace.application(name)
+    )
+    workspace.add_environment(
+        application.id,
+        env,
+        client_id=registered.client_id,
+        token_url=f"{sandbox.issuer}/oauth/token",
+        revocation_url=f"{sandbox.issuer}/oauth/token/revocation",
+        introspection_url=f"{sandbox.issuer}/oauth/token/introspection",
+        logout_url=f"{sandbox.issuer}/oauth/logout",
+        auth_method=registered.token_endpoint_auth_method,
+    )
+    workspace.set_secret(application.id, env, registered.client_secret)
+    return application.id, registered.client_secret
+
+
+def _has(workspace: Workspace, name: str) -> bool:
+    return any(a.name == name for a in workspace.applications())

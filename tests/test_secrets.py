@@ -1,0 +1,212 @@
+"""The secret store: masked values, checks on storing, refused backends, deadlines, chunking."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+import keyring.errors
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+
+from credenza.errors import (
+    KeyringLockedError,
+    NoKeyringError,
+    SecretMissingError,
+    SecretRejectedError,
+    SecretStoreError,
+    UnsafeKeyringError,
+)
+from credenza.keyring_memory import MemoryKeyring
+from credenza.secrets import CHUNK_CHARS, Secret, SecretStore, check_secret
+
+CANARY = "cAnArY-7f3e9b2d41a8c6e0f5b1d9a3c7e2f4b6"
+
+
+class PlaintextKeyring(MemoryKeyring):
+    """Stands in for keyrings.alt's PlaintextKeyring (by name: credenza classifies by class)."""
+
+
+class LockedKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringLocked("collection is locked")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.KeyringLocked("collection is locked")
+
+
+class HangingKeyring(MemoryKeyring):
+    """A keyring waiting on an unlock prompt nobody answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(30)
+        return None
+
+
+class ExplodingKeyring(MemoryKeyring):
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError(f"backend choked on {password}")
+
+
+class LyingKeyring(MemoryKeyring):
+    """Reports success and stores nothing, like the null backend but unnamed."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        return None
+
+
+class LimitedKeyring(MemoryKeyring):
+    """Refuses values over 2,560 bytes of UTF-16, as Windows Credential Manager does."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if len(password.encode("utf-16-le")) > 2560:
+            raise keyring.errors.PasswordSetError("value too long")
+        super().set_password(service, username, password)
+
+
+def test_secret_repr_str_and_traceback_are_masked() -> None:
+    secret = Secret(CANARY)
+    assert CANARY not in repr(secret) and CANARY not in str(secret) and CANARY not in f"{secret}"
+    try:
+        raise ValueError(secret)
+    except ValueError:
+        assert CANARY not in traceback.format_exc()
+    assert secret.reveal() == CANARY
+    assert secret.masked().endswith(CANARY[-4:]) and CANARY not in secret.masked()
+
+
+def test_a_secret_cannot_be_pickled() -> None:
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret(CANARY))
+
+
+def test_surrounding_whitespace_is_trimmed_with_a_warning() -> None:
+    checked = check_secret(f"  {CANARY}\n")
+    assert checked.secret.reveal() == CANARY
+    assert any("whitespace" in w for w in checked.warnings)
+
+
+def test_an_empty_secret_is_refused() -> None:
+    with pytest.raises(SecretRejectedError, match="empty"):
+        check_secret("  \n")
+
+
+def test_an_unexpected_length_is_flagged() -> None:
+    assert check_secret("x" * 40, expected_length=40).warnings == ()
+    warnings = check_secret("x" * 39, expected_length=40).warnings
+    assert any("39 characters" in w and "40" in w for w in warnings)
+
+
+def test_set_get_delete_round_trip(secret_store: SecretStore) -> None:
+    secret_store.set_client_secret("app", "production", Secret(CANARY), origin="https://id.example")
+    stored = secret_store.get_client_secret("app", "production")
+    assert stored.secret.reveal() == CANARY and stored.origin == "https://id.example"
+    secret_store.delete_client_secret("app", "production")
+    with pytest.raises(SecretMissingError, match="credenza secret set app production"):
+        secret_store.get_client_secret("app", "production")
+
+
+def test_entries_are_per_application_environment_and_kind(memory_keyring: MemoryKeyring) -> None:
+    store = SecretStore(memory_keyring)
+    store.set_client_secret("app", "sandbox", Secret("one"), origin=None)
+    store.set_client_secret("app", "production", Secret("two"), origin=None)
+    assert {name for _, name in memory_keyring.entries} == {
+        "app/sandbox/client_secret",
+        "app/production/client_secret",
+    }
+    assert {service for service, _ in memory_keyring.entries} == {"credenza"}
+
+
+def test_a_4kib_value_is_chunked_where_the_keyring_limits_entry_size() -> None:
+    backend = LimitedKeyring()
+    store = SecretStore(backend)
+    value = "eyJ" + "x" * 4093
+    store.set_raw("app/prod/token:", value)
+    assert store.get_raw("app/prod/token:") == value
+    assert len(backend.entries) == -(-len(value) // CHUNK_CHARS) + 1
+    store.delete_raw("app/prod/token:")
+    assert backend.entries == {}
+
+
+@pytest.mark.parametrize(
+    ("backend", "error", "words"),
+    [
+        (fail.Keyring(), NoKeyringError, "no usable keyring"),
+        (null.Keyring(), UnsafeKeyringError, "stores nothing"),
+        (PlaintextKeyring(), UnsafeKeyringError, "plaintext"),
+    ],
+)
+def test_unusable_backends_are_refused_with_their_name(
+    backend: object, error: type, words: str
+) -> None:
+    store = SecretStore(backend)
+    with pytest.raises(error) as caught:
+        store.set_client_secret("app", "env", Secret(CANARY), origin=None)
+    assert words in str(caught.value)
+    assert type(backend).__name__ in str(caught.value)
+    assert "Secret Service" in str(caught.value)  # says how to get a real one
+
+
+def test_a_chainer_holding_a_plaintext_backend_is_refused() -> None:
+    class Chain(chainer.ChainerBackend):
+        backends = [MemoryKeyring(), PlaintextKeyring()]  # what keyring would discover
+
+    with pytest.raises(UnsafeKeyringError, match="plaintext"):
+        SecretStore(Chain()).get_raw("x")
+
+
+def test_plaintext_is_allowed_only_on_opt_in_and_warned_about_every_use() -> None:
+    warnings: list[str] = []
+    store = SecretStore(PlaintextKeyring(), allow_plaintext=True, warn=warnings.append)
+    store.set_client_secret("app", "env", Secret(CANARY), origin=None)
+    store.get_client_secret("app", "env")
+    assert len(warnings) >= 2 and all("PLAINTEXT" in w for w in warnings)
+
+
+def test_a_locked_keyring_is_a_clear_error() -> None:
+    with pytest.raises(KeyringLockedError, match="locked"):
+        SecretStore(LockedKeyring()).get_raw("app/env/client_secret")
+
+
+def test_a_hanging_keyring_call_gives_up_at_its_deadline() -> None:
+    backend = HangingKeyring()
+    store = SecretStore(backend, timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyringLockedError, match="did not answer within 0.3 s"):
+            store.get_raw("app/env/client_secret")
+        assert time.monotonic() - started < 5  # a bound, not a timing: the call would hang 30 s
+    finally:
+        backend.release.set()
+
+
+def test_a_backend_error_never_shows_the_secret() -> None:
+    with pytest.raises(SecretStoreError) as caught:
+        SecretStore(ExplodingKeyring()).set_client_secret("app", "env", Secret(CANARY), origin=None)
+    assert CANARY not in str(caught.value)
+    assert "RuntimeError" in str(caught.value)
+
+
+def test_a_backend_that_does_not_keep_values_is_caught_by_reading_back() -> None:
+    with pytest.raises(UnsafeKeyringError, match="does not give it back"):
+        SecretStore(LyingKeyring()).set_client_secret("app", "env", Secret(CANARY), origin=None)
+
+
+def test_keyring_resolution_is_lazy(memory_keyring: MemoryKeyring) -> None:
+    store = SecretStore()
+    assert store._backend is None
+    store.set_raw("x", "y")
+    assert store._backend is memory_keyring
+
+
+def test_memory_keyring_is_never_chosen_by_discovery() -> None:
+    assert MemoryKeyring.priority < 1
+    assert isinstance(MemoryKeyring(), KeyringBackend)
