@@ -247,5 +247,6 @@ def test_a_writer_waiting_on_the_lock_gives_up_with_a_clear_error(config_path: P
         thread.join(5)
     finally:
         holder.release()
-    assert outcome and isinstance(outcome[0], ConfigLockError)
+    assert outcome
+    assert isinstance(outcome[0], ConfigLockError)
     assert "held" in str(outcome[0])

@@ -119,8 +119,10 @@ async def test_wrong_secret_is_one_clear_line(sandbox: SandboxServer, client: OA
     with pytest.raises(TokenEndpointError) as caught:
         await client.fetch_token(creds(sandbox, client_id, CANARY))
     message = str(caught.value)
-    assert "401 invalid_client" in message and "check the client secret" in message
-    assert "\n" not in message and CANARY not in message
+    assert "401 invalid_client" in message
+    assert "check the client secret" in message
+    assert "\n" not in message
+    assert CANARY not in message
     assert error_kind(caught.value) == "wrong_secret"
 
 
@@ -140,7 +142,8 @@ async def test_scope_not_granted(sandbox: SandboxServer, client: OAuthClient) ->
     client_id, secret = register(sandbox)
     with pytest.raises(TokenEndpointError) as caught:
         await client.fetch_token(creds(sandbox, client_id, secret, scopes=("admin",)))
-    assert caught.value.error == "invalid_scope" and caught.value.provider_code == "8"
+    assert caught.value.error == "invalid_scope"
+    assert caught.value.provider_code == "8"
     assert error_kind(caught.value) == "scope"
 
 
@@ -152,7 +155,8 @@ async def test_refresh_keeps_the_rotated_refresh_token(
     first = await client.fetch_token(credentials)
     assert first.refresh_token is not None
     second = await client.refresh(credentials, first.refresh_token)
-    assert second.refresh_token is not None and second.refresh_token != first.refresh_token
+    assert second.refresh_token is not None
+    assert second.refresh_token != first.refresh_token
     with pytest.raises(TokenEndpointError, match="invalid_grant"):
         await client.refresh(credentials, first.refresh_token)  # used once
 
@@ -192,10 +196,8 @@ async def test_logout_by_get_with_bearer(sandbox: SandboxServer, client: OAuthCl
     token = await client.fetch_token(creds(sandbox, client_id, secret))
     await client.logout(f"{sandbox.issuer}/oauth/logout", token.access_token)
     request = sandbox.state.requests[-1]
-    assert (
-        request["method"] == "GET"
-        and request["authorization"] == f"Bearer {token.access_token.reveal()}"
-    )
+    assert request["method"] == "GET"
+    assert request["authorization"] == f"Bearer {token.access_token.reveal()}"
     with pytest.raises(TokenEndpointError, match="invalid_token"):
         await client.logout(f"{sandbox.issuer}/oauth/logout", token.access_token)
 
@@ -232,9 +234,12 @@ async def test_discovery_refuses_metadata_for_another_issuer(client: OAuthClient
     body = json.dumps(
         {"issuer": "https://evil.example", "token_endpoint": "https://evil.example/t"}
     )
-    with serve(
-        scripted_app([(200, {"content-type": "application/json"}, body.encode())], [])
-    ) as server, pytest.raises(DiscoveryError, match="not"):
+    with (
+        serve(
+            scripted_app([(200, {"content-type": "application/json"}, body.encode())], [])
+        ) as server,
+        pytest.raises(DiscoveryError, match="not"),
+    ):
         await client.discover(server.issuer)
 
 
@@ -401,7 +406,8 @@ async def test_sandbox_fault_modes_become_clear_errors(
     with pytest.raises(error) as caught:
         await client.fetch_token(creds(sandbox, client_id, secret))
     assert words in str(caught.value)
-    assert secret not in str(caught.value) and "\n" not in str(caught.value)
+    assert secret not in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 async def test_503_503_200_takes_exactly_three_requests(

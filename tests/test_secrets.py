@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from typing import ClassVar
 
 import keyring.errors
 import pytest
@@ -72,13 +73,16 @@ class LimitedKeyring(MemoryKeyring):
 
 def test_secret_repr_str_and_traceback_are_masked() -> None:
     secret = Secret(CANARY)
-    assert CANARY not in repr(secret) and CANARY not in str(secret) and CANARY not in f"{secret}"
+    assert CANARY not in repr(secret)
+    assert CANARY not in str(secret)
+    assert CANARY not in f"{secret}"
     try:
         raise ValueError(secret)
     except ValueError:
         assert CANARY not in traceback.format_exc()
     assert secret.reveal() == CANARY
-    assert secret.masked().endswith(CANARY[-4:]) and CANARY not in secret.masked()
+    assert secret.masked().endswith(CANARY[-4:])
+    assert CANARY not in secret.masked()
 
 
 def test_a_secret_cannot_be_pickled() -> None:
@@ -108,7 +112,8 @@ def test_an_unexpected_length_is_flagged() -> None:
 def test_set_get_delete_round_trip(secret_store: SecretStore) -> None:
     secret_store.set_client_secret("app", "production", Secret(CANARY), origin="https://id.example")
     stored = secret_store.get_client_secret("app", "production")
-    assert stored.secret.reveal() == CANARY and stored.origin == "https://id.example"
+    assert stored.secret.reveal() == CANARY
+    assert stored.origin == "https://id.example"
     secret_store.delete_client_secret("app", "production")
     with pytest.raises(SecretMissingError, match="credenza secret set app production"):
         secret_store.get_client_secret("app", "production")
@@ -157,7 +162,7 @@ def test_unusable_backends_are_refused_with_their_name(
 
 def test_a_chainer_holding_a_plaintext_backend_is_refused() -> None:
     class Chain(chainer.ChainerBackend):
-        backends = [MemoryKeyring(), PlaintextKeyring()]  # what keyring would discover
+        backends: ClassVar = [MemoryKeyring(), PlaintextKeyring()]  # what keyring would discover
 
     with pytest.raises(UnsafeKeyringError, match="plaintext"):
         SecretStore(Chain()).get_raw("x")
@@ -168,7 +173,8 @@ def test_plaintext_is_allowed_only_on_opt_in_and_warned_about_every_use() -> Non
     store = SecretStore(PlaintextKeyring(), allow_plaintext=True, warn=warnings.append)
     store.set_client_secret("app", "env", Secret(CANARY), origin=None)
     store.get_client_secret("app", "env")
-    assert len(warnings) >= 2 and all("PLAINTEXT" in w for w in warnings)
+    assert len(warnings) >= 2
+    assert all("PLAINTEXT" in w for w in warnings)
 
 
 def test_a_locked_keyring_is_a_clear_error() -> None:
@@ -181,7 +187,7 @@ def test_a_hanging_keyring_call_gives_up_at_its_deadline() -> None:
     store = SecretStore(backend, timeout=0.3)
     started = time.monotonic()
     try:
-        with pytest.raises(KeyringLockedError, match="did not answer within 0.3 s"):
+        with pytest.raises(KeyringLockedError, match=r"did not answer within 0\.3 s"):
             store.get_raw("app/env/client_secret")
         assert time.monotonic() - started < 5  # a bound, not a timing: the call would hang 30 s
     finally:

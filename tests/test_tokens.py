@@ -76,7 +76,8 @@ def test_skew_makes_a_nearly_expired_token_unusable() -> None:
 
 def test_refresh_token_is_kept_masked() -> None:
     token = parse_token_response({"access_token": "a", "refresh_token": "r-secret"})
-    assert token.refresh_token is not None and token.refresh_token.reveal() == "r-secret"
+    assert token.refresh_token is not None
+    assert token.refresh_token.reveal() == "r-secret"
     assert "r-secret" not in repr(token)
 
 
