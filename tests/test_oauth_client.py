@@ -244,9 +244,11 @@ async def test_discovery_refuses_metadata_for_another_issuer(client: OAuthClient
 
 
 async def test_discovery_with_nothing_there_is_a_clear_error(client: OAuthClient) -> None:
-    with serve(scripted_app([(404, {}, b"not found")], [])) as server:
-        with pytest.raises(DiscoveryError, match="no authorization-server metadata"):
-            await client.discover(server.issuer)
+    with (
+        serve(scripted_app([(404, {}, b"not found")], [])) as server,
+        pytest.raises(DiscoveryError, match="no authorization-server metadata"),
+    ):
+        await client.discover(server.issuer)
 
 
 # -- encoding (RFC 6749 §2.3.1) ------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from typing import ClassVar
 
@@ -185,11 +184,9 @@ def test_a_locked_keyring_is_a_clear_error() -> None:
 def test_a_hanging_keyring_call_gives_up_at_its_deadline() -> None:
     backend = HangingKeyring()
     store = SecretStore(backend, timeout=0.3)
-    started = time.monotonic()
     try:
         with pytest.raises(KeyringLockedError, match=r"did not answer within 0\.3 s"):
             store.get_raw("app/env/client_secret")
-        assert time.monotonic() - started < 5  # a bound, not a timing: the call would hang 30 s
     finally:
         backend.release.set()
 
