@@ -302,7 +302,10 @@ def _environment_options(parser: argparse.ArgumentParser) -> None:
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exit_:  # --help, or a usage error already reported in one line
+        return exit_.code if isinstance(exit_.code, int) else 2
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         if args.command is None:
