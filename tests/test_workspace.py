@@ -75,7 +75,7 @@ def test_the_secret_never_reaches_the_config_file(
 async def test_a_token_url_moved_to_another_origin_gets_no_request(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
-    app_id, secret = add_sandbox_app(workspace, sandbox)
+    app_id, _ = add_sandbox_app(workspace, sandbox)
     with SandboxServer() as other:
         workspace.edit_environment(app_id, "production", token_url=f"{other.issuer}/oauth/token")
         with pytest.raises(EndpointChangedError, match="moved from"):
