@@ -702,9 +702,7 @@ def cmd_secret_reset(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.resolve(args.app, args.env)
     adapter = workspace.adapter_for(resolved.application)
-    _info(
-        reset_explanation(resolved.application.name, resolved.name, adapter.rotation, adapter.kind)
-    )
+    _info("\n".join(workspace.reset_plan(resolved.application.id, resolved.name)))
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
@@ -730,25 +728,6 @@ def cmd_secret_reset(args: argparse.Namespace) -> int:
         f"secret rotated at {result.rotated_at:%Y-%m-%d %H:%M} UTC; update every system that used the old one"
     )
     return 0
-
-
-def reset_explanation(app_name: str, env_name: str, rotation: str, kind: str) -> str:
-    """What a reset will do, in the seeds' terms; shared by the CLI and the dashboard."""
-    lines = [f"Resetting the client secret of {app_name} / {env_name}:"]
-    if rotation == "overlap":
-        lines.append("- a second secret is added; the old one keeps working until you retire it")
-    else:
-        lines.append("- the old secret stops working at once")
-    lines.append("- tokens already issued stay valid until they expire")
-    lines.append("- every system that uses the old secret must be updated")
-    if kind == "manual":
-        lines.append(
-            "- reset it in the provider's portal, then paste the new secret here; credenza"
-        )
-        lines.append("  verifies it with a token call before it replaces the old one")
-    else:
-        lines.append("- the sandbox issues the new secret; credenza verifies and stores it")
-    return "\n".join(lines)
 
 
 def cmd_secret_confirm(args: argparse.Namespace) -> int:

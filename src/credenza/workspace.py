@@ -382,6 +382,28 @@ class Workspace:
         since = environment.secret_rotated_at or environment.secret_set_at
         return None if since is None else self.clock() - since
 
+    def reset_plan(self, app_ref: str, env_name: str) -> list[str]:
+        """What a reset will do, in the seeds' terms; the CLI and the dashboard show it."""
+        resolved = self.resolve(app_ref, env_name)
+        adapter = self.adapter_for(resolved.application)
+        lines = [f"Resetting the client secret of {resolved.label}:"]
+        if adapter.rotation == "overlap":
+            lines.append(
+                "• a second secret is added; the old one keeps working until you retire it"
+            )
+        else:
+            lines.append("• the old secret stops working at once")
+        lines.append("• tokens already issued stay valid until they expire")
+        lines.append("• every system that uses the old secret must be updated")
+        if adapter.kind == "manual":
+            lines.append(
+                "• reset it in the provider's portal, then paste the new secret here; credenza "
+                "verifies it with a token call and keeps the old one if it fails"
+            )
+        else:
+            lines.append("• the provider issues the new secret; credenza verifies and stores it")
+        return lines
+
     async def reset_secret(
         self, app_ref: str, env_name: str, new_secret: str | Secret | None = None
     ) -> ResetResult:

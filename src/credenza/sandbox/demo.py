@@ -343,7 +343,8 @@ def run_demo(*, no_ui: bool = False) -> int:
                     file=sys.stderr,
                 )
             else:
-                code: int = run_dashboard(demo.workspace)
+                label = f"demo workspace · sandbox provider at {demo.server.issuer}"
+                code: int = run_dashboard(demo.workspace, demo_label=label)
                 return code
         print(f"workspace: {demo.config_path}", flush=True)
         print(f"issuer: {demo.server.issuer}", flush=True)

@@ -1,0 +1,123 @@
+"""The dashboard app: four sections as modes, keys, the command palette, and safe crashes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from credenza.tui.dialogs.help import HelpDialog
+from credenza.tui.screens.applications import ApplicationsScreen
+from credenza.tui.screens.base import SECTIONS, TableScreen
+from credenza.tui.screens.contracts import ContractsScreen
+from credenza.tui.screens.environments import EnvironmentsScreen
+from credenza.tui.screens.tokens import TokensScreen
+from credenza.workspace import Workspace, utc_now
+
+
+class CredenzaApp(App[None]):
+    """The dashboard over one workspace. The workspace (and a clock, for tests) are handed in."""
+
+    CSS_PATH = "credenza.tcss"
+    TITLE = "credenza"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
+        "applications": ApplicationsScreen,
+        "environments": EnvironmentsScreen,
+        "contracts": ContractsScreen,
+        "tokens": TokensScreen,
+    }
+    DEFAULT_MODE = "applications"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"app.{mode}")
+            for mode, key, title in SECTIONS
+        ),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self, workspace: Workspace, *, clock: Callable[[], datetime] = utc_now, demo_label: str = ""
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.clock = clock
+        self.demo_label = demo_label
+        self.selected_application: str | None = None
+
+    async def on_unmount(self) -> None:
+        await self.workspace.aclose()
+
+    def action_help(self) -> None:
+        screen = self.screen
+        keys = [
+            (
+                active.binding.key_display or self.get_key_display(active.binding),
+                active.binding.description,
+            )
+            for active in screen.active_bindings.values()
+            if active.binding.description
+        ]
+        keys += [
+            ("1 2 3 4", "Applications, Environments, Contracts, Tokens"),
+            ("j / k", "down / up"),
+        ]
+        keys += [("/", "filter the table"), ("escape", "clear the filter, close a dialog")]
+        section = next((title for mode, _, title in SECTIONS if mode == self.current_mode), "")
+        self.push_screen(HelpDialog(section, list(dict.fromkeys(keys))))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, key, title in SECTIONS:
+            yield SystemCommand(
+                f"Go to {title}", f"the {title} section (key {key})", self._switcher(mode)
+            )
+        if isinstance(screen, TableScreen):
+            for title, help_text, callback in screen.commands():
+                yield SystemCommand(title, help_text, callback)
+        for application in self.workspace.applications():
+            for env_name in application.environments:
+                yield SystemCommand(
+                    f"Fetch token for {application.name} / {env_name}",
+                    "client_credentials grant; see Tokens (4)",
+                    self._fetcher(application.id, env_name),
+                )
+
+    def _switcher(self, mode: str) -> Callable[[], None]:
+        def switch() -> None:
+            self.switch_mode(mode)
+
+        return switch
+
+    def _fetcher(self, app_id: str, env_name: str) -> Callable[[], None]:
+        def fetch() -> None:
+            screen = self.screen
+            if isinstance(screen, TableScreen):
+                screen.run_task(
+                    f"fetching a token for {app_id} / {env_name}",
+                    self.workspace.fetch_token(app_id, env_name),
+                    lambda _: self.notify(f"token for {app_id} / {env_name}: see Tokens (4)"),
+                )
+
+        return fetch
+
+    def _fatal_error(self) -> None:
+        # Textual's own crash report prints every frame's local variables, secrets included.
+        # credenza's shows the frames without them, and the app still exits non-zero.
+        import rich
+        from rich.traceback import Traceback
+
+        self.bell()
+        self._exit_renderables.append(Traceback(show_locals=False, width=None, suppress=[rich]))
+        self._close_messages_no_wait()
+
+
+def run_dashboard(workspace: Workspace, *, demo_label: str = "") -> int:
+    """Run the dashboard; the exit code is non-zero after a crash."""
+    app = CredenzaApp(workspace, demo_label=demo_label)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,122 @@
+"""The secret reset dialog: says what will happen, confirms, verifies, and shows a new secret once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from credenza.errors import CredenzaError
+from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.workspace import ResetResult, Workspace
+
+
+class SecretResetDialog(ModalScreen["ResetResult | None"]):
+    """Resets one environment's secret through the workspace; dismisses with the result."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, workspace: Workspace, app_id: str, env_name: str) -> None:
+        super().__init__(classes="dialog")
+        self.workspace = workspace
+        self.app_id = app_id
+        self.env_name = env_name
+        resolved = workspace.resolve(app_id, env_name)
+        self.app_name = resolved.application.name
+        self.production = env_name == "production"
+        self.manual = workspace.adapter_for(resolved.application).kind == "manual"
+        self.plan = workspace.reset_plan(app_id, env_name)
+        self.portal = resolved.profile.portal_url
+        self.result: ResetResult | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box", id="reset-box"):
+            yield Label(f"Reset secret · {self.app_name} / {self.env_name}", classes="dialog-title")
+            yield Static("\n".join(self.plan), markup=False, id="plan")
+            if self.manual and self.portal:
+                yield Static(f"Portal: {self.portal}", markup=False)
+            if self.production:
+                yield Label(f"Production: type {self.app_name} to confirm")
+                yield Input(id="typed", placeholder=self.app_name)
+            if self.manual:
+                yield Label("New secret from the portal")
+                yield Input(
+                    id="new-secret", password=True, placeholder="paste the new client secret"
+                )
+            yield Static(id="reset-status", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Reset secret", variant="error", id="reset", disabled=self.production)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        focus = "#typed" if self.production else "#new-secret" if self.manual else "#cancel"
+        self.query_one(focus).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#reset", Button).disabled = event.value.strip() != self.app_name
+
+    @on(Button.Pressed, "#reset")
+    def _reset(self) -> None:
+        new_secret: Secret | None = None
+        if self.manual:
+            box = self.query_one("#new-secret", Input)
+            new_secret = Secret(box.value)
+            box.value = ""
+        self.query_one("#reset", Button).disabled = True
+        self._status("⟳ resetting and verifying with a token call…")
+        self.run_worker(self._run(new_secret), exclusive=True, group="reset")
+
+    async def _run(self, new_secret: Secret | None) -> None:
+        from credenza.workspace import UnstoredSecretError
+
+        try:
+            result = await self.workspace.reset_secret(self.app_id, self.env_name, new_secret)
+        except UnstoredSecretError as exc:
+            self._show_once(exc.secret, f"✗ {exc}")
+            return
+        except CredenzaError as exc:
+            self._status(f"✗ {exc}")
+            self.query_one("#reset", Button).disabled = False
+            return
+        self.result = result
+        lines = [f"✓ rotated at {result.rotated_at:%Y-%m-%d %H:%M} UTC"]
+        lines += [f"! {w}" for w in result.warnings]
+        if result.new_secret is not None:
+            self._show_once(result.new_secret, "\n".join(lines))
+        else:
+            self._status("\n".join([*lines, "✓ the new secret works and is stored"]))
+            self._finish()
+
+    def _show_once(self, secret: Secret, message: str) -> None:
+        # Asked for: the provider issued it, and this is the only time it is shown.
+        self._status(
+            f"{message}\nNew secret (shown once; stored in the keyring):\n{secret.reveal()}"
+        )
+        self._secret_to_copy = secret
+        buttons = self.query_one(".dialog-buttons", Horizontal)
+        buttons.mount(Button("Copy", id="copy"), before=0)
+        self._finish()
+
+    def _finish(self) -> None:
+        self.query_one("#reset", Button).display = False
+        self.query_one("#cancel", Button).label = "Close"
+
+    def _status(self, text: str) -> None:
+        self.query_one("#reset-status", Static).update(text)
+
+    @on(Button.Pressed, "#copy")
+    def _copy(self) -> None:
+        self.app.copy_to_clipboard(self._secret_to_copy.reveal())
+        self.notify("copied to the clipboard (OSC 52)")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(self.result)

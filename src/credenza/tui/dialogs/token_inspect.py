@@ -1,0 +1,68 @@
+"""Inspect a token: its JWT header and claims decoded locally, and the provider's introspection."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from credenza.errors import CredenzaError
+from credenza.oauth.tokens import decode_jwt
+
+if TYPE_CHECKING:
+    from credenza.workspace import SessionToken, Workspace
+
+
+def _pretty(data: dict[str, object]) -> str:
+    lines = []
+    for key, value in data.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        if key in ("iat", "exp", "nbf") and isinstance(value, int):
+            text += f"  ({datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+        lines.append(f"  {key}: {text}")
+    return "\n".join(lines)
+
+
+class TokenInspectDialog(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, workspace: Workspace, session: SessionToken) -> None:
+        super().__init__(classes="dialog")
+        self.workspace = workspace
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        parts = decode_jwt(self.session.token.access_token.reveal())
+        if parts is None:
+            local = "Not a JWT: an opaque token (only the provider can say what it means)."
+        else:
+            local = f"Header\n{_pretty(parts.header)}\n\nClaims (decoded locally, signature not checked)\n{_pretty(parts.claims)}"
+        with VerticalScroll(classes="dialog-box inspect"):
+            yield Label(
+                f"Token · {self.session.application_id} / {self.session.environment}",
+                classes="dialog-title",
+            )
+            yield Static(local, markup=False)
+            yield Static("\nIntrospection: asking the provider…", id="introspection", markup=False)
+
+    def on_mount(self) -> None:
+        self.run_worker(self._introspect(), exclusive=True, group="introspect")
+
+    async def _introspect(self) -> None:
+        box = self.query_one("#introspection", Static)
+        try:
+            result = await self.workspace.introspect(self.session)
+        except CredenzaError as exc:
+            box.update(f"\nIntrospection: {exc}")
+            return
+        state = "active" if result.get("active") else "NOT active (revoked or expired)"
+        box.update(f"\nIntrospection (RFC 7662): {state}\n{_pretty(result)}")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""The four sections of the dashboard, one screen each."""

@@ -1,0 +1,232 @@
+"""What every section shares: the mode bar, a filterable vim-keyed table, a detail panel, tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from credenza.errors import CredenzaError
+
+if TYPE_CHECKING:
+    from credenza.tui.app import CredenzaApp
+    from credenza.workspace import Workspace
+
+T = TypeVar("T")
+Cell = str | Text
+Command = tuple[str, str, Callable[[], Any]]
+
+SECTIONS = [
+    ("applications", "1", "Applications"),
+    ("environments", "2", "Environments"),
+    ("contracts", "3", "Contracts"),
+    ("tokens", "4", "Tokens"),
+]
+
+
+class ModeBar(Static):
+    """The section names with their keys; the current one highlighted."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(id="mode-bar")
+        self.current = current
+
+    def render(self) -> Text:
+        bar = Text(" credenza ", style="bold reverse")
+        for mode, key, title in SECTIONS:
+            style = "bold reverse" if mode == self.current else "dim"
+            bar.append("  ")
+            bar.append(f" {key} {title} ", style=style)
+        demo = getattr(self.app, "demo_label", "")
+        if demo:
+            bar.append(f"   {demo}", style="italic")
+        return bar
+
+
+class VimTable(DataTable[Cell]):
+    """A row-cursor table that also moves with j and k."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+
+class TableScreen(Screen[None]):
+    """A section: a filterable table of rows, and a panel with the highlighted row's details."""
+
+    MODE: ClassVar[str] = ""
+    COLUMNS: ClassVar[list[tuple[str, str]]] = []
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="table.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("enter", "details", "Details", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self._row_keys: list[str] = []
+
+    @property
+    def credenza(self) -> CredenzaApp:
+        from credenza.tui.app import CredenzaApp
+
+        assert isinstance(self.app, CredenzaApp)
+        return self.app
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.credenza.workspace
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar(self.MODE)
+        with Vertical(id="body"):
+            yield Input(placeholder="filter: type to narrow the rows, escape to clear", id="filter")
+            table = VimTable(id="table", cursor_type="row", zebra_stripes=True)
+            for key, label in self.COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            yield Static(id="detail", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def rows(self) -> Iterable[tuple[str, list[Cell]]]:
+        """(row key, cells) for every row; subclasses build them from the workspace."""
+        return []
+
+    def reload(self) -> None:
+        """Rebuild the rows (on data changes, not on clock ticks), keeping the cursor's row."""
+        table = self.query_one("#table", VimTable)
+        keep = self.selected_key()
+        table.clear()
+        needle = self.filter_text.lower()
+        self._row_keys = []
+        for key, cells in self.rows():
+            if needle and not any(needle in str(cell).lower() for cell in cells):
+                continue
+            table.add_row(*cells, key=key)
+            self._row_keys.append(key)
+        if keep in self._row_keys:
+            table.move_cursor(row=self._row_keys.index(keep))
+        self.show_detail()
+
+    def selected_key(self) -> str | None:
+        table = self.query_one("#table", VimTable)
+        if not self._row_keys or table.cursor_row < 0 or table.cursor_row >= len(self._row_keys):
+            return None
+        return self._row_keys[table.cursor_row]
+
+    def select_key(self, key: str) -> None:
+        if key in self._row_keys:
+            self.query_one("#table", VimTable).move_cursor(row=self._row_keys.index(key))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        key = self.selected_key()
+        self.query_one("#detail", Static).update(self.detail(key) if key else self.empty_detail())
+
+    def detail(self, key: str) -> Text:
+        return Text(key)
+
+    def empty_detail(self) -> Text:
+        return Text("Nothing here yet.", style="italic")
+
+    def set_detail_message(self, message: str, kind: str = "info") -> None:
+        from credenza.tui.format import word
+
+        key = self.selected_key()
+        text = self.detail(key) if key else Text()
+        text.append("\n")
+        text.append_text(word(self.app.current_theme, message, kind))
+        self.query_one("#detail", Static).update(text)
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.filter_text:
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.reload()
+            self.query_one("#table", VimTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one("#table", VimTable).focus()
+
+    def action_details(self) -> None:
+        self.show_detail()
+
+    # -- commands and tasks ---------------------------------------------------------------------
+
+    def commands(self) -> list[Command]:
+        """Palette entries for the highlighted row: (title, help, callback)."""
+        return []
+
+    def run_task(
+        self,
+        label: str,
+        work: Coroutine[Any, Any, T],
+        done: Callable[[T], Awaitable[None] | None] | None = None,
+        *,
+        group: str = "network",
+    ) -> None:
+        """Run a workspace call in a worker: say it runs, and end in a toast and the detail panel.
+
+        Failures are CredenzaErrors with the same one-line message the CLI prints; the key that
+        started the task retries it.
+        """
+
+        async def task() -> None:
+            self.set_detail_message(f"⟳ {label}…", "info")
+            try:
+                result = await work
+            except CredenzaError as exc:
+                self.notify(str(exc), title=f"{label} failed", severity="error", timeout=8)
+                self.set_detail_message(
+                    f"✗ {label} failed: {exc} (press the key again to retry)", "bad"
+                )
+                return
+            if done is not None:
+                outcome = done(result)
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+
+        self.run_worker(task(), group=group, exit_on_error=False)
+
+    async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking workspace call (config file, keyring) off the event loop."""
+        return await asyncio.to_thread(function, *args, **kwargs)

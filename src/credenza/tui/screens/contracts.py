@@ -1,0 +1,202 @@
+"""Contracts: API or API group, instance, environment, SLA tier, status, terms; the effective one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from credenza.config.model import Contract
+from credenza.tui.dialogs.confirm import ConfirmDialog
+from credenza.tui.dialogs.request_access import RequestAccessDialog
+from credenza.tui.format import STATUS_KIND, word
+from credenza.tui.screens.base import Cell, Command, TableScreen
+
+
+def contract_key(app_id: str, contract_id: str) -> str:
+    return f"{app_id}/{contract_id}"
+
+
+class ContractsScreen(TableScreen):
+    MODE = "contracts"
+    COLUMNS: ClassVar[list[tuple[str, str]]] = [
+        ("application", "Application"),
+        ("api", "API"),
+        ("instance", "Instance"),
+        ("environment", "Env"),
+        ("tier", "SLA tier"),
+        ("status", "Status"),
+        ("terms", "Terms"),
+        ("effective", "Effective"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "request", "Request access", id="contracts.request"),
+        Binding("a", "approve", "Approve", id="contracts.approve"),
+        Binding("x", "reject", "Reject", id="contracts.reject"),
+        Binding("R", "revoke", "Revoke", id="contracts.revoke"),
+        Binding("u", "refresh", "Refresh status", id="contracts.refresh"),
+    ]
+
+    def rows(self) -> Iterable[tuple[str, list[Cell]]]:
+        theme = self.app.current_theme
+        for application in self.workspace.applications():
+            effective = {c.id for c in self.workspace.effective_contracts(application.id).values()}
+            for contract in application.contracts:
+                yield (
+                    contract_key(application.id, contract.id),
+                    [
+                        application.name,
+                        contract.api + (" (group)" if contract.target == "api_group" else ""),
+                        contract.instance,
+                        contract.environment,
+                        contract.sla_tier or "—",
+                        word(theme, contract.status, STATUS_KIND.get(contract.status, "info")),
+                        "accepted" if contract.terms_accepted_at else "not accepted",
+                        word(theme, "★ effective", "good")
+                        if contract.id in effective
+                        else Text(""),
+                    ],
+                )
+
+    def empty_detail(self) -> Text:
+        return Text("No contracts yet: press n to request access to an API.", style="italic")
+
+    def _contract(self, key: str) -> tuple[str, Contract]:
+        app_id, _, contract_id = key.partition("/")
+        for contract in self.workspace.contracts(app_id):
+            if contract.id == contract_id:
+                return app_id, contract
+        raise KeyError(key)
+
+    def detail(self, key: str) -> Text:
+        app_id, contract = self._contract(key)
+        effective = self.workspace.effective_contracts(app_id)
+        text = Text()
+        text.append(f"{contract.api}", style="bold")
+        text.append(f"  {contract.id} · {self.workspace.application(app_id).name}\n")
+        rows: list[tuple[str, Any]] = [
+            ("target", "API group instance" if contract.target == "api_group" else "API instance"),
+            ("APIs in group", ", ".join(contract.apis)),
+            ("instance", contract.instance),
+            ("environment", contract.environment),
+            ("SLA tier", contract.sla_tier),
+            ("scopes", " ".join(contract.scopes)),
+            ("status", contract.status),
+            ("requested", contract.requested_at),
+            ("decided", contract.decided_at),
+            ("terms accepted", contract.terms_accepted_at or "not accepted"),
+        ]
+        for label, value in rows:
+            if value:
+                text.append(f"{label:>15}: ", style="dim")
+                text.append(f"{value}\n")
+        covered = [api for (api, env), c in effective.items() if c.id == contract.id]
+        if covered:
+            text.append(
+                f"Effective (least restrictive) contract for: {', '.join(covered)}\n", style="bold"
+            )
+        return text
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _selected_app(self) -> str | None:
+        key = self.selected_key()
+        if key is not None:
+            return key.partition("/")[0]
+        return self.credenza.selected_application or next(
+            (a.id for a in self.workspace.applications()), None
+        )
+
+    def action_request(self) -> None:
+        app_id = self._selected_app()
+        if app_id is None:
+            self.notify("add an application first", severity="warning")
+            return
+
+        def requested(contract: Contract | None) -> None:
+            if contract is not None:
+                self.reload()
+                self.select_key(contract_key(app_id, contract.id))
+                self.notify(f"access to {contract.api}: {contract.status}")
+
+        self.app.push_screen(RequestAccessDialog(self.workspace, app_id), requested)
+
+    def _decide(self, status: str) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        app_id, contract = self._contract(key)
+
+        def decided(updated: Contract) -> None:
+            self.reload()
+            self.notify(f"{updated.api}: {updated.status}")
+
+        self.run_task(
+            f"setting {contract.api} to {status}",
+            self.workspace.decide_contract(app_id, contract.id, status),
+            decided,
+        )
+
+    def action_approve(self) -> None:
+        self._decide("approved")
+
+    def action_reject(self) -> None:
+        self._decide("rejected")
+
+    def action_revoke(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        _, contract = self._contract(key)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._decide("revoked")
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Revoke access to {contract.api}?",
+                f"The application loses access to {contract.instance} ({contract.environment}); "
+                "scopes granted through this contract stop being issued.",
+                action="Revoke",
+            ),
+            confirmed,
+        )
+
+    def action_refresh(self) -> None:
+        app_id = self._selected_app()
+        if app_id is None:
+            return
+        self.run_task(
+            "refreshing contract status",
+            self.workspace.refresh_contracts(app_id),
+            lambda _: self.reload(),
+        )
+
+    def commands(self) -> list[Command]:
+        commands: list[Command] = [
+            ("Request access", "to an API or API group instance", self.action_request)
+        ]
+        key = self.selected_key()
+        if key:
+            _, contract = self._contract(key)
+            commands += [
+                (
+                    f"Approve {contract.api} ({contract.sla_tier})",
+                    "sandbox provider",
+                    self.action_approve,
+                ),
+                (
+                    f"Reject {contract.api} ({contract.sla_tier})",
+                    "sandbox provider",
+                    self.action_reject,
+                ),
+                (
+                    f"Revoke {contract.api} ({contract.sla_tier})",
+                    "with confirmation",
+                    self.action_revoke,
+                ),
+            ]
+        return commands

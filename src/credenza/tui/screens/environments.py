@@ -1,0 +1,275 @@
+"""Environments: client_id, the masked secret, its age, endpoints, scopes; set, reset, verify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from credenza.secrets import Secret
+from credenza.tui.dialogs.secret_input import SecretInputDialog
+from credenza.tui.dialogs.secret_reset import SecretResetDialog
+from credenza.tui.format import age, word
+from credenza.tui.screens.base import Cell, Command, TableScreen
+
+REVEAL_SECONDS = 10.0
+
+
+def env_key(app_id: str, env_name: str) -> str:
+    return f"{app_id}/{env_name}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    app_id, _, env_name = key.partition("/")
+    return app_id, env_name
+
+
+class EnvironmentsScreen(TableScreen):
+    MODE = "environments"
+    COLUMNS: ClassVar[list[tuple[str, str]]] = [
+        ("application", "Application"),
+        ("environment", "Env"),
+        ("client_id", "client_id"),
+        ("secret", "Secret"),
+        ("age", "Secret age"),
+        ("auth", "Auth"),
+        ("scopes", "Scopes"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "fetch", "Fetch token", id="environments.fetch"),
+        Binding("s", "set_secret", "Set secret", id="environments.set_secret"),
+        Binding("r", "reset_secret", "Reset secret", id="environments.reset_secret"),
+        Binding("v", "reveal", "Reveal", id="environments.reveal"),
+        Binding("t", "verify", "Verify", id="environments.verify"),
+        Binding("D", "discover", "Discover", id="environments.discover"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.revealed: dict[str, Secret] = {}
+
+    def rows(self) -> Iterable[tuple[str, list[Cell]]]:
+        # No keyring read here: whether a secret is stored comes from the config's timestamps, so
+        # the section opens at once whatever the number of environments.
+        theme = self.app.current_theme
+        for application in self.workspace.applications():
+            for name, environment in application.environments.items():
+                key = env_key(application.id, name)
+                if key in self.revealed:
+                    secret: Cell = word(theme, "shown", "warn")
+                elif environment.secret_set_at or environment.secret_rotated_at:
+                    secret = Text("•••••••• stored")
+                else:
+                    secret = word(theme, "not set", "bad")
+                yield (
+                    key,
+                    [
+                        application.name,
+                        name,
+                        environment.client_id,
+                        secret,
+                        age(self.workspace.secret_age(application.id, name)),
+                        (environment.auth_method or "default").replace("client_secret_", ""),
+                        " ".join(environment.scopes) or "—",
+                    ],
+                )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.credenza.selected_application:
+            self._select_application(self.credenza.selected_application)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.credenza.selected_application:
+            self._select_application(self.credenza.selected_application)
+
+    def _select_application(self, app_id: str) -> None:
+        for key in self._row_keys:
+            if split_key(key)[0] == app_id:
+                self.select_key(key)
+                return
+
+    def empty_detail(self) -> Text:
+        return Text("No environments yet: add one with `credenza env add`.", style="italic")
+
+    def detail(self, key: str) -> Text:
+        app_id, env_name = split_key(key)
+        resolved = self.workspace.resolve(app_id, env_name)
+        environment = resolved.environment
+        text = Text()
+        text.append(f"{resolved.label}\n", style="bold")
+        secret = self.revealed.get(key)
+        rows: list[tuple[str, Any]] = [
+            ("client_id", environment.client_id),
+            (
+                "secret",
+                f"{secret.reveal()}   (hides in {REVEAL_SECONDS:g} s)"
+                if secret
+                else "•••••••• (v reveals)",
+            ),
+            ("secret age", age(self.workspace.secret_age(app_id, env_name))),
+            (
+                "expires",
+                f"{environment.secret_expires_at:%Y-%m-%d}"
+                if environment.secret_expires_at
+                else None,
+            ),
+            ("issuer", environment.issuer),
+            ("token URL", resolved.token_url),
+            ("revocation", resolved.revocation_url),
+            ("introspection", resolved.introspection_url),
+            ("logout", resolved.logout_url),
+            ("auth method", resolved.auth_method),
+            ("scopes", " ".join(environment.scopes)),
+            ("audience", environment.audience),
+            ("resource", environment.resource),
+        ]
+        for label, value in rows:
+            if value:
+                text.append(f"{label:>13}: ", style="dim")
+                text.append(f"{value}\n")
+        return text
+
+    def _selected(self) -> tuple[str, str] | None:
+        key = self.selected_key()
+        return split_key(key) if key else None
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_fetch(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+
+        async def fetched(session: Any) -> None:
+            left = session.token.seconds_left(self.credenza.clock())
+            self.notify(
+                f"token for {app_id} / {env_name}" + (f", expires in {int(left)} s" if left else "")
+            )
+            self.set_detail_message("✓ token fetched: see Tokens (4)", "good")
+
+        self.run_task(
+            f"fetching a token for {app_id} / {env_name}",
+            self.workspace.fetch_token(app_id, env_name),
+            fetched,
+        )
+
+    def action_verify(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+
+        def verified(result: Any) -> None:
+            if result.ok:
+                self.notify(f"{app_id} / {env_name}: the credentials work")
+                self.set_detail_message("✓ verified: the provider issued a token", "good")
+            else:
+                self.notify(
+                    result.message, title=f"verify: {result.status}", severity="error", timeout=8
+                )
+                self.set_detail_message(f"✗ {result.status}: {result.message}", "bad")
+            for warning in result.warnings:
+                self.notify(warning, severity="warning")
+
+        self.run_task(
+            f"verifying {app_id} / {env_name}", self.workspace.verify(app_id, env_name), verified
+        )
+
+    def action_set_secret(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+
+        def entered(secret: Secret | None) -> None:
+            if secret is None:
+                return
+
+            def stored(checked: Any) -> None:
+                self.reload()
+                self.notify(
+                    f"stored the secret for {app_id} / {env_name} ({checked.secret.masked()})"
+                )
+                for warning in checked.warnings:
+                    self.notify(warning, severity="warning")
+
+            self.run_task(
+                "storing the secret in the keyring",
+                self.call(self.workspace.set_secret, app_id, env_name, secret),
+                stored,
+                group="keyring",
+            )
+
+        self.app.push_screen(
+            SecretInputDialog(
+                f"Set secret · {app_id} / {env_name}",
+                "Stored in the OS keyring, never in the config file.",
+            ),
+            entered,
+        )
+
+    def action_reset_secret(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+
+        def done(result: Any) -> None:
+            self.reload()
+            if result is not None:
+                self.notify(f"secret of {app_id} / {env_name} rotated")
+
+        self.app.push_screen(SecretResetDialog(self.workspace, app_id, env_name), done)
+
+    def action_reveal(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        app_id, env_name = split_key(key)
+
+        def shown(secret: Secret) -> None:
+            self.revealed[key] = secret
+            self.reload()
+            self.set_timer(REVEAL_SECONDS, lambda: self._hide(key))
+
+        self.run_task(
+            "reading the keyring",
+            self.call(self.workspace.reveal_secret, app_id, env_name),
+            shown,
+            group="keyring",
+        )
+
+    def _hide(self, key: str) -> None:
+        if self.revealed.pop(key, None) is not None and self.is_mounted:
+            self.reload()
+
+    def action_discover(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+
+        def discovered(environment: Any) -> None:
+            self.reload()
+            self.notify(f"token endpoint {environment.token_url}")
+
+        self.run_task(
+            f"discovering endpoints for {app_id} / {env_name}",
+            self.workspace.discover_endpoints(app_id, env_name),
+            discovered,
+        )
+
+    def commands(self) -> list[Command]:
+        key = self.selected_key()
+        if key is None:
+            return []
+        app_id, env_name = split_key(key)
+        label = f"{self.workspace.application(app_id).name} / {env_name}"
+        return [
+            (f"Fetch token for {label}", "client_credentials grant", self.action_fetch),
+            (f"Verify {label}", "a live token call", self.action_verify),
+            (f"Set secret for {label}", "store it in the keyring", self.action_set_secret),
+            (f"Reset secret for {label}", "rotate, verify, record", self.action_reset_secret),
+            (f"Reveal secret for {label}", "shown for 10 seconds", self.action_reveal),
+            (f"Discover endpoints for {label}", "from the issuer's metadata", self.action_discover),
+        ]
