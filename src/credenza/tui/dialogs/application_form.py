@@ -112,8 +112,8 @@ class ApplicationForm(ModalScreen[Application | None]):
                     )
             yield Static(id="form-messages", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save", variant="primary", id="save", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#field-name", Input).focus()

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -27,7 +27,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.type_to_confirm = type_to_confirm
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box"):
+        with VerticalScroll(classes="dialog-box"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.body, markup=False)
             if self.type_to_confirm:
@@ -35,9 +35,13 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Input(id="typed")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(
-                    self.action, variant="error", id="confirm", disabled=bool(self.type_to_confirm)
+                    self.action,
+                    compact=True,
+                    variant="error",
+                    id="confirm",
+                    disabled=bool(self.type_to_confirm),
                 )
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         (self.query_one("#typed") if self.type_to_confirm else self.query_one("#cancel")).focus()

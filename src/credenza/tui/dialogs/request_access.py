@@ -51,8 +51,8 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
             yield Static(id="terms-text", markup=False)
             yield Static(id="request-status", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Request access", variant="primary", id="request")
-                yield Button("Cancel", id="cancel")
+                yield Button("Request access", variant="primary", id="request", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.run_worker(self._load(), exclusive=True, group="catalogue")

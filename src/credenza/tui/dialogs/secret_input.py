@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -25,14 +25,14 @@ class SecretInputDialog(ModalScreen[Secret | None]):
         self.body = body
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box"):
+        with VerticalScroll(classes="dialog-box"):
             yield Label(self.title_text, classes="dialog-title")
             if self.body:
                 yield Static(self.body, markup=False)
             yield Input(password=True, placeholder="paste the client secret", id="secret")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Store", variant="primary", id="store")
-                yield Button("Cancel", id="cancel")
+                yield Button("Store", variant="primary", id="store", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#secret", Input).focus()

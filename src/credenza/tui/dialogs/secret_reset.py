@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -37,14 +37,14 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.result: ResetResult | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog-box", id="reset-box"):
+        with VerticalScroll(classes="dialog-box", id="reset-box"):
             yield Label(f"Reset secret · {self.app_name} / {self.env_name}", classes="dialog-title")
             yield Static("\n".join(self.plan), markup=False, id="plan")
             if self.manual and self.portal:
                 yield Static(f"Portal: {self.portal}", markup=False)
             if self.production:
-                yield Label(f"Production: type {self.app_name} to confirm")
-                yield Input(id="typed", placeholder=self.app_name)
+                yield Label(f"Production: type {self.app_name} to confirm", classes="before-reset")
+                yield Input(id="typed", placeholder=self.app_name, classes="before-reset")
             if self.manual:
                 yield Label("New secret from the portal")
                 yield Input(
@@ -52,8 +52,14 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
                 )
             yield Static(id="reset-status", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Reset secret", variant="error", id="reset", disabled=self.production)
-                yield Button("Cancel", id="cancel")
+                yield Button(
+                    "Reset secret",
+                    variant="error",
+                    id="reset",
+                    disabled=self.production,
+                    compact=True,
+                )
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         focus = "#typed" if self.production else "#new-secret" if self.manual else "#cancel"
@@ -102,10 +108,12 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         )
         self._secret_to_copy = secret
         buttons = self.query_one(".dialog-buttons", Horizontal)
-        buttons.mount(Button("Copy", id="copy"), before=0)
+        buttons.mount(Button("Copy", id="copy", compact=True), before=0)
         self._finish()
 
     def _finish(self) -> None:
+        for widget in self.query(".before-reset"):
+            widget.display = False
         self.query_one("#reset", Button).display = False
         self.query_one("#cancel", Button).label = "Close"
 

@@ -26,6 +26,7 @@ class ApplicationsScreen(TableScreen):
         ("environments", "Environments"),
         ("ready", "Production"),
     ]
+    NARROW: ClassVar[set[str]] = {"name", "provider", "environments", "ready"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add", id="applications.add"),
         Binding("e", "edit", "Edit", id="applications.edit"),

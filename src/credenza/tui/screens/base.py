@@ -62,11 +62,16 @@ class VimTable(DataTable[Cell]):
     ]
 
 
+WIDE_AT = 110  # columns; below this a section shows its NARROW columns, the rest in its panel
+
+
 class TableScreen(Screen[None]):
     """A section: a filterable table of rows, and a panel with the highlighted row's details."""
 
     MODE: ClassVar[str] = ""
+    AUTO_FOCUS = "#table"
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
+    NARROW: ClassVar[set[str]] = set()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="table.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -77,6 +82,7 @@ class TableScreen(Screen[None]):
         super().__init__()
         self.filter_text = ""
         self._row_keys: list[str] = []
+        self.wide: bool | None = None
 
     @property
     def credenza(self) -> CredenzaApp:
@@ -93,15 +99,31 @@ class TableScreen(Screen[None]):
         yield ModeBar(self.MODE)
         with Vertical(id="body"):
             yield Input(placeholder="filter: type to narrow the rows, escape to clear", id="filter")
-            table = VimTable(id="table", cursor_type="row", zebra_stripes=True)
-            for key, label in self.COLUMNS:
-                table.add_column(label, key=key)
-            yield table
+            yield VimTable(id="table", cursor_type="row", zebra_stripes=True)
             yield Static(id="detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        self._set_columns(self.app.size.width >= WIDE_AT)
+
+    def on_resize(self) -> None:
+        if (self.size.width >= WIDE_AT) != self.wide:
+            self._set_columns(self.size.width >= WIDE_AT)
+
+    @property
+    def columns(self) -> list[str]:
+        """The keys of the columns shown at the current width."""
+        return [
+            key for key, _ in self.COLUMNS if self.wide or not self.NARROW or key in self.NARROW
+        ]
+
+    def _set_columns(self, wide: bool) -> None:
+        self.wide = wide
+        table = self.query_one("#table", VimTable)
+        table.clear(columns=True)
+        labels = dict(self.COLUMNS)
+        for key in self.columns:
+            table.add_column(labels[key], key=key)
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -120,10 +142,12 @@ class TableScreen(Screen[None]):
         table.clear()
         needle = self.filter_text.lower()
         self._row_keys = []
+        shown = [index for index, (key, _) in enumerate(self.COLUMNS) if key in self.columns]
         for key, cells in self.rows():
+            # The filter matches every field, shown or not (at 80 columns some are in the panel).
             if needle and not any(needle in str(cell).lower() for cell in cells):
                 continue
-            table.add_row(*cells, key=key)
+            table.add_row(*(cells[index] for index in shown), key=key)
             self._row_keys.append(key)
         if keep in self._row_keys:
             table.move_cursor(row=self._row_keys.index(keep))
@@ -166,14 +190,14 @@ class TableScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.display = True
+        box.add_class("shown")
         box.focus()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        if box.display or self.filter_text:
+        if box.has_class("shown") or self.filter_text:
             box.value = ""
-            box.display = False
+            box.remove_class("shown")
             self.filter_text = ""
             self.reload()
             self.query_one("#table", VimTable).focus()

@@ -31,12 +31,13 @@ class ContractsScreen(TableScreen):
         ("terms", "Terms"),
         ("effective", "Effective"),
     ]
+    NARROW: ClassVar[set[str]] = {"api", "environment", "tier", "status", "effective"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request", "Request access", id="contracts.request"),
+        Binding("n", "request", "Request", id="contracts.request"),
         Binding("a", "approve", "Approve", id="contracts.approve"),
         Binding("x", "reject", "Reject", id="contracts.reject"),
         Binding("R", "revoke", "Revoke", id="contracts.revoke"),
-        Binding("u", "refresh", "Refresh status", id="contracts.refresh"),
+        Binding("u", "refresh", "Update", id="contracts.refresh"),
     ]
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:

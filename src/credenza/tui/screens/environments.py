@@ -37,10 +37,11 @@ class EnvironmentsScreen(TableScreen):
         ("auth", "Auth"),
         ("scopes", "Scopes"),
     ]
+    NARROW: ClassVar[set[str]] = {"application", "environment", "secret", "age", "auth"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "fetch", "Fetch token", id="environments.fetch"),
+        Binding("f", "fetch", "Fetch", id="environments.fetch"),
         Binding("s", "set_secret", "Set secret", id="environments.set_secret"),
-        Binding("r", "reset_secret", "Reset secret", id="environments.reset_secret"),
+        Binding("r", "reset_secret", "Reset", id="environments.reset_secret"),
         Binding("v", "reveal", "Reveal", id="environments.reveal"),
         Binding("t", "verify", "Verify", id="environments.verify"),
         Binding("D", "discover", "Discover", id="environments.discover"),
@@ -71,7 +72,9 @@ class EnvironmentsScreen(TableScreen):
                         environment.client_id,
                         secret,
                         age(self.workspace.secret_age(application.id, name)),
-                        (environment.auth_method or "default").replace("client_secret_", ""),
+                        self.workspace.resolve(application.id, name).auth_method.replace(
+                            "client_secret_", ""
+                        ),
                         " ".join(environment.scopes) or "—",
                     ],
                 )

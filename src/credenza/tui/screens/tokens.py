@@ -34,13 +34,14 @@ class TokensScreen(TableScreen):
         ("bar", "Lifetime left"),
         ("auto", "Auto"),
     ]
+    NARROW: ClassVar[set[str]] = {"application", "environment", "expires", "bar", "auto"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "fetch", "Fetch again", id="tokens.fetch"),
+        Binding("f", "fetch", "Fetch", id="tokens.fetch"),
         Binding("r", "refresh", "Refresh", id="tokens.refresh"),
         Binding("x", "revoke", "Revoke", id="tokens.revoke"),
         Binding("c", "copy", "Copy", id="tokens.copy"),
         Binding("i", "inspect", "Inspect", id="tokens.inspect"),
-        Binding("A", "toggle_auto", "Auto-refresh", id="tokens.auto"),
+        Binding("A", "toggle_auto", "Auto", id="tokens.auto"),
     ]
 
     def __init__(self) -> None:
@@ -119,7 +120,8 @@ class TokensScreen(TableScreen):
             if key not in self._row_keys:
                 continue
             table.update_cell(key, "expires", countdown(session.token, now, theme))
-            table.update_cell(key, "bar", lifetime_bar(session.token, now, theme))
+            if "bar" in self.columns:
+                table.update_cell(key, "bar", lifetime_bar(session.token, now, theme))
             if key in self.auto and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
         if len(self.workspace.tokens) != len(self._row_keys) and not self.filter_text:
