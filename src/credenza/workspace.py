@@ -847,7 +847,8 @@ class Workspace:
                     deadline=settings.deadline,
                     retry_attempts=settings.retry_attempts,
                     ca_bundle=settings.ca_bundle,
-                )
+                ),
+                clock=lambda: self.clock(),
             )
         return self._client
 

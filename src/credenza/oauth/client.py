@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -159,8 +159,10 @@ class OAuthClient:
         settings: HttpSettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or HttpSettings()
+        self.clock = clock or (lambda: datetime.now(UTC))
         # stamina logs every scheduled retry; credenza reports outcomes itself, on its own terms.
         stamina.instrumentation.set_on_retry_hooks([])
         self._transport = transport
@@ -283,7 +285,7 @@ class OAuthClient:
                 f"not JSON ({_content_type(response)})",
                 hint="check that the token URL is the provider's token endpoint",
             ) from None
-        return parse_token_response(body)
+        return parse_token_response(body, issued_at=self.clock())
 
     async def _call(
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, *, form: dict[str, str]

@@ -11,7 +11,7 @@ import contextlib
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,11 +90,22 @@ def catalogue(state: SandboxState) -> None:
         )
 
 
-def build_demo(directory: Path, *, clock: Any = None) -> Demo:
-    """Start a sandbox on a free loopback port and fill a workspace in ``directory`` against it."""
-    state = SandboxState(token_ttl=120)
+def build_demo(
+    directory: Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    seed: int | None = None,
+    port: int = 0,
+) -> Demo:
+    """Start a sandbox on a loopback port and fill a workspace in ``directory`` against it.
+
+    ``clock``, ``seed`` and ``port`` make a demo repeat exactly (snapshot tests, screenshots).
+    """
+    state = SandboxState(token_ttl=120, seed=seed)
+    if clock is not None:
+        state.clock = lambda: clock().timestamp()
     catalogue(state)
-    server = SandboxServer(state).start()
+    server = SandboxServer(state, port=port).start()
     try:
         config_path = directory / "credenza.toml"
         secrets = SecretStore(MemoryKeyring())

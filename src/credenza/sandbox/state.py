@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import secrets
+import string
 import tempfile
 import threading
 import time
@@ -19,9 +21,28 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 FAULT_MODES = ("latency", "error", "unavailable", "html", "malformed_json", "slow_body", "drop")
 
 
-def new_secret(length: int = 40) -> str:
-    """A random client secret of ``length`` URL-safe characters."""
-    return secrets.token_urlsafe(length)[:length]
+_URLSAFE = string.ascii_letters + string.digits + "-_"
+
+
+class Randomness:
+    """secrets' randomness, or a seeded generator so that tests and screenshots repeat exactly."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        # Seeded only when asked for (tests, screenshots); never for a sandbox someone relies on.
+        self._seeded = random.Random(seed) if seed is not None else None  # noqa: S311
+
+    def hex(self, nbytes: int) -> str:
+        if self._seeded is None:
+            return secrets.token_hex(nbytes)
+        return self._seeded.randbytes(nbytes).hex()
+
+    def urlsafe(self, length: int) -> str:
+        if self._seeded is None:
+            return secrets.token_urlsafe(length)[:length]
+        return "".join(self._seeded.choice(_URLSAFE) for _ in range(length))
+
+    def key(self) -> bytes:
+        return secrets.token_bytes(32) if self._seeded is None else self._seeded.randbytes(32)
 
 
 @dataclass
@@ -105,10 +126,12 @@ class SandboxState:
         admin_token: str | None = None,
         state_file: Path | None = None,
         clock: Any = time.time,
+        seed: int | None = None,
     ) -> None:
+        self.random = Randomness(seed)
         self.token_ttl = token_ttl
-        self.admin_token = admin_token or secrets.token_urlsafe(24)
-        self.signing_key = secrets.token_bytes(32)
+        self.admin_token = admin_token or self.random.urlsafe(32)
+        self.signing_key = self.random.key()
         self.clients: dict[str, Client] = {}
         self.tokens: dict[str, IssuedToken] = {}
         self.apis: dict[str, ApiInstance] = {}
@@ -131,8 +154,8 @@ class SandboxState:
             raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
         ttl = metadata.get("token_ttl", metadata.get("token_lifetime"))
         client = Client(
-            client_id=str(metadata.get("client_id") or "c-" + secrets.token_hex(8)),
-            client_secret=str(metadata.get("client_secret") or new_secret()),
+            client_id=str(metadata.get("client_id") or "c-" + self.random.hex(8)),
+            client_secret=str(metadata.get("client_secret") or self.random.urlsafe(40)),
             scope=scope.split() if isinstance(scope, str) else list(scope),
             token_endpoint_auth_method=method,
             grant_types=list(metadata.get("grant_types") or ["client_credentials"]),
@@ -153,7 +176,7 @@ class SandboxState:
         with self.lock:
             client = self.clients[client_id]
             client.previous_secret = client.client_secret if client.rotation == "overlap" else None
-            client.client_secret = new_secret()
+            client.client_secret = self.random.urlsafe(40)
             client.secret_rotated_at = self.clock()
             self._persist()
             return client
@@ -193,7 +216,7 @@ class SandboxState:
             "scope": " ".join(scope),
             "iat": int(now),
             "exp": int(now + ttl),
-            "jti": secrets.token_hex(8),
+            "jti": self.random.hex(8),
         }
         if audience:
             claims["aud"] = audience
@@ -209,7 +232,7 @@ class SandboxState:
         refresh = None
         if "refresh_token" in client.grant_types:
             refresh = IssuedToken(
-                token="rt-" + secrets.token_urlsafe(32),
+                token="rt-" + self.random.urlsafe(43),
                 kind="refresh",
                 client_id=client.client_id,
                 scope=scope,
@@ -283,7 +306,7 @@ class SandboxState:
             now = self.clock()
             approved = bool(tier.get("auto_approve", not api.tiers))
             contract = Contract(
-                id="ct-" + secrets.token_hex(6),
+                id="ct-" + self.random.hex(6),
                 client_id=client_id,
                 api_id=api_id,
                 sla_tier=sla_tier,
