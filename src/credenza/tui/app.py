@@ -95,8 +95,11 @@ class CredenzaApp(App[None]):
 
     def _fetcher(self, app_id: str, env_name: str) -> Callable[[], None]:
         def fetch() -> None:
-            screen = self.screen
-            if isinstance(screen, TableScreen):
+            # The palette may still be on top when this runs: use the section beneath it.
+            screen = next(
+                (s for s in reversed(self.screen_stack) if isinstance(s, TableScreen)), None
+            )
+            if screen is not None:
                 screen.run_task(
                     f"fetching a token for {app_id} / {env_name}",
                     self.workspace.fetch_token(app_id, env_name),

@@ -31,7 +31,6 @@ class ApplicationsScreen(TableScreen):
         Binding("a", "add", "Add", id="applications.add"),
         Binding("e", "edit", "Edit", id="applications.edit"),
         Binding("delete,d", "remove", "Remove", id="applications.remove"),
-        Binding("enter", "open_environments", "Environments", id="applications.open"),
     ]
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
@@ -155,7 +154,7 @@ class ApplicationsScreen(TableScreen):
         self.reload()
         self.notify(f"removed {name}")
 
-    def action_open_environments(self) -> None:
+    def action_open(self) -> None:
         key = self.selected_key()
         if key is not None:
             self.credenza.selected_application = key
@@ -172,7 +171,7 @@ class ApplicationsScreen(TableScreen):
                 (
                     f"Environments of {name}",
                     "open the Environments section",
-                    self.action_open_environments,
+                    self.action_open,
                 ),
             ]
         return commands

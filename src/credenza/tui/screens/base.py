@@ -75,7 +75,6 @@ class TableScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="table.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("enter", "details", "Details", show=False),
     ]
 
     def __init__(self) -> None:
@@ -167,6 +166,11 @@ class TableScreen(Screen[None]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
 
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        # The table takes enter for itself and says so with RowSelected.
+        self.action_open()
+
     def show_detail(self) -> None:
         key = self.selected_key()
         self.query_one("#detail", Static).update(self.detail(key) if key else self.empty_detail())
@@ -211,7 +215,8 @@ class TableScreen(Screen[None]):
     def _filter_done(self, event: Input.Submitted) -> None:
         self.query_one("#table", VimTable).focus()
 
-    def action_details(self) -> None:
+    def action_open(self) -> None:
+        """Enter on a row; sections override it (Applications opens the environments)."""
         self.show_detail()
 
     # -- commands and tasks ---------------------------------------------------------------------

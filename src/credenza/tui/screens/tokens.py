@@ -236,6 +236,9 @@ class TokensScreen(TableScreen):
             self.app.copy_to_clipboard(session.token.access_token.reveal())
             self.notify("token copied to the clipboard (OSC 52)")
 
+    def action_open(self) -> None:
+        self.action_inspect()
+
     def action_inspect(self) -> None:
         if (session := self._session(self.selected_key())) is not None:
             self.app.push_screen(TokenInspectDialog(self.workspace, session))

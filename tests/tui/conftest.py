@@ -1,0 +1,79 @@
+"""Dashboard fixtures: a seeded demo workspace on a frozen clock, and helpers to drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+
+from credenza.sandbox.demo import Demo, build_demo
+from credenza.tui.app import CredenzaApp
+from credenza.tui.screens.base import TableScreen, VimTable
+
+START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
+SNAPSHOT_PORT = 47613  # fixed so that URLs in snapshots repeat
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
+    built = build_demo(tmp_path, clock=clock, seed=7)
+    yield built
+    built.server.stop()
+
+
+@pytest.fixture
+def app(demo: Demo, clock: FrozenClock) -> CredenzaApp:
+    return CredenzaApp(demo.workspace, clock=clock)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers finish and the screen repaint."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_rows(app: CredenzaApp) -> list[list[str]]:
+    table = app.screen.query_one("#table", VimTable)
+    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+
+
+def cell(app: CredenzaApp, row_key: str, column: str) -> str:
+    value = app.screen.query_one("#table", VimTable).get_cell(row_key, column)
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def detail_text(app: CredenzaApp) -> str:
+    from textual.widgets import Static
+
+    content = app.screen.query_one("#detail", Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+async def select_row(pilot: Pilot[None], key: str) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, TableScreen)
+    screen.select_key(key)
+    await pilot.pause()
+    assert screen.selected_key() == key
