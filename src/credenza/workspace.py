@@ -157,7 +157,9 @@ class Workspace:
         init=False, default_factory=dict
     )
     _client: OAuthClient | None = field(init=False, default=None)
-    _adapters: dict[str, ProviderAdapter] = field(init=False, default_factory=dict)
+    _adapters: dict[str, tuple[Provider | None, ProviderAdapter]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.config = self.store.load()
@@ -813,9 +815,10 @@ class Workspace:
         from credenza.providers.adapters import ManualAdapter, SandboxAdapter
 
         key = application.provider or ""
-        if key in self._adapters:
-            return self._adapters[key]
         provider = self.config.providers.get(key)
+        cached = self._adapters.get(key)
+        if cached is not None and cached[0] == provider:
+            return cached[1]
         profile = resolve_profile(key, provider)
         adapter: ProviderAdapter
         if provider is not None and provider.kind == "sandbox" and provider.admin_url:
@@ -828,7 +831,7 @@ class Workspace:
             adapter = SandboxAdapter(provider.admin_url, Secret(token), rotation=profile.rotation)
         else:
             adapter = ManualAdapter(rotation=profile.rotation)
-        self._adapters[key] = adapter
+        self._adapters[key] = (provider, adapter)
         return adapter
 
     # -- internals -----------------------------------------------------------------------------
@@ -853,14 +856,17 @@ class Workspace:
         return self._client
 
     async def aclose(self) -> None:
+        """Close network clients; the workspace stays usable (they reopen on the next call)."""
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
+        for _, adapter in self._adapters.values():
+            await adapter.aclose()
 
     def _mutate(self, change: Callable[[Config], T]) -> T:
         with self.store.edit() as config:
             result = change(config)
         self.config = config
-        self._adapters.clear()
         return result
 
     def _replace_contract(self, app_id: str, updated: Contract) -> Contract:

@@ -77,3 +77,13 @@ async def select_row(pilot: Pilot[None], key: str) -> None:
     screen.select_key(key)
     await pilot.pause()
     assert screen.selected_key() == key
+
+
+async def press_button(pilot: Pilot[None], selector: str) -> None:
+    """Focus a button (as tab would) and press enter: works wherever it is scrolled to."""
+    button = pilot.app.screen.query_one(selector)
+    while button.has_class("-active"):  # Textual ignores presses during the press animation
+        await pilot.pause(0.05)
+    button.focus()
+    await pilot.press("enter")
+    await settle(pilot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -319,6 +320,7 @@ def _first_bad_key(node: Any, value_kind: Any) -> str | None:
     return None
 
 
+@functools.cache
 def _struct_fields(kind: Any) -> dict[str, Any]:
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
         return {field.encode_name: field.type for field in msgspec.structs.fields(kind)}

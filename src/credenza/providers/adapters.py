@@ -64,6 +64,8 @@ class ProviderAdapter(Protocol):
 
     async def decide(self, contract: Contract, status: str) -> Contract: ...
 
+    async def aclose(self) -> None: ...
+
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -106,6 +108,9 @@ class ManualAdapter:
     async def refresh_contract(self, contract: Contract, client_id: str) -> Contract:
         return contract
 
+    async def aclose(self) -> None:
+        return None
+
     async def decide(self, contract: Contract, status: str) -> Contract:
         # In a portal, the user records the provider's decision (or their own revocation).
         contract.status = status  # type: ignore[assignment]
@@ -123,8 +128,12 @@ class SandboxAdapter:
         self.admin_url = admin_url.rstrip("/")
         self.admin_token = admin_token
         self.rotation = rotation
+        self._http: Any = None
+        self._loop: Any = None
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        import asyncio
+
         import httpx
 
         from credenza.oauth.client import check_endpoint
@@ -132,11 +141,13 @@ class SandboxAdapter:
         url = f"{self.admin_url}{path}"
         check_endpoint(url, "sandbox admin URL")
         headers = {"Authorization": f"Bearer {self.admin_token.reveal()}"}
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            # One client per event loop: building one loads the CA bundle (~25 ms).
+            self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False, trust_env=False)
+            self._loop = loop
         try:
-            async with httpx.AsyncClient(
-                timeout=10.0, follow_redirects=False, trust_env=False
-            ) as http:
-                response = await http.request(method, url, json=body, headers=headers)
+            response = await self._http.request(method, url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise OAuthError(
                 f"cannot reach the sandbox admin API at {self.admin_url} ({type(exc).__name__})",
@@ -153,6 +164,11 @@ class SandboxAdapter:
                 status=response.status_code,
             )
         return data
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def reset_secret(self, client_id: str) -> Secret | None:
         data = await self._call("POST", f"/admin/clients/{client_id}/secret")

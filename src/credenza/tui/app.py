@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -22,7 +23,7 @@ from credenza.workspace import Workspace, utc_now
 class CredenzaApp(App[None]):
     """The dashboard over one workspace. The workspace (and a clock, for tests) are handed in."""
 
-    CSS_PATH = "credenza.tcss"
+    CSS_PATH = Path(__file__).parent / "credenza.tcss"  # absolute: subclasses live elsewhere
     TITLE = "credenza"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
         "applications": ApplicationsScreen,

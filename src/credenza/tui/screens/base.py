@@ -82,6 +82,8 @@ class TableScreen(Screen[None]):
         self.filter_text = ""
         self._row_keys: list[str] = []
         self.wide: bool | None = None
+        # The last task message per row, kept until the next task on that row replaces it.
+        self.messages: dict[str, tuple[str, str]] = {}
 
     @property
     def credenza(self) -> CredenzaApp:
@@ -172,8 +174,22 @@ class TableScreen(Screen[None]):
         self.action_open()
 
     def show_detail(self) -> None:
+        from credenza.tui.format import word
+
         key = self.selected_key()
-        self.query_one("#detail", Static).update(self.detail(key) if key else self.empty_detail())
+        if key is None:
+            self.query_one("#detail", Static).update(self.empty_detail())
+            return
+        try:
+            text = self.detail(key)
+        except (CredenzaError, KeyError):  # the row went away (removed elsewhere): show nothing
+            self.query_one("#detail", Static).update(self.empty_detail())
+            return
+        if key in self.messages:
+            message, kind = self.messages[key]
+            text.append("\n")
+            text.append_text(word(self.app.current_theme, message, kind))
+        self.query_one("#detail", Static).update(text)
 
     def detail(self, key: str) -> Text:
         return Text(key)
@@ -181,14 +197,14 @@ class TableScreen(Screen[None]):
     def empty_detail(self) -> Text:
         return Text("Nothing here yet.", style="italic")
 
-    def set_detail_message(self, message: str, kind: str = "info") -> None:
-        from credenza.tui.format import word
-
-        key = self.selected_key()
-        text = self.detail(key) if key else Text()
-        text.append("\n")
-        text.append_text(word(self.app.current_theme, message, kind))
-        self.query_one("#detail", Static).update(text)
+    def set_detail_message(self, message: str, kind: str = "info", key: str | None = None) -> None:
+        """Show a task's progress or outcome under the details of its row."""
+        key = key or self.selected_key()
+        if key is None:
+            return
+        self.messages[key] = (message, kind)
+        if key == self.selected_key():
+            self.show_detail()
 
     # -- filter ---------------------------------------------------------------------------------
 
@@ -239,20 +255,25 @@ class TableScreen(Screen[None]):
         started the task retries it.
         """
 
+        key = self.selected_key()  # the row the task is about, even if the cursor moves on
+
         async def task() -> None:
-            self.set_detail_message(f"⟳ {label}…", "info")
+            self.set_detail_message(f"⟳ {label}…", "info", key)
             try:
                 result = await work
             except CredenzaError as exc:
                 self.notify(str(exc), title=f"{label} failed", severity="error", timeout=8)
                 self.set_detail_message(
-                    f"✗ {label} failed: {exc} (press the key again to retry)", "bad"
+                    f"✗ {label} failed: {exc} (press the key again to retry)", "bad", key
                 )
                 return
+            if key is not None and self.messages.get(key, ("", ""))[0].startswith("⟳"):
+                del self.messages[key]
             if done is not None:
                 outcome = done(result)
                 if asyncio.iscoroutine(outcome):
                     await outcome
+            self.show_detail()
 
         self.run_worker(task(), group=group, exit_on_error=False)
 

@@ -1,0 +1,123 @@
+"""Environments: set, reveal (and hide), verify, fetch; reset through the dialog for both providers."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Input, Static
+
+from credenza.config.model import Provider
+from credenza.sandbox.demo import Demo
+from credenza.tui.app import CredenzaApp
+from credenza.tui.dialogs.secret_reset import SecretResetDialog
+from tests.tui.conftest import FrozenClock, cell, detail_text, press_button, select_row, settle
+
+TELENOR = "telenor-sms-gateway/production"
+
+
+async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> None:
+    registered = demo.server.state.clients["pipedrive-crm-sync-sandbox"]
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, "pipedrive-crm-sync/sandbox")
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press(*registered.client_secret, "enter")
+        await settle(pilot)
+        assert (
+            app.workspace.reveal_secret("pipedrive-crm-sync", "sandbox").reveal()
+            == registered.client_secret
+        )
+        await pilot.press("f")
+        await settle(pilot)
+        assert "✓ token fetched" in detail_text(app)
+        assert len(app.workspace.tokens) == 1
+
+
+async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Demo) -> None:
+    secret = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, TELENOR)
+        assert secret not in detail_text(app)
+        await pilot.press("v")
+        await settle(pilot)
+        assert secret in detail_text(app)
+        assert cell(app, TELENOR, "secret") == "shown"
+        app.screen._hide(TELENOR)  # what the 10-second timer calls
+        await pilot.pause()
+        assert secret not in detail_text(app)
+
+
+async def test_verify_reports_a_wrong_secret_in_the_panel(app: CredenzaApp) -> None:
+    app.workspace.set_secret("telenor-sms-gateway", "production", "definitely-wrong")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, TELENOR)
+        await pilot.press("t")
+        await settle(pilot)
+        assert "✗ wrong_secret" in detail_text(app)
+        assert "definitely-wrong" not in detail_text(app)
+
+
+async def test_sandbox_reset_of_production_needs_the_name_and_shows_the_secret_once(
+    app: CredenzaApp, demo: Demo, clock: FrozenClock
+) -> None:
+    old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, TELENOR)
+        clock.advance(3600)
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SecretResetDialog)
+        plan = str(dialog.query_one("#plan", Static).content)
+        assert "the old secret stops working at once" in plan
+        assert "tokens already issued stay valid until they expire" in plan
+        assert dialog.query_one("#reset", Button).disabled
+        await pilot.press(*"Telenor SMS Gateway")
+        assert not dialog.query_one("#reset", Button).disabled
+        await press_button(pilot, "#reset")
+        new = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+        assert new != old
+        assert new in str(dialog.query_one("#reset-status", Static).content)
+        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == new
+        await pilot.press("escape")
+        await settle(pilot)
+        assert cell(app, TELENOR, "age") == "0s ago"  # the rotation time is recorded
+
+
+async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    # Telenor as a real provider's portal: the user resets there and pastes the new secret.
+    app.workspace.add_provider("telenor", Provider(name="Telenor", profile="telenor"))
+    old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, TELENOR)
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SecretResetDialog)
+        assert dialog.manual
+        await pilot.press(*"Telenor SMS Gateway")
+        dialog.query_one("#new-secret", Input).focus()
+        await pilot.press(*"not-the-new-secret")
+        await press_button(pilot, "#reset")
+        status = str(dialog.query_one("#reset-status", Static).content)
+        assert "the new secret did not work, so the old one was kept" in status
+        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == old
+        # Now the real reset in the portal, and the right secret pasted.
+        new = demo.server.state.reset_secret("telenor-sms-gateway-production").client_secret
+        dialog.query_one("#new-secret", Input).focus()
+        await pilot.press(*new)
+        await press_button(pilot, "#reset")
+        assert "the new secret works and is stored" in str(
+            dialog.query_one("#reset-status", Static).content
+        )
+        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == new

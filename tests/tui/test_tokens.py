@@ -1,0 +1,118 @@
+"""Tokens: live countdown on a frozen clock, refresh, revoke, copy, inspect, auto-refresh."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from credenza.sandbox.demo import Demo
+from credenza.tui.app import CredenzaApp
+from credenza.tui.dialogs.confirm import ConfirmDialog
+from credenza.tui.dialogs.token_inspect import TokenInspectDialog
+from credenza.tui.screens.tokens import TokensScreen
+from tests.tui.conftest import FrozenClock, cell, press_button, select_row, settle
+
+CHORUS = "chorus-line-test/sandbox/"  # a 90-second token
+
+
+async def fetch_chorus(pilot) -> TokensScreen:
+    await pilot.press("2")
+    await settle(pilot)
+    await select_row(pilot, "chorus-line-test/sandbox")
+    await pilot.press("f")
+    await settle(pilot)
+    await pilot.press("4")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, TokensScreen)
+    return screen
+
+
+async def test_the_countdown_moves_with_the_clock_and_says_expired(
+    app: CredenzaApp, clock: FrozenClock
+) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await fetch_chorus(pilot)
+        assert cell(app, CHORUS, "expires") == "1m30s left"
+        assert cell(app, CHORUS, "bar").startswith("██████████ 100%")
+        clock.advance(60)
+        screen.tick()
+        assert cell(app, CHORUS, "expires") == "30s left"
+        assert cell(app, CHORUS, "bar").endswith(" 33%")
+        clock.advance(31)
+        screen.tick()
+        assert cell(app, CHORUS, "expires") == "expired"
+
+
+async def test_refresh_replaces_the_token(app: CredenzaApp) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        await fetch_chorus(pilot)
+        before = next(iter(app.workspace.tokens.values())).token.access_token
+        await pilot.press("r")
+        await settle(pilot)
+        after = next(iter(app.workspace.tokens.values())).token.access_token
+        assert after != before
+
+
+async def test_revoke_asks_then_the_provider_refuses_the_token(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        await fetch_chorus(pilot)
+        token = next(iter(app.workspace.tokens.values())).token.access_token.reveal()
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await press_button(pilot, "#confirm")
+        assert demo.server.state.tokens[token].revoked
+        assert app.workspace.tokens == {}
+
+
+async def test_telenor_tokens_are_logged_out_by_get(app: CredenzaApp, demo: Demo) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await select_row(pilot, "telenor-sms-gateway/production")
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("4", "x")
+        await settle(pilot)
+        assert "Log out (GET + Bearer)" in str(app.screen.query_one(".dialog-title").content)
+        await press_button(pilot, "#confirm")
+        assert demo.server.state.requests[-1]["method"] == "GET"
+        assert demo.server.state.requests[-1]["path"] == "/oauth/logout"
+
+
+async def test_copy_uses_the_clipboard(app: CredenzaApp) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        await fetch_chorus(pilot)
+        await pilot.press("c")
+        token = next(iter(app.workspace.tokens.values())).token.access_token.reveal()
+        assert app.clipboard == token
+
+
+async def test_inspect_decodes_claims_and_asks_the_provider(app: CredenzaApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fetch_chorus(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, TokenInspectDialog)
+        texts = " ".join(str(w.content) for w in app.screen.query(Static))
+        assert '"alg": "HS256"' in texts or "alg: HS256" in texts
+        assert "sub: chorus-line-test-sandbox" in texts
+        assert "Introspection (RFC 7662): active" in texts
+
+
+async def test_auto_refresh_fires_ahead_of_expiry(app: CredenzaApp, clock: FrozenClock) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await fetch_chorus(pilot)
+        before = next(iter(app.workspace.tokens.values())).token.access_token
+        await pilot.press("A")
+        assert cell(app, CHORUS, "auto") == "on"
+        clock.advance(30)
+        screen.tick()
+        await settle(pilot)
+        assert next(iter(app.workspace.tokens.values())).token.access_token == before
+        clock.advance(50)  # 10 s left: inside the refresh window
+        screen.tick()
+        await settle(pilot)
+        assert next(iter(app.workspace.tokens.values())).token.access_token != before
