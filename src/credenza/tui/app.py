@@ -38,7 +38,7 @@ class CredenzaApp(App[None]):
             for mode, key, title in SECTIONS
         ),
         Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
 
     def __init__(

@@ -30,6 +30,16 @@ def age(delta: timedelta | None) -> str:
     return duration(max(0.0, delta.total_seconds())) + " ago"
 
 
+def clip(text: str, width: int = 28) -> str:
+    """A long cell cut to ``width`` with an ellipsis; the detail panel has the whole value."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def when(moment: datetime | None) -> str:
+    """A timestamp as people read it, in UTC."""
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+
+
 def tone(theme: Theme, kind: str) -> str:
     """A theme colour for a kind of state; always paired with words, never alone."""
     return {

@@ -62,7 +62,7 @@ class VimTable(DataTable[Cell]):
     ]
 
 
-WIDE_AT = 110  # columns; below this a section shows its NARROW columns, the rest in its panel
+WIDE_AT = 130  # columns; below this a section shows its NARROW columns, the rest in its panel
 
 
 class TableScreen(Screen[None]):

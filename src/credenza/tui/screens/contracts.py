@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from credenza.config.model import Contract
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.request_access import RequestAccessDialog
-from credenza.tui.format import STATUS_KIND, word
+from credenza.tui.format import STATUS_KIND, when, word
 from credenza.tui.screens.base import Cell, Command, TableScreen
 
 
@@ -75,8 +75,8 @@ class ContractsScreen(TableScreen):
         app_id, contract = self._contract(key)
         effective = self.workspace.effective_contracts(app_id)
         text = Text()
-        text.append(f"{contract.api}", style="bold")
-        text.append(f"  {contract.id} · {self.workspace.application(app_id).name}\n")
+        text.append(contract.api, style="bold")
+        text.append(f" · {contract.id} · {self.workspace.application(app_id).name}\n")
         rows: list[tuple[str, Any]] = [
             ("target", "API group instance" if contract.target == "api_group" else "API instance"),
             ("APIs in group", ", ".join(contract.apis)),
@@ -85,9 +85,9 @@ class ContractsScreen(TableScreen):
             ("SLA tier", contract.sla_tier),
             ("scopes", " ".join(contract.scopes)),
             ("status", contract.status),
-            ("requested", contract.requested_at),
-            ("decided", contract.decided_at),
-            ("terms accepted", contract.terms_accepted_at or "not accepted"),
+            ("requested", when(contract.requested_at)),
+            ("decided", when(contract.decided_at)),
+            ("terms accepted", when(contract.terms_accepted_at) or "not accepted"),
         ]
         for label, value in rows:
             if value:

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from credenza.secrets import Secret
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
-from credenza.tui.format import age, word
+from credenza.tui.format import age, clip, word
 from credenza.tui.screens.base import Cell, Command, TableScreen
 
 REVEAL_SECONDS = 10.0

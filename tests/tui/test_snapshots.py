@@ -1,0 +1,79 @@
+"""Snapshots of each section and of the secret reset dialog, at 80x24 and one wide, frozen in time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from credenza.sandbox.demo import Demo, build_demo
+from credenza.tui.app import CredenzaApp
+from tests.tui.conftest import SNAPSHOT_PORT, FrozenClock
+
+SMALL = (80, 24)
+WIDE = (160, 40)
+
+
+@pytest.fixture
+def snapshot_demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
+    built = build_demo(tmp_path, clock=clock, seed=7, port=SNAPSHOT_PORT)
+    yield built
+    built.server.stop()
+
+
+@pytest.fixture
+def snapshot_app(snapshot_demo: Demo, clock: FrozenClock) -> CredenzaApp:
+    return CredenzaApp(snapshot_demo.workspace, clock=clock, demo_label="demo workspace")
+
+
+async def _settle(pilot: Pilot[None]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_applications(snap_compare, snapshot_app: CredenzaApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=SMALL)
+
+
+def test_applications_wide(snap_compare, snapshot_app: CredenzaApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=WIDE, press=["j"])
+
+
+def test_environments(snap_compare, snapshot_app: CredenzaApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=SMALL, press=["2"])
+
+
+def test_contracts(snap_compare, snapshot_app: CredenzaApp) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("3", "j", "j")
+        await _settle(pilot)
+
+    assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_tokens_counting_down(snap_compare, snapshot_app: CredenzaApp, clock: FrozenClock) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("2", "f", "j", "f", "G", "f")
+        await _settle(pilot)
+        clock.advance(45)
+        await pilot.press("4")
+        await _settle(pilot)
+        pilot.app.screen.tick()
+        await pilot.pause()
+        pilot.app.clear_notifications()
+
+    assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_secret_reset_dialog(snap_compare, snapshot_app: CredenzaApp) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("2", "G", "r")
+        await _settle(pilot)
+
+    assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_help(snap_compare, snapshot_app: CredenzaApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(100, 30), press=["4", "question_mark"])
