@@ -75,7 +75,7 @@ class EnvironmentsScreen(TableScreen):
                         self.workspace.resolve(application.id, name).auth_method.replace(
                             "client_secret_", ""
                         ),
-                        " ".join(environment.scopes) or "—",
+                        clip(" ".join(environment.scopes) or "—"),
                     ],
                 )
 
