@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
@@ -196,6 +195,34 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--no-cache", action="store_true", help="always fetch a new token")
     token.set_defaults(handler=cmd_token)
 
+    exec_ = command("exec", "run a command with a token in its environment (never in argv)")
+    exec_.add_argument("app", metavar="APP")
+    exec_.add_argument("--env")
+    exec_.add_argument(
+        "--scope", action="append", default=[], help="request this scope (repeatable)"
+    )
+    exec_.add_argument(
+        "--client-credentials",
+        action="store_true",
+        help="also set CREDENZA_CLIENT_ID and CREDENZA_CLIENT_SECRET (client-id enforcement APIs)",
+    )
+    # The command after `--` is split off before parsing (argparse.REMAINDER would swallow options).
+    exec_.set_defaults(command=[])
+    exec_.epilog = (
+        "usage: credenza exec APP [--env ENV] [--client-credentials] -- COMMAND [ARGS]...\n\n"
+        + EXIT_CODES
+    )
+    exec_.set_defaults(handler=cmd_exec)
+
+    agent = command(
+        "agent", "keep tokens in memory for fast `credenza token` calls (like ssh-agent)"
+    )
+    agent.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
+    agent.add_argument(
+        "--idle-timeout", type=float, default=8 * 3600, help="exit after this many idle seconds"
+    )
+    agent.set_defaults(handler=cmd_agent)
+
     verify = command("verify", "check credentials with a live token call")
     verify.add_argument("app", metavar="APP", nargs="?")
     verify.add_argument("--env")
@@ -302,8 +329,15 @@ def _environment_options(parser: argparse.ArgumentParser) -> None:
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
+    argv = list(argv)
+    command: list[str] = []
+    if "exec" in argv and "--" in argv[argv.index("exec") :]:
+        split = argv.index("--", argv.index("exec"))
+        argv, command = argv[:split], argv[split + 1 :]
     try:
-        args = parser.parse_args(list(argv))
+        args = parser.parse_args(argv)
+        if command:
+            args.command = command
     except SystemExit as exit_:  # --help, or a usage error already reported in one line
         return exit_.code if isinstance(exit_.code, int) else 2
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
@@ -574,6 +608,7 @@ def cmd_app_remove(args: argparse.Namespace) -> int:
     ):
         _error("not removed (confirm with --yes when not at a terminal)")
         return 2
+    _forget_in_agent(args, workspace, application.id)
     workspace.remove_application(application.id)
     _info(f"removed {application.name}")
     return 0
@@ -719,6 +754,7 @@ def cmd_secret_reset(args: argparse.Namespace) -> int:
     result = _run_async(
         workspace, workspace.reset_secret(resolved.application.id, resolved.name, new_secret)
     )
+    _forget_in_agent(args, workspace, resolved.application.id)
     for warning in result.warnings:
         _warn(warning)
     if result.new_secret is not None and sys.stdout.isatty():
@@ -744,8 +780,47 @@ def cmd_token(args: argparse.Namespace) -> int:
         workspace.token(args.app, args.env, args.scope or None, use_cache=not args.no_cache),
     )
     _warn_wider_scopes(session)
+    _share_with_agent(args, session, workspace.config.settings.token_skew_seconds)
     print(format_token(session, args.format))
     return 0
+
+
+def _agent_key(args: argparse.Namespace) -> str:
+    from credenza.fastpath import cache_key, config_key
+
+    return cache_key(
+        config_key(getattr(args, "config", None)), args.app, args.env, args.scope or []
+    )
+
+
+def _share_with_agent(args: argparse.Namespace, session: SessionToken, skew: float) -> None:
+    """Hand the token to a running agent so the next call answers from memory."""
+    from credenza import agent
+
+    token = session.token
+    agent.request(
+        {
+            "op": "put",
+            "key": _agent_key(args),
+            "token": token.access_token.reveal(),
+            "token_type": token.token_type,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "expires": token.expires_at.timestamp() if token.expires_at else None,
+            "skew": skew,
+            "scope": " ".join(token.scopes),
+        }
+    )
+
+
+def _forget_in_agent(args: argparse.Namespace, workspace: Workspace, app_ref: str) -> None:
+    from credenza import agent
+    from credenza.fastpath import config_key
+
+    application = workspace.application(app_ref)
+    for ref in {application.id, application.name.lower()}:
+        agent.request(
+            {"op": "drop", "prefix": f"{config_key(getattr(args, 'config', None))}\x1f{ref}\x1f"}
+        )
 
 
 def _warn_wider_scopes(session: SessionToken) -> None:
@@ -756,30 +831,69 @@ def _warn_wider_scopes(session: SessionToken) -> None:
 
 
 def format_token(session: SessionToken, style: str) -> str:
+    from credenza import fastpath
+
     token = session.token
-    value = token.access_token.reveal()
-    if style == "header":
-        return f"Authorization: {token.token_type} {value}"
-    if style == "env":
-        expires = token.expires_at.isoformat() if token.expires_at else ""
-        return (
-            f"export CREDENZA_ACCESS_TOKEN={value}\n"
-            f"export CREDENZA_TOKEN_TYPE={token.token_type}\n"
-            f"export CREDENZA_TOKEN_EXPIRES_AT={expires}"
+    return fastpath.format_token(
+        token.access_token.reveal(),
+        token.token_type,
+        token.expires_at.isoformat() if token.expires_at else None,
+        style,
+        " ".join(token.scopes),
+    )
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Run a command with the token in its environment (never in its argv), as aws-vault exec does."""
+    import subprocess
+
+    command = list(args.command)
+    if not command:
+        raise ValidationError(
+            "give the command to run after --", hint="credenza exec APP -- curl ..."
         )
-    if style == "json":
-        now = datetime.now(UTC)
-        left = token.seconds_left(now)
-        return json.dumps(
-            {
-                "access_token": value,
-                "token_type": token.token_type,
-                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-                "expires_in": int(left) if left is not None else None,
-                "scope": " ".join(token.scopes),
-            }
+    workspace = open_workspace(args)
+    session, _cached = _run_async(
+        workspace, workspace.token(args.app, args.env, args.scope or None)
+    )
+    token = session.token
+    environment = dict(os.environ)
+    environment.update(
+        CREDENZA_ACCESS_TOKEN=token.access_token.reveal(),
+        CREDENZA_TOKEN_TYPE=token.token_type,
+        CREDENZA_TOKEN_EXPIRES_AT=token.expires_at.isoformat() if token.expires_at else "",
+    )
+    if args.client_credentials:
+        # For APIs behind a client-id enforcement policy (Anypoint): asked for explicitly only.
+        resolved = workspace.resolve(session.application_id, session.environment)
+        environment["CREDENZA_CLIENT_ID"] = resolved.environment.client_id
+        environment["CREDENZA_CLIENT_SECRET"] = workspace.reveal_secret(
+            session.application_id, session.environment
+        ).reveal()
+    try:
+        completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
+    except FileNotFoundError:
+        raise ValidationError(f"command not found: {command[0]}") from None
+    return completed.returncode if completed.returncode >= 0 else 128 - completed.returncode
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from credenza import agent
+
+    if args.action == "stop":
+        answer = agent.request({"op": "stop"})
+        _info("agent stopped" if answer else "no agent is running")
+        return 0
+    if args.action == "status":
+        answer = agent.request({"op": "ping"})
+        if answer is None:
+            _info("no agent is running")
+            return 1
+        _info(
+            f"agent pid {answer['pid']} at {agent.socket_path()}, holding {answer['tokens']} token(s)"
         )
-    return value
+        return 0
+    return agent.run_agent(idle_timeout=args.idle_timeout)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -843,6 +957,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         return [await workspace.revoke_token(session) for session in sessions]
 
     outcomes = _run_async(workspace, revoke_all())
+    _forget_in_agent(args, workspace, resolved.application.id)
     _info(f"{outcomes[-1]} {len(sessions)} token(s) of {resolved.label}")
     return 0
 

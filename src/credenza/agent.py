@@ -1,0 +1,195 @@
+"""`credenza agent`: holds access tokens in memory behind a user-only Unix socket, like ssh-agent.
+
+It stores access tokens only (never client secrets or refresh tokens), each until it expires, and
+exits after ``idle_timeout`` seconds without a request. Nothing it holds is written anywhere.
+Protocol: one JSON object per line each way; ops get, put, drop, stop, ping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+
+MAX_REQUEST = 64 * 1024
+
+
+def socket_path() -> Path:
+    """$CREDENZA_AGENT_SOCKET, else a 0700 directory in $XDG_RUNTIME_DIR (or /tmp) per user."""
+    if override := os.environ.get("CREDENZA_AGENT_SOCKET"):
+        return Path(override)
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/credenza-{os.getuid()}"  # noqa: S108
+    return Path(base) / "credenza" / "agent.sock"
+
+
+def peer_is_us(connection: socket.socket) -> bool:
+    """True when the other end runs as this user (SO_PEERCRED; elsewhere the 0700 directory)."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    credentials = connection.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+    )
+    _, uid, _ = struct.unpack("3i", credentials)
+    return bool(uid == os.getuid())
+
+
+def request(
+    message: dict[str, Any], *, timeout: float = 0.5, path: Path | None = None
+) -> dict[str, Any] | None:
+    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer)."""
+    target = path or socket_path()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(str(target))
+            if not peer_is_us(connection):
+                return None
+            connection.sendall(json.dumps(message).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+class Agent:
+    """The in-memory token store and its socket server."""
+
+    def __init__(
+        self, path: Path, *, idle_timeout: float = 8 * 3600, clock: Any = time.time
+    ) -> None:
+        self.path = path
+        self.idle_timeout = idle_timeout
+        self.clock = clock
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.last_request = clock()
+        self._stop: asyncio.Event | None = None  # made in run(): asyncio is imported only there
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        now = self.clock()
+        self._expire(now)
+        if op == "ping":
+            return {"ok": True, "tokens": len(self.tokens), "pid": os.getpid()}
+        if op == "get":
+            entry = self.tokens.get(str(message.get("key")))
+            skew = float(message.get("skew", entry.get("skew", 60) if entry else 60))
+            if entry is None or (entry["expires"] is not None and entry["expires"] - skew <= now):
+                return {"miss": True}
+            return {
+                "token": entry["token"],
+                "token_type": entry["token_type"],
+                "expires_at": entry["expires_at"],
+                "scope": entry["scope"],
+            }
+        if op == "put":
+            key = str(message["key"])
+            self.tokens[key] = {
+                "token": str(message["token"]),
+                "token_type": str(message.get("token_type") or "Bearer"),
+                "expires_at": message.get("expires_at"),
+                "expires": message.get("expires"),
+                "skew": float(message.get("skew", 60)),
+                "scope": str(message.get("scope", "")),
+            }
+            return {"ok": True}
+        if op == "drop":
+            prefix = str(message.get("prefix", ""))
+            for key in [k for k in self.tokens if k.startswith(prefix)]:
+                del self.tokens[key]
+            return {"ok": True}
+        if op == "stop":
+            if self._stop is not None:
+                self._stop.set()
+            return {"ok": True}
+        return {"error": f"unknown op {op!r}"}
+
+    def _expire(self, now: float) -> None:
+        for key in [
+            k for k, v in self.tokens.items() if v["expires"] is not None and v["expires"] <= now
+        ]:
+            del self.tokens[key]
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import asyncio
+
+        try:
+            raw = writer.get_extra_info("socket")
+            if raw is None or not peer_is_us(raw):
+                return
+            line = await asyncio.wait_for(reader.readline(), timeout=2)
+            if len(line) > MAX_REQUEST:
+                return
+            self.last_request = self.clock()
+            try:
+                message = json.loads(line)
+                answer = (
+                    self.handle(message)
+                    if isinstance(message, dict)
+                    else {"error": "not an object"}
+                )
+            except (ValueError, KeyError, TypeError):
+                answer = {"error": "bad request"}
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def run(self) -> None:
+        import asyncio
+
+        self._stop = asyncio.Event()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path.parent.chmod(0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self._serve_one, path=str(self.path))
+        finally:
+            os.umask(old)
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+                if self.clock() - self.last_request > self.idle_timeout:
+                    break
+        finally:
+            server.close()
+            await server.wait_closed()
+            self.tokens.clear()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def run_agent(*, idle_timeout: float, path: Path | None = None) -> int:
+    target = path or socket_path()
+    if request({"op": "ping"}, path=target) is not None:
+        print(f"credenza: an agent already runs at {target}", file=sys.stderr)
+        return 0
+    print(f"socket: {target}", flush=True)
+    print(f"idle timeout: {idle_timeout:g} s", flush=True)
+    import asyncio
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(Agent(target, idle_timeout=idle_timeout).run())
+    return 0

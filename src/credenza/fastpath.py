@@ -1,0 +1,108 @@
+"""The fast path of `credenza token`: ask a running agent before importing anything heavy.
+
+Scripts call `credenza token` in loops. With an agent running and a token cached there, this
+answers with the standard library's socket and json only; anything else falls through to the
+full CLI, which fetches, caches in the keyring and hands the token to the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+
+
+def cache_key(config: str, app: str, env: str | None, scopes: list[str]) -> str:
+    """The agent's key: a token never crosses configs, applications, environments or scopes."""
+    return "\x1f".join([config, app.strip().lower(), env or "", " ".join(sorted(scopes))])
+
+
+def format_token(
+    token: str, token_type: str, expires_at: str | None, style: str, scope: str = ""
+) -> str:
+    """raw, header, env or json; shared with the full CLI."""
+    if style == "header":
+        return f"Authorization: {token_type} {token}"
+    if style == "env":
+        return (
+            f"export CREDENZA_ACCESS_TOKEN={token}\n"
+            f"export CREDENZA_TOKEN_TYPE={token_type}\n"
+            f"export CREDENZA_TOKEN_EXPIRES_AT={expires_at or ''}"
+        )
+    if style == "json":
+        import json
+
+        left = None
+        if expires_at:
+            left = int((datetime.fromisoformat(expires_at) - datetime.now(UTC)).total_seconds())
+        return json.dumps(
+            {
+                "access_token": token,
+                "token_type": token_type,
+                "expires_at": expires_at,
+                "expires_in": left,
+                "scope": scope,
+            }
+        )
+    return token
+
+
+def config_key(config: str | None) -> str:
+    """The config part of a key: as given (absolute), or "" for the default location."""
+    config = config or os.environ.get("CREDENZA_CONFIG", "")
+    return os.path.abspath(os.path.expanduser(config)) if config else ""
+
+
+def parse(argv: list[str]) -> tuple[str, str, str | None, list[str], str] | None:
+    """(config, app, env, scopes, format) for a plain `token` call; None for anything else."""
+    if not argv or argv[0] != "token":
+        return None
+    config = ""
+    app: str | None = None
+    env: str | None = None
+    scopes: list[str] = []
+    style = "raw"
+    args = iter(argv[1:])
+    for arg in args:
+        name, eq, inline = arg.partition("=")
+        if name in ("--config", "--env", "--scope", "--format") and not eq:
+            inline = next(args, "")
+        if name == "--config":
+            config = inline
+        elif name == "--env":
+            env = inline
+        elif name == "--scope":
+            scopes.append(inline)
+        elif name == "--format":
+            style = inline
+        elif arg == "--json":
+            style = "json"
+        elif arg.startswith("-") or app is not None:
+            return None  # --no-cache, --help, or something unusual: the full CLI decides
+        else:
+            app = arg
+    if app is None or style not in ("raw", "json", "header", "env"):
+        return None
+    return config_key(config), app, env, scopes, style
+
+
+def try_agent(argv: list[str]) -> int | None:
+    """Print a token from the agent and return 0, or None to fall through to the full CLI."""
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    from credenza.agent import request
+
+    config, app, env, scopes, style = parsed
+    answer = request({"op": "get", "key": cache_key(config, app, env, scopes)})
+    if not answer or "token" not in answer:
+        return None
+    token = format_token(
+        answer["token"],
+        answer["token_type"],
+        answer.get("expires_at"),
+        style,
+        answer.get("scope", ""),
+    )
+    sys.stdout.write(token + "\n")
+    return 0
