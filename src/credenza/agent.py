@@ -2,33 +2,35 @@
 
 It stores access tokens only (never client secrets or refresh tokens), each until it expires, and
 exits after ``idle_timeout`` seconds without a request. Nothing it holds is written anywhere.
-Protocol: one JSON object per line each way; ops get, put, drop, stop, ping.
+
+Protocol, one line each way: the hot lookup is ``G<TAB>key`` answered by
+``T<TAB>token<TAB>type<TAB>expires_at<TAB>scope`` or ``M`` (so that `credenza token` needs neither
+json nor re); everything else is a JSON object (ops put, drop, stop, ping).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import socket
 import struct
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
+# Not `from typing import ...`: typing imports re, and this module is on the token fast path.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from pathlib import Path
+    from typing import Any
 
 MAX_REQUEST = 64 * 1024
 
 
-def socket_path() -> Path:
+def socket_path() -> str:
     """$CREDENZA_AGENT_SOCKET, else a 0700 directory in $XDG_RUNTIME_DIR (or /tmp) per user."""
     if override := os.environ.get("CREDENZA_AGENT_SOCKET"):
-        return Path(override)
+        return override
     base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/credenza-{os.getuid()}"  # noqa: S108
-    return Path(base) / "credenza" / "agent.sock"
+    return os.path.join(base, "credenza", "agent.sock")
 
 
 def peer_is_us(connection: socket.socket) -> bool:
@@ -42,18 +44,14 @@ def peer_is_us(connection: socket.socket) -> bool:
     return bool(uid == os.getuid())
 
 
-def request(
-    message: dict[str, Any], *, timeout: float = 0.5, path: Path | None = None
-) -> dict[str, Any] | None:
-    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer)."""
-    target = path or socket_path()
+def _exchange(line: bytes, *, timeout: float, path: str | Path | None) -> bytes | None:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
-            connection.connect(str(target))
+            connection.connect(str(path or socket_path()))
             if not peer_is_us(connection):
                 return None
-            connection.sendall(json.dumps(message).encode() + b"\n")
+            connection.sendall(line + b"\n")
             data = b""
             while not data.endswith(b"\n"):
                 chunk = connection.recv(65536)
@@ -61,6 +59,29 @@ def request(
                     break
                 data += chunk
     except OSError:
+        return None
+    return data
+
+
+def lookup(key: str, *, timeout: float = 0.5, path: str | None = None) -> list[str] | None:
+    """The hot path: [token, type, expires_at, scope] for ``key``, or None (miss or no agent)."""
+    if "\t" in key or "\n" in key:
+        return None
+    data = _exchange(f"G\t{key}".encode(), timeout=timeout, path=path)
+    if not data or not data.startswith(b"T\t"):
+        return None
+    fields = data.decode().rstrip("\n").split("\t")[1:]
+    return fields if len(fields) == 4 else None
+
+
+def request(
+    message: dict[str, Any], *, timeout: float = 0.5, path: str | Path | None = None
+) -> dict[str, Any] | None:
+    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer)."""
+    import json
+
+    data = _exchange(json.dumps(message).encode(), timeout=timeout, path=path)
+    if data is None:
         return None
     try:
         answer = json.loads(data)
@@ -127,8 +148,23 @@ class Agent:
         ]:
             del self.tokens[key]
 
+    def lookup_line(self, key: str) -> bytes:
+        answer = self.handle({"op": "get", "key": key})
+        if "token" not in answer:
+            return b"M\n"
+        fields = [
+            answer["token"],
+            answer["token_type"],
+            answer["expires_at"] or "",
+            answer["scope"],
+        ]
+        if any("\t" in field or "\n" in field for field in fields):
+            return b"M\n"
+        return ("T\t" + "\t".join(fields) + "\n").encode()
+
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import asyncio
+        import json
 
         try:
             raw = writer.get_extra_info("socket")
@@ -138,6 +174,10 @@ class Agent:
             if len(line) > MAX_REQUEST:
                 return
             self.last_request = self.clock()
+            if line.startswith(b"G\t"):
+                writer.write(self.lookup_line(line[2:].decode().rstrip("\n")))
+                await writer.drain()
+                return
             try:
                 message = json.loads(line)
                 answer = (
@@ -156,6 +196,7 @@ class Agent:
 
     async def run(self) -> None:
         import asyncio
+        import contextlib
 
         self._stop = asyncio.Event()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -182,7 +223,10 @@ class Agent:
 
 
 def run_agent(*, idle_timeout: float, path: Path | None = None) -> int:
-    target = path or socket_path()
+    import contextlib
+    from pathlib import Path
+
+    target = path or Path(socket_path())
     if request({"op": "ping"}, path=target) is not None:
         print(f"credenza: an agent already runs at {target}", file=sys.stderr)
         return 0

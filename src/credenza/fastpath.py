@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 
 
 def cache_key(config: str, app: str, env: str | None, scopes: list[str]) -> str:
@@ -31,6 +30,7 @@ def format_token(
         )
     if style == "json":
         import json
+        from datetime import UTC, datetime
 
         left = None
         if expires_at:
@@ -91,18 +91,12 @@ def try_agent(argv: list[str]) -> int | None:
     parsed = parse(argv)
     if parsed is None:
         return None
-    from credenza.agent import request
+    from credenza.agent import lookup
 
     config, app, env, scopes, style = parsed
-    answer = request({"op": "get", "key": cache_key(config, app, env, scopes)})
-    if not answer or "token" not in answer:
+    found = lookup(cache_key(config, app, env, scopes))
+    if found is None:
         return None
-    token = format_token(
-        answer["token"],
-        answer["token_type"],
-        answer.get("expires_at"),
-        style,
-        answer.get("scope", ""),
-    )
-    sys.stdout.write(token + "\n")
+    token, token_type, expires_at, scope = found
+    sys.stdout.write(format_token(token, token_type, expires_at or None, style, scope) + "\n")
     return 0
