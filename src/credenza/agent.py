@@ -15,6 +15,7 @@ import socket
 import struct
 import sys
 import time
+
 # Not `from typing import ...`: typing imports re, and this module is on the token fast path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -130,6 +130,7 @@ class SecretStore:
         self.timeout = timeout
         self.allow_plaintext = allow_plaintext
         self._warn = warn or (lambda message: None)
+        self._warned = False
 
     # -- the client secret --------------------------------------------------------------------
 
@@ -234,7 +235,9 @@ class SecretStore:
         if not self._checked:
             self._classify(backend)
             self._checked = True
-        if self.allow_plaintext and _is_plaintext(backend):
+        if self.allow_plaintext and _is_plaintext(backend) and not self._warned:
+            # Once per command (per store): every use of credenza says it, without flooding.
+            self._warned = True
             self._warn(
                 f"secrets are stored in PLAINTEXT by {_backend_name(backend)} because plaintext "
                 "keyrings are allowed in the settings; anyone who can read your files can read them"
