@@ -11,7 +11,7 @@ import asyncio
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -152,6 +152,7 @@ class Workspace:
     secrets: SecretStore
     clock: Clock = utc_now
     http_settings: Any = None
+    preloaded: InitVar[Config | None] = None
     config: Config = field(init=False)
     tokens: dict[tuple[str, str, tuple[str, ...]], SessionToken] = field(
         init=False, default_factory=dict
@@ -161,18 +162,19 @@ class Workspace:
         init=False, default_factory=dict
     )
 
-    def __post_init__(self) -> None:
-        self.config = self.store.load()
+    def __post_init__(self, preloaded: Config | None) -> None:
+        self.config = preloaded if preloaded is not None else self.store.load()
 
     @classmethod
     def open(cls, path: Path | None = None, **kwargs: Any) -> Workspace:
+        """Load the config once (a large one takes a while to parse) and build the services."""
         store = ConfigStore(path or default_config_path())
         config = store.load()
         settings = config.settings
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout, allow_plaintext=settings.allow_plaintext_keyring
         )
-        return cls(store=store, secrets=secrets, **kwargs)
+        return cls(store=store, secrets=secrets, preloaded=config, **kwargs)
 
     def reload(self) -> Config:
         self.config = self.store.load()
@@ -738,9 +740,9 @@ class Workspace:
 
     # -- production checklist ------------------------------------------------------------------
 
-    def checklist(self, app_ref: str) -> list[ChecklistItem]:
+    def checklist(self, app: str | Application) -> list[ChecklistItem]:
         """What the seeds require before production: owners, callback, contracts, terms."""
-        application = self.application(app_ref)
+        application = app if isinstance(app, Application) else self.application(app)
         items = [
             ChecklistItem(
                 "two application owners",

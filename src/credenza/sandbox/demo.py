@@ -23,7 +23,7 @@ from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.server import SandboxServer
 from credenza.sandbox.state import SandboxState
 from credenza.secrets import SecretStore
-from credenza.workspace import Workspace
+from credenza.workspace import Workspace, utc_now
 
 TERMS = "Use the API only for the registered organisation; no resale of line data."
 TIERS_LINE_TEST = {
@@ -109,8 +109,9 @@ def build_demo(
     try:
         config_path = directory / "credenza.toml"
         secrets = SecretStore(MemoryKeyring())
-        extra = {"clock": clock} if clock else {}
-        workspace = Workspace(store=ConfigStore(config_path), secrets=secrets, **extra)
+        workspace = Workspace(
+            store=ConfigStore(config_path), secrets=secrets, clock=clock or utc_now
+        )
         _populate(workspace, server)
     except BaseException:
         server.stop()

@@ -82,6 +82,7 @@ class TableScreen(Screen[None]):
         self.filter_text = ""
         self._row_keys: list[str] = []
         self.wide: bool | None = None
+        self._resumed_before = False
         # The last task message per row, kept until the next task on that row replaces it.
         self.messages: dict[str, tuple[str, str]] = {}
 
@@ -128,7 +129,10 @@ class TableScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        # The first resume follows the mount, which has just built the rows.
+        if self._resumed_before:
+            self.reload()
+        self._resumed_before = True
 
     # -- rows -----------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class TokensScreen(TableScreen):
         self.auto: set[str] = set()
         self.refreshing: set[str] = set()
         self.ticker: Timer | None = None
+        self._shown: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._cache_read = False
 
     def on_mount(self) -> None:
@@ -111,21 +112,37 @@ class TokensScreen(TableScreen):
             )
 
     def tick(self) -> None:
-        """Update the countdown cells in place; never rebuild the table on a tick."""
+        """Update the countdown cells of the rows in view; never rebuild the table on a tick.
+
+        Rows out of view catch up on the next tick after they scroll in. Auto-refresh checks
+        every token, in view or not.
+        """
         table = self.query_one("#table", VimTable)
         theme = self.app.current_theme
         now = self.credenza.clock()
+        first = int(table.scroll_y)
+        in_view = set(self._row_keys[first : first + table.size.height + 1])
         for session in self.sessions():
             key = token_key(session)
-            if key not in self._row_keys:
-                continue
-            table.update_cell(key, "expires", countdown(session.token, now, theme))
-            if "bar" in self.columns:
-                table.update_cell(key, "bar", lifetime_bar(session.token, now, theme))
+            if key in in_view:
+                self._update(table, key, "expires", countdown(session.token, now, theme))
+                if "bar" in self.columns:
+                    self._update(table, key, "bar", lifetime_bar(session.token, now, theme))
             if key in self.auto and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
         if len(self.workspace.tokens) != len(self._row_keys) and not self.filter_text:
             self.reload()
+
+    def _update(self, table: VimTable, key: str, column: str, value: Text) -> None:
+        """Repaint a cell only when its text or tone changed (most ticks change one cell)."""
+        shown = (value.plain, str(value.style), str(value.spans))
+        if self._shown.get((key, column)) != shown:
+            self._shown[(key, column)] = shown
+            table.update_cell(key, column, value)
+
+    def reload(self) -> None:
+        self._shown.clear()
+        super().reload()
 
     def _due(self, session: SessionToken) -> bool:
         token = session.token
