@@ -118,7 +118,10 @@ def register(state: SandboxState, count: int, envs: tuple[str, ...]) -> dict[str
     secrets: dict[str, str] = {}
     for number in range(count):
         for env in envs:
-            client = state.add_client({"client_id": f"app-{number:04d}-{env}", "token_ttl": 3600})
+            client_id = f"app-{number:04d}-{env}"
+            client = state.clients.get(client_id) or state.add_client(
+                {"client_id": client_id, "token_ttl": 3600}
+            )
             secrets[f"app-{number:04d}/{env}/client_secret"] = json.dumps(
                 {"v": 1, "secret": client.client_secret, "origin": None}
             )
