@@ -1,0 +1,225 @@
+"""Crash safety, concurrent writers, and a leak scan over everything a session leaves behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from credenza.config.model import Application, Config, Settings
+from credenza.config.store import ConfigStore, parse_config
+from credenza.errors import ConfigError
+
+KILLS = int(os.environ.get("CREDENZA_KILLS", "200"))
+
+
+def state(number: int) -> Config:
+    """Save number N: every byte depends on N, so a torn or mixed file cannot pass for one."""
+    return Config(
+        settings=Settings(retry_attempts=number),
+        applications=[
+            Application(id=f"app-{i}", name=f"App {i}", description=f"state {number} " + "x" * 4000)
+            for i in range(8)
+        ],
+    )
+
+
+def saver(path: Path, start: int) -> None:
+    """The child: save states start, start+1, ... until killed."""
+    store = ConfigStore(path)
+    number = start
+    while True:
+        store.load()
+        number += 1
+        store.save(state(number))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_sigkill_at_random_moments_never_tears_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "credenza.toml"
+    store = ConfigStore(path)
+    store.load()
+    store.save(state(0))
+    rng = random.Random(1)
+    last = 0
+    for _ in range(KILLS):
+        pid = os.fork()
+        if pid == 0:  # the child never returns
+            try:
+                saver(path, last)
+            finally:
+                os._exit(1)
+        time.sleep(rng.uniform(0, 0.03))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        config, _ = parse_config(path.read_bytes(), str(path))
+        number = config.settings.retry_attempts
+        assert config == state(number)  # whole: exactly one save's content
+        assert number >= last  # and never older than what was there
+        last = number
+    store = ConfigStore(path)
+    store.save(store.load())
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+def adder(path: Path, worker: int, count: int) -> None:
+    from credenza.keyring_memory import MemoryKeyring
+    from credenza.secrets import SecretStore
+    from credenza.workspace import Workspace
+
+    for number in range(count):
+        while True:
+            try:
+                workspace = Workspace(
+                    store=ConfigStore(path, lock_timeout=30), secrets=SecretStore(MemoryKeyring())
+                )
+                workspace.add_application(f"w{worker} n{number}")
+                break
+            except ConfigError:
+                continue  # a conflict or a busy lock: retry, as a script would
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_eight_writers_lose_no_update(tmp_path: Path) -> None:
+    path = tmp_path / "credenza.toml"
+    workers, count = 8, int(os.environ.get("CREDENZA_WRITES", "25"))
+    children = []
+    for worker in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                adder(path, worker, count)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        children.append(pid)
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    names = {a.name for a in ConfigStore(path).load().applications}
+    assert names == {f"w{w} n{n}" for w in range(workers) for n in range(count)}
+
+
+# -- leak scan -------------------------------------------------------------------------------------
+
+
+def forms(value: str) -> set[str]:
+    """A secret as it could leak: raw, Base64, URL-encoded, JSON-escaped."""
+    return {
+        value,
+        base64.b64encode(value.encode()).decode(),
+        quote(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+    }
+
+
+async def test_nothing_secret_is_left_in_files_output_or_screenshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
+    """Run the dashboard's flows (set, fetch, refresh, reset, revoke, screenshot), then search
+    every file a session could have touched, and everything printed, for every secret and token."""
+    from credenza.sandbox.demo import build_demo
+    from credenza.tui.app import CredenzaApp
+
+    for name in (
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_STATE_HOME",
+        "TMPDIR",
+    ):
+        (tmp_path / name).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / name))
+    canary = "cAnArY-" + "".join(random.Random(5).choices("abcdef0123456789+/=%:", k=33))
+    demo = await _build(build_demo, tmp_path / "workspace")
+    try:
+        state_ = demo.server.state
+        state_.add_client(
+            {
+                "client_id": "canary-prod",
+                "client_secret": canary,
+                "grant_types": ["client_credentials", "refresh_token"],
+            }
+        )
+        app_id = demo.workspace.add_application("Canary").id
+        demo.workspace.add_environment(
+            app_id,
+            "production",
+            client_id="canary-prod",
+            token_url=f"{demo.server.issuer}/oauth/token",
+            revocation_url=f"{demo.server.issuer}/oauth/token/revocation",
+        )
+        app = CredenzaApp(demo.workspace)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await app.workers.wait_for_complete()
+            screen = app.screen
+            screen.select_key(f"{app_id}/production")
+            await pilot.press("s")
+            await pilot.pause()
+            await pilot.press(*canary, "enter")
+            await app.workers.wait_for_complete()
+            await pilot.press("f", "t")
+            await app.workers.wait_for_complete()
+            await pilot.press("4", "r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.save_screenshot(filename="leak.svg", path=str(tmp_path / "XDG_DATA_HOME"))
+            await pilot.press("x")
+            await pilot.pause()
+            app.screen.query_one("#confirm").focus()
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+        used = {canary} | {token for token in state_.tokens}
+        out, err = capfd.readouterr()
+        haystacks = {"stdout": out, "stderr": err}
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                haystacks[str(path)] = path.read_bytes().decode("utf-8", "replace")
+        leaks = [
+            (where, value[:12])
+            for where, text in haystacks.items()
+            for value in used
+            for form in forms(value)
+            if form in text
+        ]
+        assert leaks == []
+        assert len(used) >= 3  # the scan had something to find: the secret and two tokens
+        assert any(p.suffix == ".svg" for p in tmp_path.rglob("*"))
+    finally:
+        demo.server.stop()
+
+
+async def _build(build_demo, directory: Path):
+    import asyncio
+
+    directory.mkdir()
+    # build_demo runs its own event loop: off this one.
+    return await asyncio.to_thread(build_demo, directory)
+
+
+def test_no_command_takes_a_secret_on_its_command_line() -> None:
+    """Secrets come from a prompt, stdin or a named variable; `exec` hands them on by environment."""
+    import argparse
+
+    from credenza.cli import build_parser
+
+    options: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            options.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    assert "--from-env" in options  # the walk reached nested commands (secret set)
+    assert [o for o in options if "secret" in o or "password" in o or o == "--token"] == []
