@@ -1,0 +1,98 @@
+"""A private, real Secret Service for tests: a session bus and gnome-keyring-daemon in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PASSWORD = b"throwaway-test-password\n"
+
+
+def available() -> bool:
+    return bool(shutil.which("dbus-daemon") and shutil.which("gnome-keyring-daemon"))
+
+
+@contextmanager
+def private_secret_service(base: Path) -> Iterator[dict[str, str]]:
+    """Yield the environment variables that point keyring at a fresh, unlocked Secret Service.
+
+    DISPLAY is unset so nothing waits on an unlock dialog; both daemons are stopped by PID.
+    """
+    runtime = base / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_DATA_HOME": str(base / "data"),
+        "XDG_CONFIG_HOME": str(base / "config"),
+        "HOME": str(base / "home"),
+    }
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    address = f"unix:path={runtime / 'bus'}"
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", f"--address={address}", "--nofork", "--nopidfile"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    daemon: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_for(lambda: (runtime / "bus").exists(), "the session bus")
+        daemon = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert daemon.stdin is not None
+        daemon.stdin.write(PASSWORD)
+        daemon.stdin.close()
+        _wait_for(lambda: _has_owner(env), "org.freedesktop.secrets")
+        yield {
+            key: env[key]
+            for key in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "HOME")
+        }
+    finally:
+        for process in (daemon, bus):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _has_owner(env: dict[str, str]) -> bool:
+    result = subprocess.run(
+        [
+            "dbus-send",
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "boolean true" in result.stdout
+
+
+def _wait_for(condition: object, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up")
+        time.sleep(0.02)
