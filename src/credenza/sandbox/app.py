@@ -19,6 +19,7 @@ from starlette.routing import Route
 from credenza.sandbox.state import Client, Fault, SandboxState
 
 Handler = Callable[[Request], Awaitable[Response]]
+ClientHandler = Callable[[Request, dict[str, str], "Client"], Awaitable[Response]]
 
 # Numbered codes in the style of Telenor's table (seed 004), added to RFC 6749 §5.2 errors.
 CODE_INVALID_CLIENT_ID = 1
@@ -66,6 +67,22 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
         }
         return JSONResponse(body)
 
+    def client_endpoint(handler: ClientHandler) -> Handler:
+        """What every client-authenticated endpoint does first: read the form, record the
+        request, apply an injected fault, authenticate the client."""
+
+        async def endpoint(request: Request) -> Response:
+            form = await _form(request)
+            record(request, form)
+            if (fault := await apply_fault(request, form)) is not None:
+                return fault
+            client = await authenticate(request, form)
+            if isinstance(client, Response):
+                return client
+            return await handler(request, form, client)
+
+        return endpoint
+
     async def authenticate(request: Request, form: dict[str, str]) -> Client | Response:
         header = request.headers.get("authorization")
         method = "client_secret_basic" if header else "client_secret_post"
@@ -104,14 +121,8 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
             )
         return client
 
-    async def token(request: Request) -> Response:
-        form = await _form(request)
-        record(request, form)
-        if (fault := await apply_fault(request, form)) is not None:
-            return fault
-        client = await authenticate(request, form)
-        if isinstance(client, Response):
-            return client
+    @client_endpoint
+    async def token(request: Request, form: dict[str, str], client: Client) -> Response:
         grant = form.get("grant_type")
         if grant not in ("client_credentials", "refresh_token"):
             return oauth_error(
@@ -162,14 +173,8 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
             body["refresh_token"] = refresh.token
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    async def revocation(request: Request) -> Response:
-        form = await _form(request)
-        record(request, form)
-        if (fault := await apply_fault(request, form)) is not None:
-            return fault
-        client = await authenticate(request, form)
-        if isinstance(client, Response):
-            return client
+    @client_endpoint
+    async def revocation(request: Request, form: dict[str, str], client: Client) -> Response:
         hint = form.get("token_type_hint")
         if hint and hint not in ("access_token", "refresh_token"):
             return oauth_error(
@@ -180,14 +185,8 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
             state.revoke(issued.token)
         return Response(status_code=200)  # RFC 7009 §2.2: also for unknown tokens
 
-    async def introspection(request: Request) -> Response:
-        form = await _form(request)
-        record(request, form)
-        if (fault := await apply_fault(request, form)) is not None:
-            return fault
-        client = await authenticate(request, form)
-        if isinstance(client, Response):
-            return client
+    @client_endpoint
+    async def introspection(request: Request, form: dict[str, str], client: Client) -> Response:
         issued = state.lookup(form.get("token", ""))
         if issued is None or not state.is_active(issued):
             return JSONResponse({"active": False})
