@@ -11,6 +11,7 @@ from credenza.config.model import Provider
 from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
+    SecretNotVerifiedError,
     TokenEndpointError,
     ValidationError,
 )
@@ -93,7 +94,7 @@ async def test_manual_reset_keeps_the_old_secret_until_the_new_one_verifies(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox)
-    with pytest.raises(TokenEndpointError, match="old one was kept"):
+    with pytest.raises(SecretNotVerifiedError, match=r"old one was kept: .*invalid_client"):
         await workspace.reset_secret(app_id, "production", CANARY)
     assert workspace.reveal_secret(app_id, "production").reveal() == old_secret
     assert workspace.resolve(app_id, "production").environment.secret_rotated_at is None

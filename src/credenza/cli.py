@@ -489,7 +489,6 @@ def cmd_app_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     application = workspace.add_application(args.name, **_application_fields(args))
     _info(f"added {application.name} (id {application.id})")
-    _checklist_warnings(workspace, application.id)
     return 0
 
 
@@ -505,12 +504,11 @@ def cmd_app_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checklist_warnings(workspace: Workspace, app_id: str) -> None:
-    application = workspace.application(app_id)
-    if "production" not in application.environments:
-        return
-    if len(application.owners) < 2:
-        _warn("production applications need two owners (--owner, twice)")
+def _production_warnings(workspace: Workspace, app_id: str) -> None:
+    """Warnings, not refusals: what the seeds require before production."""
+    for item in workspace.checklist(app_id):
+        if not item.ok and item.label in ("two application owners", "a real callback URL"):
+            _warn(f"before production: {item.label} ({item.detail})")
 
 
 def cmd_app_list(args: argparse.Namespace) -> int:
@@ -651,6 +649,8 @@ def cmd_env_add(args: argparse.Namespace) -> int:
     workspace.add_environment(args.app, args.env, client_id=client_id, **fields)
     resolved = workspace.resolve(args.app, args.env)
     _info(f"added {resolved.label}; token endpoint {resolved.token_url}")
+    if resolved.name == "production":
+        _production_warnings(workspace, resolved.application.id)
     _info(f"next: credenza secret set {resolved.application.id} {resolved.name}")
     return 0
 
@@ -903,7 +903,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         application = workspace.application(args.app)
         names = [args.env] if args.env else list(application.environments)
         targets = [(application.id, name) for name in names]
-    elif args.all or not args.app:
+    else:  # no application named: every one (what --all says explicitly)
         targets = [(a.id, name) for a in workspace.applications() for name in a.environments]
     if not targets:
         _info("nothing to verify")

@@ -167,5 +167,9 @@ class InvalidResponseError(OAuthError):
     """The provider answered 2xx with something that is not a usable response."""
 
 
+class SecretNotVerifiedError(OAuthError):
+    """A new secret failed its verification token call; the old secret was kept."""
+
+
 class DiscoveryError(OAuthError):
     """No authorization-server metadata could be found at an issuer."""

@@ -33,6 +33,7 @@ from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
     OAuthError,
+    SecretNotVerifiedError,
     SecretStoreError,
     TokenEndpointError,
     ValidationError,
@@ -431,14 +432,12 @@ class Workspace:
             candidate = checked.secret
             try:
                 await self._try_secret(resolved, candidate)
+            except EndpointChangedError:
+                raise
             except CredenzaError as exc:
-                raise (
-                    type(exc)(
-                        f"the new secret did not work, so the old one was kept: {exc.message}",
-                        hint=exc.hint,
-                    )
-                    if type(exc) is not EndpointChangedError
-                    else exc
+                raise SecretNotVerifiedError(
+                    f"the new secret did not work, so the old one was kept: {exc.message}",
+                    hint=exc.hint,
                 ) from None
             issued = None
         else:

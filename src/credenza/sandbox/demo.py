@@ -290,7 +290,8 @@ async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
             sla_tier="Bronze",
             terms_accepted=True,
         )
-        pending = await workspace.request_access(
+        # Gold is reviewed: this one stays pending, to approve from the Contracts screen.
+        await workspace.request_access(
             anypoint,
             "production",
             api="Fibre Order API",
@@ -316,7 +317,6 @@ async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
             terms_accepted=True,
         )
         await workspace.decide_contract(anypoint, revoked.id, "revoked")
-        del pending  # stays pending: approve it from the Contracts screen
     finally:
         await workspace.aclose()
 
