@@ -223,3 +223,47 @@ def test_no_command_takes_a_secret_on_its_command_line() -> None:
                 parsers.extend(action.choices.values())
     assert "--from-env" in options  # the walk reached nested commands (secret set)
     assert [o for o in options if "secret" in o or "password" in o or o == "--token"] == []
+
+
+async def test_a_50_mib_body_is_cut_off_without_memory_growing_by_20_mib() -> None:
+    import tracemalloc
+
+    from credenza.errors import TransportError
+    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.secrets import Secret
+    from tests.conftest import FAST
+    from tests.servers import huge_app, serve
+
+    client = OAuthClient(FAST)
+    with serve(huge_app(50)) as server:
+        credentials = ClientCredentials(
+            token_url=f"{server.issuer}/t", client_id="a", secret=Secret("s")
+        )
+        tracemalloc.start()
+        try:
+            with pytest.raises(TransportError, match="cut off"):
+                await client.fetch_token(credentials)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    await client.aclose()
+    assert peak < 20 * 1024 * 1024
+
+
+async def test_a_cache_entry_torn_by_a_crash_means_one_new_grant_not_a_crash_loop(
+    workspace, sandbox
+) -> None:
+    from tests.conftest import add_sandbox_app
+
+    app_id, _ = add_sandbox_app(workspace, sandbox)
+    first, _ = await workspace.token(app_id, "production")
+    name = f"{app_id}/production/token:{' '.join(sorted(first.requested_scopes))}"
+    workspace.secrets.set_raw(name, first.token.to_json()[:40])  # killed half-way through a write
+    grants = sum(1 for r in sandbox.state.requests if r["path"] == "/oauth/token")
+    again, cached = await workspace.token(app_id, "production")
+    assert not cached
+    assert sum(1 for r in sandbox.state.requests if r["path"] == "/oauth/token") == grants + 1
+    third, cached = await workspace.token(app_id, "production")
+    assert cached
+    assert third.token.access_token == again.token.access_token
+    await workspace.aclose()
