@@ -18,10 +18,11 @@ def available() -> bool:
 
 
 @contextmanager
-def private_secret_service(base: Path) -> Iterator[dict[str, str]]:
+def private_secret_service(base: Path, display: str | None = None) -> Iterator[dict[str, str]]:
     """Yield the environment variables that point keyring at a fresh, unlocked Secret Service.
 
-    DISPLAY is unset so nothing waits on an unlock dialog; both daemons are stopped by PID.
+    DISPLAY is unset, so nothing waits on an unlock dialog, unless ``display`` is given (to test
+    exactly that); both daemons are stopped by PID.
     """
     runtime = base / "runtime"
     runtime.mkdir(mode=0o700)
@@ -34,6 +35,8 @@ def private_secret_service(base: Path) -> Iterator[dict[str, str]]:
     }
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
+    if display is not None:
+        env["DISPLAY"] = display
     address = f"unix:path={runtime / 'bus'}"
     bus = subprocess.Popen(
         ["dbus-daemon", "--session", f"--address={address}", "--nofork", "--nopidfile"],
@@ -96,3 +99,29 @@ def _wait_for(condition: object, what: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not come up")
         time.sleep(0.02)
+
+
+def xvfb_available() -> bool:
+    return available() and bool(shutil.which("Xvfb")) and Path("/usr/libexec/gcr-prompter").exists()
+
+
+@contextmanager
+def virtual_display() -> Iterator[str]:
+    """An Xvfb screen; yields its DISPLAY value."""
+    import os as _os
+
+    read, write = _os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _os.close(write)
+    try:
+        number = _os.read(read, 16).decode().strip()
+        _os.close(read)
+        yield f":{number}"
+    finally:
+        process.terminate()
+        process.wait(5)

@@ -132,3 +132,28 @@ def test_a_cli_flow_keeps_the_secret_only_in_the_keyring(
             text = path.read_bytes().decode("utf-8", "replace")
             assert CANARY not in text
             assert token not in text
+
+
+@pytest.mark.skipif(
+    not secret_service.xvfb_available() and not os.environ.get("CI"), reason="needs Xvfb and gcr"
+)
+def test_a_locked_keyring_with_a_live_prompter_gives_up_at_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a display, unlocking may open a dialog nobody answers (keyring would wait for ever) or
+    be refused at once; either way the call ends in a "keyring locked" error, never a hang."""
+    import secretstorage
+    from keyring.backends import SecretService
+
+    with (
+        secret_service.virtual_display() as display,
+        secret_service.private_secret_service(tmp_path, display=display) as env,
+    ):
+        for key, value in {**env, "DISPLAY": display}.items():
+            monkeypatch.setenv(key, value)
+        connection = secretstorage.dbus_init()
+        secretstorage.get_default_collection(connection).lock()
+        store = SecretStore(SecretService.Keyring(), timeout=1.0)
+        with pytest.raises(KeyringLockedError, match=r"is locked|did not answer within 1 s"):
+            store.get_raw("app/production/client_secret")
+        connection.close()
