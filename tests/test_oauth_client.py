@@ -481,3 +481,40 @@ async def test_non_json_2xx_bodies_are_invalid_responses(client: OAuthClient) ->
         )
         with pytest.raises(InvalidResponseError, match="text/html"):
             await client.fetch_token(credentials)
+
+
+@pytest.mark.parametrize("case", ["expired", "wrong host"])
+async def test_expired_and_wrong_host_certificates_fail_with_no_body_sent(
+    tmp_path, case: str
+) -> None:
+    import datetime as dt
+
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    if case == "expired":
+        now = dt.datetime.now(dt.UTC)
+        cert = authority.issue_cert(
+            "127.0.0.1",
+            not_before=now - dt.timedelta(days=10),
+            not_after=now - dt.timedelta(days=1),
+        )
+    else:
+        cert = authority.issue_cert("api.example.org")
+    cert_file, key_file, ca_file = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    authority.cert_pem.write_to_path(str(ca_file))
+    client = OAuthClient(
+        replace(FAST, ca_bundle=str(ca_file))
+    )  # the CA is trusted: only the cert is wrong
+    received: list[bytes] = []
+    with serve(
+        recording_app(received), ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)
+    ) as server:
+        credentials = ClientCredentials(
+            token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
+        )
+        with pytest.raises(TransportError, match="not trusted"):
+            await client.fetch_token(credentials)
+    await client.aclose()
+    assert received == []
