@@ -353,3 +353,27 @@ async def test_manual_providers_record_decisions(
     recorded = workspace.record_contract_status(app_id, contract.id, "approved")
     assert recorded.status == "approved"
     assert workspace.contracts(app_id)[0].decided_at is not None
+
+
+async def test_one_token_is_one_entry_whatever_the_order_of_its_scopes(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    app_id, _ = add_sandbox_app(workspace, sandbox, scope="read write")
+    workspace.edit_environment(app_id, "production", scopes=["write", "read"])
+    fetched, _ = await workspace.token(app_id, "production")
+    for session in workspace.cached_sessions():  # what the Tokens screen loads from the keyring
+        workspace.tokens.setdefault(session.key, session)
+    assert list(workspace.tokens) == [fetched.key]
+    await workspace.aclose()
+
+
+def test_applications_are_found_by_id_or_name_after_a_rename(workspace: Workspace) -> None:
+    app = workspace.add_application("Old Name")
+    workspace.edit_application(app.id, name="New Name")
+    assert workspace.application("new name").id == app.id
+    assert workspace.application(app.id).name == "New Name"
+    with pytest.raises(NotFoundError):
+        workspace.application("old name")
+    workspace.remove_application(app.id)
+    with pytest.raises(NotFoundError):
+        workspace.application(app.id)

@@ -155,9 +155,6 @@ class SecretStore:
             # An entry written by hand (keyring set credenza app/env/client_secret): the bare secret.
             return StoredSecret(Secret(payload), None)
 
-    def has_client_secret(self, application_id: str, environment: str) -> bool:
-        return self.get_raw(entry_name(application_id, environment, "client_secret")) is not None
-
     def delete_client_secret(self, application_id: str, environment: str) -> None:
         self.delete_raw(entry_name(application_id, environment, "client_secret"))
 
@@ -218,10 +215,6 @@ class SecretStore:
             self._call(backend.delete_password, SERVICE, name)
 
     # -- backend checks -----------------------------------------------------------------------
-
-    @property
-    def backend_name(self) -> str:
-        return _backend_name(self._resolve())
 
     def _resolve(self) -> Any:
         if self._backend is None:

@@ -33,6 +33,7 @@ from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
     OAuthError,
+    SecretMissingError,
     SecretNotVerifiedError,
     SecretStoreError,
     TokenEndpointError,
@@ -106,11 +107,11 @@ class SessionToken:
     environment: str
     token: Token
     requested_scopes: tuple[str, ...] = ()
-    revoked: bool = False
 
     @property
     def key(self) -> tuple[str, str, tuple[str, ...]]:
-        return (self.application_id, self.environment, self.requested_scopes)
+        # Sorted, as the keyring cache and the agent key them: one token, one row.
+        return (self.application_id, self.environment, tuple(sorted(self.requested_scopes)))
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ class Workspace:
     clock: Clock = utc_now
     http_settings: Any = None
     preloaded: InitVar[Config | None] = None
-    config: Config = field(init=False)
+    _config: Config = field(init=False, repr=False)
+    _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)
     tokens: dict[tuple[str, str, tuple[str, ...]], SessionToken] = field(
         init=False, default_factory=dict
     )
@@ -165,6 +167,20 @@ class Workspace:
 
     def __post_init__(self, preloaded: Config | None) -> None:
         self.config = preloaded if preloaded is not None else self.store.load()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        # Every change goes through here (load, reload, _mutate), so the index cannot go stale.
+        self._config = config
+        self._index = {}
+        for application in config.applications:
+            self._index.setdefault(application.name.lower(), application)
+        for application in config.applications:
+            self._index[application.id] = application
 
     @classmethod
     def open(cls, path: Path | None = None, **kwargs: Any) -> Workspace:
@@ -191,7 +207,9 @@ class Workspace:
         return list(self.config.applications)
 
     def application(self, ref: str) -> Application:
-        return _find_application(self.config, ref)
+        """By id or (case-insensitive) name, in constant time: screens look one up per row."""
+        found = self._index.get(ref.strip().lower())
+        return found if found is not None else _find_application(self.config, ref)
 
     def add_application(self, name: str, **fields: Any) -> Application:
         """Add an application; only the name is required. The id is derived from the name."""
@@ -350,13 +368,6 @@ class Workspace:
 
     # -- secrets -------------------------------------------------------------------------------
 
-    def check_new_secret(self, app_ref: str, value: str) -> CheckedSecret:
-        application = self.application(app_ref)
-        profile = resolve_profile(
-            application.provider, self.config.providers.get(application.provider or "")
-        )
-        return check_secret(value, expected_length=profile.secret_length)
-
     def set_secret(self, app_ref: str, env_name: str, value: str | Secret) -> CheckedSecret:
         """Check and store a client secret in the keyring, bound to the current token endpoint."""
         resolved = self.resolve(app_ref, env_name)
@@ -366,10 +377,6 @@ class Workspace:
         now = self.clock()
         self.edit_environment(resolved.application.id, resolved.name, secret_set_at=now)
         return checked
-
-    def has_secret(self, app_ref: str, env_name: str) -> bool:
-        resolved = self.resolve(app_ref, env_name)
-        return self.secrets.has_client_secret(resolved.application.id, resolved.name)
 
     def reveal_secret(self, app_ref: str, env_name: str) -> Secret:
         resolved = self.resolve(app_ref, env_name)
@@ -420,6 +427,7 @@ class Workspace:
         resolved = self.resolve(app_ref, env_name)
         adapter = self.adapter_for(resolved.application)
         warnings: list[str] = []
+        verified = True
         if adapter.kind == "manual":
             if new_secret is None:
                 raise ValidationError(
@@ -449,6 +457,8 @@ class Workspace:
             except CredenzaError as exc:
                 if adapter.rotation == "overlap":
                     raise
+                # Cut-over: the old secret is already dead, so the new one is kept regardless.
+                verified = False
                 warnings.append(f"the new secret could not be verified yet: {exc}")
         try:
             await asyncio.to_thread(self._store_secret, resolved, candidate)
@@ -468,7 +478,7 @@ class Workspace:
             environment=resolved.name,
             rotation=adapter.rotation,
             new_secret=issued,
-            verified=not any(w.startswith("the new secret could not") for w in warnings),
+            verified=verified,
             rotated_at=now,
             warnings=tuple(warnings),
         )
@@ -557,9 +567,10 @@ class Workspace:
         warnings = _expiry_warnings(resolved.environment, self.clock())
         try:
             await self.fetch_token(app_id, env_name)
+        except SecretMissingError as exc:
+            return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
         except SecretStoreError as exc:
-            status = "missing_secret" if exc.exit_code == 2 else "keyring"
-            return VerifyResult(app_id, env_name, status, str(exc), warnings)
+            return VerifyResult(app_id, env_name, "keyring", str(exc), warnings)
         except OAuthError as exc:
             return VerifyResult(app_id, env_name, error_kind(exc), str(exc), warnings)
         except CredenzaError as exc:
@@ -654,7 +665,7 @@ class Workspace:
         for contract in self.application(app_ref).contracts:
             if contract.status != "approved":
                 continue
-            for api in [contract.api, *contract.apis]:
+            for api in contract.covered_apis:
                 key = (api, contract.environment)
                 current = best.get(key)
                 if current is None or (contract.sla_rank or 0) > (current.sla_rank or 0):
@@ -739,9 +750,9 @@ class Workspace:
 
     # -- production checklist ------------------------------------------------------------------
 
-    def checklist(self, app: str | Application) -> list[ChecklistItem]:
+    def checklist(self, app_ref: str) -> list[ChecklistItem]:
         """What the seeds require before production: owners, callback, contracts, terms."""
-        application = app if isinstance(app, Application) else self.application(app)
+        application = self.application(app_ref)
         items = [
             ChecklistItem(
                 "two application owners",
@@ -774,7 +785,7 @@ class Workspace:
             for c in application.contracts
             if c.environment == "production" and c.status != "rejected"
         ]
-        covered = {api for c in live if c.status != "revoked" for api in [c.api, *c.apis]}
+        covered = {api for c in live if c.status != "revoked" for api in c.covered_apis}
         missing = [api for api in application.apis if api not in covered]
         items.append(
             ChecklistItem(
@@ -831,7 +842,7 @@ class Workspace:
                 )
             adapter = SandboxAdapter(provider.admin_url, Secret(token), rotation=profile.rotation)
         else:
-            adapter = ManualAdapter(rotation=profile.rotation)
+            adapter = ManualAdapter(rotation=profile.rotation, clock=self.clock)
         self._adapters[key] = (provider, adapter)
         return adapter
 
@@ -944,12 +955,15 @@ class Workspace:
         return token
 
     def _drop(self, session: SessionToken) -> None:
-        session.revoked = True
         self.tokens.pop(session.key, None)
-        name = _cache_entry(session.application_id, session.environment, session.requested_scopes)
-        cached = self.secrets.get_raw(name)
-        if cached is not None and session.token.access_token.reveal() in cached:
-            self.secrets.delete_raw(name)
+        app_id, env_name, scopes = (
+            session.application_id,
+            session.environment,
+            session.requested_scopes,
+        )
+        cached = self.cached_token(app_id, env_name, scopes)
+        if cached is not None and cached.access_token == session.token.access_token:
+            self.secrets.delete_raw(_cache_entry(app_id, env_name, scopes))
 
     def _forget_environment_secrets(self, app_id: str, environment: str) -> None:
         self.secrets.delete_client_secret(app_id, environment)
@@ -957,7 +971,6 @@ class Workspace:
 
     def _forget_cached_tokens(self, app_id: str, environment: str) -> None:
         for key in [k for k in self.tokens if k[:2] == (app_id, environment)]:
-            self.tokens[key].revoked = True
             del self.tokens[key]
         index_name = f"{app_id}/{environment}/token-index"
         index = self.secrets.get_raw(index_name)

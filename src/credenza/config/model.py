@@ -125,9 +125,10 @@ class Contract(msgspec.Struct, kw_only=True, omit_defaults=True):
     decided_at: datetime | None = None
     terms_accepted_at: datetime | None = None
 
-    def covers(self, api: str) -> bool:
-        """True when this contract grants access to ``api`` (directly or through its group)."""
-        return self.api == api or api in self.apis
+    @property
+    def covered_apis(self) -> list[str]:
+        """The APIs this contract grants access to: its own, and those of its group."""
+        return [self.api, *self.apis]
 
 
 class Application(msgspec.Struct, kw_only=True, omit_defaults=True):

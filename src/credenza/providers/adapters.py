@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import secrets as _random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -67,18 +68,17 @@ class ProviderAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 class ManualAdapter:
     """A real provider's portal: credenza records what the user did there."""
 
     kind = "manual"
     can_decide = False
 
-    def __init__(self, rotation: str = "cutover") -> None:
+    def __init__(
+        self, rotation: str = "cutover", clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.rotation = rotation
+        self.clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
 
     async def reset_secret(self, client_id: str) -> Secret | None:
         return None
@@ -90,7 +90,7 @@ class ManualAdapter:
         return []
 
     async def request_access(self, request: AccessRequest) -> Contract:
-        now = now_utc()
+        now = self.clock()
         return Contract(
             id="ct-" + _random.token_hex(6),
             api=request.api,
@@ -114,7 +114,7 @@ class ManualAdapter:
     async def decide(self, contract: Contract, status: str) -> Contract:
         # In a portal, the user records the provider's decision (or their own revocation).
         contract.status = status  # type: ignore[assignment]
-        contract.decided_at = now_utc()
+        contract.decided_at = self.clock()
         return contract
 
 

@@ -36,7 +36,7 @@ class ApplicationsScreen(TableScreen):
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
         for application in self.workspace.applications():
-            checklist = self.workspace.checklist(application)
+            checklist = self.workspace.checklist(application.id)
             done = sum(item.ok for item in checklist)
             ready = (
                 word(theme, "ready", "good")
