@@ -382,17 +382,9 @@ def _info(message: str) -> None:
 
 
 def open_workspace(args: argparse.Namespace) -> Workspace:
-    from credenza.secrets import SecretStore
     from credenza.workspace import Workspace
 
-    path = getattr(args, "config", None)
-    workspace = Workspace.open(path)
-    settings = workspace.config.settings
-    workspace.secrets = SecretStore(
-        timeout=settings.keyring_timeout,
-        allow_plaintext=settings.allow_plaintext_keyring,
-        warn=_warn,
-    )
+    workspace = Workspace.open(getattr(args, "config", None), warn=_warn)
     for warning in workspace.warnings:
         _warn(warning)
     return workspace
@@ -634,18 +626,9 @@ def cmd_env_add(args: argparse.Namespace) -> int:
     fields = _environment_fields(args)
     client_id = fields.pop("client_id")
     if args.issuer:
-        # Discover first, so a wrong issuer adds nothing.
-        from credenza.oauth.client import check_endpoint
-
-        check_endpoint(args.issuer, "issuer")
-        metadata = _run_async(workspace, workspace.client.discover(args.issuer))
-        fields.update(
-            token_url=metadata.token_endpoint,
-            revocation_url=fields.get("revocation_url") or metadata.revocation_endpoint,
-            introspection_url=fields.get("introspection_url") or metadata.introspection_endpoint,
-            logout_url=fields.get("logout_url") or metadata.logout_endpoint,
-        )
-        fields = {k: v for k, v in fields.items() if v is not None}
+        # Discover first, so a wrong issuer adds nothing; URLs given on the command line win.
+        discovered = _run_async(workspace, workspace.endpoints_from_issuer(args.issuer))
+        fields = {k: v for k, v in {**discovered, **fields}.items() if v is not None}
     workspace.add_environment(args.app, args.env, client_id=client_id, **fields)
     resolved = workspace.resolve(args.app, args.env)
     _info(f"added {resolved.label}; token endpoint {resolved.token_url}")
@@ -944,11 +927,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.resolve(args.app, args.env)
-    sessions = [
-        s
-        for s in workspace.cached_sessions()
-        if (s.application_id, s.environment) == (resolved.application.id, resolved.name)
-    ]
+    sessions = workspace.cached_sessions(resolved.application.id, resolved.name)
     if not sessions:
         _info(f"no cached token for {resolved.label}; nothing to revoke")
         return 0

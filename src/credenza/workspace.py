@@ -183,13 +183,18 @@ class Workspace:
             self._index[application.id] = application
 
     @classmethod
-    def open(cls, path: Path | None = None, **kwargs: Any) -> Workspace:
-        """Load the config once (a large one takes a while to parse) and build the services."""
+    def open(
+        cls, path: Path | None = None, *, warn: Callable[[str], None] | None = None, **kwargs: Any
+    ) -> Workspace:
+        """Load the config once (a large one takes a while to parse) and build the services;
+        ``warn`` receives the secret store's warnings (a plaintext keyring)."""
         store = ConfigStore(path or default_config_path())
         config = store.load()
         settings = config.settings
         secrets = kwargs.pop("secrets", None) or SecretStore(
-            timeout=settings.keyring_timeout, allow_plaintext=settings.allow_plaintext_keyring
+            timeout=settings.keyring_timeout,
+            allow_plaintext=settings.allow_plaintext_keyring,
+            warn=warn,
         )
         return cls(store=store, secrets=secrets, preloaded=config, **kwargs)
 
@@ -345,6 +350,17 @@ class Workspace:
             basic_auth_encoding=profile.basic_auth_encoding,
         )
 
+    async def endpoints_from_issuer(self, issuer: str) -> dict[str, str | None]:
+        """The environment fields an issuer's metadata gives (RFC 8414 / OIDC discovery)."""
+        metadata = await self.client.discover(issuer)
+        return {
+            "issuer": issuer,
+            "token_url": metadata.token_endpoint,
+            "revocation_url": metadata.revocation_endpoint,
+            "introspection_url": metadata.introspection_endpoint,
+            "logout_url": metadata.logout_endpoint,
+        }
+
     async def discover_endpoints(
         self, app_ref: str, env_name: str, issuer: str | None = None
     ) -> Environment:
@@ -355,16 +371,10 @@ class Workspace:
             raise ValidationError(
                 f"{resolved.label} has no issuer to discover from", hint="set one with --issuer"
             )
-        metadata = await self.client.discover(issuer)
-        return self.edit_environment(
-            resolved.application.id,
-            resolved.name,
-            issuer=issuer,
-            token_url=metadata.token_endpoint,
-            revocation_url=metadata.revocation_endpoint,
-            introspection_url=metadata.introspection_endpoint,
-            logout_url=metadata.logout_endpoint or resolved.environment.logout_url,
-        )
+        found = await self.endpoints_from_issuer(issuer)
+        # A provider without a logout endpoint in its metadata keeps the one set by hand.
+        found["logout_url"] = found["logout_url"] or resolved.environment.logout_url
+        return self.edit_environment(resolved.application.id, resolved.name, **found)
 
     # -- secrets -------------------------------------------------------------------------------
 
@@ -636,12 +646,21 @@ class Workspace:
             self.secrets.set_raw(index_name, "\n".join(sorted(index | {name})))
         self.secrets.set_raw(name, session.token.to_json())
 
-    def cached_sessions(self) -> list[SessionToken]:
-        """Every token cached in the keyring for the configured environments (reads the keyring)."""
+    def cached_sessions(
+        self, app_ref: str | None = None, env_name: str | None = None
+    ) -> list[SessionToken]:
+        """Tokens cached in the keyring, for every environment or only the ones named.
+
+        Each environment costs keyring reads (about 20 ms each on Secret Service): name it when
+        only one matters.
+        """
         found: list[SessionToken] = []
-        for application in self.config.applications:
-            for env_name in application.environments:
-                index = self.secrets.get_raw(f"{application.id}/{env_name}/token-index") or ""
+        applications = [self.application(app_ref)] if app_ref else self.config.applications
+        for application in applications:
+            for env_name_ in application.environments:
+                if env_name is not None and env_name_ != env_name:
+                    continue
+                index = self.secrets.get_raw(f"{application.id}/{env_name_}/token-index") or ""
                 for name in filter(None, index.split("\n")):
                     payload = self.secrets.get_raw(name)
                     if payload is None:
@@ -651,7 +670,7 @@ class Workspace:
                     except CredenzaError:
                         continue
                     scopes = tuple(name.rpartition("token:")[2].split()) if "token:" in name else ()
-                    found.append(SessionToken(application.id, env_name, token, scopes))
+                    found.append(SessionToken(application.id, env_name_, token, scopes))
         return found
 
     # -- contracts -----------------------------------------------------------------------------
