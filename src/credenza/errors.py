@@ -154,8 +154,11 @@ class TokenEndpointError(OAuthError):
         provider_code: str | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
+        kind: str = "provider",
     ) -> None:
         super().__init__(message, hint=hint)
+        # What a verify report tells apart: wrong_secret, scope or provider.
+        self.kind = kind
         self.status = status
         self.error = error
         self.description = description

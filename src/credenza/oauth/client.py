@@ -452,19 +452,18 @@ def endpoint_error(
     data = _json_object(body)
     where = f"the {endpoint} endpoint {url}"
     if data is None:
-        kind = (
+        what = (
             "an HTML page" if _looks_html(headers, body) else f"a {_content_type_of(headers)} body"
         )
         title = _TITLE.search(body[:65536])
         detail = f" titled {_clean(title.group(1).decode('utf-8', 'replace'))!r}" if title else ""
-        error = TokenEndpointError(
-            f"{where} answered HTTP {status} with {kind}{detail} instead of an OAuth error",
+        return TokenEndpointError(
+            f"{where} answered HTTP {status} with {what}{detail} instead of an OAuth error",
             status=status,
             retry_after=retry_after,
             hint=_status_hint(endpoint, status, retry_after),
+            kind=_kind(None, status),
         )
-        error.kind = _status_kind(status)  # type: ignore[attr-defined]
-        return error
     code_value = data.get("error")
     code = code_value if isinstance(code_value, str) else None
     raw_description = data.get("error_description")
@@ -479,8 +478,8 @@ def endpoint_error(
             message += f": {description}"
         if provider_code:
             message += f" (code {provider_code})"
-    kind = explained.kind if explained and explained.kind else _oauth_kind(code, status)
-    error = TokenEndpointError(
+    kind = explained.kind if explained and explained.kind else _kind(code, status)
+    return TokenEndpointError(
         message,
         status=status,
         error=code,
@@ -488,33 +487,24 @@ def endpoint_error(
         provider_code=provider_code,
         retry_after=retry_after,
         hint=_hint_for(kind, endpoint, status, retry_after),
+        kind=kind,
     )
-    error.kind = kind  # type: ignore[attr-defined]
-    return error
 
 
 def error_kind(error: CredenzaError) -> str:
     """ok / wrong_secret / scope / unreachable / provider: what a verify report tells apart."""
     if isinstance(error, TokenEndpointError):
-        return str(getattr(error, "kind", "provider"))
+        return error.kind
     if isinstance(error, TransportError | InsecureEndpointError | RedirectRefusedError):
         return "unreachable"
     return "provider"
 
 
-def _oauth_kind(code: str | None, status: int) -> str:
-    if code in ("invalid_client", "unauthorized_client"):
+def _kind(code: str | None, status: int) -> str:
+    if code in ("invalid_client", "unauthorized_client") or status == 401:
         return "wrong_secret"
     if code == "invalid_scope":
         return "scope"
-    if status == 401:
-        return "wrong_secret"
-    return _status_kind(status)
-
-
-def _status_kind(status: int) -> str:
-    if status in (401,):
-        return "wrong_secret"
     return "provider"
 
 
