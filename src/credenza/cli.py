@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 from credenza.errors import CredenzaError, ValidationError
 
 if TYPE_CHECKING:
+    from credenza.config.model import ContractStatus
     from credenza.workspace import SessionToken, Workspace
 
 T = TypeVar("T")
@@ -987,7 +988,12 @@ def cmd_contract_request(args: argparse.Namespace) -> int:
 
 def cmd_contract_decide(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    status = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}[args.decision]
+    decisions: dict[str, ContractStatus] = {
+        "approve": "approved",
+        "reject": "rejected",
+        "revoke": "revoked",
+    }
+    status = decisions[args.decision]
     contract = _run_async(workspace, workspace.decide_contract(args.app, args.contract, status))
     _info(f"contract {contract.id}: {contract.status}")
     return 0

@@ -21,6 +21,7 @@ from credenza.config.model import (
     Application,
     Config,
     Contract,
+    ContractStatus,
     Environment,
     Provider,
     is_email,
@@ -731,7 +732,9 @@ class Workspace:
 
         return self._mutate(change)
 
-    async def decide_contract(self, app_ref: str, contract_id: str, status: str) -> Contract:
+    async def decide_contract(
+        self, app_ref: str, contract_id: str, status: ContractStatus
+    ) -> Contract:
         """Approve or reject (where the provider lets credenza), or revoke a contract."""
         application = self.application(app_ref)
         adapter = self.adapter_for(application)
@@ -744,14 +747,16 @@ class Workspace:
         updated = await adapter.decide(contract, status)
         return self._replace_contract(application.id, updated)
 
-    def record_contract_status(self, app_ref: str, contract_id: str, status: str) -> Contract:
+    def record_contract_status(
+        self, app_ref: str, contract_id: str, status: ContractStatus
+    ) -> Contract:
         """Manual providers: record the decision the provider made in its portal."""
         if status not in ("pending", "approved", "rejected", "revoked"):
             raise ValidationError(f"{status!r} is not a contract status")
 
         def change(config: Config) -> Contract:
             contract = _find_contract(_find_application(config, app_ref), contract_id)
-            contract.status = status  # type: ignore[assignment]
+            contract.status = status
             contract.decided_at = self.clock()
             return contract
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from credenza.config.model import Contract
+from credenza.config.model import Contract, ContractStatus
 from credenza.errors import CredenzaError, OAuthError, TokenEndpointError, ValidationError
 from credenza.secrets import Secret
 
@@ -63,7 +63,7 @@ class ProviderAdapter(Protocol):
 
     async def refresh_contract(self, contract: Contract, client_id: str) -> Contract: ...
 
-    async def decide(self, contract: Contract, status: str) -> Contract: ...
+    async def decide(self, contract: Contract, status: ContractStatus) -> Contract: ...
 
     async def aclose(self) -> None: ...
 
@@ -111,9 +111,9 @@ class ManualAdapter:
     async def aclose(self) -> None:
         return None
 
-    async def decide(self, contract: Contract, status: str) -> Contract:
+    async def decide(self, contract: Contract, status: ContractStatus) -> Contract:
         # In a portal, the user records the provider's decision (or their own revocation).
-        contract.status = status  # type: ignore[assignment]
+        contract.status = status
         contract.decided_at = self.clock()
         return contract
 
@@ -230,7 +230,7 @@ class SandboxAdapter:
                 _apply(contract, item)
         return contract
 
-    async def decide(self, contract: Contract, status: str) -> Contract:
+    async def decide(self, contract: Contract, status: ContractStatus) -> Contract:
         action = {"approved": "approve", "rejected": "reject", "revoked": "revoke"}.get(status)
         if action is None:
             raise ValidationError(f"a contract cannot be set to {status!r}")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from credenza.config.model import Contract
+from credenza.config.model import Contract, ContractStatus
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.request_access import RequestAccessDialog
 from credenza.tui.format import STATUS_KIND, when, word
@@ -124,7 +124,7 @@ class ContractsScreen(TableScreen):
 
         self.app.push_screen(RequestAccessDialog(self.workspace, app_id), requested)
 
-    def _decide(self, status: str) -> None:
+    def _decide(self, status: ContractStatus) -> None:
         key = self.selected_key()
         if key is None:
             return
