@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credenza.config.model import Provider
+from credenza.config.model import ContractStatus, Provider
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.server import SandboxServer
@@ -254,69 +254,35 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     asyncio.run(_contracts(workspace, chorus, anypoint))
 
 
+# (application, environment, API or group, instance, SLA tier, then decided as). Together they show
+# every status; the Anypoint app reaches Line Test API through the group (Silver) and directly
+# (Bronze), so the group's Silver is the effective contract; Gold is reviewed, so it stays pending.
+CONTRACTS: list[tuple[str, str, str, str, str, ContractStatus | None]] = [
+    ("chorus", "sandbox", "Line Test API", "line-test-sandbox", "Bronze", None),
+    ("chorus", "production", "Line Test API", "line-test-production", "Gold", None),
+    ("anypoint", "production", "Broadband Group", "broadband-group-production", "Silver", None),
+    ("anypoint", "production", "Line Test API", "line-test-production", "Bronze", None),
+    ("anypoint", "production", "Fibre Order API", "fibre-order-production", "Gold", None),
+    ("anypoint", "sandbox", "Fibre Order API", "fibre-order-sandbox", "Gold", "rejected"),
+    ("anypoint", "sandbox", "Line Test API", "line-test-sandbox", "Bronze", "revoked"),
+]
+
+
 async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
+    applications = {"chorus": chorus, "anypoint": anypoint}
     try:
-        await workspace.request_access(
-            chorus,
-            "sandbox",
-            api="Line Test API",
-            instance="line-test-sandbox",
-            sla_tier="Bronze",
-            terms_accepted=True,
-        )
-        await workspace.request_access(
-            chorus,
-            "production",
-            api="Line Test API",
-            instance="line-test-production",
-            sla_tier="Gold",
-            terms_accepted=True,
-        )
-        # Through the group (Silver) and directly (Bronze): the group's Silver is the effective one.
-        await workspace.request_access(
-            anypoint,
-            "production",
-            api="Broadband Group",
-            instance="broadband-group-production",
-            sla_tier="Silver",
-            terms_accepted=True,
-            target="api_group",
-        )
-        await workspace.request_access(
-            anypoint,
-            "production",
-            api="Line Test API",
-            instance="line-test-production",
-            sla_tier="Bronze",
-            terms_accepted=True,
-        )
-        # Gold is reviewed: this one stays pending, to approve from the Contracts screen.
-        await workspace.request_access(
-            anypoint,
-            "production",
-            api="Fibre Order API",
-            instance="fibre-order-production",
-            sla_tier="Gold",
-            terms_accepted=True,
-        )
-        rejected = await workspace.request_access(
-            anypoint,
-            "sandbox",
-            api="Fibre Order API",
-            instance="fibre-order-sandbox",
-            sla_tier="Gold",
-            terms_accepted=True,
-        )
-        await workspace.decide_contract(anypoint, rejected.id, "rejected")
-        revoked = await workspace.request_access(
-            anypoint,
-            "sandbox",
-            api="Line Test API",
-            instance="line-test-sandbox",
-            sla_tier="Bronze",
-            terms_accepted=True,
-        )
-        await workspace.decide_contract(anypoint, revoked.id, "revoked")
+        for app, env, api, instance, tier, then in CONTRACTS:
+            contract = await workspace.request_access(
+                applications[app],
+                env,
+                api=api,
+                instance=instance,
+                sla_tier=tier,
+                terms_accepted=True,
+                target="api_group" if api == "Broadband Group" else "api",
+            )
+            if then is not None:
+                await workspace.decide_contract(applications[app], contract.id, then)
     finally:
         await workspace.aclose()
 
