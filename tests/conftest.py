@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
 
+from credenza.cli import run
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import HttpSettings
@@ -94,3 +97,55 @@ def add_sandbox_app(
 
 def _has(workspace: Workspace, name: str) -> bool:
     return any(a.name == name for a in workspace.applications())
+
+
+CliRunner = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_cli(
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> Callable[[Path], CliRunner]:
+    """credenza in-process against one config: ``invoke(*argv, stdin="")`` gives (exit code,
+    stdout, stderr), captured at the file descriptors so a child of `exec` is captured too."""
+
+    def for_config(config: Path) -> CliRunner:
+        def invoke(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+            code = run(["--config", str(config), *argv])
+            out, err = capfd.readouterr()
+            return code, out, err
+
+        return invoke
+
+    return for_config
+
+
+@pytest.fixture
+def cli(run_cli: Callable[[Path], CliRunner], config_path: Path) -> CliRunner:
+    return run_cli(config_path)
+
+
+def add_telenor_via_cli(
+    cli: CliRunner, sandbox: SandboxServer, secret: str | None = "registered"
+) -> None:
+    """Telenor SMS with a production environment at the sandbox, added the way a user would."""
+    client = sandbox.state.add_client({"client_id": "tsms-prod", "scope": "sms:send"})
+    cli("app", "add", "Telenor SMS")
+    cli(
+        "env",
+        "add",
+        "telenor-sms",
+        "production",
+        "--client-id",
+        "tsms-prod",
+        "--token-url",
+        f"{sandbox.issuer}/oauth/token",
+        "--revocation-url",
+        f"{sandbox.issuer}/oauth/token/revocation",
+    )
+    if secret is not None:
+        value = client.client_secret if secret == "registered" else secret
+        assert cli("secret", "set", "telenor-sms", "production", stdin=value)[0] == 0

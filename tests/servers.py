@@ -6,6 +6,8 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -70,6 +72,16 @@ def scripted_app(
 @contextmanager
 def serve(app: Starlette, **options: object) -> Iterator[LoopbackServer]:
     with LoopbackServer(app, **options) as server:
+        yield server
+
+
+@contextmanager
+def serve_tls(app: Starlette, cert: Any, directory: Path) -> Iterator[LoopbackServer]:
+    """Serve ``app`` over TLS with a trustme leaf certificate written into ``directory``."""
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    with serve(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
         yield server
 
 

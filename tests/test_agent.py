@@ -14,8 +14,8 @@ import pytest
 
 from credenza import agent, fastpath
 from credenza.agent import Agent
-from credenza.cli import run
 from credenza.sandbox import SandboxServer
+from tests.conftest import add_telenor_via_cli
 
 
 class Clock:
@@ -93,22 +93,9 @@ def test_the_fast_path_leaves_everything_unusual_to_the_cli(argv: list[str]) -> 
 
 
 def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
-    running_agent: Path, sandbox: SandboxServer, config_path: Path, memory_keyring, capsys
+    running_agent: Path, sandbox: SandboxServer, config_path: Path, cli, capfd
 ) -> None:
-    from tests.test_cli import _setup
-
-    def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-        import io
-
-        sys.stdin = io.StringIO(stdin)
-        code = run(["--config", str(config_path), *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    try:
-        _setup(cli, sandbox)
-    finally:
-        sys.stdin = sys.__stdin__
+    add_telenor_via_cli(cli, sandbox)
     code, out, _ = cli("token", "telenor-sms", "--env", "production")
     assert code == 0
     token = out.strip()
@@ -119,7 +106,7 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
         )
         == 0
     )
-    assert capsys.readouterr().out.strip() == token
+    assert capfd.readouterr().out.strip() == token
     assert len(sandbox.state.requests) == requests_before  # answered from memory
     # Another environment or other scopes never get this token.
     assert (
@@ -180,23 +167,8 @@ def test_the_fast_path_imports_nothing_heavy(running_agent: Path, tmp_path: Path
     assert result.stderr.strip() == "0 []"
 
 
-def test_exec_puts_the_token_in_the_environment_never_argv(
-    sandbox: SandboxServer, config_path: Path, memory_keyring, capfd
-) -> None:
-    from tests.test_cli import _setup
-
-    def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-        import io
-
-        sys.stdin = io.StringIO(stdin)
-        try:
-            code = run(["--config", str(config_path), *argv])
-        finally:
-            sys.stdin = sys.__stdin__
-        out, err = capfd.readouterr()
-        return code, out, err
-
-    _setup(cli, sandbox)
+def test_exec_puts_the_token_in_the_environment_never_argv(sandbox: SandboxServer, cli) -> None:
+    add_telenor_via_cli(cli, sandbox)
     secret = sandbox.state.clients["tsms-prod"].client_secret
     child = (
         "import os, sys; print(os.environ['CREDENZA_ACCESS_TOKEN']); print(os.environ['CREDENZA_TOKEN_TYPE']); "

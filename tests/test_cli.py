@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from credenza.cli import run
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from tests.conftest import add_telenor_via_cli
 
 CANARY = "cAnArY-5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a"
-
-
-@pytest.fixture
-def cli(config_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, capsys):
-    """Run credenza in-process with --config; returns (exit code, stdout, stderr)."""
-
-    def invoke(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
-        code = run(
-            ["--config", str(config_path), *argv] if argv and argv[0] != "--help" else list(argv)
-        )
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def test_day_one_by_issuer(cli, sandbox: SandboxServer, config_path: Path) -> None:
@@ -69,7 +50,7 @@ def test_day_one_by_issuer(cli, sandbox: SandboxServer, config_path: Path) -> No
 
 
 def test_the_cached_token_is_reused_and_no_cache_fetches(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     first = cli("token", "telenor-sms", "--env", "production")[1]
     second = cli("token", "telenor-sms", "--env", "production")[1]
     third = cli("token", "telenor-sms", "--env", "production", "--no-cache")[1]
@@ -78,7 +59,7 @@ def test_the_cached_token_is_reused_and_no_cache_fetches(cli, sandbox: SandboxSe
 
 
 def test_token_formats(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     raw = cli("token", "telenor-sms")[1].strip()
     header = cli("token", "telenor-sms", "--format", "header")[1].strip()
     assert header == f"Authorization: Bearer {raw}"
@@ -90,7 +71,7 @@ def test_token_formats(cli, sandbox: SandboxServer) -> None:
 
 
 def test_wrong_secret_is_one_line_and_exit_1(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox, secret=CANARY)
+    add_telenor_via_cli(cli, sandbox, secret=CANARY)
     code, out, err = cli("token", "telenor-sms")
     assert code == 1
     assert out == ""
@@ -101,7 +82,7 @@ def test_wrong_secret_is_one_line_and_exit_1(cli, sandbox: SandboxServer) -> Non
 
 
 def test_wrong_auth_method_is_one_line(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     cli("env", "edit", "telenor-sms", "production", "--auth-method", "client_secret_post")
     code, _, err = cli("token", "telenor-sms")
     assert code == 1
@@ -125,7 +106,7 @@ def test_a_malformed_config_gives_line_and_column_exit_2_and_is_untouched(
 def test_secret_is_read_from_a_named_variable_never_argv(
     cli, sandbox: SandboxServer, monkeypatch
 ) -> None:
-    _setup(cli, sandbox, secret=None)
+    add_telenor_via_cli(cli, sandbox, secret=None)
     client = sandbox.state.clients["tsms-prod"]
     monkeypatch.setenv("TELENOR_SECRET", client.client_secret)
     assert cli("secret", "set", "telenor-sms", "production", "--from-env", "TELENOR_SECRET")[0] == 0
@@ -138,7 +119,7 @@ def test_secret_is_read_from_a_named_variable_never_argv(
 def test_empty_secret_is_refused_and_nothing_is_stored(
     cli, sandbox: SandboxServer, memory_keyring
 ) -> None:
-    _setup(cli, sandbox, secret=None)
+    add_telenor_via_cli(cli, sandbox, secret=None)
     code, _, err = cli("secret", "set", "telenor-sms", "production", stdin="\n")
     assert code == 2
     assert "empty" in err
@@ -146,7 +127,7 @@ def test_empty_secret_is_refused_and_nothing_is_stored(
 
 
 def test_verify_exits_1_when_any_fails_and_reports_json(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     cli("app", "add", "Broken")
     cli(
         "env",
@@ -168,7 +149,7 @@ def test_verify_exits_1_when_any_fails_and_reports_json(cli, sandbox: SandboxSer
 
 
 def test_revoke_revokes_the_cached_token(cli, sandbox: SandboxServer) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     token = cli("token", "telenor-sms")[1].strip()
     code, _, err = cli("revoke", "telenor-sms", "--env", "production")
     assert code == 0, err
@@ -178,7 +159,7 @@ def test_revoke_revokes_the_cached_token(cli, sandbox: SandboxServer) -> None:
 
 
 def test_app_list_show_and_remove(cli, sandbox: SandboxServer, memory_keyring) -> None:
-    _setup(cli, sandbox)
+    add_telenor_via_cli(cli, sandbox)
     code, out, _ = cli("app", "list")
     assert code == 0
     assert "telenor-sms" in out
@@ -239,23 +220,3 @@ def test_no_module_outside_tui_imports_textual() -> None:
         )
     ]
     assert offenders == []
-
-
-def _setup(cli, sandbox: SandboxServer, secret: str | None = "registered") -> None:
-    client = sandbox.state.add_client({"client_id": "tsms-prod", "scope": "sms:send"})
-    cli("app", "add", "Telenor SMS")
-    cli(
-        "env",
-        "add",
-        "telenor-sms",
-        "production",
-        "--client-id",
-        "tsms-prod",
-        "--token-url",
-        f"{sandbox.issuer}/oauth/token",
-        "--revocation-url",
-        f"{sandbox.issuer}/oauth/token/revocation",
-    )
-    if secret is not None:
-        value = client.client_secret if secret == "registered" else secret
-        assert cli("secret", "set", "telenor-sms", "production", stdin=value)[0] == 0

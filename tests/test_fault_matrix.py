@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -13,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credenza.cli import run
 from credenza.config.store import parse_config
 from credenza.errors import ConfigError
 from tests.servers import (
@@ -23,6 +20,7 @@ from tests.servers import (
     redirect_app,
     scripted_app,
     serve,
+    serve_tls,
     silent_listener,
 )
 
@@ -67,14 +65,8 @@ def refused() -> Iterator[str]:
 def untrusted_tls(tmp_path: Path) -> Iterator[str]:
     trustme = pytest.importorskip("trustme")
     cert = trustme.CA().issue_cert("127.0.0.1")
-    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    with serve(
-        scripted_app([(200, JSON, body({"access_token": "x"}))], []),
-        ssl_certfile=str(cert_file),
-        ssl_keyfile=str(key_file),
-    ) as server:
+    app = scripted_app([(200, JSON, body({"access_token": "x"}))], [])
+    with serve_tls(app, cert, tmp_path) as server:
         yield f"{server.issuer}/token"
 
 
@@ -114,20 +106,13 @@ SCENARIOS = {
 
 
 @pytest.fixture
-def cli(tmp_path: Path, memory_keyring, monkeypatch: pytest.MonkeyPatch, capsys):
+def cli(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch):
     config = tmp_path / "credenza.toml"
     config.write_text(
         "version = 1\n[settings]\nread_timeout = 0.5\ndeadline = 1.5\nretry_attempts = 1\n"
     )
     monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(tmp_path / "none.sock"))
-
-    def invoke(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = run(["--config", str(config), *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
+    return run_cli(config)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))

@@ -38,6 +38,7 @@ from tests.servers import (
     redirect_app,
     scripted_app,
     serve,
+    serve_tls,
     silent_listener,
 )
 
@@ -365,13 +366,8 @@ async def test_an_untrusted_tls_certificate_fails_and_no_body_is_recorded(
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
     cert = authority.issue_cert("127.0.0.1")
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
     received: list[bytes] = []
-    with serve(
-        recording_app(received), ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)
-    ) as server:
+    with serve_tls(recording_app(received), cert, tmp_path) as server:
         credentials = ClientCredentials(
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
@@ -500,17 +496,12 @@ async def test_expired_and_wrong_host_certificates_fail_with_no_body_sent(
         )
     else:
         cert = authority.issue_cert("api.example.org")
-    cert_file, key_file, ca_file = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
+    ca_file = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    client = OAuthClient(
-        replace(FAST, ca_bundle=str(ca_file))
-    )  # the CA is trusted: only the cert is wrong
+    # The CA is trusted: only the certificate itself is wrong.
+    client = OAuthClient(replace(FAST, ca_bundle=str(ca_file)))
     received: list[bytes] = []
-    with serve(
-        recording_app(received), ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)
-    ) as server:
+    with serve_tls(recording_app(received), cert, tmp_path) as server:
         credentials = ClientCredentials(
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
