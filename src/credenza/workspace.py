@@ -47,7 +47,7 @@ from credenza.secrets import CheckedSecret, Secret, SecretStore, check_secret
 if TYPE_CHECKING:
     # httpx and the adapters load only when a network call needs them: `credenza token` with a
     # cached token and every offline command stay fast.
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
     from credenza.providers.adapters import CatalogueEntry, ProviderAdapter
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ class Workspace:
     store: ConfigStore
     secrets: SecretStore
     clock: Clock = utc_now
-    http_settings: Any = None
+    http_settings: HttpSettings | None = None
     preloaded: InitVar[Config | None] = None
     _config: Config = field(init=False, repr=False)
     _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)

@@ -8,11 +8,13 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from credenza.secrets import Secret
+from credenza.config.model import Environment
+from credenza.secrets import CheckedSecret, Secret
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from credenza.tui.format import age, clip, word
 from credenza.tui.screens.base import Cell, Command, TableScreen
+from credenza.workspace import ResetResult, SessionToken, VerifyResult
 
 REVEAL_SECONDS = 10.0
 
@@ -147,7 +149,7 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        async def fetched(session: Any) -> None:
+        def fetched(session: SessionToken) -> None:
             left = session.token.seconds_left(self.credenza.clock())
             self.notify(
                 f"token for {app_id} / {env_name}" + (f", expires in {int(left)} s" if left else "")
@@ -165,7 +167,7 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        def verified(result: Any) -> None:
+        def verified(result: VerifyResult) -> None:
             if result.ok:
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
@@ -190,7 +192,7 @@ class EnvironmentsScreen(TableScreen):
             if secret is None:
                 return
 
-            def stored(checked: Any) -> None:
+            def stored(checked: CheckedSecret) -> None:
                 self.reload()
                 self.notify(
                     f"stored the secret for {app_id} / {env_name} ({checked.secret.masked()})"
@@ -218,7 +220,7 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        def done(result: Any) -> None:
+        def done(result: ResetResult | None) -> None:
             self.reload()
             if result is not None:
                 self.notify(f"secret of {app_id} / {env_name} rotated")
@@ -252,7 +254,7 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        def discovered(environment: Any) -> None:
+        def discovered(environment: Environment) -> None:
             self.reload()
             self.notify(f"token endpoint {environment.token_url}")
 
