@@ -35,6 +35,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.plan = workspace.reset_plan(app_id, env_name)
         self.portal = resolved.profile.portal_url
         self.result: ResetResult | None = None
+        self._secret_to_copy: Secret | None = None  # a provider-issued secret, shown once
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box", id="reset-box"):
@@ -122,7 +123,8 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     @on(Button.Pressed, "#copy")
     def _copy(self) -> None:
-        self.app.copy_to_clipboard(self._secret_to_copy.reveal())
+        if self._secret_to_copy is not None:
+            self.app.copy_to_clipboard(self._secret_to_copy.reveal())
         self.notify("copied to the clipboard (OSC 52)")
 
     @on(Button.Pressed, "#cancel")
