@@ -71,6 +71,13 @@ def detail_text(app: CredenzaApp) -> str:
     return content.plain if isinstance(content, Text) else str(content)
 
 
+async def goto(pilot: Pilot[None], section: str, key: str) -> None:
+    """Switch to a section by its key (1-4) and put the cursor on a row."""
+    await pilot.press(section)
+    await settle(pilot)
+    await select_row(pilot, key)
+
+
 async def select_row(pilot: Pilot[None], key: str) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, TableScreen)

@@ -8,7 +8,14 @@ from credenza.config.model import Provider
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
-from tests.tui.conftest import FrozenClock, cell, detail_text, press_button, select_row, settle
+from tests.tui.conftest import (
+    FrozenClock,
+    cell,
+    detail_text,
+    goto,
+    press_button,
+    settle,
+)
 
 TELENOR = "telenor-sms-gateway/production"
 
@@ -16,9 +23,7 @@ TELENOR = "telenor-sms-gateway/production"
 async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> None:
     registered = demo.server.state.clients["pipedrive-crm-sync-sandbox"]
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, "pipedrive-crm-sync/sandbox")
+        await goto(pilot, "2", "pipedrive-crm-sync/sandbox")
         await pilot.press("s")
         await settle(pilot)
         await pilot.press(*registered.client_secret, "enter")
@@ -36,9 +41,7 @@ async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> No
 async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Demo) -> None:
     secret = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         assert secret not in detail_text(app)
         await pilot.press("v")
         await settle(pilot)
@@ -52,9 +55,7 @@ async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Dem
 async def test_verify_reports_a_wrong_secret_in_the_panel(app: CredenzaApp) -> None:
     app.workspace.set_secret("telenor-sms-gateway", "production", "definitely-wrong")
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         await pilot.press("t")
         await settle(pilot)
         assert "✗ wrong_secret" in detail_text(app)
@@ -66,9 +67,7 @@ async def test_sandbox_reset_of_production_needs_the_name_and_shows_the_secret_o
 ) -> None:
     old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         clock.advance(3600)
         await pilot.press("r")
         await settle(pilot)
@@ -97,9 +96,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
     app.workspace.add_provider("telenor", Provider(name="Telenor", profile="telenor"))
     old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         await pilot.press("r")
         await settle(pilot)
         dialog = app.screen

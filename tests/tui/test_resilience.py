@@ -16,7 +16,7 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.environments import EnvironmentsScreen
-from tests.tui.conftest import FrozenClock, detail_text, select_row, settle
+from tests.tui.conftest import FrozenClock, detail_text, goto, settle
 
 TELENOR = "telenor-sms-gateway/production"
 
@@ -36,9 +36,7 @@ async def test_a_failing_call_ends_in_the_panel_and_a_toast(
     secret = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     demo.server.state.add_fault({**fault, "client_id": "telenor-sms-gateway-production"})
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         await pilot.press("f")
         await settle(pilot)
         text = detail_text(app)
@@ -56,9 +54,7 @@ async def test_keys_work_while_a_slow_call_is_in_flight(app: CredenzaApp, demo: 
         {"mode": "latency", "latency_ms": 1500, "client_id": "telenor-sms-gateway-production"}
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, TELENOR)
+        await goto(pilot, "2", TELENOR)
         await pilot.press("f")
         await pilot.pause(0.1)
         assert "⟳ fetching a token" in detail_text(app)
@@ -93,9 +89,7 @@ async def test_a_stuck_keyring_does_not_freeze_the_dashboard(
     app = CredenzaApp(demo.workspace, clock=clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("2")
-            await settle(pilot)
-            await select_row(pilot, TELENOR)
+            await goto(pilot, "2", TELENOR)
             await pilot.press("v")
             await pilot.pause(0.1)
             await pilot.press("1")  # a key press while the keyring call is stuck

@@ -9,15 +9,13 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.screens.tokens import TokensScreen
-from tests.tui.conftest import FrozenClock, cell, press_button, select_row, settle
+from tests.tui.conftest import FrozenClock, cell, goto, press_button, settle
 
 CHORUS = "chorus-line-test/sandbox/"  # a 90-second token
 
 
 async def fetch_chorus(pilot) -> TokensScreen:
-    await pilot.press("2")
-    await settle(pilot)
-    await select_row(pilot, "chorus-line-test/sandbox")
+    await goto(pilot, "2", "chorus-line-test/sandbox")
     await pilot.press("f")
     await settle(pilot)
     await pilot.press("4")
@@ -69,9 +67,7 @@ async def test_revoke_asks_then_the_provider_refuses_the_token(
 
 async def test_telenor_tokens_are_logged_out_by_get(app: CredenzaApp, demo: Demo) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await select_row(pilot, "telenor-sms-gateway/production")
+        await goto(pilot, "2", "telenor-sms-gateway/production")
         await pilot.press("f")
         await settle(pilot)
         await pilot.press("4", "x")
