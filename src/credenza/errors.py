@@ -176,3 +176,11 @@ class SecretNotVerifiedError(OAuthError):
 
 class DiscoveryError(OAuthError):
     """No authorization-server metadata could be found at an issuer."""
+
+
+class SignInError(OAuthError):
+    """A user sign-in (authorization code or device flow) did not end with a token."""
+
+
+class SignInRequiredError(OAuthError):
+    """A user token cannot be renewed without the user: no refresh token, or it was refused."""

@@ -8,7 +8,6 @@ transient failures (connection errors, 429/503) with stamina's bounded, jittered
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import json
 import re
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import stamina
@@ -32,11 +31,16 @@ from credenza.errors import (
     TokenEndpointError,
     TransportError,
 )
+from credenza.oauth.auth import OutgoingRequest, method_for
+from credenza.oauth.auth.basic import basic_authorization as basic_authorization  # its old home
+from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.tokens import Token, parse_token_response
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
-Endpoint = Literal["token", "revocation", "introspection", "logout", "discovery"]
+Endpoint = Literal[
+    "token", "revocation", "introspection", "logout", "discovery", "device_authorization"
+]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -70,6 +74,12 @@ class ClientCredentials:
     resource: str | None = None
     extra_params: Mapping[str, str] = field(default_factory=dict)
     profile: Profile = GENERIC
+    # private_key_jwt: the key's id at the provider, and the assertion's aud when the server
+    # wants its issuer rather than the token endpoint URL.
+    key_id: str | None = None
+    assertion_audience: str | None = None
+    # tls_client_auth / self_signed_tls_client_auth: the certificate file (its key is `secret`).
+    certificate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,10 @@ class ServerMetadata:
     introspection_endpoint: str | None = None
     logout_endpoint: str | None = None
     source: str = ""
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    # RFC 9207: the server puts `iss` in every authorization response, so one without it is forged.
+    authorization_response_iss: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,18 +137,6 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
-def basic_authorization(client_id: str, secret: Secret, encoding: str) -> str:
-    """The Authorization header for client_secret_basic.
-
-    RFC 6749 §2.3.1 form-encodes id and secret before Base64; many servers expect them raw.
-    """
-    if encoding == "raw":
-        user, password = client_id, secret.reveal()
-    else:
-        user, password = quote_plus(client_id), quote_plus(secret.reveal())
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:
@@ -167,45 +169,45 @@ class OAuthClient:
         stamina.instrumentation.set_on_retry_hooks([])
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._tls_clients: dict[str, httpx.AsyncClient] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        for client in self._tls_clients.values():
+            await client.aclose()
+        self._tls_clients = {}
 
     # -- grants --------------------------------------------------------------------------------
 
     async def fetch_token(self, credentials: ClientCredentials) -> Token:
         """client_credentials grant (RFC 6749 §4.4)."""
-        form: dict[str, str] = {"grant_type": "client_credentials"}
-        if credentials.scopes:
-            form["scope"] = " ".join(credentials.scopes)
-        if credentials.audience:
-            form["audience"] = credentials.audience
-        if credentials.resource:
-            form["resource"] = credentials.resource
-        form.update(credentials.extra_params)
-        return await self._token_call(credentials, form)
+        return await self.request_token(credentials, client_credentials.form(credentials))
 
     async def refresh(self, credentials: ClientCredentials, refresh_token: Secret) -> Token:
         """refresh_token grant (RFC 6749 §6); the caller keeps a rotated refresh_token."""
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
-        if credentials.scopes:
-            form["scope"] = " ".join(credentials.scopes)
-        token = await self._token_call(credentials, form)
-        if token.refresh_token is None:
-            # The server did not rotate it: the old refresh_token stays valid.
-            token = Token(
-                access_token=token.access_token,
-                token_type=token.token_type,
-                issued_at=token.issued_at,
-                expires_at=token.expires_at,
-                scopes=token.scopes,
-                refresh_token=refresh_token,
-                extra=token.extra,
+        token = await self.request_token(credentials, refresh.form(credentials, refresh_token))
+        return refresh.keep_refresh_token(token, refresh_token)
+
+    async def request_token(self, credentials: ClientCredentials, form: dict[str, str]) -> Token:
+        """A token request with the form a grant built (oauth/grants/), client-authenticated."""
+        return await self._token_call(credentials, form)
+
+    async def post_form(
+        self, endpoint: Endpoint, url: str, credentials: ClientCredentials, form: dict[str, str]
+    ) -> dict[str, Any]:
+        """A client-authenticated POST whose 200 answer is a JSON object (RFC 8628 §3.1)."""
+        response = await self._call(endpoint, url, credentials, form=form)
+        if response.status != 200:
+            raise self._error(endpoint, url, response, credentials.profile)
+        data = _json_object(response.body)
+        if data is None:
+            raise InvalidResponseError(
+                f"the {endpoint.replace('_', ' ')} endpoint {url} did not answer with a JSON object"
             )
-        return token
+        return data
 
     async def revoke(
         self, credentials: ClientCredentials, url: str, token: Secret, hint: str = "access_token"
@@ -291,17 +293,20 @@ class OAuthClient:
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, *, form: dict[str, str]
     ) -> _Response:
         check_endpoint(url, f"{endpoint} endpoint")
-        headers = {"Accept": "application/json"}
-        body = dict(form)
-        if credentials.auth_method == "client_secret_post":
-            body["client_id"] = credentials.client_id
-            body["client_secret"] = credentials.secret.reveal()
-        else:
-            headers["Authorization"] = basic_authorization(
-                credentials.client_id, credentials.secret, credentials.basic_auth_encoding
-            )
+        method = method_for(credentials.auth_method)
+        request = OutgoingRequest(url, dict(form), {"Accept": "application/json"})
+        method.apply(credentials, request, self.clock())
+        tls: _TlsIdentity | None = None
+        if (identity := method.tls_identity(credentials)) is not None:
+            tls = (identity, lambda: method.ssl_context(credentials, self.settings.ca_bundle))
         return await self._send(
-            endpoint, "POST", url, headers=headers, form=body, profile=credentials.profile
+            endpoint,
+            "POST",
+            url,
+            headers=request.headers,
+            form=request.form,
+            profile=credentials.profile,
+            tls=tls,
         )
 
     async def _send(
@@ -313,6 +318,7 @@ class OAuthClient:
         headers: dict[str, str],
         form: dict[str, str] | None = None,
         profile: Profile = GENERIC,
+        tls: _TlsIdentity | None = None,
     ) -> _Response:
         """One call with retries on transient failures, all inside one overall deadline."""
         settings = self.settings
@@ -327,7 +333,7 @@ class OAuthClient:
                     wait_jitter=settings.wait_jitter,
                 ):
                     with attempt:
-                        response = await self._once(method, url, headers, form)
+                        response = await self._once(method, url, headers, form, tls)
                         if response.status in (429, 503):
                             raise self._error(endpoint, url, response, profile)
                         return response
@@ -350,9 +356,14 @@ class OAuthClient:
         return False
 
     async def _once(
-        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        form: dict[str, str] | None,
+        tls: _TlsIdentity | None = None,
     ) -> _Response:
-        client = self._http()
+        client = self._http(tls)
         limit = self.settings.max_body_bytes
         try:
             request = client.build_request(method, url, headers=headers, data=form)
@@ -404,28 +415,39 @@ class OAuthClient:
             body = _decode_body(response, body, limit, url)
         return _Response(response.status_code, response.headers, body)
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self, tls: _TlsIdentity | None = None) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            settings = self.settings
+        if self._loop is not loop:
+            # httpx clients are bound to the loop they were made on.
+            self._client, self._tls_clients, self._loop = None, {}, loop
+        if tls is not None:
+            # A client certificate is part of the connection: one pool per identity.
+            key, context = tls
+            if key not in self._tls_clients:
+                self._tls_clients[key] = self._new_client(context())
+            return self._tls_clients[key]
+        if self._client is None:
             verify: ssl.SSLContext | bool = True
-            if settings.ca_bundle:
-                verify = ssl.create_default_context(cafile=settings.ca_bundle)
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(
-                    connect=settings.connect_timeout,
-                    read=settings.read_timeout,
-                    write=settings.read_timeout,
-                    pool=settings.connect_timeout,
-                ),
-                follow_redirects=False,
-                verify=verify,
-                trust_env=False,
-                transport=self._transport,
-                headers={"User-Agent": "credenza"},
-            )
-            self._loop = loop
+            if self.settings.ca_bundle:
+                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+            self._client = self._new_client(verify)
         return self._client
+
+    def _new_client(self, verify: ssl.SSLContext | bool | None) -> httpx.AsyncClient:
+        settings = self.settings
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.connect_timeout,
+            ),
+            follow_redirects=False,
+            verify=True if verify is None else verify,
+            trust_env=False,
+            transport=self._transport,
+            headers={"User-Agent": "credenza"},
+        )
 
     def _error(
         self, endpoint: Endpoint, url: str, response: _Response, profile: Profile
@@ -433,6 +455,10 @@ class OAuthClient:
         return endpoint_error(
             endpoint, url, response.status, response.headers, response.body, profile
         )
+
+
+# (identity key, how to build its TLS context): built only when the identity has no pool yet.
+_TlsIdentity = tuple[str, Callable[[], "ssl.SSLContext | None"]]
 
 
 class _ConnectFailure(TransportError):
@@ -568,6 +594,8 @@ def _metadata(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata:
         token_endpoint,
         optional("revocation_endpoint"),
         optional("introspection_endpoint"),
+        optional("authorization_endpoint"),
+        optional("device_authorization_endpoint"),
     ):
         if candidate is not None:
             check_endpoint(candidate)
@@ -578,6 +606,10 @@ def _metadata(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata:
         introspection_endpoint=optional("introspection_endpoint"),
         logout_endpoint=optional("logout_endpoint") or optional("end_session_endpoint"),
         source=url,
+        authorization_endpoint=optional("authorization_endpoint"),
+        device_authorization_endpoint=optional("device_authorization_endpoint"),
+        authorization_response_iss=data.get("authorization_response_iss_parameter_supported")
+        is True,
     )
 
 

@@ -5,18 +5,36 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
+import jwt
+from cryptography import x509
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
-from credenza.sandbox.state import Client, Fault, SandboxState
+from credenza.sandbox import pages
+from credenza.sandbox.state import (
+    AUTH_METHODS,
+    DEVICE_CODE_GRANT,
+    GRANT_TYPES,
+    Client,
+    Fault,
+    SandboxState,
+    certificate_thumbprints,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 ClientHandler = Callable[[Request, dict[str, str], "Client"], Awaitable[Response]]
@@ -30,6 +48,15 @@ CODE_BAD_SCOPE = 8
 CODE_GRANT_NOT_ALLOWED = 21
 CODE_BAD_CREDENTIALS = 22
 
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEVICE_ERRORS = {
+    "invalid_grant": "unknown device_code, or one issued to another client",
+    "expired_token": "the device code has expired; start again",
+    "access_denied": "the user denied the request",
+    "authorization_pending": "the user has not decided yet",
+    "slow_down": "polling too fast; wait 5 seconds longer between polls",
+}
+
 
 def oauth_error(status: int, error: str, description: str, code: int) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
@@ -42,8 +69,13 @@ def oauth_error(status: int, error: str, description: str, code: int) -> JSONRes
     )
 
 
-def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
-    """The ASGI app; ``issuer`` gives the server's base URL once its port is known."""
+def create_app(
+    state: SandboxState,
+    issuer: Callable[[], str],
+    peer_certificate: Callable[[Request], bytes | None] = lambda _: None,
+) -> Starlette:
+    """The ASGI app; ``issuer`` gives the server's base URL once its port is known, and
+    ``peer_certificate`` the TLS client certificate (DER) of a request, when there is one."""
 
     async def metadata(_: Request) -> Response:
         base = issuer()
@@ -54,8 +86,15 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
             "revocation_endpoint": f"{base}/oauth/token/revocation",
             "introspection_endpoint": f"{base}/oauth/token/introspection",
             "logout_endpoint": f"{base}/oauth/logout",
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "grant_types_supported": ["client_credentials", "refresh_token"],
+            "authorization_endpoint": f"{base}/oauth/authorize",
+            "device_authorization_endpoint": f"{base}/oauth/device_authorization",
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
+            "grant_types_supported": list(GRANT_TYPES),
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "tls_client_certificate_bound_access_tokens": False,
             "revocation_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -84,9 +123,12 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
         return endpoint
 
     async def authenticate(request: Request, form: dict[str, str]) -> Client | Response:
+        """RFC 6749 §2.3 and the methods after it: the one the request uses must be the one the
+        client registered (RFC 7591 token_endpoint_auth_method)."""
         header = request.headers.get("authorization")
-        method = "client_secret_basic" if header else "client_secret_post"
-        if header:
+        if form.get("client_assertion_type") == JWT_BEARER:
+            method, client_id = "private_key_jwt", _assertion_issuer(form)
+        elif header:
             scheme, _, value = header.partition(" ")
             try:
                 decoded = base64.b64decode(value, validate=True).decode("utf-8")
@@ -98,33 +140,117 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
                     401, "invalid_client", "malformed Basic authorization", CODE_BAD_AUTH_HEADER
                 )
             # RFC 6749 §2.3.1: both parts are form-encoded before Base64.
-            client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+            method, client_id = "client_secret_basic", unquote_plus(raw_id)
+            secret = unquote_plus(raw_secret)
+        elif "client_secret" in form:
+            method, client_id = "client_secret_post", form.get("client_id", "")
+            secret = form["client_secret"]
         else:
-            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-            if not client_id:
-                return oauth_error(
-                    401, "invalid_client", "no client authentication", CODE_BAD_AUTH_HEADER
-                )
+            # No secret: a certificate (RFC 8705) or a public client; which one the client
+            # registered decides.
+            method, client_id = "", form.get("client_id", "")
+        if not client_id:
+            return oauth_error(
+                401, "invalid_client", "no client authentication", CODE_BAD_AUTH_HEADER
+            )
         client = state.clients.get(client_id)
         if client is None:
             return oauth_error(401, "invalid_client", "unknown client_id", CODE_INVALID_CLIENT_ID)
-        if method != client.token_endpoint_auth_method:
+        registered = client.token_endpoint_auth_method
+        if not method and registered in ("tls_client_auth", "self_signed_tls_client_auth", "none"):
+            method = registered
+        if method != registered:
             return oauth_error(
                 401,
                 "invalid_client",
-                f"this client is registered for {client.token_endpoint_auth_method}, not {method}",
+                f"this client is registered for {registered}, not {method or 'no authentication'}",
                 CODE_BAD_AUTH_HEADER,
             )
-        if not state.check_secret(client, secret):
-            return oauth_error(
-                401, "invalid_client", "bad client_id or client_secret", CODE_BAD_CREDENTIALS
-            )
+        if method in ("client_secret_basic", "client_secret_post"):
+            if not state.check_secret(client, secret):
+                return oauth_error(
+                    401, "invalid_client", "bad client_id or client_secret", CODE_BAD_CREDENTIALS
+                )
+        elif method == "private_key_jwt":
+            problem = check_assertion(client, form.get("client_assertion", ""), request)
+            if problem:
+                return oauth_error(401, "invalid_client", problem, CODE_BAD_CREDENTIALS)
+        elif method != "none":
+            problem = check_certificate(client, peer_certificate(request))
+            if problem:
+                return oauth_error(401, "invalid_client", problem, CODE_BAD_CREDENTIALS)
         return client
+
+    def check_assertion(client: Client, assertion: str, request: Request) -> str | None:
+        """RFC 7523 §3: signed by a registered key, iss = sub = client_id, aud = this server,
+        not expired, and a jti never seen before."""
+        if client.jwks is None:
+            return "this client has no registered keys"
+        try:
+            keys = jwt.PyJWKSet.from_dict(client.jwks)
+            kid = jwt.get_unverified_header(assertion).get("kid")
+            candidates = [key for key in keys.keys if kid is None or key.key_id == kid]
+            claims: dict[str, Any] | None = None
+            for key in candidates:
+                try:
+                    claims = jwt.decode(
+                        assertion,
+                        key,
+                        algorithms=["RS256", "ES256", "PS256"],
+                        audience=[issuer(), f"{issuer()}/oauth/token", str(request.url)],
+                        # Time is checked below against the sandbox's own (injectable) clock.
+                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+                    )
+                    break
+                except jwt.InvalidSignatureError:
+                    continue
+        except jwt.InvalidAudienceError:
+            return "client assertion has the wrong aud"
+        except jwt.PyJWTError as exc:
+            return f"client assertion rejected: {exc}"
+        if claims is None:
+            return "client assertion signature does not match any registered key"
+        if claims.get("iss") != client.client_id or claims.get("sub") != client.client_id:
+            return "client assertion iss and sub must both be the client_id"
+        exp, jti, now = claims.get("exp"), claims.get("jti"), state.clock()
+        if not isinstance(exp, int | float) or exp <= now:
+            return "client assertion has expired"
+        if exp > now + 3600:
+            return "client assertion lives too long (exp over an hour ahead)"
+        if not isinstance(jti, str) or not jti:
+            return "client assertion has no jti"
+        if not state.use_jti(jti, float(exp)):
+            return "client assertion jti was already used (replay)"
+        return None
+
+    def check_certificate(client: Client, der: bytes | None) -> str | None:
+        """RFC 8705 §2: the TLS client certificate is the one the client registered."""
+        if der is None:
+            return "no TLS client certificate was presented"
+        if client.token_endpoint_auth_method == "self_signed_tls_client_auth":
+            if hashlib.sha256(der).hexdigest() in certificate_thumbprints(client):
+                return None
+            return "the TLS client certificate is not one this client registered"
+        cert = x509.load_der_x509_certificate(der)
+        subject_dn = client.tls_client_auth_subject_dn
+        if subject_dn is not None and cert.subject.rfc4514_string() == subject_dn:
+            return None
+        if client.tls_client_auth_san_dns is not None:
+            try:
+                names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            except x509.ExtensionNotFound:
+                names = None
+            if (
+                names is not None
+                and client.tls_client_auth_san_dns in names.value.get_values_for_type(x509.DNSName)
+            ):
+                return None
+        return "the TLS client certificate does not match this client's registration"
 
     @client_endpoint
     async def token(request: Request, form: dict[str, str], client: Client) -> Response:
         grant = form.get("grant_type")
-        if grant not in ("client_credentials", "refresh_token"):
+        if grant not in GRANT_TYPES:
             return oauth_error(
                 400, "unsupported_grant_type", "missing or invalid grant_type", CODE_BAD_GRANT
             )
@@ -135,8 +261,13 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
                 f"this client may not use {grant}",
                 CODE_GRANT_NOT_ALLOWED,
             )
+        if client.token_endpoint_auth_method == "none" and grant == "client_credentials":
+            return oauth_error(
+                401, "invalid_client", "a public client cannot use client_credentials", 22
+            )
         allowed = state.granted_scopes(client)
         requested = form.get("scope", "").split()
+        subject: str | None = None
         if grant == "refresh_token":
             old = state.lookup(form.get("refresh_token", ""))
             if (
@@ -150,6 +281,32 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
                 )
             state.revoke(old.token)  # rotation: a refresh token is used once
             allowed &= set(old.scope)
+            subject = old.subject
+        elif grant == "authorization_code":
+            code = state.redeem_code(
+                form.get("code", ""),
+                client.client_id,
+                form.get("redirect_uri"),
+                form.get("code_verifier", ""),
+            )
+            if code is None:
+                return oauth_error(
+                    400,
+                    "invalid_grant",
+                    "invalid, expired or used code, or a redirect_uri or code_verifier that does "
+                    "not match",
+                    CODE_BAD_GRANT,
+                )
+            allowed &= set(code.scope)
+            requested = requested or code.scope
+            subject = code.subject
+        elif grant == DEVICE_CODE_GRANT:
+            polled = state.poll_device(form.get("device_code", ""), client.client_id)
+            if isinstance(polled, str):
+                return oauth_error(400, polled, DEVICE_ERRORS[polled], CODE_BAD_GRANT)
+            allowed &= set(polled.scope)
+            requested = requested or polled.scope
+            subject = state.user
         denied = [scope for scope in requested if scope not in allowed]
         if denied:
             return oauth_error(
@@ -160,7 +317,7 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
             )
         scopes = requested or sorted(allowed)
         access, refresh = state.issue(
-            client, scopes, form.get("audience") or form.get("resource"), issuer()
+            client, scopes, form.get("audience") or form.get("resource"), issuer(), subject
         )
         body: dict[str, Any] = {
             "access_token": access.token,
@@ -172,6 +329,107 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
         if refresh:
             body["refresh_token"] = refresh.token
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    @client_endpoint
+    async def device_authorization(
+        request: Request, form: dict[str, str], client: Client
+    ) -> Response:
+        """RFC 8628 §3.1-3.2."""
+        if DEVICE_CODE_GRANT not in client.grant_types:
+            return oauth_error(
+                400, "unauthorized_client", "this client may not use the device flow", 21
+            )
+        requested = form.get("scope", "").split()
+        allowed = state.granted_scopes(client)
+        denied = [scope for scope in requested if scope not in allowed]
+        if denied:
+            return oauth_error(
+                400, "invalid_scope", f"scope not granted: {' '.join(denied)}", CODE_BAD_SCOPE
+            )
+        grant = state.begin_device(client, requested or sorted(allowed))
+        verification = f"{issuer()}/device"
+        return JSONResponse(
+            {
+                "device_code": grant.device_code,
+                "user_code": grant.user_code,
+                "verification_uri": verification,
+                "verification_uri_complete": f"{verification}?{urlencode({'user_code': grant.user_code})}",
+                "expires_in": int(grant.expires_at - state.clock()),
+                "interval": grant.interval,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def authorize(request: Request) -> Response:
+        """RFC 6749 §4.1.1 with PKCE (RFC 7636, S256 only) and RFC 9207 ``iss`` on the way back."""
+        record(request, {})
+        params = request.query_params
+        client = state.clients.get(params.get("client_id", ""))
+        redirect_uri = params.get("redirect_uri", "")
+        # §4.1.2.1: with an unknown client or a redirect_uri that does not match, tell the user
+        # and never redirect (an open redirector otherwise).
+        if client is None:
+            return pages.error_page("Unknown application", "No application has this client_id.")
+        if redirect_uri not in client.redirect_uris:
+            return pages.error_page(
+                "Redirect URI not registered",
+                "The redirect_uri does not exactly match the one registered for this application.",
+            )
+        state_param = params.get("state")
+
+        def back(**values: str) -> Response:
+            return redirect_back(redirect_uri, state_param, values)
+
+        if params.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        if "authorization_code" not in client.grant_types:
+            return back(error="unauthorized_client")
+        challenge, method = params.get("code_challenge", ""), params.get("code_challenge_method")
+        if not challenge or method != "S256":
+            return back(error="invalid_request", error_description="PKCE with S256 is required")
+        requested = params.get("scope", "").split()
+        denied = [scope for scope in requested if scope not in state.granted_scopes(client)]
+        if denied:
+            return back(error="invalid_scope")
+        pending = state.begin_authorization(
+            client,
+            redirect_uri,
+            requested or sorted(state.granted_scopes(client)),
+            state_param,
+            challenge,
+        )
+        if state.auto_approve:
+            return back(code=state.issue_code(pending).code)
+        return pages.consent_page(client, pending, state.user)
+
+    async def consent(request: Request) -> Response:
+        form = await _form(request)
+        pending = state.take_pending(form.get("request", ""))
+        if pending is None:
+            return pages.error_page("This sign-in has expired", "Start again from the application.")
+        if form.get("decision") != "approve":
+            return redirect_back(pending.redirect_uri, pending.state, {"error": "access_denied"})
+        code = state.issue_code(pending)
+        return redirect_back(pending.redirect_uri, pending.state, {"code": code.code})
+
+    def redirect_back(uri: str, state_param: str | None, values: dict[str, str]) -> Response:
+        query = dict(values)
+        if state_param is not None:
+            query["state"] = state_param
+        query["iss"] = issuer()  # RFC 9207: lets the client detect a mix-up attack
+        joiner = "&" if urlsplit(uri).query else "?"
+        return RedirectResponse(f"{uri}{joiner}{urlencode(query)}", status_code=302)
+
+    async def device_page(request: Request) -> Response:
+        if request.method == "GET":
+            return pages.device_page(request.query_params.get("user_code", ""))
+        form = await _form(request)
+        grant = state.device_by_user_code(form.get("user_code", ""))
+        if grant is None:
+            return pages.device_page(form.get("user_code", ""), "That code is unknown or expired.")
+        approve = form.get("decision") == "approve"
+        state.decide_device(grant, approve)
+        return pages.device_done_page(approve)
 
     @client_endpoint
     async def revocation(request: Request, form: dict[str, str], client: Client) -> Response:
@@ -278,6 +536,8 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
                     "grant_types": data.get("grant_types"),
                     "token_ttl": data.get("token_ttl"),
                     "rotation": data.get("rotation", "cutover"),
+                    "redirect_uris": data.get("redirect_uris"),
+                    "jwks": data.get("jwks"),
                 }
             )
             result["environments"][environment] = _client_json(client, with_secret=True)
@@ -333,6 +593,10 @@ def create_app(state: SandboxState, issuer: Callable[[], str]) -> Starlette:
         Route("/.well-known/oauth-authorization-server", metadata),
         Route("/.well-known/openid-configuration", metadata),
         Route("/oauth/token", token, methods=["POST"]),
+        Route("/oauth/authorize", authorize, methods=["GET"]),
+        Route("/oauth/authorize", consent, methods=["POST"]),
+        Route("/oauth/device_authorization", device_authorization, methods=["POST"]),
+        Route("/device", device_page, methods=["GET", "POST"]),
         Route("/oauth/token/revocation", revocation, methods=["POST"]),
         Route("/oauth/token/introspection", introspection, methods=["POST"]),
         Route("/oauth/logout", logout, methods=["GET"]),
@@ -382,10 +646,24 @@ def _client_json(client: Client, *, with_secret: bool = False) -> dict[str, Any]
         "environment": client.environment,
         "rotation": client.rotation,
         "previous_secret_valid": client.previous_secret is not None,
+        "redirect_uris": client.redirect_uris,
     }
     if with_secret:
         data["client_secret"] = client.client_secret
     return data
+
+
+def _assertion_issuer(form: dict[str, str]) -> str:
+    """The client a private_key_jwt assertion claims to be (checked against its key later)."""
+    if form.get("client_id"):
+        return form["client_id"]
+    try:
+        issuer = jwt.decode(
+            form.get("client_assertion", ""), options={"verify_signature": False}
+        ).get("iss")
+    except jwt.PyJWTError:
+        return ""
+    return issuer if isinstance(issuer, str) else ""
 
 
 def _client_id_of(request: Request, form: dict[str, str]) -> str | None:
@@ -396,7 +674,7 @@ def _client_id_of(request: Request, form: dict[str, str]) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return unquote_plus(decoded.partition(":")[0])
-    return form.get("client_id")
+    return form.get("client_id") or _assertion_issuer(form) or None
 
 
 async def _fault_response(fault: Fault) -> Response | None:

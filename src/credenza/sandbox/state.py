@@ -13,11 +13,26 @@ import string
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "none",  # a public client (RFC 8252 native apps): PKCE alone binds the code to it
+)
+GRANT_TYPES = (
+    "client_credentials",
+    "refresh_token",
+    "authorization_code",
+    "urn:ietf:params:oauth:grant-type:device_code",
+)
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FAULT_MODES = ("latency", "error", "unavailable", "html", "malformed_json", "slow_body", "drop")
 
 
@@ -60,6 +75,11 @@ class Client:
     rotation: str = "cutover"
     previous_secret: str | None = None
     secret_rotated_at: float | None = None
+    # RFC 7591 / RFC 8705 metadata for the user grants and the key- and certificate-based methods.
+    redirect_uris: list[str] = field(default_factory=list)
+    jwks: dict[str, Any] | None = None
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_auth_san_dns: str | None = None
 
 
 @dataclass
@@ -72,6 +92,45 @@ class IssuedToken:
     expires_at: float
     audience: str | None = None
     revoked: bool = False
+    subject: str | None = None  # the signed-in user, for tokens from a user grant
+
+
+@dataclass
+class PendingAuthorization:
+    """An authorization request waiting on the consent page (RFC 6749 §4.1.1)."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    scope: list[str]
+    state: str | None
+    code_challenge: str
+    created_at: float
+
+
+@dataclass
+class AuthorizationCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: list[str]
+    code_challenge: str
+    subject: str
+    expires_at: float
+
+
+@dataclass
+class DeviceGrant:
+    """One RFC 8628 device authorization, from the device's request to the user's decision."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: list[str]
+    expires_at: float
+    interval: int
+    status: str = "pending"  # pending / approved / denied
+    last_poll: float | None = None
 
 
 @dataclass
@@ -127,6 +186,9 @@ class SandboxState:
         state_file: Path | None = None,
         clock: Any = time.time,
         seed: int | None = None,
+        auto_approve: bool = False,
+        user: str = "ada@example.org",
+        device_interval: int = 5,
     ) -> None:
         self.random = Randomness(seed)
         self.token_ttl = token_ttl
@@ -138,6 +200,15 @@ class SandboxState:
         self.contracts: dict[str, Contract] = {}
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []  # what arrived at the OAuth endpoints, for tests
+        # The user grants: tests approve without a page; the demo shows the consent page.
+        self.auto_approve = auto_approve
+        self.user = user
+        self.device_interval = device_interval
+        self.pending: dict[str, PendingAuthorization] = {}
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.devices: dict[str, DeviceGrant] = {}
+        self.seen_jtis: dict[str, float] = {}  # private_key_jwt assertion ids, until they expire
+        self.listeners: list[Callable[[Client], None]] = []  # told of each new client (TLS trust)
         self.clock = clock
         self.state_file = state_file
         self.lock = threading.RLock()
@@ -153,22 +224,48 @@ class SandboxState:
         if method not in AUTH_METHODS:
             raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
         ttl = metadata.get("token_ttl", metadata.get("token_lifetime"))
+        grant_types = list(metadata.get("grant_types") or ["client_credentials"])
+        unknown = [grant for grant in grant_types if grant not in GRANT_TYPES]
+        if unknown:
+            raise ValueError(f"grant_types may hold only {', '.join(GRANT_TYPES)}")
+        redirect_uris = [str(uri) for uri in metadata.get("redirect_uris") or []]
+        if "authorization_code" in grant_types and not redirect_uris:
+            raise ValueError("a client using authorization_code needs redirect_uris")
+        jwks = metadata.get("jwks")
+        if method == "private_key_jwt" and not (isinstance(jwks, dict) and jwks.get("keys")):
+            raise ValueError("a private_key_jwt client needs jwks with at least one public key")
+        if method == "self_signed_tls_client_auth" and not _x5c_thumbprints(jwks):
+            raise ValueError(
+                "a self_signed_tls_client_auth client needs jwks with x5c certificates"
+            )
+        if method == "tls_client_auth" and not (
+            metadata.get("tls_client_auth_subject_dn") or metadata.get("tls_client_auth_san_dns")
+        ):
+            raise ValueError(
+                "a tls_client_auth client needs tls_client_auth_subject_dn or tls_client_auth_san_dns"
+            )
         client = Client(
             client_id=str(metadata.get("client_id") or "c-" + self.random.hex(8)),
             client_secret=str(metadata.get("client_secret") or self.random.urlsafe(40)),
             scope=scope.split() if isinstance(scope, str) else list(scope),
             token_endpoint_auth_method=method,
-            grant_types=list(metadata.get("grant_types") or ["client_credentials"]),
+            grant_types=grant_types,
             token_ttl=int(ttl) if ttl is not None else None,
             application=metadata.get("application"),
             environment=str(metadata.get("environment", "sandbox")),
             rotation=str(metadata.get("rotation", "cutover")),
+            redirect_uris=redirect_uris,
+            jwks=jwks if isinstance(jwks, dict) else None,
+            tls_client_auth_subject_dn=metadata.get("tls_client_auth_subject_dn"),
+            tls_client_auth_san_dns=metadata.get("tls_client_auth_san_dns"),
         )
         with self.lock:
             if client.client_id in self.clients:
                 raise ValueError(f"client_id {client.client_id} is already registered")
             self.clients[client.client_id] = client
             self._persist()
+        for listener in self.listeners:
+            listener(client)
         return client
 
     def reset_secret(self, client_id: str) -> Client:
@@ -205,13 +302,23 @@ class SandboxState:
         return scopes
 
     def issue(
-        self, client: Client, scope: list[str], audience: str | None, issuer: str
+        self,
+        client: Client,
+        scope: list[str],
+        audience: str | None,
+        issuer: str,
+        subject: str | None = None,
     ) -> tuple[IssuedToken, IssuedToken | None]:
+        """An access token, and a refresh token when the client may use refresh_token.
+
+        ``subject`` is the signed-in user for the user grants; a client_credentials token's
+        subject is the client itself.
+        """
         now = self.clock()
         ttl = client.token_ttl or self.token_ttl
         claims: dict[str, Any] = {
             "iss": issuer,
-            "sub": client.client_id,
+            "sub": subject or client.client_id,
             "client_id": client.client_id,
             "scope": " ".join(scope),
             "iat": int(now),
@@ -228,6 +335,7 @@ class SandboxState:
             issued_at=now,
             expires_at=now + ttl,
             audience=audience,
+            subject=subject,
         )
         refresh = None
         if "refresh_token" in client.grant_types:
@@ -238,6 +346,7 @@ class SandboxState:
                 scope=scope,
                 issued_at=now,
                 expires_at=now + 30 * 24 * 3600,
+                subject=subject,
             )
         with self.lock:
             self.tokens[access.token] = access
@@ -268,6 +377,133 @@ class SandboxState:
         payload = b64(json.dumps(claims, separators=(",", ":")).encode())
         signature = hmac.new(self.signing_key, f"{header}.{payload}".encode(), hashlib.sha256)
         return f"{header}.{payload}.{b64(signature.digest())}"
+
+    # -- user grants (authorization code, device) ---------------------------------------------
+
+    def begin_authorization(
+        self,
+        client: Client,
+        redirect_uri: str,
+        scope: list[str],
+        state: str | None,
+        code_challenge: str,
+    ) -> PendingAuthorization:
+        pending = PendingAuthorization(
+            id=self.random.urlsafe(24),
+            client_id=client.client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            state=state,
+            code_challenge=code_challenge,
+            created_at=self.clock(),
+        )
+        with self.lock:
+            self.pending[pending.id] = pending
+        return pending
+
+    def take_pending(self, pending_id: str) -> PendingAuthorization | None:
+        """The request the consent page was shown for; once, and within ten minutes."""
+        with self.lock:
+            pending = self.pending.pop(pending_id, None)
+        if pending is None or self.clock() - pending.created_at > 600:
+            return None
+        return pending
+
+    def issue_code(self, pending: PendingAuthorization) -> AuthorizationCode:
+        code = AuthorizationCode(
+            code="ac-" + self.random.urlsafe(32),
+            client_id=pending.client_id,
+            redirect_uri=pending.redirect_uri,
+            scope=pending.scope,
+            code_challenge=pending.code_challenge,
+            subject=self.user,
+            expires_at=self.clock() + 60,  # RFC 6749 §4.1.2: short-lived, 10 minutes at most
+        )
+        with self.lock:
+            self.codes[code.code] = code
+        return code
+
+    def redeem_code(
+        self, value: str, client_id: str, redirect_uri: str | None, verifier: str
+    ) -> AuthorizationCode | None:
+        """The code if every binding holds (client, redirect_uri, PKCE S256); used up either way."""
+        with self.lock:
+            code = self.codes.pop(value, None)
+        if code is None or code.client_id != client_id or code.expires_at <= self.clock():
+            return None
+        if redirect_uri != code.redirect_uri:
+            return None
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        if not (43 <= len(verifier) <= 128) or not hmac.compare_digest(
+            challenge, code.code_challenge
+        ):
+            return None
+        return code
+
+    def begin_device(self, client: Client, scope: list[str]) -> DeviceGrant:
+        # RFC 8628 §6.1: a short code from an alphabet without vowels or look-alikes.
+        alphabet = "BCDFGHJKLMNPQRSTVWXZ"
+        letters = self.random.urlsafe(64)
+        picked = [alphabet[ord(ch) % len(alphabet)] for ch in letters[:8]]
+        grant = DeviceGrant(
+            device_code="dc-" + self.random.urlsafe(32),
+            user_code="".join(picked[:4]) + "-" + "".join(picked[4:]),
+            client_id=client.client_id,
+            scope=scope,
+            expires_at=self.clock() + 600,
+            interval=self.device_interval,
+        )
+        with self.lock:
+            self.devices[grant.device_code] = grant
+        return grant
+
+    def device_by_user_code(self, user_code: str) -> DeviceGrant | None:
+        wanted = user_code.strip().upper().replace(" ", "")
+        if len(wanted) == 8:
+            wanted = wanted[:4] + "-" + wanted[4:]
+        with self.lock:
+            for grant in self.devices.values():
+                if grant.user_code == wanted and grant.status == "pending":
+                    return grant
+        return None
+
+    def decide_device(self, grant: DeviceGrant, approve: bool) -> None:
+        with self.lock:
+            grant.status = "approved" if approve else "denied"
+
+    def poll_device(self, device_code: str, client_id: str) -> DeviceGrant | str:
+        """The approved grant (used up), or the RFC 8628 §3.5 error code for this poll."""
+        now = self.clock()
+        with self.lock:
+            grant = self.devices.get(device_code)
+            if grant is None or grant.client_id != client_id:
+                return "invalid_grant"
+            if grant.expires_at <= now:
+                del self.devices[device_code]
+                return "expired_token"
+            if grant.status == "denied":
+                del self.devices[device_code]
+                return "access_denied"
+            too_soon = grant.last_poll is not None and now - grant.last_poll < grant.interval
+            grant.last_poll = now
+            if too_soon:
+                grant.interval += 5  # §3.5: and the client must add 5 seconds as well
+                return "slow_down"
+            if grant.status == "pending":
+                return "authorization_pending"
+            del self.devices[device_code]
+            return grant
+
+    def use_jti(self, jti: str, expires_at: float) -> bool:
+        """Record a client assertion's id; False when it was seen before (a replay)."""
+        now = self.clock()
+        with self.lock:
+            self.seen_jtis = {key: exp for key, exp in self.seen_jtis.items() if exp > now}
+            if jti in self.seen_jtis:
+                return False
+            self.seen_jtis[jti] = expires_at
+            return True
 
     # -- APIs and contracts -------------------------------------------------------------------
 
@@ -400,3 +636,19 @@ class SandboxState:
         self.clients = {c["client_id"]: Client(**c) for c in data.get("clients", [])}
         self.apis = {a["id"]: ApiInstance(**a) for a in data.get("apis", [])}
         self.contracts = {c["id"]: Contract(**c) for c in data.get("contracts", [])}
+
+
+def _x5c_thumbprints(jwks: Any) -> list[str]:
+    """SHA-256 of each certificate a JWKS carries in x5c (RFC 8705 §2.2 self-signed clients)."""
+    if not isinstance(jwks, dict):
+        return []
+    prints = []
+    for key in jwks.get("keys") or []:
+        chain = key.get("x5c") if isinstance(key, dict) else None
+        if isinstance(chain, list) and chain and isinstance(chain[0], str):
+            prints.append(hashlib.sha256(base64.b64decode(chain[0])).hexdigest())
+    return prints
+
+
+def certificate_thumbprints(client: Client) -> list[str]:
+    return _x5c_thumbprints(client.jwks)

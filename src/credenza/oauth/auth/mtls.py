@@ -1,0 +1,123 @@
+"""tls_client_auth and self_signed_tls_client_auth: a client certificate in the TLS handshake
+(RFC 8705 §2). The certificate is a file; its private key lives in the keyring and never lands in
+a plain file: OpenSSL reads it from an anonymous in-memory file (memfd), or, where there is none,
+from a 0600 file in a fresh 0700 directory that is removed as soon as the key is loaded."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import ssl
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from credenza.errors import ValidationError
+from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
+from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+
+
+@contextlib.contextmanager
+def _key_file(pem: Secret) -> Iterator[str]:
+    """A path OpenSSL can read the key from, alive only inside the ``with``."""
+    data = pem.reveal().encode("utf-8")
+    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
+        fd = os.memfd_create("credenza-client-key", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, data)
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    directory = tempfile.mkdtemp(prefix="credenza-", dir=runtime if runtime else None)
+    path = os.path.join(directory, "key.pem")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.rmdir(directory)
+
+
+def client_ssl_context(certificate: str, key: Secret, ca_bundle: str | None) -> ssl.SSLContext:
+    """A verifying TLS context that presents ``certificate`` with ``key``."""
+    context = (
+        ssl.create_default_context(cafile=ca_bundle) if ca_bundle else httpx.create_ssl_context()
+    )
+    if not Path(certificate).is_file():
+        raise ValidationError(
+            f"the client certificate {certificate} does not exist",
+            hint="set the certificate path with `credenza env edit APP ENV --certificate PATH`",
+        )
+    try:
+        with _key_file(key) as key_path:
+            context.load_cert_chain(certificate, key_path)
+    except ssl.SSLError:
+        raise ValidationError(
+            f"the client certificate {certificate} and the private key in the keyring do not "
+            "belong together, or one of them is not PEM",
+            hint="store the certificate's key with `credenza secret set APP ENV --private-key`",
+        ) from None
+    return context
+
+
+def identity_key(certificate: str, key: Secret) -> str:
+    """What tells two client identities apart (for one HTTP connection pool per identity)."""
+    digest = hashlib.sha256(key.reveal().encode("utf-8")).hexdigest()
+    return f"{os.path.abspath(certificate)}#{digest}"
+
+
+def certificate_jwks(certificate: str) -> dict[str, Any]:
+    """The JWKS with x5c that registers a self-signed certificate (RFC 8705 §2.2)."""
+    try:
+        cert = x509.load_pem_x509_certificate(Path(certificate).read_bytes())
+    except (OSError, ValueError):
+        raise ValidationError(f"{certificate} is not a readable PEM certificate") from None
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return {"keys": [{"x5c": [base64.b64encode(der).decode("ascii")]}]}
+
+
+class TlsClientAuth(ClientAuthentication):
+    """A certificate from a CA the provider trusts, matched by subject or SAN (RFC 8705 §2.1)."""
+
+    name: ClassVar[str] = "tls_client_auth"
+    secret_kind: ClassVar[SecretKind] = "private_key"
+
+    def apply(
+        self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime
+    ) -> None:
+        request.form["client_id"] = credentials.client_id  # §2: the client_id is still sent
+
+    def tls_identity(self, credentials: ClientCredentials) -> str | None:
+        return identity_key(credentials.certificate or "", credentials.secret)
+
+    def ssl_context(
+        self, credentials: ClientCredentials, ca_bundle: str | None
+    ) -> ssl.SSLContext | None:
+        if not credentials.certificate:
+            raise ValidationError(
+                f"{self.name} needs a client certificate",
+                hint="set it with `credenza env edit APP ENV --certificate PATH`",
+            )
+        return client_ssl_context(credentials.certificate, credentials.secret, ca_bundle)
+
+
+class SelfSignedTlsClientAuth(TlsClientAuth):
+    """A self-signed certificate registered at the provider (RFC 8705 §2.2)."""
+
+    name: ClassVar[str] = "self_signed_tls_client_auth"

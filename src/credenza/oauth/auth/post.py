@@ -1,0 +1,33 @@
+"""client_secret_post: the id and secret in the form body (RFC 6749 §2.3.1), and public clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+
+
+class ClientSecretPost(ClientAuthentication):
+    name: ClassVar[str] = "client_secret_post"
+
+    def apply(
+        self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime
+    ) -> None:
+        request.form["client_id"] = credentials.client_id
+        request.form["client_secret"] = credentials.secret.reveal()
+
+
+class PublicClient(ClientAuthentication):
+    """``none`` (RFC 7591): a native app without a secret names itself; PKCE binds its codes."""
+
+    name: ClassVar[str] = "none"
+    secret_kind: ClassVar[SecretKind] = "none"
+
+    def apply(
+        self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime
+    ) -> None:
+        request.form["client_id"] = credentials.client_id

@@ -1,0 +1,300 @@
+"""The authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636) through a loopback redirect
+(RFC 8252 §7.3): the browser brings the code back to a one-request listener on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import h11
+
+from credenza.errors import SignInError, ValidationError
+from credenza.oauth.client import check_endpoint, is_loopback
+from credenza.oauth.grants.pkce import Pkce
+from credenza.oauth.tokens import Token
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials, OAuthClient
+
+DEFAULT_REDIRECT = "http://127.0.0.1:0/callback"
+
+
+def choose_redirect_uri(callback_url: str | None, override: str | None) -> str:
+    """``--redirect-uri``, else the application's callback when it is a loopback http URL (a
+    provider such as Pipedrive registers exactly one), else a free loopback port."""
+    if override:
+        return check_loopback_redirect(override)
+    if callback_url:
+        with contextlib.suppress(ValidationError):
+            return check_loopback_redirect(callback_url)
+    return DEFAULT_REDIRECT
+
+
+def check_loopback_redirect(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or not parts.hostname or not is_loopback(parts.hostname):
+        raise ValidationError(
+            f"the redirect URI {uri!r} is not a loopback http URL",
+            hint="credenza listens on this machine only: use http://127.0.0.1:PORT/PATH "
+            "(register it at the provider), or --device to sign in over SSH",
+        )
+    return uri
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What the browser is sent to, and what must come back with the code."""
+
+    url: str
+    redirect_uri: str
+    state: str
+    pkce: Pkce
+
+
+def authorization_request(
+    endpoint: str,
+    client_id: str,
+    redirect_uri: str,
+    scopes: tuple[str, ...] = (),
+    extra: dict[str, str] | None = None,
+) -> AuthorizationRequest:
+    check_endpoint(endpoint, "authorization endpoint")
+    pkce = Pkce()
+    state = secrets.token_urlsafe(24)
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "code_challenge": pkce.challenge,
+        "code_challenge_method": pkce.method,
+        **({"scope": " ".join(scopes)} if scopes else {}),
+        **(extra or {}),
+    }
+    parts = urlsplit(endpoint)
+    query = parts.query + ("&" if parts.query else "") + urlencode(params)
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return AuthorizationRequest(url=url, redirect_uri=redirect_uri, state=state, pkce=pkce)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The query the browser brought back to the redirect URI."""
+
+    params: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> str | None:
+        return self.params.get(key)
+
+
+def code_from(
+    callback: Callback,
+    request: AuthorizationRequest,
+    expected_issuer: str | None,
+    iss_required: bool = False,
+) -> str:
+    """The code, once state and (RFC 9207) iss say the answer belongs to this request."""
+    if callback.get("state") != request.state:
+        raise SignInError("the sign-in answer does not belong to this sign-in (state mismatch)")
+    iss = callback.get("iss")
+    if iss is None and iss_required:
+        raise SignInError(
+            "the sign-in answer has no iss although the server always sends one (RFC 9207)",
+            hint="another server may be answering in its place; sign in again",
+        )
+    if iss is not None and expected_issuer is not None and iss != expected_issuer:
+        raise SignInError(
+            f"the sign-in answer comes from issuer {_clean(iss)!r}, not {expected_issuer!r}",
+            hint="a mix-up attack or a misconfigured issuer; sign in again",
+        )
+    if (error := callback.get("error")) is not None:
+        description = callback.get("error_description")
+        detail = f": {_clean(description)}" if description else ""
+        if error == "access_denied":
+            raise SignInError(f"the sign-in was denied{detail}", hint="approve it to continue")
+        raise SignInError(f"the provider refused the sign-in ({_clean(error)}{detail})")
+    code = callback.get("code")
+    if not code:
+        raise SignInError("the sign-in answer has neither a code nor an error")
+    return code
+
+
+def exchange_form(code: str, request: AuthorizationRequest) -> dict[str, str]:
+    """§4.1.3: the code, the same redirect_uri, and the PKCE verifier."""
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": request.redirect_uri,
+        "code_verifier": request.pkce.verifier.reveal(),
+    }
+
+
+_DONE_PAGE = (
+    "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>credenza</title></head>"
+    "<body style='font-family:sans-serif;margin:3rem'><h1>{title}</h1><p>{text}</p></body></html>"
+)
+
+
+class LoopbackListener:
+    """Listens on the redirect URI's loopback host and port for the one callback of a sign-in.
+
+    Requests for other paths, or carrying another sign-in's state, are answered and ignored, so a
+    stray request cannot end the sign-in. Port 0 picks a free port; ``redirect_uri`` then has it.
+    """
+
+    def __init__(self, redirect_uri: str) -> None:
+        parts = urlsplit(check_loopback_redirect(redirect_uri))
+        self._parts = parts
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self._path = parts.path or "/"
+        self._servers: list[asyncio.Server] = []
+        self._waiting: dict[str, asyncio.Future[Callback]] = {}
+        self.redirect_uri = redirect_uri
+
+    async def __aenter__(self) -> Self:
+        # localhost may resolve to either family in the browser: listen on both when asked for it.
+        hosts = ["127.0.0.1", "::1"] if self._host == "localhost" else [self._host]
+        port = self._port
+        for host in hosts:
+            try:
+                server = await asyncio.start_server(
+                    self._handle, host.strip("[]"), port, reuse_address=True
+                )
+            except OSError as exc:
+                if self._servers:  # the second family is a courtesy
+                    continue
+                raise SignInError(
+                    f"cannot listen on {host}:{port} for the sign-in redirect ({exc.strerror})",
+                    hint="another program holds that port; close it, or pass --redirect-uri "
+                    "with a free port registered at the provider",
+                ) from None
+            self._servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+        if self._port == 0:
+            netloc = f"{self._parts.hostname}:{port}"
+            if ":" in (self._parts.hostname or ""):
+                netloc = f"[{self._parts.hostname}]:{port}"
+            self.redirect_uri = urlunsplit(("http", netloc, self._path, self._parts.query, ""))
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            # Python 3.12's wait_closed also waits for open connections; ours are short.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1)
+        self._servers = []
+
+    async def wait(self, state: str) -> Callback:
+        """The callback that carries ``state``."""
+        future: asyncio.Future[Callback] = asyncio.get_running_loop().create_future()
+        self._waiting[state] = future
+        try:
+            return await future
+        finally:
+            self._waiting.pop(state, None)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = h11.Connection(h11.SERVER)
+        try:
+            async with asyncio.timeout(10):
+                request: h11.Request | None = None
+                while True:
+                    event = connection.next_event()
+                    if event is h11.NEED_DATA:
+                        connection.receive_data(await reader.read(65536))
+                    elif isinstance(event, h11.Request):
+                        request = event
+                    elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                        break
+                if request is None:
+                    return
+                status, title, text = self._answer(request)
+                body = _DONE_PAGE.format(title=escape(title), text=escape(text)).encode()
+                headers = [
+                    ("content-type", "text/html; charset=utf-8"),
+                    ("content-length", str(len(body))),
+                    ("cache-control", "no-store"),
+                    ("referrer-policy", "no-referrer"),
+                    ("connection", "close"),
+                ]
+                writer.write(connection.send(h11.Response(status_code=status, headers=headers)))
+                writer.write(connection.send(h11.Data(data=body)))
+                writer.write(connection.send(h11.EndOfMessage()))
+                await writer.drain()
+        except (h11.RemoteProtocolError, h11.LocalProtocolError, TimeoutError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    def _answer(self, request: h11.Request) -> tuple[int, str, str]:
+        target = urlsplit(request.target.decode("ascii", "replace"))
+        if request.method != b"GET" or target.path != self._path:
+            return 404, "Not found", "This is credenza's sign-in listener."
+        params = dict(parse_qsl(target.query, keep_blank_values=True))
+        future = self._waiting.get(params.get("state", ""))
+        if future is None or future.done():
+            return (
+                400,
+                "Not this sign-in",
+                "This answer does not belong to the sign-in in progress.",
+            )
+        future.set_result(Callback(params))
+        if "error" in params:
+            return (
+                200,
+                "Sign-in not completed",
+                "You can close this tab and return to the terminal.",
+            )
+        return 200, "Signed in", "You can close this tab and return to the terminal."
+
+
+async def sign_in(
+    client: OAuthClient,
+    credentials: ClientCredentials,
+    authorization_endpoint: str,
+    *,
+    redirect_uri: str,
+    show: Callable[[str], None],
+    expected_issuer: str | None = None,
+    iss_required: bool = False,
+    timeout: float = 300.0,
+) -> Token:
+    """Listen, show the URL (print it, open a browser), wait for the code, exchange it."""
+    async with LoopbackListener(redirect_uri) as listener:
+        request = authorization_request(
+            authorization_endpoint,
+            credentials.client_id,
+            listener.redirect_uri,
+            credentials.scopes,
+        )
+        show(request.url)
+        try:
+            async with asyncio.timeout(timeout):
+                callback = await listener.wait(request.state)
+        except TimeoutError:
+            raise SignInError(
+                f"no sign-in arrived within {timeout:g} s",
+                hint="run the login again, or use --device where no browser can reach this machine",
+            ) from None
+    code = code_from(callback, request, expected_issuer, iss_required)
+    return await client.request_token(credentials, exchange_form(code, request))
+
+
+def _clean(text: str) -> str:
+    # TODO(issue 10): credenza.oauth.untrusted.clean once it lands.
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())[:200]

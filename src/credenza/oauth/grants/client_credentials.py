@@ -1,0 +1,21 @@
+"""The client_credentials grant (RFC 6749 §4.4): the client acting for itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+
+
+def form(credentials: ClientCredentials) -> dict[str, str]:
+    """Exactly the configured scope, audience, resource and extra parameters (least privilege)."""
+    body: dict[str, str] = {"grant_type": "client_credentials"}
+    if credentials.scopes:
+        body["scope"] = " ".join(credentials.scopes)
+    if credentials.audience:
+        body["audience"] = credentials.audience
+    if credentials.resource:
+        body["resource"] = credentials.resource
+    body.update(credentials.extra_params)
+    return body

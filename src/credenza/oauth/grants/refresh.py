@@ -1,0 +1,31 @@
+"""The refresh_token grant (RFC 6749 §6): a new access token without the user."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from credenza.oauth.tokens import Token
+from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+
+
+def form(credentials: ClientCredentials, refresh_token: Secret) -> dict[str, str]:
+    body = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
+    if credentials.scopes:
+        body["scope"] = " ".join(credentials.scopes)
+    return body
+
+
+def keep_refresh_token(token: Token, used: Secret) -> Token:
+    """A server that did not rotate the refresh token left the old one valid (§6): keep it."""
+    if token.refresh_token is not None:
+        return token
+    return replace(token, refresh_token=used)
+
+
+def was_rotated(token: Token, used: Secret) -> bool:
+    """True when the answer carries a new refresh token that must replace ``used`` at once."""
+    return token.refresh_token is not None and token.refresh_token.reveal() != used.reveal()
