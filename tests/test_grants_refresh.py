@@ -1,0 +1,36 @@
+"""The refresh_token grant: rotation at the sandbox, the old token dead, the unrotated kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from credenza.errors import TokenEndpointError
+from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants.refresh import was_rotated
+from credenza.sandbox import SandboxServer
+from credenza.secrets import Secret
+from tests.conftest import FAST
+
+
+async def test_refresh_rotates_and_the_used_refresh_token_is_dead(sandbox: SandboxServer) -> None:
+    registered = sandbox.state.add_client(
+        {"client_id": "rot", "scope": "a", "grant_types": ["client_credentials", "refresh_token"]}
+    )
+    credentials = ClientCredentials(
+        token_url=f"{sandbox.issuer}/oauth/token",
+        client_id="rot",
+        secret=Secret(registered.client_secret),
+    )
+    client = OAuthClient(FAST)
+    first = await client.fetch_token(credentials)
+    assert first.refresh_token is not None
+    second = await client.refresh(credentials, first.refresh_token)
+    assert second.refresh_token is not None
+    assert was_rotated(second, first.refresh_token)
+    with pytest.raises(TokenEndpointError) as caught:
+        await client.refresh(credentials, first.refresh_token)
+    await client.aclose()
+    assert caught.value.error == "invalid_grant"
+    refreshed = sandbox.state.lookup(second.access_token.reveal())
+    assert refreshed is not None
+    assert refreshed.scope == ["a"]
