@@ -125,3 +125,80 @@ def virtual_display() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(5)
+
+
+class BusMonitor:
+    """Counts the Secret Service calls on a private bus, seen by a D-Bus monitor connection."""
+
+    SENTINEL = "org.credenza.test.sentinel"
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.calls: list[tuple[str, str]] = []  # (sender, member)
+        self._thread: object = None
+
+    def __enter__(self) -> BusMonitor:
+        import threading
+
+        from jeepney import DBusAddress, MatchRule, MessageType, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        self._connection = open_dbus_connection(self.address)
+        rules = [
+            MatchRule(type=MessageType.method_call, destination="org.freedesktop.secrets"),
+            MatchRule(type=MessageType.method_call, member="GetNameOwner"),
+        ]
+        monitoring = DBusAddress(
+            "/org/freedesktop/DBus", "org.freedesktop.DBus", "org.freedesktop.DBus.Monitoring"
+        )
+        self._connection.send_and_get_reply(
+            new_method_call(
+                monitoring, "BecomeMonitor", "asu", ([r.serialise() for r in rules], 0)
+            ),
+            timeout=5,
+        )
+        self._done = threading.Event()
+        thread = threading.Thread(target=self._listen, daemon=True)
+        thread.start()
+        self._thread = thread
+        return self
+
+    def _listen(self) -> None:
+        from jeepney.low_level import HeaderFields
+
+        while True:
+            try:
+                message = self._connection.receive(timeout=10)
+            except (TimeoutError, OSError):
+                return
+            fields = message.header.fields
+            member = fields.get(HeaderFields.member, "")
+            if member == "GetNameOwner" and message.body == (self.SENTINEL,):
+                self._done.set()
+                return
+            if fields.get(HeaderFields.destination) == "org.freedesktop.secrets":
+                self.calls.append((fields.get(HeaderFields.sender, ""), member))
+
+    def __exit__(self, *exc: object) -> None:
+        # Every call made before this one has reached the monitor once the sentinel has.
+        subprocess.run(
+            [
+                "dbus-send",
+                f"--bus={self.address}",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.GetNameOwner",
+                f"string:{self.SENTINEL}",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        self._done.wait(10)
+        self._connection.close()
+
+    def count(self, member: str) -> int:
+        return sum(1 for _, name in self.calls if name == member)
+
+    def senders(self) -> set[str]:
+        return {sender for sender, _ in self.calls}

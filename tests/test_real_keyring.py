@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,13 +30,28 @@ def secret_service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         yield env
 
 
-@pytest.fixture
-def real_store(secret_service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> SecretStore:
+def _backend(kind: str) -> object:
+    """credenza's own one-session Secret Service backend, or keyring's (one session a call)."""
+    if kind == "direct":
+        from credenza.secrets.secretservice import SecretServiceKeyring
+
+        found = SecretServiceKeyring.shared(timeout=5)
+        assert found is not None
+        return found
     from keyring.backends import SecretService
 
+    return SecretService.Keyring()
+
+
+@pytest.fixture(params=["direct", "keyring"])
+def real_store(
+    secret_service_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> SecretStore:
     for key, value in secret_service_env.items():
         monkeypatch.setenv(key, value)
-    return SecretStore(SecretService.Keyring(), timeout=5)
+    return SecretStore(_backend(request.param), timeout=5)
 
 
 def test_round_trip_chunked_values_and_delete(real_store: SecretStore) -> None:
@@ -74,6 +90,9 @@ def test_a_locked_collection_is_a_clear_error_not_a_hang(
             check=False,
         )
         connection.close()
+    # The daemon was replaced: a long-lived store opens a new session and carries on.
+    real_store.set_raw("app/after/client_secret", "still works")
+    assert real_store.get_raw("app/after/client_secret") == "still works"
 
 
 def test_a_cli_flow_keeps_the_secret_only_in_the_keyring(
@@ -137,13 +156,13 @@ def test_a_cli_flow_keeps_the_secret_only_in_the_keyring(
 @pytest.mark.skipif(
     not secret_service.xvfb_available() and not os.environ.get("CI"), reason="needs Xvfb and gcr"
 )
+@pytest.mark.parametrize("kind", ["direct", "keyring"])
 def test_a_locked_keyring_with_a_live_prompter_gives_up_at_the_deadline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """With a display, unlocking may open a dialog nobody answers (keyring would wait for ever) or
     be refused at once; either way the call ends in a "keyring locked" error, never a hang."""
     import secretstorage
-    from keyring.backends import SecretService
 
     with (
         secret_service.virtual_display() as display,
@@ -153,7 +172,59 @@ def test_a_locked_keyring_with_a_live_prompter_gives_up_at_the_deadline(
             monkeypatch.setenv(key, value)
         connection = secretstorage.dbus_init()
         secretstorage.get_default_collection(connection).lock()
-        store = SecretStore(SecretService.Keyring(), timeout=1.0)
+        store = SecretStore(_backend(kind), timeout=1.0)
+        started = time.monotonic()
         with pytest.raises(KeyringLockedError, match=r"is locked|did not answer within 1 s"):
             store.get_raw("app/production/client_secret")
+        assert time.monotonic() - started < 1.0 + 1.0  # SECURITY.md 9: deadline + 1 s
         connection.close()
+
+
+MANY_OPERATIONS = """
+from credenza.secrets import SecretStore
+store = SecretStore(timeout=5)
+for number in range(15):
+    store.set_raw(f"app/env{number}/client_secret", f"secret-{number}")
+    store.set_raw(f"app/env{number}/token:", "eyJ" + "t" * 5000)
+for number in range(15):
+    assert store.get_raw(f"app/env{number}/client_secret") == f"secret-{number}"
+names = [f"app/env{number}/token:" for number in range(15)]
+assert all(value == "eyJ" + "t" * 5000 for value in store.get_many(names).values())
+other = SecretStore(timeout=5)  # a second store in the same process (as the dashboard has)
+for number in range(15):
+    other.delete_raw(f"app/env{number}/client_secret")
+print(store.backend.label)
+"""
+
+
+def test_one_process_opens_one_secret_service_session_for_many_calls(
+    secret_service_env: dict[str, str],
+) -> None:
+    env = {**os.environ, **secret_service_env}
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    with secret_service.BusMonitor(secret_service_env["DBUS_SESSION_BUS_ADDRESS"]) as monitor:
+        result = subprocess.run(
+            [sys.executable, "-c", MANY_OPERATIONS],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Secret Service" in result.stdout  # the direct backend, not keyring's
+    assert monitor.count("OpenSession") == 1
+    assert len(monitor.senders()) == 1  # one connection
+    assert monitor.count("CreateItem") >= 30  # the calls really went through the bus
+    # Sanity check that the monitor sees keyring's own backend open one session per call.
+    with secret_service.BusMonitor(secret_service_env["DBUS_SESSION_BUS_ADDRESS"]) as monitor:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from keyring.backends import SecretService; k = SecretService.Keyring()\n"
+                "for n in range(3): k.get_password('credenza', 'app/env1/token:')",
+            ],
+            env=env,
+            check=True,
+        )
+    assert monitor.count("OpenSession") == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from typing import ClassVar
@@ -156,7 +157,10 @@ def test_unusable_backends_are_refused_with_their_name(
         store.set_client_secret("app", "env", Secret(CANARY), origin=None)
     assert words in str(caught.value)
     assert type(backend).__name__ in str(caught.value)
-    assert "Secret Service" in str(caught.value)  # says how to get a real one
+    # One command that leads somewhere, and no advice credenza would then refuse.
+    assert "`credenza keyring use file`" in str(caught.value)
+    assert "cryptfile" not in str(caught.value)
+    assert "keyrings.alt" not in str(caught.value)
 
 
 def test_a_chainer_holding_a_plaintext_backend_is_refused() -> None:
@@ -215,3 +219,80 @@ def test_keyring_resolution_is_lazy(memory_keyring: MemoryKeyring) -> None:
 def test_memory_keyring_is_never_chosen_by_discovery() -> None:
     assert MemoryKeyring.priority < 1
     assert isinstance(MemoryKeyring(), KeyringBackend)
+
+
+class KillableKeyring(LimitedKeyring):
+    """Dies (as a SIGKILL would stop it) after a given number of writes and deletes."""
+
+    def __init__(self, entries: dict[tuple[str, str], str], allowed: int) -> None:
+        super().__init__()
+        self.entries = entries
+        self.allowed = allowed
+
+    def _tick(self) -> None:
+        if self.allowed <= 0:
+            raise SystemExit("killed")
+        self.allowed -= 1
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._tick()
+        super().set_password(service, username, password)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._tick()
+        super().delete_password(service, username)
+
+
+def test_a_rewrite_of_a_chunked_value_killed_at_any_step_reads_old_or_new_never_a_mix() -> None:
+    old, new = "eyJ" + "o" * 4500, "eyJ" + "n" * 4500  # same length: a mix would go unnoticed
+    writes = -(-len(new) // CHUNK_CHARS) + 1
+    for steps in range(2 * writes + 2):  # every write and delete of the rewrite, and after
+        entries: dict[tuple[str, str], str] = {}
+        SecretStore(KillableKeyring(entries, 10_000)).set_raw("app/prod/token:", old)
+        with contextlib.suppress(SecretStoreError):
+            SecretStore(KillableKeyring(entries, steps)).set_raw("app/prod/token:", new)
+        reader = KillableKeyring(entries, 10_000)  # the next process
+        assert SecretStore(reader).get_raw("app/prod/token:") == (old if steps < writes else new)
+        if steps >= writes:
+            # Killed after the switch: the next write removes the old generation it names.
+            SecretStore(reader).set_raw("app/prod/token:", new)
+            assert len(entries) == writes
+
+
+def test_rewriting_a_chunked_value_leaves_only_the_new_generation() -> None:
+    backend = LimitedKeyring()
+    store = SecretStore(backend)
+    for letter in "abc":
+        store.set_raw("app/prod/token:", "eyJ" + letter * 4500)
+    assert store.get_raw("app/prod/token:") == "eyJ" + "c" * 4500
+    assert len(backend.entries) == -(-4503 // CHUNK_CHARS) + 1
+    store.set_raw("app/prod/token:", "short")
+    assert {name for _, name in backend.entries} == {"app/prod/token:"}
+
+
+def test_a_chunk_changed_behind_our_back_reads_as_missing_not_as_a_wrong_value() -> None:
+    backend = LimitedKeyring()
+    store = SecretStore(backend)
+    store.set_raw("app/prod/token:", "eyJ" + "x" * 4500)
+    chunk = next(key for key in backend.entries if key[1].endswith(".2"))
+    backend.entries[chunk] = "y" * len(backend.entries[chunk])
+    assert store.get_raw("app/prod/token:") is None
+
+
+def test_values_chunked_by_earlier_versions_are_read_and_replaced() -> None:
+    backend = LimitedKeyring()
+    value = "eyJ" + "z" * 2500
+    for number, start in enumerate(range(0, len(value), 1000), start=1):
+        backend.entries[("credenza", f"app/prod/token:#{number}")] = value[start : start + 1000]
+    backend.entries[("credenza", "app/prod/token:")] = f"credenza-chunks:3:{len(value)}"
+    store = SecretStore(backend)
+    assert store.get_raw("app/prod/token:") == value
+    store.set_raw("app/prod/token:", "fresh")
+    assert backend.entries == {("credenza", "app/prod/token:"): "fresh"}
+
+
+def test_many_entries_are_read_at_once_chunked_or_not() -> None:
+    store = SecretStore(LimitedKeyring())
+    store.set_raw("a", "1")
+    store.set_raw("b", "eyJ" + "b" * 3000)
+    assert store.get_many(["a", "b", "c"]) == {"a": "1", "b": "eyJ" + "b" * 3000, "c": None}

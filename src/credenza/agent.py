@@ -5,7 +5,7 @@ exits after ``idle_timeout`` seconds without a request. Nothing it holds is writ
 
 Protocol, one line each way: the hot lookup is ``G<TAB>key`` answered by
 ``T<TAB>token<TAB>type<TAB>expires_at<TAB>scope`` or ``M`` (so that `credenza token` needs neither
-json nor re); everything else is a JSON object (ops put, drop, stop, ping).
+json nor re); everything else is a JSON object (ops put, drop, stop, ping, key-put, key-get).
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Agent:
         self.idle_timeout = idle_timeout
         self.clock = clock
         self.tokens: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, str] = {}
         self.last_request = clock()
         self._stop: asyncio.Event | None = None  # made in run(): asyncio is imported only there
 
@@ -132,6 +133,14 @@ class Agent:
                 "scope": str(message.get("scope", "")),
             }
             return {"ok": True}
+        if op == "key-put":
+            # The file keyring's derived key (never a passphrase), so that later commands skip
+            # the scrypt derivation; held in memory only, until the agent stops.
+            self.keys[str(message["id"])] = str(message["key"])
+            return {"ok": True}
+        if op == "key-get":
+            held = self.keys.get(str(message.get("id")))
+            return {"key": held} if held is not None else {"miss": True}
         if op == "drop":
             prefix = str(message.get("prefix", ""))
             for key in [k for k in self.tokens if k.startswith(prefix)]:
@@ -219,6 +228,7 @@ class Agent:
             server.close()
             await server.wait_closed()
             self.tokens.clear()
+            self.keys.clear()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 

@@ -196,6 +196,7 @@ class Workspace:
             timeout=settings.keyring_timeout,
             allow_plaintext=settings.allow_plaintext_keyring,
             warn=warn,
+            keyring=settings.keyring,
         )
         return cls(store=store, secrets=secrets, preloaded=config, **kwargs)
 

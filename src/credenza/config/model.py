@@ -168,6 +168,11 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
     retry_attempts: int = 3
     token_skew_seconds: int = 60
     keyring_timeout: float = 5.0
+    # "auto": the desktop keyring (Secret Service, Keychain, Credential Manager); "file": the
+    # built-in encrypted file keyring, for machines without one.
+    keyring: Literal["auto", "file"] = "auto"
+    # "auto": `credenza token` and the dashboard start the agent when none runs.
+    agent: Literal["auto", "off"] = "auto"
     allow_plaintext_keyring: bool = False
     ca_bundle: str | None = None
 
