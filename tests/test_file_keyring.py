@@ -290,7 +290,7 @@ def test_echo_is_restored_after_a_prompt_times_out(terminal: tuple[int, int]) ->
     master, slave = terminal
     assert termios.tcgetattr(slave)[3] & termios.ECHO
     process = _prompt_in(terminal, 0.5)
-    seen = _read_until(master, b"TIMEOUT")
+    seen = _read_until(master, PASSPHRASE_VARIABLE.encode())
     assert process.wait(10) == 3
     assert b"no passphrase was typed within 0.5 s" in seen
     assert termios.tcgetattr(slave)[3] & termios.ECHO
