@@ -1,0 +1,1 @@
+"""One module per group of rows in the benchmark table; each exposes ``rows(world, plan)``."""
