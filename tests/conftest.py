@@ -31,6 +31,12 @@ FAST = HttpSettings(
 )
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's user cache dir (the parsed-config cache) is its own, never the real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
     """Select an in-memory keyring through keyring's public API, and restore the old one."""

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import tomli_w
 
+from credenza.config.cache import ParsedConfigCache
 from credenza.config.model import CONFIG_VERSION, Config
 from credenza.errors import (
     ConfigConflictError,
@@ -90,12 +91,19 @@ def dump_config(config: Config, raw: dict[str, Any] | None = None) -> bytes:
 class ConfigStore:
     """Owns one config file. Load validates; save is atomic, locked, 0600, and refuses conflicts."""
 
-    def __init__(self, path: Path, *, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 10.0,
+        cache: ParsedConfigCache | None = None,
+    ) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
         self.lock_timeout = lock_timeout
+        self.cache = cache or ParsedConfigCache()
         self.warnings: list[str] = []
-        self._raw: dict[str, Any] = {}
+        self._raw: dict[str, Any] | None = {}  # None: not parsed yet (the config came from cache)
         self._fingerprint: str | None = None
 
     def load(self) -> Config:
@@ -105,8 +113,13 @@ class ConfigStore:
         if data is None:
             self._raw, self._fingerprint = {}, None
             return Config()
-        config, raw = parse_config(data, str(self.path))
-        self._raw, self._fingerprint = raw, _digest(data)
+        digest = _digest(data)
+        config = self.cache.get(self.path, data, digest)
+        raw = None
+        if config is None:
+            config, raw = parse_config(data, str(self.path))
+            self.cache.put(self.path, data, digest, config)
+        self._raw, self._fingerprint = raw, digest
         return config
 
     def save(self, config: Config) -> None:
@@ -131,6 +144,8 @@ class ConfigStore:
                 f"{self.path} changed on disk since credenza read it; your change was not saved",
                 hint="reload (run the command again, or press r in the dashboard) and redo it",
             )
+        if self._raw is None:  # loaded from the cache: the unknown keys are in the file
+            self._raw = tomllib.loads(current.decode("utf-8")) if current is not None else {}
         data = dump_config(config, self._raw)
         self._ensure_directory()
         self._remove_stale_temp_files()
