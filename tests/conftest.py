@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from credenza.oauth.client import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.workspace import Workspace
+
+# `credenza token` starts an agent in the background by default; a test suite must not leave
+# agents behind (in-process CLI calls and every subprocess inherit this). The auto-start tests
+# turn it back on for their own processes and stop what they started.
+os.environ["CREDENZA_AGENT"] = "off"
 
 # Every test runs with zero backoff: retries are counted, never waited for.
 FAST = HttpSettings(

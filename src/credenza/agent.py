@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_REQUEST = 64 * 1024
+# An agent started by a command (not by hand) exits after an hour without a request.
+AUTOSTART_IDLE_TIMEOUT = 3600.0
+# How long a command that started the agent waits for it to listen before going on without it.
+AUTOSTART_WAIT = 3.0
+_starting: float | None = None  # the monotonic deadline while an agent we started comes up
 
 
 def socket_path() -> str:
@@ -76,12 +81,24 @@ def lookup(key: str, *, timeout: float = 0.5, path: str | None = None) -> list[s
 
 
 def request(
-    message: dict[str, Any], *, timeout: float = 0.5, path: str | Path | None = None
+    message: dict[str, Any],
+    *,
+    timeout: float = 0.5,
+    path: str | Path | None = None,
+    wait_for_start: bool = True,
 ) -> dict[str, Any] | None:
-    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer)."""
+    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer).
+
+    If this process started the agent a moment ago (``autostart``), wait for it to listen.
+    """
     import json
 
     data = _exchange(json.dumps(message).encode(), timeout=timeout, path=path)
+    while data is None and wait_for_start and _starting is not None:
+        if time.monotonic() > _starting:
+            break
+        time.sleep(0.02)
+        data = _exchange(json.dumps(message).encode(), timeout=timeout, path=path)
     if data is None:
         return None
     try:
@@ -110,7 +127,13 @@ class Agent:
         now = self.clock()
         self._expire(now)
         if op == "ping":
-            return {"ok": True, "tokens": len(self.tokens), "pid": os.getpid()}
+            return {
+                "ok": True,
+                "tokens": len(self.tokens),
+                "keys": len(self.keys),
+                "pid": os.getpid(),
+                "idle_timeout": self.idle_timeout,
+            }
         if op == "get":
             entry = self.tokens.get(str(message.get("key")))
             skew = float(message.get("skew", entry.get("skew", 60) if entry else 60))
@@ -238,13 +261,81 @@ def run_agent(*, idle_timeout: float, path: Path | None = None) -> int:
     from pathlib import Path
 
     target = path or Path(socket_path())
-    if request({"op": "ping"}, path=target) is not None:
+    if request({"op": "ping"}, path=target, wait_for_start=False) is not None:
+        print(f"credenza: an agent already runs at {target}", file=sys.stderr)
+        return 0
+    lock = _single_instance(target)
+    if lock is None:  # another agent is starting on this socket right now
         print(f"credenza: an agent already runs at {target}", file=sys.stderr)
         return 0
     print(f"socket: {target}", flush=True)
     print(f"idle timeout: {idle_timeout:g} s", flush=True)
     import asyncio
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Agent(target, idle_timeout=idle_timeout).run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(Agent(target, idle_timeout=idle_timeout).run())
+    finally:
+        os.close(lock)
     return 0
+
+
+def _single_instance(target: Path) -> int | None:
+    """A lock held for the agent's life next to its socket: two commands that both found no
+    agent and both started one end with one (the second would take over the socket path)."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target.parent.chmod(0o700)
+    fd = os.open(str(target) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - Windows has no AF_UNIX agent to guard
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def autostart(mode: str, *, idle_timeout: float = AUTOSTART_IDLE_TIMEOUT) -> bool:
+    """Start the agent in the background when ``mode`` is "auto" and none answers.
+
+    Returns True when one was started; later ``request`` calls in this process wait for it.
+    $CREDENZA_AGENT=off turns this off whatever the config says (CI, tests, shared machines).
+    """
+    global _starting
+    if mode != "auto" or os.environ.get("CREDENZA_AGENT", "auto") == "off":
+        return False
+    if not hasattr(socket, "AF_UNIX"):  # pragma: no cover - Windows
+        return False
+    if request({"op": "ping"}, timeout=0.2, wait_for_start=False) is not None:
+        return False
+    import subprocess
+
+    # Nothing it does not need: the file keyring's passphrase stays with this command (the
+    # agent is handed the derived key instead).
+    environment = {k: v for k, v in os.environ.items() if k != "CREDENZA_KEYRING_PASSPHRASE"}
+    try:
+        subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "credenza",
+                "agent",
+                "start",
+                "--idle-timeout",
+                f"{idle_timeout:g}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not killed with the terminal or by Ctrl-C in it
+            close_fds=True,
+            cwd="/",
+            env=environment,
+        )
+    except OSError:
+        return False
+    _starting = time.monotonic() + AUTOSTART_WAIT
+    return True

@@ -460,7 +460,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     except ImportError:
         _error("the dashboard is not built yet; use the CLI commands (credenza --help)")
         return 2
-    return run_dashboard(open_workspace(args))
+    from credenza import agent
+
+    workspace = open_workspace(args)
+    agent.autostart(workspace.config.settings.agent)
+    if workspace.config.settings.keyring == "file":
+        # The passphrase prompt needs the terminal, which the dashboard is about to take over.
+        _ = workspace.secrets.backend
+    return run_dashboard(workspace)
 
 
 def _application_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -758,7 +765,10 @@ def cmd_secret_confirm(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from credenza import agent
+
     workspace = open_workspace(args)
+    agent.autostart(workspace.config.settings.agent)  # comes up while this call works
     session, _cached = _run_async(
         workspace,
         workspace.token(args.app, args.env, args.scope or None, use_cache=not args.no_cache),

@@ -424,7 +424,7 @@ def _damaged(path: Path, why: str) -> KeyringFileDamagedError:
 def _agent_key(key_id: str) -> bytes | None:
     from credenza import agent
 
-    answer = agent.request({"op": "key-get", "id": key_id})
+    answer = agent.request({"op": "key-get", "id": key_id}, wait_for_start=False)
     key = answer.get("key") if answer else None
     if not isinstance(key, str):
         return None
