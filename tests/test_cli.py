@@ -143,7 +143,7 @@ def test_verify_exits_1_when_any_fails_and_reports_json(cli, sandbox: SandboxSer
     code, out, _ = cli("verify", "--all", "--json")
     assert code == 1
     statuses = {(r["application"], r["status"]) for r in json.loads(out)}
-    assert statuses == {("telenor-sms", "ok"), ("broken", "wrong_secret")}
+    assert statuses == {("telenor-sms", "ok"), ("broken", "unknown_client")}
     assert CANARY not in out
     assert cli("verify", "telenor-sms")[0] == 0
 

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+# What went wrong with a call to a provider, in the words a verify report and the dashboard use;
+# each has its own advice (see credenza.oauth.client).
+ErrorKind = Literal[
+    "wrong_secret",  # the client authenticated with a secret the provider does not accept
+    "wrong_auth_method",  # basic where the client is registered for post, or the reverse
+    "unknown_client",  # the provider does not know this client_id
+    "grant_not_allowed",  # unauthorized_client: this client may not use this grant
+    "scope",  # a requested scope is not granted to this client
+    "provider",  # anything else the provider said no to, or its own failure
+    "unreachable",  # no answer: connection, TLS, redirect, timeout
+]
+
 
 class CredenzaError(Exception):
     """Base of every error credenza reports to a user.
@@ -154,11 +168,11 @@ class TokenEndpointError(OAuthError):
         provider_code: str | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
-        kind: str = "provider",
+        kind: ErrorKind = "provider",
     ) -> None:
         super().__init__(message, hint=hint)
-        # What a verify report tells apart: wrong_secret, scope or provider.
-        self.kind = kind
+        # What a verify report tells apart; every field below went through untrusted.clean.
+        self.kind: ErrorKind = kind
         self.status = status
         self.error = error
         self.description = description
@@ -172,6 +186,10 @@ class InvalidResponseError(OAuthError):
 
 class SecretNotVerifiedError(OAuthError):
     """A new secret failed its verification token call; the old secret was kept."""
+
+
+class RevocationUnconfirmedError(OAuthError):
+    """A revoke or logout was answered, but not with the answer its spec gives (an HTML page)."""
 
 
 class DiscoveryError(OAuthError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from datetime import datetime
 from typing import Literal
@@ -175,6 +177,20 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
     agent: Literal["auto", "off"] = "auto"
     allow_plaintext_keyring: bool = False
     ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        # Checked where the file loads, so `nan` or a missing CA file is a config error with its
+        # key path, not an internal error at the first network call.
+        for name in ("connect_timeout", "read_timeout", "deadline", "keyring_timeout"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0 or value > 86400:
+                raise ValueError(f"@{name}: must be a number of seconds above 0 (at most 86400)")
+        if not 0 < self.retry_attempts <= 20:
+            raise ValueError("@retry_attempts: must be between 1 and 20")
+        if not 0 <= self.token_skew_seconds <= 86400:
+            raise ValueError("@token_skew_seconds: must be between 0 and 86400")
+        if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
+            raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
 
 
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):

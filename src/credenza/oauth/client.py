@@ -1,19 +1,23 @@
 """The OAuth2 client over httpx: client_credentials, refresh, revoke, logout, introspect, discover.
 
-Every call is bounded (connect and read timeouts plus an overall deadline, and a body cap while it
-streams), never follows a redirect, refuses plain http except to loopback, and retries only
-transient failures (connection errors, 429/503) with stamina's bounded, jittered backoff.
+Every call is bounded (connect and read timeouts plus an overall deadline, and a cap on the
+decoded body while it streams), never follows a redirect, refuses plain http except to loopback,
+and retries only transient failures (connection errors, 429/503) with stamina's bounded, jittered
+backoff. Whatever a server answers is untrusted: every word of it that reaches an error passes
+``untrusted.clean`` with the values sent in that exchange, so an echo cannot leak them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import ipaddress
-import json
+import math
+import os
 import re
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -23,18 +27,29 @@ import httpx
 import stamina
 
 from credenza.errors import (
+    ConfigError,
     CredenzaError,
     DiscoveryError,
+    ErrorKind,
     InsecureEndpointError,
     InvalidResponseError,
     RedirectRefusedError,
+    RevocationUnconfirmedError,
     TokenEndpointError,
     TransportError,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
 from credenza.oauth.auth.basic import basic_authorization as basic_authorization  # its old home
+from credenza.oauth.decoding import (
+    ACCEPT_ENCODING,
+    BodyTooLargeError,
+    CappedDecoder,
+    UndecodableBodyError,
+)
 from credenza.oauth.grants import client_credentials, refresh
+from credenza.oauth.params import check_extra_params
 from credenza.oauth.tokens import Token, parse_token_response
+from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
@@ -42,6 +57,22 @@ Endpoint = Literal[
     "token", "revocation", "introspection", "logout", "discovery", "device_authorization"
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# Form fields whose values are credentials: an echo of any of them is redacted.
+_SENSITIVE_FIELDS = frozenset(
+    {
+        "client_secret",
+        "client_assertion",
+        "refresh_token",
+        "token",
+        "code",
+        "code_verifier",
+        "device_code",
+        "password",
+        "assertion",
+        "subject_token",
+        "actor_token",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -97,12 +128,25 @@ class ServerMetadata:
     # RFC 9207: the server puts `iss` in every authorization response, so one without it is forged.
     authorization_response_iss: bool = False
 
+    def endpoints(self) -> dict[str, str]:
+        """Every endpoint the metadata names, by what it is for."""
+        found = {
+            "token": self.token_endpoint,
+            "revocation": self.revocation_endpoint,
+            "introspection": self.introspection_endpoint,
+            "logout": self.logout_endpoint,
+            "authorization": self.authorization_endpoint,
+            "device_authorization": self.device_authorization_endpoint,
+        }
+        return {name: url for name, url in found.items() if url}
+
 
 @dataclass(frozen=True)
 class _Response:
     status: int
     headers: httpx.Headers
     body: bytes
+    sent: Sent = NOTHING
 
 
 def is_loopback(host: str) -> bool:
@@ -123,10 +167,10 @@ def check_endpoint(url: str, what: str = "endpoint") -> None:
         return
     if parts.scheme == "http":
         raise InsecureEndpointError(
-            f"refusing to send credentials to {url} over plain http",
+            f"refusing to send credentials to {_show_url(url)} over plain http",
             hint="use the https:// URL; plain http is allowed only to loopback (127.0.0.1, localhost)",
         )
-    raise InsecureEndpointError(f"the {what} {url!r} is not an http(s) URL")
+    raise InsecureEndpointError(f"the {what} '{clean(url, limit=160)}' is not an http(s) URL")
 
 
 def origin_of(url: str) -> str:
@@ -137,20 +181,24 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
+# Longer than any wait worth reporting; keeps a server's 10**400 from becoming inf.
+_MAX_RETRY_AFTER = 10.0**9
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if re.fullmatch(r"[0-9]{1,40}", value):
+        return min(float(value), _MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), _MAX_RETRY_AFTER)
 
 
 class OAuthClient:
@@ -192,8 +240,12 @@ class OAuthClient:
         return refresh.keep_refresh_token(token, refresh_token)
 
     async def request_token(self, credentials: ClientCredentials, form: dict[str, str]) -> Token:
-        """A token request with the form a grant built (oauth/grants/), client-authenticated."""
-        return await self._token_call(credentials, form)
+        """A token request with the form a grant built (oauth/grants/), client-authenticated.
+
+        A response without ``scope`` granted what was requested (RFC 6749 §5.1)."""
+        token = await self._token_call(credentials, form)
+        requested = tuple(form["scope"].split()) if form.get("scope") else credentials.scopes
+        return _as_requested(token, requested)
 
     async def post_form(
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, form: dict[str, str]
@@ -205,31 +257,49 @@ class OAuthClient:
         data = _json_object(response.body)
         if data is None:
             raise InvalidResponseError(
-                f"the {endpoint.replace('_', ' ')} endpoint {url} did not answer with a JSON object"
+                f"the {endpoint.replace('_', ' ')} endpoint {_show_url(url)} did not answer with "
+                "a JSON object"
             )
         return data
 
     async def revoke(
         self, credentials: ClientCredentials, url: str, token: Secret, hint: str = "access_token"
     ) -> None:
-        """RFC 7009 revocation with client authentication; 200 means done (even if unknown)."""
+        """RFC 7009 revocation with client authentication.
+
+        Only the spec's answer confirms it: 200 (also for a token the server does not know). An
+        HTML page (a login or error page served with 200) or any other 2xx raises
+        RevocationUnconfirmedError; the caller drops its cached copy either way.
+        """
         form = {"token": token.reveal(), "token_type_hint": hint}
         response = await self._call("revocation", url, credentials, form=form)
-        if response.status != 200:
-            raise self._error("revocation", url, response, credentials.profile)
+        if response.status == 200 and not _looks_html(response.headers, response.body):
+            return
+        if 200 <= response.status < 300:
+            raise _unconfirmed("revocation", url, response, "HTTP 200 (RFC 7009)")
+        raise self._error("revocation", url, response, credentials.profile)
 
     async def logout(self, url: str, token: Secret, profile: Profile = GENERIC) -> None:
-        """Logout by GET with a Bearer header, answered by plain text (Telenor: ``OK!``)."""
+        """Logout by GET with a Bearer header, confirmed only by the profile's answer
+        (Telenor: 200 with ``OK!``); anything else raises RevocationUnconfirmedError."""
         check_endpoint(url, "logout endpoint")
         headers = {"Authorization": f"Bearer {token.reveal()}"}
-        response = await self._send("logout", "GET", url, headers=headers)
-        if response.status != 200:
-            raise self._error("logout", url, response, profile)
+        sent = Sent(token.reveal(), headers["Authorization"])
+        response = await self._send("logout", "GET", url, headers=headers, sent=sent)
+        if response.status == 200 and _body_text(response.body) == profile.logout_answer:
+            return
+        if 200 <= response.status < 300:
+            raise _unconfirmed("logout", url, response, f"HTTP 200 {profile.logout_answer!r}")
+        raise self._error("logout", url, response, profile)
 
     async def introspect(
         self, credentials: ClientCredentials, url: str, token: Secret
     ) -> dict[str, Any]:
-        """RFC 7662 introspection, authenticated as the client."""
+        """RFC 7662 introspection, authenticated as the client.
+
+        The answer is returned as the server sent it: show it only through ``untrusted.clean``
+        and ``tokens.claim_time``.
+        """
         form = {"token": token.reveal(), "token_type_hint": "access_token"}
         response = await self._call("introspection", url, credentials, form=form)
         if response.status != 200:
@@ -237,7 +307,8 @@ class OAuthClient:
         data = _json_object(response.body)
         if data is None or not isinstance(data.get("active"), bool):
             raise InvalidResponseError(
-                f"the introspection endpoint {url} did not answer with an RFC 7662 object"
+                f"the introspection endpoint {_show_url(url)} did not answer with an RFC 7662 "
+                "object"
             )
         return data
 
@@ -269,8 +340,10 @@ class OAuthClient:
                 continue
             return _metadata(issuer, url, data)
         raise DiscoveryError(
-            f"no authorization-server metadata found for issuer {issuer}",
-            hint="check the issuer URL, or give --token-url instead (" + "; ".join(failures) + ")",
+            f"no authorization-server metadata found for issuer {_show_url(issuer)}",
+            hint="check the issuer URL, or give --token-url instead ("
+            + clean("; ".join(failures), limit=400)
+            + ")",
         )
 
     # -- internals -----------------------------------------------------------------------------
@@ -280,25 +353,35 @@ class OAuthClient:
         if response.status != 200:
             raise self._error("token", credentials.token_url, response, credentials.profile)
         try:
-            body = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(response.body)
+        except ValueError as why:
             raise InvalidResponseError(
-                f"the token endpoint {credentials.token_url} answered 200 with something that is "
-                f"not JSON ({_content_type(response)})",
+                f"the token endpoint {_show_url(credentials.token_url)} answered 200 with "
+                f"something that is not JSON credenza can read ({_content_type(response)}: {why})",
                 hint="check that the token URL is the provider's token endpoint",
             ) from None
-        return parse_token_response(body, issued_at=self.clock())
+        return parse_token_response(body, issued_at=self.clock(), sent=response.sent)
 
     async def _call(
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, *, form: dict[str, str]
     ) -> _Response:
         check_endpoint(url, f"{endpoint} endpoint")
+        # A config edited by hand gets the same refusal as --param: extra parameters never
+        # replace what the grant itself sends, and never carry a secret.
+        check_extra_params(credentials.extra_params)
         method = method_for(credentials.auth_method)
         request = OutgoingRequest(url, dict(form), {"Accept": "application/json"})
         method.apply(credentials, request, self.clock())
         tls: _TlsIdentity | None = None
         if (identity := method.tls_identity(credentials)) is not None:
             tls = (identity, lambda: method.ssl_context(credentials, self.settings.ca_bundle))
+        authorization = request.headers.get("Authorization", "")
+        sent = Sent(
+            credentials.secret.reveal(),
+            authorization,
+            authorization.partition(" ")[2],
+            *(value for key, value in request.form.items() if key in _SENSITIVE_FIELDS),
+        )
         return await self._send(
             endpoint,
             "POST",
@@ -306,6 +389,7 @@ class OAuthClient:
             headers=request.headers,
             form=request.form,
             profile=credentials.profile,
+            sent=sent,
             tls=tls,
         )
 
@@ -318,14 +402,27 @@ class OAuthClient:
         headers: dict[str, str],
         form: dict[str, str] | None = None,
         profile: Profile = GENERIC,
+        sent: Sent = NOTHING,
         tls: _TlsIdentity | None = None,
     ) -> _Response:
         """One call with retries on transient failures, all inside one overall deadline."""
         settings = self.settings
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + settings.deadline
+        # The last busy answer while credenza waits to retry: a deadline that runs out then is
+        # the server's "come back later", not a server dripping its answer.
+        busy: list[TokenEndpointError] = []
+
+        def transient(error: Exception) -> bool | float:
+            wait = self._backoff(error, ends_at - loop.time())
+            if wait is not False and isinstance(error, TokenEndpointError):
+                busy[:] = [error]
+            return wait
+
         try:
             async with asyncio.timeout(settings.deadline):
                 async for attempt in stamina.retry_context(
-                    on=self._backoff,
+                    on=transient,
                     attempts=max(1, settings.retry_attempts),
                     timeout=None,
                     wait_initial=settings.wait_initial,
@@ -333,11 +430,18 @@ class OAuthClient:
                     wait_jitter=settings.wait_jitter,
                 ):
                     with attempt:
-                        response = await self._once(method, url, headers, form, tls)
+                        busy.clear()
+                        response = await self._once(method, url, headers, form, sent, tls)
                         if response.status in (429, 503):
                             raise self._error(endpoint, url, response, profile)
                         return response
         except TimeoutError:
+            if busy:
+                raise TransportError(
+                    f"{_host(url)} was still busy (HTTP {busy[0].status}) when the "
+                    f"{settings.deadline:g} s deadline ran out",
+                    hint="the provider is rate-limiting or down; try again later",
+                ) from None
             raise TransportError(
                 f"{_host(url)} did not finish answering within the {settings.deadline:g} s deadline",
                 hint="the server is too slow or dripping its answer; try again later, or raise "
@@ -345,14 +449,20 @@ class OAuthClient:
             ) from None
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
-    def _backoff(self, error: Exception) -> bool | float:
-        """Which failures are transient, and how long the server asked us to wait."""
+    def _backoff(self, error: Exception, remaining: float = math.inf) -> bool | float:
+        """Which failures are transient, and how long to wait before the next try.
+
+        A server asking for longer than the time left (``Retry-After: 100000``) gets its answer
+        at once, not a wait that ends in a timeout.
+        """
         if isinstance(error, _ConnectFailure):
             return True
         if isinstance(error, TokenEndpointError) and error.status in (429, 503):
-            if error.retry_after is not None:
-                return min(error.retry_after, self.settings.retry_after_cap)
-            return True
+            if error.retry_after is None:
+                return True
+            if error.retry_after > remaining:
+                return False
+            return min(error.retry_after, self.settings.retry_after_cap)
         return False
 
     async def _once(
@@ -361,10 +471,15 @@ class OAuthClient:
         url: str,
         headers: dict[str, str],
         form: dict[str, str] | None,
+        sent: Sent,
         tls: _TlsIdentity | None = None,
     ) -> _Response:
         client = self._http(tls)
         limit = self.settings.max_body_bytes
+        too_large = TransportError(
+            f"{_host(url)} sent more than {limit // 1024} KiB; the answer was cut off",
+            hint="the URL probably does not point at an OAuth endpoint",
+        )
         try:
             request = client.build_request(method, url, headers=headers, data=form)
             response = await client.send(request, stream=True, follow_redirects=False)
@@ -372,22 +487,28 @@ class OAuthClient:
                 if response.is_redirect:
                     raise RedirectRefusedError(
                         f"{_host(url)} answered with a redirect (HTTP {response.status_code}) to "
-                        f"{_redirect_target(response)}; credenza never follows redirects with "
-                        "credentials",
+                        f"{_redirect_target(response, sent)}; credenza never follows redirects "
+                        "with credentials",
                         hint="set the endpoint to the final URL if you trust it",
                     )
-                chunks: list[bytes] = []
+                # Decoded as it arrives, so the cap holds for what the body inflates to.
+                decoder = CappedDecoder(response.headers.get("content-encoding"), limit)
                 size = 0
                 async for chunk in response.aiter_raw():
                     size += len(chunk)
                     if size > limit:
-                        raise TransportError(
-                            f"{_host(url)} sent more than {limit // 1024} KiB; the answer was cut off",
-                            hint="the URL probably does not point at an OAuth endpoint",
-                        )
-                    chunks.append(chunk)
+                        raise too_large
+                    decoder.feed(chunk)
+                body = decoder.finish()
             finally:
                 await response.aclose()
+        except BodyTooLargeError:
+            raise too_large from None
+        except UndecodableBodyError as why:
+            raise InvalidResponseError(
+                f"{_host(url)} sent a body credenza will not decode: {why}",
+                hint="the URL probably does not point at an OAuth endpoint",
+            ) from None
         except httpx.ConnectTimeout:
             raise _ConnectFailure(
                 f"cannot connect to {_host(url)}: no answer within {self.settings.connect_timeout:g} s",
@@ -410,10 +531,7 @@ class OAuthClient:
             raise InvalidResponseError(f"{_host(url)} sent a body that cannot be decoded") from None
         except httpx.HTTPError as exc:
             raise TransportError(f"the call to {_host(url)} failed: {type(exc).__name__}") from None
-        body = b"".join(chunks)
-        if response.headers.get("content-encoding"):
-            body = _decode_body(response, body, limit, url)
-        return _Response(response.status_code, response.headers, body)
+        return _Response(response.status_code, response.headers, body, sent)
 
     def _http(self, tls: _TlsIdentity | None = None) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -429,7 +547,7 @@ class OAuthClient:
         if self._client is None:
             verify: ssl.SSLContext | bool = True
             if self.settings.ca_bundle:
-                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+                verify = _ca_context(self.settings.ca_bundle)
             self._client = self._new_client(verify)
         return self._client
 
@@ -446,19 +564,30 @@ class OAuthClient:
             verify=True if verify is None else verify,
             trust_env=False,
             transport=self._transport,
-            headers={"User-Agent": "credenza"},
+            headers={"User-Agent": "credenza", "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def _error(
         self, endpoint: Endpoint, url: str, response: _Response, profile: Profile
     ) -> TokenEndpointError:
         return endpoint_error(
-            endpoint, url, response.status, response.headers, response.body, profile
+            endpoint, url, response.status, response.headers, response.body, profile, response.sent
         )
 
 
 # (identity key, how to build its TLS context): built only when the identity has no pool yet.
 _TlsIdentity = tuple[str, Callable[[], "ssl.SSLContext | None"]]
+
+
+def _ca_context(ca_bundle: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=os.path.expanduser(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"the ca_bundle {clean(ca_bundle, limit=120)} cannot be used "
+            f"({clean(getattr(exc, 'strerror', None) or exc, limit=80)})",
+            hint="point ca_bundle under [settings] at a PEM file of CA certificates",
+        ) from None
 
 
 class _ConnectFailure(TransportError):
@@ -472,31 +601,38 @@ def endpoint_error(
     headers: Mapping[str, str],
     body: bytes,
     profile: Profile = GENERIC,
+    sent: Sent = NOTHING,
 ) -> TokenEndpointError:
-    """Explain a non-2xx answer: RFC 6749 §5.2 fields, numbered provider codes, or an error page."""
+    """Explain a non-2xx answer: RFC 6749 §5.2 fields, numbered provider codes, or an error page.
+
+    Every field taken from the answer is cleaned of ``sent`` (what credenza sent in that
+    exchange) and of control characters before it goes into the error.
+    """
     retry_after = retry_after_seconds(headers.get("retry-after"))
-    data = _json_object(body)
-    where = f"the {endpoint} endpoint {url}"
-    if data is None:
-        what = (
-            "an HTML page" if _looks_html(headers, body) else f"a {_content_type_of(headers)} body"
-        )
-        title = _TITLE.search(body[:65536])
-        detail = f" titled {_clean(title.group(1).decode('utf-8', 'replace'))!r}" if title else ""
+    where = f"the {endpoint} endpoint {_show_url(url)}"
+    unreadable = ""
+    try:
+        data = parse_json(body) if body.strip() else None
+    except ValueError as why:
+        data, unreadable = None, str(why)
+    if not isinstance(data, dict):
+        what = _describe_body(headers, body, sent, unreadable)
         return TokenEndpointError(
-            f"{where} answered HTTP {status} with {what}{detail} instead of an OAuth error",
+            f"{where} answered HTTP {status} with {what} instead of an OAuth error",
             status=status,
             retry_after=retry_after,
             hint=_status_hint(endpoint, status, retry_after),
-            kind=_kind(None, status),
+            kind=_kind(None, status, None),
         )
     code_value = data.get("error")
-    code = code_value if isinstance(code_value, str) else None
+    code = clean(code_value, sent, limit=80) if isinstance(code_value, str) else None
     raw_description = data.get("error_description")
-    description = _clean(raw_description) if isinstance(raw_description, str) else None
-    provider_code = _provider_code(data)
+    description = (
+        clean(raw_description, sent, limit=200) if isinstance(raw_description, str) else None
+    )
+    provider_code = _provider_code(data, sent)
     explained = profile.explain(endpoint, status, provider_code)
-    message = f"{where} said HTTP {status}" + (f" {_clean(code)}" if code else "")
+    message = f"{where} said HTTP {status}" + (f" {code}" if code else "")
     if explained:
         message += f" ({profile.name} code {provider_code}: {explained.explanation})"
     else:
@@ -504,12 +640,12 @@ def endpoint_error(
             message += f": {description}"
         if provider_code:
             message += f" (code {provider_code})"
-    kind = explained.kind if explained and explained.kind else _kind(code, status)
+    kind = explained.kind if explained and explained.kind else _kind(code, status, description)
     return TokenEndpointError(
         message,
         status=status,
-        error=code,
-        description=description,
+        error=code or None,
+        description=description or None,
         provider_code=provider_code,
         retry_after=retry_after,
         hint=_hint_for(kind, endpoint, status, retry_after),
@@ -517,8 +653,8 @@ def endpoint_error(
     )
 
 
-def error_kind(error: CredenzaError) -> str:
-    """ok / wrong_secret / scope / unreachable / provider: what a verify report tells apart."""
+def error_kind(error: CredenzaError) -> ErrorKind:
+    """What a verify report and the dashboard tell apart, each with its own advice."""
     if isinstance(error, TokenEndpointError):
         return error.kind
     if isinstance(error, TransportError | InsecureEndpointError | RedirectRefusedError):
@@ -526,20 +662,71 @@ def error_kind(error: CredenzaError) -> str:
     return "provider"
 
 
-def _kind(code: str | None, status: int) -> str:
-    if code in ("invalid_client", "unauthorized_client") or status == 401:
-        return "wrong_secret"
-    if code == "invalid_scope":
+# Words servers use in error_description for these cases (Keycloak, Hydra, Authlib, Spring,
+# the sandbox); RFC 6749 gives all three the one code invalid_client.
+_UNKNOWN_CLIENT = (
+    "unknown client",
+    "client not found",
+    "no such client",
+    "client_id not found",
+    "invalid client id",
+    "client does not exist",
+    "client not registered",
+)
+_WRONG_METHOD = (
+    "auth method",
+    "authentication method",
+    "auth_method",
+    "client_secret_basic",
+    "client_secret_post",
+    "no client authentication",
+    "basic authorization",
+    "authorization header",
+    "client credentials not found",
+    "missing client credentials",
+    "client_secret is missing",
+    "missing client_secret",
+)
+
+
+def _kind(code: str | None, status: int, description: str | None) -> ErrorKind:
+    text = (description or "").lower()
+    if code == "unauthorized_client":
+        return "grant_not_allowed"
+    if code in ("invalid_scope", "unauthorized_scope", "insufficient_scope"):
         return "scope"
+    if code == "invalid_client" or (status == 401 and code in (None, "invalid_request")):
+        if any(words in text for words in _UNKNOWN_CLIENT):
+            return "unknown_client"
+        if any(words in text for words in _WRONG_METHOD):
+            return "wrong_auth_method"
+        return "wrong_secret"
+    if code == "invalid_request" and any(words in text for words in _WRONG_METHOD):
+        return "wrong_auth_method"
     return "provider"
 
 
-def _hint_for(kind: str, endpoint: Endpoint, status: int, retry_after: float | None) -> str:
+def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: float | None) -> str:
     if kind == "wrong_secret":
         return (
             "check the client secret (credenza secret set APP ENV) and the client_id; if both are "
             "right, try the other auth method (--auth-method client_secret_post or "
             "client_secret_basic)"
+        )
+    if kind == "wrong_auth_method":
+        return (
+            "the provider expects the other auth method: set --auth-method client_secret_post "
+            "or client_secret_basic on the environment (credenza env edit APP ENV)"
+        )
+    if kind == "unknown_client":
+        return (
+            "the provider does not know this client_id: compare it with the provider's portal "
+            "and the token URL's environment (sandbox or production)"
+        )
+    if kind == "grant_not_allowed":
+        return (
+            "this client may not use this grant (unauthorized_client): enable the grant type for "
+            "the application in the provider's portal; the secret is fine"
         )
     if kind == "scope":
         return "ask the provider to grant the scope to this client, or request fewer scopes"
@@ -548,7 +735,11 @@ def _hint_for(kind: str, endpoint: Endpoint, status: int, retry_after: float | N
 
 def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> str:
     if status in (429, 503):
-        wait = f" (the server asked to wait {retry_after:g} s)" if retry_after is not None else ""
+        wait = (
+            f" (the server asked to wait {_duration(retry_after)})"
+            if retry_after is not None
+            else ""
+        )
         return f"the provider is busy or rate-limiting{wait}; try again later"
     if status >= 500:
         return "the provider had an internal error; try again later or contact the provider"
@@ -559,55 +750,121 @@ def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> 
     return "check the request settings for this environment"
 
 
-def _provider_code(data: dict[str, Any]) -> str | None:
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def _provider_code(data: dict[str, Any], sent: Sent) -> str | None:
     for key in ("error_code", "code", "errorCode"):
         value = data.get(key)
         if isinstance(value, int | str) and not isinstance(value, bool):
-            return str(value)
+            return clean(value, sent, limit=40) or None
     return None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(body)
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _describe_body(headers: Mapping[str, str], body: bytes, sent: Sent, unreadable: str) -> str:
+    """An answer that is not an OAuth error, in a few safe words: its type, title or first line."""
+    if _looks_html(headers, body):
+        title = _TITLE.search(body[:65536])
+        if title:
+            text = html.unescape(title.group(1).decode("utf-8", "replace"))
+            shown = clean(text, sent, limit=100)
+            if shown:
+                return f"an HTML page titled '{shown}'"
+        return "an HTML page"
+    content_type = _content_type_of(headers)
+    if unreadable and ("json" in content_type or body.lstrip()[:1] in (b"{", b"[")):
+        return f"a {content_type} body that is not JSON credenza can read ({unreadable})"
+    if content_type.startswith("text/") or content_type == "untyped":
+        shown = clean(body[:4096].decode("utf-8", "replace"), sent, limit=100)
+        if shown:
+            return f"a {content_type} body '{shown}'"
+    return f"a {content_type} body"
+
+
+def _unconfirmed(
+    endpoint: Endpoint, url: str, response: _Response, expected: str
+) -> RevocationUnconfirmedError:
+    what = _describe_body(response.headers, response.body, response.sent, "")
+    return RevocationUnconfirmedError(
+        f"could not confirm the token was revoked: the {endpoint} endpoint {_show_url(url)} "
+        f"answered HTTP {response.status} with {what}, not {expected}",
+        hint="the cached copy was dropped; the token may still be live until it expires — check "
+        "the endpoint URL (an OpenID end_session page signs browsers out, it revokes nothing)",
+    )
+
+
+def _body_text(body: bytes) -> str:
+    return body[:1024].decode("utf-8", "replace").strip()
+
+
+def _as_requested(token: Token, requested: tuple[str, ...]) -> Token:
+    """RFC 6749 §5.1: a response without ``scope`` granted exactly what was requested."""
+    if token.scope_omitted and requested:
+        return replace(token, scopes=tuple(requested))
+    return token
 
 
 def _metadata(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata:
     declared = data.get("issuer")
     if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
         raise DiscoveryError(
-            f"the metadata at {url} is for issuer {declared!r}, not {issuer!r}",
+            f"the metadata at {_show_url(url)} is for issuer '{clean(declared, limit=120)}', "
+            f"not '{_show_url(issuer)}'",
             hint="RFC 8414 requires them to match; check the issuer URL",
         )
     token_endpoint = data.get("token_endpoint")
     if not isinstance(token_endpoint, str):
-        raise DiscoveryError(f"the metadata at {url} has no token_endpoint")
+        raise DiscoveryError(f"the metadata at {_show_url(url)} has no token_endpoint")
 
     def optional(key: str) -> str | None:
         value = data.get(key)
         return value if isinstance(value, str) else None
 
-    for candidate in (
-        token_endpoint,
-        optional("revocation_endpoint"),
-        optional("introspection_endpoint"),
-        optional("authorization_endpoint"),
-        optional("device_authorization_endpoint"),
-    ):
-        if candidate is not None:
-            check_endpoint(candidate)
+    # end_session_endpoint (OpenID RP-initiated logout) is a page that signs a browser out; it
+    # revokes no token, so it is never taken for a logout endpoint. `logout_endpoint` is the
+    # sandbox's and Telenor-style servers' GET + Bearer logout.
+    found = {
+        "token_endpoint": token_endpoint,
+        "revocation_endpoint": optional("revocation_endpoint"),
+        "introspection_endpoint": optional("introspection_endpoint"),
+        "logout_endpoint": optional("logout_endpoint"),
+        "authorization_endpoint": optional("authorization_endpoint"),
+        "device_authorization_endpoint": optional("device_authorization_endpoint"),
+    }
+    for key, candidate in found.items():
+        if candidate is None:
+            continue
+        if not is_clean(candidate) or " " in candidate:
+            raise DiscoveryError(
+                f"the metadata at {_show_url(url)} has a {key} with control characters or "
+                f"spaces: '{clean(candidate, limit=120)}'",
+                hint="credenza does not use such metadata; set the endpoints by hand",
+            )
+        check_endpoint(candidate, key.replace("_", " "))
     return ServerMetadata(
         issuer=declared,
         token_endpoint=token_endpoint,
-        revocation_endpoint=optional("revocation_endpoint"),
-        introspection_endpoint=optional("introspection_endpoint"),
-        logout_endpoint=optional("logout_endpoint") or optional("end_session_endpoint"),
+        revocation_endpoint=found["revocation_endpoint"],
+        introspection_endpoint=found["introspection_endpoint"],
+        logout_endpoint=found["logout_endpoint"],
         source=url,
-        authorization_endpoint=optional("authorization_endpoint"),
-        device_authorization_endpoint=optional("device_authorization_endpoint"),
+        authorization_endpoint=found["authorization_endpoint"],
+        device_authorization_endpoint=found["device_authorization_endpoint"],
         authorization_response_iss=data.get("authorization_response_iss_parameter_supported")
         is True,
     )
@@ -620,12 +877,15 @@ def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return TransportError(
-                f"the TLS certificate of {_host(url)} is not trusted ({cause.verify_message})",
+                f"the TLS certificate of {_host(url)} is not trusted "
+                f"({clean(cause.verify_message, limit=120)})",
                 hint="if the provider uses a private CA, set ca_bundle under [settings]; "
                 "credenza never turns verification off",
             )
         if isinstance(cause, ssl.SSLError):
-            return TransportError(f"TLS with {_host(url)} failed ({cause.reason})")
+            return TransportError(
+                f"TLS with {_host(url)} failed ({clean(cause.reason, limit=120)})"
+            )
         if isinstance(cause, ConnectionRefusedError):
             return _ConnectFailure(
                 f"cannot connect to {_host(url)}: connection refused",
@@ -637,31 +897,35 @@ def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:
             )
         cause = cause.__cause__ or cause.__context__
     return _ConnectFailure(
-        f"cannot connect to {_host(url)} ({exc})",
+        f"cannot connect to {_host(url)} ({clean(exc, limit=120)})",
         hint="check the URL, your network, a VPN or a firewall",
     )
 
 
-def _decode_body(response: httpx.Response, raw: bytes, limit: int, url: str) -> bytes:
-    # Content-Encoding decoding, capped: a small gzip body must not inflate past the limit.
-    decoder = response._get_content_decoder()
-    out = decoder.decode(raw) + decoder.flush()
-    if len(out) > limit:
-        raise TransportError(
-            f"{_host(url)} sent more than {limit // 1024} KiB; the answer was cut off"
-        )
-    return out
-
-
 def _host(url: str) -> str:
+    """The host (and port) of a URL for a message: never its user-info, always cleaned."""
     parts = urlsplit(url)
-    return parts.netloc or url
+    host = parts.netloc.rpartition("@")[2] if parts.netloc else url
+    return clean(host, limit=120)
 
 
-def _redirect_target(response: httpx.Response) -> str:
+def _show_url(url: str) -> str:
+    """A URL for a message: without user-info, query or fragment (they may carry credentials)."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return clean(url, limit=120)
+    return clean(f"{parts.scheme}://{_host(url)}{parts.path}", limit=160)
+
+
+def _redirect_target(response: httpx.Response, sent: Sent) -> str:
     location = response.headers.get("location", "")
     parts = urlsplit(location)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else (parts.path or "?")
+    target = (
+        f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        if parts.netloc
+        else (parts.path or "?")
+    )
+    return clean(target, sent, limit=160)
 
 
 def _content_type(response: _Response) -> str:
@@ -669,16 +933,12 @@ def _content_type(response: _Response) -> str:
 
 
 def _content_type_of(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "untyped").split(";")[0].strip() or "untyped"
+    value = headers.get("content-type", "untyped").split(";")[0].strip() or "untyped"
+    return clean(value, limit=60)
 
 
 def _looks_html(headers: Mapping[str, str], body: bytes) -> bool:
     head = body[:512].lstrip().lower()
-    return "html" in _content_type_of(headers) or head.startswith((b"<!doctype html", b"<html"))
-
-
-def _clean(text: str) -> str:
-    """One line, bounded, without control characters (a server's words go to a terminal)."""
-    flat = " ".join(text.split())
-    flat = "".join(ch for ch in flat if ch.isprintable())
-    return flat[:200]
+    return "html" in _content_type_of(headers).lower() or head.startswith(
+        (b"<!doctype html", b"<html")
+    )

@@ -6,11 +6,10 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 from credenza.config.model import Provider
-
-ErrorKind = Literal["wrong_secret", "scope", "unreachable", "provider", "other"]
+from credenza.errors import ErrorKind
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,9 @@ class Profile:
     portal_url: str | None = None
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     errors: tuple[ErrorExplanation, ...] = ()
+    # The body of a 200 that confirms a logout by GET + Bearer (the Telenor seed's "OK!");
+    # anything else, an HTML page above all, is not a confirmation.
+    logout_answer: str = "OK!"
 
     def explain(self, endpoint: str, status: int, code: str | None) -> ErrorExplanation | None:
         """The provider's own explanation of a numbered error code at one endpoint and status."""
@@ -83,6 +85,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         portal_url=data.get("portal_url"),
         environments=environments,
         errors=errors,
+        logout_answer=str(data.get("logout_answer", GENERIC.logout_answer)),
     )
     if provider is None:
         return profile
@@ -110,4 +113,5 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         portal_url=provider.portal_url or profile.portal_url,
         environments=environments,
         errors=errors,
+        logout_answer=profile.logout_answer,
     )

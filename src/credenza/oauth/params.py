@@ -1,0 +1,81 @@
+"""Extra form parameters (`--param KEY=VALUE`): which names credenza refuses, and why."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from credenza.errors import ValidationError
+from credenza.oauth.untrusted import clean
+
+# What a grant or client authentication sends itself: an extra parameter of the same name would
+# change the grant (`grant_type=password`) or put a credential in the config file.
+RESERVED = frozenset(
+    {
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "scope",
+        "code",
+        "code_verifier",
+        "refresh_token",
+        "redirect_uri",
+        "username",
+        "password",
+        "assertion",
+        "device_code",
+    }
+)
+# Names that say the value is a credential; the config file holds none (SECURITY.md 5).
+_SECRET_NAME = re.compile(
+    r"secret|passw|passphrase|pwd|token|assertion|api[-_]?key|private[-_]?key|credential"
+    r"|signature|^key$|_key$",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def param_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an extra parameter, or None when it can."""
+    if not _NAME.fullmatch(name):
+        return "use letters, digits, '_', '.', ':' or '-' (at most 64)"
+    lowered = name.lower()
+    if lowered in RESERVED or lowered.startswith("client_assertion"):
+        return "the grant itself sends it; set it with its own option, not --param"
+    if _SECRET_NAME.search(name):
+        return (
+            "it looks like a credential, and the config file holds no credential; keep "
+            "secrets in the keyring (credenza secret set)"
+        )
+    return None
+
+
+def check_extra_params(params: Mapping[str, str]) -> None:
+    """Raise ValidationError for the first extra parameter credenza refuses to send."""
+    for name in params:
+        problem = param_problem(name)
+        if problem is not None:
+            raise ValidationError(
+                f"the extra parameter '{clean(name, limit=64)}' is refused: {problem}",
+                hint="remove it with --param NAME= (credenza env edit APP ENV)",
+            )
+
+
+def apply_param_edits(current: Mapping[str, str], edits: list[str]) -> dict[str, str]:
+    """``--param KEY=VALUE`` adds or replaces one parameter; ``--param KEY=`` removes it."""
+    result = dict(current)
+    for edit in edits:
+        name, eq, value = edit.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ValidationError(
+                f"--param needs KEY=VALUE (or KEY= to remove), not '{clean(name, limit=64)}'"
+            )
+        if value == "":
+            result.pop(name, None)
+            continue
+        problem = param_problem(name)
+        if problem is not None:
+            raise ValidationError(f"--param {clean(name, limit=64)} is refused: {problem}")
+        result[name] = value
+    return result
