@@ -34,6 +34,7 @@ from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
     OAuthError,
+    RevocationUnconfirmedError,
     SecretMissingError,
     SecretNotVerifiedError,
     SecretStoreError,
@@ -548,6 +549,10 @@ class Workspace:
                     f"{resolved.label} has no revocation or logout endpoint",
                     hint="set --revocation-url or --logout-url on the environment, or discover them",
                 )
+        except RevocationUnconfirmedError:
+            # An answer that is not the spec's: maybe revoked, maybe not; never used again.
+            await asyncio.to_thread(self._drop, session)
+            raise
         except TokenEndpointError as exc:
             if exc.error == "unsupported_token_type":
                 await asyncio.to_thread(self._drop, session)
