@@ -351,7 +351,7 @@ def test_settings_refuse_nan_negative_and_missing_files(tmp_path) -> None:
         {"connect_timeout": math.inf},
         {"read_timeout": -1.0},
         {"deadline": 0.0},
-        {"retry_attempts": 0},
+        {"retry_attempts": -1},
         {"ca_bundle": str(tmp_path / "missing.pem")},
     ):
         with pytest.raises(msgspec.ValidationError):

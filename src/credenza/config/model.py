@@ -185,8 +185,8 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0 or value > 86400:
                 raise ValueError(f"@{name}: must be a number of seconds above 0 (at most 86400)")
-        if not 0 < self.retry_attempts <= 20:
-            raise ValueError("@retry_attempts: must be between 1 and 20")
+        if self.retry_attempts < 0:
+            raise ValueError("@retry_attempts: must be 0 or more (every call has its deadline)")
         if not 0 <= self.token_skew_seconds <= 86400:
             raise ValueError("@token_skew_seconds: must be between 0 and 86400")
         if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
