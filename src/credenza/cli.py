@@ -224,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agent.set_defaults(handler=cmd_agent)
 
+    keyring_ = command("keyring", "which keyring holds secrets and tokens: status, use file|system")
+    keyring_.add_argument("action", choices=["status", "use"])
+    keyring_.add_argument("kind", nargs="?", choices=["file", "system"])
+    keyring_.set_defaults(handler=cmd_keyring)
+
     verify = command("verify", "check credentials with a live token call")
     verify.add_argument("app", metavar="APP", nargs="?")
     verify.add_argument("--env")
@@ -888,6 +893,31 @@ def cmd_agent(args: argparse.Namespace) -> int:
         )
         return 0
     return agent.run_agent(idle_timeout=args.idle_timeout)
+
+
+def cmd_keyring(args: argparse.Namespace) -> int:
+    from credenza.secrets import setup
+
+    workspace = open_workspace(args)
+    if args.action == "status":
+        found = setup.status(workspace.secrets)
+        _info(f"keyring: {found.label}" + (' (keyring = "file")' if found.kind == "file" else ""))
+        return 0
+    if args.kind is None:
+        raise ValidationError(
+            "say which: `credenza keyring use file` or `credenza keyring use system`"
+        )
+    if args.kind == "system":
+        setup.use_system_keyring(workspace.store)
+        _info("secrets now go to the desktop keyring; the file keyring was left as it was")
+        return 0
+    created = setup.use_file_keyring(workspace.store)
+    what = "created" if created.created else "opened"
+    _info(f"{what} the encrypted file keyring {created.path}; secrets and tokens now go there")
+    _info(
+        "store your secrets again with `credenza secret set APP ENV` (they stay in the old keyring)"
+    )
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -135,6 +135,12 @@ class FileKeyring(Backend):
         if self.use_agent:
             _agent_hold(key_id, key)
 
+    def create(self) -> None:
+        """Write the (empty) file now, so that the next command opens it instead of asking for a
+        new passphrase."""
+        with self._write():
+            pass
+
     # -- the Backend interface ------------------------------------------------------------------
 
     def get(self, name: str) -> str | None:
