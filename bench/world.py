@@ -19,6 +19,7 @@ from pathlib import Path
 import tomli_w
 
 from credenza.sandbox import SandboxServer, SandboxState
+from credenza.secrets import names
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -175,7 +176,10 @@ def register(bench: World, count: int, envs: tuple[str, ...]) -> dict[str, tuple
             client = state.clients.get(client_id) or state.add_client(
                 {"client_id": client_id, "token_ttl": 3600}
             )
-            clients[f"app-{number:05d}/{env}/client_secret"] = (client_id, client.client_secret)
+            clients[names.client_secret(f"app-{number:05d}", env)] = (
+                client_id,
+                client.client_secret,
+            )
     return clients
 
 

@@ -10,7 +10,7 @@ from plan import Plan
 from world import HERE, PYTHON, World, application
 
 from credenza.oauth.tokens import Token
-from credenza.secrets import Secret
+from credenza.secrets import Secret, names
 
 FIRST_ROW = rb"App 00001"
 # A countdown cell ("10m04s left"): only ever drawn for a token, never in a header.
@@ -38,9 +38,9 @@ def _seed(world: World, count: int) -> str:
     entries: dict[str, str] = {}
     for number in range(count):
         app_id = f"app-{number:05d}"
-        # The names and the payload come from credenza's own token cache code.
-        name = f"{app_id}/production/token:"
-        entries[f"{app_id}/production/token-index"] = name
+        # The names and the payload come from credenza's own code.
+        name = names.token(app_id, "production", ())
+        entries[names.token_index(app_id, "production")] = name
         entries[name] = Token(
             access_token=Secret(f"bench-token-{number:05d}"),
             token_type="Bearer",

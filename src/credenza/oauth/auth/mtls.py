@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
@@ -84,6 +82,10 @@ def identity_key(certificate: str, key: Secret) -> str:
 
 def certificate_jwks(certificate: str) -> dict[str, Any]:
     """The JWKS with x5c that registers a self-signed certificate (RFC 8705 §2.2)."""
+    # Here, not at the top: cryptography costs 30 ms of every `credenza token` otherwise.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         cert = x509.load_pem_x509_certificate(Path(certificate).read_bytes())
     except (OSError, ValueError):

@@ -9,29 +9,35 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    PrivateKey: TypeAlias = (
+        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    )
+
     from credenza.oauth.client import ClientCredentials
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # OIDC Core §9 allows any exp; short ones limit what a leaked assertion is worth.
 ASSERTION_LIFETIME = timedelta(minutes=2)
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 _EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 
 
 def load_private_key(pem: Secret) -> tuple[PrivateKey, str]:
     """The key and the JWS algorithm it dictates: RS256, ES256/384/512 or EdDSA."""
+    # PyJWT and cryptography are imported where a key is used: at the top of the module they
+    # cost every `credenza token` 30 ms, and most clients authenticate with a secret.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     try:
         key = serialization.load_pem_private_key(pem.reveal().encode("utf-8"), password=None)
     except (ValueError, TypeError, UnicodeEncodeError):
@@ -68,11 +74,16 @@ def client_assertion(
         "exp": int((now + ASSERTION_LIFETIME).timestamp()),
     }
     headers = {"kid": credentials.key_id} if credentials.key_id else None
+    import jwt
+
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
 def public_jwk(pem: Secret, key_id: str | None = None) -> dict[str, Any]:
     """The public half of the key as a JWK, to register at the provider (RFC 7517)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     key, algorithm = load_private_key(pem)
     public = key.public_key()
     if isinstance(public, rsa.RSAPublicKey):
