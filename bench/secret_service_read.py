@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import secret_service  # noqa: E402
+from tests import secret_service
 
 ROUNDS = 7
 FIRST_READ = {
