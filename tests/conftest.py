@@ -13,6 +13,7 @@ import keyring
 import pytest
 
 from credenza.cli import run
+from credenza.config.model import EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import HttpSettings
@@ -89,26 +90,28 @@ def add_sandbox_app(
     }
     registered = sandbox.state.add_client(metadata)
     application = (
-        workspace.add_application(name)
+        workspace.applications.add(name)
         if not _has(workspace, name)
-        else workspace.application(name)
+        else workspace.applications.get(name)
     )
-    workspace.add_environment(
+    workspace.environments.add(
         application.id,
         env,
-        client_id=registered.client_id,
-        token_url=f"{sandbox.issuer}/oauth/token",
-        revocation_url=f"{sandbox.issuer}/oauth/token/revocation",
-        introspection_url=f"{sandbox.issuer}/oauth/token/introspection",
-        logout_url=f"{sandbox.issuer}/oauth/logout",
-        auth_method=registered.token_endpoint_auth_method,
+        EnvironmentChange(
+            client_id=registered.client_id,
+            token_url=f"{sandbox.issuer}/oauth/token",
+            revocation_url=f"{sandbox.issuer}/oauth/token/revocation",
+            introspection_url=f"{sandbox.issuer}/oauth/token/introspection",
+            logout_url=f"{sandbox.issuer}/oauth/logout",
+            auth_method=registered.token_endpoint_auth_method,
+        ),
     )
-    workspace.set_secret(application.id, env, registered.client_secret)
+    workspace.credentials.set(application.id, env, registered.client_secret)
     return application.id, registered.client_secret
 
 
 def _has(workspace: Workspace, name: str) -> bool:
-    return any(a.name == name for a in workspace.applications())
+    return any(a.name == name for a in workspace.applications.all())
 
 
 CliRunner = Callable[..., tuple[int, str, str]]

@@ -38,12 +38,19 @@ def test_agent_serves_until_the_skew_then_misses() -> None:
     assert store.tokens == {}  # expired tokens are dropped, not kept
 
 
-def test_agent_drops_by_prefix() -> None:
+def test_agent_drops_every_alias_filed_under_a_tag() -> None:
     store = Agent(Path("/unused"))
-    for key in ("c\x1fapp\x1fprod\x1f", "c\x1fapp\x1fsandbox\x1f", "c\x1fother\x1fprod\x1f"):
-        store.handle({"op": "put", "key": key, "token": "t", "expires": None})
-    store.handle({"op": "drop", "prefix": "c\x1fapp\x1f"})
-    assert list(store.tokens) == ["c\x1fother\x1fprod\x1f"]
+    for key, app, env in (
+        ("by-id", "app", "prod"),
+        ("by-name", "app", "sandbox"),
+        ("o", "other", "prod"),
+    ):
+        tags = [f"c\x1f{app}", f"c\x1f{app}\x1f{env}"]
+        store.handle({"op": "put", "key": key, "tags": tags, "token": "t", "expires": None})
+    store.handle({"op": "drop", "tag": "c\x1fapp\x1fprod"})
+    assert sorted(store.tokens) == ["by-name", "o"]
+    store.handle({"op": "drop", "tag": "c\x1fapp"})
+    assert list(store.tokens) == ["o"]
 
 
 @pytest.fixture
@@ -145,7 +152,7 @@ def test_the_fast_path_imports_nothing_heavy(running_agent: Path, tmp_path: Path
     agent.request(
         {
             "op": "put",
-            "key": fastpath.cache_key(config, "app", None, []),
+            "key": fastpath.cache_key(fastpath.config_key(config), "app", None, []),
             "token": "tok-123",
             "expires": None,
         }

@@ -206,17 +206,3 @@ def test_cli_and_token_path_do_not_import_textual_or_the_sandbox(tmp_path: Path)
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_no_module_outside_tui_imports_textual() -> None:
-    src = Path(__file__).parents[1] / "src" / "credenza"
-    offenders = [
-        str(path.relative_to(src))
-        for path in src.rglob("*.py")
-        if "tui" not in path.relative_to(src).parts
-        and any(
-            line.strip().startswith(("import textual", "from textual"))
-            for line in path.read_text().splitlines()
-        )
-    ]
-    assert offenders == []

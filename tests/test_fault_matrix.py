@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from credenza.config.model import EnvironmentChange
 from credenza.config.store import parse_config
 from credenza.errors import ConfigError
 from tests.servers import (
@@ -205,16 +206,18 @@ async def test_unsupported_token_type_is_reported_and_the_local_copy_dropped(wor
         scripted(200, JSON, body({"access_token": "t", "expires_in": 60})) as token_url,
         scripted(400, JSON, body({"error": "unsupported_token_type"})) as revocation_url,
     ):
-        app_id = workspace.add_application("Revoke").id
-        workspace.add_environment(
-            app_id, "production", client_id="id", token_url=token_url, revocation_url=revocation_url
+        app_id = workspace.applications.add("Revoke").id
+        workspace.environments.add(
+            app_id,
+            "production",
+            EnvironmentChange(client_id="id", token_url=token_url, revocation_url=revocation_url),
         )
-        workspace.set_secret(app_id, "production", CANARY)
-        session, _ = await workspace.token(app_id, "production")
+        workspace.credentials.set(app_id, "production", CANARY)
+        session, _ = await workspace.tokens.token(app_id, "production")
         with pytest.raises(TokenEndpointError, match="unsupported_token_type"):
-            await workspace.revoke_token(session)
-    assert workspace.tokens == {}
-    assert workspace.cached_token(app_id, "production", session.requested_scopes) is None
+            await workspace.tokens.revoke(session)
+    assert workspace.tokens.sessions == {}
+    assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
     await workspace.aclose()
 
 

@@ -13,7 +13,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from credenza.config.model import Application, Config, Settings
+from credenza.config.model import (
+    Application,
+    Config,
+    EnvironmentChange,
+    Settings,
+)
 from credenza.config.store import ConfigStore, parse_config
 from credenza.errors import ConfigError
 
@@ -80,7 +85,7 @@ def adder(path: Path, worker: int, count: int) -> None:
                 workspace = Workspace(
                     store=ConfigStore(path, lock_timeout=30), secrets=SecretStore(MemoryKeyring())
                 )
-                workspace.add_application(f"w{worker} n{number}")
+                workspace.applications.add(f"w{worker} n{number}")
                 break
             except ConfigError:
                 continue  # a conflict or a busy lock: retry, as a script would
@@ -150,13 +155,15 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
                 "grant_types": ["client_credentials", "refresh_token"],
             }
         )
-        app_id = demo.workspace.add_application("Canary").id
-        demo.workspace.add_environment(
+        app_id = demo.workspace.applications.add("Canary").id
+        demo.workspace.environments.add(
             app_id,
             "production",
-            client_id="canary-prod",
-            token_url=f"{demo.server.issuer}/oauth/token",
-            revocation_url=f"{demo.server.issuer}/oauth/token/revocation",
+            EnvironmentChange(
+                client_id="canary-prod",
+                token_url=f"{demo.server.issuer}/oauth/token",
+                revocation_url=f"{demo.server.issuer}/oauth/token/revocation",
+            ),
         )
         app = CredenzaApp(demo.workspace)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -256,14 +263,14 @@ async def test_a_cache_entry_torn_by_a_crash_means_one_new_grant_not_a_crash_loo
     from tests.conftest import add_sandbox_app
 
     app_id, _ = add_sandbox_app(workspace, sandbox)
-    first, _ = await workspace.token(app_id, "production")
-    name = f"{app_id}/production/token:{' '.join(sorted(first.requested_scopes))}"
+    first, _ = await workspace.tokens.token(app_id, "production")
+    name = f"{app_id}/production/token:{first.fingerprint}"
     workspace.secrets.set_raw(name, first.token.to_json()[:40])  # killed half-way through a write
     grants = sum(1 for r in sandbox.state.requests if r["path"] == "/oauth/token")
-    again, cached = await workspace.token(app_id, "production")
+    again, cached = await workspace.tokens.token(app_id, "production")
     assert not cached
     assert sum(1 for r in sandbox.state.requests if r["path"] == "/oauth/token") == grants + 1
-    third, cached = await workspace.token(app_id, "production")
+    third, cached = await workspace.tokens.token(app_id, "production")
     assert cached
     assert third.token.access_token == again.token.access_token
     await workspace.aclose()

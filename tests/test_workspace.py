@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import Provider
+from credenza.config.model import ApplicationChange, EnvironmentChange, Provider
 from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
@@ -28,39 +28,43 @@ CANARY = "cAnArY-a1b2c3d4e5f60718293a4b5c6d7e8f90ab"
 def use_sandbox_provider(
     workspace: Workspace, sandbox: SandboxServer, app_id: str, rotation: str = "cutover"
 ) -> None:
-    workspace.add_provider(
+    workspace.providers.add(
         "sandbox",
         Provider(name="Sandbox", kind="sandbox", admin_url=sandbox.issuer, rotation=rotation),
     )
     workspace.secrets.set_raw("providers/sandbox/admin_token", sandbox.admin_token)
-    workspace.edit_application(app_id, provider="sandbox")
+    workspace.applications.edit(app_id, ApplicationChange(provider="sandbox"))
 
 
 async def test_add_application_and_environment_by_discovery(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
-    app = workspace.add_application("Telenor SMS", owners=["a@example.com"], type="private")
+    app = workspace.applications.add(
+        "Telenor SMS", ApplicationChange(owners=["a@example.com"], type="private")
+    )
     assert app.id == "telenor-sms"
     registered = sandbox.state.add_client({"client_id": "tsms", "scope": "sms:send"})
-    workspace.add_environment(app.id, "production", client_id="tsms", issuer=sandbox.issuer)
-    environment = await workspace.discover_endpoints(app.id, "production")
+    workspace.environments.add(
+        app.id, "production", EnvironmentChange(client_id="tsms", issuer=sandbox.issuer)
+    )
+    environment = await workspace.environments.discover(app.id, "production")
     assert environment.revocation_url == f"{sandbox.issuer}/oauth/token/revocation"
-    workspace.set_secret(app.id, "production", registered.client_secret)
-    session = await workspace.fetch_token(app.id, "production")
+    workspace.credentials.set(app.id, "production", registered.client_secret)
+    session = await workspace.tokens.fetch(app.id, "production")
     assert session.token.scopes == ("sms:send",)
     await workspace.aclose()
 
 
 def test_application_validation(workspace: Workspace) -> None:
     with pytest.raises(ValidationError, match="not a URL"):
-        workspace.add_application("A", callback_url="not-a-url")
+        workspace.applications.add("A", ApplicationChange(callback_url="not-a-url"))
     with pytest.raises(ValidationError, match="not an email"):
-        workspace.add_application("A", owners=["nobody"])
-    workspace.add_application("A")
+        workspace.applications.add("A", ApplicationChange(owners=["nobody"]))
+    workspace.applications.add("A")
     with pytest.raises(ValidationError, match="already exists"):
-        workspace.add_application("a")
+        workspace.applications.add("a")
     with pytest.raises(NotFoundError, match="no application 'b'"):
-        workspace.application("b")
+        workspace.applications.get("b")
 
 
 def test_the_secret_never_reaches_the_config_file(
@@ -70,7 +74,7 @@ def test_the_secret_never_reaches_the_config_file(
     text = config_path.read_text()
     assert secret not in text
     assert "secret_set_at" in text
-    assert workspace.reveal_secret(app_id, "production").reveal() == secret
+    assert workspace.credentials.reveal(app_id, "production").reveal() == secret
 
 
 async def test_a_token_url_moved_to_another_origin_gets_no_request(
@@ -78,14 +82,16 @@ async def test_a_token_url_moved_to_another_origin_gets_no_request(
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox)
     with SandboxServer() as other:
-        workspace.edit_environment(app_id, "production", token_url=f"{other.issuer}/oauth/token")
+        workspace.environments.edit(
+            app_id, "production", EnvironmentChange(token_url=f"{other.issuer}/oauth/token")
+        )
         with pytest.raises(EndpointChangedError, match="moved from"):
-            await workspace.fetch_token(app_id, "production")
+            await workspace.tokens.fetch(app_id, "production")
         assert other.state.requests == []
         # Confirming sends it there (where it is, rightly, unknown).
-        workspace.confirm_endpoint(app_id, "production")
+        workspace.credentials.confirm_endpoint(app_id, "production")
         with pytest.raises(TokenEndpointError, match="unknown client_id"):
-            await workspace.fetch_token(app_id, "production")
+            await workspace.tokens.fetch(app_id, "production")
         assert len(other.state.requests) == 1
     await workspace.aclose()
 
@@ -95,20 +101,23 @@ async def test_manual_reset_keeps_the_old_secret_until_the_new_one_verifies(
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox)
     with pytest.raises(SecretNotVerifiedError, match=r"old one was kept: .*invalid_client"):
-        await workspace.reset_secret(app_id, "production", CANARY)
-    assert workspace.reveal_secret(app_id, "production").reveal() == old_secret
-    assert workspace.resolve(app_id, "production").environment.secret_rotated_at is None
+        await workspace.credentials.reset(app_id, "production", CANARY)
+    assert workspace.credentials.reveal(app_id, "production").reveal() == old_secret
+    assert (
+        workspace.environments.resolve(app_id, "production").environment.secret_rotated_at is None
+    )
     # The user resets it in the portal (here: the sandbox) and pastes the new one.
     client = sandbox.state.reset_secret(
-        workspace.resolve(app_id, "production").environment.client_id
+        workspace.environments.resolve(app_id, "production").environment.client_id
     )
-    result = await workspace.reset_secret(app_id, "production", f"  {client.client_secret}\n")
+    result = await workspace.credentials.reset(app_id, "production", f"  {client.client_secret}\n")
     assert result.verified
     assert result.new_secret is None
     assert any("whitespace" in w for w in result.warnings)
-    assert workspace.reveal_secret(app_id, "production").reveal() == client.client_secret
+    assert workspace.credentials.reveal(app_id, "production").reveal() == client.client_secret
     assert (
-        workspace.resolve(app_id, "production").environment.secret_rotated_at == result.rotated_at
+        workspace.environments.resolve(app_id, "production").environment.secret_rotated_at
+        == result.rotated_at
     )
     await workspace.aclose()
 
@@ -118,18 +127,20 @@ async def test_sandbox_reset_seen_from_both_sides(
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox)
     use_sandbox_provider(workspace, sandbox, app_id)
-    before = await workspace.fetch_token(app_id, "production")
-    result = await workspace.reset_secret(app_id, "production")
+    before = await workspace.tokens.fetch(app_id, "production")
+    result = await workspace.credentials.reset(app_id, "production")
     assert result.new_secret is not None
     assert result.rotation == "cutover"
-    assert workspace.reveal_secret(app_id, "production") == result.new_secret
+    assert workspace.credentials.reveal(app_id, "production") == result.new_secret
     # The provider's side: the old secret is refused at once, the old token still introspects active.
     oauth = OAuthClient(FAST)
-    resolved = workspace.resolve(app_id, "production")
-    old_credentials = await workspace._credentials(resolved, None, secret=Secret(old_secret))
+    resolved = workspace.environments.resolve(app_id, "production")
+    old_credentials = await workspace.credentials.client_credentials(
+        resolved, (), secret=Secret(old_secret)
+    )
     with pytest.raises(TokenEndpointError, match="invalid_client"):
         await oauth.fetch_token(old_credentials)
-    introspection = await workspace.introspect(before)
+    introspection = await workspace.tokens.introspect(before)
     assert introspection["active"] is True
     await oauth.aclose()
     await workspace.aclose()
@@ -140,13 +151,15 @@ async def test_overlap_rotation_keeps_the_old_secret_until_retired(
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox, rotation="overlap")
     use_sandbox_provider(workspace, sandbox, app_id, rotation="overlap")
-    result = await workspace.reset_secret(app_id, "production")
+    result = await workspace.credentials.reset(app_id, "production")
     assert result.rotation == "overlap"
     oauth = OAuthClient(FAST)
-    resolved = workspace.resolve(app_id, "production")
-    old_credentials = await workspace._credentials(resolved, None, secret=Secret(old_secret))
+    resolved = workspace.environments.resolve(app_id, "production")
+    old_credentials = await workspace.credentials.client_credentials(
+        resolved, (), secret=Secret(old_secret)
+    )
     await oauth.fetch_token(old_credentials)  # still works during the overlap
-    await workspace.retire_previous_secret(app_id, "production")
+    await workspace.credentials.retire_previous(app_id, "production")
     with pytest.raises(TokenEndpointError, match="invalid_client"):
         await oauth.fetch_token(old_credentials)
     await oauth.aclose()
@@ -157,15 +170,15 @@ async def test_token_cache_reuse_skew_and_no_file(
     workspace: Workspace, sandbox: SandboxServer, memory_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox, token_ttl=120)
-    first, cached = await workspace.token(app_id, "production")
+    first, cached = await workspace.tokens.token(app_id, "production")
     assert not cached
-    again, cached = await workspace.token(app_id, "production")
+    again, cached = await workspace.tokens.token(app_id, "production")
     assert cached
     assert again.token.access_token == first.token.access_token
     # Inside the skew the cached token is not used.
     later = first.token.issued_at + timedelta(seconds=120 - 30)
-    workspace.clock = lambda: later
-    fresh, cached = await workspace.token(app_id, "production", skew=60)
+    workspace.context.clock = lambda: later
+    fresh, cached = await workspace.tokens.token(app_id, "production", skew=60)
     assert not cached
     assert fresh.token.access_token != first.token.access_token
     # The cache is keyed by scopes, and lives in the keyring only.
@@ -180,11 +193,11 @@ async def test_revoke_drops_the_cached_copy_and_the_next_call_refetches(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox)
-    session, _ = await workspace.token(app_id, "production")
-    how = await workspace.revoke_token(session)
+    session, _ = await workspace.tokens.token(app_id, "production")
+    how = await workspace.tokens.revoke(session)
     assert how == "revoked"
-    assert workspace.cached_token(app_id, "production", session.requested_scopes) is None
-    again, cached = await workspace.token(app_id, "production")
+    assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
+    again, cached = await workspace.tokens.token(app_id, "production")
     assert not cached
     assert again.token.access_token != session.token.access_token
     await workspace.aclose()
@@ -194,9 +207,9 @@ async def test_logout_when_there_is_no_revocation_endpoint(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox)
-    workspace.edit_environment(app_id, "production", revocation_url=None)
-    session = await workspace.fetch_token(app_id, "production")
-    assert await workspace.revoke_token(session) == "logged out"
+    workspace.environments.edit(app_id, "production", EnvironmentChange(revocation_url=None))
+    session = await workspace.tokens.fetch(app_id, "production")
+    assert await workspace.tokens.revoke(session) == "logged out"
     assert sandbox.state.requests[-1]["method"] == "GET"
     await workspace.aclose()
 
@@ -206,9 +219,9 @@ async def test_removing_an_application_leaves_no_keyring_entries(
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox)
     add_sandbox_app(workspace, sandbox, env="sandbox")
-    await workspace.token(app_id, "production")
-    await workspace.token(app_id, "production", scopes=["sms:send"])
-    workspace.remove_application(app_id)
+    await workspace.tokens.token(app_id, "production")
+    await workspace.tokens.token(app_id, "production", scopes=["sms:send"])
+    workspace.applications.remove(app_id)
     assert [name for _, name in memory_keyring.entries if name.startswith(app_id)] == []
     await workspace.aclose()
 
@@ -216,14 +229,16 @@ async def test_removing_an_application_leaves_no_keyring_entries(
 async def test_verify_tells_failures_apart(workspace: Workspace, sandbox: SandboxServer) -> None:
     good, _ = add_sandbox_app(workspace, sandbox, name="Good")
     wrong, _ = add_sandbox_app(workspace, sandbox, name="Wrong")
-    workspace.set_secret(wrong, "production", CANARY)
+    workspace.credentials.set(wrong, "production", CANARY)
     scope, _ = add_sandbox_app(workspace, sandbox, name="Scope")
-    workspace.edit_environment(scope, "production", scopes=["admin"])
-    missing = workspace.add_application("Missing").id
-    workspace.add_environment(
-        missing, "production", client_id="m", token_url=f"{sandbox.issuer}/oauth/token"
+    workspace.environments.edit(scope, "production", EnvironmentChange(scopes=["admin"]))
+    missing = workspace.applications.add("Missing").id
+    workspace.environments.add(
+        missing,
+        "production",
+        EnvironmentChange(client_id="m", token_url=f"{sandbox.issuer}/oauth/token"),
     )
-    results = await workspace.verify_many(
+    results = await workspace.verification.verify_many(
         [
             (good, "production"),
             (wrong, "production"),
@@ -239,36 +254,41 @@ async def test_verify_tells_failures_apart(workspace: Workspace, sandbox: Sandbo
 def test_secret_expiry_is_warned_about_within_30_days(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
-    from credenza.workspace import _expiry_warnings
+    from credenza.services.verification import expiry_warnings
 
     app_id, _ = add_sandbox_app(workspace, sandbox)
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    environment = workspace.edit_environment(
-        app_id, "production", secret_expires_at=now + timedelta(days=10)
+    environment = workspace.environments.edit(
+        app_id, "production", EnvironmentChange(secret_expires_at=now + timedelta(days=10))
     )
-    assert "in 10 days" in _expiry_warnings(environment, now)[0]
-    environment = workspace.edit_environment(
-        app_id, "production", secret_expires_at=now + timedelta(days=90)
+    assert "in 10 days" in expiry_warnings(environment, now)[0]
+    environment = workspace.environments.edit(
+        app_id, "production", EnvironmentChange(secret_expires_at=now + timedelta(days=90))
     )
-    assert _expiry_warnings(environment, now) == ()
+    assert expiry_warnings(environment, now) == ()
 
 
 def test_production_checklist_from_the_seeds(workspace: Workspace) -> None:
-    app = workspace.add_application(
+    app = workspace.applications.add(
         "Pipedrive CRM",
-        owners=["a@example.com"],
-        callback_url="https://example.com/callback",
-        grant_types=["authorization_code"],
+        ApplicationChange(
+            owners=["a@example.com"],
+            callback_url="https://example.com/callback",
+            grant_types=["authorization_code"],
+        ),
     )
-    items = {item.label: item for item in workspace.checklist(app.id)}
+    items = {item.label: item for item in workspace.checklist.items(app.id)}
     assert not items["two application owners"].ok
     assert not items["a real callback URL"].ok
     assert "placeholder" in items["a real callback URL"].detail
     assert not items["registered with each API used"].ok
-    workspace.edit_application(
-        app.id, owners=["a@example.com", "b@example.com"], callback_url="https://crm.acme.io/oauth"
+    workspace.applications.edit(
+        app.id,
+        ApplicationChange(
+            owners=["a@example.com", "b@example.com"], callback_url="https://crm.acme.io/oauth"
+        ),
     )
-    items = {item.label: item for item in workspace.checklist(app.id)}
+    items = {item.label: item for item in workspace.checklist.items(app.id)}
     assert items["two application owners"].ok
     assert items["a real callback URL"].ok
 
@@ -281,7 +301,7 @@ async def test_effective_contract_is_the_least_restrictive_approved_one(
     catalogue(sandbox.state)
     app_id, _ = add_sandbox_app(workspace, sandbox)
     use_sandbox_provider(workspace, sandbox, app_id)
-    group = await workspace.request_access(
+    group = await workspace.contracts.request_access(
         app_id,
         "production",
         api="Broadband Group",
@@ -290,7 +310,7 @@ async def test_effective_contract_is_the_least_restrictive_approved_one(
         terms_accepted=True,
         target="api_group",
     )
-    direct = await workspace.request_access(
+    direct = await workspace.contracts.request_access(
         app_id,
         "production",
         api="Line Test API",
@@ -298,7 +318,7 @@ async def test_effective_contract_is_the_least_restrictive_approved_one(
         sla_tier="Bronze",
         terms_accepted=True,
     )
-    gold = await workspace.request_access(
+    gold = await workspace.contracts.request_access(
         app_id,
         "production",
         api="Line Test API",
@@ -307,16 +327,16 @@ async def test_effective_contract_is_the_least_restrictive_approved_one(
         terms_accepted=True,
     )
     assert (group.status, direct.status, gold.status) == ("approved", "approved", "pending")
-    effective = workspace.effective_contracts(app_id)
+    effective = workspace.contracts.effective(app_id)
     assert effective[("Line Test API", "production")].id == group.id
     # Approving Gold makes it the effective one; the approval shows in scopes granted.
-    await workspace.decide_contract(app_id, gold.id, "approved")
-    assert workspace.effective_contracts(app_id)[("Line Test API", "production")].id == gold.id
-    session = await workspace.fetch_token(app_id, "production", scopes=["linetest:bulk"])
+    await workspace.contracts.decide(app_id, gold.id, "approved")
+    assert workspace.contracts.effective(app_id)[("Line Test API", "production")].id == gold.id
+    session = await workspace.tokens.fetch(app_id, "production", scopes=["linetest:bulk"])
     assert session.token.scopes == ("linetest:bulk",)
-    await workspace.decide_contract(app_id, gold.id, "revoked")
+    await workspace.contracts.decide(app_id, gold.id, "revoked")
     with pytest.raises(TokenEndpointError, match="invalid_scope"):
-        await workspace.fetch_token(app_id, "production", scopes=["linetest:bulk"])
+        await workspace.tokens.fetch(app_id, "production", scopes=["linetest:bulk"])
     await workspace.aclose()
 
 
@@ -329,14 +349,14 @@ async def test_terms_must_be_accepted_where_an_instance_has_them(
     app_id, _ = add_sandbox_app(workspace, sandbox)
     use_sandbox_provider(workspace, sandbox, app_id)
     with pytest.raises(TokenEndpointError, match="terms"):
-        await workspace.request_access(
+        await workspace.contracts.request_access(
             app_id,
             "production",
             api="Line Test API",
             instance="line-test-production",
             sla_tier="Bronze",
         )
-    assert workspace.contracts(app_id) == []
+    assert workspace.contracts.of(app_id) == []
     await workspace.aclose()
 
 
@@ -344,36 +364,38 @@ async def test_manual_providers_record_decisions(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox)
-    contract = await workspace.request_access(
+    contract = await workspace.contracts.request_access(
         app_id, "production", api="Orders API", instance="v1", sla_tier="Gold", terms_accepted=True
     )
     assert contract.status == "pending"
     with pytest.raises(ValidationError, match="portal"):
-        await workspace.decide_contract(app_id, contract.id, "approved")
-    recorded = workspace.record_contract_status(app_id, contract.id, "approved")
+        await workspace.contracts.decide(app_id, contract.id, "approved")
+    recorded = workspace.contracts.record(app_id, contract.id, "approved")
     assert recorded.status == "approved"
-    assert workspace.contracts(app_id)[0].decided_at is not None
+    assert workspace.contracts.of(app_id)[0].decided_at is not None
 
 
 async def test_one_token_is_one_entry_whatever_the_order_of_its_scopes(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox, scope="read write")
-    workspace.edit_environment(app_id, "production", scopes=["write", "read"])
-    fetched, _ = await workspace.token(app_id, "production")
-    for session in workspace.cached_sessions():  # what the Tokens screen loads from the keyring
-        workspace.tokens.setdefault(session.key, session)
-    assert list(workspace.tokens) == [fetched.key]
+    workspace.environments.edit(app_id, "production", EnvironmentChange(scopes=["write", "read"]))
+    fetched, _ = await workspace.tokens.token(app_id, "production")
+    for (
+        session
+    ) in workspace.tokens.cached_sessions():  # what the Tokens screen loads from the keyring
+        workspace.tokens.sessions.setdefault(session.key, session)
+    assert list(workspace.tokens.sessions) == [fetched.key]
     await workspace.aclose()
 
 
 def test_applications_are_found_by_id_or_name_after_a_rename(workspace: Workspace) -> None:
-    app = workspace.add_application("Old Name")
-    workspace.edit_application(app.id, name="New Name")
-    assert workspace.application("new name").id == app.id
-    assert workspace.application(app.id).name == "New Name"
+    app = workspace.applications.add("Old Name")
+    workspace.applications.edit(app.id, ApplicationChange(name="New Name"))
+    assert workspace.applications.get("new name").id == app.id
+    assert workspace.applications.get(app.id).name == "New Name"
     with pytest.raises(NotFoundError):
-        workspace.application("old name")
-    workspace.remove_application(app.id)
+        workspace.applications.get("old name")
+    workspace.applications.remove(app.id)
     with pytest.raises(NotFoundError):
-        workspace.application(app.id)
+        workspace.applications.get(app.id)

@@ -148,6 +148,8 @@ class Agent:
         if op == "put":
             key = str(message["key"])
             self.tokens[key] = {
+                # What a drop names: the config + application, and + environment.
+                "tags": [str(tag) for tag in message.get("tags") or []],
                 "token": str(message["token"]),
                 "token_type": str(message.get("token_type") or "Bearer"),
                 "expires_at": message.get("expires_at"),
@@ -165,8 +167,8 @@ class Agent:
             held = self.keys.get(str(message.get("id")))
             return {"key": held} if held is not None else {"miss": True}
         if op == "drop":
-            prefix = str(message.get("prefix", ""))
-            for key in [k for k in self.tokens if k.startswith(prefix)]:
+            tag = str(message.get("tag", ""))
+            for key in [k for k, v in self.tokens.items() if tag and tag in v["tags"]]:
                 del self.tokens[key]
             return {"ok": True}
         if op == "stop":

@@ -23,7 +23,7 @@ async def test_add_an_application_through_the_form(app: CredenzaApp) -> None:
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, ApplicationForm)
-        application = app.workspace.application("acme-billing")
+        application = app.workspace.applications.get("acme-billing")
         assert application.provider == "stripe"
         assert application.owners == ["ana@acme.io"]
         assert "Acme Billing" in [row[0] for row in table_rows(app)]
@@ -44,7 +44,7 @@ async def test_the_form_blocks_bad_urls_and_emails(app: CredenzaApp) -> None:
         await settle(pilot)
         assert isinstance(app.screen, ApplicationForm)
         await pilot.press("escape")
-        assert [a.name for a in app.workspace.applications()].count("Broken") == 0
+        assert [a.name for a in app.workspace.applications.all()].count("Broken") == 0
 
 
 async def test_edit_an_application(app: CredenzaApp) -> None:
@@ -58,7 +58,7 @@ async def test_edit_an_application(app: CredenzaApp) -> None:
         await pilot.press(*"https://crm.acme.io/oauth/callback", "ctrl+s")
         await settle(pilot)
         assert (
-            app.workspace.application("pipedrive-crm-sync").callback_url
+            app.workspace.applications.get("pipedrive-crm-sync").callback_url
             == "https://crm.acme.io/oauth/callback"
         )
         assert "✓ done   a real callback URL" in detail_text(app)
@@ -73,7 +73,7 @@ async def test_remove_needs_the_name_typed(app: CredenzaApp) -> None:
         assert app.screen.query_one("#confirm", Button).disabled
         await pilot.press(*"Telenor SMS Gateway", "enter")
         await settle(pilot)
-        assert "telenor-sms-gateway" not in [a.id for a in app.workspace.applications()]
+        assert "telenor-sms-gateway" not in [a.id for a in app.workspace.applications.all()]
         assert len(table_rows(app)) == 4
         assert not app.workspace.secrets.get_raw("telenor-sms-gateway/production/client_secret")
 

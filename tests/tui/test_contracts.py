@@ -13,7 +13,7 @@ from tests.tui.conftest import cell, detail_text, press_button, select_row, sett
 
 def contract_id(app: CredenzaApp, app_id: str, api: str, status: str) -> str:
     return next(
-        c.id for c in app.workspace.contracts(app_id) if c.api == api and c.status == status
+        c.id for c in app.workspace.contracts.of(app_id) if c.api == api and c.status == status
     )
 
 
@@ -59,7 +59,7 @@ async def test_request_access_through_the_dialog(app: CredenzaApp, demo: Demo) -
         dialog.query_one("#terms", Checkbox).value = True
         await press_button(pilot, "#request")
         assert not isinstance(app.screen, RequestAccessDialog)
-        contract = app.workspace.contracts("chorus-line-test")[-1]
+        contract = app.workspace.contracts.of("chorus-line-test")[-1]
         assert (contract.api, contract.sla_tier, contract.status) == (
             "Fibre Order API",
             "Silver",

@@ -29,13 +29,13 @@ async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> No
         await pilot.press(*registered.client_secret, "enter")
         await settle(pilot)
         assert (
-            app.workspace.reveal_secret("pipedrive-crm-sync", "sandbox").reveal()
+            app.workspace.credentials.reveal("pipedrive-crm-sync", "sandbox").reveal()
             == registered.client_secret
         )
         await pilot.press("f")
         await settle(pilot)
         assert "✓ token fetched" in detail_text(app)
-        assert len(app.workspace.tokens) == 1
+        assert len(app.workspace.tokens.sessions) == 1
 
 
 async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Demo) -> None:
@@ -53,7 +53,7 @@ async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Dem
 
 
 async def test_verify_reports_a_wrong_secret_in_the_panel(app: CredenzaApp) -> None:
-    app.workspace.set_secret("telenor-sms-gateway", "production", "definitely-wrong")
+    app.workspace.credentials.set("telenor-sms-gateway", "production", "definitely-wrong")
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
         await pilot.press("t")
@@ -83,7 +83,7 @@ async def test_sandbox_reset_of_production_needs_the_name_and_shows_the_secret_o
         new = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
         assert new != old
         assert new in str(dialog.query_one("#reset-status", Static).content)
-        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == new
+        assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == new
         await pilot.press("escape")
         await settle(pilot)
         assert cell(app, TELENOR, "age") == "0s ago"  # the rotation time is recorded
@@ -93,7 +93,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
     app: CredenzaApp, demo: Demo
 ) -> None:
     # Telenor as a real provider's portal: the user resets there and pastes the new secret.
-    app.workspace.add_provider("telenor", Provider(name="Telenor", profile="telenor"))
+    app.workspace.providers.add("telenor", Provider(name="Telenor", profile="telenor"))
     old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
@@ -108,7 +108,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
         await press_button(pilot, "#reset")
         status = str(dialog.query_one("#reset-status", Static).content)
         assert "the new secret did not work, so the old one was kept" in status
-        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == old
+        assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == old
         # Now the real reset in the portal, and the right secret pasted.
         new = demo.server.state.reset_secret("telenor-sms-gateway-production").client_secret
         dialog.query_one("#new-secret", Input).focus()
@@ -117,4 +117,4 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
         assert "the new secret works and is stored" in str(
             dialog.query_one("#reset-status", Static).content
         )
-        assert app.workspace.reveal_secret("telenor-sms-gateway", "production").reveal() == new
+        assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == new

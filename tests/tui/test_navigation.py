@@ -27,11 +27,11 @@ async def test_number_keys_switch_sections(app: CredenzaApp) -> None:
 async def test_j_and_k_move_and_enter_opens_the_environments(app: CredenzaApp) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("j", "j", "k")
-        assert app.screen.selected_key() == "pipedrive-crm-sync"
+        assert app.screen.selected_key() == "chorus-line-test"
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EnvironmentsScreen)
-        assert app.screen.selected_key() == "pipedrive-crm-sync/sandbox"
+        assert app.screen.selected_key() == "chorus-line-test/sandbox"
 
 
 async def test_slash_filters_the_table_and_escape_clears_it(app: CredenzaApp) -> None:
@@ -88,4 +88,6 @@ async def test_palette_fetches_a_token(app: CredenzaApp) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot)
-        assert [s.application_id for s in app.workspace.tokens.values()] == ["telenor-sms-gateway"]
+        assert [s.application_id for s in app.workspace.tokens.sessions.values()] == [
+            "telenor-sms-gateway"
+        ]

@@ -66,7 +66,7 @@ async def test_keys_work_while_a_slow_call_is_in_flight(app: CredenzaApp, demo: 
         assert isinstance(app.screen, ApplicationsScreen)
         assert app.screen.selected_key() == "newvoicemedia-insights"
         await app.workers.wait_for_complete()
-        assert len(app.workspace.tokens) == 1
+        assert len(app.workspace.tokens.sessions) == 1
 
 
 class StuckKeyring(MemoryKeyring):
@@ -85,7 +85,7 @@ async def test_a_stuck_keyring_does_not_freeze_the_dashboard(
 ) -> None:
     original = demo.workspace.secrets._backend
     stuck = StuckKeyring(original.entries)
-    demo.workspace.secrets = SecretStore(stuck, timeout=0.5)
+    demo.workspace.context.secrets = SecretStore(stuck, timeout=0.5)
     app = CredenzaApp(demo.workspace, clock=clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -135,7 +135,9 @@ async def test_a_crash_exits_non_zero_and_its_report_shows_no_secret(
             super()._print_error_renderables()
 
         def action_help(self) -> None:
-            revealed = self.workspace.reveal_secret("telenor-sms-gateway", "production").reveal()
+            revealed = self.workspace.credentials.reveal(
+                "telenor-sms-gateway", "production"
+            ).reveal()
             raise RuntimeError("boom " + str(len(revealed)))
 
     app = Crashing(demo.workspace, clock=clock)

@@ -44,10 +44,10 @@ async def test_the_countdown_moves_with_the_clock_and_says_expired(
 async def test_refresh_replaces_the_token(app: CredenzaApp) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
-        before = next(iter(app.workspace.tokens.values())).token.access_token
+        before = next(iter(app.workspace.tokens.sessions.values())).token.access_token
         await pilot.press("r")
         await settle(pilot)
-        after = next(iter(app.workspace.tokens.values())).token.access_token
+        after = next(iter(app.workspace.tokens.sessions.values())).token.access_token
         assert after != before
 
 
@@ -56,13 +56,13 @@ async def test_revoke_asks_then_the_provider_refuses_the_token(
 ) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
-        token = next(iter(app.workspace.tokens.values())).token.access_token.reveal()
+        token = next(iter(app.workspace.tokens.sessions.values())).token.access_token.reveal()
         await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await press_button(pilot, "#confirm")
         assert demo.server.state.tokens[token].revoked
-        assert app.workspace.tokens == {}
+        assert app.workspace.tokens.sessions == {}
 
 
 async def test_telenor_tokens_are_logged_out_by_get(app: CredenzaApp, demo: Demo) -> None:
@@ -82,7 +82,7 @@ async def test_copy_uses_the_clipboard(app: CredenzaApp) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
         await pilot.press("c")
-        token = next(iter(app.workspace.tokens.values())).token.access_token.reveal()
+        token = next(iter(app.workspace.tokens.sessions.values())).token.access_token.reveal()
         assert app.clipboard == token
 
 
@@ -101,14 +101,14 @@ async def test_inspect_decodes_claims_and_asks_the_provider(app: CredenzaApp) ->
 async def test_auto_refresh_fires_ahead_of_expiry(app: CredenzaApp, clock: FrozenClock) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await fetch_chorus(pilot)
-        before = next(iter(app.workspace.tokens.values())).token.access_token
+        before = next(iter(app.workspace.tokens.sessions.values())).token.access_token
         await pilot.press("A")
         assert cell(app, CHORUS, "auto") == "on"
         clock.advance(30)
         screen.tick()
         await settle(pilot)
-        assert next(iter(app.workspace.tokens.values())).token.access_token == before
+        assert next(iter(app.workspace.tokens.sessions.values())).token.access_token == before
         clock.advance(50)  # 10 s left: inside the refresh window
         screen.tick()
         await settle(pilot)
-        assert next(iter(app.workspace.tokens.values())).token.access_token != before
+        assert next(iter(app.workspace.tokens.sessions.values())).token.access_token != before

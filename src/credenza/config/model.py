@@ -6,12 +6,13 @@ import math
 import os
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 BasicEncoding = Literal["rfc6749", "raw"]
 AppType = Literal["private", "public"]
 ContractStatus = Literal["pending", "approved", "rejected", "revoked"]
@@ -41,6 +42,15 @@ def slugify(name: str) -> str:
     """An application id from its name: lowercase words joined by dashes."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return slug or "app"
+
+
+def _check_scopes(scopes: list[str]) -> None:
+    # RFC 6749 §3.3: a scope token is non-empty, without spaces; duplicates would make two rows.
+    for scope in scopes:
+        if not scope or any(c.isspace() or c in '"\\' for c in scope):
+            raise ValueError(f"@scopes: {scope!r} is not a scope (no spaces, not empty)")
+    if len(set(scopes)) != len(scopes):
+        raise ValueError("@scopes: a scope is listed twice")
 
 
 def _check_urls(record: object, *fields: str) -> None:
@@ -105,8 +115,12 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.client_id.strip():
-            raise ValueError("@client_id: must not be empty")
+        if not self.client_id.strip() or self.client_id != self.client_id.strip():
+            raise ValueError("@client_id: must not be empty or start or end with a space")
+        _check_scopes(self.scopes)
+        for key in self.extra_params:
+            if not key.strip():
+                raise ValueError("@extra_params: a parameter name must not be empty")
 
 
 class Contract(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -153,8 +167,8 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True):
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
             raise ValueError("@id: use lowercase letters, digits, '.', '_' or '-'")
-        if not self.name.strip():
-            raise ValueError("@name: must not be empty")
+        if not self.name.strip() or self.name != self.name.strip():
+            raise ValueError("@name: must not be empty or start or end with a space")
         _check_urls(self, "url", "callback_url")
         for owner in self.owners:
             if not is_email(owner):
@@ -200,3 +214,90 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
+
+
+# -- typed changes ---------------------------------------------------------------------------------
+# An edit is a record of the fields to change: UNSET leaves a field alone, None clears it (back to
+# its default). It is applied by rebuilding the record through msgspec, so the rules that load the
+# file are the rules that check an edit: one validation for the file, the CLI and the forms.
+
+
+class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    provider: str | msgspec.UnsetType | None = msgspec.UNSET
+    organisation: str | msgspec.UnsetType | None = msgspec.UNSET
+    owners: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    type: AppType | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    url: str | msgspec.UnsetType | None = msgspec.UNSET
+    callback_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    client_id: str | msgspec.UnsetType = msgspec.UNSET
+    issuer: str | msgspec.UnsetType | None = msgspec.UNSET
+    token_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    revocation_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    introspection_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    logout_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    add_scopes: list[str] = []
+    remove_scopes: list[str] = []
+    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
+    audience: str | msgspec.UnsetType | None = msgspec.UNSET
+    resource: str | msgspec.UnsetType | None = msgspec.UNSET
+    extra_params: dict[str, str] | msgspec.UnsetType | None = msgspec.UNSET
+    set_params: dict[str, str] = {}
+    remove_params: list[str] = []
+    secret_set_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    secret_rotated_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    secret_expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+
+    def is_empty(self) -> bool:
+        return not msgspec.to_builtins(self)
+
+
+# The fields whose change makes a cached token belong to another credential.
+CREDENTIAL_FIELDS = (
+    "client_id",
+    "issuer",
+    "token_url",
+    "auth_method",
+    "scopes",
+    "audience",
+    "resource",
+    "extra_params",
+)
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | None = None) -> R:
+    """``record`` with ``change`` applied, validated as the loader validates; raises ValueError."""
+    data: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(datetime,))
+    for key in change.__struct_fields__:
+        value = getattr(change, key)
+        if value is msgspec.UNSET or key not in type(record).__struct_fields__:
+            continue
+        if value is None or value == "":
+            data.pop(key, None)  # cleared: back to the default
+        else:
+            data[key] = value
+    data.update(extra or {})
+    try:
+        return msgspec.convert(data, type(record), builtin_types=(datetime,))
+    except msgspec.ValidationError as exc:
+        raise ValueError(_field_message(str(exc))) from None
+
+
+def _field_message(message: str) -> str:
+    # msgspec says "bad value - at `$.token_url`"; a field check says "@token_url: detail".
+    match = re.match(r"^@(\w+): (.*)$", message, re.DOTALL)
+    if match:
+        return f"{match[1].replace('_', ' ')}: {match[2]}"
+    match = re.match(r"^(.*) - at `\$\.?([^`]*)`$", message, re.DOTALL)
+    if match:
+        return f"{match[2] or 'value'}: {match[1]}"
+    return message

@@ -30,6 +30,7 @@ from credenza.errors import (
     ConfigSchemaError,
     ConfigSyntaxError,
     ConfigWriteError,
+    ValidationError,
 )
 
 _TOML_POSITION = re.compile(r"^(?P<detail>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -99,7 +100,6 @@ class ConfigStore:
         cache: ParsedConfigCache | None = None,
     ) -> None:
         self.path = path
-        self.lock_path = path.with_name(path.name + ".lock")
         self.lock_timeout = lock_timeout
         self.cache = cache or ParsedConfigCache()
         self.warnings: list[str] = []
@@ -127,11 +127,39 @@ class ConfigStore:
         with self._locked():
             self._save_locked(config)
 
+    @functools.cached_property
+    def lock_path(self) -> Path:
+        """The save lock: outside the config's directory, so a config kept in git gains no
+        untracked file; one per config file (its real path), in the user's runtime or cache dir."""
+        import platformdirs
+
+        real = os.path.realpath(self.path)
+        base = Path(
+            os.environ.get("XDG_RUNTIME_DIR") or platformdirs.user_cache_dir("credenza", False)
+        )
+        name = hashlib.sha256(real.encode()).hexdigest()[:24]
+        return base / "credenza" / "locks" / f"{name}.lock"
+
+    @property
+    def digest(self) -> str | None:
+        """The content hash of the file as last read or written (None: no file yet)."""
+        return self._fingerprint
+
     @contextlib.contextmanager
-    def edit(self) -> Iterator[Config]:
-        """Load, let the caller change the config, save; all under the lock (no lost updates)."""
+    def edit(self, *, expected: str | None = None) -> Iterator[Config]:
+        """Load, let the caller change the config, save; all under the lock (no lost updates).
+
+        ``expected``: the hash the caller's view was built from (a dashboard form); if the file
+        changed since, nothing is saved.
+        """
         with self._locked():
             config = self.load()
+            if expected is not None and self._fingerprint != expected:
+                raise ConfigConflictError(
+                    f"{self.path} was changed on disk by another credenza since this was opened; "
+                    "your change was not saved",
+                    hint="reopen it to see the other change, then redo yours",
+                )
             yield config
             self._save_locked(config)
 
@@ -147,9 +175,18 @@ class ConfigStore:
         if self._raw is None:  # loaded from the cache: the unknown keys are in the file
             self._raw = tomllib.loads(current.decode("utf-8")) if current is not None else {}
         data = dump_config(config, self._raw)
+        try:
+            # Nothing credenza writes may fail to load: check the bytes with the loader itself.
+            parse_config(data, str(self.path))
+        except ConfigError as exc:
+            raise ValidationError(
+                f"that change would leave a config credenza cannot load ({exc.message}); "
+                "nothing was changed"
+            ) from None
+        target = self._target()
         self._ensure_directory()
         self._remove_stale_temp_files()
-        _write_atomic(self.path, data)
+        _write_atomic(target, data)
         self._raw = tomllib.loads(data.decode("utf-8"))
         self._fingerprint = _digest(data)
 
@@ -159,6 +196,7 @@ class ConfigStore:
         import filelock
 
         self._ensure_directory()
+        _private_directory(self.lock_path.parent)
         lock = filelock.FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
         try:
             lock.acquire()
@@ -177,7 +215,31 @@ class ConfigStore:
         finally:
             lock.release()
 
+    def _target(self) -> Path:
+        """The file a save replaces: the config itself, or the file its symlink points to."""
+        target = Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(target.stat().st_mode):
+                raise ConfigError(
+                    f"{self.path} is not a regular file; credenza will not replace it",
+                    hint="point --config or CREDENZA_CONFIG at a regular file",
+                )
+        return target
+
     def _read(self) -> bytes | None:
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc.strerror}") from None
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{self.path} is a directory, not a config file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"{self.path} is not a regular file (a device, pipe or socket)",
+                hint="point --config or CREDENZA_CONFIG at a regular file",
+            )
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
@@ -201,7 +263,8 @@ class ConfigStore:
     def _remove_stale_temp_files(self) -> None:
         # Only a writer holding the lock creates temp files, so any found under the lock are
         # left over from a save that was killed.
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        target = self._target()
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
 
@@ -244,6 +307,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
         ) from None
 
 
+def _private_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        directory.chmod(0o700)
+    except OSError as exc:
+        raise ConfigWriteError(
+            f"cannot create {directory}: {exc.strerror}; nothing was changed"
+        ) from None
+
+
 def _fsync_directory(directory: Path) -> None:
     if sys.platform == "win32":
         return
@@ -260,7 +333,17 @@ def _digest(data: bytes) -> str:
 
 def _check_unique(config: Config, path: str) -> None:
     seen: dict[str, int] = {}
+    names: dict[str, int] = {}
     for index, application in enumerate(config.applications):
+        folded = application.name.casefold()
+        if folded in names:
+            raise ConfigSchemaError(
+                path,
+                f"applications[{index}].name",
+                f"duplicate name {application.name!r} (names differ in more than case; "
+                f"also applications[{names[folded]}])",
+            )
+        names[folded] = index
         if application.id in seen:
             raise ConfigSchemaError(
                 path,

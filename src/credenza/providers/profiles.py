@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar, get_args
 
-from credenza.config.model import Provider
+from credenza.config.model import AuthMethod, BasicEncoding, Provider, Rotation
 from credenza.errors import ErrorKind
 
 
@@ -27,9 +27,9 @@ class Profile:
 
     key: str
     name: str
-    auth_method: str = "client_secret_basic"
-    basic_auth_encoding: str = "rfc6749"
-    rotation: str = "cutover"
+    auth_method: AuthMethod = "client_secret_basic"
+    basic_auth_encoding: BasicEncoding = "rfc6749"
+    rotation: Rotation = "cutover"
     secret_length: int | None = None
     portal_url: str | None = None
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -78,9 +78,11 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
     profile = Profile(
         key=profile_key or "generic",
         name=str(data.get("name", GENERIC.name)),
-        auth_method=str(data.get("auth_method", GENERIC.auth_method)),
-        basic_auth_encoding=str(data.get("basic_auth_encoding", GENERIC.basic_auth_encoding)),
-        rotation=str(data.get("rotation", GENERIC.rotation)),
+        auth_method=_one_of(data.get("auth_method"), get_args(AuthMethod), GENERIC.auth_method),
+        basic_auth_encoding=_one_of(
+            data.get("basic_auth_encoding"), get_args(BasicEncoding), GENERIC.basic_auth_encoding
+        ),
+        rotation=_one_of(data.get("rotation"), get_args(Rotation), GENERIC.rotation),
         secret_length=data.get("secret_length"),
         portal_url=data.get("portal_url"),
         environments=environments,
@@ -115,3 +117,11 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         errors=errors,
         logout_answer=profile.logout_answer,
     )
+
+
+L = TypeVar("L", bound=str)
+
+
+def _one_of(value: object, allowed: tuple[L, ...], default: L) -> L:
+    # The shipped profiles are checked by a test; an unknown value falls back, never crashes.
+    return next((choice for choice in allowed if choice == value), default)

@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credenza.config.model import ContractStatus, Provider
+from credenza.config.model import ApplicationChange, ContractStatus, EnvironmentChange, Provider
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.server import SandboxServer
 from credenza.sandbox.state import SandboxState
 from credenza.secrets import SecretStore
-from credenza.workspace import Workspace, utc_now
+from credenza.services.context import utc_now
+from credenza.workspace import Workspace
 
 TERMS = "Use the API only for the registered organisation; no resale of line data."
 TIERS_LINE_TEST = {
@@ -123,7 +124,7 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     state = server.state
     issuer = server.issuer
     for key, profile, name in PROVIDERS:
-        workspace.add_provider(
+        workspace.providers.add(
             key,
             Provider(
                 name=name, kind="sandbox", profile=profile, admin_url=issuer, portal_url=issuer
@@ -143,41 +144,47 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
         return client.client_secret
 
     def environment(app_id: str, env: str, secret: str, **fields: Any) -> None:
-        workspace.add_environment(
+        workspace.environments.add(
             app_id,
             env,
-            client_id=f"{app_id}-{env}",
-            issuer=issuer,
-            token_url=f"{issuer}/oauth/token",
-            revocation_url=f"{issuer}/oauth/token/revocation",
-            introspection_url=f"{issuer}/oauth/token/introspection",
-            **fields,
+            EnvironmentChange(
+                client_id=f"{app_id}-{env}",
+                issuer=issuer,
+                token_url=f"{issuer}/oauth/token",
+                revocation_url=f"{issuer}/oauth/token/revocation",
+                introspection_url=f"{issuer}/oauth/token/introspection",
+                **fields,
+            ),
         )
-        workspace.set_secret(app_id, env, secret)
+        workspace.credentials.set(app_id, env, secret)
 
     # Chorus: credentials per environment, two owners, one registration per API used.
-    chorus = workspace.add_application(
+    chorus = workspace.applications.add(
         "Chorus Line Test",
-        provider="chorus",
-        organisation="Example Broadband Ltd",
-        owners=["aroha@example.net", "wiremu@example.net"],
-        description="Checks broadband line faults for customers of the registered organisation.",
-        url="https://support.example.net/lines",
-        apis=["Line Test API"],
+        ApplicationChange(
+            provider="chorus",
+            organisation="Example Broadband Ltd",
+            owners=["aroha@example.net", "wiremu@example.net"],
+            description="Checks broadband line faults for customers of the registered organisation.",
+            url="https://support.example.net/lines",
+            apis=["Line Test API"],
+        ),
     ).id
     for env, ttl in (("sandbox", 90), ("production", 300)):
         environment(chorus, env, register(chorus, env, scope="", token_ttl=ttl))
 
     # Pipedrive: a private app, exactly one callback URL (a placeholder so far), refresh tokens.
-    pipedrive = workspace.add_application(
+    pipedrive = workspace.applications.add(
         "Pipedrive CRM Sync",
-        provider="pipedrive",
-        organisation="Example Sales Co",
-        owners=["sam@example.org"],
-        type="private",
-        callback_url="https://example.com/oauth/callback",
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        description="Syncs deals into the data warehouse nightly.",
+        ApplicationChange(
+            provider="pipedrive",
+            organisation="Example Sales Co",
+            owners=["sam@example.org"],
+            type="private",
+            callback_url="https://example.com/oauth/callback",
+            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            description="Syncs deals into the data warehouse nightly.",
+        ),
     ).id
     environment(
         pipedrive,
@@ -193,12 +200,14 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     )
 
     # NewVoiceMedia: a 40-character secret delivered once; credentials carry scopes.
-    nvm = workspace.add_application(
+    nvm = workspace.applications.add(
         "NewVoiceMedia Insights",
-        provider="newvoicemedia",
-        organisation="Example Contact Centre",
-        owners=["ops@example.com", "lead@example.com"],
-        description="Pulls interaction statistics for the contact-centre dashboard.",
+        ApplicationChange(
+            provider="newvoicemedia",
+            organisation="Example Contact Centre",
+            owners=["ops@example.com", "lead@example.com"],
+            description="Pulls interaction statistics for the contact-centre dashboard.",
+        ),
     ).id
     environment(
         nvm,
@@ -215,39 +224,45 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     )
 
     # Anypoint: contracts through an API group and directly, SLA tiers in every status.
-    anypoint = workspace.add_application(
+    anypoint = workspace.applications.add(
         "Anypoint Order Hub",
-        provider="anypoint",
-        organisation="Example Networks",
-        owners=["ana@example.com", "ben@example.com"],
-        callback_url="https://orders.example-networks.co/oauth/callback",
-        grant_types=["client_credentials", "refresh_token"],
-        description="Orders fibre and checks lines through the Broadband API group.",
-        url="https://orders.example-networks.co",
-        apis=["Line Test API", "Fibre Order API"],
+        ApplicationChange(
+            provider="anypoint",
+            organisation="Example Networks",
+            owners=["ana@example.com", "ben@example.com"],
+            callback_url="https://orders.example-networks.co/oauth/callback",
+            grant_types=["client_credentials", "refresh_token"],
+            description="Orders fibre and checks lines through the Broadband API group.",
+            url="https://orders.example-networks.co",
+            apis=["Line Test API", "Fibre Order API"],
+        ),
     ).id
     for env, ttl in (("sandbox", 120), ("production", 240)):
         environment(anypoint, env, register(anypoint, env, scope="", token_ttl=ttl))
 
     # Telenor: Basic auth for the token call, logout by GET with a Bearer header.
-    telenor = workspace.add_application(
+    telenor = workspace.applications.add(
         "Telenor SMS Gateway",
-        provider="telenor",
-        organisation="Example Logistics AS",
-        owners=["kari@example.no", "ola@example.no"],
-        description="Sends delivery notifications by SMS.",
+        ApplicationChange(
+            provider="telenor",
+            organisation="Example Logistics AS",
+            owners=["kari@example.no", "ola@example.no"],
+            description="Sends delivery notifications by SMS.",
+        ),
     ).id
-    workspace.add_environment(
+    workspace.environments.add(
         telenor,
         "production",
-        client_id=f"{telenor}-production",
-        token_url=f"{issuer}/oauth/token",
-        logout_url=f"{issuer}/oauth/logout",
-        introspection_url=f"{issuer}/oauth/token/introspection",
-        auth_method="client_secret_basic",
-        scopes=["sms:send"],
+        EnvironmentChange(
+            client_id=f"{telenor}-production",
+            token_url=f"{issuer}/oauth/token",
+            logout_url=f"{issuer}/oauth/logout",
+            introspection_url=f"{issuer}/oauth/token/introspection",
+            auth_method="client_secret_basic",
+            scopes=["sms:send"],
+        ),
     )
-    workspace.set_secret(
+    workspace.credentials.set(
         telenor, "production", register(telenor, "production", scope="sms:send", token_ttl=150)
     )
 
@@ -272,7 +287,7 @@ async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
     applications = {"chorus": chorus, "anypoint": anypoint}
     try:
         for app, env, api, instance, tier, then in CONTRACTS:
-            contract = await workspace.request_access(
+            contract = await workspace.contracts.request_access(
                 applications[app],
                 env,
                 api=api,
@@ -282,7 +297,7 @@ async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
                 target="api_group" if api == "Broadband Group" else "api",
             )
             if then is not None:
-                await workspace.decide_contract(applications[app], contract.id, then)
+                await workspace.contracts.decide(applications[app], contract.id, then)
     finally:
         await workspace.aclose()
 
@@ -309,21 +324,12 @@ def _interrupt_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
-def run_demo(*, no_ui: bool = False) -> int:
+def run_demo(*, no_ui: bool = False, dashboard: Callable[[Demo], int] | None = None) -> int:
+    """Keep a demo workspace alive: in ``dashboard`` (the cli wires the UI in), or until Ctrl+C."""
     _interrupt_on_sigterm()
     with demo_workspace() as demo:
-        if not no_ui:
-            try:
-                from credenza.tui.app import run_dashboard
-            except ImportError:
-                print(
-                    "credenza: the dashboard is not built yet; running the demo without it",
-                    file=sys.stderr,
-                )
-            else:
-                label = f"demo workspace · sandbox provider at {demo.server.issuer}"
-                code: int = run_dashboard(demo.workspace, demo_label=label)
-                return code
+        if not no_ui and dashboard is not None:
+            return dashboard(demo)
         print(f"workspace: {demo.config_path}", flush=True)
         print(f"issuer: {demo.server.issuer}", flush=True)
         print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", flush=True)

@@ -11,13 +11,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from credenza.services.context import utc_now
 from credenza.tui.dialogs.help import HelpDialog
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.base import SECTIONS, TableScreen
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.environments import EnvironmentsScreen
 from credenza.tui.screens.tokens import TokensScreen
-from credenza.workspace import Workspace, utc_now
+from credenza.workspace import Workspace
 
 
 class CredenzaApp(App[None]):
@@ -80,7 +81,7 @@ class CredenzaApp(App[None]):
         if isinstance(screen, TableScreen):
             for title, help_text, callback in screen.commands():
                 yield SystemCommand(title, help_text, callback)
-        for application in self.workspace.applications():
+        for application in self.workspace.applications.all():
             for env_name in application.environments:
                 yield SystemCommand(
                     f"Fetch token for {application.name} / {env_name}",
@@ -103,7 +104,7 @@ class CredenzaApp(App[None]):
             if screen is not None:
                 screen.run_task(
                     f"fetching a token for {app_id} / {env_name}",
-                    self.workspace.fetch_token(app_id, env_name),
+                    self.workspace.tokens.fetch(app_id, env_name),
                     lambda _: self.notify(f"token for {app_id} / {env_name}: see Tokens (4)"),
                 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+import msgspec
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from credenza.config.model import Application, is_email, is_url
+from credenza.config.model import Application, ApplicationChange, apply_change
 from credenza.errors import CredenzaError
 
 FIELDS = [
@@ -40,10 +41,13 @@ def form_values(application: Application | None) -> dict[str, str]:
     return values
 
 
-def check(values: dict[str, str]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """(fields, errors, warnings): errors block saving, warnings do not."""
-    errors: list[str] = []
-    warnings: list[str] = []
+def check(
+    values: dict[str, str], current: Application | None = None
+) -> tuple[ApplicationChange, list[str], list[str]]:
+    """(change, errors, warnings): errors block saving, warnings do not.
+
+    The errors are the config loader's own: the form asks the model, it has no rules of its own.
+    """
     fields: dict[str, Any] = {}
     for key, _, _ in FIELDS:
         raw = values.get(key, "").strip()
@@ -51,28 +55,27 @@ def check(values: dict[str, str]) -> tuple[dict[str, Any], list[str], list[str]]
             fields[key] = [part.strip() for part in raw.split(",") if part.strip()]
         else:
             fields[key] = raw or None
-    if not fields["name"]:
-        errors.append("Name: required")
-    for key in ("url", "callback_url"):
-        if fields[key] and not is_url(fields[key]):
-            errors.append(
-                f"{dict((k, lbl) for k, lbl, _ in FIELDS)[key]}: not a URL (http:// or https:// and a host)"
-            )
-    if fields["callback_url"] and (" " in fields["callback_url"] or "," in fields["callback_url"]):
-        errors.append("Callback URL: exactly one URL")
-    for owner in fields["owners"]:
-        if not is_email(owner):
-            errors.append(f"Owners: {owner!r} is not an email address")
+    if not fields["grant_types"]:
+        fields["grant_types"] = ["client_credentials"]
+    name = fields.pop("name") or ""
+    change = ApplicationChange(name=name, **fields)
+    errors: list[str] = []
+    if not name:
+        errors.append("name: required")
+    else:
+        try:
+            apply_change(current or Application(id="new", name=name), change)
+        except ValueError as exc:
+            errors.append(str(exc))
+    warnings: list[str] = []
     if len(fields["owners"]) < 2:
         warnings.append("production needs two owners")
     if fields["callback_url"]:
-        from credenza.workspace import is_placeholder_url
+        from credenza.services.checklist import is_placeholder_url
 
         if is_placeholder_url(fields["callback_url"]):
             warnings.append("the callback URL is a placeholder; replace it before production")
-    if not fields["grant_types"]:
-        fields["grant_types"] = ["client_credentials"]
-    return fields, errors, warnings
+    return change, errors, warnings
 
 
 class ApplicationForm(ModalScreen[Application | None]):
@@ -85,7 +88,7 @@ class ApplicationForm(ModalScreen[Application | None]):
 
     def __init__(
         self,
-        save: Callable[[dict[str, Any]], Awaitable[Application]],
+        save: Callable[[ApplicationChange], Awaitable[Application]],
         application: Application | None = None,
     ) -> None:
         super().__init__(classes="dialog")
@@ -124,7 +127,7 @@ class ApplicationForm(ModalScreen[Application | None]):
 
     @on(Input.Changed)
     def _validate(self) -> None:
-        _, errors, warnings = check(self._values())
+        _, errors, warnings = check(self._values(), self.application)
         lines = [f"✗ {e}" for e in errors] + [f"! {w} (warning)" for w in warnings]
         self.query_one("#form-messages", Static).update("\n".join(lines))
         self.query_one("#save", Button).disabled = bool(errors)
@@ -132,14 +135,15 @@ class ApplicationForm(ModalScreen[Application | None]):
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
     def action_save(self) -> None:
-        fields, errors, _ = check(self._values())
+        change, errors, _ = check(self._values(), self.application)
         if errors:
             return
-        fields["type"] = self.query_one("#field-type", Select).value
+        kind = self.query_one("#field-type", Select).value
+        change = msgspec.structs.replace(change, type="public" if kind == "public" else "private")
 
         async def save() -> None:
             try:
-                application = await self.save_callback(fields)
+                application = await self.save_callback(change)
             except CredenzaError as exc:
                 self.query_one("#form-messages", Static).update(f"✗ {exc}")
                 return

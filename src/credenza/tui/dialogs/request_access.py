@@ -15,7 +15,7 @@ from credenza.config.model import Contract
 from credenza.errors import CredenzaError
 
 if TYPE_CHECKING:
-    from credenza.providers.adapters import CatalogueEntry
+    from credenza.providers.base import CatalogueEntry
     from credenza.workspace import Workspace
 
 
@@ -28,7 +28,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         super().__init__(classes="dialog")
         self.workspace = workspace
         self.app_id = app_id
-        self.application = workspace.application(app_id)
+        self.application = workspace.applications.get(app_id)
         self.entries: dict[str, CatalogueEntry] = {}
 
     def compose(self) -> ComposeResult:
@@ -59,7 +59,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
 
     async def _load(self) -> None:
         try:
-            entries = await self.workspace.catalogue(self.app_id)
+            entries = await self.workspace.contracts.catalogue(self.app_id)
         except CredenzaError as exc:
             self._status(f"✗ {exc}")
             entries = []
@@ -134,7 +134,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
 
     async def _send(self, env: str, arguments: dict[str, Any]) -> None:
         try:
-            contract = await self.workspace.request_access(self.app_id, env, **arguments)
+            contract = await self.workspace.contracts.request_access(self.app_id, env, **arguments)
         except CredenzaError as exc:
             self._status(f"✗ {exc}")
             return

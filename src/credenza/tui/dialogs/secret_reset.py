@@ -15,7 +15,8 @@ from credenza.errors import CredenzaError
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.workspace import ResetResult, Workspace
+    from credenza.services.credentials import ResetResult
+    from credenza.workspace import Workspace
 
 
 class SecretResetDialog(ModalScreen["ResetResult | None"]):
@@ -28,11 +29,11 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.workspace = workspace
         self.app_id = app_id
         self.env_name = env_name
-        resolved = workspace.resolve(app_id, env_name)
+        resolved = workspace.environments.resolve(app_id, env_name)
         self.app_name = resolved.application.name
         self.production = env_name == "production"
-        self.manual = workspace.adapter_for(resolved.application).kind == "manual"
-        self.plan = workspace.reset_plan(app_id, env_name)
+        self.manual = not workspace.providers.adapter_for(resolved.application).issues_secrets
+        self.plan = workspace.credentials.reset_plan(app_id, env_name)
         self.portal = resolved.profile.portal_url
         self.result: ResetResult | None = None
         self._secret_to_copy: Secret | None = None  # a provider-issued secret, shown once
@@ -82,10 +83,10 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.run_worker(self._run(new_secret), exclusive=True, group="reset")
 
     async def _run(self, new_secret: Secret | None) -> None:
-        from credenza.workspace import UnstoredSecretError
+        from credenza.services.credentials import UnstoredSecretError
 
         try:
-            result = await self.workspace.reset_secret(self.app_id, self.env_name, new_secret)
+            result = await self.workspace.credentials.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
             self._show_once(exc.secret, f"✗ {exc}")
             return

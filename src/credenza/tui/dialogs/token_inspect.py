@@ -16,7 +16,8 @@ from credenza.errors import CredenzaError
 from credenza.oauth.tokens import decode_jwt
 
 if TYPE_CHECKING:
-    from credenza.workspace import SessionToken, Workspace
+    from credenza.services.tokens import SessionToken
+    from credenza.workspace import Workspace
 
 
 def _pretty(data: dict[str, object]) -> str:
@@ -57,7 +58,7 @@ class TokenInspectDialog(ModalScreen[None]):
     async def _introspect(self) -> None:
         box = self.query_one("#introspection", Static)
         try:
-            result = await self.workspace.introspect(self.session)
+            result = await self.workspace.tokens.introspect(self.session)
         except CredenzaError as exc:
             box.update(f"\nIntrospection: {exc}")
             return

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from credenza.config.model import Application
+from credenza.config.model import Application, ApplicationChange
 from credenza.tui.dialogs.application_form import ApplicationForm
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.format import word
@@ -35,8 +35,8 @@ class ApplicationsScreen(TableScreen):
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
-        for application in self.workspace.applications():
-            checklist = self.workspace.checklist(application.id)
+        for application in self.workspace.applications.all():
+            checklist = self.workspace.checklist.items(application.id)
             done = sum(item.ok for item in checklist)
             ready = (
                 word(theme, "ready", "good")
@@ -60,7 +60,7 @@ class ApplicationsScreen(TableScreen):
         return Text("No applications yet: press a to add one.", style="italic")
 
     def detail(self, key: str) -> Text:
-        application = self.workspace.application(key)
+        application = self.workspace.applications.get(key)
         theme = self.app.current_theme
         text = Text()
         text.append(f"{application.name}", style="bold")
@@ -78,7 +78,7 @@ class ApplicationsScreen(TableScreen):
             text.append(f"{label:>13}: ", style="dim")
             text.append(f"{value or '—'}\n")
         text.append("Production checklist\n", style="bold")
-        for item in self.workspace.checklist(application.id):
+        for item in self.workspace.checklist.items(application.id):
             text.append("  ")
             text.append_text(
                 word(theme, "✓ done " if item.ok else "✗ to do", "good" if item.ok else "warn")
@@ -92,9 +92,9 @@ class ApplicationsScreen(TableScreen):
     # -- actions --------------------------------------------------------------------------------
 
     def action_add(self) -> None:
-        async def save(fields: dict[str, Any]) -> Application:
-            name = fields.pop("name")
-            return await self.call(self.workspace.add_application, name, **fields)
+        async def save(change: ApplicationChange) -> Application:
+            assert isinstance(change.name, str)
+            return await self.call(self.workspace.applications.add, change.name, change)
 
         def added(application: Application | None) -> None:
             if application is not None:
@@ -108,10 +108,13 @@ class ApplicationsScreen(TableScreen):
         key = self.selected_key()
         if key is None:
             return
-        application = self.workspace.application(key)
+        application = self.workspace.applications.get(key)
 
-        async def save(fields: dict[str, Any]) -> Application:
-            return await self.call(self.workspace.edit_application, key, **fields)
+        # The file as the form saw it: a change made meanwhile (the CLI) is a conflict, not lost.
+        opened = self.workspace.context.store.digest
+
+        async def save(change: ApplicationChange) -> Application:
+            return await self.call(self.workspace.applications.edit, key, change, expected=opened)
 
         def edited(result: Application | None) -> None:
             if result is not None:
@@ -124,7 +127,7 @@ class ApplicationsScreen(TableScreen):
         key = self.selected_key()
         if key is None:
             return
-        application = self.workspace.application(key)
+        application = self.workspace.applications.get(key)
         body = (
             f"This removes {application.name}, its {len(application.environments)} environment(s) "
             f"and {len(application.contracts)} contract record(s), and deletes its secrets and "
@@ -135,7 +138,7 @@ class ApplicationsScreen(TableScreen):
             if yes:
                 self.run_task(
                     f"removing {application.name}",
-                    self.call(self.workspace.remove_application, key),
+                    self.call(self.workspace.applications.remove, key),
                     lambda _: self._removed(application.name),
                     group="config",
                 )
@@ -164,7 +167,7 @@ class ApplicationsScreen(TableScreen):
         commands: list[Command] = [("Add application", "a new application record", self.action_add)]
         key = self.selected_key()
         if key:
-            name = self.workspace.application(key).name
+            name = self.workspace.applications.get(key).name
             commands += [
                 (f"Edit {name}", "change the application's fields", self.action_edit),
                 (f"Remove {name}", "remove it and its keyring entries", self.action_remove),

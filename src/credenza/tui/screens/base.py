@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from credenza.errors import CredenzaError
+from credenza.tui.context import Dashboard
 
 if TYPE_CHECKING:
-    from credenza.tui.app import CredenzaApp
     from credenza.workspace import Workspace
 
 T = TypeVar("T")
@@ -87,10 +87,9 @@ class TableScreen(Screen[None]):
         self.messages: dict[str, tuple[str, str]] = {}
 
     @property
-    def credenza(self) -> CredenzaApp:
-        from credenza.tui.app import CredenzaApp
-
-        assert isinstance(self.app, CredenzaApp)
+    def credenza(self) -> Dashboard:
+        # The workspace is handed to the app; screens reach it through this protocol.
+        assert isinstance(self.app, Dashboard)
         return self.app
 
     @property

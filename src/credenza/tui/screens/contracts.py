@@ -42,8 +42,8 @@ class ContractsScreen(TableScreen):
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
-        for application in self.workspace.applications():
-            effective = {c.id for c in self.workspace.effective_contracts(application.id).values()}
+        for application in self.workspace.applications.all():
+            effective = {c.id for c in self.workspace.contracts.effective(application.id).values()}
             for contract in application.contracts:
                 yield (
                     contract_key(application.id, contract.id),
@@ -66,17 +66,17 @@ class ContractsScreen(TableScreen):
 
     def _contract(self, key: str) -> tuple[str, Contract]:
         app_id, _, contract_id = key.partition("/")
-        for contract in self.workspace.contracts(app_id):
+        for contract in self.workspace.contracts.of(app_id):
             if contract.id == contract_id:
                 return app_id, contract
         raise KeyError(key)
 
     def detail(self, key: str) -> Text:
         app_id, contract = self._contract(key)
-        effective = self.workspace.effective_contracts(app_id)
+        effective = self.workspace.contracts.effective(app_id)
         text = Text()
         text.append(contract.api, style="bold")
-        text.append(f" · {contract.id} · {self.workspace.application(app_id).name}\n")
+        text.append(f" · {contract.id} · {self.workspace.applications.get(app_id).name}\n")
         rows: list[tuple[str, Any]] = [
             ("target", "API group instance" if contract.target == "api_group" else "API instance"),
             ("APIs in group", ", ".join(contract.apis)),
@@ -107,7 +107,7 @@ class ContractsScreen(TableScreen):
         if key is not None:
             return key.partition("/")[0]
         return self.credenza.selected_application or next(
-            (a.id for a in self.workspace.applications()), None
+            (a.id for a in self.workspace.applications.all()), None
         )
 
     def action_request(self) -> None:
@@ -136,7 +136,7 @@ class ContractsScreen(TableScreen):
 
         self.run_task(
             f"setting {contract.api} to {status}",
-            self.workspace.decide_contract(app_id, contract.id, status),
+            self.workspace.contracts.decide(app_id, contract.id, status),
             decided,
         )
 
@@ -172,7 +172,7 @@ class ContractsScreen(TableScreen):
             return
         self.run_task(
             "refreshing contract status",
-            self.workspace.refresh_contracts(app_id),
+            self.workspace.contracts.refresh(app_id),
             lambda _: self.reload(),
         )
 

@@ -10,11 +10,13 @@ from textual.binding import Binding, BindingType
 
 from credenza.config.model import Environment
 from credenza.secrets import CheckedSecret, Secret
+from credenza.services.credentials import ResetResult
+from credenza.services.tokens import SessionToken
+from credenza.services.verification import VerifyResult
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from credenza.tui.format import age, clip, word
 from credenza.tui.screens.base import Cell, Command, TableScreen
-from credenza.workspace import ResetResult, SessionToken, VerifyResult
 
 REVEAL_SECONDS = 10.0
 
@@ -57,7 +59,7 @@ class EnvironmentsScreen(TableScreen):
         # No keyring read here: whether a secret is stored comes from the config's timestamps, so
         # the section opens at once whatever the number of environments.
         theme = self.app.current_theme
-        for application in self.workspace.applications():
+        for application in self.workspace.applications.all():
             for name, environment in application.environments.items():
                 key = env_key(application.id, name)
                 if key in self.revealed:
@@ -73,10 +75,10 @@ class EnvironmentsScreen(TableScreen):
                         name,
                         environment.client_id,
                         secret,
-                        age(self.workspace.secret_age(application.id, name)),
-                        self.workspace.resolve(application.id, name).auth_method.replace(
-                            "client_secret_", ""
-                        ),
+                        age(self.workspace.credentials.age(application.id, name)),
+                        self.workspace.environments.resolve(
+                            application.id, name
+                        ).auth_method.replace("client_secret_", ""),
                         clip(" ".join(environment.scopes) or "—"),
                     ],
                 )
@@ -102,7 +104,7 @@ class EnvironmentsScreen(TableScreen):
 
     def detail(self, key: str) -> Text:
         app_id, env_name = split_key(key)
-        resolved = self.workspace.resolve(app_id, env_name)
+        resolved = self.workspace.environments.resolve(app_id, env_name)
         environment = resolved.environment
         text = Text()
         text.append(f"{resolved.label}\n", style="bold")
@@ -115,7 +117,7 @@ class EnvironmentsScreen(TableScreen):
                 if secret
                 else "•••••••• (v reveals)",
             ),
-            ("secret age", age(self.workspace.secret_age(app_id, env_name))),
+            ("secret age", age(self.workspace.credentials.age(app_id, env_name))),
             (
                 "expires",
                 f"{environment.secret_expires_at:%Y-%m-%d}"
@@ -158,7 +160,7 @@ class EnvironmentsScreen(TableScreen):
 
         self.run_task(
             f"fetching a token for {app_id} / {env_name}",
-            self.workspace.fetch_token(app_id, env_name),
+            self.workspace.tokens.fetch(app_id, env_name),
             fetched,
         )
 
@@ -180,7 +182,9 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(warning, severity="warning")
 
         self.run_task(
-            f"verifying {app_id} / {env_name}", self.workspace.verify(app_id, env_name), verified
+            f"verifying {app_id} / {env_name}",
+            self.workspace.verification.verify(app_id, env_name),
+            verified,
         )
 
     def action_set_secret(self) -> None:
@@ -202,7 +206,7 @@ class EnvironmentsScreen(TableScreen):
 
             self.run_task(
                 "storing the secret in the keyring",
-                self.call(self.workspace.set_secret, app_id, env_name, secret),
+                self.call(self.workspace.credentials.set, app_id, env_name, secret),
                 stored,
                 group="keyring",
             )
@@ -240,7 +244,7 @@ class EnvironmentsScreen(TableScreen):
 
         self.run_task(
             "reading the keyring",
-            self.call(self.workspace.reveal_secret, app_id, env_name),
+            self.call(self.workspace.credentials.reveal, app_id, env_name),
             shown,
             group="keyring",
         )
@@ -260,7 +264,7 @@ class EnvironmentsScreen(TableScreen):
 
         self.run_task(
             f"discovering endpoints for {app_id} / {env_name}",
-            self.workspace.discover_endpoints(app_id, env_name),
+            self.workspace.environments.discover(app_id, env_name),
             discovered,
         )
 
@@ -269,7 +273,7 @@ class EnvironmentsScreen(TableScreen):
         if key is None:
             return []
         app_id, env_name = split_key(key)
-        label = f"{self.workspace.application(app_id).name} / {env_name}"
+        label = f"{self.workspace.applications.get(app_id).name} / {env_name}"
         return [
             (f"Fetch token for {label}", "client_credentials grant", self.action_fetch),
             (f"Verify {label}", "a live token call", self.action_verify),

@@ -9,11 +9,11 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 
+from credenza.services.tokens import SessionToken
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.format import countdown, lifetime_bar, word
 from credenza.tui.screens.base import Cell, Command, TableScreen, VimTable
-from credenza.workspace import SessionToken
 
 # Auto-refresh fires this share of the lifetime before expiry (at least 15 s before).
 AUTO_REFRESH_SHARE = 0.1
@@ -75,19 +75,19 @@ class TokensScreen(TableScreen):
 
         def loaded(sessions: list[SessionToken]) -> None:
             for session in sessions:
-                self.workspace.tokens.setdefault(session.key, session)
+                self.workspace.tokens.sessions.setdefault(session.key, session)
             self.reload()
 
         self.run_task(
             "reading cached tokens",
-            self.call(self.workspace.cached_sessions),
+            self.call(self.workspace.tokens.cached_sessions),
             loaded,
             group="keyring",
         )
 
     def sessions(self) -> list[SessionToken]:
         return sorted(
-            self.workspace.tokens.values(), key=lambda s: (s.application_id, s.environment)
+            self.workspace.tokens.sessions.values(), key=lambda s: (s.application_id, s.environment)
         )
 
     def _session(self, key: str | None) -> SessionToken | None:
@@ -101,7 +101,7 @@ class TokensScreen(TableScreen):
             yield (
                 key,
                 [
-                    self.workspace.application(session.application_id).name,
+                    self.workspace.applications.get(session.application_id).name,
                     session.environment,
                     " ".join(session.token.scopes) or "—",
                     f"{session.token.issued_at:%H:%M:%S}",
@@ -130,7 +130,7 @@ class TokensScreen(TableScreen):
                     self._update(table, key, "bar", lifetime_bar(session.token, now, theme))
             if key in self.auto and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
-        if len(self.workspace.tokens) != len(self._row_keys) and not self.filter_text:
+        if len(self.workspace.tokens.sessions) != len(self._row_keys) and not self.filter_text:
             self.reload()
 
     def _update(self, table: VimTable, key: str, column: str, value: Text) -> None:
@@ -191,7 +191,7 @@ class TokensScreen(TableScreen):
 
         async def work() -> SessionToken:
             try:
-                return await self.workspace.refresh_token(session)
+                return await self.workspace.tokens.refresh(session)
             finally:
                 self.refreshing.discard(key)
 
@@ -214,7 +214,7 @@ class TokensScreen(TableScreen):
             return
         self.run_task(
             f"fetching a token for {session.application_id} / {session.environment}",
-            self.workspace.fetch_token(
+            self.workspace.tokens.fetch(
                 session.application_id, session.environment, session.requested_scopes
             ),
             lambda _: self.reload(),
@@ -223,7 +223,7 @@ class TokensScreen(TableScreen):
     def action_revoke(self) -> None:
         if (session := self._session(self.selected_key())) is None:
             return
-        resolved = self.workspace.resolve(session.application_id, session.environment)
+        resolved = self.workspace.environments.resolve(session.application_id, session.environment)
         how = "Revoke (RFC 7009)" if resolved.revocation_url else "Log out (GET + Bearer)"
 
         def confirmed(yes: bool | None) -> None:
@@ -231,7 +231,7 @@ class TokensScreen(TableScreen):
                 return
             self.run_task(
                 f"revoking the token of {session.application_id} / {session.environment}",
-                self.workspace.revoke_token(session),
+                self.workspace.tokens.revoke(session),
                 lambda outcome: self._revoked(outcome),
             )
 
@@ -281,7 +281,7 @@ class TokensScreen(TableScreen):
         session = self._session(self.selected_key())
         if session is None:
             return []
-        label = f"{self.workspace.application(session.application_id).name} / {session.environment}"
+        label = f"{self.workspace.applications.get(session.application_id).name} / {session.environment}"
         return [
             (
                 f"Refresh token of {label}",

@@ -1,121 +1,14 @@
-"""Provider adapters: how a secret reset or an access request reaches a provider.
-
-``manual`` is a real provider's portal: the user performs the step there and records the outcome.
-``sandbox`` calls the built-in sandbox provider's admin API.
-"""
+"""The sandbox adapter: the built-in sandbox provider, reached through its admin API."""
 
 from __future__ import annotations
 
-import secrets as _random
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from credenza.config.model import Contract, ContractStatus
+from credenza.config.model import Contract, ContractStatus, Rotation
 from credenza.errors import CredenzaError, OAuthError, TokenEndpointError, ValidationError
+from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.secrets import Secret
-
-
-@dataclass(frozen=True)
-class AccessRequest:
-    api: str
-    instance: str
-    environment: str
-    client_id: str
-    sla_tier: str | None
-    terms_accepted: bool
-    target: str = "api"
-    apis: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """An API instance or API group instance one may request access to, with its SLA tiers."""
-
-    id: str
-    name: str
-    instance: str
-    target: str
-    environment: str
-    apis: tuple[str, ...]
-    terms: str | None
-    tiers: tuple[tuple[str, bool, int], ...]  # (name, auto-approved, rank)
-
-
-class ProviderAdapter(Protocol):
-    """What differs between providers when credenza acts on the provider's side."""
-
-    kind: str
-    rotation: str  # "cutover": the old secret dies at once; "overlap": both work until retired
-    can_decide: bool  # True where credenza may approve or reject (the sandbox)
-
-    async def reset_secret(self, client_id: str) -> Secret | None:
-        """Ask for a new secret; None means the user does it in the portal and pastes it."""
-        ...
-
-    async def retire_previous_secret(self, client_id: str) -> None: ...
-
-    async def catalogue(self) -> list[CatalogueEntry]: ...
-
-    async def request_access(self, request: AccessRequest) -> Contract: ...
-
-    async def refresh_contract(self, contract: Contract, client_id: str) -> Contract: ...
-
-    async def decide(self, contract: Contract, status: ContractStatus) -> Contract: ...
-
-    async def aclose(self) -> None: ...
-
-
-class ManualAdapter:
-    """A real provider's portal: credenza records what the user did there."""
-
-    kind = "manual"
-    can_decide = False
-
-    def __init__(
-        self, rotation: str = "cutover", clock: Callable[[], datetime] | None = None
-    ) -> None:
-        self.rotation = rotation
-        self.clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
-
-    async def reset_secret(self, client_id: str) -> Secret | None:
-        return None
-
-    async def retire_previous_secret(self, client_id: str) -> None:
-        return None
-
-    async def catalogue(self) -> list[CatalogueEntry]:
-        return []
-
-    async def request_access(self, request: AccessRequest) -> Contract:
-        now = self.clock()
-        return Contract(
-            id="ct-" + _random.token_hex(6),
-            api=request.api,
-            instance=request.instance,
-            environment=request.environment,
-            target="api_group" if request.target == "api_group" else "api",
-            apis=list(request.apis),
-            sla_tier=request.sla_tier,
-            scopes=list(request.scopes),
-            status="pending",
-            requested_at=now,
-            terms_accepted_at=now if request.terms_accepted else None,
-        )
-
-    async def refresh_contract(self, contract: Contract, client_id: str) -> Contract:
-        return contract
-
-    async def aclose(self) -> None:
-        return None
-
-    async def decide(self, contract: Contract, status: ContractStatus) -> Contract:
-        # In a portal, the user records the provider's decision (or their own revocation).
-        contract.status = status
-        contract.decided_at = self.clock()
-        return contract
 
 
 class SandboxAdapter:
@@ -123,8 +16,9 @@ class SandboxAdapter:
 
     kind = "sandbox"
     can_decide = True
+    issues_secrets = True
 
-    def __init__(self, admin_url: str, admin_token: Secret, rotation: str = "cutover") -> None:
+    def __init__(self, admin_url: str, admin_token: Secret, rotation: Rotation = "cutover") -> None:
         self.admin_url = admin_url.rstrip("/")
         self.admin_token = admin_token
         self.rotation = rotation

@@ -1,0 +1,59 @@
+"""The command line: one module per command group; each parses, calls the workspace, prints.
+
+stdout carries only what was asked for (a token, a table, JSON); messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from credenza.cli.common import EXIT_CODES, Group, Handler, Parser, common_options, guard
+
+# Each group registers its commands; a new command group is one module and one entry here.
+GROUPS = ("sandbox", "app", "env", "secret", "token", "agent", "keyring", "contract")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    common = common_options()
+    parser = Parser(
+        prog="credenza",
+        description="OAuth2 client credentials across API providers: a dashboard and a CLI.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    commands = Group(
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), common
+    )
+    for name in GROUPS:
+        register: Callable[[Group], None] = importlib.import_module(f"credenza.cli.{name}").register
+        register(commands)
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    argv = list(argv)
+    command: list[str] = []
+    if "exec" in argv and "--" in argv[argv.index("exec") :]:
+        split = argv.index("--", argv.index("exec"))
+        argv, command = argv[:split], argv[split + 1 :]
+    try:
+        args = parser.parse_args(argv)
+        if command:
+            args.command = command
+    except SystemExit as exit_:  # --help, or a usage error already reported in one line
+        return exit_.code if isinstance(exit_.code, int) else 2
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        if args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
+            from credenza.cli.sandbox import cmd_ui
+
+            return guard(cmd_ui, args)
+        parser.print_help(sys.stderr)
+        return 2
+    return guard(handler, args)

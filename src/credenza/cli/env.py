@@ -1,0 +1,243 @@
+"""`credenza env`: an application's environments — add, edit, list, discover, remove."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from credenza.cli import output
+from credenza.cli.common import (
+    Group,
+    app_argument,
+    confirm_removal,
+    env_argument,
+    json_option,
+    open_workspace,
+    run_async,
+    yes_option,
+)
+from credenza.errors import ValidationError
+
+if TYPE_CHECKING:
+    from credenza.config.model import EnvironmentChange
+
+
+def register(commands: Group) -> None:
+    group = commands.group(
+        "env", "environments of an application: add, edit, list, discover, remove"
+    )
+    add = group.command(
+        "add",
+        "add an environment (sandbox, production, ...)",
+        cmd_add,
+        "  credenza env add telenor-sms production --client-id ID --token-url URL\n"
+        "  credenza env add telenor-sms production --client-id ID --issuer https://id.example.com",
+    )
+    app_argument(add)
+    env_argument(add)
+    add.add_argument("--client-id", required=True, help="the client_id the provider gave you")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--token-url", help="the token endpoint")
+    where.add_argument("--issuer", help="discover the endpoints from this issuer (RFC 8414 / OIDC)")
+    _options(add)
+    edit = group.command(
+        "edit",
+        "change an environment's fields; an empty value clears an optional field",
+        cmd_edit,
+        "  credenza env edit telenor-sms production --add-scope sms:read\n"
+        "  credenza env edit telenor-sms production --introspection-url ''   # clear it",
+    )
+    app_argument(edit)
+    env_argument(edit)
+    edit.add_argument("--client-id", help="a new client_id")
+    edit.add_argument("--token-url", help="the token endpoint")
+    edit.add_argument("--issuer", help="the issuer its endpoints are discovered from")
+    edit.add_argument("--add-scope", action="append", default=[], help="add a scope (repeatable)")
+    edit.add_argument(
+        "--remove-scope", action="append", default=[], help="remove a scope (repeatable)"
+    )
+    _options(edit)
+    listing = group.command(
+        "list", "list an application's environments", cmd_list, "  credenza env list telenor-sms"
+    )
+    app_argument(listing)
+    json_option(listing)
+    discover = group.command(
+        "discover",
+        "fill the endpoints from the issuer's metadata",
+        cmd_discover,
+        "  credenza env discover telenor-sms production",
+    )
+    app_argument(discover)
+    env_argument(discover)
+    discover.add_argument("--issuer", help="the issuer (default: the environment's)")
+    remove = group.command(
+        "remove",
+        "remove an environment and its keyring entries",
+        cmd_remove,
+        "  credenza env remove telenor-sms sandbox --yes",
+    )
+    app_argument(remove)
+    env_argument(remove)
+    yes_option(remove)
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scope", dest="scopes", action="append", help="a scope (repeatable; replaces the list)"
+    )
+    parser.add_argument(
+        "--auth-method",
+        choices=["client_secret_basic", "client_secret_post", ""],
+        help="how the client authenticates at the token endpoint",
+    )
+    parser.add_argument("--audience", help="the audience parameter some providers need")
+    parser.add_argument("--resource", help="RFC 8707 resource indicator")
+    parser.add_argument("--revocation-url", help="RFC 7009 revocation endpoint")
+    parser.add_argument("--introspection-url", help="RFC 7662 introspection endpoint")
+    parser.add_argument("--logout-url", help="logout endpoint (GET + Bearer, as Telenor does)")
+    parser.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        metavar="KEY=VALUE",
+        help="add an extra form parameter (repeatable); KEY= removes one",
+    )
+
+
+def change_from(args: argparse.Namespace) -> EnvironmentChange:
+    """The typed change the options describe: absent = unchanged, '' = cleared."""
+    from credenza.config.model import EnvironmentChange
+
+    fields: dict[str, Any] = {}
+    for key in (
+        "client_id",
+        "token_url",
+        "issuer",
+        "auth_method",
+        "audience",
+        "resource",
+        "revocation_url",
+        "introspection_url",
+        "logout_url",
+    ):
+        value = getattr(args, key, None)
+        if value is not None:
+            fields[key] = value or None
+    if args.scopes is not None:
+        fields["scopes"] = [s for s in args.scopes if s] or None
+    fields["add_scopes"] = getattr(args, "add_scope", [])
+    fields["remove_scopes"] = getattr(args, "remove_scope", [])
+    setting, removing = parse_params(args.params or [])
+    fields["set_params"], fields["remove_params"] = setting, removing
+    return EnvironmentChange(**fields)
+
+
+def parse_params(values: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``KEY=VALUE`` adds or replaces a parameter, ``KEY=`` removes it."""
+    setting: dict[str, str] = {}
+    removing: list[str] = []
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--param {value!r} is not KEY=VALUE")
+        if item:
+            setting[key] = item
+        else:
+            removing.append(key)
+    return setting, removing
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    import msgspec
+
+    workspace = open_workspace(args)
+    change = change_from(args)
+    if args.issuer:
+        # Discover first, so a wrong issuer adds nothing; URLs given on the command line win.
+        found = run_async(workspace, workspace.environments.endpoints_from_issuer(args.issuer))
+        merged = {
+            key: value
+            for key, value in msgspec.structs.asdict(found).items()
+            if value is not None
+            and value is not msgspec.UNSET
+            and getattr(change, key) is msgspec.UNSET
+        }
+        change = msgspec.structs.replace(change, **merged)
+    workspace.environments.add(args.app, args.env, change)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    output.info(f"added {resolved.label}; token endpoint {resolved.token_url}")
+    if resolved.name == "production":
+        from credenza.cli.app import production_warnings
+
+        production_warnings(workspace, resolved.application.id)
+    output.info(f"next: credenza secret set {resolved.application.id} {resolved.name}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    workspace.environments.edit(args.app, args.env, change_from(args))
+    output.info(f"updated {workspace.environments.resolve(args.app, args.env).label}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    application = workspace.applications.get(args.app)
+    rows = []
+    data = []
+    for name in application.environments:
+        resolved = workspace.environments.resolve(application.id, name)
+        age = workspace.credentials.age(application.id, name)
+        rows.append(
+            [
+                name,
+                resolved.environment.client_id,
+                resolved.token_url or "-",
+                resolved.auth_method,
+                " ".join(resolved.environment.scopes) or "-",
+                output.age(age) if age is not None else "never set",
+            ]
+        )
+        data.append(
+            {
+                "name": name,
+                "client_id": resolved.environment.client_id,
+                "token_url": resolved.token_url,
+                "auth_method": resolved.auth_method,
+                "scopes": list(resolved.environment.scopes),
+                "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
+                "secret_expires_at": resolved.environment.secret_expires_at,
+            }
+        )
+    if args.json:
+        output.print_json(data)
+    else:
+        output.table(rows, ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE"])
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    environment = run_async(
+        workspace, workspace.environments.discover(args.app, args.env, args.issuer)
+    )
+    output.info(f"token endpoint {environment.token_url}")
+    for label, value in (
+        ("revocation", environment.revocation_url),
+        ("introspection", environment.introspection_url),
+        ("logout", environment.logout_url),
+    ):
+        if value:
+            output.info(f"{label} endpoint {value}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    confirm_removal(args, f"Remove {resolved.label} and its secret?")
+    workspace.environments.remove(resolved.application.id, resolved.name)
+    output.info(f"removed environment {resolved.label}")
+    return 0

@@ -1,0 +1,49 @@
+"""`credenza keyring`: which keyring holds secrets and tokens — status, use file|system."""
+
+from __future__ import annotations
+
+import argparse
+
+from credenza.cli import output
+from credenza.cli.common import Group, open_workspace
+from credenza.errors import ValidationError
+
+
+def register(commands: Group) -> None:
+    keyring_ = commands.command(
+        "keyring",
+        "which keyring holds secrets and tokens: status, use file|system",
+        cmd_keyring,
+        "  credenza keyring status\n  credenza keyring use file     # a headless box",
+    )
+    keyring_.add_argument("action", choices=["status", "use"], help="status, or use a keyring")
+    keyring_.add_argument(
+        "kind", nargs="?", choices=["file", "system"], help="file (encrypted) or system"
+    )
+
+
+def cmd_keyring(args: argparse.Namespace) -> int:
+    from credenza.secrets import setup
+
+    workspace = open_workspace(args)
+    if args.action == "status":
+        found = setup.status(workspace.secrets)
+        output.info(
+            f"keyring: {found.label}" + (' (keyring = "file")' if found.kind == "file" else "")
+        )
+        return 0
+    if args.kind is None:
+        raise ValidationError(
+            "say which: `credenza keyring use file` or `credenza keyring use system`"
+        )
+    if args.kind == "system":
+        setup.use_system_keyring(workspace.context.store)
+        output.info("secrets now go to the desktop keyring; the file keyring was left as it was")
+        return 0
+    created = setup.use_file_keyring(workspace.context.store)
+    what = "created" if created.created else "opened"
+    output.info(f"{what} the encrypted file keyring {created.path}; secrets and tokens now go there")
+    output.info(
+        "store your secrets again with `credenza secret set APP ENV` (they stay in the old keyring)"
+    )
+    return 0

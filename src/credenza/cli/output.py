@@ -1,0 +1,58 @@
+"""What the CLI prints: messages on stderr, tables and JSON on stdout, all through one door.
+
+Every string that came from a server or a config file goes through ``shown`` before it reaches
+the terminal, so that no control character or escape sequence does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any, TextIO
+
+
+def shown(text: object) -> str:
+    """Untrusted text made safe for a terminal: control characters and escapes removed."""
+    from credenza.oauth.untrusted import clean
+
+    return clean(str(text))
+
+
+def error(message: str) -> None:
+    print(f"credenza: error: {shown(message)}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    print(f"credenza: warning: {shown(message)}", file=sys.stderr)
+
+
+def info(message: str) -> None:
+    print(shown(message), file=sys.stderr)
+
+
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    # json.dumps escapes every control character: JSON output needs no other cleaning.
+    print(json.dumps(data, indent=2, default=str), file=out or sys.stdout)
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    rows = [[shown(cell) for cell in row] for row in rows]
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def shown_lines(lines: list[str]) -> str:
+    """Several lines of untrusted text, each cleaned, joined for one print."""
+    return "\n".join(shown(line) for line in "\n".join(lines).split("\n"))

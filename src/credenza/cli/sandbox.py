@@ -1,0 +1,81 @@
+"""`credenza demo`, `credenza ui` and `credenza sandbox serve`: the dashboard and the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from credenza.cli import output
+from credenza.cli.common import Group, open_workspace
+
+
+def register(commands: Group) -> None:
+    demo = commands.command(
+        "demo",
+        "open the dashboard on a throwaway workspace and a local sandbox provider",
+        cmd_demo,
+        "  credenza demo\n  credenza demo --no-ui",
+    )
+    demo.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="print the workspace and issuer, keep the sandbox running",
+    )
+    commands.command("ui", "open the dashboard on your workspace", cmd_ui, "  credenza ui")
+    group = commands.group("sandbox", "the built-in sandbox provider")
+    serve = group.command(
+        "serve",
+        "run a local OAuth2 authorization server on 127.0.0.1",
+        cmd_serve,
+        "  credenza sandbox serve --port 8400 --clients clients.toml",
+    )
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument(
+        "--clients", type=Path, help="preload clients (JSON or TOML, RFC 7591 names)"
+    )
+    serve.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds")
+    serve.add_argument("--state", type=Path, help="keep state in this JSON file across restarts")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from credenza.sandbox.demo import Demo, run_demo
+
+    def dashboard(demo: Demo) -> int:
+        from credenza.tui.app import run_dashboard
+
+        label = f"demo workspace · sandbox provider at {demo.server.issuer}"
+        return run_dashboard(demo.workspace, demo_label=label)
+
+    return run_demo(no_ui=args.no_ui, dashboard=dashboard)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from credenza import agent
+    from credenza.tui.app import run_dashboard
+
+    workspace = open_workspace(args)
+    agent.autostart(workspace.config.settings.agent)
+    if workspace.config.settings.keyring == "file":
+        # The passphrase prompt needs the terminal, which the dashboard is about to take over.
+        _ = workspace.secrets.backend
+    return run_dashboard(workspace)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from credenza.sandbox.clients import load_clients
+    from credenza.sandbox.server import SandboxServer
+    from credenza.sandbox.state import SandboxState
+
+    state = SandboxState(token_ttl=args.token_ttl, state_file=args.state)
+    if args.clients:
+        for metadata in load_clients(args.clients):
+            if metadata.get("client_id") not in state.clients:
+                state.add_client(metadata)
+    server = SandboxServer(state, port=args.port)
+    print(f"issuer: {server.issuer}", flush=True)
+    print(f"admin token: {server.admin_token}", flush=True)
+    output.info("serving on 127.0.0.1 until interrupted (Ctrl+C)")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0

@@ -1,0 +1,136 @@
+"""`credenza secret`: client secrets in the keyring — set, reset, recover, confirm-endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from credenza.cli import output
+from credenza.cli.common import Group, app_argument, env_argument, open_workspace, read_secret
+from credenza.errors import ValidationError
+
+
+def register(commands: Group) -> None:
+    group = commands.group(
+        "secret", "client secrets in the OS keyring: set, reset, recover, confirm-endpoint"
+    )
+    secret_set = group.command(
+        "set",
+        "store a client secret from a hidden prompt, stdin or a named variable",
+        cmd_set,
+        "  credenza secret set telenor-sms production           # hidden prompt\n"
+        "  pass show telenor | credenza secret set telenor-sms production\n"
+        "  credenza secret set telenor-sms production --from-env TELENOR_SECRET",
+    )
+    app_argument(secret_set)
+    env_argument(secret_set)
+    secret_set.add_argument(
+        "--from-env", metavar="VAR", help="read the secret from this environment variable"
+    )
+    reset = group.command(
+        "reset",
+        "rotate a secret: verified before it replaces the old one",
+        cmd_reset,
+        "  credenza secret reset telenor-sms production",
+    )
+    app_argument(reset)
+    env_argument(reset)
+    reset.add_argument(
+        "--from-env", metavar="VAR", help="portal providers: the new secret's variable"
+    )
+    reset.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (not for production)"
+    )
+    recover = group.command(
+        "recover",
+        "store a secret the provider issued during a reset that did not finish",
+        cmd_recover,
+        "  credenza secret recover telenor-sms production",
+    )
+    app_argument(recover)
+    env_argument(recover)
+    confirm = group.command(
+        "confirm-endpoint",
+        "allow the stored secret to go to the environment's new token endpoint",
+        cmd_confirm,
+        "  credenza secret confirm-endpoint telenor-sms production",
+    )
+    app_argument(confirm)
+    env_argument(confirm)
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    value = read_secret(args, f"Client secret for {resolved.label}: ")
+    checked = workspace.credentials.set(resolved.application.id, resolved.name, value)
+    for warning in checked.warnings:
+        output.warn(warning)
+    output.info(
+        f"stored the secret for {resolved.label} in the keyring ({checked.secret.masked()})"
+    )
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from credenza.cli.common import run_async
+    from credenza.services.credentials import UnstoredSecretError
+
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    adapter = workspace.providers.adapter_for(resolved.application)
+    output.info("\n".join(workspace.credentials.reset_plan(resolved.application.id, resolved.name)))
+    # Production always takes the typed application name; other environments accept --yes.
+    if resolved.name == "production" or not args.yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ValidationError(
+                "a secret reset needs confirmation at a terminal",
+                hint="non-production environments accept --yes",
+            )
+        typed = input(f"Type the application name ({resolved.application.name}) to reset: ")
+        if typed.strip() != resolved.application.name:
+            raise ValidationError("the name did not match; nothing was reset")
+    new_secret = None
+    if not adapter.issues_secrets:
+        new_secret = read_secret(args, "New client secret from the portal: ")
+    try:
+        result = run_async(
+            workspace,
+            workspace.credentials.reset(resolved.application.id, resolved.name, new_secret),
+        )
+    except UnstoredSecretError as exc:
+        # The one copy of a provider-issued secret: shown now, whatever the terminal, since it
+        # exists nowhere else. stdout, so it can be captured; the warning on stderr.
+        output.error(str(exc))
+        output.info("the new secret, NOT stored anywhere — copy it now:")
+        print(exc.secret.reveal(), flush=True)
+        return exc.exit_code
+    for warning in result.warnings:
+        output.warn(warning)
+    if result.new_secret is not None and sys.stdout.isatty():
+        output.info("the provider issued this new secret; it is stored, and shown here once:")
+        print(result.new_secret.reveal())
+    output.info(
+        f"secret rotated at {result.rotated_at:%Y-%m-%d %H:%M} UTC; "
+        "update every system that used the old one"
+    )
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    pending = workspace.credentials.pending(resolved.application.id, resolved.name)
+    if pending is None:
+        output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
+        return 0
+    workspace.credentials.set(resolved.application.id, resolved.name, pending)
+    output.info(f"stored the secret the provider issued for {resolved.label} ({pending.masked()})")
+    return 0
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    origin = workspace.credentials.confirm_endpoint(args.app, args.env)
+    output.info(f"the secret may now be sent to {origin}")
+    return 0

@@ -1,0 +1,232 @@
+"""`credenza token`, `exec`, `verify` and `revoke`: using credentials from scripts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from credenza.cli import output
+from credenza.cli.common import (
+    Group,
+    app_argument,
+    env_option,
+    json_option,
+    open_workspace,
+    run_async,
+)
+from credenza.errors import ValidationError
+
+if TYPE_CHECKING:
+    from credenza.services.tokens import SessionToken
+    from credenza.workspace import Workspace
+
+
+def register(commands: Group) -> None:
+    token = commands.command(
+        "token",
+        "print an access token (cached until it nears expiry)",
+        cmd_token,
+        "  credenza token telenor-sms --env production\n"
+        '  curl -H "$(credenza token telenor-sms --format header)" https://api.example.com/\n'
+        '  eval "$(credenza token telenor-sms --format env)"',
+    )
+    app_argument(token)
+    env_option(token)
+    token.add_argument(
+        "--scope", action="append", default=[], help="request this scope (repeatable)"
+    )
+    token.add_argument(
+        "--format",
+        choices=["raw", "json", "header", "env"],
+        default="raw",
+        help="raw (the token alone), json, an Authorization header, or shell exports",
+    )
+    token.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="same as --format json"
+    )
+    token.add_argument("--no-cache", action="store_true", help="always fetch a new token")
+
+    exec_ = commands.command(
+        "exec",
+        "run a command with a token in its environment (never in argv)",
+        cmd_exec,
+        "  credenza exec telenor-sms -- sh -c 'curl -H \"Authorization: Bearer $CREDENZA_ACCESS_TOKEN\" ...'",
+    )
+    app_argument(exec_)
+    env_option(exec_)
+    exec_.add_argument(
+        "--scope", action="append", default=[], help="request this scope (repeatable)"
+    )
+    exec_.add_argument(
+        "--client-credentials",
+        action="store_true",
+        help="also set CREDENZA_CLIENT_ID and CREDENZA_CLIENT_SECRET (client-id enforcement APIs)",
+    )
+    # The command after `--` is split off before parsing (argparse.REMAINDER would swallow options).
+    exec_.set_defaults(command=[])
+
+    verify = commands.command(
+        "verify",
+        "check credentials with a live token call",
+        cmd_verify,
+        "  credenza verify --all\n  credenza verify telenor-sms --env production --json",
+    )
+    app_argument(verify, optional=True)
+    env_option(verify)
+    verify.add_argument("--all", action="store_true", help="every application and environment")
+    json_option(verify)
+    verify.add_argument("--concurrency", type=int, default=16, help="token calls in flight at once")
+
+    revoke = commands.command(
+        "revoke",
+        "revoke (or log out) the cached token of an environment",
+        cmd_revoke,
+        "  credenza revoke telenor-sms --env production",
+    )
+    app_argument(revoke)
+    env_option(revoke)
+
+
+def agent_alias(args: argparse.Namespace) -> str:
+    """The key the fast path asks the agent for; it holds the config file's identity, so any
+    change to the file (an edit anywhere, another workspace copied over it) misses."""
+    from credenza.fastpath import cache_key, config_key
+
+    return cache_key(config_key(getattr(args, "config", None)), args.app, args.env, args.scope)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from credenza import agent
+
+    workspace = open_workspace(args)
+    agent.autostart(workspace.config.settings.agent)  # comes up while this call works
+    session, _cached = run_async(
+        workspace,
+        workspace.tokens.token(args.app, args.env, args.scope or None, use_cache=not args.no_cache),
+    )
+    warn_wider_scopes(session)
+    workspace.tokens.share_with_agent(session, agent_alias(args))
+    print(format_token(session, args.format))
+    return 0
+
+
+def warn_wider_scopes(session: SessionToken) -> None:
+    granted = set(session.token.scopes)
+    extra = granted - set(session.requested_scopes) if session.requested_scopes else set()
+    if extra:
+        output.warn(f"the provider granted more than was asked: {' '.join(sorted(extra))}")
+
+
+def format_token(session: SessionToken, style: str) -> str:
+    from credenza import fastpath
+
+    token = session.token
+    return fastpath.format_token(
+        token.access_token.reveal(),
+        token.token_type,
+        token.expires_at.isoformat() if token.expires_at else None,
+        style,
+        " ".join(token.scopes),
+    )
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Run a command with the token in its environment (never in its argv), as aws-vault exec does."""
+    import subprocess
+
+    command = list(args.command)
+    if not command:
+        raise ValidationError(
+            "give the command to run after --", hint="credenza exec APP -- curl ..."
+        )
+    workspace = open_workspace(args)
+    session, _cached = run_async(
+        workspace, workspace.tokens.token(args.app, args.env, args.scope or None)
+    )
+    token = session.token
+    environment = dict(os.environ)
+    environment.update(
+        CREDENZA_ACCESS_TOKEN=token.access_token.reveal(),
+        CREDENZA_TOKEN_TYPE=token.token_type,
+        CREDENZA_TOKEN_EXPIRES_AT=token.expires_at.isoformat() if token.expires_at else "",
+    )
+    if args.client_credentials:
+        # For APIs behind a client-id enforcement policy (Anypoint): asked for explicitly only.
+        resolved = workspace.environments.resolve(session.application_id, session.environment)
+        environment["CREDENZA_CLIENT_ID"] = resolved.environment.client_id
+        environment["CREDENZA_CLIENT_SECRET"] = workspace.credentials.reveal(
+            session.application_id, session.environment
+        ).reveal()
+    try:
+        completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
+    except FileNotFoundError:
+        output.error(f"command not found: {command[0]}")
+        return 127  # as a shell says it
+    except PermissionError:
+        output.error(f"command not executable: {command[0]}")
+        return 126
+    return completed.returncode if completed.returncode >= 0 else 128 - completed.returncode
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    targets: list[tuple[str, str]] = []
+    if args.app:
+        application = workspace.applications.get(args.app)
+        names = [args.env] if args.env else list(application.environments)
+        targets = [(application.id, name) for name in names]
+    else:  # no application named: every one (what --all says explicitly)
+        targets = [(a.id, name) for a in workspace.applications.all() for name in a.environments]
+    if not targets:
+        output.info("nothing to verify")
+        return 0
+    results = run_async(
+        workspace, workspace.verification.verify_many(targets, concurrency=args.concurrency)
+    )
+    if args.json:
+        output.print_json(
+            [
+                {
+                    "application": r.application_id,
+                    "environment": r.environment,
+                    "status": r.status,
+                    "message": output.shown(r.message),
+                    "warnings": [output.shown(w) for w in r.warnings],
+                }
+                for r in results
+            ]
+        )
+    else:
+        output.table(
+            [
+                [
+                    r.application_id,
+                    r.environment,
+                    r.status.upper() if not r.ok else "ok",
+                    "" if r.ok else r.message,
+                ]
+                for r in results
+            ],
+            ["APPLICATION", "ENV", "STATUS", "DETAIL"],
+        )
+        for result in results:
+            for warning in result.warnings:
+                output.warn(f"{result.application_id} / {result.environment}: {warning}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    sessions = workspace.tokens.cached_sessions(resolved.application.id, resolved.name)
+    if not sessions:
+        output.info(f"no cached token for {resolved.label}; nothing to revoke")
+        return 0
+    outcomes = run_async(workspace, _revoke_all(workspace, sessions))
+    output.info(f"{outcomes[-1]} {len(sessions)} token(s) of {resolved.label}")
+    return 0
+
+
+async def _revoke_all(workspace: Workspace, sessions: list[SessionToken]) -> list[str]:
+    return [await workspace.tokens.revoke(session) for session in sessions]

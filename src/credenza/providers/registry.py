@@ -1,0 +1,56 @@
+"""Which adapter serves a provider: one entry per provider kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from credenza.config.model import Provider, ProviderKind
+from credenza.errors import ValidationError
+from credenza.providers.base import ProviderAdapter
+from credenza.providers.profiles import Profile
+from credenza.secrets import Secret
+
+
+@dataclass(frozen=True)
+class AdapterInputs:
+    """What an adapter may be built from: the provider record, its profile, and lookups."""
+
+    key: str
+    provider: Provider | None
+    profile: Profile
+    admin_token: Callable[[], Secret | None]
+    clock: Callable[[], datetime]
+
+
+def _manual(inputs: AdapterInputs) -> ProviderAdapter:
+    from credenza.providers.manual import ManualAdapter
+
+    return ManualAdapter(rotation=inputs.profile.rotation, clock=inputs.clock)
+
+
+def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
+    from credenza.providers.sandbox import SandboxAdapter
+
+    provider = inputs.provider
+    if provider is None or not provider.admin_url:
+        return _manual(inputs)
+    token = inputs.admin_token()
+    if token is None:
+        raise ValidationError(
+            f"no admin token is stored for the sandbox provider {inputs.key!r}",
+            hint="run `credenza sandbox serve`, then store its admin token",
+        )
+    return SandboxAdapter(provider.admin_url, token, rotation=inputs.profile.rotation)
+
+
+ADAPTERS: dict[ProviderKind, Callable[[AdapterInputs], ProviderAdapter]] = {
+    "manual": _manual,
+    "sandbox": _sandbox,
+}
+
+
+def build_adapter(inputs: AdapterInputs) -> ProviderAdapter:
+    kind: ProviderKind = inputs.provider.kind if inputs.provider is not None else "manual"
+    return ADAPTERS[kind](inputs)

@@ -1,0 +1,1 @@
+"""The service layer: one service per concept, wired by ``credenza.workspace.Workspace``."""

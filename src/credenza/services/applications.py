@@ -1,0 +1,101 @@
+"""Applications: add, edit, remove; typed changes checked by the loader's own rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from credenza.config.model import Application, ApplicationChange, Config, apply_change, slugify
+from credenza.errors import ValidationError
+from credenza.services.context import Context, find_application
+
+
+class Applications:
+    def __init__(self, context: Context, forget: Callable[[str, str | None], None]) -> None:
+        self._context = context
+        # Drops an application's (or one environment's) secrets and cached tokens everywhere.
+        self._forget = forget
+
+    def all(self) -> list[Application]:
+        return list(self._context.config.applications)
+
+    def get(self, ref: str) -> Application:
+        return self._context.application(ref)
+
+    def add(self, name: str, change: ApplicationChange | None = None) -> Application:
+        """Add an application; only the name is required. The id is derived from the name."""
+        name = name.strip()
+        if not name:
+            raise ValidationError("an application needs a name")
+        change = change or ApplicationChange()
+
+        def add(config: Config) -> Application:
+            existing = _named(config, name)
+            if existing is not None:
+                raise ValidationError(
+                    f"an application named {existing.name!r} already exists",
+                    hint=f"change it with `credenza app edit {existing.id} ...`",
+                )
+            base = slugify(name)
+            taken = {app.id for app in config.applications}
+            app_id, number = base, 2
+            while app_id in taken:
+                app_id, number = f"{base}-{number}", number + 1
+            application = _apply(Application(id=app_id, name=name), change)
+            # In id order, not appended: two people adding different applications change
+            # different places of the file, so git merges their diffs.
+            at = next(
+                (i for i, a in enumerate(config.applications) if a.id > app_id),
+                len(config.applications),
+            )
+            config.applications.insert(at, application)
+            return application
+
+        return self._context.mutate(add)
+
+    def edit(
+        self, ref: str, change: ApplicationChange, *, expected: str | None = None
+    ) -> Application:
+        if not msgspec.to_builtins(change):
+            raise ValidationError("nothing to change; give at least one option")
+
+        def edit(config: Config) -> Application:
+            application = find_application(config, ref)
+            if isinstance(change.name, str):
+                other = _named(config, change.name.strip())
+                if other is not None and other is not application:
+                    raise ValidationError(f"an application named {other.name!r} already exists")
+            updated = _apply(application, change)
+            config.applications[config.applications.index(application)] = updated
+            return updated
+
+        return self._context.mutate(edit, expected=expected)
+
+    def remove(self, ref: str) -> Application:
+        """Remove an application, its environments and contracts, and its keyring entries."""
+        application = self.get(ref)
+        self._forget(application.id, None)
+
+        def remove(config: Config) -> Application:
+            target = find_application(config, application.id)
+            config.applications.remove(target)
+            return target
+
+        return self._context.mutate(remove)
+
+
+def _named(config: Config, name: str) -> Application | None:
+    folded = name.casefold()
+    return next((a for a in config.applications if a.name.casefold() == folded), None)
+
+
+def _apply(application: Application, change: ApplicationChange) -> Application:
+    if isinstance(change.name, str):
+        change = msgspec.structs.replace(change, name=change.name.strip())
+    if isinstance(change.callback_url, list | tuple):
+        raise ValidationError("an application has exactly one callback URL")
+    try:
+        return apply_change(application, change)
+    except ValueError as exc:
+        raise ValidationError(str(exc), hint="nothing was changed") from None

@@ -1,0 +1,117 @@
+"""Contracts: access to API (group) instances per environment, and the effective one per API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from credenza.config.model import Config, Contract, ContractStatus, ContractTarget
+from credenza.errors import ValidationError
+from credenza.providers.base import AccessRequest, CatalogueEntry
+from credenza.services.context import Context, find_application, find_contract
+from credenza.services.environments import Environments
+from credenza.services.providers import Providers
+
+
+class Contracts:
+    def __init__(self, context: Context, environments: Environments, providers: Providers) -> None:
+        self._context = context
+        self._environments = environments
+        self._providers = providers
+
+    def of(self, app_ref: str) -> list[Contract]:
+        return list(self._context.application(app_ref).contracts)
+
+    def effective(self, app_ref: str) -> dict[tuple[str, str], Contract]:
+        """Per (API, environment), the least restrictive approved contract that covers it."""
+        best: dict[tuple[str, str], Contract] = {}
+        for contract in self._context.application(app_ref).contracts:
+            if contract.status != "approved":
+                continue
+            for api in contract.covered_apis:
+                key = (api, contract.environment)
+                current = best.get(key)
+                if current is None or (contract.sla_rank or 0) > (current.sla_rank or 0):
+                    best[key] = contract
+        return best
+
+    async def catalogue(self, app_ref: str) -> list[CatalogueEntry]:
+        return await self._providers.adapter_for(self._context.application(app_ref)).catalogue()
+
+    async def request_access(
+        self,
+        app_ref: str,
+        env_name: str,
+        *,
+        api: str,
+        instance: str,
+        sla_tier: str | None = None,
+        terms_accepted: bool = False,
+        target: ContractTarget = "api",
+        apis: Iterable[str] = (),
+        scopes: Iterable[str] = (),
+    ) -> Contract:
+        resolved = self._environments.resolve(app_ref, env_name)
+        adapter = self._providers.adapter_for(resolved.application)
+        contract = await adapter.request_access(
+            AccessRequest(
+                api=api,
+                instance=instance,
+                environment=resolved.name,
+                client_id=resolved.environment.client_id,
+                sla_tier=sla_tier,
+                terms_accepted=terms_accepted,
+                target=target,
+                apis=tuple(apis),
+                scopes=tuple(scopes),
+            )
+        )
+
+        def add(config: Config) -> Contract:
+            find_application(config, resolved.application.id).contracts.append(contract)
+            return contract
+
+        return self._context.mutate(add)
+
+    async def decide(self, app_ref: str, contract_id: str, status: ContractStatus) -> Contract:
+        """Approve or reject (where the provider lets credenza), or revoke a contract."""
+        application = self._context.application(app_ref)
+        adapter = self._providers.adapter_for(application)
+        if status in ("approved", "rejected") and not adapter.can_decide:
+            raise ValidationError(
+                "the provider decides on access requests in its portal",
+                hint="record its decision with `credenza contract record` once it answers",
+            )
+        contract = find_contract(application, contract_id)
+        updated = await adapter.decide(contract, status)
+        return self._replace(application.id, updated)
+
+    def record(self, app_ref: str, contract_id: str, status: ContractStatus) -> Contract:
+        """Manual providers: record the decision the provider made in its portal."""
+
+        def record(config: Config) -> Contract:
+            contract = find_contract(find_application(config, app_ref), contract_id)
+            contract.status = status
+            contract.decided_at = self._context.clock()
+            return contract
+
+        return self._context.mutate(record)
+
+    async def refresh(self, app_ref: str) -> list[Contract]:
+        application = self._context.application(app_ref)
+        adapter = self._providers.adapter_for(application)
+        for contract in application.contracts:
+            environment = application.environments.get(contract.environment)
+            if environment is not None:
+                updated = await adapter.refresh_contract(contract, environment.client_id)
+                self._replace(application.id, updated)
+        return self.of(application.id)
+
+    def _replace(self, app_id: str, updated: Contract) -> Contract:
+        def replace(config: Config) -> Contract:
+            application = find_application(config, app_id)
+            for index, contract in enumerate(application.contracts):
+                if contract.id == updated.id:
+                    application.contracts[index] = updated
+            return updated
+
+        return self._context.mutate(replace)

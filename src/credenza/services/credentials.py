@@ -1,0 +1,304 @@
+"""Client secrets: store, reveal, bind to an endpoint, reset safely (shown-once secrets kept)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from credenza.config.model import EnvironmentChange, Rotation
+from credenza.errors import (
+    CredenzaError,
+    EndpointChangedError,
+    SecretNotVerifiedError,
+    SecretStoreError,
+    ValidationError,
+)
+from credenza.oauth.tokens import Token
+from credenza.secrets import CheckedSecret, Secret, check_secret, entry_name
+from credenza.services.context import Context
+from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.providers import Providers
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+
+
+class UnstoredSecretError(SecretStoreError):
+    """A provider issued a new secret but the keyring would not keep it.
+
+    ``secret`` holds it so that the caller can show it to the user once: it exists nowhere else.
+    """
+
+    def __init__(self, message: str, *, secret: Secret, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.secret = secret
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    """What a secret reset did; ``new_secret`` is set when the provider issued it (show once)."""
+
+    environment: str
+    rotation: Rotation
+    new_secret: Secret | None
+    verified: bool
+    rotated_at: datetime
+    warnings: tuple[str, ...] = ()
+
+
+def origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    from credenza.oauth.client import origin_of
+
+    return origin_of(url)
+
+
+class Credentials:
+    def __init__(
+        self,
+        context: Context,
+        environments: Environments,
+        providers: Providers,
+        forget_tokens: Callable[[str, str | None], None],
+    ) -> None:
+        self._context = context
+        self._environments = environments
+        self._providers = providers
+        self._forget_tokens = forget_tokens
+
+    def set(self, app_ref: str, env_name: str, value: str | Secret) -> CheckedSecret:
+        """Check and store a client secret in the keyring, bound to the current token endpoint."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        raw = value.reveal() if isinstance(value, Secret) else value
+        checked = check_secret(raw, expected_length=resolved.profile.secret_length)
+        self._store(resolved, checked.secret)
+        self._forget_tokens(resolved.application.id, resolved.name)
+        self._environments.edit(
+            resolved.application.id,
+            resolved.name,
+            EnvironmentChange(secret_set_at=self._context.clock()),
+        )
+        return checked
+
+    def reveal(self, app_ref: str, env_name: str) -> Secret:
+        resolved = self._environments.resolve(app_ref, env_name)
+        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        return stored.secret
+
+    def confirm_endpoint(self, app_ref: str, env_name: str) -> str:
+        """Bind the stored secret to the environment's current token endpoint origin."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        self._store(resolved, stored.secret)
+        return origin(resolved.token_url) or ""
+
+    def remove(self, app_id: str, environment: str) -> None:
+        secrets = self._context.secrets
+        secrets.delete_client_secret(app_id, environment)
+        secrets.delete_raw(entry_name(app_id, environment, "pending_secret"))
+
+    def age(self, app_ref: str, env_name: str) -> timedelta | None:
+        environment = self._environments.resolve(app_ref, env_name).environment
+        since = environment.secret_rotated_at or environment.secret_set_at
+        return None if since is None else self._context.clock() - since
+
+    def reset_plan(self, app_ref: str, env_name: str) -> list[str]:
+        """What a reset will do, in the seeds' terms; the CLI and the dashboard show it."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        adapter = self._providers.adapter_for(resolved.application)
+        lines = [f"Resetting the client secret of {resolved.label}:"]
+        if adapter.rotation == "overlap":
+            lines.append(
+                "• a second secret is added; the old one keeps working until you retire it"
+            )
+        else:
+            lines.append("• the old secret stops working at once")
+        lines.append("• tokens already issued stay valid until they expire")
+        lines.append("• every system that uses the old secret must be updated")
+        if adapter.issues_secrets:
+            lines.append(
+                "• the provider issues the new secret; credenza stores it before it verifies it"
+            )
+        else:
+            lines.append(
+                "• reset it in the provider's portal, then paste the new secret here; credenza "
+                "verifies it with a token call and keeps the old one if it fails"
+            )
+        return lines
+
+    async def reset(
+        self, app_ref: str, env_name: str, new_secret: str | Secret | None = None
+    ) -> ResetResult:
+        """Rotate the secret the provider's way; the old one is kept unless the new one works.
+
+        Portal providers: ``new_secret`` is what the user got from the portal; it is verified
+        with a token call before it replaces the old one. Providers that issue the secret: it is
+        in the keyring (as the pending secret) before anything else happens, so that neither a
+        failed verification nor Ctrl-C nor a crash can lose it.
+        """
+        resolved = self._environments.resolve(app_ref, env_name)
+        adapter = self._providers.adapter_for(resolved.application)
+        warnings: list[str] = []
+        verified = True
+        issued: Secret | None = None
+        if not adapter.issues_secrets:
+            if new_secret is None:
+                raise ValidationError(
+                    "reset the secret in the provider's portal, then give credenza the new one",
+                    hint=f"portal: {resolved.profile.portal_url or 'see your provider'}",
+                )
+            raw = new_secret.reveal() if isinstance(new_secret, Secret) else new_secret
+            checked = check_secret(raw, expected_length=resolved.profile.secret_length)
+            warnings.extend(checked.warnings)
+            candidate = checked.secret
+            try:
+                await self.try_secret(resolved, candidate)
+            except EndpointChangedError:
+                raise
+            except CredenzaError as exc:
+                raise SecretNotVerifiedError(
+                    f"the new secret did not work, so the old one was kept: {exc.message}",
+                    hint=exc.hint,
+                ) from None
+        else:
+            issued = await adapter.reset_secret(resolved.environment.client_id)
+            assert issued is not None
+            candidate = issued
+            await self._keep_pending(resolved, issued)
+            try:
+                # Shielded: Escape in the dashboard or a cancelled task does not stop the check
+                # half-way; the pending secret is in the keyring whatever happens here.
+                await asyncio.shield(self.try_secret(resolved, candidate))
+            except CredenzaError as exc:
+                if adapter.rotation == "overlap":
+                    raise SecretNotVerifiedError(
+                        f"the provider issued a new secret but it did not work yet ({exc.message}); "
+                        "the old one still works and the new one is kept in the keyring as pending",
+                        hint=f"try again later: credenza secret reset {resolved.application.id} "
+                        f"{resolved.name}",
+                    ) from None
+                # Cut-over: the old secret is already dead, so the new one is kept regardless.
+                verified = False
+                warnings.append(f"the new secret could not be verified yet: {exc}")
+        await asyncio.to_thread(self._store, resolved, candidate)
+        await asyncio.to_thread(
+            self._context.secrets.delete_raw,
+            entry_name(resolved.application.id, resolved.name, "pending_secret"),
+        )
+        now = self._context.clock()
+        self._environments.edit(
+            resolved.application.id, resolved.name, EnvironmentChange(secret_rotated_at=now)
+        )
+        await asyncio.to_thread(self._forget_tokens, resolved.application.id, resolved.name)
+        return ResetResult(
+            environment=resolved.name,
+            rotation=adapter.rotation,
+            new_secret=issued,
+            verified=verified,
+            rotated_at=now,
+            warnings=tuple(warnings),
+        )
+
+    def pending(self, app_ref: str, env_name: str) -> Secret | None:
+        """A provider-issued secret that a reset stored but did not finish with (a crash)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        value = self._context.secrets.get_raw(
+            entry_name(resolved.application.id, resolved.name, "pending_secret")
+        )
+        return None if value is None else Secret(value)
+
+    async def retire_previous(self, app_ref: str, env_name: str) -> None:
+        """Overlap rotation: once every consumer uses the new secret, retire the old one."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        await self._providers.adapter_for(resolved.application).retire_previous_secret(
+            resolved.environment.client_id
+        )
+
+    # -- what a token call needs ----------------------------------------------------------------
+
+    async def ready(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
+        """The environment, its endpoints discovered if it has only an issuer."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        if resolved.token_url is None and resolved.environment.issuer:
+            await self._environments.discover(resolved.application.id, resolved.name)
+            resolved = self._environments.resolve(app_ref, resolved.name)
+        if resolved.token_url is None:
+            raise ValidationError(
+                f"{resolved.label} has no token endpoint",
+                hint=f"set one: credenza env edit {resolved.application.id} {resolved.name} --token-url URL",
+            )
+        return resolved
+
+    async def client_credentials(
+        self,
+        resolved: ResolvedEnvironment,
+        scopes: tuple[str, ...],
+        secret: Secret | None = None,
+    ) -> ClientCredentials:
+        """What a token call sends, with the stored secret only if it is bound to this endpoint."""
+        from credenza.oauth.client import ClientCredentials, check_endpoint
+
+        assert resolved.token_url is not None
+        check_endpoint(resolved.token_url, "token endpoint")
+        if secret is None:
+            stored = await asyncio.to_thread(
+                self._context.secrets.get_client_secret, resolved.application.id, resolved.name
+            )
+            current = origin(resolved.token_url)
+            if stored.origin is not None and stored.origin != current:
+                raise EndpointChangedError(
+                    f"the token endpoint of {resolved.label} moved from {stored.origin} to "
+                    f"{current}; the secret was not sent there",
+                    stored_origin=stored.origin,
+                    new_origin=current or "",
+                    hint=f"if you trust the new endpoint, run `credenza secret confirm-endpoint "
+                    f"{resolved.application.id} {resolved.name}`, or set the secret again",
+                )
+            secret = stored.secret
+        environment = resolved.environment
+        return ClientCredentials(
+            token_url=resolved.token_url,
+            client_id=environment.client_id,
+            secret=secret,
+            auth_method=resolved.auth_method,
+            basic_auth_encoding=resolved.basic_auth_encoding,
+            scopes=scopes,
+            audience=environment.audience,
+            resource=environment.resource,
+            extra_params=dict(environment.extra_params),
+            profile=resolved.profile,
+        )
+
+    async def try_secret(self, resolved: ResolvedEnvironment, candidate: Secret) -> Token:
+        resolved = await self.ready(resolved.application.id, resolved.name)
+        scopes = tuple(sorted(set(resolved.environment.scopes)))
+        credentials = await self.client_credentials(resolved, scopes, secret=candidate)
+        token: Token = await self._context.client.fetch_token(credentials)
+        return token
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _store(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
+        self._context.secrets.set_client_secret(
+            resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
+        )
+
+    async def _keep_pending(self, resolved: ResolvedEnvironment, issued: Secret) -> None:
+        try:
+            await asyncio.to_thread(
+                self._context.secrets.set_raw,
+                entry_name(resolved.application.id, resolved.name, "pending_secret"),
+                issued.reveal(),
+            )
+        except SecretStoreError as exc:
+            raise UnstoredSecretError(
+                "the provider issued a new secret but the keyring did not keep it "
+                f"({exc.message}); it is NOT stored",
+                secret=issued,
+                hint="copy the secret shown now and store it with `credenza secret set` once "
+                "the keyring works; it is not shown again",
+            ) from None

@@ -1,0 +1,190 @@
+"""Environments: add, edit, remove, resolve with the provider's defaults, discover endpoints."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+
+from credenza.config.model import (
+    CREDENTIAL_FIELDS,
+    Application,
+    Config,
+    Environment,
+    EnvironmentChange,
+    apply_change,
+)
+from credenza.errors import ValidationError
+from credenza.providers.profiles import Profile, resolve_profile
+from credenza.services.context import Context, find_application, find_environment
+
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """An application's environment with the provider's defaults filled in."""
+
+    application: Application
+    name: str
+    environment: Environment
+    profile: Profile
+    token_url: str | None
+    revocation_url: str | None
+    introspection_url: str | None
+    logout_url: str | None
+    auth_method: str
+    basic_auth_encoding: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.application.name} / {self.name}"
+
+
+class Environments:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        forget_tokens: Callable[[str, str | None], None],
+        forget_all: Callable[[str, str | None], None],
+    ) -> None:
+        self._context = context
+        # Drop an environment's cached tokens everywhere (an edit); or its secrets too (removal).
+        self._forget_tokens = forget_tokens
+        self._forget_all = forget_all
+
+    def add(self, app_ref: str, name: str, change: EnvironmentChange) -> Environment:
+        name = name.strip()
+        if not _ENV_NAME.fullmatch(name):
+            raise ValidationError(
+                f"{name!r} is not a usable environment name", hint="use letters, digits, '-' or '_'"
+            )
+        if not isinstance(change.client_id, str) or not change.client_id.strip():
+            raise ValidationError("an environment needs a client_id")
+
+        def add(config: Config) -> Environment:
+            application = find_application(config, app_ref)
+            if name in application.environments:
+                raise ValidationError(
+                    f"{application.name} already has an environment {name!r}",
+                    hint=f"change it with `credenza env edit {application.id} {name} ...`",
+                )
+            assert isinstance(change.client_id, str)
+            blank = Environment(client_id=change.client_id.strip())
+            environment = _apply(blank, change)
+            application.environments[name] = environment
+            return environment
+
+        return self._context.mutate(add)
+
+    def edit(
+        self, app_ref: str, name: str, change: EnvironmentChange, *, expected: str | None = None
+    ) -> Environment:
+        if change.is_empty():
+            raise ValidationError("nothing to change; give at least one option")
+        before: list[Environment] = []
+
+        def edit(config: Config) -> Environment:
+            application = find_application(config, app_ref)
+            environment = find_environment(application, name)
+            before.append(environment)
+            updated = _apply(environment, change)
+            application.environments[name] = updated
+            return updated
+
+        updated = self._context.mutate(edit, expected=expected)
+        if any(getattr(before[0], f) != getattr(updated, f) for f in CREDENTIAL_FIELDS):
+            # Another credential now: no cache anywhere may hand out the old one's token.
+            self._forget_tokens(self._context.application(app_ref).id, name)
+        return updated
+
+    def remove(self, app_ref: str, name: str) -> None:
+        application = self._context.application(app_ref)
+        find_environment(application, name)
+        self._forget_all(application.id, name)
+
+        def remove(config: Config) -> None:
+            del find_application(config, app_ref).environments[name]
+
+        self._context.mutate(remove)
+
+    def resolve(self, app_ref: str, env_name: str | None = None) -> ResolvedEnvironment:
+        """The environment with provider defaults applied; ``env_name`` may be omitted if unique."""
+        application = self._context.application(app_ref)
+        if env_name is None:
+            if len(application.environments) != 1:
+                names = ", ".join(application.environments) or "none yet"
+                raise ValidationError(
+                    f"{application.name} has several environments ({names}); say which with --env",
+                )
+            env_name = next(iter(application.environments))
+        environment = find_environment(application, env_name)
+        provider = self._context.config.providers.get(application.provider or "")
+        profile = resolve_profile(application.provider, provider)
+        defaults = profile.environments.get(env_name, {})
+
+        def pick(key: str) -> str | None:
+            value = getattr(environment, key)
+            return value if value is not None else defaults.get(key)
+
+        return ResolvedEnvironment(
+            application=application,
+            name=env_name,
+            environment=environment,
+            profile=profile,
+            token_url=pick("token_url"),
+            revocation_url=pick("revocation_url"),
+            introspection_url=pick("introspection_url"),
+            logout_url=pick("logout_url"),
+            auth_method=environment.auth_method
+            or defaults.get("auth_method")
+            or profile.auth_method,
+            basic_auth_encoding=profile.basic_auth_encoding,
+        )
+
+    async def endpoints_from_issuer(self, issuer: str) -> EnvironmentChange:
+        """The environment fields an issuer's metadata gives (RFC 8414 / OIDC discovery)."""
+        metadata = await self._context.client.discover(issuer)
+        return EnvironmentChange(
+            issuer=issuer,
+            token_url=metadata.token_endpoint,
+            revocation_url=metadata.revocation_endpoint,
+            introspection_url=metadata.introspection_endpoint,
+            logout_url=metadata.logout_endpoint or msgspec.UNSET,
+        )
+
+    async def discover(self, app_ref: str, env_name: str, issuer: str | None = None) -> Environment:
+        """Fill token, revocation, introspection and logout URLs from the issuer's metadata."""
+        resolved = self.resolve(app_ref, env_name)
+        issuer = issuer or resolved.environment.issuer
+        if not issuer:
+            raise ValidationError(
+                f"{resolved.label} has no issuer to discover from", hint="set one with --issuer"
+            )
+        found = await self.endpoints_from_issuer(issuer)
+        return self.edit(resolved.application.id, resolved.name, found)
+
+
+def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
+    scopes = list(environment.scopes if not isinstance(change.scopes, list) else change.scopes)
+    if change.scopes is None:
+        scopes = []
+    scopes += [s for s in change.add_scopes if s not in scopes]
+    scopes = [s for s in scopes if s not in change.remove_scopes]
+    params = dict(
+        environment.extra_params
+        if not isinstance(change.extra_params, dict)
+        else change.extra_params
+    )
+    if change.extra_params is None:
+        params = {}
+    params.update(change.set_params)
+    for key in change.remove_params:
+        params.pop(key, None)
+    try:
+        return apply_change(environment, change, extra={"scopes": scopes, "extra_params": params})
+    except ValueError as exc:
+        raise ValidationError(str(exc), hint="nothing was changed") from None

@@ -1,0 +1,91 @@
+"""Verify credentials with live token calls, telling the ways they fail apart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
+
+from credenza.config.model import Environment
+from credenza.errors import CredenzaError, OAuthError, SecretMissingError, SecretStoreError
+from credenza.services.context import Context
+from credenza.services.environments import Environments
+from credenza.services.tokens import Tokens
+
+EXPIRY_WARNING = timedelta(days=30)
+
+VerifyStatus = Literal[
+    "ok", "wrong_secret", "scope", "unreachable", "provider", "missing_secret", "keyring", "config"
+]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    application_id: str
+    environment: str
+    status: VerifyStatus
+    message: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Verification:
+    def __init__(self, context: Context, environments: Environments, tokens: Tokens) -> None:
+        self._context = context
+        self._environments = environments
+        self._tokens = tokens
+
+    async def verify(self, app_ref: str, env_name: str) -> VerifyResult:
+        """A live token call that tells apart: ok, wrong secret, scope, unreachable, provider."""
+        from credenza.oauth.client import error_kind
+
+        try:
+            resolved = self._environments.resolve(app_ref, env_name)
+        except CredenzaError as exc:
+            return VerifyResult(app_ref, env_name, "config", str(exc))
+        app_id = resolved.application.id
+        warnings = expiry_warnings(resolved.environment, self._context.clock())
+        try:
+            await self._tokens.fetch(app_id, env_name)
+        except SecretMissingError as exc:
+            return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
+        except SecretStoreError as exc:
+            return VerifyResult(app_id, env_name, "keyring", str(exc), warnings)
+        except OAuthError as exc:
+            kind = error_kind(exc)
+            status: VerifyStatus = next(
+                (s for s in get_args(VerifyStatus) if s == kind), "provider"
+            )
+            return VerifyResult(app_id, env_name, status, str(exc), warnings)
+        except CredenzaError as exc:
+            return VerifyResult(app_id, env_name, "config", str(exc), warnings)
+        return VerifyResult(app_id, env_name, "ok", "token issued", warnings)
+
+    async def verify_many(
+        self, targets: Iterable[tuple[str, str]], *, concurrency: int = 16
+    ) -> list[VerifyResult]:
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(app_id: str, env_name: str) -> VerifyResult:
+            async with gate:
+                return await self.verify(app_id, env_name)
+
+        return list(await asyncio.gather(*(one(a, e) for a, e in targets)))
+
+
+def expiry_warnings(environment: Environment, now: datetime) -> tuple[str, ...]:
+    expires = environment.secret_expires_at
+    if expires is None:
+        return ()
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    if expires <= now:
+        return (f"the secret expired on {expires:%Y-%m-%d}",)
+    if expires - now <= EXPIRY_WARNING:
+        return (f"the secret expires on {expires:%Y-%m-%d} (in {(expires - now).days} days)",)
+    return ()
