@@ -6,19 +6,24 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from credenza.config.model import Environment
-from credenza.errors import CredenzaError, OAuthError, SecretMissingError, SecretStoreError
+from credenza.errors import (
+    CredenzaError,
+    ErrorKind,
+    OAuthError,
+    SecretMissingError,
+    SecretStoreError,
+)
 from credenza.services.context import Context
 from credenza.services.environments import Environments
 from credenza.services.tokens import Tokens
 
 EXPIRY_WARNING = timedelta(days=30)
 
-VerifyStatus = Literal[
-    "ok", "wrong_secret", "scope", "unreachable", "provider", "missing_secret", "keyring", "config"
-]
+# What a verify tells apart: the provider's answers (ErrorKind) and credenza's own findings.
+VerifyStatus = Literal["ok", "missing_secret", "keyring", "config"] | ErrorKind
 
 
 @dataclass(frozen=True)
@@ -57,11 +62,7 @@ class Verification:
         except SecretStoreError as exc:
             return VerifyResult(app_id, env_name, "keyring", str(exc), warnings)
         except OAuthError as exc:
-            kind = error_kind(exc)
-            status: VerifyStatus = next(
-                (s for s in get_args(VerifyStatus) if s == kind), "provider"
-            )
-            return VerifyResult(app_id, env_name, status, str(exc), warnings)
+            return VerifyResult(app_id, env_name, error_kind(exc), str(exc), warnings)
         except CredenzaError as exc:
             return VerifyResult(app_id, env_name, "config", str(exc), warnings)
         return VerifyResult(app_id, env_name, "ok", "token issued", warnings)
