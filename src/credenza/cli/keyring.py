@@ -42,7 +42,9 @@ def cmd_keyring(args: argparse.Namespace) -> int:
         return 0
     created = setup.use_file_keyring(workspace.context.store)
     what = "created" if created.created else "opened"
-    output.info(f"{what} the encrypted file keyring {created.path}; secrets and tokens now go there")
+    output.info(
+        f"{what} the encrypted file keyring {created.path}; secrets and tokens now go there"
+    )
     output.info(
         "store your secrets again with `credenza secret set APP ENV` (they stay in the old keyring)"
     )
