@@ -16,17 +16,55 @@ def cache_key(config: str, app: str, env: str | None, scopes: list[str]) -> str:
     return "\x1f".join([config, app.strip().lower(), env or "", " ".join(sorted(scopes))])
 
 
+# RFC 6749 Appendix A.12: access-token = 1*VSCHAR (%x20-7E); a token_type is an RFC 9110 token.
+# Checked without `re` (this module runs before anything heavy is imported).
+_VSCHAR = frozenset(chr(code) for code in range(0x20, 0x7F))
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# What a POSIX shell never treats specially: such words need no quotes (as shlex.quote decides).
+_SHELL_SAFE = frozenset("%+,-./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+
+
+def shell_quote(value: str) -> str:
+    """``value`` as one POSIX shell word that expands to nothing else (shlex.quote's rule)."""
+    if value and set(value) <= _SHELL_SAFE:
+        return value
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def check_printable_token(token: str, token_type: str) -> None:
+    """Refuse a token or type that could break a header, a terminal or a shell."""
+    from credenza.errors import InvalidResponseError
+
+    if not token or not set(token) <= _VSCHAR:
+        raise InvalidResponseError(
+            "the token has characters outside RFC 6749's VSCHAR (control characters or "
+            "non-ASCII); credenza refuses to print it",
+            hint="fetch a new one with --no-cache; if it persists, report it to the provider",
+        )
+    if not token_type or not set(token_type) <= _TCHAR:
+        raise InvalidResponseError(
+            "the token_type is not a valid HTTP authentication scheme; credenza refuses to print "
+            "the token",
+            hint="fetch a new one with --no-cache; if it persists, report it to the provider",
+        )
+
+
 def format_token(
     token: str, token_type: str, expires_at: str | None, style: str, scope: str = ""
 ) -> str:
-    """raw, header, env or json; shared with the full CLI."""
+    """raw, header, env or json; shared with the full CLI.
+
+    `env` is meant for ``eval "$(credenza token APP --format env)"``: every value is quoted as
+    one shell word, so `$(...)`, backticks or `;` from a server run nothing.
+    """
+    check_printable_token(token, token_type)
     if style == "header":
         return f"Authorization: {token_type} {token}"
     if style == "env":
         return (
-            f"export CREDENZA_ACCESS_TOKEN={token}\n"
-            f"export CREDENZA_TOKEN_TYPE={token_type}\n"
-            f"export CREDENZA_TOKEN_EXPIRES_AT={expires_at or ''}"
+            f"export CREDENZA_ACCESS_TOKEN={shell_quote(token)}\n"
+            f"export CREDENZA_TOKEN_TYPE={shell_quote(token_type)}\n"
+            f"export CREDENZA_TOKEN_EXPIRES_AT={shell_quote(expires_at or '')}"
         )
     if style == "json":
         import json
@@ -116,5 +154,11 @@ def try_agent(argv: list[str]) -> int | None:
     if found is None:
         return None
     token, token_type, expires_at, scope = found
-    sys.stdout.write(format_token(token, token_type, expires_at or None, style, scope) + "\n")
+    from credenza.errors import CredenzaError
+
+    try:
+        text = format_token(token, token_type, expires_at or None, style, scope)
+    except CredenzaError:
+        return None  # the full CLI explains it, with its exit code
+    sys.stdout.write(text + "\n")
     return 0
