@@ -31,22 +31,23 @@ def shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
+def printable_token(token: str, token_type: str) -> bool:
+    """True when neither the token nor its type could break a header, a terminal or a shell."""
+    return bool(token) and set(token) <= _VSCHAR and bool(token_type) and set(token_type) <= _TCHAR
+
+
 def check_printable_token(token: str, token_type: str) -> None:
     """Refuse a token or type that could break a header, a terminal or a shell."""
-    from credenza.errors import InvalidResponseError
+    if printable_token(token, token_type):
+        return
+    from credenza.errors import InvalidResponseError  # only now: the fast path stays light
 
-    if not token or not set(token) <= _VSCHAR:
-        raise InvalidResponseError(
-            "the token has characters outside RFC 6749's VSCHAR (control characters or "
-            "non-ASCII); credenza refuses to print it",
-            hint="fetch a new one with --no-cache; if it persists, report it to the provider",
-        )
-    if not token_type or not set(token_type) <= _TCHAR:
-        raise InvalidResponseError(
-            "the token_type is not a valid HTTP authentication scheme; credenza refuses to print "
-            "the token",
-            hint="fetch a new one with --no-cache; if it persists, report it to the provider",
-        )
+    what = "token" if not token or not set(token) <= _VSCHAR else "token_type"
+    raise InvalidResponseError(
+        f"the {what} has characters outside what RFC 6749 (VSCHAR) and RFC 9110 allow; credenza "
+        "refuses to print the token",
+        hint="fetch a new one with --no-cache; if it persists, report it to the provider",
+    )
 
 
 def format_token(
@@ -154,11 +155,7 @@ def try_agent(argv: list[str]) -> int | None:
     if found is None:
         return None
     token, token_type, expires_at, scope = found
-    from credenza.errors import CredenzaError
-
-    try:
-        text = format_token(token, token_type, expires_at or None, style, scope)
-    except CredenzaError:
+    if not printable_token(token, token_type):
         return None  # the full CLI explains it, with its exit code
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(format_token(token, token_type, expires_at or None, style, scope) + "\n")
     return 0
