@@ -18,6 +18,7 @@ from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
 from credenza.services.providers import Providers
+from credenza.services.status import Status
 from credenza.services.tokens import Tokens
 from credenza.services.verification import Verification
 
@@ -49,6 +50,7 @@ class Workspace:
     checklist: Checklist
     providers: Providers
     verification: Verification
+    status: Status
 
     def __init__(
         self,
@@ -74,6 +76,11 @@ class Workspace:
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
+        self.status = Status(
+            context,
+            pending_secret=lambda app, env: self.credentials.pending(app, env) is not None,
+            refresh_failures=lambda: self.tokens.refresh_failures.values(),
+        )
 
     @classmethod
     def open(

@@ -94,10 +94,14 @@ class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     basic_auth_encoding: BasicEncoding | None = None
     rotation: Rotation | None = None
     secret_length: int | None = None
+    # Days after which a secret is due for rotation; overrides [settings] rotation_days.
+    rotation_days: int | None = None
     environments: dict[str, ProviderEnvironment] = {}
 
     def __post_init__(self) -> None:
         _check_urls(self, "portal_url", "admin_url")
+        if self.rotation_days is not None and self.rotation_days < 1:
+            raise ValueError("@rotation_days: must be 1 or more (days)")
 
 
 class Environment(Endpoints, kw_only=True, omit_defaults=True):
@@ -191,6 +195,10 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
     agent: Literal["auto", "off"] = "auto"
     allow_plaintext_keyring: bool = False
     ca_bundle: str | None = None
+    # `credenza status`: a secret expiring within this many days needs attention.
+    expiry_warning_days: int = 30
+    # `credenza status`: a secret older than this many days is due for rotation (none: no policy).
+    rotation_days: int | None = None
 
     def __post_init__(self) -> None:
         # Checked where the file loads, so `nan` or a missing CA file is a config error with its
@@ -203,6 +211,10 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             raise ValueError("@retry_attempts: must be 0 or more (every call has its deadline)")
         if not 0 <= self.token_skew_seconds <= 86400:
             raise ValueError("@token_skew_seconds: must be between 0 and 86400")
+        if not 0 <= self.expiry_warning_days <= 3650:
+            raise ValueError("@expiry_warning_days: must be between 0 and 3650 (days)")
+        if self.rotation_days is not None and self.rotation_days < 1:
+            raise ValueError("@rotation_days: must be 1 or more (days)")
         if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
             raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
 

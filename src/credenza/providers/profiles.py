@@ -31,6 +31,8 @@ class Profile:
     basic_auth_encoding: BasicEncoding = "rfc6749"
     rotation: Rotation = "cutover"
     secret_length: int | None = None
+    # Days after which a secret is due for rotation (the provider's policy); None: the settings'.
+    rotation_days: int | None = None
     portal_url: str | None = None
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     errors: tuple[ErrorExplanation, ...] = ()
@@ -84,6 +86,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         ),
         rotation=_one_of(data.get("rotation"), get_args(Rotation), GENERIC.rotation),
         secret_length=data.get("secret_length"),
+        rotation_days=data.get("rotation_days"),
         portal_url=data.get("portal_url"),
         environments=environments,
         errors=errors,
@@ -112,6 +115,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         basic_auth_encoding=provider.basic_auth_encoding or profile.basic_auth_encoding,
         rotation=provider.rotation or profile.rotation,
         secret_length=provider.secret_length or profile.secret_length,
+        rotation_days=provider.rotation_days or profile.rotation_days,
         portal_url=provider.portal_url or profile.portal_url,
         environments=environments,
         errors=errors,

@@ -15,11 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from credenza.errors import InvalidResponseError, RevocationUnconfirmedError, TokenEndpointError
+from credenza.errors import (
+    CredenzaError,
+    InvalidResponseError,
+    RevocationUnconfirmedError,
+    TokenEndpointError,
+)
 from credenza.oauth.tokens import Token
 from credenza.services.context import Context
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.status import RefreshFailure
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
@@ -83,6 +89,8 @@ class Tokens:
         self._credentials = credentials
         # What this process holds (the dashboard's Tokens rows), by fingerprint.
         self.sessions: dict[str, SessionToken] = {}
+        # Refreshes that failed in this process, by (application, environment): `status` says so.
+        self.refresh_failures: dict[tuple[str, str], RefreshFailure] = {}
 
     # -- getting tokens -----------------------------------------------------------------------
 
@@ -134,6 +142,18 @@ class Tokens:
 
     async def refresh(self, session: SessionToken) -> SessionToken:
         """Refresh with the refresh_token when one was issued, else fetch a new token."""
+        where = (session.application_id, session.environment)
+        try:
+            fresh = await self._refresh(session)
+        except CredenzaError as exc:
+            self.refresh_failures[where] = RefreshFailure(
+                where[0], where[1], exc.message, self._context.clock()
+            )
+            raise
+        self.refresh_failures.pop(where, None)
+        return fresh
+
+    async def _refresh(self, session: SessionToken) -> SessionToken:
         resolved = await self._environments_ready(session.application_id, session.environment)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
         if session.token.refresh_token is not None:
