@@ -164,3 +164,26 @@ def add_telenor_via_cli(
     if secret is not None:
         value = client.client_secret if secret == "registered" else secret
         assert cli("secret", "set", "telenor-sms", "production", stdin=value)[0] == 0
+
+
+@pytest.fixture
+def running_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An agent in this process on a private socket; every credenza call in the test uses it."""
+    path = tmp_path / "agent" / "agent.sock"
+    monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(path))
+    import asyncio
+    import threading
+
+    from credenza import agent
+    from credenza.agent import Agent
+
+    server = Agent(path, idle_timeout=60)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.run(),), daemon=True)
+    thread.start()
+    while agent.request({"op": "ping"}, path=path) is None:
+        assert thread.is_alive()
+    yield path
+    agent.request({"op": "stop"}, path=path)
+    thread.join(5)
+    loop.close()

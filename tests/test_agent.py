@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,22 +49,6 @@ def test_agent_drops_every_alias_filed_under_a_tag() -> None:
     assert sorted(store.tokens) == ["by-name", "o"]
     store.handle({"op": "drop", "tag": "c\x1fapp"})
     assert list(store.tokens) == ["o"]
-
-
-@pytest.fixture
-def running_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "agent" / "agent.sock"
-    monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(path))
-    server = Agent(path, idle_timeout=60)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.run(),), daemon=True)
-    thread.start()
-    while agent.request({"op": "ping"}, path=path) is None:
-        assert thread.is_alive()
-    yield path
-    agent.request({"op": "stop"}, path=path)
-    thread.join(5)
-    loop.close()
 
 
 def test_the_socket_is_user_only_and_gone_after_stop(running_agent: Path) -> None:

@@ -98,6 +98,13 @@ def cmd_reset(args: argparse.Namespace) -> int:
             workspace,
             workspace.credentials.reset(resolved.application.id, resolved.name, new_secret),
         )
+    except KeyboardInterrupt:
+        if adapter.issues_secrets:
+            output.error(
+                "interrupted; if the provider already issued a new secret it is kept in the "
+                f"keyring: credenza secret recover {resolved.application.id} {resolved.name}"
+            )
+        raise
     except UnstoredSecretError as exc:
         # The one copy of a provider-issued secret: shown now, whatever the terminal, since it
         # exists nowhere else. stdout, so it can be captured; the warning on stderr.

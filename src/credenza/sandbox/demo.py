@@ -22,7 +22,7 @@ from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.server import SandboxServer
 from credenza.sandbox.state import SandboxState
-from credenza.secrets import SecretStore
+from credenza.secrets import Secret, SecretStore
 from credenza.services.context import utc_now
 from credenza.workspace import Workspace
 
@@ -130,7 +130,7 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
                 name=name, kind="sandbox", profile=profile, admin_url=issuer, portal_url=issuer
             ),
         )
-        workspace.secrets.set_raw(f"providers/{key}/admin_token", server.admin_token)
+        workspace.providers.set_admin_token(key, Secret(server.admin_token))
 
     def register(app_id: str, environment: str, **metadata: Any) -> str:
         client = state.add_client(

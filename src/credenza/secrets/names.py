@@ -3,15 +3,15 @@
 All entries live under the keyring service ``credenza``; the username is a path:
 
 - ``{app}/{env}/client_secret``       the client secret (JSON: secret and the origin it is bound to)
-- ``{app}/{env}/token:{scopes}``      a cached token for the sorted, space-joined requested scopes
-- ``{app}/{env}/token-index``         the token entries of one environment, one per line
+- ``{app}/{env}/pending_secret``      a secret the provider issued, kept until a reset finishes
+- ``{app}/{env}/token:{fingerprint}`` a cached token, keyed by its credential's fingerprint
+- ``{app}/{env}/token-index``         the token entries of one environment, one per line, each
+                                      followed by the scopes it was requested with
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 SERVICE = "credenza"
 _TOKEN = "token:"
@@ -26,14 +26,18 @@ def client_secret(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "client_secret")
 
 
-def token(application_id: str, environment: str, scopes: Iterable[str]) -> str:
-    """A cached token: keyed by application, environment and requested scopes (in any order)."""
-    return entry_name(application_id, environment, _TOKEN + " ".join(sorted(scopes)))
+def pending_secret(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "pending_secret")
 
 
-def token_scopes(name: str) -> tuple[str, ...]:
-    """The requested scopes a token entry name was built from (``token`` in reverse)."""
-    return tuple(name.rpartition(_TOKEN)[2].split()) if _TOKEN in name else ()
+def token(application_id: str, environment: str, fingerprint: str) -> str:
+    """A cached token, under the fingerprint of the credential it was issued to."""
+    return entry_name(application_id, environment, _TOKEN + fingerprint)
+
+
+def token_fingerprint(name: str) -> str:
+    """The fingerprint a token entry name was built from (``token`` in reverse)."""
+    return name.rpartition(_TOKEN)[2]
 
 
 def token_index(application_id: str, environment: str) -> str:

@@ -17,7 +17,7 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.oauth.tokens import Token
-from credenza.secrets import CheckedSecret, Secret, check_secret, entry_name
+from credenza.secrets import CheckedSecret, Secret, check_secret, names
 from credenza.services.context import Context
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
@@ -99,7 +99,7 @@ class Credentials:
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
         secrets.delete_client_secret(app_id, environment)
-        secrets.delete_raw(entry_name(app_id, environment, "pending_secret"))
+        secrets.delete_raw(names.pending_secret(app_id, environment))
 
     def age(self, app_ref: str, env_name: str) -> timedelta | None:
         environment = self._environments.resolve(app_ref, env_name).environment
@@ -169,25 +169,16 @@ class Credentials:
             assert issued is not None
             candidate = issued
             await self._keep_pending(resolved, issued)
-            try:
-                # Shielded: Escape in the dashboard or a cancelled task does not stop the check
-                # half-way; the pending secret is in the keyring whatever happens here.
-                await asyncio.shield(self.try_secret(resolved, candidate))
-            except CredenzaError as exc:
-                if adapter.rotation == "overlap":
-                    raise SecretNotVerifiedError(
-                        f"the provider issued a new secret but it did not work yet ({exc.message}); "
-                        "the old one still works and the new one is kept in the keyring as pending",
-                        hint=f"try again later: credenza secret reset {resolved.application.id} "
-                        f"{resolved.name}",
-                    ) from None
-                # Cut-over: the old secret is already dead, so the new one is kept regardless.
-                verified = False
-                warnings.append(f"the new secret could not be verified yet: {exc}")
+            # Shielded: Escape in the dashboard or a cancelled task does not stop the check
+            # half-way; and the pending secret is in the keyring whatever happens from here.
+            verified, warning = await asyncio.shield(
+                self._verify_issued(resolved, issued, adapter.rotation)
+            )
+            warnings.extend(warning)
         await asyncio.to_thread(self._store, resolved, candidate)
         await asyncio.to_thread(
             self._context.secrets.delete_raw,
-            entry_name(resolved.application.id, resolved.name, "pending_secret"),
+            names.pending_secret(resolved.application.id, resolved.name),
         )
         now = self._context.clock()
         self._environments.edit(
@@ -203,11 +194,28 @@ class Credentials:
             warnings=tuple(warnings),
         )
 
+    async def _verify_issued(
+        self, resolved: ResolvedEnvironment, issued: Secret, rotation: Rotation
+    ) -> tuple[bool, list[str]]:
+        try:
+            await self.try_secret(resolved, issued)
+        except CredenzaError as exc:
+            if rotation == "overlap":
+                raise SecretNotVerifiedError(
+                    f"the provider issued a new secret but it did not work yet ({exc.message}); "
+                    "the old one still works and the new one is kept in the keyring as pending",
+                    hint=f"try again later: credenza secret recover {resolved.application.id} "
+                    f"{resolved.name}",
+                ) from None
+            # Cut-over: the old secret is already dead, so the new one is kept regardless.
+            return False, [f"the new secret could not be verified yet: {exc}"]
+        return True, []
+
     def pending(self, app_ref: str, env_name: str) -> Secret | None:
         """A provider-issued secret that a reset stored but did not finish with (a crash)."""
         resolved = self._environments.resolve(app_ref, env_name)
         value = self._context.secrets.get_raw(
-            entry_name(resolved.application.id, resolved.name, "pending_secret")
+            names.pending_secret(resolved.application.id, resolved.name)
         )
         return None if value is None else Secret(value)
 
@@ -291,7 +299,7 @@ class Credentials:
         try:
             await asyncio.to_thread(
                 self._context.secrets.set_raw,
-                entry_name(resolved.application.id, resolved.name, "pending_secret"),
+                names.pending_secret(resolved.application.id, resolved.name),
                 issued.reveal(),
             )
         except SecretStoreError as exc:

@@ -6,12 +6,8 @@ from credenza.config.model import Application, Config, Provider
 from credenza.providers.base import ProviderAdapter
 from credenza.providers.profiles import resolve_profile
 from credenza.providers.registry import AdapterInputs, build_adapter
-from credenza.secrets import Secret
+from credenza.secrets import Secret, names
 from credenza.services.context import Context
-
-
-def admin_token_entry(key: str) -> str:
-    return f"providers/{key}/admin_token"
 
 
 class Providers:
@@ -27,7 +23,7 @@ class Providers:
         return self._context.mutate(add)
 
     def set_admin_token(self, key: str, token: Secret) -> None:
-        self._context.secrets.set_raw(admin_token_entry(key), token.reveal())
+        self._context.secrets.set_raw(names.admin_token(key), token.reveal())
 
     def adapter_for(self, application: Application) -> ProviderAdapter:
         key = application.provider or ""
@@ -37,7 +33,7 @@ class Providers:
             return cached[1]
 
         def admin_token() -> Secret | None:
-            value = self._context.secrets.get_raw(admin_token_entry(key))
+            value = self._context.secrets.get_raw(names.admin_token(key))
             return None if value is None else Secret(value)
 
         adapter = build_adapter(

@@ -22,6 +22,7 @@ from credenza.errors import (
     TokenEndpointError,
 )
 from credenza.oauth.tokens import Token
+from credenza.secrets import names
 from credenza.services.context import Context
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
@@ -68,14 +69,6 @@ def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[s
     """What the agent files a token under, so that a drop reaches every alias of it."""
     base = f"{config_path}\x1f{app_id}"
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]
-
-
-def _index_name(app_id: str, environment: str) -> str:
-    return f"{app_id}/{environment}/token-index"
-
-
-def _entry_name(app_id: str, environment: str, key: str) -> str:
-    return f"{app_id}/{environment}/token:{key}"
 
 
 class Tokens:
@@ -219,7 +212,7 @@ class Tokens:
 
     def cached(self, app_id: str, environment: str, key: str) -> Token | None:
         """The token cached in the keyring under this fingerprint, or None (also when damaged)."""
-        payload = self._context.secrets.get_raw(_entry_name(app_id, environment, key))
+        payload = self._context.secrets.get_raw(names.token(app_id, environment, key))
         if payload is None:
             return None
         try:
@@ -229,8 +222,8 @@ class Tokens:
 
     def cache(self, session: SessionToken) -> None:
         secrets = self._context.secrets
-        name = _entry_name(session.application_id, session.environment, session.fingerprint)
-        index_name = _index_name(session.application_id, session.environment)
+        name = names.token(session.application_id, session.environment, session.fingerprint)
+        index_name = names.token_index(session.application_id, session.environment)
         # One line per entry: its keyring name, then the scopes it was requested with.
         line = " ".join([name, *session.requested_scopes])
         index = set(filter(None, (secrets.get_raw(index_name) or "").split("\n")))
@@ -253,13 +246,13 @@ class Tokens:
             for name in application.environments:
                 if env_name is not None and name != env_name:
                     continue
-                index = context.secrets.get_raw(_index_name(application.id, name)) or ""
+                index = context.secrets.get_raw(names.token_index(application.id, name)) or ""
                 entries = [line.split(" ") for line in index.split("\n") if line]
                 if not entries:
                     continue
                 resolved = self._environments.resolve(application.id, name)
                 for entry, *requested in entries:
-                    key = entry.rpartition("token:")[2]
+                    key = names.token_fingerprint(entry)
                     scopes = tuple(requested)
                     if fingerprint(context.config_path, resolved, scopes) != key:
                         continue  # cached for a credential that is no longer configured
@@ -273,23 +266,23 @@ class Tokens:
         self.sessions.pop(session.fingerprint, None)
         secrets = self._context.secrets
         secrets.delete_raw(
-            _entry_name(session.application_id, session.environment, session.fingerprint)
+            names.token(session.application_id, session.environment, session.fingerprint)
         )
         self._tell_agent(session.application_id, session.environment)
 
     def forget(self, app_id: str, environment: str | None) -> None:
         """Forget every token of an application (or one environment) everywhere."""
         application = self._context.application(app_id)
-        names = [environment] if environment is not None else list(application.environments)
+        envs = [environment] if environment is not None else list(application.environments)
         for key in [
             k
             for k, s in self.sessions.items()
-            if s.application_id == application.id and s.environment in names
+            if s.application_id == application.id and s.environment in envs
         ]:
             del self.sessions[key]
         secrets = self._context.secrets
-        for name in names:
-            index_name = _index_name(application.id, name)
+        for name in envs:
+            index_name = names.token_index(application.id, name)
             index = secrets.get_raw(index_name)
             for line in filter(None, (index or "").split("\n")):
                 secrets.delete_raw(line.split(" ")[0])

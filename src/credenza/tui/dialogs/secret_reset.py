@@ -88,7 +88,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         try:
             result = await self.workspace.credentials.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
-            self._show_once(exc.secret, f"✗ {exc}")
+            self._show_once(exc.secret, f"✗ {exc}", stored=False)
             return
         except CredenzaError as exc:
             self._status(f"✗ {exc}")
@@ -98,16 +98,19 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         lines = [f"✓ rotated at {result.rotated_at:%Y-%m-%d %H:%M} UTC"]
         lines += [f"! {w}" for w in result.warnings]
         if result.new_secret is not None:
-            self._show_once(result.new_secret, "\n".join(lines))
+            self._show_once(result.new_secret, "\n".join(lines), stored=True)
         else:
             self._status("\n".join([*lines, "✓ the new secret works and is stored"]))
             self._finish()
 
-    def _show_once(self, secret: Secret, message: str) -> None:
+    def _show_once(self, secret: Secret, message: str, *, stored: bool) -> None:
         # Asked for: the provider issued it, and this is the only time it is shown.
-        self._status(
-            f"{message}\nNew secret (shown once; stored in the keyring):\n{secret.reveal()}"
+        where = (
+            "shown once; stored in the keyring"
+            if stored
+            else "NOT stored anywhere: copy it now, it is not shown again"
         )
+        self._status(f"{message}\nNew secret ({where}):\n{secret.reveal()}")
         self._secret_to_copy = secret
         buttons = self.query_one(".dialog-buttons", Horizontal)
         buttons.mount(Button("Copy", id="copy", compact=True), before=0)
@@ -130,4 +133,8 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        if any(w.is_running and w.node is self for w in self.workers if w.group == "reset"):
+            # The provider may have issued the new secret already: stay until it is kept.
+            self.notify("the reset is finishing; the dialog closes when the new secret is kept")
+            return
         self.dismiss(self.result)
