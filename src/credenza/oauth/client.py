@@ -217,13 +217,15 @@ class OAuthClient:
         stamina.instrumentation.set_on_retry_hooks([])
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._plain_client: httpx.AsyncClient | None = None
         self._tls_clients: dict[str, httpx.AsyncClient] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for plain in (self._client, self._plain_client):
+            if plain is not None:
+                await plain.aclose()
+        self._client = self._plain_client = None
         for client in self._tls_clients.values():
             await client.aclose()
         self._tls_clients = {}
@@ -474,7 +476,7 @@ class OAuthClient:
         sent: Sent,
         tls: _TlsIdentity | None = None,
     ) -> _Response:
-        client = self._http(tls)
+        client = self._http(tls, plain=url.startswith("http://"))
         limit = self.settings.max_body_bytes
         too_large = TransportError(
             f"{_host(url)} sent more than {limit // 1024} KiB; the answer was cut off",
@@ -533,17 +535,26 @@ class OAuthClient:
             raise TransportError(f"the call to {_host(url)} failed: {type(exc).__name__}") from None
         return _Response(response.status_code, response.headers, body, sent)
 
-    def _http(self, tls: _TlsIdentity | None = None) -> httpx.AsyncClient:
+    def _http(self, tls: _TlsIdentity | None = None, *, plain: bool = False) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # httpx clients are bound to the loop they were made on.
-            self._client, self._tls_clients, self._loop = None, {}, loop
+            self._client, self._plain_client, self._tls_clients = None, None, {}
+            self._loop = loop
         if tls is not None:
             # A client certificate is part of the connection: one pool per identity.
             key, context = tls
             if key not in self._tls_clients:
                 self._tls_clients[key] = self._new_client(context())
             return self._tls_clients[key]
+        if plain and tls is None:
+            # http:// (loopback only, check_endpoint made sure) never does TLS, so loading the
+            # system's CA certificates would be 17 ms of a one-shot `credenza token` for
+            # nothing. This client only ever gets http:// URLs, and its context trusts no CA:
+            # should an https:// URL ever reach it, verification fails instead of passing.
+            if self._plain_client is None:
+                self._plain_client = self._new_client(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+            return self._plain_client
         if self._client is None:
             verify: ssl.SSLContext | bool = True
             if self.settings.ca_bundle:
