@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from credenza.cli.common import EXIT_CODES, Group, Handler, Parser, common_options, guard
 
 # Each group registers its commands; a new command group is one module and one entry here.
-GROUPS = ("sandbox", "app", "env", "secret", "token", "agent", "keyring", "contract")
+GROUPS = (
+    "sandbox",
+    "app",
+    "env",
+    "secret",
+    "token",
+    "agent",
+    "keyring",
+    "contract",
+    "status",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

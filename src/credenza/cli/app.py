@@ -39,6 +39,12 @@ def register(commands: Group) -> None:
     )
     app_argument(edit)
     edit.add_argument("--name", help="a new name (the id stays)")
+    edit.add_argument(
+        "--default-env",
+        dest="default_environment",
+        metavar="ENV",
+        help="the environment token, exec, verify and login use without --env ('' clears)",
+    )
     _options(edit)
     listing = group.command("list", "list applications", cmd_list, "  credenza app list --json")
     json_option(listing)
@@ -92,7 +98,15 @@ def change_from(args: argparse.Namespace) -> ApplicationChange:
     from credenza.config.model import ApplicationChange
 
     fields: dict[str, Any] = {}
-    for key in ("provider", "organisation", "type", "callback_url", "description", "url"):
+    for key in (
+        "provider",
+        "organisation",
+        "type",
+        "callback_url",
+        "description",
+        "url",
+        "default_environment",
+    ):
         value = getattr(args, key, None)
         if value is not None:
             fields[key] = value or None
@@ -183,6 +197,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("callback URL", application.callback_url),
         ("grant types", ", ".join(application.grant_types)),
         ("APIs used", ", ".join(application.apis)),
+        ("default env", application.default_environment),
     ]
     lines = [f"{label:>13}: {value or '-'}" for label, value in fields]
     for name in application.environments:
@@ -196,6 +211,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"  auth method: {resolved.auth_method}",
             f"       scopes: {' '.join(environment.scopes) or '-'}",
             f"   secret age: {output.age(age) if age is not None else 'never set'}",
+            f"secret expiry: {output.expiry(environment.secret_expires_at, workspace.clock())}",
         ]
     lines.append("\nproduction checklist:")
     for item in workspace.checklist.items(application.id):

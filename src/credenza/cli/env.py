@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from credenza.cli import output
@@ -97,6 +98,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--introspection-url", help="RFC 7662 introspection endpoint")
     parser.add_argument("--logout-url", help="logout endpoint (GET + Bearer, as Telenor does)")
     parser.add_argument(
+        "--secret-expires",
+        metavar="DATE",
+        help="when the provider says the secret expires (YYYY-MM-DD, UTC); '' clears it",
+    )
+    parser.add_argument(
         "--param",
         dest="params",
         action="append",
@@ -124,6 +130,9 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         value = getattr(args, key, None)
         if value is not None:
             fields[key] = value or None
+    expires = getattr(args, "secret_expires", None)
+    if expires is not None:
+        fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None
     if args.scopes is not None:
         fields["scopes"] = [s for s in args.scopes if s] or None
     fields["add_scopes"] = getattr(args, "add_scope", [])
@@ -131,6 +140,17 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     setting, removing = parse_params(args.params or [])
     fields["set_params"], fields["remove_params"] = setting, removing
     return EnvironmentChange(**fields)
+
+
+def parse_date(value: str) -> datetime:
+    """A date (midnight UTC) or an ISO 8601 time; a time without a zone is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a date", hint="use YYYY-MM-DD, e.g. 2027-05-01"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_params(values: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -164,7 +184,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             and getattr(change, key) is msgspec.UNSET
         }
         change = msgspec.structs.replace(change, **merged)
+    warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
+    for warning in warnings:
+        output.warn(warning)
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"added {resolved.label}; token endpoint {resolved.token_url}")
     if resolved.name == "production":
@@ -177,8 +200,15 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_edit(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
+    warnings = (
+        workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
+        if args.client_id
+        else []
+    )
     workspace.environments.edit(args.app, args.env, change_from(args))
     output.info(f"updated {workspace.environments.resolve(args.app, args.env).label}")
+    for warning in warnings:
+        output.warn(warning)
     return 0
 
 
@@ -198,6 +228,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 resolved.auth_method,
                 " ".join(resolved.environment.scopes) or "-",
                 output.age(age) if age is not None else "never set",
+                output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
             ]
         )
         data.append(
@@ -208,13 +239,17 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "auth_method": resolved.auth_method,
                 "scopes": list(resolved.environment.scopes),
                 "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
-                "secret_expires_at": resolved.environment.secret_expires_at,
+                "secret_set_at": output.iso(resolved.environment.secret_set_at),
+                "secret_rotated_at": output.iso(resolved.environment.secret_rotated_at),
+                "secret_expires_at": output.iso(resolved.environment.secret_expires_at),
             }
         )
     if args.json:
         output.print_json(data)
     else:
-        output.table(rows, ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE"])
+        output.table(
+            rows, ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE", "EXPIRES"]
+        )
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 
@@ -56,3 +56,17 @@ def age(delta: timedelta) -> str:
 def shown_lines(lines: list[str]) -> str:
     """Several lines of untrusted text, each cleaned, joined for one print."""
     return "\n".join(shown(line) for line in "\n".join(lines).split("\n"))
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time for --json: ISO 8601, or null."""
+    return value.isoformat() if value is not None else None
+
+
+def expiry(expires: datetime | None, now: datetime) -> str:
+    """An expiry date and how far off it is: "2027-05-01 (in 120 days)", "… (expired)"."""
+    if expires is None:
+        return "-"
+    days = (expires - now).days
+    when = "expired" if expires <= now else f"in {days} day{'s' if days != 1 else ''}"
+    return f"{expires.date().isoformat()} ({when})"

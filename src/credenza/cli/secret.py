@@ -6,13 +6,21 @@ import argparse
 import sys
 
 from credenza.cli import output
-from credenza.cli.common import Group, app_argument, env_argument, open_workspace, read_secret
+from credenza.cli.common import (
+    Group,
+    app_argument,
+    confirm,
+    env_argument,
+    open_workspace,
+    read_secret,
+)
 from credenza.errors import ValidationError
 
 
 def register(commands: Group) -> None:
     group = commands.group(
-        "secret", "client secrets in the OS keyring: set, reset, recover, confirm-endpoint"
+        "secret",
+        "client secrets in the OS keyring: set, reset, retire-previous, recover, confirm-endpoint",
     )
     secret_set = group.command(
         "set",
@@ -31,7 +39,9 @@ def register(commands: Group) -> None:
         "reset",
         "rotate a secret: verified before it replaces the old one",
         cmd_reset,
-        "  credenza secret reset telenor-sms production",
+        "  credenza secret reset telenor-sms production\n"
+        "  credenza secret reset chorus-lines production --no-owner   # the owners reset it\n"
+        "  credenza secret reset my-app sandbox --from-env NEW_SECRET --yes",
     )
     app_argument(reset)
     env_argument(reset)
@@ -41,6 +51,12 @@ def register(commands: Group) -> None:
     reset.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (not for production)"
     )
+    reset.add_argument(
+        "--owner",
+        action=argparse.BooleanOptionalAction,
+        help="you are (or, --no-owner, are not) an application owner, where only owners may "
+        "reset (Chorus); asked at a terminal when not given",
+    )
     recover = group.command(
         "recover",
         "store a secret the provider issued during a reset that did not finish",
@@ -49,6 +65,14 @@ def register(commands: Group) -> None:
     )
     app_argument(recover)
     env_argument(recover)
+    retire = group.command(
+        "retire-previous",
+        "overlap rotation: retire the previous secret once every consumer uses the new one",
+        cmd_retire,
+        "  credenza secret retire-previous azure-reports production",
+    )
+    app_argument(retire)
+    env_argument(retire)
     confirm = group.command(
         "confirm-endpoint",
         "allow the stored secret to go to the environment's new token endpoint",
@@ -79,7 +103,16 @@ def cmd_reset(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
     adapter = workspace.providers.adapter_for(resolved.application)
-    output.info("\n".join(workspace.credentials.reset_plan(resolved.application.id, resolved.name)))
+    app_id = resolved.application.id
+    policy = workspace.credentials.reset_policy(app_id, resolved.name)
+    owner: bool | None = args.owner
+    if policy.asks_owner and owner is None and sys.stdin is not None and sys.stdin.isatty():
+        owner = confirm(
+            f"Are you an owner of {resolved.application.name} in {resolved.profile.name}'s "
+            "portal? [y/N] "
+        )
+    for line in workspace.credentials.reset_plan(app_id, resolved.name, owner=owner):
+        output.info(line)
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
@@ -92,7 +125,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
             raise ValidationError("the name did not match; nothing was reset")
     new_secret = None
     if not adapter.issues_secrets:
-        new_secret = read_secret(args, "New client secret from the portal: ")
+        source = (
+            "from the one-time link"
+            if policy.one_time
+            else "from the owners"
+            if policy.asks_owner and owner is False
+            else "from the portal"
+        )
+        new_secret = read_secret(args, f"New client secret {source}: ")
     try:
         result = run_async(
             workspace,
@@ -133,6 +173,32 @@ def cmd_recover(args: argparse.Namespace) -> int:
         return 0
     workspace.credentials.set(resolved.application.id, resolved.name, pending)
     output.info(f"stored the secret the provider issued for {resolved.label} ({pending.masked()})")
+    return 0
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from credenza.cli.common import run_async
+
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    adapter = workspace.providers.adapter_for(resolved.application)
+    if adapter.rotation != "overlap":
+        raise ValidationError(
+            f"nothing to retire: {resolved.profile.name} replaces the secret at once "
+            "(cut-over), so the previous one died at the reset"
+        )
+    if not adapter.issues_secrets:
+        # A portal provider: the user deletes the old secret there; credenza cannot.
+        output.info(
+            f"delete the previous secret of {resolved.label} in the provider's portal"
+            + (f" ({resolved.profile.portal_url})" if resolved.profile.portal_url else "")
+            + "; the stored (new) secret stays as it is"
+        )
+        return 0
+    run_async(
+        workspace, workspace.credentials.retire_previous(resolved.application.id, resolved.name)
+    )
+    output.info(f"retired the previous secret of {resolved.label}; only the new one works now")
     return 0
 
 

@@ -74,7 +74,11 @@ def register(commands: Group) -> None:
     )
     app_argument(verify, optional=True)
     env_option(verify)
-    verify.add_argument("--all", action="store_true", help="every application and environment")
+    verify.add_argument(
+        "--all",
+        action="store_true",
+        help="every application and environment (with APP: each of its environments)",
+    )
     json_option(verify)
     verify.add_argument("--concurrency", type=int, default=16, help="token calls in flight at once")
 
@@ -174,7 +178,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     targets: list[tuple[str, str]] = []
     if args.app:
         application = workspace.applications.get(args.app)
-        names = [args.env] if args.env else list(application.environments)
+        default = application.default_environment
+        if not args.env and not args.all and default in application.environments:
+            names = [default]  # as token and exec do; --all checks every environment
+        else:
+            names = [args.env] if args.env else list(application.environments)
         targets = [(application.id, name) for name in names]
     else:  # no application named: every one (what --all says explicitly)
         targets = [(a.id, name) for a in workspace.applications.all() for name in a.environments]

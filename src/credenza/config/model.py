@@ -165,6 +165,8 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True):
     callback_url: str | None = None
     grant_types: list[str] = msgspec.field(default_factory=lambda: ["client_credentials"])
     apis: list[str] = []
+    # The environment `token`, `exec`, `verify` and `login` use when --env is omitted.
+    default_environment: str | None = None
     environments: dict[str, Environment] = {}
     contracts: list[Contract] = []
 
@@ -245,6 +247,7 @@ class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     callback_url: str | msgspec.UnsetType | None = msgspec.UNSET
     grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    default_environment: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):

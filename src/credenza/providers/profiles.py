@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from credenza.config.model import AuthMethod, BasicEncoding, Provider, Rotation
 from credenza.errors import ErrorKind
@@ -19,6 +19,21 @@ class ErrorExplanation:
     code: str
     explanation: str
     kind: ErrorKind | None = None
+
+
+ResetWho = Literal["anyone", "owners"]
+
+
+@dataclass(frozen=True)
+class ResetText:
+    """A provider's own words for a secret reset (``[NAME.reset]`` in profiles.toml)."""
+
+    where: str | None = None
+    effects: tuple[str, ...] = ()  # empty: the generic words for the rotation style
+    who: ResetWho = "anyone"
+    not_owner: str | None = None  # {owners} is replaced by the application's owners
+    unregistered: str | None = None
+    one_time: bool = False  # shown once: kept as pending before it is verified
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,9 @@ class Profile:
     portal_url: str | None = None
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     errors: tuple[ErrorExplanation, ...] = ()
+    reset: ResetText = field(default_factory=ResetText)
+    # The provider never changes a client_id (Pipedrive): a new client_id means a new app.
+    client_id_fixed: bool = False
     # The body of a 200 that confirms a logout by GET + Bearer (the Telenor seed's "OK!");
     # anything else, an HTML page above all, is not a confirmation.
     logout_answer: str = "OK!"
@@ -91,6 +109,8 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         environments=environments,
         errors=errors,
         logout_answer=str(data.get("logout_answer", GENERIC.logout_answer)),
+        reset=_reset_text(data.get("reset", {})),
+        client_id_fixed=bool(data.get("client_id_fixed", False)),
     )
     if provider is None:
         return profile
@@ -120,6 +140,19 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         environments=environments,
         errors=errors,
         logout_answer=profile.logout_answer,
+        reset=profile.reset,
+        client_id_fixed=profile.client_id_fixed,
+    )
+
+
+def _reset_text(data: dict[str, Any]) -> ResetText:
+    return ResetText(
+        where=data.get("where"),
+        effects=tuple(str(line) for line in data.get("effects", [])),
+        who=_one_of(data.get("who"), get_args(ResetWho), "anyone"),
+        not_owner=data.get("not_owner"),
+        unregistered=data.get("unregistered"),
+        one_time=bool(data.get("one_time", False)),
     )
 
 

@@ -67,6 +67,13 @@ class Applications:
                 if other is not None and other is not application:
                     raise ValidationError(f"an application named {other.name!r} already exists")
             updated = _apply(application, change)
+            default = updated.default_environment
+            if default is not None and default not in updated.environments:
+                known = ", ".join(updated.environments) or "none yet"
+                raise ValidationError(
+                    f"{updated.name} has no environment {default!r} (known: {known})",
+                    hint="add it first, or pick one of those",
+                )
             config.applications[config.applications.index(application)] = updated
             return updated
 

@@ -38,6 +38,17 @@ class UnstoredSecretError(SecretStoreError):
 
 
 @dataclass(frozen=True)
+class ResetPolicy:
+    """What a reset dialog asks before the plan: the provider's rules for this application."""
+
+    asks_owner: bool  # only owners may reset (Chorus) and the app is registered: ask
+    registered: bool  # registered for production (it has production credentials or contracts)
+    one_time: bool  # the new secret is shown once (a one-time link)
+    has_secret: bool  # a secret was stored before: a failed check keeps it
+    owners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResetResult:
     """What a secret reset did; ``new_secret`` is set when the provider issued it (show once)."""
 
@@ -47,6 +58,12 @@ class ResetResult:
     verified: bool
     rotated_at: datetime
     warnings: tuple[str, ...] = ()
+
+
+def _has_secret(resolved: ResolvedEnvironment) -> bool:
+    # From the config's record of it (no keyring read): set_at is written with every secret.
+    environment = resolved.environment
+    return environment.secret_set_at is not None or environment.secret_rotated_at is not None
 
 
 def origin(url: str | None) -> str | None:
@@ -106,27 +123,82 @@ class Credentials:
         since = environment.secret_rotated_at or environment.secret_set_at
         return None if since is None else self._context.clock() - since
 
-    def reset_plan(self, app_ref: str, env_name: str) -> list[str]:
-        """What a reset will do, in the seeds' terms; the CLI and the dashboard show it."""
+    def reset_policy(self, app_ref: str, env_name: str) -> ResetPolicy:
+        """What a reset dialog must ask or warn about before it shows the plan."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        application = resolved.application
+        text = resolved.profile.reset
+        registered = "production" in application.environments or any(
+            c.status == "approved" and c.environment == "production" for c in application.contracts
+        )
+        return ResetPolicy(
+            asks_owner=text.who == "owners" and registered,
+            registered=registered,
+            one_time=text.one_time,
+            has_secret=_has_secret(resolved),
+            owners=tuple(application.owners),
+        )
+
+    def reset_plan(self, app_ref: str, env_name: str, *, owner: bool | None = None) -> list[str]:
+        """What a reset will do, in the provider's own words (profiles.toml ``[NAME.reset]``).
+
+        ``owner``: whether the user is an application owner where only owners may reset
+        (Chorus); None lists both cases.
+        """
         resolved = self._environments.resolve(app_ref, env_name)
         adapter = self._providers.adapter_for(resolved.application)
-        lines = [f"Resetting the client secret of {resolved.label}:"]
-        if adapter.rotation == "overlap":
-            lines.append(
-                "• a second secret is added; the old one keeps working until you retire it"
-            )
+        policy = self.reset_policy(app_ref, env_name)
+        profile = resolved.profile
+        text = profile.reset
+        lines = [f"Resetting the client secret of {resolved.label} ({profile.name}):"]
+        owners = ", ".join(policy.owners) or "none recorded: see the portal"
+        if text.who == "owners":
+            if not policy.registered and text.unregistered:
+                lines.append(f"• {text.unregistered}")
+            elif owner is not True and text.not_owner:
+                prefix = "if " if owner is None else ""
+                lines.append(f"• {prefix}{text.not_owner.replace('{owners}', owners)}")
+                if owner is None:
+                    lines.append(f"• if you are an owner: reset it in {text.where}")
+            elif text.where:
+                lines.append(f"• you are an owner: reset it in {text.where}")
+        elif text.where and not adapter.issues_secrets:
+            lines.append(f"• where: {text.where}")
+        if text.effects and not adapter.issues_secrets:
+            lines.extend(f"• {line}" for line in text.effects)
         else:
-            lines.append("• the old secret stops working at once")
-        lines.append("• tokens already issued stay valid until they expire")
-        lines.append("• every system that uses the old secret must be updated")
+            if adapter.rotation == "overlap":
+                lines.append(
+                    "• a second secret is added; the old one keeps working until you retire it"
+                )
+            else:
+                lines.append("• the old secret stops working at once")
+            lines.append("• tokens already issued stay valid until they expire")
+            lines.append("• every system that uses the old secret must be updated")
         if adapter.issues_secrets:
             lines.append(
                 "• the provider issues the new secret; credenza stores it before it verifies it"
             )
-        else:
+        elif text.one_time:
+            lines.append(
+                "• credenza keeps the pasted secret in the keyring before it verifies it, so a "
+                "failed check loses nothing"
+            )
+        elif policy.has_secret:
             lines.append(
                 "• reset it in the provider's portal, then paste the new secret here; credenza "
                 "verifies it with a token call and keeps the old one if it fails"
+            )
+        else:
+            # A first "reset": nothing is stored, so there is no old secret to keep.
+            lines.append(
+                "• no secret is stored yet: paste the new one here; credenza verifies it with a "
+                "token call and stores it only if it works"
+            )
+        if adapter.rotation == "overlap":
+            lines.append(
+                "• once every system uses the new secret, retire the old one "
+                f"(credenza secret retire-previous {resolved.application.id} {resolved.name})"
             )
         return lines
 
@@ -155,14 +227,28 @@ class Credentials:
             checked = check_secret(raw, expected_length=resolved.profile.secret_length)
             warnings.extend(checked.warnings)
             candidate = checked.secret
+            one_time = resolved.profile.reset.one_time
+            if one_time:
+                # A one-time link cannot be opened again: keep the secret before anything else.
+                await self._keep_pending(resolved, candidate)
             try:
                 await self.try_secret(resolved, candidate)
             except EndpointChangedError:
                 raise
             except CredenzaError as exc:
+                kept = (
+                    "the old one was kept"
+                    if _has_secret(resolved)
+                    else "nothing was stored (there was no secret before)"
+                )
+                if one_time:
+                    kept += "; the new one is kept in the keyring as pending"
                 raise SecretNotVerifiedError(
-                    f"the new secret did not work, so the old one was kept: {exc.message}",
-                    hint=exc.hint,
+                    f"the new secret did not work, so {kept}: {exc.message}",
+                    hint=f"recover it with `credenza secret recover {resolved.application.id} "
+                    f"{resolved.name}` once it works"
+                    if one_time
+                    else exc.hint,
                 ) from None
         else:
             issued = await adapter.reset_secret(resolved.environment.client_id)

@@ -107,18 +107,24 @@ class Environments:
         self._forget_all(application.id, name)
 
         def remove(config: Config) -> None:
-            del find_application(config, app_ref).environments[name]
+            application = find_application(config, app_ref)
+            del application.environments[name]
+            if application.default_environment == name:
+                application.default_environment = None
 
         self._context.mutate(remove)
 
     def resolve(self, app_ref: str, env_name: str | None = None) -> ResolvedEnvironment:
         """The environment with provider defaults applied; ``env_name`` may be omitted if unique."""
         application = self._context.application(app_ref)
+        if env_name is None and application.default_environment in application.environments:
+            env_name = application.default_environment
         if env_name is None:
             if len(application.environments) != 1:
                 names = ", ".join(application.environments) or "none yet"
                 raise ValidationError(
                     f"{application.name} has several environments ({names}); say which with --env",
+                    hint=f"or set a default: credenza app edit {application.id} --default-env NAME",
                 )
             env_name = next(iter(application.environments))
         environment = find_environment(application, env_name)
@@ -144,6 +150,41 @@ class Environments:
             or profile.auth_method,
             basic_auth_encoding=profile.basic_auth_encoding,
         )
+
+    def client_id_warnings(self, app_ref: str, env_name: str, client_id: str) -> list[str]:
+        """What giving ``env_name`` this client_id means, by the provider's identity rules."""
+        application = self._context.application(app_ref)
+        current = application.environments.get(env_name)
+        profile = resolve_profile(
+            application.provider, self._context.config.providers.get(application.provider or "")
+        )
+        warnings: list[str] = []
+        changed = current is not None and current.client_id != client_id
+        if changed and profile.client_id_fixed:
+            warnings.append(
+                f"{profile.name} never changes the client_id of an existing app: a new client_id "
+                "means a new app there; if it is one, record it as its own application "
+                "(credenza app add) rather than editing this one"
+            )
+        if changed and current is not None and current.secret_set_at is not None:
+            warnings.append(
+                "the stored secret belongs to the old client_id: set the new one's secret"
+            )
+        if env_name == "production":
+            others = [
+                other.id
+                for other in self._context.config.applications
+                if other.id != application.id
+                and other.provider == application.provider
+                and (env := other.environments.get("production")) is not None
+                and env.client_id == client_id
+            ]
+            if others:
+                warnings.append(
+                    f"client_id {client_id} is already used in production by {', '.join(others)}; "
+                    "a client_id belongs to one application"
+                )
+        return warnings
 
     async def endpoints_from_issuer(self, issuer: str) -> EnvironmentChange:
         """The environment fields an issuer's metadata gives (RFC 8414 / OIDC discovery)."""
