@@ -231,9 +231,7 @@ def test_no_command_takes_a_secret_on_its_command_line() -> None:
     assert "--from-env" in options  # the walk reached nested commands (secret set)
     # --secret-expires takes the secret's expiry date, never the secret.
     dates = {"--secret-expires"}
-    assert [
-        o for o in options - dates if "secret" in o or "password" in o or o == "--token"
-    ] == []
+    assert [o for o in options - dates if "secret" in o or "password" in o or o == "--token"] == []
 
 
 async def test_a_50_mib_body_is_cut_off_without_memory_growing_by_20_mib() -> None:

@@ -22,6 +22,7 @@ GROUPS = (
     "keyring",
     "contract",
     "status",
+    "provider",
 )
 
 

@@ -23,7 +23,9 @@ DECISIONS: dict[str, ContractStatus] = {
 
 
 def register(commands: Group) -> None:
-    group = commands.group("contract", "contracts: list, request, approve, reject, revoke, record")
+    group = commands.group(
+        "contract", "contracts: list, catalogue, request, approve, reject, revoke, record"
+    )
     listing = group.command(
         "list",
         "list an application's contracts; * marks the effective one per API",
@@ -32,6 +34,15 @@ def register(commands: Group) -> None:
     )
     app_argument(listing)
     json_option(listing)
+    catalogue = group.command(
+        "catalogue",
+        "what the application's provider offers: API (group) instances and their SLA tiers",
+        cmd_catalogue,
+        "  credenza contract catalogue anypoint-orders\n"
+        "  credenza contract catalogue anypoint-orders --json",
+    )
+    app_argument(catalogue)
+    json_option(catalogue)
     request = group.command(
         "request",
         "request access to an API instance or API group instance",
@@ -97,6 +108,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         for c in contracts
     ]
     output.table(rows, ["  ID", "API", "INSTANCE", "ENV", "SLA TIER", "STATUS", "TERMS"])
+    return 0
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from credenza.cli.provider import print_catalogue
+
+    workspace = open_workspace(args)
+    entries = run_async(workspace, workspace.contracts.catalogue(args.app))
+    print_catalogue(entries, args.json)
     return 0
 
 

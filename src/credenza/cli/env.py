@@ -37,7 +37,8 @@ def register(commands: Group) -> None:
     app_argument(add)
     env_argument(add)
     add.add_argument("--client-id", required=True, help="the client_id the provider gave you")
-    where = add.add_mutually_exclusive_group(required=True)
+    # Neither is needed when the application's provider records the environment's endpoints.
+    where = add.add_mutually_exclusive_group()
     where.add_argument("--token-url", help="the token endpoint")
     where.add_argument("--issuer", help="discover the endpoints from this issuer (RFC 8414 / OIDC)")
     _options(add)
@@ -173,6 +174,16 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     workspace = open_workspace(args)
     change = change_from(args)
+    if not args.token_url and not args.issuer:
+        application = workspace.applications.get(args.app)
+        profile = workspace.providers.profile(application.provider or "")
+        defaults = profile.environments.get(args.env, {})
+        if not defaults.get("token_url"):
+            raise ValidationError(
+                f"give the token endpoint (--token-url) or the issuer (--issuer) of {args.env}",
+                hint="or record it once for the provider: credenza provider edit PROVIDER "
+                f"--env {args.env} --token-url URL",
+            )
     if args.issuer:
         # Discover first, so a wrong issuer adds nothing; URLs given on the command line win.
         found = run_async(workspace, workspace.environments.endpoints_from_issuer(args.issuer))

@@ -82,6 +82,43 @@ class ProviderEnvironment(Endpoints, kw_only=True, omit_defaults=True):
     auth_method: AuthMethod | None = None
 
 
+class CatalogueTier(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An SLA tier of an API instance; a higher rank is less restrictive (more throughput)."""
+
+    name: str
+    rank: int = 0
+    auto_approve: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("@name: a tier needs a name")
+
+
+class CatalogueApi(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An API instance or API group instance of a provider credenza cannot call (a portal):
+    recorded so that the least restrictive contract per API is computed as for the sandbox."""
+
+    id: str
+    name: str
+    instance: str
+    environment: str = "production"
+    target: ContractTarget = "api"
+    apis: list[str] = []  # an API group's member APIs
+    terms: str | None = None
+    tiers: list[CatalogueTier] = []
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError("@id: use lowercase letters, digits, '.', '_' or '-'")
+        if self.target == "api_group" and not self.apis:
+            raise ValueError("@apis: an API group lists its member APIs")
+        if len({t.name for t in self.tiers}) != len(self.tiers):
+            raise ValueError("@tiers: a tier is listed twice")
+
+    def tier(self, name: str | None) -> CatalogueTier | None:
+        return next((t for t in self.tiers if t.name == name), None)
+
+
 class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     """An API provider: its portal, how it rotates secrets, and per-environment defaults."""
 
@@ -96,10 +133,17 @@ class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     secret_length: int | None = None
     # Days after which a secret is due for rotation; overrides [settings] rotation_days.
     rotation_days: int | None = None
+    # A TOML file of numbered error codes ([[errors]] endpoint/status/code/explanation/kind).
+    errors_file: str | None = None
     environments: dict[str, ProviderEnvironment] = {}
+    catalogue: list[CatalogueApi] = []
 
     def __post_init__(self) -> None:
         _check_urls(self, "portal_url", "admin_url")
+        if self.secret_length is not None and not 1 <= self.secret_length <= 4096:
+            raise ValueError("@secret_length: must be between 1 and 4096")
+        if len({api.id for api in self.catalogue}) != len(self.catalogue):
+            raise ValueError("@catalogue: an API id is listed twice")
         if self.rotation_days is not None and self.rotation_days < 1:
             raise ValueError("@rotation_days: must be 1 or more (days)")
 
@@ -248,6 +292,35 @@ class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     default_environment: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ProviderEnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    issuer: str | msgspec.UnsetType | None = msgspec.UNSET
+    token_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    revocation_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    introspection_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    logout_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ProviderChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    kind: ProviderKind | msgspec.UnsetType | None = msgspec.UNSET
+    profile: str | msgspec.UnsetType | None = msgspec.UNSET
+    portal_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    admin_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
+    basic_auth_encoding: BasicEncoding | msgspec.UnsetType | None = msgspec.UNSET
+    rotation: Rotation | msgspec.UnsetType | None = msgspec.UNSET
+    secret_length: int | msgspec.UnsetType | None = msgspec.UNSET
+    rotation_days: int | msgspec.UnsetType | None = msgspec.UNSET
+    errors_file: str | msgspec.UnsetType | None = msgspec.UNSET
+    # Per environment: the endpoint fields to change (UNSET unchanged, None cleared).
+    environments: dict[str, ProviderEnvironmentChange] = {}
+    remove_environments: list[str] = []
+
+    def is_empty(self) -> bool:
+        return not msgspec.to_builtins(self)
 
 
 class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -457,7 +457,12 @@ def _carry_unknown(new: Any, old: Any, annotation: Any) -> Any:
         }
     if origin is list and isinstance(new, list) and isinstance(old, list) and args:
         # Records in arrays of tables are matched by id, so reordering or removal is safe.
-        old_by_id = {item.get("id"): item for item in old if isinstance(item, dict)}
+        # Records without an id (an SLA tier) are not matched: their unknown keys are not kept.
+        old_by_id = {
+            item["id"]: item
+            for item in old
+            if isinstance(item, dict) and item.get("id") is not None
+        }
         return [
             _carry_unknown(item, old_by_id[item["id"]], args[0])
             if isinstance(item, dict) and item.get("id") in old_by_id

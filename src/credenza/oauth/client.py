@@ -722,7 +722,9 @@ def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: flo
         return (
             "check the client secret (credenza secret set APP ENV) and the client_id; if both are "
             "right, try the other auth method (--auth-method client_secret_post or "
-            "client_secret_basic)"
+            "client_secret_basic), or with client_secret_basic the other Basic encoding "
+            "(credenza provider edit PROVIDER --basic-encoding raw or rfc6749: RFC 6749 "
+            "form-encodes the id and secret first, some providers expect them as they are)"
         )
     if kind == "wrong_auth_method":
         return (

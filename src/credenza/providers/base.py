@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from credenza.config.model import Contract, ContractStatus, ContractTarget, Rotation
+from credenza.config.model import CatalogueApi, Contract, ContractStatus, ContractTarget, Rotation
 from credenza.secrets import Secret
 
 
@@ -34,6 +34,20 @@ class CatalogueEntry:
     apis: tuple[str, ...]
     terms: str | None
     tiers: tuple[tuple[str, bool, int], ...]  # (name, auto-approved, rank)
+
+    @classmethod
+    def of(cls, api: CatalogueApi) -> CatalogueEntry:
+        """The entry for an API recorded in the config (a portal's catalogue)."""
+        return cls(
+            id=api.id,
+            name=api.name,
+            instance=api.instance,
+            target=api.target,
+            environment=api.environment,
+            apis=tuple(api.apis),
+            terms=api.terms,
+            tiers=tuple((t.name, t.auto_approve, t.rank) for t in api.tiers),
+        )
 
 
 class ProviderAdapter(Protocol):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets as _random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from credenza.config.model import Contract, ContractStatus, Rotation
+from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
 from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.secrets import Secret
 
@@ -19,10 +19,15 @@ class ManualAdapter:
     issues_secrets = False
 
     def __init__(
-        self, rotation: Rotation = "cutover", clock: Callable[[], datetime] | None = None
+        self,
+        rotation: Rotation = "cutover",
+        clock: Callable[[], datetime] | None = None,
+        catalogue: Sequence[CatalogueApi] = (),
     ) -> None:
         self.rotation = rotation
         self.clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
+        # What the user recorded of the portal's catalogue (APIs, groups, tiers with ranks).
+        self._catalogue = tuple(catalogue)
 
     async def reset_secret(self, client_id: str) -> Secret | None:
         return None
@@ -31,18 +36,45 @@ class ManualAdapter:
         return None
 
     async def catalogue(self) -> list[CatalogueEntry]:
-        return []
+        return [CatalogueEntry.of(api) for api in self._catalogue]
+
+    def _find(self, request: AccessRequest) -> CatalogueApi | None:
+        return next((a for a in self._catalogue if a.id == request.instance), None) or next(
+            (
+                a
+                for a in self._catalogue
+                if a.name == request.api
+                and a.instance == request.instance
+                and a.environment == request.environment
+            ),
+            None,
+        )
 
     async def request_access(self, request: AccessRequest) -> Contract:
         now = self.clock()
+        api = self._find(request)
+        if (
+            api is not None
+            and request.sla_tier
+            and api.tiers
+            and api.tier(request.sla_tier) is None
+        ):
+            from credenza.errors import ValidationError
+
+            raise ValidationError(
+                f"{api.name} {api.instance} has no SLA tier {request.sla_tier!r}",
+                hint="tiers: " + ", ".join(t.name for t in api.tiers),
+            )
+        tier = api.tier(request.sla_tier) if api is not None else None
         return Contract(
             id="ct-" + _random.token_hex(6),
-            api=request.api,
-            instance=request.instance,
+            api=api.name if api is not None else request.api,
+            instance=api.instance if api is not None else request.instance,
             environment=request.environment,
-            target=request.target,
-            apis=list(request.apis),
+            target=api.target if api is not None else request.target,
+            apis=list(api.apis) if api is not None else list(request.apis),
             sla_tier=request.sla_tier,
+            sla_rank=tier.rank if tier is not None else None,
             scopes=list(request.scopes),
             status="pending",
             requested_at=now,

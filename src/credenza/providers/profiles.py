@@ -114,6 +114,9 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
     )
     if provider is None:
         return profile
+    if provider.errors_file:
+        # The provider's own table first: it is the more specific one.
+        errors = load_error_table(provider.errors_file) + errors
     for env_name, env in provider.environments.items():
         merged = dict(profile.environments.get(env_name, {}))
         for endpoint in (
@@ -143,6 +146,60 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         reset=profile.reset,
         client_id_fixed=profile.client_id_fixed,
     )
+
+
+def load_error_table(path: str) -> tuple[ErrorExplanation, ...]:
+    """A provider's numbered error codes from a TOML file of ``[[errors]]`` (the profiles'
+    shape); raises ConfigError saying which entry is wrong."""
+    import os
+
+    from credenza.errors import ConfigError
+
+    expanded = os.path.expanduser(path)
+    try:
+        stamp = os.stat(expanded).st_mtime_ns
+    except OSError:
+        raise ConfigError(
+            f"the error-code table {path} cannot be read",
+            hint="fix the path: credenza provider edit NAME --errors FILE ('' removes it)",
+        ) from None
+    return _error_table(expanded, stamp)
+
+
+@cache
+def _error_table(path: str, stamp: int) -> tuple[ErrorExplanation, ...]:
+    from credenza.errors import ConfigError
+
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the error-code table {path} is not valid TOML: {exc}") from None
+    entries = data.get("errors", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: expected [[errors]] entries")
+    kinds = get_args(ErrorKind)
+    table: list[ErrorExplanation] = []
+    for number, entry in enumerate(entries, 1):
+        try:
+            kind = entry.get("kind")
+            if kind is not None and kind not in kinds:
+                raise ValueError(f"kind must be one of {', '.join(kinds)}")
+            table.append(
+                ErrorExplanation(
+                    endpoint=str(entry["endpoint"]),
+                    status=int(entry["status"]),
+                    code=str(entry["code"]),
+                    explanation=str(entry["explanation"]),
+                    kind=kind,
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(
+                f"{path}: error entry {number} is incomplete ({exc})",
+                hint="each [[errors]] has endpoint, status, code, explanation (and maybe kind)",
+            ) from None
+    return tuple(table)
 
 
 def _reset_text(data: dict[str, Any]) -> ResetText:

@@ -27,7 +27,8 @@ class AdapterInputs:
 def _manual(inputs: AdapterInputs) -> ProviderAdapter:
     from credenza.providers.manual import ManualAdapter
 
-    return ManualAdapter(rotation=inputs.profile.rotation, clock=inputs.clock)
+    catalogue = inputs.provider.catalogue if inputs.provider is not None else []
+    return ManualAdapter(rotation=inputs.profile.rotation, clock=inputs.clock, catalogue=catalogue)
 
 
 def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
@@ -40,7 +41,8 @@ def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
     if token is None:
         raise ValidationError(
             f"no admin token is stored for the sandbox provider {inputs.key!r}",
-            hint="run `credenza sandbox serve`, then store its admin token",
+            hint=f"store the admin token `credenza sandbox serve` printed: "
+            f"credenza provider admin-token {inputs.key}",
         )
     return SandboxAdapter(provider.admin_url, token, rotation=inputs.profile.rotation)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from credenza.config.model import Contract, ContractStatus, Rotation
+from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
 from credenza.errors import CredenzaError, OAuthError, TokenEndpointError, ValidationError
 from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.secrets import Secret
@@ -71,24 +71,29 @@ class SandboxAdapter:
     async def retire_previous_secret(self, client_id: str) -> None:
         await self._call("DELETE", f"/admin/clients/{client_id}/secret/previous")
 
+    async def add_api(self, api: CatalogueApi) -> CatalogueEntry:
+        """Add an API (group) instance to the sandbox's catalogue through its admin API."""
+        data = await self._call(
+            "POST",
+            "/admin/apis",
+            {
+                "id": api.id,
+                "name": api.name,
+                "instance": api.instance,
+                "target": api.target,
+                "apis": list(api.apis),
+                "environment": api.environment,
+                "terms": api.terms,
+                "tiers": {
+                    t.name: {"auto_approve": t.auto_approve, "rank": t.rank} for t in api.tiers
+                },
+            },
+        )
+        return _entry_from(data)
+
     async def catalogue(self) -> list[CatalogueEntry]:
         data = await self._call("GET", "/admin/apis")
-        return [
-            CatalogueEntry(
-                id=item["id"],
-                name=item["name"],
-                instance=item["instance"],
-                target=item["target"],
-                environment=item["environment"],
-                apis=tuple(item.get("apis", [])),
-                terms=item.get("terms"),
-                tiers=tuple(
-                    (name, bool(tier.get("auto_approve")), int(tier.get("rank", 0)))
-                    for name, tier in item.get("tiers", {}).items()
-                ),
-            )
-            for item in data
-        ]
+        return [_entry_from(item) for item in data]
 
     async def request_access(self, request: AccessRequest) -> Contract:
         entries = {entry.id: entry for entry in await self.catalogue()}
@@ -134,6 +139,22 @@ class SandboxAdapter:
             raise ValidationError(str(exc)) from None
         _apply(contract, data)
         return contract
+
+
+def _entry_from(item: dict[str, Any]) -> CatalogueEntry:
+    return CatalogueEntry(
+        id=item["id"],
+        name=item["name"],
+        instance=item["instance"],
+        target=item["target"],
+        environment=item["environment"],
+        apis=tuple(item.get("apis", [])),
+        terms=item.get("terms"),
+        tiers=tuple(
+            (name, bool(tier.get("auto_approve")), int(tier.get("rank", 0)))
+            for name, tier in item.get("tiers", {}).items()
+        ),
+    )
 
 
 def _timestamp(value: float | None) -> datetime | None:

@@ -23,14 +23,29 @@ class Contracts:
 
     def effective(self, app_ref: str) -> dict[tuple[str, str], Contract]:
         """Per (API, environment), the least restrictive approved contract that covers it."""
+        application = self._context.application(app_ref)
+        provider = self._context.config.providers.get(application.provider or "")
+        catalogue = provider.catalogue if provider is not None else []
+
+        def rank(contract: Contract) -> int:
+            # A contract recorded without a rank takes its tier's rank from the catalogue.
+            if contract.sla_rank is not None:
+                return contract.sla_rank
+            for api in catalogue:
+                if api.name == contract.api and api.instance == contract.instance:
+                    tier = api.tier(contract.sla_tier)
+                    if tier is not None:
+                        return tier.rank
+            return 0
+
         best: dict[tuple[str, str], Contract] = {}
-        for contract in self._context.application(app_ref).contracts:
+        for contract in application.contracts:
             if contract.status != "approved":
                 continue
             for api in contract.covered_apis:
                 key = (api, contract.environment)
                 current = best.get(key)
-                if current is None or (contract.sla_rank or 0) > (current.sla_rank or 0):
+                if current is None or rank(contract) > rank(current):
                     best[key] = contract
         return best
 

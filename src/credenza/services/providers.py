@@ -1,13 +1,31 @@
-"""Providers: the user's provider records and the adapter that acts on each provider's side."""
+"""Providers: the user's provider records, their catalogues, and the adapter that acts on each
+provider's side."""
 
 from __future__ import annotations
 
-from credenza.config.model import Application, Config, Provider
-from credenza.providers.base import ProviderAdapter
-from credenza.providers.profiles import resolve_profile
+import re
+
+from credenza.config.model import (
+    Application,
+    CatalogueApi,
+    Config,
+    Provider,
+    ProviderChange,
+    ProviderEnvironment,
+    apply_change,
+)
+from credenza.errors import NotFoundError, ValidationError
+from credenza.providers.base import CatalogueEntry, ProviderAdapter
+from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
 from credenza.providers.registry import AdapterInputs, build_adapter
-from credenza.secrets import Secret, names
+from credenza.secrets import Secret
 from credenza.services.context import Context
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def admin_token_entry(key: str) -> str:
+    return f"providers/{key}/admin_token"
 
 
 class Providers:
@@ -15,25 +33,157 @@ class Providers:
         self._context = context
         self._adapters: dict[str, tuple[Provider | None, ProviderAdapter]] = {}
 
-    def add(self, key: str, provider: Provider) -> Provider:
+    # -- records --------------------------------------------------------------------------------
+
+    def all(self) -> dict[str, Provider]:
+        return dict(self._context.config.providers)
+
+    def get(self, key: str) -> Provider:
+        provider = self._context.config.providers.get(key)
+        if provider is None:
+            known = ", ".join(self._context.config.providers) or "none yet"
+            raise NotFoundError(
+                f"no provider {key!r} in the config (known: {known})",
+                hint=f"add it: credenza provider add {key} --profile PROFILE",
+            )
+        return provider
+
+    def profile(self, key: str) -> Profile:
+        """What credenza knows about the provider: its shipped profile and the user's record."""
+        return resolve_profile(key, self._context.config.providers.get(key))
+
+    def users(self, key: str) -> list[Application]:
+        return [a for a in self._context.config.applications if a.provider == key]
+
+    def add(self, key: str, provider: Provider | ProviderChange) -> Provider:
+        """Add a provider record; a ``ProviderChange`` is checked as an edit of an empty one."""
+        if not _KEY.match(key):
+            raise ValidationError(
+                f"{key!r} is not a usable provider key",
+                hint="use lowercase letters, digits, '.', '_' or '-'",
+            )
+        if isinstance(provider, ProviderChange):
+            name = provider.name if isinstance(provider.name, str) else key
+            provider = _apply(Provider(name=name), provider)
+        _check(provider)
+
         def add(config: Config) -> Provider:
+            if key in config.providers:
+                raise ValidationError(
+                    f"a provider {key!r} already exists",
+                    hint=f"change it with `credenza provider edit {key} ...`",
+                )
             config.providers[key] = provider
             return provider
 
         return self._context.mutate(add)
 
+    def edit(self, key: str, change: ProviderChange) -> Provider:
+        if change.is_empty():
+            raise ValidationError("nothing to change; give at least one option")
+
+        def edit(config: Config) -> Provider:
+            current = config.providers.get(key)
+            if current is None:
+                self.get(key)  # raises the not-found error with the known keys
+            assert current is not None
+            updated = _apply(current, change)
+            _check(updated)
+            config.providers[key] = updated
+            return updated
+
+        updated = self._context.mutate(edit)
+        self._adapters.pop(key, None)
+        return updated
+
+    def remove(self, key: str) -> Provider:
+        """Remove a provider record and its admin token; refused while applications use it."""
+        provider = self.get(key)
+        self.check_removable(key)
+
+        def remove(config: Config) -> None:
+            config.providers.pop(key, None)
+
+        self._context.mutate(remove)
+        self._context.secrets.delete_raw(admin_token_entry(key))
+        self._adapters.pop(key, None)
+        return provider
+
+    def check_removable(self, key: str) -> None:
+        users = self.users(key)
+        if users:
+            raise ValidationError(
+                f"{', '.join(a.id for a in users)} use(s) the provider {key!r}; nothing was removed",
+                hint="move them first: credenza app edit APP --provider OTHER (or '')",
+            )
+
+    # -- the sandbox's admin token --------------------------------------------------------------
+
     def set_admin_token(self, key: str, token: Secret) -> None:
-        self._context.secrets.set_raw(names.admin_token(key), token.reveal())
+        if not token.reveal().strip():
+            raise ValidationError("the admin token is empty; nothing was stored")
+        self._context.secrets.set_raw(admin_token_entry(key), token.reveal())
+        self._adapters.pop(key, None)
+
+    def has_admin_token(self, key: str) -> bool:
+        return self._context.secrets.get_raw(admin_token_entry(key)) is not None
+
+    # -- catalogues -----------------------------------------------------------------------------
+
+    async def catalogue(self, key: str) -> list[CatalogueEntry]:
+        """The APIs one may request access to: the sandbox's own, or the config's for a portal."""
+        return await self.adapter_for_key(key).catalogue()
+
+    async def add_api(self, key: str, api: CatalogueApi) -> CatalogueEntry:
+        """Add an API (group) instance to the catalogue: at the sandbox through its admin API,
+        in the config for a portal provider credenza cannot call."""
+        provider = self.get(key)
+        if provider.kind == "sandbox":
+            from credenza.providers.sandbox import SandboxAdapter
+
+            adapter = self.adapter_for_key(key)
+            assert isinstance(adapter, SandboxAdapter)
+            return await adapter.add_api(api)
+
+        def add(config: Config) -> None:
+            record = config.providers[key]
+            catalogue = [a for a in record.catalogue if a.id != api.id]
+            config.providers[key] = _apply(record, ProviderChange(), catalogue=[*catalogue, api])
+
+        self._context.mutate(add)
+        self._adapters.pop(key, None)
+        return CatalogueEntry.of(api)
+
+    def remove_api(self, key: str, api_id: str) -> None:
+        provider = self.get(key)
+        if provider.kind == "sandbox":
+            raise ValidationError(
+                "the sandbox keeps its own catalogue; restart it (or give it a fresh --state)"
+            )
+        if not any(api.id == api_id for api in provider.catalogue):
+            raise NotFoundError(f"the provider {key!r} has no API {api_id!r} in its catalogue")
+
+        def remove(config: Config) -> None:
+            record = config.providers[key]
+            kept = [a for a in record.catalogue if a.id != api_id]
+            config.providers[key] = _apply(record, ProviderChange(), catalogue=kept)
+
+        self._context.mutate(remove)
+        self._adapters.pop(key, None)
+
+    # -- adapters -------------------------------------------------------------------------------
 
     def adapter_for(self, application: Application) -> ProviderAdapter:
-        key = application.provider or ""
+        return self.adapter_for_key(application.provider or "")
+
+    def adapter_for_key(self, key: str) -> ProviderAdapter:
         provider = self._context.config.providers.get(key)
         cached = self._adapters.get(key)
         if cached is not None and cached[0] == provider:
             return cached[1]
 
         def admin_token() -> Secret | None:
-            value = self._context.secrets.get_raw(names.admin_token(key))
+            value = self._context.secrets.get_raw(admin_token_entry(key))
             return None if value is None else Secret(value)
 
         adapter = build_adapter(
@@ -51,3 +201,45 @@ class Providers:
     async def aclose(self) -> None:
         for _, adapter in self._adapters.values():
             await adapter.aclose()
+
+
+def _apply(
+    provider: Provider, change: ProviderChange, *, catalogue: list[CatalogueApi] | None = None
+) -> Provider:
+    import msgspec
+
+    environments = dict(provider.environments)
+    for name in change.remove_environments:
+        environments.pop(name, None)
+    try:
+        for name, env_change in change.environments.items():
+            environments[name] = apply_change(
+                environments.get(name, ProviderEnvironment()), env_change
+            )
+        extra: dict[str, object] = {
+            "environments": {
+                name: msgspec.to_builtins(env)
+                for name, env in environments.items()
+                if env != ProviderEnvironment()
+            }
+        }
+        if catalogue is not None:
+            extra["catalogue"] = msgspec.to_builtins(catalogue)
+        return apply_change(provider, change, extra=extra)
+    except ValueError as exc:
+        raise ValidationError(str(exc), hint="nothing was changed") from None
+
+
+def _check(provider: Provider) -> None:
+    """What the record's types cannot say: a known profile, a readable error table."""
+    if provider.profile and provider.profile not in shipped_profiles():
+        known = ", ".join(sorted(shipped_profiles()))
+        raise ValidationError(
+            f"there is no provider profile {provider.profile!r}", hint=f"profiles: {known}"
+        )
+    if provider.errors_file:
+        load_error_table(provider.errors_file)
+    if provider.kind == "sandbox" and not provider.admin_url:
+        raise ValidationError(
+            "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"
+        )
