@@ -229,8 +229,8 @@ def test_no_command_takes_a_secret_on_its_command_line() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
     assert "--from-env" in options  # the walk reached nested commands (secret set)
-    # --secret-expires takes the secret's expiry date, never the secret.
-    dates = {"--secret-expires"}
+    # These take the secret's expiry date or its expected length, never the secret.
+    dates = {"--secret-expires", "--secret-length"}
     assert [o for o in options - dates if "secret" in o or "password" in o or o == "--token"] == []
 
 

@@ -55,8 +55,16 @@ class Providers:
     def users(self, key: str) -> list[Application]:
         return [a for a in self._context.config.applications if a.provider == key]
 
-    def add(self, key: str, provider: Provider | ProviderChange) -> Provider:
-        """Add a provider record; a ``ProviderChange`` is checked as an edit of an empty one."""
+    def add(
+        self, key: str, provider: Provider | ProviderChange, *, replace: bool | None = None
+    ) -> Provider:
+        """Add a provider record; a ``ProviderChange`` is checked as an edit of an empty one.
+
+        A whole ``Provider`` record replaces one of the same key (the demo sets its own up);
+        a change from a form or the CLI never does unless ``replace`` says so.
+        """
+        if replace is None:
+            replace = isinstance(provider, Provider)
         if not _KEY.match(key):
             raise ValidationError(
                 f"{key!r} is not a usable provider key",
@@ -68,7 +76,7 @@ class Providers:
         _check(provider)
 
         def add(config: Config) -> Provider:
-            if key in config.providers:
+            if key in config.providers and not replace:
                 raise ValidationError(
                     f"a provider {key!r} already exists",
                     hint=f"change it with `credenza provider edit {key} ...`",
