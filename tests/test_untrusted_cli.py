@@ -259,3 +259,28 @@ def test_revoke_answered_by_an_html_page_is_unconfirmed_exit_1(cli) -> None:
         before = len([s for s in script.seen if s.path == "/token"])
         assert cli("token", "hostile")[0] == 0
     assert len([s for s in script.seen if s.path == "/token"]) == before + 1
+
+
+def test_an_unknown_token_type_is_named_in_a_warning(cli) -> None:
+    with hostile() as (script, server):
+        script.on("/token", token("t0k3n-abcdef", token_type="mac", expires_in=300))
+        add_hostile_app(cli, server.issuer)
+        code, out, err = cli("token", "hostile", "--format", "header")
+    assert code == 0, err
+    assert out.strip() == "Authorization: mac t0k3n-abcdef"
+    assert "type 'mac'" in err
+
+
+def test_a_narrower_grant_names_the_missing_scopes_and_omitted_means_as_requested(cli) -> None:
+    with hostile() as (script, server):
+        script.on("/token", token("t0k3n-abcdef", scope="read", expires_in=300))
+        add_hostile_app(cli, server.issuer, "--scope", "read", "--scope", "write")
+        code, _, err = cli("token", "hostile")
+        assert code == 0, err
+        assert "did not grant: write" in err
+        script.on("/token", token("t0k3n-ghijkl", expires_in=300))
+        code, out, err = cli("verify", "hostile", "--json")
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert "as requested (read write)" in result["message"]
+    assert result["warnings"] == []

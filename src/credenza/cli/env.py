@@ -277,6 +277,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
     ):
         if value:
             output.info(f"{label} endpoint {value}")
+    workspace.credentials.bind_if_unbound(args.app, args.env)
+    foreign = workspace.credentials.unbound_endpoints(args.app, args.env)
+    for name, url in foreign.items():
+        output.warn(
+            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "
+            "was confirmed for; nothing is sent there until you run `credenza secret "
+            f"confirm-endpoint {args.app} {args.env}`"
+        )
     return 0
 
 

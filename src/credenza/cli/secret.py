@@ -93,6 +93,9 @@ def cmd_set(args: argparse.Namespace) -> int:
     output.info(
         f"stored the secret for {resolved.label} in the keyring ({checked.secret.masked()})"
     )
+    origins = workspace.credentials.bound_origins(resolved.application.id, resolved.name)
+    if len(origins) > 1:
+        output.info(f"it may be sent to the endpoints on {', '.join(origins)}")
     return 0
 
 
@@ -204,6 +207,6 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 def cmd_confirm(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    origin = workspace.credentials.confirm_endpoint(args.app, args.env)
-    output.info(f"the secret may now be sent to {origin}")
+    origins = workspace.credentials.confirm_endpoint(args.app, args.env)
+    output.info(f"the secret may now be sent to {', '.join(origins) or 'no endpoint yet'}")
     return 0

@@ -116,10 +116,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def warn_wider_scopes(session: SessionToken) -> None:
-    granted = set(session.token.scopes)
-    extra = granted - set(session.requested_scopes) if session.requested_scopes else set()
-    if extra:
-        output.warn(f"the provider granted more than was asked: {' '.join(sorted(extra))}")
+    """An unknown token type, and a grant wider or narrower than asked (least privilege)."""
+    from credenza.oauth.tokens import token_warnings
+
+    for warning in token_warnings(session.token, session.requested_scopes):
+        output.warn(warning)
 
 
 def format_token(session: SessionToken, style: str) -> str:

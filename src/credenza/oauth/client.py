@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import math
 import os
 import re
@@ -47,6 +46,8 @@ from credenza.oauth.decoding import (
     UndecodableBodyError,
 )
 from credenza.oauth.grants import client_credentials, refresh
+from credenza.oauth.origins import is_loopback as is_loopback  # their old home
+from credenza.oauth.origins import origin_of as origin_of
 from credenza.oauth.params import check_extra_params
 from credenza.oauth.tokens import Token, parse_token_response
 from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
@@ -149,15 +150,6 @@ class _Response:
     sent: Sent = NOTHING
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_endpoint(url: str, what: str = "endpoint") -> None:
     """Refuse a URL that would carry credentials in the clear, before any byte is sent."""
     parts = urlsplit(url)
@@ -171,14 +163,6 @@ def check_endpoint(url: str, what: str = "endpoint") -> None:
             hint="use the https:// URL; plain http is allowed only to loopback (127.0.0.1, localhost)",
         )
     raise InsecureEndpointError(f"the {what} '{clean(url, limit=160)}' is not an http(s) URL")
-
-
-def origin_of(url: str) -> str:
-    """scheme://host[:port] of a URL, for binding a secret to the endpoint it was stored for."""
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
 # Longer than any wait worth reporting; keeps a server's 10**400 from becoming inf.

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from credenza.config.model import EnvironmentChange, Rotation
 from credenza.errors import (
@@ -66,12 +66,64 @@ def _has_secret(resolved: ResolvedEnvironment) -> bool:
     return environment.secret_set_at is not None or environment.secret_rotated_at is not None
 
 
+# The endpoints that receive a credential: the client's secret (token, revocation,
+# introspection, device authorization) or a token it was issued (logout).
+CredentialedEndpoint = Literal[
+    "token", "revocation", "introspection", "logout", "device_authorization"
+]
+
+
 def origin(url: str | None) -> str | None:
     if not url:
         return None
-    from credenza.oauth.client import origin_of
+    from credenza.oauth.origins import origin_of
 
     return origin_of(url)
+
+
+def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEndpoint, str]:
+    """Every URL of an environment that a credential is sent to, by what it is for."""
+    found: dict[CredentialedEndpoint, str | None] = {
+        "token": resolved.token_url,
+        "revocation": resolved.revocation_url,
+        "introspection": resolved.introspection_url,
+        "logout": resolved.logout_url,
+        "device_authorization": getattr(resolved, "device_authorization_url", None),
+    }
+    return {name: url for name, url in found.items() if url}
+
+
+def bound_origins(stored_origin: str | None) -> set[str]:
+    """The origins a stored secret may be sent to (one per endpoint host the user confirmed)."""
+    return set((stored_origin or "").split())
+
+
+def check_bound(
+    resolved: ResolvedEnvironment,
+    origins: set[str],
+    endpoint: CredentialedEndpoint,
+    url: str,
+) -> None:
+    """THE rule for every credentialed endpoint: its origin is one the secret was confirmed for.
+
+    A discovered or edited endpoint on another origin gets nothing until the user runs
+    `credenza secret confirm-endpoint` (or sets the secret again).
+    """
+    where = origin(url) or url
+    if where in origins:
+        return
+    from credenza.oauth.untrusted import clean
+
+    confirmed = ", ".join(sorted(origins)) or "none"
+    raise EndpointChangedError(
+        f"the {endpoint.replace('_', ' ')} endpoint of {resolved.label} is on "
+        f"{clean(where, limit=120)}: it moved from {clean(confirmed, limit=200)}, where the secret "
+        "was confirmed; nothing was sent there",
+        stored_origin=confirmed,
+        new_origin=where,
+        hint="if you trust it, run `credenza secret confirm-endpoint "
+        f"{resolved.application.id} {resolved.name}`, or set the secret again",
+    )
 
 
 class Credentials:
@@ -106,12 +158,58 @@ class Credentials:
         stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
         return stored.secret
 
-    def confirm_endpoint(self, app_ref: str, env_name: str) -> str:
-        """Bind the stored secret to the environment's current token endpoint origin."""
+    def confirm_endpoint(self, app_ref: str, env_name: str) -> list[str]:
+        """Bind the stored secret to the origins of every endpoint the environment now has."""
         resolved = self._environments.resolve(app_ref, env_name)
         stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
         self._store(resolved, stored.secret)
-        return origin(resolved.token_url) or ""
+        return self.bound_origins(resolved.application.id, resolved.name)
+
+    def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
+        """The origins the stored secret may be sent to."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        return sorted(bound_origins(stored.origin))
+
+    def unbound_endpoints(self, app_ref: str, env_name: str) -> dict[str, str]:
+        """Endpoints on an origin the stored secret is not bound to (shown after a discovery)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        try:
+            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        except SecretStoreError:
+            return {}
+        origins = bound_origins(stored.origin) or {origin(resolved.token_url) or ""}
+        return {
+            name: url
+            for name, url in credentialed_endpoints(resolved).items()
+            if origin(url) not in origins
+        }
+
+    def bind_if_unbound(self, app_ref: str, env_name: str) -> None:
+        """A secret stored before the environment had a token URL (issuer only) is bound to the
+        token endpoint the first discovery found; later moves then need confirmation."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        if not resolved.token_url:
+            return
+        try:
+            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        except SecretStoreError:
+            return
+        if stored.origin is None:
+            self._bind_to_token_endpoint(resolved, stored.secret)
+
+    async def check_destination(
+        self, resolved: ResolvedEnvironment, endpoint: CredentialedEndpoint, url: str
+    ) -> None:
+        """For a call that sends a token but not the secret (logout): the same binding rule."""
+        try:
+            stored = await asyncio.to_thread(
+                self._context.secrets.get_client_secret, resolved.application.id, resolved.name
+            )
+            origins = bound_origins(stored.origin)
+        except SecretStoreError:
+            origins = set()
+        check_bound(resolved, origins or {origin(resolved.token_url) or ""}, endpoint, url)
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
@@ -320,6 +418,7 @@ class Credentials:
         if resolved.token_url is None and resolved.environment.issuer:
             await self._environments.discover(resolved.application.id, resolved.name)
             resolved = self._environments.resolve(app_ref, resolved.name)
+            await asyncio.to_thread(self.bind_if_unbound, resolved.application.id, resolved.name)
         if resolved.token_url is None:
             raise ValidationError(
                 f"{resolved.label} has no token endpoint",
@@ -332,8 +431,12 @@ class Credentials:
         resolved: ResolvedEnvironment,
         scopes: tuple[str, ...],
         secret: Secret | None = None,
+        *,
+        endpoint: CredentialedEndpoint = "token",
+        url: str | None = None,
     ) -> ClientCredentials:
-        """What a token call sends, with the stored secret only if it is bound to this endpoint."""
+        """What a call to ``endpoint`` sends, with the stored secret only if both the token
+        endpoint and ``url`` are on an origin the secret is bound to."""
         from credenza.oauth.client import ClientCredentials, check_endpoint
 
         assert resolved.token_url is not None
@@ -342,16 +445,16 @@ class Credentials:
             stored = await asyncio.to_thread(
                 self._context.secrets.get_client_secret, resolved.application.id, resolved.name
             )
-            current = origin(resolved.token_url)
-            if stored.origin is not None and stored.origin != current:
-                raise EndpointChangedError(
-                    f"the token endpoint of {resolved.label} moved from {stored.origin} to "
-                    f"{current}; the secret was not sent there",
-                    stored_origin=stored.origin,
-                    new_origin=current or "",
-                    hint=f"if you trust the new endpoint, run `credenza secret confirm-endpoint "
-                    f"{resolved.application.id} {resolved.name}`, or set the secret again",
-                )
+            if stored.origin is None:
+                # Stored before the environment had a token URL (issuer only), or by an older
+                # credenza: bound now, on first use, so that any later move is asked about.
+                await asyncio.to_thread(self._bind_to_token_endpoint, resolved, stored.secret)
+                origins = {origin(resolved.token_url) or ""}
+            else:
+                origins = bound_origins(stored.origin)
+            check_bound(resolved, origins, "token", resolved.token_url)
+            if url is not None and endpoint != "token":
+                check_bound(resolved, origins, endpoint, url)
             secret = stored.secret
         environment = resolved.environment
         return ClientCredentials(
@@ -377,6 +480,16 @@ class Credentials:
     # -- internals ------------------------------------------------------------------------------
 
     def _store(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
+        """Store ``secret`` bound to every endpoint the environment has now: the user is setting
+        it for this configuration. Endpoints added or moved later need confirmation."""
+        origins = sorted(
+            {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
+        )
+        self._context.secrets.set_client_secret(
+            resolved.application.id, resolved.name, secret, origin=" ".join(origins) or None
+        )
+
+    def _bind_to_token_endpoint(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
         self._context.secrets.set_client_secret(
             resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
         )

@@ -136,15 +136,28 @@ class Environments:
             value = getattr(environment, key)
             return value if value is not None else defaults.get(key)
 
+        token_url = pick("token_url")
+
+        def pick_beside_token(key: str) -> str | None:
+            # A profile's default endpoint belongs to the profile's token endpoint: with a token
+            # URL pointing elsewhere (a test server), the production logout URL must not follow.
+            value: str | None = getattr(environment, key)
+            if value is not None:
+                return value
+            default = defaults.get(key)
+            if default is None or token_url is None or same_origin(default, token_url):
+                return default
+            return None
+
         return ResolvedEnvironment(
             application=application,
             name=env_name,
             environment=environment,
             profile=profile,
-            token_url=pick("token_url"),
-            revocation_url=pick("revocation_url"),
-            introspection_url=pick("introspection_url"),
-            logout_url=pick("logout_url"),
+            token_url=token_url,
+            revocation_url=pick_beside_token("revocation_url"),
+            introspection_url=pick_beside_token("introspection_url"),
+            logout_url=pick_beside_token("logout_url"),
             auth_method=environment.auth_method
             or defaults.get("auth_method")
             or profile.auth_method,
@@ -209,7 +222,19 @@ class Environments:
         return self.edit(resolved.application.id, resolved.name, found)
 
 
+def same_origin(first: str, second: str) -> bool:
+    from credenza.oauth.origins import origin_of
+
+    return origin_of(first) == origin_of(second)
+
+
 def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
+    from credenza.oauth.params import check_extra_params
+
+    # grant_type, client_secret and the like would change the grant or put a secret in the file.
+    check_extra_params(change.set_params)
+    if isinstance(change.extra_params, dict):
+        check_extra_params(change.extra_params)
     scopes = list(environment.scopes if not isinstance(change.scopes, list) else change.scopes)
     if change.scopes is None:
         scopes = []

@@ -167,13 +167,17 @@ class Tokens:
         try:
             if resolved.revocation_url:
                 credentials = await self._credentials.client_credentials(
-                    resolved, session.requested_scopes
+                    resolved,
+                    session.requested_scopes,
+                    endpoint="revocation",
+                    url=resolved.revocation_url,
                 )
                 await self._context.client.revoke(
                     credentials, resolved.revocation_url, session.token.access_token
                 )
                 how = "revoked"
             elif resolved.logout_url:
+                await self._credentials.check_destination(resolved, "logout", resolved.logout_url)
                 await self._context.client.logout(
                     resolved.logout_url, session.token.access_token, resolved.profile
                 )
@@ -203,7 +207,12 @@ class Tokens:
                 f"{resolved.label} has no introspection endpoint",
                 hint="set --introspection-url on the environment, or discover it from the issuer",
             )
-        credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
+        credentials = await self._credentials.client_credentials(
+            resolved,
+            session.requested_scopes,
+            endpoint="introspection",
+            url=resolved.introspection_url,
+        )
         return await self._context.client.introspect(
             credentials, resolved.introspection_url, session.token.access_token
         )

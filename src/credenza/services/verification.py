@@ -56,7 +56,7 @@ class Verification:
         app_id = resolved.application.id
         warnings = expiry_warnings(resolved.environment, self._context.clock())
         try:
-            await self._tokens.fetch(app_id, env_name)
+            session = await self._tokens.fetch(app_id, env_name)
         except SecretMissingError as exc:
             return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
         except SecretStoreError as exc:
@@ -65,7 +65,16 @@ class Verification:
             return VerifyResult(app_id, env_name, error_kind(exc), str(exc), warnings)
         except CredenzaError as exc:
             return VerifyResult(app_id, env_name, "config", str(exc), warnings)
-        return VerifyResult(app_id, env_name, "ok", "token issued", warnings)
+        from credenza.oauth.tokens import token_warnings
+
+        warnings += tuple(token_warnings(session.token, session.requested_scopes))
+        return VerifyResult(
+            app_id,
+            env_name,
+            "ok",
+            f"token issued; scope {session.token.scope_text() or '-'}",
+            warnings,
+        )
 
     async def verify_many(
         self, targets: Iterable[tuple[str, str]], *, concurrency: int = 16

@@ -1,0 +1,197 @@
+"""Every credentialed endpoint is bound: a secret or token goes only where the user confirmed it.
+
+Revocation, introspection and logout endpoints moved to another origin (by discovery or an edit)
+get 0 requests until `credenza secret confirm-endpoint`; profile defaults never follow a token
+URL that points elsewhere; a secret set for an issuer-only environment is bound at first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from credenza.config.model import ApplicationChange, EnvironmentChange
+from tests.hostile import hostile, metadata, raw_answer, token
+
+SECRET = "cAnArY-7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a"
+
+
+def test_a_revocation_endpoint_moved_to_127_0_0_2_by_discovery_gets_nothing(cli) -> None:
+    with (
+        hostile() as (script, server),
+        hostile("127.0.0.2") as (elsewhere, other),
+    ):
+        script.on("/token", token("opaque-token-abcdef", expires_in=300))
+        script.on("/revoke", raw_answer("", 200))
+        elsewhere.on("/revoke", raw_answer("", 200))
+        assert cli("app", "add", "Moved")[0] == 0
+        assert (
+            cli(
+                "env",
+                "add",
+                "moved",
+                "production",
+                "--client-id",
+                "id",
+                "--token-url",
+                f"{server.issuer}/token",
+                "--revocation-url",
+                f"{server.issuer}/revoke",
+                "--issuer",
+                server.issuer,
+            )[0]
+            == 2  # nothing to discover yet: the issuer has no metadata
+        )
+        script.on(
+            "/.well-known/oauth-authorization-server",
+            metadata(
+                server.issuer,
+                token_endpoint=f"{server.issuer}/token",
+                revocation_endpoint=f"{server.issuer}/revoke",
+            ),
+        )
+        code, _, err = cli(
+            "env", "add", "moved", "production", "--client-id", "id", "--issuer", server.issuer
+        )
+        assert code == 0, err
+        assert cli("secret", "set", "moved", "production", stdin=SECRET)[0] == 0
+        assert cli("token", "moved")[0] == 0
+        # The provider's metadata now sends revocation to another host.
+        script.on(
+            "/.well-known/oauth-authorization-server",
+            metadata(
+                server.issuer,
+                token_endpoint=f"{server.issuer}/token",
+                revocation_endpoint=f"{other.issuer}/revoke",
+            ),
+        )
+        code, _, err = cli("env", "discover", "moved", "production")
+        assert code == 0, err
+        assert "127.0.0.2" in err
+        assert "confirm-endpoint" in err
+        code, _, err = cli("revoke", "moved")
+        assert code == 2
+        assert "confirm-endpoint" in err
+        assert elsewhere.seen == []
+        # Once confirmed, it is used.
+        assert cli("secret", "confirm-endpoint", "moved", "production")[0] == 0
+        code, _, err = cli("revoke", "moved")
+        assert code == 0, err
+    assert len(elsewhere.seen) == 1
+
+
+async def test_introspection_on_another_origin_gets_nothing(workspace) -> None:
+    from credenza.errors import EndpointChangedError
+
+    with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
+        script.on("/token", token("opaque-token-abcdef", expires_in=300))
+        app_id = workspace.applications.add("Inspect").id
+        workspace.environments.add(
+            app_id,
+            "production",
+            EnvironmentChange(client_id="id", token_url=f"{server.issuer}/token"),
+        )
+        workspace.credentials.set(app_id, "production", SECRET)
+        session, _ = await workspace.tokens.token(app_id, "production")
+        workspace.environments.edit(
+            app_id, "production", EnvironmentChange(introspection_url=f"{other.issuer}/i")
+        )
+        with pytest.raises(EndpointChangedError, match="introspection endpoint"):
+            await workspace.tokens.introspect(session)
+    assert elsewhere.seen == []
+    await workspace.aclose()
+
+
+def test_profile_defaults_do_not_follow_a_token_url_that_points_elsewhere(workspace) -> None:
+    app_id = workspace.applications.add("Telenor SMS", ApplicationChange(provider="telenor")).id
+    workspace.environments.add(app_id, "production", EnvironmentChange(client_id="id"))
+    shipped = workspace.environments.resolve(app_id, "production")
+    assert shipped.logout_url == "https://api.telenor.no/oauth/v2/logout"
+    workspace.environments.edit(
+        app_id, "production", EnvironmentChange(token_url="http://127.0.0.1:9/token")
+    )
+    testing = workspace.environments.resolve(app_id, "production")
+    assert testing.logout_url is None
+
+
+def test_a_secret_for_an_issuer_only_environment_is_bound_at_first_discovery(cli) -> None:
+    with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
+        script.on("/.well-known/oauth-authorization-server", metadata(server.issuer))
+        script.on("/token", token("opaque-token-abcdef", expires_in=300))
+        elsewhere.on("/token", token("stolen-token-abcdef", expires_in=300))
+        assert cli("app", "add", "Issuer Only")[0] == 0
+        code, _, err = cli(
+            "env",
+            "add",
+            "issuer-only",
+            "production",
+            "--client-id",
+            "id",
+            "--token-url",
+            f"{server.issuer}/token",
+        )
+        assert code == 0, err
+        # Known by issuer only: the token URL is found at the first token call.
+        code, _, err = cli(
+            "env", "edit", "issuer-only", "production", "--token-url", "", "--issuer", server.issuer
+        )
+        assert code == 0, err
+        assert cli("secret", "set", "issuer-only", "production", stdin=SECRET)[0] == 0
+        code, _, err = cli("token", "issuer-only", "--no-cache")
+        assert code == 0, err
+        code, _, err = cli(
+            "env", "edit", "issuer-only", "production", "--token-url", f"{other.issuer}/token"
+        )
+        assert code == 0, err
+        code, _, err = cli("token", "issuer-only", "--no-cache")
+    assert code == 2
+    assert "moved from" in err
+    assert elsewhere.seen == []
+
+
+def test_an_end_session_only_server_is_not_reported_as_logged_out(cli) -> None:
+    with hostile() as (script, server):
+        script.on(
+            "/.well-known/openid-configuration",
+            metadata(server.issuer, end_session_endpoint=f"{server.issuer}/logout"),
+        )
+        script.on("/token", token("opaque-token-abcdef", expires_in=300))
+        script.on("/logout", raw_answer("<html>bye</html>", 200, {"content-type": "text/html"}))
+        assert cli("app", "add", "Oidc")[0] == 0
+        code, _, err = cli(
+            "env", "add", "oidc", "production", "--client-id", "id", "--issuer", server.issuer
+        )
+        assert code == 0, err
+        assert cli("secret", "set", "oidc", "production", stdin=SECRET)[0] == 0
+        assert cli("token", "oidc")[0] == 0
+        code, out, err = cli("revoke", "oidc")
+    assert code != 0
+    assert "logged out" not in out + err
+    assert [seen for seen in script.seen if seen.path == "/logout"] == []
+
+
+def test_reserved_params_are_refused_and_never_reach_the_config(cli, config_path: Path) -> None:
+    assert cli("app", "add", "Params")[0] == 0
+    base = [
+        "env",
+        "add",
+        "params",
+        "production",
+        "--client-id",
+        "id",
+        "--token-url",
+        "https://x.example/t",
+    ]
+    code, _, err = cli(*base, "--param", "grant_type=password")
+    assert code == 2
+    assert "grant_type" in err
+    code, _, err = cli(*base, "--param", f"client_secret={SECRET}")
+    assert code == 2
+    assert SECRET not in err
+    assert cli(*base, "--param", "tenant=a", "--param", "prompt=none")[0] == 0
+    assert cli("env", "edit", "params", "production", "--param", "tenant=")[0] == 0
+    text = config_path.read_text()
+    assert SECRET not in text
+    assert "tenant" not in text
+    assert "prompt" in text
