@@ -22,7 +22,10 @@ class Widget(App[None]):
         self.count = count
 
     def compose(self) -> ComposeResult:
-        yield CountdownList([("Application", 24), ("Env", 12)], clock=lambda: datetime.now(UTC))
+        yield CountdownList(
+            [("application", "Application", 24), ("environment", "Env", 12)],
+            clock=lambda: datetime.now(UTC),
+        )
 
     def on_mount(self) -> None:
         now = datetime.now(UTC)

@@ -11,7 +11,7 @@ from credenza.secrets import Secret
 from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 from tests.tui.conftest import START, FrozenClock
 
-COLUMNS = [("Application", 12), ("Env", 10)]
+COLUMNS = [("application", "Application", 12), ("environment", "Env", 10)]
 
 
 def token(seconds: int, lifetime: int | None = None) -> Token:
@@ -137,3 +137,19 @@ async def test_moving_the_cursor_reports_the_highlighted_key() -> None:
         await pilot.pause()
         assert app.highlighted == ["app-0", "app-1", "app-2", "app-1"]
         assert app.query_one(CountdownList).cursor_key == "app-1"
+
+
+async def test_enter_reports_the_selected_key() -> None:
+    clock = FrozenClock()
+    selected: list[str] = []
+
+    class Selecting(Host):
+        def on_countdown_list_selected(self, message: CountdownList.Selected) -> None:
+            selected.append(message.key)
+
+    app = Selecting([row("alpha", 90), row("beta", 90)], clock)
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "enter")
+        await pilot.pause()
+    assert selected == ["beta"]

@@ -112,3 +112,26 @@ async def test_auto_refresh_fires_ahead_of_expiry(app: CredenzaApp, clock: Froze
         screen.tick()
         await settle(pilot)
         assert next(iter(app.workspace.tokens.sessions.values())).token.access_token != before
+
+
+async def test_enter_on_a_token_opens_its_inspection(app: CredenzaApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fetch_chorus(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TokenInspectDialog)
+
+
+async def test_scopes_a_server_granted_reach_the_list_without_escapes(app: CredenzaApp) -> None:
+    from dataclasses import replace
+
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = await fetch_chorus(pilot)
+        key, session = next(iter(app.workspace.tokens.sessions.items()))
+        hostile = replace(session.token, scopes=("read\x1b]52;c;ZXZpbA==\x07", "write\x9b2J"))
+        app.workspace.tokens.sessions[key] = replace(session, token=hostile)
+        screen.reload()
+        await pilot.pause()
+        shown = cell(app, CHORUS, "scopes")
+        assert shown.isprintable()
+        assert shown.startswith("read")

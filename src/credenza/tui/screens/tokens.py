@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
+from textual.widget import Widget
 
+from credenza.oauth.untrusted import clean
 from credenza.services.tokens import SessionToken
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
-from credenza.tui.format import countdown, lifetime_bar, word
-from credenza.tui.screens.base import Cell, Command, TableScreen, VimTable
+from credenza.tui.screens.base import Command, TableScreen
+from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 
 # Auto-refresh fires this share of the lifetime before expiry (at least 15 s before).
 AUTO_REFRESH_SHARE = 0.1
@@ -25,16 +27,22 @@ def token_key(session: SessionToken) -> str:
 
 class TokensScreen(TableScreen):
     MODE = "tokens"
+    # The countdown list draws "Expires in" and "Lifetime left" after these, on every width.
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
         ("application", "Application"),
         ("environment", "Env"),
         ("scopes", "Scopes"),
         ("issued", "Issued"),
-        ("expires", "Expires in"),
-        ("bar", "Lifetime left"),
         ("auto", "Auto"),
     ]
-    NARROW: ClassVar[set[str]] = {"application", "environment", "expires", "bar", "auto"}
+    WIDTHS: ClassVar[dict[str, int]] = {
+        "application": 24,
+        "environment": 12,
+        "scopes": 20,
+        "issued": 8,
+        "auto": 4,
+    }
+    NARROW: ClassVar[set[str]] = {"application", "environment", "auto"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "fetch", "Fetch", id="tokens.fetch"),
         Binding("r", "refresh", "Refresh", id="tokens.refresh"),
@@ -49,7 +57,7 @@ class TokensScreen(TableScreen):
         self.auto: set[str] = set()
         self.refreshing: set[str] = set()
         self.ticker: Timer | None = None
-        self._shown: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._by_key: dict[str, SessionToken] = {}
         self._cache_read = False
 
     def on_mount(self) -> None:
@@ -85,64 +93,90 @@ class TokensScreen(TableScreen):
             group="keyring",
         )
 
-    def sessions(self) -> list[SessionToken]:
-        return sorted(
-            self.workspace.tokens.sessions.values(), key=lambda s: (s.application_id, s.environment)
+    def _session(self, key: str | None) -> SessionToken | None:
+        return self._by_key.get(key) if key is not None else None
+
+    # -- the countdown list (instead of the DataTable the other sections use) -------------------
+
+    def make_table(self) -> Widget:
+        return CountdownList([], clock=self.credenza.clock, id="table")
+
+    @property
+    def countdowns(self) -> CountdownList:
+        return self.query_one("#table", CountdownList)
+
+    def _set_columns(self, wide: bool) -> None:
+        self.wide = wide
+        labels = dict(self.COLUMNS)
+        self.countdowns.set_columns([(key, labels[key], self.WIDTHS[key]) for key in self.columns])
+        self.reload()
+
+    def _row(self, session: SessionToken) -> CountdownRow:
+        key = token_key(session)
+        name = self.workspace.applications.get(session.application_id).name
+        cells = {
+            # Config strings and the scopes a server granted: through the one untrusted-text
+            # function, since the list draws its cells as they are.
+            "application": clean(name, limit=None),
+            "environment": clean(session.environment, limit=None),
+            "scopes": clean(" ".join(session.token.scopes), limit=None) or "—",
+            "issued": f"{session.token.issued_at:%H:%M:%S}",
+            "auto": "on" if key in self.auto else "off",
+        }
+        return CountdownRow(
+            key,
+            tuple(cells[column] for column in self.columns),
+            session.token,
+            (session.application_id, session.environment, key),
         )
 
-    def _session(self, key: str | None) -> SessionToken | None:
-        return next((s for s in self.sessions() if token_key(s) == key), None)
+    def reload(self) -> None:
+        """Rebuild the rows (on data changes, not on ticks); the list sorts them once, here."""
+        keep = self.selected_key()
+        needle = self.filter_text.lower()
+        self._by_key = {}
+        rows = []
+        for session in self.workspace.tokens.sessions.values():
+            row = self._row(session)
+            # The filter matches every field, shown or not (at 80 columns some are in the panel).
+            everything = (*row.cells, " ".join(session.token.scopes), session.application_id)
+            if needle and not any(needle in text.lower() for text in everything):
+                continue
+            self._by_key[row.key] = session
+            rows.append(row)
+        self.countdowns.set_rows(rows)
+        self._row_keys = self.countdowns.keys
+        if keep is not None:
+            self.countdowns.select(keep)
+        self.show_detail()
 
-    def rows(self) -> Iterable[tuple[str, list[Cell]]]:
-        theme = self.app.current_theme
-        now = self.credenza.clock()
-        for session in self.sessions():
-            key = token_key(session)
-            yield (
-                key,
-                [
-                    self.workspace.applications.get(session.application_id).name,
-                    session.environment,
-                    " ".join(session.token.scopes) or "—",
-                    f"{session.token.issued_at:%H:%M:%S}",
-                    countdown(session.token, now, theme),
-                    lifetime_bar(session.token, now, theme),
-                    word(theme, "on", "good") if key in self.auto else Text("off", style="dim"),
-                ],
-            )
+    def selected_key(self) -> str | None:
+        return self.countdowns.cursor_key
+
+    def select_key(self, key: str) -> None:
+        self.countdowns.select(key)
+
+    @on(CountdownList.Highlighted)
+    def _countdown_highlighted(self, event: CountdownList.Highlighted) -> None:
+        self.show_detail()
+
+    @on(CountdownList.Selected)
+    def _countdown_selected(self, event: CountdownList.Selected) -> None:
+        self.action_open()
 
     def tick(self) -> None:
-        """Update the countdown cells of the rows in view; never rebuild the table on a tick.
+        """Repaint the countdowns in view that changed; never rebuild or re-sort on a tick.
 
-        Rows out of view catch up on the next tick after they scroll in. Auto-refresh checks
-        every token, in view or not.
+        Rows out of view are drawn current when they scroll in. Auto-refresh checks every token
+        with it switched on, in view or not.
         """
-        table = self.query_one("#table", VimTable)
-        theme = self.app.current_theme
-        now = self.credenza.clock()
-        first = int(table.scroll_y)
-        in_view = set(self._row_keys[first : first + table.size.height + 1])
-        for session in self.sessions():
-            key = token_key(session)
-            if key in in_view:
-                self._update(table, key, "expires", countdown(session.token, now, theme))
-                if "bar" in self.columns:
-                    self._update(table, key, "bar", lifetime_bar(session.token, now, theme))
-            if key in self.auto and key not in self.refreshing and self._due(session):
+        self.countdowns.tick()
+        for key in self.auto:
+            session = self._by_key.get(key)
+            if session is not None and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
         if len(self.workspace.tokens.sessions) != len(self._row_keys) and not self.filter_text:
             self.reload()
-
-    def _update(self, table: VimTable, key: str, column: str, value: Text) -> None:
-        """Repaint a cell only when its text or tone changed (most ticks change one cell)."""
-        shown = (value.plain, str(value.style), str(value.spans))
-        if self._shown.get((key, column)) != shown:
-            self._shown[(key, column)] = shown
-            table.update_cell(key, column, value)
-
-    def reload(self) -> None:
-        self._shown.clear()
-        super().reload()
 
     def _due(self, session: SessionToken) -> bool:
         token = session.token
@@ -268,13 +302,8 @@ class TokensScreen(TableScreen):
             self.auto.discard(key)
         else:
             self.auto.add(key)
-        self.query_one("#table", VimTable).update_cell(
-            key,
-            "auto",
-            word(self.app.current_theme, "on", "good")
-            if key in self.auto
-            else Text("off", style="dim"),
-        )
+        if (session := self._session(key)) is not None:
+            self.countdowns.upsert_row(self._row(session))
         self.show_detail()
 
     def commands(self) -> list[Command]:

@@ -37,7 +37,7 @@ GAP = 2
 
 @dataclass(frozen=True)
 class CountdownRow:
-    """One token: its key, the text cells before the countdown, and the token itself."""
+    """One token: its key, the text cells before the countdown (one per column), the token."""
 
     key: str
     cells: tuple[str, ...]
@@ -92,6 +92,7 @@ class CountdownList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
+        Binding("enter", "select", "Open", show=False),
     ]
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -108,9 +109,21 @@ class CountdownList(ScrollView, can_focus=True):
         def control(self) -> CountdownList:
             return self.countdown_list
 
+    class Selected(Message):
+        """Enter was pressed on the row with this key."""
+
+        def __init__(self, countdown_list: CountdownList, key: str) -> None:
+            super().__init__()
+            self.countdown_list = countdown_list
+            self.key = key
+
+        @property
+        def control(self) -> CountdownList:
+            return self.countdown_list
+
     def __init__(
         self,
-        columns: Sequence[tuple[str, int]],
+        columns: Sequence[tuple[str, str, int]],
         *,
         clock: Callable[[], datetime],
         name: str | None = None,
@@ -118,7 +131,7 @@ class CountdownList(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.columns = tuple(columns)
+        self.columns = tuple(columns)  # (key, label, width) of the cells before the countdown
         self.clock = clock
         self._rows: dict[str, CountdownRow] = {}
         self._order: list[tuple[tuple[str, ...], str]] = []
@@ -138,6 +151,25 @@ class CountdownList(ScrollView, can_focus=True):
 
     def row(self, key: str) -> CountdownRow:
         return self._rows[key]
+
+    def set_columns(self, columns: Sequence[tuple[str, str, int]]) -> None:
+        """New leading columns (say, fewer on a narrow terminal); rows must match them."""
+        self.columns = tuple(columns)
+        self._update_virtual_size()
+        self.refresh()
+
+    def cell_text(self, key: str, column: str) -> str:
+        """What the row shows in a column (a leading column's key, "expires" or "bar")."""
+        row = self._rows[key]
+        text, _, filled, percent = countdown_state(row.token, self.clock())
+        if column == "expires":
+            return text
+        if column == "bar":
+            return (
+                "—" if filled < 0 else "█" * filled + "░" * (BAR_WIDTH - filled) + f" {percent:>3}%"
+            )
+        index = [column_key for column_key, _, _ in self.columns].index(column)
+        return row.cells[index]
 
     def index_of(self, key: str) -> int:
         row = self._rows[key]
@@ -192,7 +224,7 @@ class CountdownList(ScrollView, can_focus=True):
         self.refresh()
 
     def _update_virtual_size(self) -> None:
-        width = sum(width + GAP for _, width in self.columns) + COUNTDOWN_WIDTH + GAP + BAR_CELLS
+        width = sum(width + GAP for _, _, width in self.columns) + COUNTDOWN_WIDTH + GAP + BAR_CELLS
         self.virtual_size = Size(width, len(self._order) + 1)  # + the header line
 
     # -- the tick -----------------------------------------------------------------------------
@@ -229,7 +261,7 @@ class CountdownList(ScrollView, can_focus=True):
             base += self.get_component_rich_style("countdown-list--cursor")
         segments = [
             Segment(_fit(text, column_width) + " " * GAP, base)
-            for text, (_, column_width) in zip(row.cells, self.columns, strict=False)
+            for text, (_, _, column_width) in zip(row.cells, self.columns, strict=False)
         ]
         text, kind, filled, percent = state
         segments.append(
@@ -248,7 +280,7 @@ class CountdownList(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("countdown-list--header")
-        labels = [(label, column_width) for label, column_width in self.columns]
+        labels = [(label, column_width) for _, label, column_width in self.columns]
         labels += [("Expires in", COUNTDOWN_WIDTH), ("Lifetime left", BAR_CELLS)]
         text = "".join(_fit(label, column_width) + " " * GAP for label, column_width in labels)
         return Strip([Segment(text, style)]).crop_extend(0, width, style)
@@ -299,6 +331,10 @@ class CountdownList(ScrollView, can_focus=True):
 
     def action_page_up(self) -> None:
         self.cursor -= max(1, self.size.height - 1)
+
+    def action_select(self) -> None:
+        if self.cursor_key is not None:
+            self.post_message(self.Selected(self, self.cursor_key))
 
 
 def _fit(text: str, width: int) -> str:
