@@ -9,8 +9,10 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
 from credenza.tui.dialogs.help import HelpDialog
 from credenza.tui.screens.applications import ApplicationsScreen
@@ -50,6 +52,25 @@ class CredenzaApp(App[None]):
         self.clock = clock
         self.demo_label = demo_label
         self.selected_application: str | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text: messages carry provider and config words, which must
+        neither run markup (`[@click=...]`) nor reach the terminal with an escape sequence."""
+        super().notify(
+            clean(message, limit=600),
+            title=clean(title, limit=120),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     async def on_unmount(self) -> None:
         await self.workspace.aclose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -13,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from credenza.errors import CredenzaError
-from credenza.oauth.tokens import decode_jwt
+from credenza.oauth.tokens import decode_jwt, describe_claims
+from credenza.oauth.untrusted import clean
 
 if TYPE_CHECKING:
     from credenza.services.tokens import SessionToken
@@ -21,13 +20,9 @@ if TYPE_CHECKING:
 
 
 def _pretty(data: dict[str, object]) -> str:
-    lines = []
-    for key, value in data.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        if key in ("iat", "exp", "nbf") and isinstance(value, int):
-            text += f"  ({datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC)"
-        lines.append(f"  {key}: {text}")
-    return "\n".join(lines)
+    # Claims and introspection fields are the server's words: cleaned, and times that are not
+    # dates (an exp of 10**15) said to be out of range instead of crashing the dialog.
+    return "\n".join(f"  {key}: {value}" for key, value in describe_claims(data))
 
 
 class TokenInspectDialog(ModalScreen[None]):
@@ -60,7 +55,7 @@ class TokenInspectDialog(ModalScreen[None]):
         try:
             result = await self.workspace.tokens.introspect(self.session)
         except CredenzaError as exc:
-            box.update(f"\nIntrospection: {exc}")
+            box.update(f"\nIntrospection: {clean(exc, limit=500)}")
             return
         state = "active" if result.get("active") else "NOT active (revoked or expired)"
         box.update(f"\nIntrospection (RFC 7662): {state}\n{_pretty(result)}")

@@ -16,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from credenza.errors import CredenzaError
+from credenza.oauth.untrusted import clean
 from credenza.tui.context import Dashboard
 
 if TYPE_CHECKING:
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Cell = str | Text
+
+
+def plain(cell: Cell) -> Text:
+    """A table cell as plain text: a str from a server or the config is never read as markup
+    (DataTable would parse `[@click=...]`), and holds no control character."""
+    if isinstance(cell, Text):
+        return cell
+    return Text(clean(cell, limit=None))
+
+
 Command = tuple[str, str, Callable[[], Any]]
 
 SECTIONS = [
@@ -157,7 +168,7 @@ class TableScreen(Screen[None]):
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
             if needle and not any(needle in str(cell).lower() for cell in cells):
                 continue
-            table.add_row(*(cells[index] for index in shown), key=key)
+            table.add_row(*(plain(cells[index]) for index in shown), key=key)
             self._row_keys.append(key)
         if keep in self._row_keys:
             table.move_cursor(row=self._row_keys.index(keep))
@@ -198,6 +209,9 @@ class TableScreen(Screen[None]):
             message, kind = self.messages[key]
             text.append("\n")
             text.append_text(word(self.app.current_theme, message, kind))
+        if not all(line.isprintable() for line in text.plain.split("\n")):
+            # Something from outside slipped past its screen's cleaning: show it plain.
+            text = Text("\n".join(clean(line, limit=None) for line in text.plain.split("\n")))
         self.query_one("#detail", Static).update(text)
 
     def detail(self, key: str) -> Text:

@@ -203,7 +203,7 @@ class TokensScreen(TableScreen):
         for label, value in (
             ("token", token.access_token.masked() + "   (c copies, i inspects)"),
             ("type", token.token_type),
-            ("scopes granted", " ".join(token.scopes) or "—"),
+            ("scopes granted", token.scope_text() or "—"),
             ("scopes asked", " ".join(session.requested_scopes) or "(the environment's default)"),
             ("issued", f"{token.issued_at:%Y-%m-%d %H:%M:%S} UTC"),
             (
