@@ -23,6 +23,8 @@ GROUPS = (
     "contract",
     "status",
     "provider",
+    "importing",
+    "completion",
 )
 
 
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"credenza {version()}")
     commands = Group(
         parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), common
     )
@@ -44,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
         register: Callable[[Group], None] = importlib.import_module(f"credenza.cli.{name}").register
         register(commands)
     return parser
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("credenza")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def run(argv: Sequence[str]) -> int:
