@@ -42,6 +42,9 @@ FAST = HttpSettings(
 def private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's user cache dir (the parsed-config cache) is its own, never the real one."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    # This person's local state and own settings: the test's, never the real user's.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credenza.config.local import LocalState, state_path, user_settings_path, with_user_settings
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.secrets import SecretStore
@@ -60,8 +61,17 @@ class Workspace:
         clock: Clock = utc_now,
         http_settings: HttpSettings | None = None,
         preloaded: Config | None = None,
+        local: LocalState | None = None,
+        user_settings: Path | None = None,
     ) -> None:
-        context = Context(store=store, secrets=secrets, clock=clock, http_settings=http_settings)
+        context = Context(
+            store=store,
+            secrets=secrets,
+            clock=clock,
+            http_settings=http_settings,
+            local=local,
+            user_settings=user_settings,
+        )
         context.config = preloaded if preloaded is not None else store.load()
         self.context = context
         self.providers = Providers(context)
@@ -90,6 +100,8 @@ class Workspace:
         ``warn`` receives the secret store's warnings (a plaintext keyring)."""
         store = ConfigStore(path or default_config_path())
         config = store.load()
+        mine = user_settings_path()
+        config.settings = with_user_settings(config.settings, mine)
         settings = config.settings
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout,
@@ -97,7 +109,8 @@ class Workspace:
             warn=warn,
             keyring=settings.keyring,
         )
-        return cls(store, secrets, preloaded=config, **kwargs)
+        local = LocalState(state_path(), str(store.path))
+        return cls(store, secrets, preloaded=config, local=local, user_settings=mine, **kwargs)
 
     @property
     def config(self) -> Config:

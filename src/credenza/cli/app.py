@@ -203,14 +203,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name in application.environments:
         resolved = workspace.environments.resolve(application.id, name)
         environment = resolved.environment
-        age = workspace.credentials.age(application.id, name)
+        age = workspace.credentials.age(application.id, name, check_keyring=True)
         lines += [
             f"\n[{name}]",
             f"    client_id: {environment.client_id}",
             f"    token URL: {resolved.token_url or '-'}",
             f"  auth method: {resolved.auth_method}",
             f"       scopes: {' '.join(environment.scopes) or '-'}",
-            f"   secret age: {output.age(age) if age is not None else 'never set'}",
+            f"   secret age: {output.age(age) if age is not None else 'not in your keyring'}",
             f"secret expiry: {output.expiry(environment.secret_expires_at, workspace.clock())}",
         ]
     lines.append("\nproduction checklist:")

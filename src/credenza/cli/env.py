@@ -230,7 +230,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     data = []
     for name in application.environments:
         resolved = workspace.environments.resolve(application.id, name)
-        age = workspace.credentials.age(application.id, name)
+        age = workspace.credentials.age(application.id, name, check_keyring=True)
         rows.append(
             [
                 name,
@@ -238,7 +238,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 resolved.token_url or "-",
                 resolved.auth_method,
                 " ".join(resolved.environment.scopes) or "-",
-                output.age(age) if age is not None else "never set",
+                output.age(age) if age is not None else "not in your keyring",
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
             ]
         )

@@ -186,7 +186,7 @@ class ConfigStore:
         target = self._target()
         self._ensure_directory()
         self._remove_stale_temp_files()
-        _write_atomic(target, data)
+        write_atomic(target, data)
         self._raw = tomllib.loads(data.decode("utf-8"))
         self._fingerprint = _digest(data)
 
@@ -196,7 +196,7 @@ class ConfigStore:
         import filelock
 
         self._ensure_directory()
-        _private_directory(self.lock_path.parent)
+        private_directory(self.lock_path.parent)
         lock = filelock.FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
         try:
             lock.acquire()
@@ -283,7 +283,7 @@ class ConfigStore:
         return []
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Temp file in the same directory, fsync, replace, fsync the directory."""
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -307,7 +307,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         ) from None
 
 
-def _private_directory(directory: Path) -> None:
+def private_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, mode=0o700, exist_ok=True)
         directory.chmod(0o700)

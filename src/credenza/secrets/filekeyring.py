@@ -208,9 +208,9 @@ class FileKeyring(Backend):
                     )
                 yield entries
                 data = self._encrypt(entries)
-                from credenza.config.store import _write_atomic
+                from credenza.config.store import write_atomic
 
-                _write_atomic(self.path, data)
+                write_atomic(self.path, data)
                 self._cache = None
         finally:
             lock.release()

@@ -6,8 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from credenza.config.local import LocalState, with_user_settings
 from credenza.config.model import Application, Config, Contract, Environment
 from credenza.config.store import ConfigStore
 from credenza.errors import NotFoundError
@@ -33,6 +35,9 @@ class Context:
     secrets: SecretStore
     clock: Clock = utc_now
     http_settings: HttpSettings | None = None
+    # This person's own state and settings (never in the shared file); None: in memory only.
+    local: LocalState | None = None
+    user_settings: Path | None = None
     _config: Config = field(init=False, repr=False, default_factory=Config)
     _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)
     _client: OAuthClient | None = field(init=False, default=None, repr=False)
@@ -44,12 +49,22 @@ class Context:
     @config.setter
     def config(self, config: Config) -> None:
         # Every change goes through here (load, reload, mutate), so the index cannot go stale.
+        config.settings = with_user_settings(config.settings, self.user_settings)
         self._config = config
         self._index = {}
         for application in config.applications:
             self._index[application.name.lower()] = application
         for application in config.applications:
             self._index[application.id] = application
+
+    def __post_init__(self) -> None:
+        if self.local is None:
+            self.local = LocalState(None, str(self.store.path))
+
+    @property
+    def local_state(self) -> LocalState:
+        assert self.local is not None
+        return self.local
 
     @property
     def config_path(self) -> str:

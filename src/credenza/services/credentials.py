@@ -146,11 +146,6 @@ class Credentials:
         checked = check_secret(raw, expected_length=resolved.profile.secret_length)
         self._store(resolved, checked.secret)
         self._forget_tokens(resolved.application.id, resolved.name)
-        self._environments.edit(
-            resolved.application.id,
-            resolved.name,
-            EnvironmentChange(secret_set_at=self._context.clock()),
-        )
         return checked
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
@@ -162,7 +157,7 @@ class Credentials:
         """Bind the stored secret to the origins of every endpoint the environment now has."""
         resolved = self._environments.resolve(app_ref, env_name)
         stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        self._store(resolved, stored.secret)
+        self._store(resolved, stored.secret, new=False)
         return self.bound_origins(resolved.application.id, resolved.name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
@@ -214,12 +209,33 @@ class Credentials:
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
         secrets.delete_client_secret(app_id, environment)
+        self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.pending_secret(app_id, environment))
 
-    def age(self, app_ref: str, env_name: str) -> timedelta | None:
-        environment = self._environments.resolve(app_ref, env_name).environment
-        since = environment.secret_rotated_at or environment.secret_set_at
-        return None if since is None else self._context.clock() - since
+    def stored_at(
+        self, app_ref: str, env_name: str, *, check_keyring: bool = False
+    ) -> datetime | None:
+        """When this person stored the secret (None: not in their keyring). Kept on this machine,
+        not in the shared config, so that a teammate's view is their own. ``check_keyring``
+        looks in the keyring when nothing is recorded (a secret stored before this was kept)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        app_id, name = resolved.application.id, resolved.name
+        local = self._context.local_state
+        when = local.secret_set_at(app_id, name)
+        secrets = self._context.secrets
+        if when is None and check_keyring and secrets.get_raw(names.client_secret(app_id, name)):
+            when = resolved.environment.secret_set_at or self._context.clock()
+            local.record_secret(app_id, name, when)
+        return when
+
+    def age(self, app_ref: str, env_name: str, *, check_keyring: bool = False) -> timedelta | None:
+        """How old this person's secret is: since it was rotated, or since they stored it."""
+        stored = self.stored_at(app_ref, env_name, check_keyring=check_keyring)
+        if stored is None:
+            return None
+        rotated = self._environments.resolve(app_ref, env_name).environment.secret_rotated_at
+        since = max(stored, rotated) if rotated is not None else stored
+        return self._context.clock() - since
 
     def reset_policy(self, app_ref: str, env_name: str) -> ResetPolicy:
         """What a reset dialog must ask or warn about before it shows the plan."""
@@ -479,15 +495,20 @@ class Credentials:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _store(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
+    def _store(self, resolved: ResolvedEnvironment, secret: Secret, *, new: bool = True) -> None:
         """Store ``secret`` bound to every endpoint the environment has now: the user is setting
-        it for this configuration. Endpoints added or moved later need confirmation."""
+        it for this configuration. Endpoints added or moved later need confirmation. ``new``:
+        a secret this person just stored (not a re-binding), recorded in their local state."""
         origins = sorted(
             {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
         )
         self._context.secrets.set_client_secret(
             resolved.application.id, resolved.name, secret, origin=" ".join(origins) or None
         )
+        if new:
+            self._context.local_state.record_secret(
+                resolved.application.id, resolved.name, self._context.clock()
+            )
 
     def _bind_to_token_endpoint(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
         self._context.secrets.set_client_secret(

@@ -26,7 +26,7 @@ def duration(seconds: float) -> str:
 
 def age(delta: timedelta | None) -> str:
     if delta is None:
-        return "never set"
+        return "-"
     return duration(max(0.0, delta.total_seconds())) + " ago"
 
 

@@ -56,18 +56,18 @@ class EnvironmentsScreen(TableScreen):
         self.revealed: dict[str, Secret] = {}
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
-        # No keyring read here: whether a secret is stored comes from the config's timestamps, so
-        # the section opens at once whatever the number of environments.
+        # No keyring read here: whether this person stored a secret comes from their local state
+        # (not the shared config), so the section opens at once whatever the number of rows.
         theme = self.app.current_theme
         for application in self.workspace.applications.all():
             for name, environment in application.environments.items():
                 key = env_key(application.id, name)
                 if key in self.revealed:
                     secret: Cell = word(theme, "shown", "warn")
-                elif environment.secret_set_at or environment.secret_rotated_at:
+                elif self.workspace.credentials.stored_at(application.id, name) is not None:
                     secret = Text("•••••••• stored")
                 else:
-                    secret = word(theme, "not set", "bad")
+                    secret = word(theme, "not in your keyring", "bad")
                 yield (
                     key,
                     [
