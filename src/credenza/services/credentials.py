@@ -60,12 +60,6 @@ class ResetResult:
     warnings: tuple[str, ...] = ()
 
 
-def _has_secret(resolved: ResolvedEnvironment) -> bool:
-    # From the config's record of it (no keyring read): set_at is written with every secret.
-    environment = resolved.environment
-    return environment.secret_set_at is not None or environment.secret_rotated_at is not None
-
-
 # The endpoints that receive a credential: the client's secret (token, revocation,
 # introspection, device authorization) or a token it was issued (logout).
 CredentialedEndpoint = Literal[
@@ -228,6 +222,10 @@ class Credentials:
             local.record_secret(app_id, name, when)
         return when
 
+    def _has_secret(self, resolved: ResolvedEnvironment) -> bool:
+        app_id, name = resolved.application.id, resolved.name
+        return self.stored_at(app_id, name, check_keyring=True) is not None
+
     def age(self, app_ref: str, env_name: str, *, check_keyring: bool = False) -> timedelta | None:
         """How old this person's secret is: since it was rotated, or since they stored it."""
         stored = self.stored_at(app_ref, env_name, check_keyring=check_keyring)
@@ -249,7 +247,7 @@ class Credentials:
             asks_owner=text.who == "owners" and registered,
             registered=registered,
             one_time=text.one_time,
-            has_secret=_has_secret(resolved),
+            has_secret=self._has_secret(resolved),
             owners=tuple(application.owners),
         )
 
@@ -352,7 +350,7 @@ class Credentials:
             except CredenzaError as exc:
                 kept = (
                     "the old one was kept"
-                    if _has_secret(resolved)
+                    if self._has_secret(resolved)
                     else "nothing was stored (there was no secret before)"
                 )
                 if one_time:

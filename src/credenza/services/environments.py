@@ -179,7 +179,8 @@ class Environments:
                 "means a new app there; if it is one, record it as its own application "
                 "(credenza app add) rather than editing this one"
             )
-        if changed and current is not None and current.secret_set_at is not None:
+        stored = self._context.local_state.secret_set_at(application.id, env_name)
+        if changed and stored is not None:
             warnings.append(
                 "the stored secret belongs to the old client_id: set the new one's secret"
             )
