@@ -277,8 +277,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     ):
         if value:
             output.info(f"{label} endpoint {value}")
-    workspace.credentials.bind_if_unbound(args.app, args.env)
-    foreign = workspace.credentials.unbound_endpoints(args.app, args.env)
+    foreign = workspace.credentials.after_discovery(args.app, args.env)
     for name, url in foreign.items():
         output.warn(
             f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "

@@ -9,8 +9,6 @@ server's JSON is read.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import re
 from collections.abc import Iterable
@@ -155,6 +153,8 @@ def _depth_exceeds(data: Any, max_depth: int) -> bool:
 
 def _encodings(value: str) -> set[str]:
     """The forms a sent value takes when a server echoes it back."""
+    import html  # here, not at the top: only an exchange with something to redact needs it
+
     forms = {
         value,
         quote_plus(value),
@@ -176,6 +176,8 @@ def _base64_cores(data: bytes) -> list[str]:
     Inside a longer encoded string (``id:secret``), the characters around ``data`` depend on its
     neighbours; the core between them does not, so it is found wherever ``data`` was encoded.
     """
+    import base64
+
     cores = []
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")

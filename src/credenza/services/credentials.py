@@ -174,6 +174,12 @@ class Credentials:
             if origin(url) not in origins
         }
 
+    def after_discovery(self, app_ref: str, env_name: str) -> dict[str, str]:
+        """Bind a secret stored while only the issuer was known; then the endpoints the
+        discovery put on another origin, which get nothing until confirmed (shown to the user)."""
+        self.bind_if_unbound(app_ref, env_name)
+        return self.unbound_endpoints(app_ref, env_name)
+
     def bind_if_unbound(self, app_ref: str, env_name: str) -> None:
         """A secret stored before the environment had a token URL (issuer only) is bound to the
         token endpoint the first discovery found; later moves then need confirmation."""

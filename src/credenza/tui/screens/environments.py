@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -258,15 +259,27 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        def discovered(environment: Environment) -> None:
+        async def work() -> tuple[Environment, dict[str, str]]:
+            environment = await self.workspace.environments.discover(app_id, env_name)
+            foreign = await asyncio.to_thread(
+                self.workspace.credentials.after_discovery, app_id, env_name
+            )
+            return environment, foreign
+
+        def discovered(result: tuple[Environment, dict[str, str]]) -> None:
+            environment, foreign = result
             self.reload()
             self.notify(f"token endpoint {environment.token_url}")
+            for name, url in foreign.items():
+                self.notify(
+                    f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the "
+                    "secret was confirmed for; nothing is sent there until `credenza secret "
+                    f"confirm-endpoint {app_id} {env_name}`",
+                    severity="warning",
+                    timeout=12,
+                )
 
-        self.run_task(
-            f"discovering endpoints for {app_id} / {env_name}",
-            self.workspace.environments.discover(app_id, env_name),
-            discovered,
-        )
+        self.run_task(f"discovering endpoints for {app_id} / {env_name}", work(), discovered)
 
     def commands(self) -> list[Command]:
         key = self.selected_key()
