@@ -59,9 +59,19 @@ def version() -> str:
         return "unknown"
 
 
+def _token_inspect(argv: list[str]) -> list[str]:
+    """`credenza token inspect APP` is the `token-inspect` command (`token` takes APP itself)."""
+    at = 0
+    while at < len(argv) and argv[at].startswith("-"):
+        at += 1 if "=" in argv[at] else 2  # --config PATH, the one option before a command
+    if argv[at : at + 1] == ["token"] and len(argv) > at + 2 and argv[at + 1] == "inspect":
+        return [*argv[:at], "token-inspect", *argv[at + 2 :]]
+    return argv
+
+
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    argv = list(argv)
+    argv = _token_inspect(list(argv))
     command: list[str] = []
     if "exec" in argv and "--" in argv[argv.index("exec") :]:
         split = argv.index("--", argv.index("exec"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 from credenza.cli import output
 from credenza.cli.common import (
@@ -46,6 +47,27 @@ def register(commands: Group) -> None:
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
     token.add_argument("--no-cache", action="store_true", help="always fetch a new token")
+    verbose_option(token)
+
+    inspect = commands.command(
+        "token-inspect",
+        "show a token's JWT header and claims and what the introspection endpoint says; never "
+        "the token itself (also: credenza token inspect APP)",
+        cmd_inspect,
+        "  credenza token inspect telenor-sms --env production\n"
+        "  credenza token inspect telenor-sms --json | jq .jwt.claims",
+    )
+    inspect.prog = "credenza token inspect"
+    app_argument(inspect)
+    env_option(inspect)
+    inspect.add_argument(
+        "--scope", action="append", default=[], help="the token requested with this scope"
+    )
+    inspect.add_argument(
+        "--no-introspect", action="store_true", help="do not ask the introspection endpoint"
+    )
+    json_option(inspect)
+    verbose_option(inspect)
 
     exec_ = commands.command(
         "exec",
@@ -92,6 +114,32 @@ def register(commands: Group) -> None:
     env_option(revoke)
 
 
+def verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print each HTTP exchange on stderr, every secret masked, and the call as curl "
+        "with a placeholder for the secret",
+    )
+
+
+def show_exchanges(workspace: Workspace) -> None:
+    """--verbose: each exchange on stderr as it happens, masked, then as curl."""
+    from credenza.oauth.exchange import Exchange
+
+    def observe(exchange: Exchange) -> None:
+        # The exchange cleans and masks its own lines; printed whole (output.info shortens).
+        lines = [
+            *exchange.request_lines(),
+            *exchange.response_lines(),
+            "# copy as curl (set the variables first; nothing secret is in it):",
+            exchange.curl(),
+        ]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    workspace.context.client.observer = observe
+
+
 def agent_alias(args: argparse.Namespace) -> str:
     """The key the fast path asks the agent for; it holds the config file's identity, so any
     change to the file (an edit anywhere, another workspace copied over it) misses."""
@@ -105,10 +153,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     workspace = open_workspace(args)
     agent.autostart(workspace.config.settings.agent)  # comes up while this call works
-    session, _cached = run_async(
+    if args.verbose:
+        show_exchanges(workspace)
+    session, cached = run_async(
         workspace,
         workspace.tokens.token(args.app, args.env, args.scope or None, use_cache=not args.no_cache),
     )
+    if args.verbose and cached:
+        output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")
     warn_wider_scopes(session)
     workspace.tokens.share_with_agent(session, agent_alias(args))
     print(format_token(session, args.format))
@@ -134,6 +186,75 @@ def format_token(session: SessionToken, style: str) -> str:
         style,
         " ".join(token.scopes),
     )
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from credenza.oauth.tokens import decode_jwt
+
+    workspace = open_workspace(args)
+    if args.verbose:
+        show_exchanges(workspace)
+    session, cached = run_async(
+        workspace, workspace.tokens.token(args.app, args.env, args.scope or None)
+    )
+    resolved = workspace.environments.resolve(session.application_id, session.environment)
+    introspection: dict[str, Any] | None = None
+    if not args.no_introspect and resolved.introspection_url:
+        introspection = run_async(workspace, workspace.tokens.introspect(session))
+    token = session.token
+    parts = decode_jwt(token.access_token.reveal())
+    data: dict[str, Any] = {
+        "application": session.application_id,
+        "environment": session.environment,
+        "token_type": token.token_type,
+        "issued_at": token.issued_at.isoformat(),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "expires_in": (
+            int((token.expires_at - workspace.clock()).total_seconds())
+            if token.expires_at
+            else None
+        ),
+        "scopes": list(token.scopes),
+        "from_cache": cached,
+        "jwt": {"header": parts.header, "claims": parts.claims} if parts else None,
+        "introspection": introspection,
+    }
+    if args.json:
+        output.print_json(data)
+        return 0
+    lines = [
+        f"{resolved.label}: {token.token_type} token",
+        f"  expires: {data['expires_at'] or 'not said'}"
+        + (f" (in {data['expires_in']} s)" if data["expires_in"] is not None else ""),
+        f"  scopes: {' '.join(token.scopes) or '-'}",
+    ]
+    if parts is None:
+        lines.append("  not a JWT: an opaque token (introspection says what it is)")
+    else:
+        lines.append("JWT header:")
+        lines += [f"  {k}: {v}" for k, v in parts.header.items()]
+        lines.append("JWT claims (not verified):")
+        lines += [f"  {k}: {_claim(k, v)}" for k, v in parts.claims.items()]
+    if introspection is not None:
+        lines.append("introspection:")
+        lines += [f"  {k}: {_claim(k, v)}" for k, v in introspection.items()]
+    elif not resolved.introspection_url and not args.no_introspect:
+        lines.append("introspection: no endpoint (env edit ... --introspection-url URL)")
+    for line in lines:
+        print(output.shown(line))
+    return 0
+
+
+def _claim(key: str, value: Any) -> str:
+    # Times in claims are seconds since the epoch: shown as dates as well.
+    if key in ("exp", "iat", "nbf", "auth_time") and isinstance(value, int | float):
+        from datetime import UTC, datetime
+
+        try:
+            return f"{value} ({datetime.fromtimestamp(value, UTC).isoformat()})"
+        except (OverflowError, OSError, ValueError):
+            return str(value)
+    return str(value)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ from credenza.oauth.decoding import (
     CappedDecoder,
     UndecodableBodyError,
 )
+from credenza.oauth.exchange import Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import is_loopback as is_loopback  # their old home
 from credenza.oauth.origins import origin_of as origin_of
@@ -204,6 +205,8 @@ class OAuthClient:
         self._plain_client: httpx.AsyncClient | None = None
         self._tls_clients: dict[str, httpx.AsyncClient] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # `--verbose`: told of every exchange (each attempt), masked by the observer's printing.
+        self.observer: Callable[[Exchange], None] | None = None
 
     async def aclose(self) -> None:
         for plain in (self._client, self._plain_client):
@@ -517,6 +520,19 @@ class OAuthClient:
             raise InvalidResponseError(f"{_host(url)} sent a body that cannot be decoded") from None
         except httpx.HTTPError as exc:
             raise TransportError(f"the call to {_host(url)} failed: {type(exc).__name__}") from None
+        if self.observer is not None:
+            self.observer(
+                Exchange(
+                    method,
+                    url,
+                    dict(request.headers),
+                    form,
+                    response.status_code,
+                    dict(response.headers),
+                    body,
+                    sent,
+                )
+            )
         return _Response(response.status_code, response.headers, body, sent)
 
     def _http(self, tls: _TlsIdentity | None = None, *, plain: bool = False) -> httpx.AsyncClient:
@@ -704,11 +720,8 @@ def _kind(code: str | None, status: int, description: str | None) -> ErrorKind:
 def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: float | None) -> str:
     if kind == "wrong_secret":
         return (
-            "check the client secret (credenza secret set APP ENV) and the client_id; if both are "
-            "right, try the other auth method (--auth-method client_secret_post or "
-            "client_secret_basic), or with client_secret_basic the other Basic encoding "
-            "(credenza provider edit PROVIDER --basic-encoding raw or rfc6749: RFC 6749 "
-            "form-encodes the id and secret first, some providers expect them as they are)"
+            "check the secret (credenza secret set APP ENV) and client_id; if both are right, "
+            "try the other --auth-method or Basic encoding (provider edit --basic-encoding)"
         )
     if kind == "wrong_auth_method":
         return (

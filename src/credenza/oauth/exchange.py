@@ -1,0 +1,145 @@
+"""One HTTP exchange as `--verbose` shows it: every secret masked, and "copy as curl" with a
+placeholder where the secret goes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from credenza.oauth.untrusted import Sent, clean
+
+MASK = "****"
+# Form fields and JSON members whose values are credentials or tokens.
+SECRET_FIELDS = frozenset(
+    {
+        "client_secret",
+        "client_assertion",
+        "refresh_token",
+        "access_token",
+        "id_token",
+        "token",
+        "code",
+        "code_verifier",
+        "device_code",
+        "password",
+        "assertion",
+        "subject_token",
+        "actor_token",
+    }
+)
+# Headers curl sets itself (or that only describe this one connection): left out of the copy.
+_CURL_OWN = frozenset({"host", "content-length", "connection", "user-agent", "accept-encoding"})
+# Which shell variable stands in for which form field in "copy as curl".
+PLACEHOLDERS = {
+    "client_secret": "$CLIENT_SECRET",
+    "client_assertion": "$CLIENT_ASSERTION",
+    "refresh_token": "$REFRESH_TOKEN",
+    "token": "$TOKEN",
+    "code": "$CODE",
+    "code_verifier": "$CODE_VERIFIER",
+    "device_code": "$DEVICE_CODE",
+}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What went over the wire in one attempt; ``status`` is None when no answer came."""
+
+    method: str
+    url: str
+    request_headers: Mapping[str, str]
+    form: Mapping[str, str] | None
+    status: int | None
+    response_headers: Mapping[str, str]
+    body: bytes
+    sent: Sent
+
+    def request_lines(self) -> list[str]:
+        lines = [f"> {self.method} {self.url}"]
+        for name, value in self.request_headers.items():
+            lines.append(f"> {_title(name)}: {_mask_header(name, value)}")
+        if self.form:
+            shown = "&".join(
+                f"{k}={MASK if k in SECRET_FIELDS else v}" for k, v in self.form.items()
+            )
+            lines.append(f"> {shown}")
+        return [clean(line, self.sent, limit=None) for line in lines]
+
+    def response_lines(self) -> list[str]:
+        if self.status is None:
+            return ["< (no answer)"]
+        lines = [f"< HTTP {self.status}"]
+        for name, value in self.response_headers.items():
+            if name.lower() not in ("set-cookie",):
+                lines.append(f"< {_title(name)}: {value}")
+        lines.append(f"< {_mask_body(self.body)}")
+        # Whatever the server echoed of what credenza sent is masked too.
+        return [clean(line, self.sent, limit=2000) for line in lines]
+
+    def curl(self) -> str:
+        """The same request as a curl command, a shell variable where each secret goes."""
+        parts = ["curl", "-X", self.method, self.url]
+        for name, value in self.request_headers.items():
+            if name.lower() in _CURL_OWN:
+                continue
+            if name.lower() == "authorization" and value.startswith("Basic "):
+                client_id = _basic_user(value)
+                parts += ["-u", f"{client_id}:$CLIENT_SECRET"]
+            elif name.lower() == "authorization":
+                parts += ["-H", f"{name}: {value.partition(' ')[0]} $ACCESS_TOKEN"]
+            else:
+                parts += ["-H", f"{_title(name)}: {value}"]
+        for key, value in (self.form or {}).items():
+            if key in SECRET_FIELDS:
+                placeholder = PLACEHOLDERS.get(key, "$" + key.upper())
+                parts += ["--data-urlencode", f"{key}={placeholder}"]
+            else:
+                parts += ["--data-urlencode", f"{key}={value}"]
+        # Double quotes where a placeholder is, so the shell expands it; single elsewhere.
+        words = [
+            f'"{p}"' if "$" in p and not any(c in p for c in '"\\`') else shlex.quote(p)
+            for p in parts
+        ]
+        return clean(" ".join(words), self.sent, limit=None)
+
+
+def _title(name: str) -> str:
+    # httpx keeps header names lowercase; people read them as Content-Type.
+    return "-".join(word.capitalize() for word in name.split("-"))
+
+
+def _basic_user(value: str) -> str:
+    try:
+        decoded = base64.b64decode(value.partition(" ")[2]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return "$CLIENT_ID"
+    # RFC 6749 §2.3.1 form-encodes the id; curl -u sends it as typed, so decode it back.
+    return unquote_plus(decoded.partition(":")[0]) or "$CLIENT_ID"
+
+
+def _mask_header(name: str, value: str) -> str:
+    if name.lower() in ("authorization", "proxy-authorization", "cookie"):
+        scheme = value.partition(" ")[0]
+        return f"{scheme} {MASK}" if scheme else MASK
+    return value
+
+
+def _mask_body(body: bytes) -> str:
+    text = body[:8192].decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(_mask_json(data))
+
+
+def _mask_json(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: MASK if k in SECRET_FIELDS else _mask_json(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask_json(item) for item in data]
+    return data
