@@ -720,7 +720,8 @@ def _kind(code: str | None, status: int, description: str | None) -> ErrorKind:
 def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: float | None) -> str:
     if kind == "wrong_secret":
         return (
-            "check the secret (credenza secret set APP ENV) and client_id; if both are right, "
+            "check the client secret (credenza secret set APP ENV) and client_id; if both are "
+            "right, "
             "try the other --auth-method or Basic encoding (provider edit --basic-encoding)"
         )
     if kind == "wrong_auth_method":
