@@ -94,3 +94,20 @@ async def test_escapes_and_markup_from_config_and_server_are_shown_plain(workspa
     assert "pwned" not in shown
     assert leaks(shown, SECRET, "hostile-client") == []
     assert "[redacted]" in shown
+
+
+async def test_a_dialog_title_shows_an_application_name_as_written(workspace) -> None:
+    from textual.widgets import Label
+
+    from credenza.tui.dialogs.secret_reset import SecretResetDialog
+
+    name = "Acme [bold]x[/bold] [@click=app.quit]y[/]"
+    with hostile() as (_, server):
+        app_id = add_app(workspace, server.issuer, name=name)
+        app = CredenzaApp(workspace, clock=FrozenClock())
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(SecretResetDialog(workspace, app_id, "production"))
+            await settle(pilot)
+            titles = [str(label.render()) for label in app.screen.query(Label)]
+            assert f"Reset secret · {name} / production" in titles
+            assert app.is_running

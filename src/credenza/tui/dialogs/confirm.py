@@ -31,7 +31,7 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.body, markup=False)
             if self.type_to_confirm:
-                yield Label(f"Type {self.type_to_confirm} to confirm:")
+                yield Label(f"Type {self.type_to_confirm} to confirm:", markup=False)
                 yield Input(id="typed")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(

@@ -34,7 +34,9 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
     def compose(self) -> ComposeResult:
         envs = [(name, name) for name in self.application.environments]
         with VerticalScroll(classes="dialog-box form"):
-            yield Label(f"Request access · {self.application.name}", classes="dialog-title")
+            yield Label(
+                f"Request access · {self.application.name}", classes="dialog-title", markup=False
+            )
             yield Label("Environment")
             yield Select(
                 envs, value=envs[0][1] if envs else Select.BLANK, id="env", allow_blank=not envs

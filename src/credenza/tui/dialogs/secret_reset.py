@@ -40,12 +40,20 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box", id="reset-box"):
-            yield Label(f"Reset secret · {self.app_name} / {self.env_name}", classes="dialog-title")
+            yield Label(
+                f"Reset secret · {self.app_name} / {self.env_name}",
+                classes="dialog-title",
+                markup=False,
+            )
             yield Static("\n".join(self.plan), markup=False, id="plan")
             if self.manual and self.portal:
                 yield Static(f"Portal: {self.portal}", markup=False)
             if self.production:
-                yield Label(f"Production: type {self.app_name} to confirm", classes="before-reset")
+                yield Label(
+                    f"Production: type {self.app_name} to confirm",
+                    classes="before-reset",
+                    markup=False,
+                )
                 yield Input(id="typed", placeholder=self.app_name, classes="before-reset")
             if self.manual:
                 yield Label("New secret from the portal")
