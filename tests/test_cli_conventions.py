@@ -91,3 +91,15 @@ def test_bash_completes_nested_commands_and_choices(cli: CliRunner, tmp_path: Pa
         "rfc6749",
         "raw",
     ]
+
+
+def test_status_commands_print_typed_json(cli: CliRunner) -> None:
+    import json
+
+    code, out, _ = cli("keyring", "status", "--json")
+    assert code == 0
+    assert json.loads(out)["kind"] in ("auto", "file")
+    code, out, _ = cli("agent", "status", "--json")
+    data = json.loads(out)
+    assert data["running"] is (code == 0)
+    assert isinstance(data["tokens"], int)

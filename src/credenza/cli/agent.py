@@ -22,6 +22,7 @@ def register(commands: Group) -> None:
         default="start",
         help="start (default), stop or status",
     )
+    agent.add_argument("--json", action="store_true", help="status: print JSON")
     agent.add_argument(
         "--idle-timeout", type=float, default=8 * 3600, help="exit after this many idle seconds"
     )
@@ -36,6 +37,17 @@ def cmd_agent(args: argparse.Namespace) -> int:
         return 0
     if args.action == "status":
         answer = agent.request({"op": "ping"})
+        if args.json:
+            running = answer is not None
+            output.print_json(
+                {
+                    "running": running,
+                    "pid": answer["pid"] if answer else None,
+                    "socket": str(agent.socket_path()),
+                    "tokens": answer["tokens"] if answer else 0,
+                }
+            )
+            return 0 if running else 1
         if answer is None:
             output.info("no agent is running")
             return 1

@@ -20,6 +20,7 @@ def register(commands: Group) -> None:
     keyring_.add_argument(
         "kind", nargs="?", choices=["file", "system"], help="file (encrypted) or system"
     )
+    keyring_.add_argument("--json", action="store_true", help="status: print JSON")
 
 
 def cmd_keyring(args: argparse.Namespace) -> int:
@@ -28,6 +29,15 @@ def cmd_keyring(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     if args.action == "status":
         found = setup.status(workspace.secrets)
+        if args.json:
+            output.print_json(
+                {
+                    "kind": found.kind,
+                    "label": found.label,
+                    "path": str(found.path) if found.path else None,
+                }
+            )
+            return 0
         output.info(
             f"keyring: {found.label}" + (' (keyring = "file")' if found.kind == "file" else "")
         )
