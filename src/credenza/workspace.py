@@ -87,9 +87,7 @@ class Workspace:
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
         self.status = Status(
-            context,
-            pending_secret=lambda app, env: self.credentials.pending(app, env) is not None,
-            refresh_failures=lambda: self.tokens.refresh_failures.values(),
+            context, refresh_failures=lambda: self.tokens.refresh_failures.values()
         )
 
     @classmethod

@@ -11,6 +11,7 @@ from typing import Literal
 
 from credenza.config.model import Application, Config
 from credenza.providers.profiles import resolve_profile
+from credenza.secrets import entry_name
 from credenza.services.checklist import checklist
 from credenza.services.context import Context
 
@@ -98,20 +99,22 @@ class Status:
     """``report()`` is the one call: `credenza status` and the dashboard header both use it."""
 
     context: Context
-    # (application id, environment) -> True when a reset left a pending secret in the keyring.
-    pending_secret: Callable[[str, str], bool]
     refresh_failures: Callable[[], Iterable[RefreshFailure]] = field(default=lambda: ())
 
     def report(self, *, check_keyring: bool = True) -> StatusReport:
-        """What needs attention now; ``check_keyring=False`` skips the per-environment keyring
-        read for unfinished resets (a fast first paint in the dashboard)."""
+        """What needs attention now; ``check_keyring=False`` skips the keyring read for
+        unfinished resets (a fast first paint in the dashboard)."""
         config = self.context.config
         unfinished: set[tuple[str, str]] = set()
         if check_keyring:
-            for application in config.applications:
-                for name in application.environments:
-                    if self.pending_secret(application.id, name):
-                        unfinished.add((application.id, name))
+            # One batched read for every environment (two calls on Secret Service).
+            wanted = {
+                entry_name(application.id, name, "pending_secret"): (application.id, name)
+                for application in config.applications
+                for name in application.environments
+            }
+            found = self.context.secrets.get_many(wanted)
+            unfinished = {where for entry, where in wanted.items() if found.get(entry) is not None}
         return attention(
             config,
             self.context.clock(),
