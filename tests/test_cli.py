@@ -206,3 +206,10 @@ def test_cli_and_token_path_do_not_import_textual_or_the_sandbox(tmp_path: Path)
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_messages_keep_their_lines_and_lose_escapes() -> None:
+    from credenza.cli import output
+
+    plan = "Resetting:\n• the old secret a\x1b]52;c;ZXZpbA==\x07stops\n• tokens stay valid"
+    assert output.shown(plan) == "Resetting:\n• the old secret astops\n• tokens stay valid"

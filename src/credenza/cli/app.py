@@ -217,7 +217,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for item in workspace.checklist.items(application.id):
         detail = ": " + item.detail if item.detail else ""
         lines.append(f"  [{'x' if item.ok else ' '}] {item.label}{detail}")
-    print(output.shown_lines(lines))
+    print(output.shown("\n".join(lines)))
     return 0
 
 

@@ -13,10 +13,11 @@ from typing import Any, TextIO
 
 
 def shown(text: object) -> str:
-    """Untrusted text made safe for a terminal: control characters and escapes removed."""
+    """Text made safe for a terminal: each line without control characters or escapes. Lines
+    and length are credenza's own to choose (server text was cut when it was received)."""
     from credenza.oauth.untrusted import clean
 
-    return clean(str(text))
+    return "\n".join(clean(line, limit=None) for line in str(text).split("\n"))
 
 
 def error(message: str) -> None:
@@ -51,11 +52,6 @@ def age(delta: timedelta) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
-
-
-def shown_lines(lines: list[str]) -> str:
-    """Several lines of untrusted text, each cleaned, joined for one print."""
-    return "\n".join(shown(line) for line in "\n".join(lines).split("\n"))
 
 
 def iso(value: datetime | None) -> str | None:
