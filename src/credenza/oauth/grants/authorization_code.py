@@ -19,6 +19,7 @@ from credenza.errors import SignInError, ValidationError
 from credenza.oauth.client import check_endpoint, is_loopback
 from credenza.oauth.grants.pkce import Pkce
 from credenza.oauth.tokens import Token
+from credenza.oauth.untrusted import clean as _clean
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials, OAuthClient
@@ -294,7 +295,3 @@ async def sign_in(
     code = code_from(callback, request, expected_issuer, iss_required)
     return await client.request_token(credentials, exchange_form(code, request))
 
-
-def _clean(text: str) -> str:
-    # TODO(issue 10): credenza.oauth.untrusted.clean once it lands.
-    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())[:200]
