@@ -19,6 +19,7 @@ from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
 from credenza.services.providers import Providers
+from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
 from credenza.services.tokens import Tokens
 from credenza.services.verification import Verification
@@ -47,6 +48,7 @@ class Workspace:
     environments: Environments
     credentials: Credentials
     tokens: Tokens
+    sign_in: SignIn
     contracts: Contracts
     checklist: Checklist
     providers: Providers
@@ -82,6 +84,7 @@ class Workspace:
             context, self.environments, self.providers, self._forget_tokens
         )
         self.tokens = Tokens(context, self.environments, self.credentials)
+        self.sign_in = SignIn(context, self.environments, self.credentials, self.tokens)
         self.applications = Applications(context, self._forget)
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)

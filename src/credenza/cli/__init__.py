@@ -18,6 +18,7 @@ GROUPS = (
     "env",
     "secret",
     "token",
+    "login",
     "agent",
     "keyring",
     "contract",

@@ -17,6 +17,7 @@ from credenza.cli.common import (
     run_async,
     yes_option,
 )
+from credenza.config.model import AUTH_METHODS
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -90,8 +91,22 @@ def _options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--auth-method",
-        choices=["client_secret_basic", "client_secret_post", ""],
-        help="how the client authenticates at the token endpoint",
+        choices=[*AUTH_METHODS, ""],
+        help="how the client authenticates at the token endpoint (private_key_jwt: a key from "
+        "`secret set --private-key`; tls_client_auth: --certificate and its key; none: a public "
+        "client)",
+    )
+    parser.add_argument(
+        "--authorization-url", help="where a person signs in (authorization code grant)"
+    )
+    parser.add_argument("--device-authorization-url", help="RFC 8628 device authorization endpoint")
+    parser.add_argument(
+        "--certificate", help="mTLS: the client certificate file (PEM); its key goes in the keyring"
+    )
+    parser.add_argument("--key-id", help="private_key_jwt: the key's id (kid) at the provider")
+    parser.add_argument(
+        "--assertion-audience",
+        help="private_key_jwt: the assertion's aud when the provider wants its issuer",
     )
     parser.add_argument("--audience", help="the audience parameter some providers need")
     parser.add_argument("--resource", help="RFC 8707 resource indicator")
@@ -127,6 +142,11 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         "revocation_url",
         "introspection_url",
         "logout_url",
+        "authorization_url",
+        "device_authorization_url",
+        "certificate",
+        "key_id",
+        "assertion_audience",
     ):
         value = getattr(args, key, None)
         if value is not None:
@@ -274,6 +294,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         ("revocation", environment.revocation_url),
         ("introspection", environment.introspection_url),
         ("logout", environment.logout_url),
+        ("authorization", environment.authorization_url),
+        ("device authorization", environment.device_authorization_url),
     ):
         if value:
             output.info(f"{label} endpoint {value}")

@@ -54,6 +54,10 @@ def age(delta: timedelta) -> str:
     return f"{seconds // 86400} days"
 
 
+def age_seconds(seconds: float) -> str:
+    return age(timedelta(seconds=max(0.0, seconds)))
+
+
 def iso(value: datetime | None) -> str | None:
     """A time for --json: ISO 8601, or null."""
     return value.isoformat() if value is not None else None

@@ -1,4 +1,5 @@
-"""`credenza secret`: client secrets in the keyring — set, reset, recover, confirm-endpoint."""
+"""`credenza secret`: client secrets and keys in the keyring — set, public-key, reset, recover,
+confirm-endpoint."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from credenza.cli.common import (
     read_secret,
 )
 from credenza.errors import ValidationError
+from credenza.secrets import Secret
 
 
 def register(commands: Group) -> None:
@@ -35,6 +37,20 @@ def register(commands: Group) -> None:
     secret_set.add_argument(
         "--from-env", metavar="VAR", help="read the secret from this environment variable"
     )
+    secret_set.add_argument(
+        "--private-key",
+        action="store_true",
+        help="store a private key instead (PEM, RSA/EC/Ed25519), for private_key_jwt or mTLS",
+    )
+    secret_set.add_argument("--key-id", help="with --private-key: the key's id (kid)")
+    public_key = group.command(
+        "public-key",
+        "print the public JWK of the stored private key, to register at the provider",
+        cmd_public_key,
+        "  credenza secret public-key bank-api production > jwks.json",
+    )
+    app_argument(public_key)
+    env_argument(public_key)
     reset = group.command(
         "reset",
         "rotate a secret: verified before it replaces the old one",
@@ -86,6 +102,19 @@ def register(commands: Group) -> None:
 def cmd_set(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
+    if args.private_key:
+        pem = read_secret(args, f"Private key (PEM) for {resolved.label}: ")
+        jwk = workspace.credentials.set_private_key(
+            resolved.application.id, resolved.name, Secret(pem), args.key_id
+        )
+        output.info(
+            f"stored the {jwk['alg']} private key for {resolved.label} in the keyring; "
+            f"register its public key: credenza secret public-key {resolved.application.id} "
+            f"{resolved.name}"
+        )
+        return 0
+    if args.key_id:
+        raise ValidationError("--key-id goes with --private-key")
     value = read_secret(args, f"Client secret for {resolved.label}: ")
     checked = workspace.credentials.set(resolved.application.id, resolved.name, value)
     for warning in checked.warnings:
@@ -96,6 +125,14 @@ def cmd_set(args: argparse.Namespace) -> int:
     origins = workspace.credentials.bound_origins(resolved.application.id, resolved.name)
     if len(origins) > 1:
         output.info(f"it may be sent to the endpoints on {', '.join(origins)}")
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    jwk = workspace.credentials.public_key(resolved.application.id, resolved.name)
+    output.print_json({"keys": [jwk]})
     return 0
 
 

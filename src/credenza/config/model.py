@@ -6,13 +6,20 @@ import math
 import os
 import re
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 import msgspec
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
-AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
+AuthMethod = Literal[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "none",
+]
+AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
 BasicEncoding = Literal["rfc6749", "raw"]
 AppType = Literal["private", "public"]
 ContractStatus = Literal["pending", "approved", "rejected", "revoked"]
@@ -69,10 +76,20 @@ class Endpoints(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown
     revocation_url: str | None = None
     introspection_url: str | None = None
     logout_url: str | None = None
+    # Where a person signs in (RFC 6749 §4.1) and where a device asks for a user code (RFC 8628).
+    authorization_url: str | None = None
+    device_authorization_url: str | None = None
 
     def __post_init__(self) -> None:
         _check_urls(
-            self, "issuer", "token_url", "revocation_url", "introspection_url", "logout_url"
+            self,
+            "issuer",
+            "token_url",
+            "revocation_url",
+            "introspection_url",
+            "logout_url",
+            "authorization_url",
+            "device_authorization_url",
         )
 
 
@@ -157,6 +174,13 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True):
     audience: str | None = None
     resource: str | None = None
     extra_params: dict[str, str] = {}
+    # private_key_jwt: the key's id at the provider (JWS kid), and the assertion's aud when the
+    # provider wants its issuer instead of the token endpoint URL.
+    key_id: str | None = None
+    assertion_audience: str | None = None
+    # tls_client_auth / self_signed_tls_client_auth: the client certificate file (PEM). Its
+    # private key is in the keyring, where a client secret would be.
+    certificate: str | None = None
     secret_set_at: datetime | None = None
     secret_rotated_at: datetime | None = None
     secret_expires_at: datetime | None = None
@@ -330,6 +354,11 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     revocation_url: str | msgspec.UnsetType | None = msgspec.UNSET
     introspection_url: str | msgspec.UnsetType | None = msgspec.UNSET
     logout_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    authorization_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    device_authorization_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    key_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    assertion_audience: str | msgspec.UnsetType | None = msgspec.UNSET
+    certificate: str | msgspec.UnsetType | None = msgspec.UNSET
     scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     add_scopes: list[str] = []
     remove_scopes: list[str] = []
@@ -357,6 +386,9 @@ CREDENTIAL_FIELDS = (
     "audience",
     "resource",
     "extra_params",
+    "key_id",
+    "assertion_audience",
+    "certificate",
 )
 
 R = TypeVar("R", bound=msgspec.Struct)

@@ -7,6 +7,8 @@ All entries live under the keyring service ``credenza``; the username is a path:
 - ``{app}/{env}/token:{fingerprint}`` a cached token, keyed by its credential's fingerprint
 - ``{app}/{env}/token-index``         the token entries of one environment, one per line, each
                                       followed by the scopes it was requested with
+- ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
+                                      entry, so a rotated refresh token replaces the old at once)
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 """
@@ -38,6 +40,10 @@ def token(application_id: str, environment: str, fingerprint: str) -> str:
 def token_fingerprint(name: str) -> str:
     """The fingerprint a token entry name was built from (``token`` in reverse)."""
     return name.rpartition(_TOKEN)[2]
+
+
+def user_token(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "user_token")
 
 
 def token_index(application_id: str, environment: str) -> str:

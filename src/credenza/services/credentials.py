@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from credenza.config.model import EnvironmentChange, Rotation
 from credenza.errors import (
@@ -457,10 +458,13 @@ class Credentials:
     ) -> ClientCredentials:
         """What a call to ``endpoint`` sends, with the stored secret only if both the token
         endpoint and ``url`` are on an origin the secret is bound to."""
+        from credenza.oauth.auth import method_for
         from credenza.oauth.client import ClientCredentials, check_endpoint
 
         assert resolved.token_url is not None
         check_endpoint(resolved.token_url, "token endpoint")
+        if secret is None and method_for(resolved.auth_method).secret_kind == "none":
+            secret = Secret("")  # a public client: nothing in the keyring, nothing to send
         if secret is None:
             stored = await asyncio.to_thread(
                 self._context.secrets.get_client_secret, resolved.application.id, resolved.name
@@ -488,7 +492,36 @@ class Credentials:
             resource=environment.resource,
             extra_params=dict(environment.extra_params),
             profile=resolved.profile,
+            key_id=environment.key_id,
+            assertion_audience=environment.assertion_audience,
+            certificate=os.path.expanduser(environment.certificate)
+            if environment.certificate
+            else None,
         )
+
+    def set_private_key(
+        self, app_ref: str, env_name: str, pem: Secret, key_id: str | None = None
+    ) -> dict[str, Any]:
+        """Check and store a private key (private_key_jwt, or an mTLS certificate's key) where the
+        client secret would be, bound to the token endpoint; returns its public JWK."""
+        from credenza.oauth.auth.private_key_jwt import public_jwk
+
+        resolved = self._environments.resolve(app_ref, env_name)
+        jwk = public_jwk(pem, key_id)  # refuses what is not a usable private key
+        self._store(resolved, Secret(pem.reveal().strip() + "\n"))
+        if key_id is not None and key_id != resolved.environment.key_id:
+            self._environments.edit(
+                resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
+            )
+        self._forget_tokens(resolved.application.id, resolved.name)
+        return jwk
+
+    def public_key(self, app_ref: str, env_name: str) -> dict[str, Any]:
+        """The public JWK of the stored private key, to register at the provider."""
+        from credenza.oauth.auth.private_key_jwt import public_jwk
+
+        resolved = self._environments.resolve(app_ref, env_name)
+        return public_jwk(self.reveal(app_ref, env_name), resolved.environment.key_id)
 
     async def try_secret(self, resolved: ResolvedEnvironment, candidate: Secret) -> Token:
         resolved = await self.ready(resolved.application.id, resolved.name)

@@ -37,6 +37,8 @@ class ResolvedEnvironment:
     logout_url: str | None
     auth_method: str
     basic_auth_encoding: str
+    authorization_url: str | None = None
+    device_authorization_url: str | None = None
 
     @property
     def label(self) -> str:
@@ -162,6 +164,8 @@ class Environments:
             or defaults.get("auth_method")
             or profile.auth_method,
             basic_auth_encoding=profile.basic_auth_encoding,
+            authorization_url=pick("authorization_url"),
+            device_authorization_url=pick("device_authorization_url"),
         )
 
     def client_id_warnings(self, app_ref: str, env_name: str, client_id: str) -> list[str]:
@@ -209,10 +213,13 @@ class Environments:
             revocation_url=metadata.revocation_endpoint,
             introspection_url=metadata.introspection_endpoint,
             logout_url=metadata.logout_endpoint or msgspec.UNSET,
+            authorization_url=metadata.authorization_endpoint or msgspec.UNSET,
+            device_authorization_url=metadata.device_authorization_endpoint or msgspec.UNSET,
         )
 
     async def discover(self, app_ref: str, env_name: str, issuer: str | None = None) -> Environment:
-        """Fill token, revocation, introspection and logout URLs from the issuer's metadata."""
+        """Fill the token, revocation, introspection, logout, authorization and device
+        authorization URLs from the issuer's metadata."""
         resolved = self.resolve(app_ref, env_name)
         issuer = issuer or resolved.environment.issuer
         if not issuer:

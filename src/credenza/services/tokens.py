@@ -19,8 +19,11 @@ from credenza.errors import (
     CredenzaError,
     InvalidResponseError,
     RevocationUnconfirmedError,
+    SignInRequiredError,
     TokenEndpointError,
+    ValidationError,
 )
+from credenza.oauth.grants import USER_GRANTS, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
 from credenza.services.context import Context
@@ -41,10 +44,22 @@ class SessionToken:
     token: Token
     requested_scopes: tuple[str, ...]
     fingerprint: str
+    # A signed-in person's token (authorization code or device flow), kept fresh with the
+    # refresh token; otherwise the client's own (client_credentials).
+    user: bool = False
 
     @property
     def key(self) -> str:
         return self.fingerprint
+
+    @property
+    def account(self) -> str | None:
+        """Who a user token acts for: the ``sub`` of a JWT access token, when it is one."""
+        from credenza.oauth.tokens import decode_jwt
+
+        parts = decode_jwt(self.token.access_token.reveal())
+        subject = parts.claims.get("sub") if parts else None
+        return subject if isinstance(subject, str) else None
 
 
 def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
@@ -98,6 +113,7 @@ class Tokens:
     ) -> SessionToken:
         """A new token from the provider (client_credentials), held in memory."""
         resolved = await self._environments_ready(app_ref, env_name)
+        self._require_client_credentials(resolved)
         credentials = await self._credentials.client_credentials(
             resolved, self.requested_scopes(resolved, scopes)
         )
@@ -118,6 +134,8 @@ class Tokens:
         resolved = self._environments.resolve(app_ref, env_name)
         requested = self.requested_scopes(resolved, scopes)
         skew = self._context.config.settings.token_skew_seconds if skew is None else skew
+        if token_grant(resolved.application.grant_types) in USER_GRANTS:
+            return await self.user_token(resolved, skew, force_refresh=not use_cache)
         if use_cache:
             key = fingerprint(self._context.config_path, resolved, requested)
             cached = await asyncio.to_thread(
@@ -147,6 +165,10 @@ class Tokens:
         return fresh
 
     async def _refresh(self, session: SessionToken) -> SessionToken:
+        if session.user:
+            resolved = self._environments.resolve(session.application_id, session.environment)
+            fresh, _ = await self.user_token(resolved, 0, force_refresh=True)
+            return fresh
         resolved = await self._environments_ready(session.application_id, session.environment)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
         if session.token.refresh_token is not None:
@@ -172,6 +194,12 @@ class Tokens:
                     endpoint="revocation",
                     url=resolved.revocation_url,
                 )
+                refresh_token = session.token.refresh_token if session.user else None
+                if refresh_token is not None:
+                    # RFC 7009 §2.1: revoking the refresh token ends the whole sign-in.
+                    await self._context.client.revoke(
+                        credentials, resolved.revocation_url, refresh_token, "refresh_token"
+                    )
                 await self._context.client.revoke(
                     credentials, resolved.revocation_url, session.token.access_token
                 )
@@ -217,6 +245,102 @@ class Tokens:
             credentials, resolved.introspection_url, session.token.access_token
         )
 
+    # -- user tokens (authorization code, device flow) ----------------------------------------
+
+    def user_session(self, resolved: ResolvedEnvironment) -> SessionToken | None:
+        """The signed-in user's token for this environment, if it still belongs to the credential
+        as configured now (an edit of client_id, endpoint or auth method makes it unreachable)."""
+        payload = self._context.secrets.get_raw(
+            names.user_token(resolved.application.id, resolved.name)
+        )
+        if payload is None:
+            return None
+        try:
+            data = json.loads(payload)
+            scopes = tuple(str(s) for s in data["scopes"])
+            token = Token.from_json(json.dumps(data["token"]))
+        except (ValueError, KeyError, TypeError, InvalidResponseError):
+            return None  # damaged: as if nobody had signed in
+        key = fingerprint(self._context.config_path, resolved, scopes)
+        if data.get("fingerprint") != key:
+            return None
+        return SessionToken(resolved.application.id, resolved.name, token, scopes, key, user=True)
+
+    def keep_user_token(
+        self, resolved: ResolvedEnvironment, scopes: tuple[str, ...], token: Token
+    ) -> SessionToken:
+        """Store a user token and its refresh token in ONE keyring write: a rotated refresh
+        token replaces the used one at once, so no moment exists with neither stored."""
+        key = fingerprint(self._context.config_path, resolved, scopes)
+        payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
+        payload["token"] = json.loads(token.to_json())
+        self._context.secrets.set_raw(
+            names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
+        )
+        session = SessionToken(resolved.application.id, resolved.name, token, scopes, key, True)
+        self.sessions[key] = session
+        self._tell_agent(resolved.application.id, resolved.name)
+        return session
+
+    async def user_token(
+        self, resolved: ResolvedEnvironment, skew: float, *, force_refresh: bool = False
+    ) -> tuple[SessionToken, bool]:
+        """The user's access token, refreshed when within ``skew`` of expiry. A rotated refresh
+        token is stored before the new access token is handed out."""
+        login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        session = await asyncio.to_thread(self.user_session, resolved)
+        if session is None:
+            raise SignInRequiredError(
+                f"nobody is signed in to {resolved.label}; it uses "
+                f"{token_grant(resolved.application.grant_types)}, which needs a person",
+                hint=f"sign in: {login}",
+            )
+        if not force_refresh and session.token.is_usable(self._context.clock(), skew):
+            self.sessions[session.fingerprint] = session
+            return session, True
+        refresh_token = session.token.refresh_token
+        if refresh_token is None:
+            raise SignInRequiredError(
+                f"the sign-in to {resolved.label} has expired and the provider gave no refresh "
+                "token",
+                hint=f"sign in again: {login}",
+            )
+        resolved = await self._environments_ready(resolved.application.id, resolved.name)
+        credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
+        try:
+            token = await self._context.client.refresh(credentials, refresh_token)
+        except TokenEndpointError as exc:
+            if exc.error != "invalid_grant":
+                raise
+            # Expired, revoked, or already used (a rotation whose answer never got stored).
+            await asyncio.to_thread(self.drop, session)
+            raise SignInRequiredError(
+                f"the provider no longer accepts the refresh token of {resolved.label}",
+                hint=f"sign in again: {login}",
+            ) from None
+        fresh = await asyncio.to_thread(
+            self.keep_user_token, resolved, session.requested_scopes, token
+        )
+        return fresh, False
+
+    def _require_client_credentials(self, resolved: ResolvedEnvironment) -> None:
+        """Never send a grant the application does not declare."""
+        grant = token_grant(resolved.application.grant_types)
+        if grant == "client_credentials":
+            return
+        app = resolved.application.id
+        if grant is None:
+            raise ValidationError(
+                f"{resolved.application.name} declares no grant credenza can get a token with "
+                f"({', '.join(resolved.application.grant_types) or 'none'})",
+                hint=f"add one: credenza app edit {app} --grant-type client_credentials",
+            )
+        raise SignInRequiredError(
+            f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
+            "come from a person signing in",
+            hint=f"sign in: credenza login {app} --env {resolved.name}",
+        )
+
     # -- the cache ----------------------------------------------------------------------------
 
     def cached(self, app_id: str, environment: str, key: str) -> Token | None:
@@ -255,6 +379,10 @@ class Tokens:
             for name in application.environments:
                 if env_name is not None and name != env_name:
                     continue
+                if token_grant(application.grant_types) in USER_GRANTS:
+                    user = self.user_session(self._environments.resolve(application.id, name))
+                    if user is not None:
+                        found.append(user)
                 index = context.secrets.get_raw(names.token_index(application.id, name)) or ""
                 entries = [line.split(" ") for line in index.split("\n") if line]
                 if not entries:
@@ -274,6 +402,8 @@ class Tokens:
         """Forget one token everywhere: memory, keyring, agent."""
         self.sessions.pop(session.fingerprint, None)
         secrets = self._context.secrets
+        if session.user:
+            secrets.delete_raw(names.user_token(session.application_id, session.environment))
         secrets.delete_raw(
             names.token(session.application_id, session.environment, session.fingerprint)
         )
@@ -291,6 +421,8 @@ class Tokens:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
+            # A signed-in user's tokens too: they belonged to the credential as it was.
+            secrets.delete_raw(names.user_token(application.id, name))
             index_name = names.token_index(application.id, name)
             index = secrets.get_raw(index_name)
             for line in filter(None, (index or "").split("\n")):

@@ -10,3 +10,24 @@ DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GrantName = Literal["client_credentials", "authorization_code", "device_code"]
 # Grants that need a person to sign in; their tokens are then kept fresh with refresh_token.
 USER_GRANTS = frozenset({"authorization_code", DEVICE_CODE, "device_code"})
+
+
+def token_grant(grant_types: list[str] | tuple[str, ...]) -> GrantName | None:
+    """The grant `credenza token` uses for an application with these grant types.
+
+    client_credentials when declared (the client acting for itself); else the user grant it
+    declares, whose token a person obtains once with `credenza login` and credenza then keeps
+    fresh with the refresh token. None when it declares nothing credenza can get a token with.
+    """
+    declared = set(grant_types)
+    if "client_credentials" in declared:
+        return "client_credentials"
+    if "authorization_code" in declared:
+        return "authorization_code"
+    if declared & {DEVICE_CODE, "device_code"}:
+        return "device_code"
+    return None
+
+
+def declares_device_flow(grant_types: list[str] | tuple[str, ...]) -> bool:
+    return bool(set(grant_types) & {DEVICE_CODE, "device_code"})

@@ -294,4 +294,3 @@ async def sign_in(
             ) from None
     code = code_from(callback, request, expected_issuer, iss_required)
     return await client.request_token(credentials, exchange_form(code, request))
-

@@ -1,0 +1,167 @@
+"""Signing a person in (authorization code + PKCE, or the device flow) and signing them out.
+
+The tokens it gets are handed to the token store (services/tokens.py), which keeps them fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from credenza.errors import EndpointChangedError, ValidationError
+from credenza.oauth.grants import declares_device_flow
+from credenza.services.context import Context
+from credenza.services.credentials import Credentials, origin
+from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.tokens import SessionToken, Tokens
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.grants.device import DeviceAuthorization
+
+SignInMethod = Literal["browser", "device"]
+
+
+@dataclass(frozen=True)
+class PendingDevice:
+    """A device sign-in waiting for the person: show ``device`` (code, URL), then finish it."""
+
+    resolved: ResolvedEnvironment
+    credentials: ClientCredentials
+    device: DeviceAuthorization
+
+
+class SignIn:
+    def __init__(
+        self,
+        context: Context,
+        environments: Environments,
+        credentials: Credentials,
+        tokens: Tokens,
+    ) -> None:
+        self._context = context
+        self._environments = environments
+        self._credentials = credentials
+        self._tokens = tokens
+
+    def method(self, app_ref: str, env_name: str | None, device: bool) -> SignInMethod:
+        """Which way this application lets a person in; refuses a grant it does not declare."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        declared = resolved.application.grant_types
+        app = resolved.application.id
+        if device:
+            if not declares_device_flow(declared):
+                raise ValidationError(
+                    f"{resolved.application.name} does not declare the device flow",
+                    hint=f"add it: credenza app edit {app} --grant-type "
+                    "urn:ietf:params:oauth:grant-type:device_code (and the others it uses)",
+                )
+            return "device"
+        if "authorization_code" in declared:
+            return "browser"
+        if declares_device_flow(declared):
+            return "device"
+        raise ValidationError(
+            f"{resolved.application.name} declares no grant a person signs in with "
+            f"({', '.join(declared) or 'none'})",
+            hint=f"add it: credenza app edit {app} --grant-type authorization_code "
+            "--grant-type refresh_token",
+        )
+
+    async def with_browser(
+        self,
+        app_ref: str,
+        env_name: str | None,
+        scopes: tuple[str, ...] | None,
+        *,
+        show: Callable[[str], None],
+        redirect_uri: str | None = None,
+        timeout: float = 300.0,
+    ) -> SessionToken:
+        """Authorization code + PKCE through a loopback redirect; ``show`` gets the URL."""
+        from credenza.oauth.grants.authorization_code import choose_redirect_uri, sign_in
+
+        resolved, credentials = await self._prepare(app_ref, env_name, scopes)
+        if not resolved.authorization_url:
+            raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        token = await sign_in(
+            self._context.client,
+            credentials,
+            resolved.authorization_url,
+            redirect_uri=choose_redirect_uri(resolved.application.callback_url, redirect_uri),
+            show=show,
+            expected_issuer=resolved.environment.issuer,
+            timeout=timeout,
+        )
+        return await asyncio.to_thread(
+            self._tokens.keep_user_token, resolved, credentials.scopes, token
+        )
+
+    async def start_device(
+        self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None
+    ) -> PendingDevice:
+        """RFC 8628 §3.1: get the user code and the URL to show."""
+        from credenza.oauth.grants import device
+
+        resolved, credentials = await self._prepare(app_ref, env_name, scopes)
+        url = resolved.device_authorization_url
+        if not url:
+            raise _no_endpoint(resolved, "device authorization", "--device-authorization-url")
+        # The client authenticates here too: only where its secret is bound (rule 24).
+        if origin(url) != origin(resolved.token_url):
+            raise EndpointChangedError(
+                f"the device authorization endpoint of {resolved.label} ({origin(url)}) is not "
+                f"on the token endpoint's origin ({origin(resolved.token_url)}); the client's "
+                "credentials were not sent there",
+                stored_origin=origin(resolved.token_url) or "",
+                new_origin=origin(url) or "",
+                hint="check the URL; credenza sends credentials only where the secret is bound",
+            )
+        started = await device.start(self._context.client, credentials, url, self._context.clock())
+        return PendingDevice(resolved, credentials, started)
+
+    async def finish_device(
+        self,
+        pending: PendingDevice,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> SessionToken:
+        """Poll until the person approves, denies, or the code expires."""
+        from credenza.oauth.grants import device
+
+        token = await device.poll(
+            self._context.client,
+            pending.credentials,
+            pending.device,
+            clock=self._context.clock,
+            sleep=sleep,
+        )
+        return await asyncio.to_thread(
+            self._tokens.keep_user_token, pending.resolved, pending.credentials.scopes, token
+        )
+
+    async def sign_out(self, app_ref: str, env_name: str | None) -> str:
+        """Revoke the refresh and access tokens where the server can; forget them here anyway."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        session = await asyncio.to_thread(self._tokens.user_session, resolved)
+        if session is None:
+            return "not signed in"
+        return await self._tokens.revoke(session)
+
+    async def _prepare(
+        self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None
+    ) -> tuple[ResolvedEnvironment, ClientCredentials]:
+        resolved = await self._credentials.ready(app_ref, env_name)
+        requested = self._tokens.requested_scopes(resolved, scopes)
+        credentials = await self._credentials.client_credentials(resolved, requested)
+        return resolved, credentials
+
+
+def _no_endpoint(resolved: ResolvedEnvironment, what: str, option: str) -> ValidationError:
+    app, env = resolved.application.id, resolved.name
+    return ValidationError(
+        f"{resolved.label} has no {what} endpoint",
+        hint=f"set it: credenza env edit {app} {env} {option} URL, or give the environment an "
+        "issuer and run `credenza env discover`",
+    )

@@ -1,0 +1,252 @@
+"""`credenza login`, `token` and `logout` for user tokens, as a user runs them, against the
+sandbox over real HTTP. The browser is a plain HTTP client (no real browser runs here)."""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+from credenza.sandbox import SandboxServer, SandboxState
+from tests.conftest import CliRunner
+from tests.grants_helpers import FrozenClock
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def server(clock: FrozenClock) -> Iterator[SandboxServer]:
+    state = SandboxState(token_ttl=300, clock=clock.seconds, auto_approve=True, device_interval=0)
+    with SandboxServer(state) as running:
+        yield running
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stands in for the user's browser: opens the URL over HTTP and follows the redirect back to
+    credenza's loopback listener, as a browser does after the user approves."""
+    opened: list[str] = []
+
+    def open_url(url: str, *args: object, **kwargs: object) -> bool:
+        opened.append(url)
+
+        def visit() -> None:
+            with httpx.Client(trust_env=False) as client:
+                answer = client.get(url)
+                client.get(answer.headers["location"])
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_url)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    return opened
+
+
+def free_callback() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/pipedrive/callback"
+
+
+def add_pipedrive(cli: CliRunner, server: SandboxServer, callback: str) -> str:
+    """Pipedrive's way: one loopback callback, authorization_code + refresh_token only."""
+    client = server.state.add_client(
+        {
+            "client_id": "pd-user",
+            "scope": "deals:read",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": [callback],
+            "application": "Pipedrive CRM",
+        }
+    )
+    assert (
+        cli(
+            "app",
+            "add",
+            "Pipedrive CRM",
+            "--callback-url",
+            callback,
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        )[0]
+        == 0
+    )
+    code, _, err = cli(
+        "env",
+        "add",
+        "pipedrive-crm",
+        "production",
+        "--client-id",
+        "pd-user",
+        "--issuer",
+        server.issuer,
+    )
+    assert code == 0, err
+    assert cli("secret", "set", "pipedrive-crm", "production", stdin=client.client_secret)[0] == 0
+    return client.client_secret
+
+
+def always_refresh(config_path: Path) -> None:
+    """A skew longer than the token's life: every `credenza token` refreshes (an hour of use)."""
+    data = tomllib.loads(config_path.read_text())
+    data.setdefault("settings", {})["token_skew_seconds"] = 3600
+    config_path.write_text(tomli_w.dumps(data))
+
+
+def test_login_then_token_for_an_hour_past_expiry_without_another_login(
+    cli: CliRunner,
+    server: SandboxServer,
+    clock: FrozenClock,
+    browser: list[str],
+    config_path: Path,
+) -> None:
+    callback = free_callback()
+    add_pipedrive(cli, server, callback)
+    code, out, err = cli("login", "pipedrive-crm")
+    assert code == 0, err
+    assert out == ""
+    assert "Open this URL to sign in:" in err
+    assert browser[0] in err
+    assert "Signed in to Pipedrive CRM / production as ada@example.org" in err
+    assert httpx.URL(browser[0]).params["redirect_uri"] == callback
+
+    code, first, _ = cli("token", "pipedrive-crm")
+    assert code == 0
+    assert first.strip()
+    always_refresh(config_path)
+    seen = {first.strip()}
+    for _ in range(13):  # five-minute tokens, refreshed through more than an hour
+        clock.advance(300)
+        code, out, err = cli("token", "pipedrive-crm")
+        assert code == 0, err
+        seen.add(out.strip())
+    assert len(seen) == 14
+    # Only access tokens left the process; the refresh tokens never did.
+    refresh_tokens = [t for t in server.state.tokens if t.startswith("rt-")]
+    assert len(refresh_tokens) == 14
+    polls = [r for r in server.state.requests if r["form"].get("grant_type") == "refresh_token"]
+    assert len(polls) == 13
+    assert all(rt not in out + err for rt in refresh_tokens)
+    # Never client_credentials: the application does not declare it.
+    grants = {r["form"].get("grant_type") for r in server.state.requests if r["form"]}
+    assert grants == {"authorization_code", "refresh_token"}
+
+
+def test_a_rotation_whose_answer_was_never_stored_asks_to_sign_in_again(
+    cli: CliRunner, server: SandboxServer, browser: list[str], config_path: Path
+) -> None:
+    secret = add_pipedrive(cli, server, free_callback())
+    assert cli("login", "pipedrive-crm")[0] == 0
+    always_refresh(config_path)
+    # What a kill between the server's answer and the keyring write leaves: the server rotated
+    # (the stored refresh token is used up) and credenza never stored the new one.
+    stored = next(t for t, issued in server.state.tokens.items() if issued.kind == "refresh")
+    used = httpx.post(
+        f"{server.issuer}/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": stored},
+        auth=("pd-user", secret),
+    )
+    assert used.status_code == 200
+    code, out, err = cli("token", "pipedrive-crm")
+    assert code == 1
+    assert out == ""
+    assert "sign in again: credenza login pipedrive-crm" in err
+    assert "Traceback" not in err
+    # Signing in again is all it takes.
+    assert cli("login", "pipedrive-crm")[0] == 0
+    assert cli("token", "pipedrive-crm")[0] == 0
+
+
+def test_token_before_login_says_how_to_sign_in_and_sends_nothing(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    add_pipedrive(cli, server, free_callback())
+    before = len(server.state.requests)
+    code, _, err = cli("token", "pipedrive-crm")
+    assert code == 1
+    assert "credenza login pipedrive-crm" in err
+    assert len(server.state.requests) == before
+
+
+def test_logout_revokes_both_tokens_and_forgets_them(
+    cli: CliRunner, server: SandboxServer, browser: list[str]
+) -> None:
+    add_pipedrive(cli, server, free_callback())
+    assert cli("login", "pipedrive-crm")[0] == 0
+    access = cli("token", "pipedrive-crm")[1].strip()
+    code, _, err = cli("logout", "pipedrive-crm")
+    assert code == 0, err
+    assert "revoked" in err
+    assert all(issued.revoked for issued in server.state.tokens.values())
+    revoked = server.state.lookup(access)
+    assert revoked is not None
+    assert revoked.revoked
+    assert cli("token", "pipedrive-crm")[0] == 1
+
+
+def test_device_login_over_ssh_prints_the_code_and_polls(
+    cli: CliRunner, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.add_client(
+        {
+            "client_id": "tv-app",
+            "token_endpoint_auth_method": "none",
+            "scope": "deals:read",
+            "grant_types": [DEVICE_GRANT, "refresh_token"],
+        }
+    )
+    cli("app", "add", "TV App", "--grant-type", DEVICE_GRANT, "--grant-type", "refresh_token")
+    code, _, err = cli(
+        "env",
+        "add",
+        "tv-app",
+        "production",
+        "--client-id",
+        "tv-app",
+        "--issuer",
+        server.issuer,
+        "--auth-method",
+        "none",
+    )
+    assert code == 0, err
+
+    # The person approves on another device while credenza polls.
+    def approve_soon() -> None:
+        import time
+
+        for _ in range(200):
+            pending = [g for g in server.state.devices.values() if g.status == "pending"]
+            if pending:
+                httpx.post(
+                    f"{server.issuer}/device",
+                    data={"user_code": pending[0].user_code, "decision": "approve"},
+                )
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=approve_soon, daemon=True).start()
+    code, _, err = cli("login", "tv-app", "--device")
+    assert code == 0, err
+    assert "enter the code:" in err
+    assert f"{server.issuer}/device" in err
+    assert "Signed in to TV App / production" in err
+    code, token, _ = cli("token", "tv-app")
+    assert code == 0
+    assert server.state.lookup(token.strip()) is not None
