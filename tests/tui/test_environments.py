@@ -21,15 +21,15 @@ TELENOR = "telenor-sms-gateway/production"
 
 
 async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> None:
-    registered = demo.server.state.clients["pipedrive-crm-sync-sandbox"]
+    registered = demo.server.state.clients["chorus-line-test-sandbox"]
     async with app.run_test(size=(100, 40)) as pilot:
-        await goto(pilot, "2", "pipedrive-crm-sync/sandbox")
+        await goto(pilot, "2", "chorus-line-test/sandbox")
         await pilot.press("s")
         await settle(pilot)
         await pilot.press(*registered.client_secret, "enter")
         await settle(pilot)
         assert (
-            app.workspace.credentials.reveal("pipedrive-crm-sync", "sandbox").reveal()
+            app.workspace.credentials.reveal("chorus-line-test", "sandbox").reveal()
             == registered.client_secret
         )
         await pilot.press("f")

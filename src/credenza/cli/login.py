@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -107,21 +106,13 @@ def _show_url(url: str, *, open_browser: bool) -> None:
 
     print("Open this URL to sign in:", file=sys.stderr)
     print(f"  {clean(url, limit=None)}", file=sys.stderr, flush=True)
-    if open_browser and _has_browser():
+    from credenza.oauth.grants.authorization_code import browser_available
+
+    if open_browser and browser_available():
         import webbrowser
 
         webbrowser.open(url)
     print("Waiting for the browser to come back…", file=sys.stderr, flush=True)
-
-
-def _has_browser() -> bool:
-    """A graphical browser can reach this machine's loopback: not over SSH, and a display."""
-    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
-        return False
-    if sys.platform in ("darwin", "win32"):
-        return True
-    # Without a display, webbrowser would start a text browser inside this terminal.
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _signed_in(workspace: Workspace, session: SessionToken) -> None:

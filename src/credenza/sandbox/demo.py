@@ -91,6 +91,10 @@ def catalogue(state: SandboxState) -> None:
         )
 
 
+# RFC 8252 §7.3: a loopback redirect; a fixed port, since Pipedrive registers exactly one URL.
+PIPEDRIVE_CALLBACK = "http://127.0.0.1:53682/pipedrive/callback"
+
+
 def build_demo(
     directory: Path,
     *,
@@ -173,7 +177,8 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     for env, ttl in (("sandbox", 90), ("production", 300)):
         environment(chorus, env, register(chorus, env, scope="", token_ttl=ttl))
 
-    # Pipedrive: a private app, exactly one callback URL (a placeholder so far), refresh tokens.
+    # Pipedrive: a private app with exactly one callback URL; its tokens act for a person, so it
+    # uses the authorization code grant through that (loopback) callback, and refresh tokens.
     pipedrive = workspace.applications.add(
         "Pipedrive CRM Sync",
         ApplicationChange(
@@ -181,8 +186,8 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
             organisation="Example Sales Co",
             owners=["sam@example.org"],
             type="private",
-            callback_url="https://example.com/oauth/callback",
-            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            callback_url=PIPEDRIVE_CALLBACK,
+            grant_types=["authorization_code", "refresh_token"],
             description="Syncs deals into the data warehouse nightly.",
         ),
     ).id
@@ -193,10 +198,13 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
             pipedrive,
             "sandbox",
             scope="deals:read contacts:read",
-            grant_types=["client_credentials", "refresh_token"],
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[PIPEDRIVE_CALLBACK],
             token_ttl=60,
         ),
         scopes=["deals:read"],
+        authorization_url=f"{issuer}/oauth/authorize",
+        device_authorization_url=f"{issuer}/oauth/device_authorization",
     )
 
     # NewVoiceMedia: a 40-character secret delivered once; credentials carry scopes.

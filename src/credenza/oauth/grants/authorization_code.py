@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -36,6 +38,16 @@ def choose_redirect_uri(callback_url: str | None, override: str | None) -> str:
         with contextlib.suppress(ValidationError):
             return check_loopback_redirect(callback_url)
     return DEFAULT_REDIRECT
+
+
+def browser_available() -> bool:
+    """A graphical browser can reach this machine's loopback: not over SSH, and a display."""
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
+        return False
+    if sys.platform in ("darwin", "win32"):
+        return True
+    # Without a display, webbrowser would start a text browser inside the terminal.
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def check_loopback_redirect(uri: str) -> str:

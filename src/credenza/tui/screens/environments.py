@@ -10,12 +10,14 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from credenza.config.model import Environment
+from credenza.errors import CredenzaError
 from credenza.secrets import CheckedSecret, Secret
 from credenza.services.credentials import ResetResult
 from credenza.services.tokens import SessionToken
 from credenza.services.verification import VerifyResult
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
+from credenza.tui.dialogs.sign_in import SignInDialog
 from credenza.tui.format import age, clip, word
 from credenza.tui.screens.base import Cell, Command, TableScreen
 
@@ -50,6 +52,7 @@ class EnvironmentsScreen(TableScreen):
         Binding("v", "reveal", "Reveal", id="environments.reveal"),
         Binding("t", "verify", "Verify", id="environments.verify"),
         Binding("D", "discover", "Discover", id="environments.discover"),
+        Binding("l", "sign_in", "Sign in", id="environments.sign_in"),
     ]
 
     def __init__(self) -> None:
@@ -281,6 +284,28 @@ class EnvironmentsScreen(TableScreen):
 
         self.run_task(f"discovering endpoints for {app_id} / {env_name}", work(), discovered)
 
+    def action_sign_in(self) -> None:
+        """Sign in as a user (authorization code in a browser, or a device code)."""
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+        try:
+            method = self.workspace.sign_in.method(app_id, env_name, device=False)
+        except CredenzaError as exc:
+            self.notify(str(exc), title="sign in", severity="error", timeout=8)
+            return
+
+        def done(session: SessionToken | None) -> None:
+            if session is None:
+                return
+            who = f" as {session.account}" if session.account else ""
+            self.notify(f"signed in to {app_id} / {env_name}{who}")
+            self.set_detail_message(f"✓ signed in{who}: see Tokens (4)", "good")
+
+        self.app.push_screen(
+            SignInDialog(self.workspace, app_id, env_name, method, self.credenza.clock), done
+        )
+
     def commands(self) -> list[Command]:
         key = self.selected_key()
         if key is None:
@@ -294,4 +319,5 @@ class EnvironmentsScreen(TableScreen):
             (f"Reset secret for {label}", "rotate, verify, record", self.action_reset_secret),
             (f"Reveal secret for {label}", "shown for 10 seconds", self.action_reveal),
             (f"Discover endpoints for {label}", "from the issuer's metadata", self.action_discover),
+            (f"Sign in to {label}", "as a user: browser or device code", self.action_sign_in),
         ]
