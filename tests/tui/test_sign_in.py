@@ -46,6 +46,10 @@ async def test_sign_in_through_the_consent_page_puts_a_user_token_in_tokens(
         assert [s.user for s in sessions] == [True]
         assert sessions[0].account == demo.server.state.user
         assert sessions[0].token.refresh_token is not None
+        await pilot.press("4")
+        await settle(pilot)
+        assert f"account: {demo.server.state.user}" in detail_text(app)
+        assert "kept in the keyring only" in detail_text(app)
 
 
 async def test_cancel_closes_the_listener_and_stores_nothing(app: CredenzaApp, demo: Demo) -> None:

@@ -210,8 +210,9 @@ class TokensScreen(TableScreen):
                 "expires",
                 f"{token.expires_at:%Y-%m-%d %H:%M:%S} UTC" if token.expires_at else "not given",
             ),
-            ("refresh token", "yes" if token.refresh_token else "no (refresh fetches a new token)"),
+            ("refresh token", _refresh_state(session)),
             ("auto-refresh", "on" if key in self.auto else "off (A toggles)"),
+            *_user_lines(session),
         ):
             text.append(f"{label:>15}: ", style="dim")
             text.append(f"{value}\n")
@@ -330,3 +331,22 @@ class TokensScreen(TableScreen):
                 self.action_toggle_auto,
             ),
         ]
+
+
+def _refresh_state(session: SessionToken) -> str:
+    if session.token.refresh_token is None:
+        return (
+            "no (sign in again when it expires)"
+            if session.user
+            else ("no (refresh fetches a new token)")
+        )
+    return "yes (kept in the keyring only)" if session.user else "yes"
+
+
+def _user_lines(session: SessionToken) -> list[tuple[str, str]]:
+    """A signed-in person's token says whose it is (the JWT's sub; server text, so cleaned)."""
+    if not session.user:
+        return []
+    from credenza.oauth.untrusted import clean
+
+    return [("grant", "user sign-in"), ("account", clean(session.account or "unknown", limit=80))]
