@@ -73,6 +73,12 @@ def test_private_key_jwt_from_the_cli(cli: CliRunner, sandbox: SandboxServer) ->
     assert code == 0, err
     assert sandbox.state.lookup(token.strip()) is not None
     assert "client_assertion" in sandbox.state.requests[-1]["form"]
+    code, out, _ = cli("verify", "bank-api", "--json")
+    assert code == 0
+    assert "private_key_jwt" in json.loads(out)[0]["message"]
+    code, _, err = cli("secret", "reset", "bank-api", "production", "--yes")
+    assert code == 2
+    assert "rotated by adding a new one" in err
 
 
 def test_a_key_that_is_not_a_key_is_refused_and_nothing_is_stored(

@@ -68,6 +68,24 @@ CredentialedEndpoint = Literal[
 ]
 
 
+def _refuse_reset_without_secret(resolved: ResolvedEnvironment) -> None:
+    """A key or a certificate is not reset: a new one is added, registered, then used."""
+    from credenza.oauth.auth import method_for
+
+    kind = method_for(resolved.auth_method).secret_kind
+    app, env = resolved.application.id, resolved.name
+    if kind == "private_key":
+        raise ValidationError(
+            f"{resolved.label} authenticates with {resolved.auth_method}: a key is rotated by "
+            "adding a new one, not reset",
+            hint=f"store the new key with `credenza secret set {app} {env} --private-key "
+            "--key-id NEW`, register `credenza secret public-key` (or the new certificate) at the "
+            "provider, then remove the old key there",
+        )
+    if kind == "none":
+        raise ValidationError(f"{resolved.label} is a public client: it has no secret to reset")
+
+
 def origin(url: str | None) -> str | None:
     if not url:
         return None
@@ -265,6 +283,7 @@ class Credentials:
         (Chorus); None lists both cases.
         """
         resolved = self._environments.resolve(app_ref, env_name)
+        _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         policy = self.reset_policy(app_ref, env_name)
         profile = resolved.profile
@@ -332,6 +351,7 @@ class Credentials:
         failed verification nor Ctrl-C nor a crash can lose it.
         """
         resolved = self._environments.resolve(app_ref, env_name)
+        _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
         verified = True

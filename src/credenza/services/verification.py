@@ -16,6 +16,7 @@ from credenza.errors import (
     SecretMissingError,
     SecretStoreError,
 )
+from credenza.oauth.grants import USER_GRANTS, token_grant
 from credenza.services.context import Context
 from credenza.services.environments import Environments
 from credenza.services.tokens import Tokens
@@ -55,8 +56,13 @@ class Verification:
             return VerifyResult(app_ref, env_name, "config", str(exc))
         app_id = resolved.application.id
         warnings = expiry_warnings(resolved.environment, self._context.clock())
+        # A user grant is verified by a refresh: credenza never sends a grant the app lacks.
+        user = token_grant(resolved.application.grant_types) in USER_GRANTS
         try:
-            session = await self._tokens.fetch(app_id, env_name)
+            if user:
+                session, _ = await self._tokens.token(app_id, env_name, use_cache=False)
+            else:
+                session = await self._tokens.fetch(app_id, env_name)
         except SecretMissingError as exc:
             return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
         except SecretStoreError as exc:
@@ -68,11 +74,12 @@ class Verification:
         from credenza.oauth.tokens import token_warnings
 
         warnings += tuple(token_warnings(session.token, session.requested_scopes))
+        how = resolved.auth_method + (", refreshing the user's token" if user else "")
         return VerifyResult(
             app_id,
             env_name,
             "ok",
-            f"token issued; scope {session.token.scope_text() or '-'}",
+            f"token issued ({how}); scope {session.token.scope_text() or '-'}",
             warnings,
         )
 

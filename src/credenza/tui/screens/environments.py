@@ -233,7 +233,12 @@ class EnvironmentsScreen(TableScreen):
             if result is not None:
                 self.notify(f"secret of {app_id} / {env_name} rotated")
 
-        self.app.push_screen(SecretResetDialog(self.workspace, app_id, env_name), done)
+        try:
+            dialog = SecretResetDialog(self.workspace, app_id, env_name)
+        except CredenzaError as exc:  # a key or a public client: nothing to reset
+            self.notify(str(exc), title="reset", severity="error", timeout=8)
+            return
+        self.app.push_screen(dialog, done)
 
     def action_reveal(self) -> None:
         key = self.selected_key()
