@@ -83,4 +83,5 @@ async def test_the_production_checklist_is_in_the_detail_panel(app: CredenzaApp)
         await select_row(pilot, "pipedrive-crm-sync")
         text = detail_text(app)
         assert "✗ to do  two application owners — 1 named" in text
-        assert "placeholder: https://example.com/oauth/callback" in text
+        assert "✓ done   a real callback URL" in text
+        assert "(loopback: `credenza login` signs in here)" in text

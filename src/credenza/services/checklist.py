@@ -32,6 +32,16 @@ def is_placeholder_url(url: str) -> bool:
     )
 
 
+def _is_loopback_redirect(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme == "http"
+        and parts.port is not None
+        and is_placeholder_url(url)
+        and ((parts.hostname or "") in ("127.0.0.1", "localhost", "::1"))
+    )
+
+
 class Checklist:
     def __init__(self, context: Context) -> None:
         self._context = context
@@ -65,15 +75,16 @@ def checklist(application: Application) -> list[ChecklistItem]:
     redirect_grants = {"authorization_code", "implicit"} & set(application.grant_types)
     if application.callback_url:
         placeholder = is_placeholder_url(application.callback_url)
-        items.append(
-            ChecklistItem(
-                "a real callback URL",
-                not placeholder,
-                "placeholder: " + application.callback_url
-                if placeholder
-                else application.callback_url,
-            )
-        )
+        # RFC 8252 §7.3: where credenza itself signs the user in, a loopback redirect is the
+        # real one, not a placeholder.
+        native = placeholder and "authorization_code" in redirect_grants
+        native = native and _is_loopback_redirect(application.callback_url)
+        detail = application.callback_url
+        if native:
+            detail += " (loopback: `credenza login` signs in here)"
+        elif placeholder:
+            detail = "placeholder: " + detail
+        items.append(ChecklistItem("a real callback URL", not placeholder or native, detail))
     else:
         items.append(
             ChecklistItem(
