@@ -250,3 +250,42 @@ def test_device_login_over_ssh_prints_the_code_and_polls(
     code, token, _ = cli("token", "tv-app")
     assert code == 0
     assert server.state.lookup(token.strip()) is not None
+
+
+def test_a_device_endpoint_on_another_origin_gets_no_credentials(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    from tests.servers import recording_app, serve
+
+    client = server.state.add_client(
+        {"client_id": "tv-secret", "grant_types": [DEVICE_GRANT, "refresh_token"]}
+    )
+    cli("app", "add", "TV App", "--grant-type", DEVICE_GRANT)
+    bodies: list[bytes] = []
+    with serve(recording_app(bodies)) as elsewhere:
+        code, _, err = cli(
+            "env",
+            "add",
+            "tv-app",
+            "production",
+            "--client-id",
+            "tv-secret",
+            "--token-url",
+            f"{server.issuer}/oauth/token",
+        )
+        assert code == 0, err
+        assert cli("secret", "set", "tv-app", "production", stdin=client.client_secret)[0] == 0
+        # Moved after the secret was stored: not confirmed, so nothing goes there.
+        cli(
+            "env",
+            "edit",
+            "tv-app",
+            "production",
+            "--device-authorization-url",
+            f"{elsewhere.issuer}/device_authorization",
+        )
+        code, _, err = cli("login", "tv-app", "--device")
+    assert code == 2, err
+    assert "device authorization endpoint" in err
+    assert "nothing was sent there" in err
+    assert bodies == []

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from credenza.errors import EndpointChangedError, ValidationError
+from credenza.errors import ValidationError
 from credenza.oauth.grants import declares_device_flow
 from credenza.services.context import Context
-from credenza.services.credentials import Credentials, origin
+from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.tokens import SessionToken, Tokens
 
@@ -105,20 +105,17 @@ class SignIn:
         """RFC 8628 §3.1: get the user code and the URL to show."""
         from credenza.oauth.grants import device
 
-        resolved, credentials = await self._prepare(app_ref, env_name, scopes)
+        resolved = await self._credentials.ready(app_ref, env_name)
         url = resolved.device_authorization_url
         if not url:
             raise _no_endpoint(resolved, "device authorization", "--device-authorization-url")
-        # The client authenticates here too: only where its secret is bound (rule 24).
-        if origin(url) != origin(resolved.token_url):
-            raise EndpointChangedError(
-                f"the device authorization endpoint of {resolved.label} ({origin(url)}) is not "
-                f"on the token endpoint's origin ({origin(resolved.token_url)}); the client's "
-                "credentials were not sent there",
-                stored_origin=origin(resolved.token_url) or "",
-                new_origin=origin(url) or "",
-                hint="check the URL; credenza sends credentials only where the secret is bound",
-            )
+        # The client authenticates here too: only on an origin its secret is bound to (rule 24).
+        credentials = await self._credentials.client_credentials(
+            resolved,
+            self._tokens.requested_scopes(resolved, scopes),
+            endpoint="device_authorization",
+            url=url,
+        )
         started = await device.start(self._context.client, credentials, url, self._context.clock())
         return PendingDevice(resolved, credentials, started)
 
