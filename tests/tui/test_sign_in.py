@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
+from credenza.config.model import ApplicationChange
 from credenza.oauth.grants.authorization_code import LoopbackListener
 from credenza.sandbox.demo import PIPEDRIVE_CALLBACK, Demo
 from credenza.tui.app import CredenzaApp
@@ -75,3 +79,45 @@ async def test_sign_in_on_a_client_credentials_application_says_why_not(
         await pilot.press("l")
         await settle(pilot)
         assert not isinstance(app.screen, SignInDialog)
+
+
+async def test_over_ssh_the_device_code_is_shown_with_its_countdown(
+    app: CredenzaApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22")
+    device_grant = "urn:ietf:params:oauth:grant-type:device_code"
+    demo.server.state.clients["pipedrive-crm-sync-sandbox"].grant_types.append(device_grant)
+    demo.server.state.device_interval = 0
+    app.workspace.applications.edit(
+        "pipedrive-crm-sync",
+        ApplicationChange(grant_types=["authorization_code", "refresh_token", device_grant]),
+    )
+    async with app.run_test(size=(110, 40)) as pilot:
+        await goto(pilot, "2", PIPEDRIVE)
+        await pilot.press("l")
+        for _ in range(200):
+            screen = app.screen
+            if isinstance(screen, SignInDialog) and screen._device is not None:
+                break
+            await pilot.pause(0.02)
+        dialog = app.screen
+        assert isinstance(dialog, SignInDialog)
+        device = dialog._device
+        assert device is not None
+        target = dialog.query_one("#sign-in-target", Static).content
+        assert str(target) == device.user_code
+        assert "the code expires in 10:00" in str(
+            dialog.query_one("#sign-in-status", Static).content
+        )
+        async with httpx.AsyncClient() as browser:
+            done = await browser.post(
+                f"{demo.server.issuer}/device",
+                data={"user_code": device.user_code, "decision": "approve"},
+            )
+        assert done.status_code == 200
+        for _ in range(200):
+            if not isinstance(app.screen, SignInDialog):
+                break
+            await pilot.pause(0.02)
+        await settle(pilot)
+        assert [s.user for s in app.workspace.tokens.sessions.values()] == [True]

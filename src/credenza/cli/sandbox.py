@@ -36,6 +36,11 @@ def register(commands: Group) -> None:
     )
     serve.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds")
     serve.add_argument("--state", type=Path, help="keep state in this JSON file across restarts")
+    serve.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="approve sign-ins without showing the consent page (scripts, CI)",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -67,7 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from credenza.sandbox.server import SandboxServer
     from credenza.sandbox.state import SandboxState
 
-    state = SandboxState(token_ttl=args.token_ttl, state_file=args.state)
+    state = SandboxState(
+        token_ttl=args.token_ttl, state_file=args.state, auto_approve=args.auto_approve
+    )
     if args.clients:
         for metadata in load_clients(args.clients):
             if metadata.get("client_id") not in state.clients:
