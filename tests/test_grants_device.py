@@ -128,3 +128,15 @@ async def test_server_side_expiry_is_reported_as_expired(
 
 def _token_polls(server: SandboxServer) -> list[dict[str, str]]:
     return [r["form"] for r in server.state.requests if r["path"] == "/oauth/token"]
+
+
+async def test_an_interval_of_zero_is_polled_once_a_second_not_in_a_tight_loop(
+    server: SandboxServer, clock: FrozenClock
+) -> None:
+    server.state.device_interval = 0
+    client = OAuthClient(FAST)
+    started = await device.start(
+        client, creds(server), f"{server.issuer}/oauth/device_authorization", clock()
+    )
+    await client.aclose()
+    assert started.interval == 1

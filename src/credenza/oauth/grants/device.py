@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_INTERVAL = 5.0
 SLOW_DOWN_STEP = 5.0
+MIN_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,15 @@ async def start(
         verification_uri=verification,
         verification_uri_complete=complete if isinstance(complete, str) else None,
         expires_at=now + timedelta(seconds=max(0.0, min(lifetime, 3600.0))),
-        interval=float(interval)
-        if isinstance(interval, int | float) and interval > 0
-        else DEFAULT_INTERVAL,
+        interval=_interval(interval),
     )
+
+
+def _interval(value: object) -> float:
+    """§3.2: 5 s when absent; never below 1 s, so a server saying 0 cannot make credenza spin."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return max(MIN_INTERVAL, min(float(value), 300.0))
+    return DEFAULT_INTERVAL
 
 
 def token_form(device: DeviceAuthorization) -> dict[str, str]:
