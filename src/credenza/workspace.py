@@ -18,6 +18,7 @@ from credenza.services.context import Clock, Context, utc_now
 from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
+from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
 from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
@@ -54,6 +55,7 @@ class Workspace:
     providers: Providers
     verification: Verification
     status: Status
+    preferences: Preferences
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class Workspace:
         preloaded: Config | None = None,
         local: LocalState | None = None,
         user_settings: Path | None = None,
+        preferences: Preferences | None = None,
     ) -> None:
         context = Context(
             store=store,
@@ -92,6 +95,8 @@ class Workspace:
         self.status = Status(
             context, refresh_failures=lambda: self.tokens.refresh_failures.values()
         )
+        # One person's dashboard choices; in memory unless given a file (Workspace.open does).
+        self.preferences = preferences or Preferences()
 
     @classmethod
     def open(
@@ -111,6 +116,7 @@ class Workspace:
             keyring=settings.keyring,
         )
         local = LocalState(state_path(), str(store.path))
+        kwargs.setdefault("preferences", Preferences(default_preferences_path()))
         return cls(store, secrets, preloaded=config, local=local, user_settings=mine, **kwargs)
 
     @property

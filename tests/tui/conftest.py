@@ -75,7 +75,7 @@ def cell(app: CredenzaApp, row_key: str, column: str) -> str:
 def detail_text(app: CredenzaApp) -> str:
     from textual.widgets import Static
 
-    content = app.screen.query_one("#detail", Static).content
+    content = app.screen.query_one("#detail-text", Static).content
     return content.plain if isinstance(content, Text) else str(content)
 
 

@@ -51,7 +51,10 @@ async def test_request_access_through_the_dialog(app: CredenzaApp, demo: Demo) -
         await pilot.pause()
         dialog.query_one("#instance", Select).value = "fibre-order-sandbox"
         await pilot.pause()
-        dialog.query_one("#tier", Select).value = "Silver"
+        # The Fibre Order API has its own tiers, not the Line Test API's.
+        tiers = [value for _, value in dialog.query_one("#tier", Select)._options]
+        assert [t for t in tiers if isinstance(t, str)] == ["Starter", "Business", "Wholesale"]
+        dialog.query_one("#tier", Select).value = "Business"
         await press_button(pilot, "#request")
         assert "terms of Fibre Order API must be accepted" in str(
             dialog.query_one("#request-status").content
@@ -62,9 +65,10 @@ async def test_request_access_through_the_dialog(app: CredenzaApp, demo: Demo) -
         contract = app.workspace.contracts.of("chorus-line-test")[-1]
         assert (contract.api, contract.sla_tier, contract.status) == (
             "Fibre Order API",
-            "Silver",
+            "Business",
             "approved",
         )
+        assert contract.scopes == ["fibre:quote", "fibre:order"]
         assert contract.terms_accepted_at is not None
         assert app.screen.selected_key() == f"chorus-line-test/{contract.id}"
 

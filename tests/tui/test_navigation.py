@@ -64,7 +64,7 @@ async def test_question_mark_lists_the_keys_that_work_here(app: CredenzaApp) -> 
         assert "1 2 3 4" in keys
         await pilot.press("escape")
         assert isinstance(app.screen, EnvironmentsScreen)
-        assert app.screen.query_one("#detail", Static) is not None
+        assert app.screen.query_one("#detail-text", Static) is not None
 
 
 async def test_palette_offers_sections_and_every_action_on_the_selected_row(

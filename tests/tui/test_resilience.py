@@ -42,7 +42,8 @@ async def test_a_failing_call_ends_in_the_panel_and_a_toast(
         text = detail_text(app)
         assert "✗ fetching a token for telenor-sms-gateway / production failed" in text
         assert words in text
-        assert "press the key again to retry" in text
+        assert "try again" in text
+        assert "`credenza" not in text  # advice in keys, not commands
         assert secret not in text
         toasts = [str(n.message) for n in app._notifications]
         assert any(words in message for message in toasts)

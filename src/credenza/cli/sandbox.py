@@ -47,8 +47,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from credenza.sandbox.demo import Demo, run_demo
 
     def dashboard(demo: Demo) -> int:
+        from credenza.services.preferences import Preferences, default_preferences_path
         from credenza.tui.app import run_dashboard
 
+        # The demo's workspace is thrown away; the person's chosen theme is theirs and stays.
+        demo.workspace.preferences = Preferences(default_preferences_path())
         label = f"demo workspace · sandbox provider at {demo.server.issuer}"
         return run_dashboard(demo.workspace, demo_label=label)
 

@@ -13,7 +13,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,17 @@ TIERS_LINE_TEST = {
     "Bronze": {"auto_approve": True, "rank": 1, "scopes": ["linetest:read"]},
     "Silver": {"auto_approve": True, "rank": 2, "scopes": ["linetest:read"]},
     "Gold": {"auto_approve": False, "rank": 3, "scopes": ["linetest:read", "linetest:bulk"]},
+}
+# Fibre orders are priced per tier: quoting is open to all, ordering from Business up, bulk
+# ordering only for wholesale partners after review.
+TIERS_FIBRE_ORDER = {
+    "Starter": {"auto_approve": True, "rank": 1, "scopes": ["fibre:quote"]},
+    "Business": {"auto_approve": True, "rank": 2, "scopes": ["fibre:quote", "fibre:order"]},
+    "Wholesale": {
+        "auto_approve": False,
+        "rank": 3,
+        "scopes": ["fibre:quote", "fibre:order", "fibre:bulk"],
+    },
 }
 TIERS_GROUP = {
     "Silver": {"auto_approve": True, "rank": 2, "scopes": ["linetest:read", "fibre:order"]},
@@ -74,7 +85,7 @@ def catalogue(state: SandboxState) -> None:
                 "instance": f"v1 ({environment})",
                 "environment": environment,
                 "terms": TERMS,
-                "tiers": TIERS_LINE_TEST,
+                "tiers": TIERS_FIBRE_ORDER,
             }
         )
         state.add_api(
@@ -176,6 +187,12 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
     ).id
     for env, ttl in (("sandbox", 90), ("production", 300)):
         environment(chorus, env, register(chorus, env, scope="", token_ttl=ttl))
+    # Chorus secrets are issued for two years.
+    workspace.environments.edit(
+        chorus,
+        "production",
+        EnvironmentChange(secret_expires_at=workspace.clock() + timedelta(days=730)),
+    )
 
     # Pipedrive: a private app with exactly one callback URL; its tokens act for a person, so it
     # uses the authorization code grant through that (loopback) callback, and refresh tokens.
@@ -230,6 +247,11 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
         scopes=["interaction-content:read", "stats:read"],
         auth_method="client_secret_post",
     )
+    # Its secret expires soon, so `credenza status` and the dashboard's header have one to show.
+    now = workspace.clock()
+    workspace.environments.edit(
+        nvm, "production", EnvironmentChange(secret_expires_at=now + timedelta(days=12))
+    )
 
     # Anypoint: contracts through an API group and directly, SLA tiers in every status.
     anypoint = workspace.applications.add(
@@ -279,14 +301,15 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
 
 # (application, environment, API or group, instance, SLA tier, then decided as). Together they show
 # every status; the Anypoint app reaches Line Test API through the group (Silver) and directly
-# (Bronze), so the group's Silver is the effective contract; Gold is reviewed, so it stays pending.
+# (Bronze), so the group's Silver is the effective contract; Gold and Wholesale are reviewed, so
+# they stay pending.
 CONTRACTS: list[tuple[str, str, str, str, str, ContractStatus | None]] = [
     ("chorus", "sandbox", "Line Test API", "line-test-sandbox", "Bronze", None),
     ("chorus", "production", "Line Test API", "line-test-production", "Gold", None),
     ("anypoint", "production", "Broadband Group", "broadband-group-production", "Silver", None),
     ("anypoint", "production", "Line Test API", "line-test-production", "Bronze", None),
-    ("anypoint", "production", "Fibre Order API", "fibre-order-production", "Gold", None),
-    ("anypoint", "sandbox", "Fibre Order API", "fibre-order-sandbox", "Gold", "rejected"),
+    ("anypoint", "production", "Fibre Order API", "fibre-order-production", "Wholesale", None),
+    ("anypoint", "sandbox", "Fibre Order API", "fibre-order-sandbox", "Wholesale", "rejected"),
     ("anypoint", "sandbox", "Line Test API", "line-test-sandbox", "Bronze", "revoked"),
 ]
 

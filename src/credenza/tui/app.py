@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +14,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from credenza.oauth.untrusted import clean
+from credenza.errors import CredenzaError
 from credenza.services.context import utc_now
+from credenza.services.status import Attention, StatusReport
+from credenza.tui.dialogs.attention import WHERE, AttentionDialog
 from credenza.tui.dialogs.help import HelpDialog
+from credenza.tui.messages import ConfigChanged, TokenFetched
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.base import SECTIONS, TableScreen
 from credenza.tui.screens.contracts import ContractsScreen
@@ -41,6 +46,7 @@ class CredenzaApp(App[None]):
             for mode, key, title in SECTIONS
         ),
         Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("exclamation_mark", "attention", "Needs attention", show=False, id="app.attention"),
         Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
 
@@ -52,6 +58,24 @@ class CredenzaApp(App[None]):
         self.clock = clock
         self.demo_label = demo_label
         self.selected_application: str | None = None
+        self.attention_count: int | None = None  # None until first worked out
+        self.attention_report: StatusReport | None = None
+
+    def on_mount(self) -> None:
+        saved = self.workspace.preferences.theme
+        if saved in self.available_themes:
+            self.theme = saved
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.work_out_attention()
+
+    def _theme_changed(self, theme: object) -> None:
+        # Kept for the next start, off the event loop (a file write).
+        self.run_worker(
+            lambda: self.workspace.preferences.set_theme(self.theme),
+            thread=True,
+            group="preferences",
+            exclusive=True,
+        )
 
     def notify(
         self,
@@ -76,22 +100,86 @@ class CredenzaApp(App[None]):
         await self.workspace.aclose()
 
     def action_help(self) -> None:
+        """credenza's own keys first (this section's, then the app's), Textual's after."""
         screen = self.screen
-        keys = [
-            (
-                active.binding.key_display or self.get_key_display(active.binding),
-                active.binding.description,
-            )
-            for active in screen.active_bindings.values()
-            if active.binding.description
+        own: list[tuple[str, str]] = []
+        built_in: list[tuple[str, str]] = []
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description:
+                continue
+            entry = (binding.key_display or self.get_key_display(binding), binding.description)
+            # Every credenza binding has an id; Textual's own (the table's, ctrl+q) do not.
+            (own if binding.id else built_in).append(entry)
+        own += [
+            ("1 2 3 4", "Applications, Environments, Contracts, Tokens (or click a tab)"),
+            ("tab", "into the details panel (arrow keys scroll it)"),
+            ("escape", "clear the filter, close a dialog"),
+            ("ctrl+p", "command palette: every section and every action on the row"),
         ]
-        keys += [
-            ("1 2 3 4", "Applications, Environments, Contracts, Tokens"),
-            ("j / k", "down / up"),
-        ]
-        keys += [("/", "filter the table"), ("escape", "clear the filter, close a dialog")]
         section = next((title for mode, _, title in SECTIONS if mode == self.current_mode), "")
-        self.push_screen(HelpDialog(section, list(dict.fromkeys(keys))))
+        self.push_screen(
+            HelpDialog(section, list(dict.fromkeys(own)), list(dict.fromkeys(built_in)))
+        )
+
+    # -- what needs attention -------------------------------------------------------------------
+
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        self.work_out_attention()
+
+    def on_token_fetched(self, message: TokenFetched) -> None:
+        self.work_out_attention()
+
+    def work_out_attention(self) -> None:
+        """The header's count: the workspace's status report, off the event loop; a newer
+        request drops an older one. Without the keyring read per environment (unfinished
+        resets): the dashboard opens with one keyring read at most; the ! list reads them."""
+
+        async def work() -> None:
+            try:
+                report = await asyncio.to_thread(self.workspace.status.report, check_keyring=False)
+            except CredenzaError:
+                return  # the count stays as it was; the sections show the error themselves
+            self.attention_count = len(report.due)
+            self.attention_report = report
+            for screen in self.screen_stack:
+                if isinstance(screen, TableScreen):
+                    screen.show_attention()
+
+        self.run_worker(work(), group="attention", exclusive=True, exit_on_error=False)
+
+    def action_attention(self) -> None:
+        """List what needs attention; the item chosen opens its section on its row."""
+
+        async def work() -> None:
+            report = await asyncio.to_thread(self.workspace.status.report)
+            self.attention_report = report
+            self.attention_count = len(report.due)
+            item = await self.push_screen_wait(AttentionDialog(report))
+            if item is not None:
+                await self.go_to(item)
+
+        self.run_worker(work(), group="attention-list", exclusive=True, exit_on_error=False)
+
+    async def go_to(self, item: Attention) -> None:
+        """The section and row where ``item`` is fixed."""
+        mode, _ = WHERE[item.kind]
+        self.selected_application = item.application
+        await self.switch_mode(mode)
+        screen = self.screen
+        if not isinstance(screen, TableScreen):
+            return
+        if mode == "environments" and item.environment:
+            screen.select_key(f"{item.application}/{item.environment}")
+        elif mode == "applications":
+            screen.select_key(item.application)
+        elif mode == "contracts" and item.detail:
+            screen.select_key(f"{item.application}/{item.detail}")
+        elif mode == "tokens":
+            for key in screen.row_keys():
+                if key.startswith(f"{item.application}/{item.environment}/"):
+                    screen.select_key(key)
+                    break
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

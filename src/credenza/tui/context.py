@@ -17,3 +17,5 @@ class Dashboard(Protocol):
     workspace: Workspace
     clock: Callable[[], datetime]
     selected_application: str | None
+    # How many things are due (the header's count); None until first worked out.
+    attention_count: int | None

@@ -10,14 +10,18 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
+from credenza.tui.advice import advice
 from credenza.tui.context import Dashboard
+from credenza.tui.messages import ConfigChanged, TaskFailed
+from credenza.tui.widgets.footer import FittingFooter
+from credenza.tui.widgets.mode_bar import SECTIONS, ModeBar
 
 if TYPE_CHECKING:
     from credenza.workspace import Workspace
@@ -36,41 +40,17 @@ def plain(cell: Cell) -> Text:
 
 Command = tuple[str, str, Callable[[], Any]]
 
-SECTIONS = [
-    ("applications", "1", "Applications"),
-    ("environments", "2", "Environments"),
-    ("contracts", "3", "Contracts"),
-    ("tokens", "4", "Tokens"),
-]
-
-
-class ModeBar(Static):
-    """The section names with their keys; the current one highlighted."""
-
-    def __init__(self, current: str) -> None:
-        super().__init__(id="mode-bar")
-        self.current = current
-
-    def render(self) -> Text:
-        bar = Text(" credenza ", style="bold reverse")
-        for mode, key, title in SECTIONS:
-            style = "bold reverse" if mode == self.current else "dim"
-            bar.append("  ")
-            bar.append(f" {key} {title} ", style=style)
-        demo = getattr(self.app, "demo_label", "")
-        if demo:
-            bar.append(f"   {demo}", style="italic")
-        return bar
+__all__ = ["SECTIONS", "Cell", "Command", "ModeBar", "TableScreen", "VimTable"]
 
 
 class VimTable(DataTable[Cell]):
     """A row-cursor table that also moves with j and k."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g", "scroll_top", "First row", show=False, id="table.top"),
+        Binding("G", "scroll_bottom", "Last row", show=False, id="table.bottom"),
     ]
 
 
@@ -86,7 +66,9 @@ class TableScreen(Screen[None]):
     NARROW: ClassVar[set[str]] = set()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="table.filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="table.clear_filter"),
+        Binding("J", "scroll_detail(1)", "Scroll details down", show=False, id="detail.down"),
+        Binding("K", "scroll_detail(-1)", "Scroll details up", show=False, id="detail.up"),
     ]
 
     def __init__(self) -> None:
@@ -113,8 +95,11 @@ class TableScreen(Screen[None]):
         with Vertical(id="body"):
             yield Input(placeholder="filter: type to narrow the rows, escape to clear", id="filter")
             yield self.make_table()
-            yield Static(id="detail", markup=False)
-        yield Footer(compact=True)
+            # A scroll box: a long panel (the production checklist) is read by J/K, the wheel,
+            # or tab into it and the arrow keys, whatever the terminal's height.
+            with VerticalScroll(id="detail"):
+                yield Static(id="detail-text", markup=False)
+        yield FittingFooter()
 
     def make_table(self) -> Widget:
         """The widget with id "table"; a section that draws its rows otherwise overrides this
@@ -123,6 +108,11 @@ class TableScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._set_columns(self.app.size.width >= WIDE_AT)
+        self.show_attention()
+
+    def show_attention(self) -> None:
+        """The mode bar's count of what needs attention, as the app last worked it out."""
+        self.query_one(ModeBar).set_count(self.credenza.attention_count)
 
     def on_resize(self) -> None:
         if (self.size.width >= WIDE_AT) != self.wide:
@@ -148,7 +138,12 @@ class TableScreen(Screen[None]):
         # The first resume follows the mount, which has just built the rows.
         if self._resumed_before:
             self.reload()
+            self.show_attention()
         self._resumed_before = True
+
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        # Then it bubbles on to the app, which works out the attention count again.
+        self.reload()
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -174,6 +169,9 @@ class TableScreen(Screen[None]):
             table.move_cursor(row=self._row_keys.index(keep))
         self.show_detail()
 
+    def row_keys(self) -> list[str]:
+        return list(self._row_keys)
+
     def selected_key(self) -> str | None:
         table = self.query_one("#table", VimTable)
         if not self._row_keys or table.cursor_row < 0 or table.cursor_row >= len(self._row_keys):
@@ -196,14 +194,15 @@ class TableScreen(Screen[None]):
     def show_detail(self) -> None:
         from credenza.tui.format import word
 
+        panel = self.query_one("#detail-text", Static)
         key = self.selected_key()
         if key is None:
-            self.query_one("#detail", Static).update(self.empty_detail())
+            panel.update(self.no_match() if self.filter_text else self.empty_detail())
             return
         try:
             text = self.detail(key)
         except (CredenzaError, KeyError):  # the row went away (removed elsewhere): show nothing
-            self.query_one("#detail", Static).update(self.empty_detail())
+            panel.update(self.empty_detail())
             return
         if key in self.messages:
             message, kind = self.messages[key]
@@ -212,7 +211,16 @@ class TableScreen(Screen[None]):
         if not all(line.isprintable() for line in text.plain.split("\n")):
             # Something from outside slipped past its screen's cleaning: show it plain.
             text = Text("\n".join(clean(line, limit=None) for line in text.plain.split("\n")))
-        self.query_one("#detail", Static).update(text)
+        panel.update(text)
+
+    def no_match(self) -> Text:
+        text = Text("no match for ", style="italic")
+        text.append(repr(self.filter_text))
+        text.append(" (escape clears the filter)", style="italic")
+        return text
+
+    def action_scroll_detail(self, lines: int) -> None:
+        self.query_one("#detail", VerticalScroll).scroll_relative(y=lines * 3, animate=False)
 
     def detail(self, key: str) -> Text:
         return Text(key)
@@ -274,21 +282,27 @@ class TableScreen(Screen[None]):
     ) -> None:
         """Run a workspace call in a worker: say it runs, and end in a toast and the detail panel.
 
-        Failures are CredenzaErrors with the same one-line message the CLI prints; the key that
-        started the task retries it.
+        One call per label at a time: a second press of the same key while the first call runs
+        starts nothing (exclusive per label, so a fetch on another row still runs). Failures
+        say what happened and which key fixes it, and post TaskFailed.
         """
 
         key = self.selected_key()  # the row the task is about, even if the cursor moves on
+        name = f"{group}:{label}"
+        if any(w.name == name and not w.is_finished for w in self.workers):
+            work.close()  # never awaited: the call is not made
+            self.notify(f"still {label}…", severity="warning", markup=False)
+            return
 
         async def task() -> None:
             self.set_detail_message(f"⟳ {label}…", "info", key)
             try:
                 result = await work
             except CredenzaError as exc:
-                self.notify(str(exc), title=f"{label} failed", severity="error", timeout=8)
-                self.set_detail_message(
-                    f"✗ {label} failed: {exc} (press the key again to retry)", "bad", key
-                )
+                said = advice(exc)
+                self.notify(said, title=f"{label} failed", severity="error", timeout=8)
+                self.set_detail_message(f"✗ {label} failed: {said}", "bad", key)
+                self.post_message(TaskFailed(label, said))
                 return
             if key is not None and self.messages.get(key, ("", ""))[0].startswith("⟳"):
                 del self.messages[key]
@@ -298,7 +312,7 @@ class TableScreen(Screen[None]):
                     await outcome
             self.show_detail()
 
-        self.run_worker(task(), group=group, exit_on_error=False)
+        self.run_worker(task(), name=name, group=name, exclusive=True, exit_on_error=False)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A blocking workspace call (config file, keyring) off the event loop."""

@@ -1,0 +1,67 @@
+"""Per-user preferences (the dashboard's theme) in a small TOML file beside the user's config."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+FILE_NAME = "preferences.toml"
+
+
+def default_preferences_path() -> Path:
+    """The platform's user config directory (the same one as the default credenza.toml)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("credenza", appauthor=False)) / FILE_NAME
+
+
+class Preferences:
+    """What a person chose in the dashboard; ``path=None`` keeps it in memory only (tests).
+
+    Unlike the config, these are one person's taste, never shared in git: a broken or missing
+    file means the defaults, and a failed write is shrugged off (the choice lasts the session).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._values: dict[str, object] | None = None
+
+    def _load(self) -> dict[str, object]:
+        if self._values is None:
+            self._values = {}
+            if self.path is not None:
+                with contextlib.suppress(OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                    self._values = dict(tomllib.loads(self.path.read_text(encoding="utf-8")))
+        return self._values
+
+    @property
+    def theme(self) -> str | None:
+        value = self._load().get("theme")
+        return value if isinstance(value, str) and value else None
+
+    def set_theme(self, name: str) -> None:
+        values = self._load()
+        if values.get("theme") == name:
+            return
+        values["theme"] = name
+        self._save(values)
+
+    def _save(self, values: dict[str, object]) -> None:
+        if self.path is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(tomli_w.dumps(values).encode())
+                os.replace(temp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
