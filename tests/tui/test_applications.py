@@ -85,3 +85,23 @@ async def test_the_production_checklist_is_in_the_detail_panel(app: CredenzaApp)
         assert "✗ to do  two application owners — 1 named" in text
         assert "✓ done   a real callback URL" in text
         assert "(loopback: `credenza login` signs in here)" in text
+
+
+async def test_every_checklist_line_is_reachable_at_80_by_24(app: CredenzaApp) -> None:
+    from textual.containers import VerticalScroll
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select_row(pilot, "pipedrive-crm-sync")
+        panel = app.screen.query_one("#detail", VerticalScroll)
+        lines = detail_text(app).splitlines()
+        last = next(i for i, line in enumerate(lines) if "contracts approved" in line)
+        assert last >= panel.scrollable_content_region.height  # below the fold at first
+        for _ in range(10):
+            await pilot.press("J")
+        await pilot.pause()
+        assert panel.scroll_y == panel.max_scroll_y > 0
+        top = int(panel.scroll_y)
+        assert top <= last < top + panel.scrollable_content_region.height
+        await pilot.press("K")
+        await pilot.pause()
+        assert panel.scroll_y < panel.max_scroll_y

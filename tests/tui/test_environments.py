@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 from textual.widgets import Button, Input, Static
 
 from credenza.config.model import Provider
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
+from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from tests.tui.conftest import (
     FrozenClock,
@@ -118,3 +120,48 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
             dialog.query_one("#reset-status", Static).content
         )
         assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == new
+
+
+async def test_retire_previous_secret_after_an_overlap_reset(app: CredenzaApp, demo: Demo) -> None:
+    # A provider that rotates with overlap (Entra ID, Okta): both secrets work until retired.
+    provider = app.workspace.config.providers["telenor"]
+    app.workspace.providers.add("telenor", msgspec.structs.replace(provider, rotation="overlap"))
+    client = demo.server.state.clients["telenor-sms-gateway-production"]
+    client.rotation = "overlap"
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        assert "overlap: after a reset both secrets work until P retires" in detail_text(app)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press(*"Telenor SMS Gateway")
+        await press_button(pilot, "#reset")
+        assert client.previous_secret is not None  # the old one still works
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await press_button(pilot, "#confirm")
+        assert client.previous_secret is None
+        assert "✓ the previous secret is retired" in detail_text(app)
+
+
+async def test_retire_on_a_cut_over_provider_says_there_is_nothing_to_retire(
+    app: CredenzaApp,
+) -> None:
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        await pilot.press("P")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("nothing to retire" in str(n.message) for n in app._notifications)
+
+
+async def test_verify_without_a_secret_advises_the_key_not_the_command(app: CredenzaApp) -> None:
+    app.workspace.credentials.remove("telenor-sms-gateway", "production")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        await pilot.press("t")
+        await settle(pilot)
+        assert "press s to set the secret" in detail_text(app)
+        assert "credenza secret set" not in detail_text(app)

@@ -111,11 +111,11 @@ class CredenzaApp(App[None]):
             entry = (binding.key_display or self.get_key_display(binding), binding.description)
             # Every credenza binding has an id; Textual's own (the table's, ctrl+q) do not.
             (own if binding.id else built_in).append(entry)
+        # The section's own keys first, then the table's and the app's.
+        section_keys = {b.description for b in type(screen).BINDINGS if isinstance(b, Binding)}
+        own.sort(key=lambda entry: entry[1] not in section_keys)
         own += [
-            ("1 2 3 4", "Applications, Environments, Contracts, Tokens (or click a tab)"),
-            ("tab", "into the details panel (arrow keys scroll it)"),
-            ("escape", "clear the filter, close a dialog"),
-            ("ctrl+p", "command palette: every section and every action on the row"),
+            ("click", "a section's tab in the header; the count there lists what is due"),
         ]
         section = next((title for mode, _, title in SECTIONS if mode == self.current_mode), "")
         self.push_screen(
@@ -152,14 +152,24 @@ class CredenzaApp(App[None]):
         """List what needs attention; the item chosen opens its section on its row."""
 
         async def work() -> None:
-            report = await asyncio.to_thread(self.workspace.status.report)
+            try:
+                report = await asyncio.to_thread(self.workspace.status.report)
+            except CredenzaError as exc:
+                self.notify(str(exc), title="what needs attention", severity="error")
+                return
             self.attention_report = report
             self.attention_count = len(report.due)
-            item = await self.push_screen_wait(AttentionDialog(report))
-            if item is not None:
-                await self.go_to(item)
+            for screen in self.screen_stack:
+                if isinstance(screen, TableScreen):
+                    screen.show_attention()
+            self.push_screen(AttentionDialog(report), self._chosen)
 
-        self.run_worker(work(), group="attention-list", exclusive=True, exit_on_error=False)
+        if not isinstance(self.screen, AttentionDialog):
+            self.run_worker(work(), group="attention-list", exclusive=True, exit_on_error=False)
+
+    async def _chosen(self, item: Attention | None) -> None:
+        if item is not None:
+            await self.go_to(item)
 
     async def go_to(self, item: Attention) -> None:
         """The section and row where ``item`` is fixed."""

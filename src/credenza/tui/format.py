@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.theme import Theme
 
 from credenza.oauth.tokens import Token
+from credenza.oauth.untrusted import clean
 
 BAR_WIDTH = 10
 
@@ -48,6 +49,25 @@ def tone(theme: Theme, kind: str) -> str:
         "bad": theme.error or "red",
         "info": theme.accent or "blue",
     }.get(kind, theme.foreground or "")
+
+
+def plain(value: object) -> Text:
+    """Config or server text for a cell: cleaned, and a Text so that "[" is never markup."""
+    return Text(clean(value, limit=None))
+
+
+def expiry(expires: datetime | None, now: datetime, warn_days: int, theme: Theme) -> Text:
+    """A secret's expiry date, toned: past (bad), within the warning days (warn), or fine."""
+    if expires is None:
+        return Text("—", style="dim")
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=now.tzinfo)
+    left = expires - now
+    if left.total_seconds() <= 0:
+        return word(theme, f"{expires:%Y-%m-%d} expired", "bad")
+    if left <= timedelta(days=warn_days):
+        return word(theme, f"{expires:%Y-%m-%d} {left.days}d", "warn")
+    return Text(f"{expires:%Y-%m-%d}")
 
 
 def word(theme: Theme, text: str, kind: str) -> Text:

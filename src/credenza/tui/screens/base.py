@@ -67,7 +67,13 @@ class TableScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="table.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="table.clear_filter"),
-        Binding("J", "scroll_detail(1)", "Scroll details down", show=False, id="detail.down"),
+        Binding(
+            "J",
+            "scroll_detail(1)",
+            "Scroll details down (or tab into them, then arrows)",
+            show=False,
+            id="detail.down",
+        ),
         Binding("K", "scroll_detail(-1)", "Scroll details up", show=False, id="detail.up"),
     ]
 

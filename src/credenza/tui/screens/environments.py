@@ -9,16 +9,21 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from credenza.config.model import Environment
+from credenza.config.model import Environment, EnvironmentChange
 from credenza.errors import CredenzaError
+from credenza.oauth.untrusted import clean
 from credenza.secrets import CheckedSecret, Secret
 from credenza.services.credentials import ResetResult
 from credenza.services.tokens import SessionToken
 from credenza.services.verification import VerifyResult
+from credenza.tui.advice import with_advice
+from credenza.tui.dialogs.confirm import ConfirmDialog
+from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from credenza.tui.dialogs.sign_in import SignInDialog
-from credenza.tui.format import age, clip, word
+from credenza.tui.format import age, clip, expiry, plain, word
+from credenza.tui.messages import ConfigChanged, TokenFetched
 from credenza.tui.screens.base import Cell, Command, TableScreen
 
 REVEAL_SECONDS = 10.0
@@ -40,19 +45,23 @@ class EnvironmentsScreen(TableScreen):
         ("environment", "Env"),
         ("client_id", "client_id"),
         ("secret", "Secret"),
-        ("age", "Secret age"),
+        ("age", "Age"),
+        ("expires", "Expires"),
         ("auth", "Auth"),
         ("scopes", "Scopes"),
     ]
-    NARROW: ClassVar[set[str]] = {"application", "environment", "secret", "age", "auth"}
+    NARROW: ClassVar[set[str]] = {"application", "environment", "secret", "age", "expires"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "fetch", "Fetch", id="environments.fetch"),
         Binding("s", "set_secret", "Set secret", id="environments.set_secret"),
         Binding("r", "reset_secret", "Reset", id="environments.reset_secret"),
-        Binding("v", "reveal", "Reveal", id="environments.reveal"),
         Binding("t", "verify", "Verify", id="environments.verify"),
+        Binding("e", "edit", "Edit", id="environments.edit"),
+        Binding("a", "add", "Add", id="environments.add"),
+        Binding("v", "reveal", "Reveal", id="environments.reveal"),
         Binding("D", "discover", "Discover", id="environments.discover"),
         Binding("l", "sign_in", "Sign in", id="environments.sign_in"),
+        Binding("P", "retire_previous", "Retire old secret", id="environments.retire_previous"),
     ]
 
     def __init__(self) -> None:
@@ -63,27 +72,30 @@ class EnvironmentsScreen(TableScreen):
         # No keyring read here: whether this person stored a secret comes from their local state
         # (not the shared config), so the section opens at once whatever the number of rows.
         theme = self.app.current_theme
+        now = self.credenza.clock()
+        warn_days = self.workspace.config.settings.expiry_warning_days
         for application in self.workspace.applications.all():
             for name, environment in application.environments.items():
                 key = env_key(application.id, name)
                 if key in self.revealed:
                     secret: Cell = word(theme, "shown", "warn")
                 elif self.workspace.credentials.stored_at(application.id, name) is not None:
-                    secret = Text("•••••••• stored")
+                    secret = Text("•••• stored")
                 else:
                     secret = word(theme, "not in your keyring", "bad")
                 yield (
                     key,
                     [
-                        application.name,
-                        name,
-                        environment.client_id,
+                        plain(application.name),
+                        plain(name),
+                        plain(environment.client_id),
                         secret,
                         age(self.workspace.credentials.age(application.id, name)),
+                        expiry(environment.secret_expires_at, now, warn_days, theme),
                         self.workspace.environments.resolve(
                             application.id, name
                         ).auth_method.replace("client_secret_", ""),
-                        clip(" ".join(environment.scopes) or "—"),
+                        plain(clip(" ".join(environment.scopes) or "—")),
                     ],
                 )
 
@@ -104,7 +116,7 @@ class EnvironmentsScreen(TableScreen):
                 return
 
     def empty_detail(self) -> Text:
-        return Text("No environments yet: add one with `credenza env add`.", style="italic")
+        return Text("No environments yet: press a to add one.", style="italic")
 
     def detail(self, key: str) -> Text:
         app_id, env_name = split_key(key)
@@ -124,9 +136,9 @@ class EnvironmentsScreen(TableScreen):
             ("secret age", age(self.workspace.credentials.age(app_id, env_name))),
             (
                 "expires",
-                f"{environment.secret_expires_at:%Y-%m-%d}"
+                f"{environment.secret_expires_at:%Y-%m-%d} (e changes it)"
                 if environment.secret_expires_at
-                else None,
+                else "not recorded (e sets it)",
             ),
             ("issuer", environment.issuer),
             ("token URL", resolved.token_url),
@@ -141,7 +153,14 @@ class EnvironmentsScreen(TableScreen):
         for label, value in rows:
             if value:
                 text.append(f"{label:>13}: ", style="dim")
-                text.append(f"{value}\n")
+                text.append(f"{clean(value, limit=None)}\n")
+        rotation = self.workspace.providers.adapter_for(resolved.application).rotation
+        text.append(f"{'rotation':>13}: ", style="dim")
+        text.append(
+            "overlap: after a reset both secrets work until P retires the old one\n"
+            if rotation == "overlap"
+            else "cut-over: a reset ends the old secret at once\n"
+        )
         return text
 
     def _selected(self) -> tuple[str, str] | None:
@@ -161,6 +180,7 @@ class EnvironmentsScreen(TableScreen):
                 f"token for {app_id} / {env_name}" + (f", expires in {int(left)} s" if left else "")
             )
             self.set_detail_message("✓ token fetched: see Tokens (4)", "good")
+            self.post_message(TokenFetched(session))
 
         self.run_task(
             f"fetching a token for {app_id} / {env_name}",
@@ -178,10 +198,9 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                self.notify(
-                    result.message, title=f"verify: {result.status}", severity="error", timeout=8
-                )
-                self.set_detail_message(f"✗ {result.status}: {result.message}", "bad")
+                said = with_advice(result.message, result.status)
+                self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
+                self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
                 self.notify(warning, severity="warning")
 
@@ -201,7 +220,7 @@ class EnvironmentsScreen(TableScreen):
                 return
 
             def stored(checked: CheckedSecret) -> None:
-                self.reload()
+                self.post_message(ConfigChanged())
                 self.notify(
                     f"stored the secret for {app_id} / {env_name} ({checked.secret.masked()})"
                 )
@@ -229,7 +248,7 @@ class EnvironmentsScreen(TableScreen):
         app_id, env_name = selected
 
         def done(result: ResetResult | None) -> None:
-            self.reload()
+            self.post_message(ConfigChanged())
             if result is not None:
                 self.notify(f"secret of {app_id} / {env_name} rotated")
 
@@ -276,7 +295,7 @@ class EnvironmentsScreen(TableScreen):
 
         def discovered(result: tuple[Environment, dict[str, str]]) -> None:
             environment, foreign = result
-            self.reload()
+            self.post_message(ConfigChanged())
             self.notify(f"token endpoint {environment.token_url}")
             for name, url in foreign.items():
                 self.notify(
@@ -317,6 +336,86 @@ class EnvironmentsScreen(TableScreen):
             SignInDialog(self.workspace, app_id, env_name, method, self.credenza.clock), done
         )
 
+    def _form(self, target: EnvironmentTarget | None, app_id: str | None) -> EnvironmentForm:
+        workspace = self.workspace
+        # The file as the form saw it: a change made meanwhile (the CLI) is a conflict, not lost.
+        opened = workspace.context.store.digest
+
+        async def save(app: str, name: str, change: EnvironmentChange) -> Environment:
+            if target is None:
+                return await self.call(workspace.environments.add, app, name, change)
+            return await self.call(workspace.environments.edit, app, name, change, expected=opened)
+
+        return EnvironmentForm(
+            save,
+            workspace.environments.endpoints_from_issuer,
+            applications=[(a.name, a.id) for a in workspace.applications.all()],
+            target=target,
+            app_id=app_id,
+        )
+
+    def action_add(self) -> None:
+        selected = self._selected()
+        app_id = selected[0] if selected else self.credenza.selected_application
+        if not self.workspace.applications.all():
+            self.notify("add an application first (1, then a)", severity="warning")
+            return
+
+        def added(environment: Environment | None) -> None:
+            if environment is not None:
+                self.post_message(ConfigChanged())
+                self.notify("environment added: press s to store its secret")
+
+        self.app.push_screen(self._form(None, app_id), added)
+
+    def action_edit(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+        environment = self.workspace.environments.resolve(app_id, env_name).environment
+        target = EnvironmentTarget(app_id, env_name, environment)
+
+        def edited(result: Environment | None) -> None:
+            if result is not None:
+                self.post_message(ConfigChanged())
+                self.notify(f"saved {app_id} / {env_name}")
+
+        self.app.push_screen(self._form(target, app_id), edited)
+
+    def action_retire_previous(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+        resolved = self.workspace.environments.resolve(app_id, env_name)
+        adapter = self.workspace.providers.adapter_for(resolved.application)
+        if adapter.rotation != "overlap":
+            self.notify(
+                f"{resolved.label}: the provider rotates by cut-over, so a reset already ended "
+                "the old secret; there is nothing to retire",
+                severity="warning",
+            )
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_task(
+                    f"retiring the previous secret of {app_id} / {env_name}",
+                    self.workspace.credentials.retire_previous(app_id, env_name),
+                    lambda _: self.set_detail_message(
+                        "✓ the previous secret is retired: only the new one works", "good"
+                    ),
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Retire the previous secret of {resolved.label}?",
+                "Do this once every system that used the old secret uses the new one: from now "
+                "on the provider refuses the old secret.",
+                action="Retire",
+            ),
+            confirmed,
+        )
+
     def commands(self) -> list[Command]:
         key = self.selected_key()
         if key is None:
@@ -331,4 +430,11 @@ class EnvironmentsScreen(TableScreen):
             (f"Reveal secret for {label}", "shown for 10 seconds", self.action_reveal),
             (f"Discover endpoints for {label}", "from the issuer's metadata", self.action_discover),
             (f"Sign in to {label}", "as a user: browser or device code", self.action_sign_in),
+            (f"Edit {label}", "client_id, endpoints, scopes, secret expiry", self.action_edit),
+            (
+                f"Retire the previous secret of {label}",
+                "overlap rotation: after a reset",
+                self.action_retire_previous,
+            ),
+            ("Add environment", "to an application", self.action_add),
         ]

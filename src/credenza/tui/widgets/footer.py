@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -29,7 +30,14 @@ class FittingFooter(Footer):
         keys = [widget for widget in super().compose() if isinstance(widget, FooterKey)]
         width = self.size.width or self.app.size.width
         help_keys = [key for key in keys if key.key == HELP_KEY]
-        others = [key for key in keys if key.key != HELP_KEY]
+        # The section's own keys before the ones every section shares (the filter).
+        own = {
+            binding.action for binding in type(self.screen).BINDINGS if isinstance(binding, Binding)
+        }
+        others = sorted(
+            (key for key in keys if key.key != HELP_KEY), key=lambda key: key.action not in own
+        )
+        keys = [*others, *help_keys]
         if sum(key_width(key) for key in keys) <= width:
             yield from keys
             return
