@@ -37,7 +37,8 @@ async def test_bang_lists_them_and_enter_goes_to_the_expiring_secret(app: Creden
         dialog = app.screen
         assert isinstance(dialog, AttentionDialog)
         kinds = [item.kind for item in dialog.report.items]
-        assert "secret_expiring" in kinds and "checklist_open" in kinds
+        assert "secret_expiring" in kinds
+        assert "checklist_open" in kinds
         assert "contract_pending" in kinds  # waiting on the provider, listed after what is due
         for _ in range(kinds.index("secret_expiring")):
             await pilot.press("j")

@@ -49,7 +49,8 @@ async def test_at_60_by_20_the_mode_bar_and_the_footer_are_whole(app: CredenzaAp
                 assert region.width >= len(str(widget.render())), f"{widget} is cut short"
             assert "!" in "".join(str(w.render()) for w in shown)  # the count is there too
             keys = list(screen.query(FooterKey))
-            assert keys and all(key.region.right <= 60 for key in keys)
+            assert keys
+            assert all(key.region.right <= 60 for key in keys)
             assert keys[-1].key == "question_mark"  # where the keys that did not fit are
             assert all(key.region.width > 0 for key in keys)
 
@@ -87,9 +88,11 @@ async def test_question_mark_lists_credenzas_keys_before_the_tables(app: Credenz
         own = [description for _, description in dialog.keys]
         built_in = [description for _, description in dialog.built_in]
         assert own[:3] == ["Fetch", "Set secret", "Reset"]
-        assert "Retire old secret" in own and "Needs attention" in own
+        assert "Retire old secret" in own
+        assert "Needs attention" in own
         assert "Scroll details up" in own
-        assert "Cursor up" in built_in and "Page down" in built_in
+        assert "Cursor up" in built_in
+        assert "Page down" in built_in
         assert not {key for key, _ in dialog.keys} & {key for key, _ in dialog.built_in}
 
 

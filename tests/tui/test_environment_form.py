@@ -92,7 +92,8 @@ async def test_edit_the_secret_expiry_and_the_table_and_header_follow(
         assert environment.environment.client_id == "newvoicemedia-insights-production"
         assert cell(app, NVM, "expires") == "2028-01-31"
         assert "2028-01-31 (e changes it)" in detail_text(app)
-        assert due_before is not None and app.attention_count == due_before - 1
+        assert due_before is not None
+        assert app.attention_count == due_before - 1
 
 
 async def test_a_change_made_meanwhile_by_the_cli_is_a_conflict_never_undone(
