@@ -77,3 +77,29 @@ def test_secret_reset_dialog(snap_compare, snapshot_app: CredenzaApp) -> None:
 
 def test_help(snap_compare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=(100, 30), press=["4", "question_mark"])
+
+
+def test_attention_list(snap_compare, snapshot_app: CredenzaApp) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        await pilot.press("exclamation_mark")
+        await _settle(pilot)
+
+    assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_checklist_scrolled_to_its_end(snap_compare, snapshot_app: CredenzaApp) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        await pilot.press("j", "j", "j", *["J"] * 6)
+        await _settle(pilot)
+
+    assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_environments_at_60_by_20(snap_compare, snapshot_app: CredenzaApp) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("2")
+        await _settle(pilot)
+
+    assert snap_compare(snapshot_app, terminal_size=(60, 20), run_before=run_before)

@@ -94,8 +94,8 @@ class AttentionDialog(ModalScreen[Attention | None]):
         for index, item in enumerate(self.report.items):
             table.add_row(
                 word(theme, "due", "bad") if item.level == "due" else word(theme, "wait", "info"),
-                Text(clip(what(item), 44)),
-                Text(clean(item.application_name, limit=24) + f" / {item.environment or '—'}"),
+                Text(clip(what(item), 36)),
+                Text(clip(f"{clean(item.application_name)} / {item.environment or '—'}", 22)),
                 key=row_key(index),
             )
         if not self.report.items:
