@@ -154,7 +154,8 @@ class EnvironmentsScreen(TableScreen):
             if value:
                 text.append(f"{label:>13}: ", style="dim")
                 text.append(f"{clean(value, limit=None)}\n")
-        rotation = self.workspace.providers.adapter_for(resolved.application).rotation
+        # The profile says how it rotates; the adapter would read the keyring (an admin token).
+        rotation = resolved.profile.rotation
         text.append(f"{'rotation':>13}: ", style="dim")
         text.append(
             "overlap: after a reset both secrets work until P retires the old one\n"
@@ -387,8 +388,7 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
         resolved = self.workspace.environments.resolve(app_id, env_name)
-        adapter = self.workspace.providers.adapter_for(resolved.application)
-        if adapter.rotation != "overlap":
+        if resolved.profile.rotation != "overlap":
             self.notify(
                 f"{resolved.label}: the provider rotates by cut-over, so a reset already ended "
                 "the old secret; there is nothing to retire",
