@@ -165,3 +165,33 @@ async def test_verify_without_a_secret_advises_the_key_not_the_command(app: Cred
         await settle(pilot)
         assert "press s to set the secret" in detail_text(app)
         assert "credenza secret set" not in detail_text(app)
+
+
+async def test_chorus_reset_asks_whether_you_are_an_owner(app: CredenzaApp, demo: Demo) -> None:
+    from textual.widgets import Select
+
+    key = "chorus-line-test/production"
+    old = demo.server.state.clients["chorus-line-test-production"].client_secret
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", key)
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SecretResetDialog)
+        plan = lambda: str(dialog.query_one("#plan", Static).content)  # noqa: E731
+        assert "(Chorus" in plan()
+        dialog.query_one("#typed", Input).focus()
+        await pilot.press(*"Chorus Line Test")  # typed before answering: still not allowed
+        assert dialog.query_one("#reset", Button).disabled
+        dialog.query_one("#owner", Select).value = "no"
+        await pilot.pause()
+        assert "ask an owner (aroha@example.net, wiremu@example.net)" in plan()
+        assert "press s to store it" in plan()
+        assert dialog.query_one("#reset", Button).disabled
+        dialog.query_one("#owner", Select).value = "yes"
+        await pilot.pause()
+        assert "you are an owner: reset it in Anypoint > My applications" in plan()
+        assert dialog.query_one("#typed", Input).value == "Chorus Line Test"
+        assert not dialog.query_one("#reset", Button).disabled
+        await press_button(pilot, "#reset")
+        assert demo.server.state.clients["chorus-line-test-production"].client_secret != old

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.errors import CredenzaError
 from credenza.secrets import Secret
@@ -33,10 +33,22 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.app_name = resolved.application.name
         self.production = env_name == "production"
         self.manual = not workspace.providers.adapter_for(resolved.application).issues_secrets
-        self.plan = workspace.credentials.reset_plan(app_id, env_name)
+        self.policy = workspace.credentials.reset_policy(app_id, env_name)
+        self.owner: bool | None = None  # asked where only owners may reset (Chorus)
+        self.plan = self._plan()
         self.portal = resolved.profile.portal_url
         self.result: ResetResult | None = None
         self._secret_to_copy: Secret | None = None  # a provider-issued secret, shown once
+
+    def _plan(self) -> list[str]:
+        """The provider's own plan; the step the CLI names as a command is a key here."""
+        lines = self.workspace.credentials.reset_plan(self.app_id, self.env_name, owner=self.owner)
+        return [
+            "• once every system uses the new secret, press P on this row to retire the old one"
+            if "credenza secret retire-previous" in line
+            else line
+            for line in lines
+        ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box", id="reset-box"):
@@ -45,6 +57,14 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
                 classes="dialog-title",
                 markup=False,
             )
+            if self.policy.asks_owner:
+                yield Label("Are you an owner of this application?", classes="before-reset")
+                yield Select(
+                    [("yes, I am an owner", "yes"), ("no, someone else is", "no")],
+                    prompt="only owners may reset it: choose",
+                    id="owner",
+                    classes="before-reset",
+                )
             yield Static("\n".join(self.plan), markup=False, id="plan")
             if self.manual and self.portal:
                 yield Static(f"Portal: {self.portal}", markup=False)
@@ -66,18 +86,46 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
                     "Reset secret",
                     variant="error",
                     id="reset",
-                    disabled=self.production,
+                    disabled=not self._may_reset(""),
                     compact=True,
                 )
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        focus = "#typed" if self.production else "#new-secret" if self.manual else "#cancel"
+        focus = (
+            "#owner"
+            if self.policy.asks_owner
+            else "#typed"
+            if self.production
+            else "#new-secret"
+            if self.manual
+            else "#cancel"
+        )
         self.query_one(focus).focus()
+
+    def _may_reset(self, typed: str) -> bool:
+        if self.policy.asks_owner and self.owner is not True:
+            return False
+        return not self.production or typed.strip() == self.app_name
+
+    def _typed_name(self) -> str:
+        return self.query_one("#typed", Input).value if self.production else ""
 
     @on(Input.Changed, "#typed")
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#reset", Button).disabled = event.value.strip() != self.app_name
+        self.query_one("#reset", Button).disabled = not self._may_reset(event.value)
+
+    @on(Select.Changed, "#owner")
+    def _owner_chosen(self, event: Select.Changed) -> None:
+        self.owner = None if event.value is Select.BLANK else event.value == "yes"
+        self.plan = self._plan()
+        if self.owner is False:
+            # The owner resets it and sends the new secret; storing it is the s key.
+            self.plan.append(
+                "• when the new secret reaches you, close this and press s to store it"
+            )
+        self.query_one("#plan", Static).update("\n".join(self.plan))
+        self.query_one("#reset", Button).disabled = not self._may_reset(self._typed_name())
 
     @on(Button.Pressed, "#reset")
     def _reset(self) -> None:
