@@ -13,13 +13,13 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from credenza.oauth.untrusted import clean
 from credenza.errors import CredenzaError
+from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
 from credenza.services.status import Attention, StatusReport
 from credenza.tui.dialogs.attention import WHERE, AttentionDialog
 from credenza.tui.dialogs.help import HelpDialog
-from credenza.tui.messages import ConfigChanged, TokenFetched
+from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.base import SECTIONS, TableScreen
 from credenza.tui.screens.contracts import ContractsScreen
@@ -128,6 +128,10 @@ class CredenzaApp(App[None]):
         self.work_out_attention()
 
     def on_token_fetched(self, message: TokenFetched) -> None:
+        self.work_out_attention()
+
+    def on_task_failed(self, message: TaskFailed) -> None:
+        # A failed refresh is something that needs attention (the status report says so).
         self.work_out_attention()
 
     def work_out_attention(self) -> None:

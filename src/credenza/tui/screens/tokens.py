@@ -14,6 +14,7 @@ from credenza.oauth.untrusted import clean
 from credenza.services.tokens import SessionToken
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
+from credenza.tui.messages import TokenFetched
 from credenza.tui.screens.base import Command, TableScreen
 from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 
@@ -232,6 +233,7 @@ class TokensScreen(TableScreen):
 
         def refreshed(fresh: SessionToken) -> None:
             self.reload()
+            self.post_message(TokenFetched(fresh))  # a failed refresh no longer needs attention
             self.notify(
                 f"{'auto-' if automatic else ''}refreshed {session.application_id} / {session.environment}"
             )
@@ -252,8 +254,15 @@ class TokensScreen(TableScreen):
             self.workspace.tokens.fetch(
                 session.application_id, session.environment, session.requested_scopes
             ),
-            lambda _: self.reload(),
+            self._fetched,
         )
+
+    def _fetched(self, fresh: SessionToken) -> None:
+        self.post_message(TokenFetched(fresh))
+
+    def on_token_fetched(self, message: TokenFetched) -> None:
+        # Then on to the app, which works out the attention count again.
+        self.reload()
 
     def action_revoke(self) -> None:
         if (session := self._session(self.selected_key())) is None:
