@@ -62,12 +62,24 @@ async def secret_reset(pilot: Pilot[None], clock: Clock) -> None:
     await pilot.press(*"Telenor SMS Gateway")
 
 
+async def attention(pilot: Pilot[None], clock: Clock) -> None:
+    await pilot.press("exclamation_mark")
+    await settle(pilot)
+
+
+async def environment_form(pilot: Pilot[None], clock: Clock) -> None:
+    await pilot.press("2", "j", "j", "j", "j", "e")
+    await settle(pilot)
+
+
 SHOTS: dict[str, Callable[[Pilot[None], Clock], Awaitable[None]]] = {
     "applications": applications,
     "environments": environments,
     "contracts": contracts,
     "tokens": tokens,
     "secret-reset": secret_reset,
+    "attention": attention,
+    "environment-form": environment_form,
 }
 
 

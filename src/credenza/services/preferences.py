@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 
 import tomli_w
+
+from credenza.errors import ConfigError
 
 FILE_NAME = "preferences.toml"
 
@@ -54,14 +54,8 @@ class Preferences:
     def _save(self, values: dict[str, object]) -> None:
         if self.path is None:
             return
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(tomli_w.dumps(values).encode())
-                os.replace(temp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+        from credenza.config.store import private_directory, write_atomic
+
+        with contextlib.suppress(ConfigError):
+            private_directory(self.path.parent)
+            write_atomic(self.path, tomli_w.dumps(values).encode("utf-8"))
