@@ -399,3 +399,27 @@ def test_applications_are_found_by_id_or_name_after_a_rename(workspace: Workspac
     workspace.applications.remove(app.id)
     with pytest.raises(NotFoundError):
         workspace.applications.get(app.id)
+
+
+async def test_cached_tokens_are_read_in_two_keyring_calls_whatever_their_number(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    """The Tokens screen loads every cached token: one batch of indexes, one of tokens."""
+    fetched = set()
+    for name in ("One", "Two", "Three"):
+        for env in ("sandbox", "production"):
+            app_id, _ = add_sandbox_app(workspace, sandbox, name, env)
+            session, _ = await workspace.tokens.token(app_id, env)
+            fetched.add(session.key)
+    calls: list[int] = []
+    batch = workspace.secrets.get_many
+
+    def counting(entries):  # type: ignore[no-untyped-def]
+        wanted = list(entries)
+        calls.append(len(wanted))
+        return batch(wanted)
+
+    workspace.secrets.get_many = counting  # type: ignore[method-assign]
+    assert {session.key for session in workspace.tokens.cached_sessions()} == fetched
+    assert calls == [6, 6]
+    await workspace.aclose()

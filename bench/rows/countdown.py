@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +10,12 @@ from harness import Row, Stats, drain_all, in_pty
 from plan import Plan
 from world import HERE, PYTHON, World, application
 
+from credenza.config.store import ConfigStore
+from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
-from credenza.secrets import Secret, names
+from credenza.secrets import Secret, SecretStore, names
+from credenza.services.tokens import fingerprint
+from credenza.workspace import Workspace
 
 FIRST_ROW = rb"App 00001"
 # A countdown cell ("10m04s left"): only ever drawn for a token, never in a header.
@@ -35,11 +40,15 @@ def _seed(world: World, count: int) -> str:
         f"tokens-{count}", [application(n, token_url, ("production",)) for n in range(count)]
     )
     now = datetime.now(UTC)
+    # Entry names, index lines and payloads as credenza's token store writes them: the
+    # fingerprint of each credential comes from credenza's own resolution of this config.
+    workspace = Workspace(ConfigStore(config), SecretStore(MemoryKeyring()))
+    real_path = os.path.realpath(config)
     entries: dict[str, str] = {}
     for number in range(count):
         app_id = f"app-{number:05d}"
-        # The names and the payload come from credenza's own code.
-        name = names.token(app_id, "production", ())
+        resolved = workspace.environments.resolve(app_id, "production")
+        name = names.token(app_id, "production", fingerprint(real_path, resolved, ()))
         entries[names.token_index(app_id, "production")] = name
         entries[name] = Token(
             access_token=Secret(f"bench-token-{number:05d}"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,14 @@ def rows(world: World, plan: Plan) -> list[Row]:
         gh_env = {**world.env, "GH_CONFIG_DIR": str(gh_config), "GH_NO_UPDATE_NOTIFIER": "1"}
         sides["gh"] = wall([gh, "auth", "token"], gh_env)
     measured = interleave(sides, plan.runs(20))
+    status = subprocess.run(
+        [CREDENZA, "agent", "status"], env=world.env, capture_output=True, text=True, check=False
+    )
+    who = (
+        "answered by the agent the first call started"
+        if status.returncode == 0
+        else "no agent running: answered from the keyring cache"
+    )
     found = [
         Row(
             "1. cached `credenza token`, no set-up",
@@ -44,6 +53,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
             "`python -I -c pass`",
             "s",
             2.5,
+            notes=[who],
         )
     ]
     found.append(
