@@ -25,14 +25,14 @@ def test_chorus_plan_asks_whether_you_are_an_owner_and_names_the_owners(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id = chorus_app(workspace, sandbox)
-    assert workspace.credentials.reset_policy(app_id, "production").asks_owner
-    unknown = "\n".join(workspace.credentials.reset_plan(app_id, "production"))
+    assert workspace.resets.reset_policy(app_id, "production").asks_owner
+    unknown = "\n".join(workspace.resets.reset_plan(app_id, "production"))
     assert "if you are not an application owner" in unknown
     assert "if you are an owner: reset it in Anypoint > My applications" in unknown
-    not_owner = "\n".join(workspace.credentials.reset_plan(app_id, "production", owner=False))
+    not_owner = "\n".join(workspace.resets.reset_plan(app_id, "production", owner=False))
     assert "ask an owner (kari@example.no, ola@example.no)" in not_owner
     assert "if you are an owner" not in not_owner
-    owner = "\n".join(workspace.credentials.reset_plan(app_id, "production", owner=True))
+    owner = "\n".join(workspace.resets.reset_plan(app_id, "production", owner=True))
     assert "you are an owner: reset it in Anypoint > My applications" in owner
     assert "ask an owner" not in owner
 
@@ -41,10 +41,10 @@ def test_chorus_before_registration_only_support_can_reset(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     app_id = chorus_app(workspace, sandbox, env="sandbox")
-    policy = workspace.credentials.reset_policy(app_id, "sandbox")
+    policy = workspace.resets.reset_policy(app_id, "sandbox")
     assert not policy.registered
     assert not policy.asks_owner
-    plan = "\n".join(workspace.credentials.reset_plan(app_id, "sandbox"))
+    plan = "\n".join(workspace.resets.reset_plan(app_id, "sandbox"))
     assert "only Chorus Support can reset the secret" in plan
     assert "owner" not in plan
 
@@ -54,7 +54,7 @@ def test_pipedrive_plan_says_the_old_secret_dies_and_user_tokens_stay(
 ) -> None:
     app_id, _ = add_sandbox_app(workspace, sandbox, name="Deals Sync")
     workspace.applications.edit(app_id, ApplicationChange(provider="pipedrive"))
-    plan = workspace.credentials.reset_plan(app_id, "production")
+    plan = workspace.resets.reset_plan(app_id, "production")
     assert plan[0] == "Resetting the client secret of Deals Sync / production (Pipedrive):"
     text = "\n".join(plan)
     assert "deactivates the current client secret the moment" in text
@@ -73,18 +73,16 @@ def test_a_first_reset_with_no_secret_stored_never_says_the_old_one_was_kept(
         "production",
         EnvironmentChange(client_id="fresh", token_url=f"{sandbox.issuer}/oauth/token"),
     )
-    plan = "\n".join(workspace.credentials.reset_plan(app.id, "production"))
+    plan = "\n".join(workspace.resets.reset_plan(app.id, "production"))
     assert "no secret is stored yet" in plan
     assert "keeps the old one" not in plan
     import asyncio
 
     with pytest.raises(SecretNotVerifiedError) as failed:
-        asyncio.run(workspace.credentials.reset(app.id, "production", "wrong-" + "x" * 20))
+        asyncio.run(workspace.resets.reset(app.id, "production", "wrong-" + "x" * 20))
     assert "old one was kept" not in str(failed.value)
     assert "nothing was stored" in str(failed.value)
-    result = asyncio.run(
-        workspace.credentials.reset(app.id, "production", registered.client_secret)
-    )
+    result = asyncio.run(workspace.resets.reset(app.id, "production", registered.client_secret))
     assert result.verified
 
 

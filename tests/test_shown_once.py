@@ -56,7 +56,7 @@ async def test_a_reset_cancelled_while_verifying_leaves_the_secret_recoverable(
     client_id = f"{app_id}-sandbox"
     sandbox.state.add_fault({"mode": "latency", "latency_ms": 3000, "client_id": client_id})
     calls = len(sandbox.state.requests)
-    reset = asyncio.create_task(workspace.credentials.reset(app_id, "sandbox"))
+    reset = asyncio.create_task(workspace.resets.reset(app_id, "sandbox"))
     while sandbox.state.clients[client_id].client_secret == old or (
         len(sandbox.state.requests) == calls
     ):
@@ -65,7 +65,7 @@ async def test_a_reset_cancelled_while_verifying_leaves_the_secret_recoverable(
     with pytest.raises(asyncio.CancelledError):
         await reset
     issued = sandbox.state.clients[client_id].client_secret
-    pending = workspace.credentials.pending(app_id, "sandbox")
+    pending = workspace.resets.pending(app_id, "sandbox")
     assert pending is not None
     assert pending.reveal() == issued
     await workspace.aclose()

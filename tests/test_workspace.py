@@ -101,7 +101,7 @@ async def test_manual_reset_keeps_the_old_secret_until_the_new_one_verifies(
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox)
     with pytest.raises(SecretNotVerifiedError, match=r"old one was kept: .*invalid_client"):
-        await workspace.credentials.reset(app_id, "production", CANARY)
+        await workspace.resets.reset(app_id, "production", CANARY)
     assert workspace.credentials.reveal(app_id, "production").reveal() == old_secret
     assert (
         workspace.environments.resolve(app_id, "production").environment.secret_rotated_at is None
@@ -110,7 +110,7 @@ async def test_manual_reset_keeps_the_old_secret_until_the_new_one_verifies(
     client = sandbox.state.reset_secret(
         workspace.environments.resolve(app_id, "production").environment.client_id
     )
-    result = await workspace.credentials.reset(app_id, "production", f"  {client.client_secret}\n")
+    result = await workspace.resets.reset(app_id, "production", f"  {client.client_secret}\n")
     assert result.verified
     assert result.new_secret is None
     assert any("whitespace" in w for w in result.warnings)
@@ -128,7 +128,7 @@ async def test_sandbox_reset_seen_from_both_sides(
     app_id, old_secret = add_sandbox_app(workspace, sandbox)
     use_sandbox_provider(workspace, sandbox, app_id)
     before = await workspace.tokens.fetch(app_id, "production")
-    result = await workspace.credentials.reset(app_id, "production")
+    result = await workspace.resets.reset(app_id, "production")
     assert result.new_secret is not None
     assert result.rotation == "cutover"
     assert workspace.credentials.reveal(app_id, "production") == result.new_secret
@@ -151,7 +151,7 @@ async def test_overlap_rotation_keeps_the_old_secret_until_retired(
 ) -> None:
     app_id, old_secret = add_sandbox_app(workspace, sandbox, rotation="overlap")
     use_sandbox_provider(workspace, sandbox, app_id, rotation="overlap")
-    result = await workspace.credentials.reset(app_id, "production")
+    result = await workspace.resets.reset(app_id, "production")
     assert result.rotation == "overlap"
     oauth = OAuthClient(FAST)
     resolved = workspace.environments.resolve(app_id, "production")
@@ -159,7 +159,7 @@ async def test_overlap_rotation_keeps_the_old_secret_until_retired(
         resolved, (), secret=Secret(old_secret)
     )
     await oauth.fetch_token(old_credentials)  # still works during the overlap
-    await workspace.credentials.retire_previous(app_id, "production")
+    await workspace.resets.retire_previous(app_id, "production")
     with pytest.raises(TokenEndpointError, match="invalid_client"):
         await oauth.fetch_token(old_credentials)
     await oauth.aclose()

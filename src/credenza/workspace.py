@@ -20,6 +20,7 @@ from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
+from credenza.services.resets import Resets
 from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
 from credenza.services.tokens import Tokens
@@ -48,6 +49,7 @@ class Workspace:
     applications: Applications
     environments: Environments
     credentials: Credentials
+    resets: Resets
     tokens: Tokens
     sign_in: SignIn
     contracts: Contracts
@@ -85,6 +87,9 @@ class Workspace:
         )
         self.credentials = Credentials(
             context, self.environments, self.providers, self._forget_tokens
+        )
+        self.resets = Resets(
+            context, self.environments, self.providers, self.credentials, self._forget_tokens
         )
         self.tokens = Tokens(context, self.environments, self.credentials)
         self.sign_in = SignIn(context, self.environments, self.credentials, self.tokens)

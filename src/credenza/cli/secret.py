@@ -138,20 +138,20 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     from credenza.cli.common import run_async
-    from credenza.services.credentials import UnstoredSecretError
+    from credenza.services.resets import UnstoredSecretError
 
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
     adapter = workspace.providers.adapter_for(resolved.application)
     app_id = resolved.application.id
-    policy = workspace.credentials.reset_policy(app_id, resolved.name)
+    policy = workspace.resets.reset_policy(app_id, resolved.name)
     owner: bool | None = args.owner
     if policy.asks_owner and owner is None and sys.stdin is not None and sys.stdin.isatty():
         owner = confirm(
             f"Are you an owner of {resolved.application.name} in {resolved.profile.name}'s "
             "portal? [y/N] "
         )
-    for line in workspace.credentials.reset_plan(app_id, resolved.name, owner=owner):
+    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner):
         output.info(line)
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
@@ -176,7 +176,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     try:
         result = run_async(
             workspace,
-            workspace.credentials.reset(resolved.application.id, resolved.name, new_secret),
+            workspace.resets.reset(resolved.application.id, resolved.name, new_secret),
         )
     except KeyboardInterrupt:
         if adapter.issues_secrets:
@@ -207,7 +207,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
-    pending = workspace.credentials.pending(resolved.application.id, resolved.name)
+    pending = workspace.resets.pending(resolved.application.id, resolved.name)
     if pending is None:
         output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
         return 0
@@ -235,9 +235,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
             + "; the stored (new) secret stays as it is"
         )
         return 0
-    run_async(
-        workspace, workspace.credentials.retire_previous(resolved.application.id, resolved.name)
-    )
+    run_async(workspace, workspace.resets.retire_previous(resolved.application.id, resolved.name))
     output.info(f"retired the previous secret of {resolved.label}; only the new one works now")
     return 0
 

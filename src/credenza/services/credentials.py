@@ -1,142 +1,33 @@
-"""Client secrets: store, reveal, bind to an endpoint, reset safely (shown-once secrets kept)."""
+"""Client secrets and keys: store, reveal, bind to their endpoints, hand to a token call."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from credenza.config.model import EnvironmentChange, Rotation
+from credenza.config.model import EnvironmentChange
 from credenza.errors import (
-    CredenzaError,
-    EndpointChangedError,
-    SecretNotVerifiedError,
     SecretStoreError,
     ValidationError,
 )
 from credenza.oauth.tokens import Token
 from credenza.secrets import CheckedSecret, Secret, check_secret, names
+from credenza.services.binding import (
+    CredentialedEndpoint,
+    bound_origins,
+    check_bound,
+    credentialed_endpoints,
+    origin,
+)
 from credenza.services.context import Context
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
-
-
-class UnstoredSecretError(SecretStoreError):
-    """A provider issued a new secret but the keyring would not keep it.
-
-    ``secret`` holds it so that the caller can show it to the user once: it exists nowhere else.
-    """
-
-    def __init__(self, message: str, *, secret: Secret, hint: str) -> None:
-        super().__init__(message, hint=hint)
-        self.secret = secret
-
-
-@dataclass(frozen=True)
-class ResetPolicy:
-    """What a reset dialog asks before the plan: the provider's rules for this application."""
-
-    asks_owner: bool  # only owners may reset (Chorus) and the app is registered: ask
-    registered: bool  # registered for production (it has production credentials or contracts)
-    one_time: bool  # the new secret is shown once (a one-time link)
-    has_secret: bool  # a secret was stored before: a failed check keeps it
-    owners: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ResetResult:
-    """What a secret reset did; ``new_secret`` is set when the provider issued it (show once)."""
-
-    environment: str
-    rotation: Rotation
-    new_secret: Secret | None
-    verified: bool
-    rotated_at: datetime
-    warnings: tuple[str, ...] = ()
-
-
-# The endpoints that receive a credential: the client's secret (token, revocation,
-# introspection, device authorization) or a token it was issued (logout).
-CredentialedEndpoint = Literal[
-    "token", "revocation", "introspection", "logout", "device_authorization"
-]
-
-
-def _refuse_reset_without_secret(resolved: ResolvedEnvironment) -> None:
-    """A key or a certificate is not reset: a new one is added, registered, then used."""
-    from credenza.oauth.auth import method_for
-
-    kind = method_for(resolved.auth_method).secret_kind
-    app, env = resolved.application.id, resolved.name
-    if kind == "private_key":
-        raise ValidationError(
-            f"{resolved.label} authenticates with {resolved.auth_method}: a key is rotated by "
-            "adding a new one, not reset",
-            hint=f"store the new key with `credenza secret set {app} {env} --private-key "
-            "--key-id NEW`, register `credenza secret public-key` (or the new certificate) at the "
-            "provider, then remove the old key there",
-        )
-    if kind == "none":
-        raise ValidationError(f"{resolved.label} is a public client: it has no secret to reset")
-
-
-def origin(url: str | None) -> str | None:
-    if not url:
-        return None
-    from credenza.oauth.origins import origin_of
-
-    return origin_of(url)
-
-
-def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEndpoint, str]:
-    """Every URL of an environment that a credential is sent to, by what it is for."""
-    found: dict[CredentialedEndpoint, str | None] = {
-        "token": resolved.token_url,
-        "revocation": resolved.revocation_url,
-        "introspection": resolved.introspection_url,
-        "logout": resolved.logout_url,
-        "device_authorization": getattr(resolved, "device_authorization_url", None),
-    }
-    return {name: url for name, url in found.items() if url}
-
-
-def bound_origins(stored_origin: str | None) -> set[str]:
-    """The origins a stored secret may be sent to (one per endpoint host the user confirmed)."""
-    return set((stored_origin or "").split())
-
-
-def check_bound(
-    resolved: ResolvedEnvironment,
-    origins: set[str],
-    endpoint: CredentialedEndpoint,
-    url: str,
-) -> None:
-    """THE rule for every credentialed endpoint: its origin is one the secret was confirmed for.
-
-    A discovered or edited endpoint on another origin gets nothing until the user runs
-    `credenza secret confirm-endpoint` (or sets the secret again).
-    """
-    where = origin(url) or url
-    if where in origins:
-        return
-    from credenza.oauth.untrusted import clean
-
-    confirmed = ", ".join(sorted(origins)) or "none"
-    raise EndpointChangedError(
-        f"the {endpoint.replace('_', ' ')} endpoint of {resolved.label} is on "
-        f"{clean(where, limit=120)}: it moved from {clean(confirmed, limit=200)}, where the secret "
-        "was confirmed; nothing was sent there",
-        stored_origin=confirmed,
-        new_origin=where,
-        hint="if you trust it, run `credenza secret confirm-endpoint "
-        f"{resolved.application.id} {resolved.name}`, or set the secret again",
-    )
 
 
 class Credentials:
@@ -157,7 +48,7 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         raw = value.reveal() if isinstance(value, Secret) else value
         checked = check_secret(raw, expected_length=resolved.profile.secret_length)
-        self._store(resolved, checked.secret)
+        self.store(resolved, checked.secret)
         self._forget_tokens(resolved.application.id, resolved.name)
         return checked
 
@@ -170,7 +61,7 @@ class Credentials:
         """Bind the stored secret to the origins of every endpoint the environment now has."""
         resolved = self._environments.resolve(app_ref, env_name)
         stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        self._store(resolved, stored.secret, new=False)
+        self.store(resolved, stored.secret, new=False)
         return self.bound_origins(resolved.application.id, resolved.name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
@@ -247,7 +138,7 @@ class Credentials:
             local.record_secret(app_id, name, when)
         return when
 
-    def _has_secret(self, resolved: ResolvedEnvironment) -> bool:
+    def has_secret(self, resolved: ResolvedEnvironment) -> bool:
         app_id, name = resolved.application.id, resolved.name
         return self.stored_at(app_id, name, check_keyring=True) is not None
 
@@ -259,197 +150,6 @@ class Credentials:
         rotated = self._environments.resolve(app_ref, env_name).environment.secret_rotated_at
         since = max(stored, rotated) if rotated is not None else stored
         return self._context.clock() - since
-
-    def reset_policy(self, app_ref: str, env_name: str) -> ResetPolicy:
-        """What a reset dialog must ask or warn about before it shows the plan."""
-        resolved = self._environments.resolve(app_ref, env_name)
-        application = resolved.application
-        text = resolved.profile.reset
-        registered = "production" in application.environments or any(
-            c.status == "approved" and c.environment == "production" for c in application.contracts
-        )
-        return ResetPolicy(
-            asks_owner=text.who == "owners" and registered,
-            registered=registered,
-            one_time=text.one_time,
-            has_secret=self._has_secret(resolved),
-            owners=tuple(application.owners),
-        )
-
-    def reset_plan(self, app_ref: str, env_name: str, *, owner: bool | None = None) -> list[str]:
-        """What a reset will do, in the provider's own words (profiles.toml ``[NAME.reset]``).
-
-        ``owner``: whether the user is an application owner where only owners may reset
-        (Chorus); None lists both cases.
-        """
-        resolved = self._environments.resolve(app_ref, env_name)
-        _refuse_reset_without_secret(resolved)
-        adapter = self._providers.adapter_for(resolved.application)
-        policy = self.reset_policy(app_ref, env_name)
-        profile = resolved.profile
-        text = profile.reset
-        lines = [f"Resetting the client secret of {resolved.label} ({profile.name}):"]
-        owners = ", ".join(policy.owners) or "none recorded: see the portal"
-        if text.who == "owners":
-            if not policy.registered and text.unregistered:
-                lines.append(f"• {text.unregistered}")
-            elif owner is not True and text.not_owner:
-                prefix = "if " if owner is None else ""
-                lines.append(f"• {prefix}{text.not_owner.replace('{owners}', owners)}")
-                if owner is None:
-                    lines.append(f"• if you are an owner: reset it in {text.where}")
-            elif text.where:
-                lines.append(f"• you are an owner: reset it in {text.where}")
-        elif text.where and not adapter.issues_secrets:
-            lines.append(f"• where: {text.where}")
-        if text.effects and not adapter.issues_secrets:
-            lines.extend(f"• {line}" for line in text.effects)
-        else:
-            if adapter.rotation == "overlap":
-                lines.append(
-                    "• a second secret is added; the old one keeps working until you retire it"
-                )
-            else:
-                lines.append("• the old secret stops working at once")
-            lines.append("• tokens already issued stay valid until they expire")
-            lines.append("• every system that uses the old secret must be updated")
-        if adapter.issues_secrets:
-            lines.append(
-                "• the provider issues the new secret; credenza stores it before it verifies it"
-            )
-        elif text.one_time:
-            lines.append(
-                "• credenza keeps the pasted secret in the keyring before it verifies it, so a "
-                "failed check loses nothing"
-            )
-        elif policy.has_secret:
-            lines.append(
-                "• reset it in the provider's portal, then paste the new secret here; credenza "
-                "verifies it with a token call and keeps the old one if it fails"
-            )
-        else:
-            # A first "reset": nothing is stored, so there is no old secret to keep.
-            lines.append(
-                "• no secret is stored yet: paste the new one here; credenza verifies it with a "
-                "token call and stores it only if it works"
-            )
-        if adapter.rotation == "overlap":
-            lines.append(
-                "• once every system uses the new secret, retire the old one "
-                f"(credenza secret retire-previous {resolved.application.id} {resolved.name})"
-            )
-        return lines
-
-    async def reset(
-        self, app_ref: str, env_name: str, new_secret: str | Secret | None = None
-    ) -> ResetResult:
-        """Rotate the secret the provider's way; the old one is kept unless the new one works.
-
-        Portal providers: ``new_secret`` is what the user got from the portal; it is verified
-        with a token call before it replaces the old one. Providers that issue the secret: it is
-        in the keyring (as the pending secret) before anything else happens, so that neither a
-        failed verification nor Ctrl-C nor a crash can lose it.
-        """
-        resolved = self._environments.resolve(app_ref, env_name)
-        _refuse_reset_without_secret(resolved)
-        adapter = self._providers.adapter_for(resolved.application)
-        warnings: list[str] = []
-        verified = True
-        issued: Secret | None = None
-        if not adapter.issues_secrets:
-            if new_secret is None:
-                raise ValidationError(
-                    "reset the secret in the provider's portal, then give credenza the new one",
-                    hint=f"portal: {resolved.profile.portal_url or 'see your provider'}",
-                )
-            raw = new_secret.reveal() if isinstance(new_secret, Secret) else new_secret
-            checked = check_secret(raw, expected_length=resolved.profile.secret_length)
-            warnings.extend(checked.warnings)
-            candidate = checked.secret
-            one_time = resolved.profile.reset.one_time
-            if one_time:
-                # A one-time link cannot be opened again: keep the secret before anything else.
-                await self._keep_pending(resolved, candidate)
-            try:
-                await self.try_secret(resolved, candidate)
-            except EndpointChangedError:
-                raise
-            except CredenzaError as exc:
-                kept = (
-                    "the old one was kept"
-                    if self._has_secret(resolved)
-                    else "nothing was stored (there was no secret before)"
-                )
-                if one_time:
-                    kept += "; the new one is kept in the keyring as pending"
-                raise SecretNotVerifiedError(
-                    f"the new secret did not work, so {kept}: {exc.message}",
-                    hint=f"recover it with `credenza secret recover {resolved.application.id} "
-                    f"{resolved.name}` once it works"
-                    if one_time
-                    else exc.hint,
-                ) from None
-        else:
-            issued = await adapter.reset_secret(resolved.environment.client_id)
-            assert issued is not None
-            candidate = issued
-            await self._keep_pending(resolved, issued)
-            # Shielded: Escape in the dashboard or a cancelled task does not stop the check
-            # half-way; and the pending secret is in the keyring whatever happens from here.
-            verified, warning = await asyncio.shield(
-                self._verify_issued(resolved, issued, adapter.rotation)
-            )
-            warnings.extend(warning)
-        await asyncio.to_thread(self._store, resolved, candidate)
-        await asyncio.to_thread(
-            self._context.secrets.delete_raw,
-            names.pending_secret(resolved.application.id, resolved.name),
-        )
-        now = self._context.clock()
-        self._environments.edit(
-            resolved.application.id, resolved.name, EnvironmentChange(secret_rotated_at=now)
-        )
-        await asyncio.to_thread(self._forget_tokens, resolved.application.id, resolved.name)
-        return ResetResult(
-            environment=resolved.name,
-            rotation=adapter.rotation,
-            new_secret=issued,
-            verified=verified,
-            rotated_at=now,
-            warnings=tuple(warnings),
-        )
-
-    async def _verify_issued(
-        self, resolved: ResolvedEnvironment, issued: Secret, rotation: Rotation
-    ) -> tuple[bool, list[str]]:
-        try:
-            await self.try_secret(resolved, issued)
-        except CredenzaError as exc:
-            if rotation == "overlap":
-                raise SecretNotVerifiedError(
-                    f"the provider issued a new secret but it did not work yet ({exc.message}); "
-                    "the old one still works and the new one is kept in the keyring as pending",
-                    hint=f"try again later: credenza secret recover {resolved.application.id} "
-                    f"{resolved.name}",
-                ) from None
-            # Cut-over: the old secret is already dead, so the new one is kept regardless.
-            return False, [f"the new secret could not be verified yet: {exc}"]
-        return True, []
-
-    def pending(self, app_ref: str, env_name: str) -> Secret | None:
-        """A provider-issued secret that a reset stored but did not finish with (a crash)."""
-        resolved = self._environments.resolve(app_ref, env_name)
-        value = self._context.secrets.get_raw(
-            names.pending_secret(resolved.application.id, resolved.name)
-        )
-        return None if value is None else Secret(value)
-
-    async def retire_previous(self, app_ref: str, env_name: str) -> None:
-        """Overlap rotation: once every consumer uses the new secret, retire the old one."""
-        resolved = self._environments.resolve(app_ref, env_name)
-        await self._providers.adapter_for(resolved.application).retire_previous_secret(
-            resolved.environment.client_id
-        )
 
     # -- what a token call needs ----------------------------------------------------------------
 
@@ -528,7 +228,7 @@ class Credentials:
 
         resolved = self._environments.resolve(app_ref, env_name)
         jwk = public_jwk(pem, key_id)  # refuses what is not a usable private key
-        self._store(resolved, Secret(pem.reveal().strip() + "\n"))
+        self.store(resolved, Secret(pem.reveal().strip() + "\n"))
         if key_id is not None and key_id != resolved.environment.key_id:
             self._environments.edit(
                 resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
@@ -552,7 +252,7 @@ class Credentials:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _store(self, resolved: ResolvedEnvironment, secret: Secret, *, new: bool = True) -> None:
+    def store(self, resolved: ResolvedEnvironment, secret: Secret, *, new: bool = True) -> None:
         """Store ``secret`` bound to every endpoint the environment has now: the user is setting
         it for this configuration. Endpoints added or moved later need confirmation. ``new``:
         a secret this person just stored (not a re-binding), recorded in their local state."""
@@ -571,19 +271,3 @@ class Credentials:
         self._context.secrets.set_client_secret(
             resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
         )
-
-    async def _keep_pending(self, resolved: ResolvedEnvironment, issued: Secret) -> None:
-        try:
-            await asyncio.to_thread(
-                self._context.secrets.set_raw,
-                names.pending_secret(resolved.application.id, resolved.name),
-                issued.reveal(),
-            )
-        except SecretStoreError as exc:
-            raise UnstoredSecretError(
-                "the provider issued a new secret but the keyring did not keep it "
-                f"({exc.message}); it is NOT stored",
-                secret=issued,
-                hint="copy the secret shown now and store it with `credenza secret set` once "
-                "the keyring works; it is not shown again",
-            ) from None

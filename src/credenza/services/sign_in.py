@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Literal
 from credenza.errors import ValidationError
 from credenza.oauth.grants import declares_device_flow
 from credenza.services.context import Context
+from credenza.services.credential_key import SessionToken
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
-from credenza.services.tokens import SessionToken, Tokens
+from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials

@@ -9,10 +9,8 @@ secret change and revoke drops the affected entries everywhere through ``forget`
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from credenza.errors import (
@@ -27,63 +25,18 @@ from credenza.oauth.grants import USER_GRANTS, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
 from credenza.services.context import Context
+from credenza.services.credential_key import (
+    SessionToken,
+    agent_tags,
+    fingerprint,
+    require_client_credentials,
+)
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.status import RefreshFailure
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
-
-
-@dataclass
-class SessionToken:
-    """A token credenza holds, with the credential it was issued to."""
-
-    application_id: str
-    environment: str
-    token: Token
-    requested_scopes: tuple[str, ...]
-    fingerprint: str
-    # A signed-in person's token (authorization code or device flow), kept fresh with the
-    # refresh token; otherwise the client's own (client_credentials).
-    user: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.fingerprint
-
-    @property
-    def account(self) -> str | None:
-        """Who a user token acts for: the ``sub`` of a JWT access token, when it is one."""
-        from credenza.oauth.tokens import decode_jwt
-
-        parts = decode_jwt(self.token.access_token.reveal())
-        subject = parts.claims.get("sub") if parts else None
-        return subject if isinstance(subject, str) else None
-
-
-def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
-    """Everything a token depends on, hashed: another credential never shares its key."""
-    environment = resolved.environment
-    parts = {
-        "config": config_path,
-        "application": resolved.application.id,
-        "environment": resolved.name,
-        "client_id": environment.client_id,
-        "token_url": resolved.token_url,
-        "auth_method": resolved.auth_method,
-        "scopes": sorted(set(scopes)),
-        "audience": environment.audience,
-        "resource": environment.resource,
-        "params": sorted(environment.extra_params.items()),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
-    """What the agent files a token under, so that a drop reaches every alias of it."""
-    base = f"{config_path}\x1f{app_id}"
-    return [base] if environment is None else [base, f"{base}\x1f{environment}"]
 
 
 class Tokens:
@@ -113,7 +66,7 @@ class Tokens:
     ) -> SessionToken:
         """A new token from the provider (client_credentials), held in memory."""
         resolved = await self._environments_ready(app_ref, env_name)
-        self._require_client_credentials(resolved)
+        require_client_credentials(resolved)
         credentials = await self._credentials.client_credentials(
             resolved, self.requested_scopes(resolved, scopes)
         )
@@ -183,7 +136,6 @@ class Tokens:
 
     async def revoke(self, session: SessionToken) -> str:
         """Revoke (RFC 7009) or log out (GET + Bearer); the local copies are dropped either way."""
-        from credenza.errors import ValidationError
 
         resolved = self._environments.resolve(session.application_id, session.environment)
         try:
@@ -227,7 +179,6 @@ class Tokens:
         return how
 
     async def introspect(self, session: SessionToken) -> dict[str, Any]:
-        from credenza.errors import ValidationError
 
         resolved = self._environments.resolve(session.application_id, session.environment)
         if not resolved.introspection_url:
@@ -322,24 +273,6 @@ class Tokens:
             self.keep_user_token, resolved, session.requested_scopes, token
         )
         return fresh, False
-
-    def _require_client_credentials(self, resolved: ResolvedEnvironment) -> None:
-        """Never send a grant the application does not declare."""
-        grant = token_grant(resolved.application.grant_types)
-        if grant == "client_credentials":
-            return
-        app = resolved.application.id
-        if grant is None:
-            raise ValidationError(
-                f"{resolved.application.name} declares no grant credenza can get a token with "
-                f"({', '.join(resolved.application.grant_types) or 'none'})",
-                hint=f"add one: credenza app edit {app} --grant-type client_credentials",
-            )
-        raise SignInRequiredError(
-            f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
-            "come from a person signing in",
-            hint=f"sign in: credenza login {app} --env {resolved.name}",
-        )
 
     # -- the cache ----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from credenza.errors import CredenzaError
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.services.credentials import ResetResult
+    from credenza.services.resets import ResetResult
     from credenza.workspace import Workspace
 
 
@@ -33,7 +33,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.app_name = resolved.application.name
         self.production = env_name == "production"
         self.manual = not workspace.providers.adapter_for(resolved.application).issues_secrets
-        self.policy = workspace.credentials.reset_policy(app_id, env_name)
+        self.policy = workspace.resets.reset_policy(app_id, env_name)
         self.owner: bool | None = None  # asked where only owners may reset (Chorus)
         self.plan = self._plan()
         self.portal = resolved.profile.portal_url
@@ -42,7 +42,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     def _plan(self) -> list[str]:
         """The provider's own plan; the step the CLI names as a command is a key here."""
-        lines = self.workspace.credentials.reset_plan(self.app_id, self.env_name, owner=self.owner)
+        lines = self.workspace.resets.reset_plan(self.app_id, self.env_name, owner=self.owner)
         return [
             "• once every system uses the new secret, press P on this row to retire the old one"
             if "credenza secret retire-previous" in line
@@ -139,10 +139,10 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.run_worker(self._run(new_secret), exclusive=True, group="reset")
 
     async def _run(self, new_secret: Secret | None) -> None:
-        from credenza.services.credentials import UnstoredSecretError
+        from credenza.services.resets import UnstoredSecretError
 
         try:
-            result = await self.workspace.credentials.reset(self.app_id, self.env_name, new_secret)
+            result = await self.workspace.resets.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
             self._show_once(exc.secret, f"✗ {exc}", stored=False)
             return

@@ -13,8 +13,8 @@ from credenza.config.model import Environment, EnvironmentChange
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.secrets import CheckedSecret, Secret
-from credenza.services.credentials import ResetResult
-from credenza.services.tokens import SessionToken
+from credenza.services.credential_key import SessionToken
+from credenza.services.resets import ResetResult
 from credenza.services.verification import VerifyResult
 from credenza.tui.advice import with_advice
 from credenza.tui.dialogs.confirm import ConfirmDialog

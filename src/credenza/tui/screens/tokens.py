@@ -11,7 +11,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from credenza.oauth.untrusted import clean
-from credenza.services.tokens import SessionToken
+from credenza.services.credential_key import SessionToken
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.messages import TokenFetched

@@ -1,0 +1,83 @@
+"""What a token is keyed by: the credential fingerprint, and the token held under it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from credenza.errors import SignInRequiredError, ValidationError
+from credenza.oauth.grants import token_grant
+from credenza.oauth.tokens import Token
+from credenza.services.environments import ResolvedEnvironment
+
+
+@dataclass
+class SessionToken:
+    """A token credenza holds, with the credential it was issued to."""
+
+    application_id: str
+    environment: str
+    token: Token
+    requested_scopes: tuple[str, ...]
+    fingerprint: str
+    # A signed-in person's token (authorization code or device flow), kept fresh with the
+    # refresh token; otherwise the client's own (client_credentials).
+    user: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.fingerprint
+
+    @property
+    def account(self) -> str | None:
+        """Who a user token acts for: the ``sub`` of a JWT access token, when it is one."""
+        from credenza.oauth.tokens import decode_jwt
+
+        parts = decode_jwt(self.token.access_token.reveal())
+        subject = parts.claims.get("sub") if parts else None
+        return subject if isinstance(subject, str) else None
+
+
+def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
+    """Everything a token depends on, hashed: another credential never shares its key."""
+    environment = resolved.environment
+    parts = {
+        "config": config_path,
+        "application": resolved.application.id,
+        "environment": resolved.name,
+        "client_id": environment.client_id,
+        "token_url": resolved.token_url,
+        "auth_method": resolved.auth_method,
+        "scopes": sorted(set(scopes)),
+        "audience": environment.audience,
+        "resource": environment.resource,
+        "params": sorted(environment.extra_params.items()),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
+    """What the agent files a token under, so that a drop reaches every alias of it."""
+    base = f"{config_path}\x1f{app_id}"
+    return [base] if environment is None else [base, f"{base}\x1f{environment}"]
+
+
+def require_client_credentials(resolved: ResolvedEnvironment) -> None:
+    """Never send a grant the application does not declare."""
+    grant = token_grant(resolved.application.grant_types)
+    if grant == "client_credentials":
+        return
+    app = resolved.application.id
+    if grant is None:
+        raise ValidationError(
+            f"{resolved.application.name} declares no grant credenza can get a token with "
+            f"({', '.join(resolved.application.grant_types) or 'none'})",
+            hint=f"add one: credenza app edit {app} --grant-type client_credentials",
+        )
+    raise SignInRequiredError(
+        f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
+        "come from a person signing in",
+        hint=f"sign in: credenza login {app} --env {resolved.name}",
+    )
