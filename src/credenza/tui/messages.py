@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from credenza.services.tokens import SessionToken
+from credenza.services.credential_key import SessionToken
 
 
 class ConfigChanged(Message):

@@ -400,7 +400,7 @@ class EnvironmentsScreen(TableScreen):
             if yes:
                 self.run_task(
                     f"retiring the previous secret of {app_id} / {env_name}",
-                    self.workspace.credentials.retire_previous(app_id, env_name),
+                    self.workspace.resets.retire_previous(app_id, env_name),
                     lambda _: self.set_detail_message(
                         "✓ the previous secret is retired: only the new one works", "good"
                     ),
