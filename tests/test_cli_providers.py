@@ -81,11 +81,14 @@ def test_a_users_own_sandbox_resets_secrets_and_decides_contracts(
 
 
 def test_a_sandbox_provider_at_a_dead_url_is_not_added(cli: CliRunner) -> None:
-    from credenza.sandbox import SandboxState
+    import socket
 
-    with SandboxServer(SandboxState()) as stopped:
-        url = stopped.issuer  # its port is free again once it has stopped
-    code, _, err = cli("provider", "add", "gone", "--sandbox", url)
+    # Bound and never listening: connections are refused, and no other test can take the port
+    # (a stopped server's port could be reused by another worker's server meanwhile).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        code, _, err = cli("provider", "add", "gone", "--sandbox", url)
     assert code == 1
     assert "cannot connect" in err
     assert cli("provider", "show", "gone")[0] == 2
