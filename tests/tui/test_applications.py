@@ -105,3 +105,17 @@ async def test_every_checklist_line_is_reachable_at_80_by_24(app: CredenzaApp) -
         await pilot.press("K")
         await pilot.pause()
         assert panel.scroll_y < panel.max_scroll_y
+
+
+async def test_the_wheel_scrolls_the_details_panel(app: CredenzaApp) -> None:
+    from textual import events
+    from textual.containers import VerticalScroll
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select_row(pilot, "pipedrive-crm-sync")
+        panel = app.screen.query_one("#detail", VerticalScroll)
+        assert panel.scroll_y == 0
+        for _ in range(8):  # what a terminal sends for wheel turns over the panel
+            await pilot._post_mouse_events([events.MouseScrollDown], "#detail", offset=(5, 2))
+        await pilot.pause()
+        assert panel.scroll_y == panel.max_scroll_y > 0
