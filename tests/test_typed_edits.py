@@ -172,3 +172,26 @@ def test_typed_changes_refuse_what_the_file_would_refuse(workspace: Workspace) -
     with pytest.raises(ValidationError):
         workspace.applications.edit(app_id, ApplicationChange(owners=["nobody"]))
     assert os.path.exists(workspace.context.store.path)
+
+
+def test_a_removal_that_cannot_be_saved_keeps_the_secret(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credenza.config import store
+    from credenza.errors import ConfigWriteError
+
+    app_id = workspace.applications.add("Kept").id
+    workspace.environments.add(app_id, "production", EnvironmentChange(client_id="x"))
+    workspace.credentials.set(app_id, "production", "a-secret-shown-only-once")
+
+    def full_disk(path: Path, data: bytes) -> None:
+        raise ConfigWriteError("could not save: No space left on device")
+
+    monkeypatch.setattr(store, "write_atomic", full_disk)
+    with pytest.raises(ConfigWriteError):
+        workspace.environments.remove(app_id, "production")
+    with pytest.raises(ConfigWriteError):
+        workspace.applications.remove(app_id)
+    assert workspace.credentials.reveal(app_id, "production").reveal() == (
+        "a-secret-shown-only-once"
+    )

@@ -6,6 +6,7 @@ HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -534,3 +535,12 @@ async def test_a_reserved_param_from_a_hand_edited_config_sends_nothing(
             await client.fetch_token(creds(server.issuer, extra_params={"grant_type": "password"}))
     assert script.seen == []
     assert SECRET not in str(caught.value)
+
+
+def test_verbose_never_prints_a_token_answer_it_cannot_parse() -> None:
+    from credenza.oauth.exchange import _mask_body
+
+    big = json.dumps({"refresh_token": "RT-SECRET-VALUE-123456", "access_token": "A" * 9000})
+    assert "RT-SECRET" not in _mask_body(big.encode())  # over 8 KiB: still parsed and masked
+    form = b"access_token=AT-SECRET-VALUE-987654&token_type=bearer"
+    assert "AT-SECRET" not in _mask_body(form)  # not JSON: not shown at all

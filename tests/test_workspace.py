@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from credenza.config.model import ApplicationChange, EnvironmentChange, Provider
+from credenza.config.store import ConfigStore
 from credenza.errors import (
     EndpointChangedError,
     NotFoundError,
@@ -422,4 +423,22 @@ async def test_cached_tokens_are_read_in_two_keyring_calls_whatever_their_number
     workspace.secrets.get_many = counting  # type: ignore[method-assign]
     assert {session.key for session in workspace.tokens.cached_sessions()} == fetched
     assert calls == [6, 6]
+    await workspace.aclose()
+
+
+async def test_tokens_held_follow_changes_made_by_another_process(
+    workspace: Workspace, sandbox: SandboxServer, config_path: Path
+) -> None:
+    app_id, _ = add_sandbox_app(workspace, sandbox)
+    session = await workspace.tokens.fetch(app_id, "production")
+    assert workspace.tokens.held() == [session]
+    other = Workspace(ConfigStore(config_path), workspace.secrets)  # the CLI, say
+    other.environments.edit(app_id, "production", EnvironmentChange(audience="elsewhere"))
+    workspace.reload()
+    assert workspace.tokens.held() == []  # another credential now: not offered any more
+    again = await workspace.tokens.fetch(app_id, "production")
+    other.reload()
+    other.applications.remove(app_id)
+    workspace.reload()
+    assert again.fingerprint not in {s.fingerprint for s in workspace.tokens.held()}
     await workspace.aclose()

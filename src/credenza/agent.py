@@ -1,7 +1,9 @@
 """`credenza agent`: holds access tokens in memory behind a user-only Unix socket, like ssh-agent.
 
-It stores access tokens only (never client secrets or refresh tokens), each until it expires, and
-exits after ``idle_timeout`` seconds without a request. Nothing it holds is written anywhere.
+It stores access tokens (never client secrets or refresh tokens), each until it expires, and, when
+the encrypted file keyring is in use, that keyring's derived key (never the passphrase), so that
+only the command that starts it pays for the key derivation. It exits after ``idle_timeout``
+seconds without a request. Nothing it holds is written anywhere.
 
 Protocol, one line each way: the hot lookup is ``G<TAB>key`` answered by
 ``T<TAB>token<TAB>type<TAB>expires_at<TAB>scope`` or ``M`` (so that `credenza token` needs neither

@@ -150,12 +150,18 @@ class Workspace:
         await self.providers.aclose()
 
     def _forget(self, app_id: str, environment: str | None) -> None:
-        """An environment (or an application) goes away: its secrets and tokens, everywhere."""
-        application = self.context.application(app_id)
-        names = [environment] if environment is not None else list(application.environments)
-        self.tokens.forget(application.id, environment)
+        """An environment (or an application) goes away: its secrets and tokens, everywhere.
+        Called once the config no longer has it: a save that fails loses no secret."""
+        if environment is None:
+            app_id = self.context.application(app_id).id
+        names = (
+            [environment]
+            if environment is not None
+            else list(self.context.application(app_id).environments)
+        )
+        self.tokens.forget(app_id, environment)
         for name in names:
-            self.credentials.remove(application.id, name)
+            self.credentials.remove(app_id, name)
 
     def _forget_tokens(self, app_id: str, environment: str | None) -> None:
         self.tokens.forget(app_id, environment)

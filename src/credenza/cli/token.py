@@ -151,6 +151,9 @@ def agent_alias(args: argparse.Namespace) -> str:
 def cmd_token(args: argparse.Namespace) -> int:
     from credenza import agent
 
+    # The fast path's key, taken before the config is read: an edit that lands while the token
+    # is fetched makes the key miss, never files the old credential's token under the new file.
+    alias = agent_alias(args)
     workspace = open_workspace(args)
     agent.autostart(workspace.config.settings.agent)  # comes up while this call works
     if args.verbose:
@@ -162,7 +165,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.verbose and cached:
         output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")
     warn_wider_scopes(session)
-    workspace.tokens.share_with_agent(session, agent_alias(args))
+    workspace.tokens.share_with_agent(session, alias)
     print(format_token(session, args.format))
     return 0
 

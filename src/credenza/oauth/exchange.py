@@ -129,11 +129,14 @@ def _mask_header(name: str, value: str) -> str:
 
 
 def _mask_body(body: bytes) -> str:
-    text = body[:8192].decode("utf-8", errors="replace")
+    # The whole body (the client capped it at 1 MiB): a token answer cut short would not parse,
+    # and the raw text holds the tokens the server just issued, which no redaction knows.
+    from credenza.oauth.untrusted import parse_json
+
     try:
-        data = json.loads(text)
+        data = parse_json(body)
     except ValueError:
-        return text
+        return f"({len(body)} bytes, not JSON: not shown, it may hold a token)"
     return json.dumps(_mask_json(data))
 
 

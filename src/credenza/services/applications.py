@@ -82,14 +82,17 @@ class Applications:
     def remove(self, ref: str) -> Application:
         """Remove an application, its environments and contracts, and its keyring entries."""
         application = self.get(ref)
-        self._forget(application.id, None)
 
         def remove(config: Config) -> Application:
             target = find_application(config, application.id)
             config.applications.remove(target)
             return target
 
-        return self._context.mutate(remove)
+        # The file first: if the save fails, the secrets are still there for what it still has.
+        removed = self._context.mutate(remove)
+        for environment in removed.environments:
+            self._forget(removed.id, environment)
+        return removed
 
 
 def _named(config: Config, name: str) -> Application | None:

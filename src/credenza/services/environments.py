@@ -106,7 +106,6 @@ class Environments:
     def remove(self, app_ref: str, name: str) -> None:
         application = self._context.application(app_ref)
         find_environment(application, name)
-        self._forget_all(application.id, name)
 
         def remove(config: Config) -> None:
             application = find_application(config, app_ref)
@@ -114,7 +113,9 @@ class Environments:
             if application.default_environment == name:
                 application.default_environment = None
 
+        # The file first: if the save fails, the secret is still there for what it still has.
         self._context.mutate(remove)
+        self._forget_all(application.id, name)
 
     def resolve(self, app_ref: str, env_name: str | None = None) -> ResolvedEnvironment:
         """The environment with provider defaults applied; ``env_name`` may be omitted if unique."""

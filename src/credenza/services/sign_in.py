@@ -145,7 +145,11 @@ class SignIn:
         session = await asyncio.to_thread(self._tokens.user_session, resolved)
         if session is None:
             return "not signed in"
-        return await self._tokens.revoke(session)
+        try:
+            return await self._tokens.revoke(session)
+        finally:
+            # No endpoint, a server down: the sign-in ends here all the same.
+            await asyncio.to_thread(self._tokens.drop, session)
 
     async def _prepare(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None

@@ -347,26 +347,48 @@ class Tokens:
         self._tell_agent(session.application_id, session.environment)
 
     def forget(self, app_id: str, environment: str | None) -> None:
-        """Forget every token of an application (or one environment) everywhere."""
-        application = self._context.application(app_id)
-        envs = [environment] if environment is not None else list(application.environments)
+        """Forget every token of an application (or one environment) everywhere. With an
+        environment named, ``app_id`` is an id and need not be in the config any more."""
+        if environment is None:
+            app_id = self._context.application(app_id).id
+        envs = (
+            [environment]
+            if environment is not None
+            else list(self._context.application(app_id).environments)
+        )
         for key in [
             k
             for k, s in self.sessions.items()
-            if s.application_id == application.id and s.environment in envs
+            if s.application_id == app_id and s.environment in envs
         ]:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
             # A signed-in user's tokens too: they belonged to the credential as it was.
-            secrets.delete_raw(names.user_token(application.id, name))
-            index_name = names.token_index(application.id, name)
+            secrets.delete_raw(names.user_token(app_id, name))
+            index_name = names.token_index(app_id, name)
             index = secrets.get_raw(index_name)
             for line in filter(None, (index or "").split("\n")):
                 secrets.delete_raw(line.split(" ")[0])
             if index is not None:
                 secrets.delete_raw(index_name)
-        self._tell_agent(application.id, environment)
+        self._tell_agent(app_id, environment)
+
+    def held(self) -> list[SessionToken]:
+        """The tokens this process holds that still belong to a credential as configured now;
+        the rest (removed or edited by another process since) are dropped from memory."""
+        current: list[SessionToken] = []
+        path = self._context.config_path
+        for key, session in list(self.sessions.items()):
+            try:
+                resolved = self._environments.resolve(session.application_id, session.environment)
+            except CredenzaError:
+                resolved = None
+            if resolved is None or fingerprint(path, resolved, session.requested_scopes) != key:
+                del self.sessions[key]
+            else:
+                current.append(session)
+        return current
 
     def share_with_agent(self, session: SessionToken, alias: str) -> None:
         """Hand a token to a running agent under the fast path's lookup key."""

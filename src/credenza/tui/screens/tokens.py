@@ -137,7 +137,7 @@ class TokensScreen(TableScreen):
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
-        for session in self.workspace.tokens.sessions.values():
+        for session in self.workspace.tokens.held():
             row = self._row(session)
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
             everything = (*row.cells, " ".join(session.token.scopes), session.application_id)
