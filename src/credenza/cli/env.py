@@ -158,7 +158,9 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         fields["scopes"] = [s for s in args.scopes if s] or None
     fields["add_scopes"] = getattr(args, "add_scope", [])
     fields["remove_scopes"] = getattr(args, "remove_scope", [])
-    setting, removing = parse_params(args.params or [])
+    from credenza.oauth.params import split_param_edits
+
+    setting, removing = split_param_edits(args.params or [])
     fields["set_params"], fields["remove_params"] = setting, removing
     return EnvironmentChange(**fields)
 
@@ -172,21 +174,6 @@ def parse_date(value: str) -> datetime:
             f"{value!r} is not a date", hint="use YYYY-MM-DD, e.g. 2027-05-01"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def parse_params(values: list[str]) -> tuple[dict[str, str], list[str]]:
-    """``KEY=VALUE`` adds or replaces a parameter, ``KEY=`` removes it."""
-    setting: dict[str, str] = {}
-    removing: list[str] = []
-    for value in values:
-        key, sep, item = value.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(f"--param {value!r} is not KEY=VALUE")
-        if item:
-            setting[key] = item
-        else:
-            removing.append(key)
-    return setting, removing
 
 
 def cmd_add(args: argparse.Namespace) -> int:

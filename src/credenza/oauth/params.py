@@ -61,9 +61,11 @@ def check_extra_params(params: Mapping[str, str]) -> None:
             )
 
 
-def apply_param_edits(current: Mapping[str, str], edits: list[str]) -> dict[str, str]:
-    """``--param KEY=VALUE`` adds or replaces one parameter; ``--param KEY=`` removes it."""
-    result = dict(current)
+def split_param_edits(edits: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``--param KEY=VALUE`` adds or replaces one parameter; ``--param KEY=`` removes it.
+    Returns (to set, to remove); reserved and secret-looking names are refused."""
+    setting: dict[str, str] = {}
+    removing: list[str] = []
     for edit in edits:
         name, eq, value = edit.partition("=")
         name = name.strip()
@@ -72,10 +74,18 @@ def apply_param_edits(current: Mapping[str, str], edits: list[str]) -> dict[str,
                 f"--param needs KEY=VALUE (or KEY= to remove), not '{clean(name, limit=64)}'"
             )
         if value == "":
-            result.pop(name, None)
+            removing.append(name)
             continue
         problem = param_problem(name)
         if problem is not None:
             raise ValidationError(f"--param {clean(name, limit=64)} is refused: {problem}")
-        result[name] = value
+        setting[name] = value
+    return setting, removing
+
+
+def apply_param_edits(current: Mapping[str, str], edits: list[str]) -> dict[str, str]:
+    """``current`` with the ``--param`` edits applied."""
+    setting, removing = split_param_edits(edits)
+    result = {k: v for k, v in current.items() if k not in removing}
+    result.update(setting)
     return result

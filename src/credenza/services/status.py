@@ -77,12 +77,6 @@ class StatusReport:
     def needs_action(self) -> bool:
         return bool(self.due)
 
-    def by_provider(self) -> dict[str, list[Attention]]:
-        grouped: dict[str, list[Attention]] = defaultdict(list)
-        for item in self.items:
-            grouped[item.provider or ""].append(item)
-        return dict(grouped)
-
 
 @dataclass(frozen=True)
 class RefreshFailure:

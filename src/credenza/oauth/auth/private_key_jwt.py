@@ -6,7 +6,6 @@ configuration, so an RSA key cannot be talked into HS256.
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
@@ -97,10 +96,6 @@ def public_jwk(pem: Secret, key_id: str | None = None) -> dict[str, Any]:
     if key_id:
         jwk["kid"] = key_id
     return jwk
-
-
-def public_jwks_json(pem: Secret, key_id: str | None = None) -> str:
-    return json.dumps({"keys": [public_jwk(pem, key_id)]}, indent=2)
 
 
 class PrivateKeyJwt(ClientAuthentication):
