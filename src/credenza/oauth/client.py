@@ -45,7 +45,7 @@ from credenza.oauth.decoding import (
     CappedDecoder,
     UndecodableBodyError,
 )
-from credenza.oauth.exchange import Exchange
+from credenza.oauth.exchange import SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import is_loopback as is_loopback  # their old home
 from credenza.oauth.origins import origin_of as origin_of
@@ -59,22 +59,9 @@ Endpoint = Literal[
     "token", "revocation", "introspection", "logout", "discovery", "device_authorization"
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-# Form fields whose values are credentials: an echo of any of them is redacted.
-_SENSITIVE_FIELDS = frozenset(
-    {
-        "client_secret",
-        "client_assertion",
-        "refresh_token",
-        "token",
-        "code",
-        "code_verifier",
-        "device_code",
-        "password",
-        "assertion",
-        "subject_token",
-        "actor_token",
-    }
-)
+# Form fields whose values are credentials: an echo of any of them is redacted (the same list
+# --verbose masks, in one place).
+_SENSITIVE_FIELDS = SECRET_FIELDS
 
 
 @dataclass(frozen=True)
