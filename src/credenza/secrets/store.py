@@ -25,21 +25,8 @@ from credenza.errors import (
 )
 from credenza.secrets import names
 from credenza.secrets.backend import Backend
-from credenza.secrets.masking import CheckedSecret, Secret, check_secret
-from credenza.secrets.names import SERVICE, entry_name
-from credenza.secrets.oskeyring import CHUNK_CHARS, GET_A_KEYRING
-
-__all__ = [
-    "CHUNK_CHARS",
-    "SERVICE",
-    "CheckedSecret",
-    "KeyringKind",
-    "Secret",
-    "SecretStore",
-    "StoredSecret",
-    "check_secret",
-    "entry_name",
-]
+from credenza.secrets.masking import Secret
+from credenza.secrets.oskeyring import GET_A_KEYRING
 
 KeyringKind = Literal["auto", "file"]
 T = TypeVar("T")
