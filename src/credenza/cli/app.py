@@ -10,6 +10,7 @@ from credenza.cli.common import (
     Group,
     app_argument,
     confirm_removal,
+    given,
     json_option,
     open_workspace,
     yes_option,
@@ -97,8 +98,8 @@ def change_from(args: argparse.Namespace) -> ApplicationChange:
     """The typed change the options describe: absent = unchanged, '' = cleared."""
     from credenza.config.model import ApplicationChange
 
-    fields: dict[str, Any] = {}
-    for key in (
+    fields = given(
+        args,
         "provider",
         "organisation",
         "type",
@@ -106,15 +107,10 @@ def change_from(args: argparse.Namespace) -> ApplicationChange:
         "description",
         "url",
         "default_environment",
-    ):
-        value = getattr(args, key, None)
-        if value is not None:
-            fields[key] = value or None
-    for key in ("owners", "grant_types", "apis"):
-        values = getattr(args, key, None)
-        if values is not None:
-            kept = [v for v in values if v]
-            fields[key] = kept or None
+        "owners",
+        "grant_types",
+        "apis",
+    )
     if getattr(args, "name", None) and hasattr(args, "app"):
         fields["name"] = args.name
     return ApplicationChange(**fields)

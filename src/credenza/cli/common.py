@@ -108,6 +108,19 @@ def yes_option(parser: argparse.ArgumentParser, what: str = "do not ask for conf
     parser.add_argument("--yes", action="store_true", help=what)
 
 
+def given(args: argparse.Namespace, *keys: str) -> dict[str, Any]:
+    """The fields a command line sets, for a typed change: an option left out is unchanged, an
+    empty value clears the field (None), and a repeatable option drops its empty items."""
+    fields: dict[str, Any] = {}
+    for key in keys:
+        value = getattr(args, key, None)
+        if isinstance(value, list):
+            fields[key] = [item for item in value if item] or None
+        elif value is not None:
+            fields[key] = value or None
+    return fields
+
+
 # -- plumbing -------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from credenza.cli import output
 from credenza.cli.common import (
@@ -12,6 +12,7 @@ from credenza.cli.common import (
     app_argument,
     confirm_removal,
     env_argument,
+    given,
     json_option,
     open_workspace,
     run_async,
@@ -131,8 +132,8 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     """The typed change the options describe: absent = unchanged, '' = cleared."""
     from credenza.config.model import EnvironmentChange
 
-    fields: dict[str, Any] = {}
-    for key in (
+    fields = given(
+        args,
         "client_id",
         "token_url",
         "issuer",
@@ -147,15 +148,11 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         "certificate",
         "key_id",
         "assertion_audience",
-    ):
-        value = getattr(args, key, None)
-        if value is not None:
-            fields[key] = value or None
+        "scopes",
+    )
     expires = getattr(args, "secret_expires", None)
     if expires is not None:
         fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None
-    if args.scopes is not None:
-        fields["scopes"] = [s for s in args.scopes if s] or None
     fields["add_scopes"] = getattr(args, "add_scope", [])
     fields["remove_scopes"] = getattr(args, "remove_scope", [])
     from credenza.oauth.params import split_param_edits

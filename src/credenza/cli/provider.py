@@ -10,6 +10,7 @@ from credenza.cli import output
 from credenza.cli.common import (
     Group,
     confirm_removal,
+    given,
     json_option,
     open_workspace,
     read_secret,
@@ -226,11 +227,7 @@ def change_from(args: argparse.Namespace, workspace: Workspace) -> ProviderChang
 
     from credenza.config.model import ProviderChange, ProviderEnvironmentChange
 
-    fields: dict[str, Any] = {}
-    for key in ("profile", "portal_url", "auth_method", "basic_auth_encoding", "rotation"):
-        value = getattr(args, key, None)
-        if value is not None:
-            fields[key] = value or None
+    fields = given(args, "profile", "portal_url", "auth_method", "basic_auth_encoding", "rotation")
     if args.errors_file is not None:
         fields["errors_file"] = os.path.abspath(args.errors_file) if args.errors_file else None
     for key, option in (("secret_length", "--secret-length"), ("rotation_days", "--rotation-days")):
