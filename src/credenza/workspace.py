@@ -112,8 +112,9 @@ class Workspace:
         store = ConfigStore(path or default_config_path())
         config = store.load()
         mine = user_settings_path()
-        config.settings = with_user_settings(config.settings, mine)
-        settings = config.settings
+        # The context applies this person's settings to every config it holds; the keyring,
+        # built before it, needs them now.
+        settings = with_user_settings(config.settings, mine)
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout,
             allow_plaintext=settings.allow_plaintext_keyring,
