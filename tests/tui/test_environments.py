@@ -195,3 +195,46 @@ async def test_chorus_reset_asks_whether_you_are_an_owner(app: CredenzaApp, demo
         assert not dialog.query_one("#reset", Button).disabled
         await press_button(pilot, "#reset")
         assert demo.server.state.clients["chorus-line-test-production"].client_secret != old
+
+
+async def test_remove_an_environment_takes_its_secret_and_tokens(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    session, _ = await app.workspace.tokens.token("chorus-line-test", "sandbox")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", "chorus-line-test/sandbox")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "deletes its secret and cached tokens" in str(
+            app.screen.query(Static).last().render()
+        )
+        await pilot.press("escape")  # a change of mind changes nothing
+        await settle(pilot)
+        assert "sandbox" in app.workspace.applications.get("chorus-line-test").environments
+        await pilot.press("d")
+        await settle(pilot)
+        await press_button(pilot, "#confirm")
+        await settle(pilot)
+        assert "sandbox" not in app.workspace.applications.get("chorus-line-test").environments
+        assert "chorus-line-test/sandbox" not in [key for key in app.screen._row_keys]
+        assert not app.workspace.secrets.get_raw("chorus-line-test/sandbox/client_secret")
+        assert (
+            app.workspace.tokens.cached("chorus-line-test", "sandbox", session.fingerprint) is None
+        )
+        assert "chorus-line-test/production" in app.screen._row_keys  # the other one stays
+
+
+async def test_removing_production_needs_the_application_name_typed(app: CredenzaApp) -> None:
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.query_one("#confirm", Button).disabled
+        await pilot.press(*"production")  # the environment's name is not enough
+        assert app.screen.query_one("#confirm", Button).disabled
+        app.screen.query_one("#typed", Input).value = ""
+        await pilot.press(*"Telenor SMS Gateway", "enter")
+        await settle(pilot)
+        assert not app.workspace.applications.get("telenor-sms-gateway").environments

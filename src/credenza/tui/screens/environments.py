@@ -62,6 +62,7 @@ class EnvironmentsScreen(TableScreen):
         Binding("D", "discover", "Discover", id="environments.discover"),
         Binding("l", "sign_in", "Sign in", id="environments.sign_in"),
         Binding("P", "retire_previous", "Retire old secret", id="environments.retire_previous"),
+        Binding("delete,d", "remove", "Remove", id="environments.remove"),
     ]
 
     def __init__(self) -> None:
@@ -416,6 +417,42 @@ class EnvironmentsScreen(TableScreen):
             confirmed,
         )
 
+    def action_remove(self) -> None:
+        if (selected := self._selected()) is None:
+            return
+        app_id, env_name = selected
+        resolved = self.workspace.environments.resolve(app_id, env_name)
+        body = (
+            f"This removes the environment {env_name} of {resolved.application.name} from the "
+            "config, and deletes its secret and cached tokens from your keyring. The provider "
+            "keeps the client: revoke it there if nothing uses it any more."
+        )
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_task(
+                    f"removing {app_id} / {env_name}",
+                    self.call(self.workspace.environments.remove, app_id, env_name),
+                    lambda _: self._removed(env_key(app_id, env_name), resolved.label),
+                    group="config",
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {resolved.label}?",
+                body,
+                action="Remove",
+                # As for a production reset, the application's name is typed: one key is too little.
+                type_to_confirm=resolved.application.name if env_name == "production" else None,
+            ),
+            confirmed,
+        )
+
+    def _removed(self, key: str, label: str) -> None:
+        self.revealed.pop(key, None)
+        self.post_message(ConfigChanged())
+        self.notify(f"removed {label}")
+
     def commands(self) -> list[Command]:
         key = self.selected_key()
         if key is None:
@@ -436,5 +473,6 @@ class EnvironmentsScreen(TableScreen):
                 "overlap rotation: after a reset",
                 self.action_retire_previous,
             ),
+            (f"Remove {label}", "its secret and tokens leave the keyring", self.action_remove),
             ("Add environment", "to an application", self.action_add),
         ]
