@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import random
@@ -173,14 +174,22 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
             screen.select_key(f"{app_id}/production")
             await pilot.press("s")
             await pilot.pause()
-            await pilot.press(*canary, "enter")
+            await pilot.press(*canary)
+            shots = str(tmp_path / "XDG_DATA_HOME")
+            app.save_screenshot(filename="typing.svg", path=shots)  # the secret being typed
+            await pilot.press("enter")
             await app.workers.wait_for_complete()
             await pilot.press("f", "t")
             await app.workers.wait_for_complete()
+            await pilot.press("ctrl+p", *"Canary")  # the palette, over a held token
+            await pilot.pause()
+            app.save_screenshot(filename="palette.svg", path=shots)
+            await pilot.press("escape")
+            await pilot.pause()
             await pilot.press("4", "r")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            app.save_screenshot(filename="leak.svg", path=str(tmp_path / "XDG_DATA_HOME"))
+            app.save_screenshot(filename="leak.svg", path=shots)
             await pilot.press("x")
             await pilot.pause()
             app.screen.query_one("#confirm").focus()
@@ -201,7 +210,11 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
         ]
         assert leaks == []
         assert len(used) >= 3  # the scan had something to find: the secret and two tokens
-        assert any(p.suffix == ".svg" for p in tmp_path.rglob("*"))
+        shot_names = {p.name for p in tmp_path.rglob("*.svg")}
+        assert {"typing.svg", "palette.svg", "leak.svg"} <= shot_names
+        # The palette screenshot shows the palette, so the scan looked at what it claims to.
+        palette = html.unescape((tmp_path / "XDG_DATA_HOME" / "palette.svg").read_text())
+        assert "Fetch\xa0token\xa0for" in palette
     finally:
         demo.server.stop()
 
