@@ -113,10 +113,23 @@ def test_a_one_time_secret_is_kept_as_pending_when_it_fails_and_recovered_later(
         == one_time
     )
     assert "reset_unfinished" in cli("status", "--json")[1]
+    # The provider does not take it yet: recovering checks first, and keeps it pending.
+    code, _, err = cli("secret", "recover", "telenor-sms", "sandbox")
+    assert code == 1
+    assert "does not work yet" in err
+    assert "stays pending" in err
+    assert "reset_unfinished" in cli("status", "--json")[1]
+    # Now it does (the portal's change reached the provider): recovered, and the reset is done.
+    registered = sandbox.state.clients["tsms-prod"]
+    registered.client_secret = one_time
+    registered.token_endpoint_auth_method = "client_secret_post"  # as the profile sends it
     code, _, err = cli("secret", "recover", "telenor-sms", "sandbox")
     assert code == 0, err
+    assert "checked with a token call" in err
     workspace.reload()
     assert workspace.credentials.reveal("telenor-sms", "sandbox").reveal() == one_time
+    assert workspace.resets.pending("telenor-sms", "sandbox") is None
+    assert "reset_unfinished" not in cli("status", "--json")[1]
 
 
 def test_chorus_reset_from_the_cli_as_a_non_owner(cli: CliRunner, sandbox: SandboxServer) -> None:

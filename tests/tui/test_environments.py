@@ -238,3 +238,47 @@ async def test_removing_production_needs_the_application_name_typed(app: Credenz
         await pilot.press(*"Telenor SMS Gateway", "enter")
         await settle(pilot)
         assert not app.workspace.applications.get("telenor-sms-gateway").environments
+
+
+async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new_one(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    # A portal with one-time links (NewVoiceMedia's way): the pasted secret is kept as pending
+    # when the provider does not take it yet.
+    app.workspace.providers.add("telenor", Provider(name="Telenor", profile="newvoicemedia"))
+    old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+    one_time = "N" * 40
+    due_before = len(app.workspace.status.report().due)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SecretResetDialog)
+        await pilot.press(*"Telenor SMS Gateway")
+        dialog.query_one("#new-secret", Input).focus()
+        await pilot.press(*one_time)
+        await press_button(pilot, "#reset")
+        assert "kept in the keyring as pending" in str(
+            dialog.query_one("#reset-status", Static).content
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        # Counted in the header at once, without the keyring read of the ! list.
+        assert app.attention_count == due_before + 1
+        assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == old
+        # The provider takes it now; r offers to finish the reset, not to start another.
+        registered = demo.server.state.clients["telenor-sms-gateway-production"]
+        registered.client_secret = one_time
+        resolved = app.workspace.environments.resolve("telenor-sms-gateway", "production")
+        registered.token_endpoint_auth_method = resolved.auth_method
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await press_button(pilot, "#confirm")
+        await settle(pilot)
+        assert "stored as the current one" in detail_text(app)
+        secret = app.workspace.credentials.reveal("telenor-sms-gateway", "production")
+        assert secret.reveal() == one_time
+        assert app.workspace.resets.pending("telenor-sms-gateway", "production") is None
+        assert app.attention_count == due_before

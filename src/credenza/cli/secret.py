@@ -205,14 +205,25 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    from credenza.cli.common import run_async
+
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
     pending = workspace.resets.pending(resolved.application.id, resolved.name)
     if pending is None:
         output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
         return 0
-    workspace.credentials.set(resolved.application.id, resolved.name, pending)
-    output.info(f"stored the secret the provider issued for {resolved.label} ({pending.masked()})")
+    result = run_async(workspace, workspace.resets.recover(resolved.application.id, resolved.name))
+    if result is None:
+        output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
+        return 0
+    for warning in result.warnings:
+        output.warn(warning)
+    checked = "checked with a token call and " if result.verified else ""
+    output.info(
+        f"the secret the provider issued for {resolved.label} ({pending.masked()}) was "
+        f"{checked}stored as the current one; the reset is finished"
+    )
     return 0
 
 

@@ -50,6 +50,38 @@ class LocalState:
     def forget_secret(self, app_id: str, environment: str) -> None:
         self._change(lambda table: table.pop(f"{app_id}/{environment}", None))
 
+    # A reset under way, marked before the provider's new secret goes into the keyring as
+    # pending and cleared once it is stored as current: the dashboard's header counts an
+    # unfinished reset from this, without a keyring read per environment.
+
+    def unfinished_resets(self) -> set[tuple[str, str]]:
+        marks = self._load().get(self._table, {}).get(_RESETS, {})
+        if not isinstance(marks, dict):
+            return set()
+        return {_split(key) for key in marks if "/" in key}
+
+    def reset_started(self, app_id: str, environment: str, when: datetime) -> None:
+        self._change(lambda table: _marks(table).__setitem__(f"{app_id}/{environment}", when))
+
+    def reset_finished(self, app_id: str, environment: str) -> None:
+        if (app_id, environment) in self.unfinished_resets():
+            self._change(lambda table: _marks(table).pop(f"{app_id}/{environment}", None))
+
+    def reconcile_resets(self, found: set[tuple[str, str]], when: datetime) -> None:
+        """What the keyring holds as pending is the truth: a crash between the mark and the
+        keyring write leaves a mark too many, one between them the other way a mark too few."""
+        if found == self.unfinished_resets():
+            return
+
+        def edit(table: dict[str, Any]) -> None:
+            marks = _marks(table)
+            for key in [key for key in marks if _split(key) not in found]:
+                del marks[key]
+            for app_id, environment in found:
+                marks.setdefault(f"{app_id}/{environment}", when)
+
+        self._change(edit)
+
     def _load(self) -> dict[str, Any]:
         if self._data is None:
             self._data = {}
@@ -60,6 +92,8 @@ class LocalState:
         return self._data
 
     def _change(self, edit: Any) -> None:
+        if self.path is not None:
+            self._data = None  # another process (a CLI call beside the dashboard) may have written
         data = self._load()
         table = data.setdefault(self._table, {})
         edit(table)
@@ -70,6 +104,21 @@ class LocalState:
         with contextlib.suppress(ConfigError):
             private_directory(self.path.parent)
             write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
+
+
+_RESETS = "resets-under-way"
+
+
+def _marks(table: dict[str, Any]) -> dict[str, Any]:
+    marks = table.get(_RESETS)
+    if not isinstance(marks, dict):
+        marks = table[_RESETS] = {}
+    return marks
+
+
+def _split(key: str) -> tuple[str, str]:
+    app_id, _, environment = key.partition("/")
+    return app_id, environment
 
 
 def with_user_settings(settings: Settings, path: Path | None) -> Settings:

@@ -121,6 +121,7 @@ class Credentials:
         secrets.delete_client_secret(app_id, environment)
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.pending_secret(app_id, environment))
+        self._context.local_state.reset_finished(app_id, environment)
 
     def stored_at(
         self, app_ref: str, env_name: str, *, check_keyring: bool = False

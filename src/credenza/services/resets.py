@@ -231,16 +231,7 @@ class Resets:
                 self._verify_issued(resolved, issued, adapter.rotation)
             )
             warnings.extend(warning)
-        await asyncio.to_thread(self._credentials.store, resolved, candidate)
-        await asyncio.to_thread(
-            self._context.secrets.delete_raw,
-            names.pending_secret(resolved.application.id, resolved.name),
-        )
-        now = self._context.clock()
-        self._environments.edit(
-            resolved.application.id, resolved.name, EnvironmentChange(secret_rotated_at=now)
-        )
-        await asyncio.to_thread(self._forget_tokens, resolved.application.id, resolved.name)
+        now = await self._finish(resolved, candidate)
         return ResetResult(
             environment=resolved.name,
             rotation=adapter.rotation,
@@ -267,6 +258,60 @@ class Resets:
             return False, [f"the new secret could not be verified yet: {exc}"]
         return True, []
 
+    async def _finish(self, resolved: ResolvedEnvironment, secret: Secret) -> datetime:
+        """The new secret becomes the current one; only then is the pending copy dropped."""
+        app_id, env = resolved.application.id, resolved.name
+        await asyncio.to_thread(self._credentials.store, resolved, secret)
+        await asyncio.to_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+        self._context.local_state.reset_finished(app_id, env)
+        now = self._context.clock()
+        self._environments.edit(app_id, env, EnvironmentChange(secret_rotated_at=now))
+        await asyncio.to_thread(self._forget_tokens, app_id, env)
+        return now
+
+    async def recover(self, app_ref: str, env_name: str) -> ResetResult | None:
+        """Finish a reset that a crash, a cancel or a failed check left unfinished: the secret
+        kept as pending becomes the current one once a token call works with it. A secret the
+        provider issued with cut-over rotation is stored even when the check fails: the old one
+        is already dead. None: there is nothing pending."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        app_id, env = resolved.application.id, resolved.name
+        pending = await asyncio.to_thread(self.pending, app_id, env)
+        if pending is None:
+            self._context.local_state.reset_finished(app_id, env)
+            return None
+        adapter = self._providers.adapter_for(resolved.application)
+        rotation = adapter.rotation
+        warnings: list[str] = []
+        verified = True
+        try:
+            await self._credentials.try_secret(resolved, pending)
+        except EndpointChangedError:
+            raise
+        except CredenzaError as exc:
+            # A secret pasted from a portal may be mistyped: only one the provider issued to
+            # credenza itself, the old one dead (cut-over), is stored unchecked.
+            if not (adapter.issues_secrets and rotation == "cutover"):
+                raise SecretNotVerifiedError(
+                    f"the pending secret of {resolved.label} does not work yet ({exc.message}); "
+                    "it stays pending and the current one is unchanged",
+                    hint=f"try again later: credenza secret recover {app_id} {env}",
+                ) from None
+            verified = False
+            warnings.append(
+                f"the pending secret could not be verified ({exc.message}); stored anyway: "
+                "the provider replaced the old one at the reset"
+            )
+        now = await self._finish(resolved, pending)
+        return ResetResult(
+            environment=env,
+            rotation=rotation,
+            new_secret=None,
+            verified=verified,
+            rotated_at=now,
+            warnings=tuple(warnings),
+        )
+
     def pending(self, app_ref: str, env_name: str) -> Secret | None:
         """A provider-issued secret that a reset stored but did not finish with (a crash)."""
         resolved = self._environments.resolve(app_ref, env_name)
@@ -283,13 +328,17 @@ class Resets:
         )
 
     async def _keep_pending(self, resolved: ResolvedEnvironment, issued: Secret) -> None:
+        app_id, env = resolved.application.id, resolved.name
+        local = self._context.local_state
+        # Marked first: a crash between the two leaves the header counting one reset too many
+        # (the keyring-checked report drops it), never one too few.
+        local.reset_started(app_id, env, self._context.clock())
         try:
             await asyncio.to_thread(
-                self._context.secrets.set_raw,
-                names.pending_secret(resolved.application.id, resolved.name),
-                issued.reveal(),
+                self._context.secrets.set_raw, names.pending_secret(app_id, env), issued.reveal()
             )
         except SecretStoreError as exc:
+            local.reset_finished(app_id, env)
             raise UnstoredSecretError(
                 "the provider issued a new secret but the keyring did not keep it "
                 f"({exc.message}); it is NOT stored",

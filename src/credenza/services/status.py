@@ -99,7 +99,9 @@ class Status:
         """What needs attention now; ``check_keyring=False`` skips the keyring read for
         unfinished resets (a fast first paint in the dashboard)."""
         config = self.context.config
-        unfinished: set[tuple[str, str]] = set()
+        local = self.context.local_state
+        # Without the keyring: the resets this person's credenza marked as under way.
+        unfinished = local.unfinished_resets()
         if check_keyring:
             # One batched read for every environment (two calls on Secret Service).
             wanted = {
@@ -109,6 +111,7 @@ class Status:
             }
             found = self.context.secrets.get_many(wanted)
             unfinished = {where for entry, where in wanted.items() if found.get(entry) is not None}
+            local.reconcile_resets(unfinished, self.context.clock())
         return attention(
             config,
             self.context.clock(),

@@ -136,8 +136,9 @@ class CredenzaApp(App[None]):
 
     def work_out_attention(self) -> None:
         """The header's count: the workspace's status report, off the event loop; a newer
-        request drops an older one. Without the keyring read per environment (unfinished
-        resets): the dashboard opens with one keyring read at most; the ! list reads them."""
+        request drops an older one. Without a keyring read: unfinished resets come from the
+        marks this person's credenza keeps beside the keyring's pending secrets (the ! list and
+        `credenza status` read the keyring itself and correct the marks)."""
 
         async def work() -> None:
             try:

@@ -18,7 +18,7 @@ from credenza.tui.screens.base import VimTable
 
 # Where each kind is fixed: the section (by mode) and the key to press there.
 WHERE: dict[str, tuple[str, str]] = {
-    "reset_unfinished": ("environments", "press r to reset again: the pending secret is kept"),
+    "reset_unfinished": ("environments", "press r to finish it with the secret kept as pending"),
     "secret_expired": ("environments", "press r to reset the secret, then e to set its expiry"),
     "refresh_failed": ("tokens", "press r to refresh again, or f for a new token"),
     "client_id_shared": ("environments", "press e to correct the client_id"),

@@ -249,6 +249,54 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
+        def checked(pending: Secret | None) -> None:
+            if pending is None:
+                self._open_reset(app_id, env_name)
+            else:
+                self._offer_recovery(app_id, env_name)
+
+        # A reset left unfinished holds a secret the provider showed once: a new reset would
+        # replace it, so finishing that one comes first.
+        self.run_task(
+            f"checking {app_id} / {env_name} for an unfinished reset",
+            self.call(self.workspace.resets.pending, app_id, env_name),
+            checked,
+            group="keyring",
+        )
+
+    def _offer_recovery(self, app_id: str, env_name: str) -> None:
+        label = f"{app_id} / {env_name}"
+
+        def recovered(result: ResetResult | None) -> None:
+            self.post_message(ConfigChanged())
+            if result is None:
+                self.set_detail_message("nothing was pending any more", "info")
+                return
+            lines = ["✓ the secret the provider issued is stored as the current one"]
+            lines += [f"⚠ {warning}" for warning in result.warnings]
+            self.set_detail_message("\n".join(lines), "good" if result.verified else "warn")
+            self.notify(f"reset of {label} finished")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_task(
+                    f"finishing the reset of {label}",
+                    self.workspace.resets.recover(app_id, env_name),
+                    recovered,
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Finish the unfinished reset of {label}?",
+                "A reset of this secret did not finish: the secret the provider issued is kept "
+                "in your keyring as pending. Finishing checks it with a token call and stores it "
+                "as the current secret. A new reset would replace it, so this comes first.",
+                action="Finish reset",
+            ),
+            confirmed,
+        )
+
+    def _open_reset(self, app_id: str, env_name: str) -> None:
         def done(result: ResetResult | None) -> None:
             self.post_message(ConfigChanged())
             if result is not None:
