@@ -289,3 +289,20 @@ def test_a_device_endpoint_on_another_origin_gets_no_credentials(
     assert "device authorization endpoint" in err
     assert "nothing was sent there" in err
     assert bodies == []
+
+
+def test_token_scope_for_a_signed_in_person_is_checked_not_dropped(
+    cli: CliRunner, server: SandboxServer, browser: list[str]
+) -> None:
+    add_pipedrive(cli, server, free_callback())
+    assert cli("login", "pipedrive-crm")[0] == 0
+    code, out, err = cli("token", "pipedrive-crm", "--scope", "deals:read")
+    assert code == 0, err
+    assert out.strip()
+    requests = len(server.state.requests)
+    code, out, err = cli("token", "pipedrive-crm", "--scope", "deals:write")
+    assert code != 0
+    assert out == ""  # never a token that lacks what was asked for
+    assert "does not carry deals:write (it has: deals:read)" in err
+    assert "credenza login pipedrive-crm --env production --scope deals:write" in err
+    assert len(server.state.requests) == requests  # nothing sent: a refresh cannot add a scope

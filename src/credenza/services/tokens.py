@@ -88,7 +88,10 @@ class Tokens:
         requested = self.requested_scopes(resolved, scopes)
         skew = self._context.config.settings.token_skew_seconds if skew is None else skew
         if token_grant(resolved.application.grant_types) in USER_GRANTS:
-            return await self.user_token(resolved, skew, force_refresh=not use_cache)
+            held, from_cache = await self.user_token(resolved, skew, force_refresh=not use_cache)
+            if scopes:
+                _require_granted(resolved.label, held, requested)
+            return held, from_cache
         if use_cache:
             key = fingerprint(self._context.config_path, resolved, requested)
             cached = await asyncio.to_thread(
@@ -447,3 +450,20 @@ def _token_from(payload: str | None) -> Token | None:
         return Token.from_json(payload)
     except InvalidResponseError:
         return None
+
+
+def _require_granted(label: str, session: SessionToken, wanted: Iterable[str]) -> None:
+    """A person's token carries what they consented to at sign-in; a scope asked for now that
+    it lacks is said, never silently dropped (a refresh cannot add it)."""
+    token = session.token
+    # Without a `scope` in the answer the grant is what was requested (RFC 6749 §5.1).
+    held = set(token.scopes) | (set(session.requested_scopes) if token.scope_omitted else set())
+    missing = sorted(set(wanted) - held)
+    if missing:
+        app, env = session.application_id, session.environment
+        raise SignInRequiredError(
+            f"the sign-in to {label} does not carry {' '.join(missing)} "
+            f"(it has: {token.scope_text() or 'no scope'})",
+            hint=f"sign in with it: credenza login {app} --env {env} "
+            + " ".join(f"--scope {scope}" for scope in sorted(set(wanted))),
+        )
