@@ -120,3 +120,22 @@ async def test_a_change_made_meanwhile_by_the_cli_is_a_conflict_never_undone(
         saved = again.environments.resolve("newvoicemedia-insights", "production")
         assert saved.environment.revocation_url == "https://cli.example.net/revoke"
         assert saved.environment.secret_expires_at != datetime(2028, 1, 31, tzinfo=UTC)
+
+
+async def test_a_new_client_id_shows_what_it_means_without_blocking_the_save(
+    app: CredenzaApp,
+) -> None:
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", NVM)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, EnvironmentForm)
+        assert "⚠" not in messages(app)  # the client_id as it is: nothing to say
+        await type_into(pilot, app, "client_id", "nvm-new")
+        assert "⚠ the stored secret belongs to the old client_id" in messages(app)
+        assert not form.query_one("#save", Button).disabled
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        resolved = app.workspace.environments.resolve("newvoicemedia-insights", "production")
+        assert resolved.environment.client_id == "nvm-new"

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.config.model import AUTH_METHODS, Environment, EnvironmentChange, apply_change
 from credenza.errors import CredenzaError
+from credenza.oauth.untrusted import clean
 from credenza.tui.advice import advice
 
 # (field, label, placeholder); the order of the form.
@@ -46,6 +47,8 @@ class EnvironmentTarget:
 
 Save = Callable[[str, str, EnvironmentChange], Awaitable[Environment]]
 Discover = Callable[[str], Awaitable[EnvironmentChange]]
+# (application, environment, client_id) -> what that client_id means there (the CLI's warnings).
+Warnings = Callable[[str, str, str], list[str]]
 
 
 def form_values(environment: Environment | None) -> dict[str, str]:
@@ -127,11 +130,13 @@ class EnvironmentForm(ModalScreen[Environment | None]):
         applications: list[tuple[str, str]],
         target: EnvironmentTarget | None = None,
         app_id: str | None = None,
+        warnings: Warnings | None = None,
     ) -> None:
         """``applications``: (name, id) to choose from when adding; ``target`` when editing."""
         super().__init__(classes="dialog")
         self.save_callback = save
         self.discover_callback = discover
+        self.warnings_callback = warnings
         self.applications = applications
         self.target = target
         self.app_id = target.app_id if target else app_id
@@ -217,9 +222,26 @@ class EnvironmentForm(ModalScreen[Environment | None]):
         _, errors = check(self._values(), self._auth_method(), self.current)
         if self.target is None and not self._env_name():
             errors.insert(0, "name: required (sandbox, production…)")
-        # Errors first; the last outcome (discovery's) stays under them until the next one.
-        self._say("\n".join([*(f"✗ {e}" for e in errors), self.note]).strip())
+        # Errors first, then warnings (they do not block saving); the last outcome
+        # (discovery's) stays under them until the next one.
+        self._say(
+            "\n".join(
+                [*(f"✗ {e}" for e in errors), *(f"⚠ {w}" for w in self._warnings()), self.note]
+            ).strip()
+        )
         self.query_one("#save", Button).disabled = bool(errors)
+
+    def _warnings(self) -> list[str]:
+        """What the client_id means by the provider's rules: a new app there, a secret that
+        belongs to the old one, a client_id another application uses in production."""
+        client_id = self.query_one("#field-client_id", Input).value.strip()
+        app_id, name = self._application(), self._env_name()
+        if self.warnings_callback is None or not client_id or app_id is None or not name:
+            return []
+        try:
+            return [clean(w, limit=300) for w in self.warnings_callback(app_id, name, client_id)]
+        except CredenzaError:
+            return []
 
     def _say(self, text: str) -> None:
         self.query_one("#form-messages", Static).update(text)

@@ -402,6 +402,7 @@ class EnvironmentsScreen(TableScreen):
             applications=[(a.name, a.id) for a in workspace.applications.all()],
             target=target,
             app_id=app_id,
+            warnings=workspace.environments.client_id_warnings,
         )
 
     def action_add(self) -> None:
