@@ -1,0 +1,141 @@
+"""The OAuth2 client without asyncio, for one-shot CLI calls (`credenza token`).
+
+It runs the very plans ``client.OAuthClient`` runs (``oauth.protocol``: the request, retries,
+deadline, body cap and how every answer and failure reads), performing attempts with a blocking
+``httpx.Client`` and pauses with ``time.sleep``. A process that fetches one token then never
+imports asyncio, anyio or httpx's async machinery (~40 ms of a 250 ms call).
+
+The overall deadline: every timeout is shortened to the time left and the body is checked after
+each chunk (``protocol``); in the main thread an interval timer also interrupts a server that
+drips its headers, which no per-read timeout can catch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import FrameType
+from typing import TypeVar
+
+import httpx
+
+from credenza.errors import CredenzaError
+from credenza.oauth.answers import Answer
+from credenza.oauth.protocol import (
+    Attempt,
+    ClientCredentials,
+    DeadlineReached,
+    HttpSettings,
+    Pause,
+    Plan,
+    Pools,
+    Protocol,
+    Run,
+    client_options,
+    transport_failure,
+)
+from credenza.oauth.tokens import Token
+
+T = TypeVar("T")
+
+
+class SyncOAuthClient(Protocol):
+    """Blocking OAuth2 client: one per command, closed when the command ends."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(settings, clock=clock)
+        self._transport = transport
+        self._pools = Pools(self.settings, self._new_client)
+
+    def close(self) -> None:
+        for client in self._pools.drain():
+            client.close()
+
+    def fetch_token(self, credentials: ClientCredentials) -> Token:
+        return self._run(self.plan_fetch_token(credentials))
+
+    def request_token(self, credentials: ClientCredentials, form: dict[str, str]) -> Token:
+        return self._run(self.plan_request_token(credentials, form))
+
+    # -- the driver -----------------------------------------------------------------------------
+
+    def _run(self, plan: Plan[T]) -> T:
+        run = Run(plan)
+        while (action := run.next()) is not None:
+            try:
+                run.answered(self._perform(action))
+            except (DeadlineReached, CredenzaError) as failure:
+                run.failed(failure)
+        return run.result
+
+    def _perform(self, action: Attempt | Pause) -> Answer | None:
+        if isinstance(action, Pause):
+            time.sleep(action.seconds)
+            return None
+        with _alarm(action.ends_at):
+            return self._attempt(action)
+
+    def _attempt(self, attempt: Attempt) -> Answer:
+        client = self._pools.get(attempt.tls, plain=attempt.url.startswith("http://"))
+        try:
+            request = attempt.request(client, self.settings)
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
+                reader = attempt.reader(response, self.settings)
+                for chunk in response.iter_raw():
+                    reader.feed(chunk)
+                body = reader.finish()
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise transport_failure(exc, attempt, self.settings) from None
+        return attempt.answer(response, body)
+
+    def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.Client:
+        return httpx.Client(**client_options(self.settings, verify, self._transport))
+
+
+@contextlib.contextmanager
+def _alarm(ends_at: float) -> Iterator[None]:
+    """Raise DeadlineReached wherever the attempt is blocked when ``ends_at`` passes.
+
+    Only in the main thread (signals are delivered there), and only when no earlier alarm is
+    set (a test runner's own timeout keeps working; ours then relies on the shortened timeouts).
+    """
+    left = ends_at - time.monotonic()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+    pending, interval = signal.getitimer(signal.ITIMER_REAL)
+    if pending and pending <= left:
+        yield
+        return
+
+    def ring(signum: int, frame: FrameType | None) -> None:
+        raise DeadlineReached
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if pending:
+            # Someone else's later alarm, re-armed with what was left of it.
+            left_of_it = max(pending - (time.monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left_of_it, interval)
