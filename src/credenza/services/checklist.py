@@ -11,7 +11,7 @@ from credenza.services.context import Context
 PLACEHOLDER_HOSTS = ("localhost", "example.com", "example.org", "example.net")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChecklistItem:
     label: str
     ok: bool

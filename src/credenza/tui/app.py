@@ -66,7 +66,9 @@ class CredenzaApp(App[None]):
         if saved in self.available_themes:
             self.theme = saved
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self.work_out_attention()
+        # After the first frame: the report walks every application (its checklist), and a
+        # thread doing that would take the GIL from the rows being drawn.
+        self.call_after_refresh(self.work_out_attention)
 
     def _theme_changed(self, theme: object) -> None:
         # Kept for the next start, off the event loop (a file write).

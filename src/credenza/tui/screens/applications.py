@@ -35,14 +35,18 @@ class ApplicationsScreen(TableScreen):
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
+        # A handful of distinct values ("ready", "3/5 done"): one Text each, shared by the rows.
+        readiness: dict[tuple[int, int], Text] = {}
         for application in self.workspace.applications.all():
             checklist = self.workspace.checklist.items(application.id)
             done = sum(item.ok for item in checklist)
-            ready = (
-                word(theme, "ready", "good")
-                if done == len(checklist)
-                else word(theme, f"{done}/{len(checklist)} done", "warn")
-            )
+            ready = readiness.get((done, len(checklist)))
+            if ready is None:
+                ready = readiness[done, len(checklist)] = (
+                    word(theme, "ready", "good")
+                    if done == len(checklist)
+                    else word(theme, f"{done}/{len(checklist)} done", "warn")
+                )
             yield (
                 application.id,
                 [

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -11,9 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import RowDoesNotExist
+from textual.worker import Worker
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
@@ -30,20 +36,38 @@ T = TypeVar("T")
 Cell = str | Text
 
 
-def plain(cell: Cell) -> Text:
-    """A table cell as plain text: a str from a server or the config is never read as markup
-    (DataTable would parse `[@click=...]`), and holds no control character."""
-    if isinstance(cell, Text):
-        return cell
-    return Text(clean(cell, limit=None))
+class PlainCell:
+    """A table cell of config or server text, shown plain: cleaned (the one untrusted-text
+    function) each time the table draws or measures it, and never read as markup (DataTable
+    parses a str cell's `[@click=...]`; this is not a str). It holds only a reference to the
+    text: a Text of its own per cell was ~250 bytes, 10 MiB at 10,000 applications."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+
+    def __str__(self) -> str:
+        return clean(self.raw, limit=None)
+
+    def __repr__(self) -> str:
+        return f"PlainCell({self.raw!r})"
+
+
+TableCell = PlainCell | Text
+
+
+def plain(cell: Cell) -> TableCell:
+    """A row's cell as the table holds it: a str from a server or the config stays plain text."""
+    return cell if isinstance(cell, Text) else PlainCell(cell)
 
 
 Command = tuple[str, str, Callable[[], Any]]
 
-__all__ = ["SECTIONS", "Cell", "Command", "ModeBar", "TableScreen", "VimTable"]
+__all__ = ["SECTIONS", "Cell", "Command", "ModeBar", "PlainCell", "TableScreen", "VimTable"]
 
 
-class VimTable(DataTable[Cell]):
+class VimTable(DataTable[TableCell]):
     """A row-cursor table that also moves with j and k."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -53,6 +77,23 @@ class VimTable(DataTable[Cell]):
         Binding("G", "scroll_bottom", "Last row", show=False, id="table.bottom"),
     ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set once the rows it holds have been measured and drawn: the screen builds the rest
+        # of a long table after that, not before the first frame.
+        self.rows_drawn = asyncio.Event()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        lines = super().render_lines(crop)
+        if self.row_count and self.virtual_size.height > self.header_height:
+            self.rows_drawn.set()
+        return lines
+
+
+# Rows built before the first frame (more than a terminal shows), then rows per step after it.
+FIRST_ROWS = 200
+CHUNK_ROWS = 500
+DRAW_WAIT = 0.5  # seconds: the longest the rest waits for the first rows to be drawn
 
 WIDE_AT = 130  # columns; below this a section shows its NARROW columns, the rest in its panel
 
@@ -86,6 +127,12 @@ class TableScreen(Screen[None]):
         # The last task message per row, kept until the next task on that row replaces it.
         self.messages: dict[str, tuple[str, str]] = {}
         self._dashboard: Dashboard | None = None
+        # The deferred row build: bumped by every reload, so an older build stops adding rows.
+        self._generation = 0
+        self._building = False
+        self._builder: Worker[None] | None = None
+        # A row asked for (select_key) before the build reached it.
+        self._wanted: str | None = None
 
     @property
     def credenza(self) -> Dashboard:
@@ -163,22 +210,83 @@ class TableScreen(Screen[None]):
         return []
 
     def reload(self) -> None:
-        """Rebuild the rows (on data changes, not on clock ticks), keeping the cursor's row."""
+        """Rebuild the rows (on data changes, not on clock ticks), keeping the cursor's row.
+
+        The first FIRST_ROWS rows (more than any terminal shows) are built at once; the rest
+        after the next frame, in chunks, by a worker that a newer reload (a filter keystroke, a
+        change) replaces. So the first frame of 10,000 applications costs what 200 do, and each
+        row's cells (an application's checklist) are worked out only as the row is built.
+        """
         table = self.query_one("#table", VimTable)
-        keep = self.selected_key()
+        keep = self._wanted if self._wanted is not None else self.selected_key()
+        self._wanted = None
+        self._generation += 1
         table.clear()
-        needle = self.filter_text.lower()
+        table.rows_drawn.clear()
         self._row_keys = []
+        rows = self._matching_rows()
+        first = list(islice(rows, FIRST_ROWS + 1))
+        self._building = len(first) > FIRST_ROWS
+        self._add_rows(table, first[:FIRST_ROWS])
+        if keep is not None:
+            self.select_key(keep)  # a row not built yet: the worker puts the cursor there
+        if self._building:
+            rest, generation = chain(first[FIRST_ROWS:], rows), self._generation
+
+            async def build() -> None:
+                await self._build_rest(rest, generation)
+
+            # A callable, not a coroutine: a build replaced before it starts never runs.
+            self._builder = self.run_worker(build, name="rows", group="rows", exclusive=True)
+        self.show_detail()
+
+    def _matching_rows(self) -> Iterator[tuple[str, list[TableCell]]]:
+        """(key, the shown columns' cells) of every row the filter lets through, made lazily."""
+        needle = self.filter_text.lower()
         shown = [index for index, (key, _) in enumerate(self.COLUMNS) if key in self.columns]
         for key, cells in self.rows():
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
             if needle and not any(needle in str(cell).lower() for cell in cells):
                 continue
-            table.add_row(*(plain(cells[index]) for index in shown), key=key)
+            yield key, [plain(cells[index]) for index in shown]
+
+    def _add_rows(self, table: VimTable, rows: Iterable[tuple[str, list[TableCell]]]) -> None:
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
             self._row_keys.append(key)
-        if keep in self._row_keys:
-            table.move_cursor(row=self._row_keys.index(keep))
-        self.show_detail()
+
+    async def _build_rest(
+        self, rows: Iterator[tuple[str, list[TableCell]]], generation: int
+    ) -> None:
+        """The rows after the first FIRST_ROWS, once the first of them are drawn."""
+        table = self.query_one("#table", VimTable)
+        # A table that is not drawn (hidden, no height) still gets its rows.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(table.rows_drawn.wait(), DRAW_WAIT)
+        # The app reads its own queue only once its start-up is over: until then it draws
+        # nothing on the terminal, and rows added now would only delay the first frame.
+        started = asyncio.Event()
+        self.app.call_later(started.set)
+        await started.wait()
+        table.refresh()  # drawn during start-up, never shown: draw it now, and wait for that
+        await self.wait_for_refresh()
+        while generation == self._generation:
+            chunk = list(islice(rows, CHUNK_ROWS))
+            if not chunk:
+                break
+            self._add_rows(table, chunk)
+            if self._wanted is not None and self._wanted in {key for key, _ in chunk}:
+                wanted, self._wanted = self._wanted, None
+                self.select_key(wanted)
+            await asyncio.sleep(0.01)  # keys and repaints between chunks
+        if generation == self._generation:
+            self._building = False
+            self._wanted = None
+
+    @property
+    def building(self) -> bool:
+        """True while rows after the first FIRST_ROWS are still being added."""
+        return self._building
 
     def row_keys(self) -> list[str]:
         return list(self._row_keys)
@@ -190,8 +298,16 @@ class TableScreen(Screen[None]):
         return self._row_keys[table.cursor_row]
 
     def select_key(self, key: str) -> None:
-        if key in self._row_keys:
-            self.query_one("#table", VimTable).move_cursor(row=self._row_keys.index(key))
+        """Put the cursor on ``key``'s row; a row not built yet gets it once it is."""
+        table = self.query_one("#table", VimTable)
+        try:
+            index = table.get_row_index(key)
+        except RowDoesNotExist:
+            if self._building:
+                self._wanted = key
+            return
+        self._wanted = None
+        table.move_cursor(row=index)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

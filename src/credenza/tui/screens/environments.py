@@ -115,6 +115,14 @@ class EnvironmentsScreen(TableScreen):
             if split_key(key)[0] == app_id:
                 self.select_key(key)
                 return
+        if self.building:  # its rows are not built yet: the cursor goes there once they are
+            try:
+                application = self.workspace.applications.get(app_id)
+            except CredenzaError:
+                return
+            for name in application.environments:
+                self.select_key(env_key(application.id, name))
+                return
 
     def empty_detail(self) -> Text:
         return Text("No environments yet: press a to add one.", style="italic")
