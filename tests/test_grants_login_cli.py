@@ -3,6 +3,7 @@ sandbox over real HTTP. The browser is a plain HTTP client (no real browser runs
 
 from __future__ import annotations
 
+import json
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -169,8 +170,17 @@ def test_a_rotation_whose_answer_was_never_stored_asks_to_sign_in_again(
     assert out == ""
     assert "sign in again: credenza login pipedrive-crm" in err
     assert "Traceback" not in err
+    # A later `credenza status` (a cron job, another terminal) knows, until a sign-in works.
+    code, out, _ = cli("status", "--json")
+    assert code == 1
+    failed = [i for i in json.loads(out)["items"] if i["kind"] == "refresh_failed"]
+    assert [(i["application"], i["environment"]) for i in failed] == [
+        ("pipedrive-crm", "production")
+    ]
+    assert "no longer accepts the refresh token" in failed[0]["detail"]
     # Signing in again is all it takes.
     assert cli("login", "pipedrive-crm")[0] == 0
+    assert "refresh_failed" not in cli("status", "--json")[1]
     assert cli("token", "pipedrive-crm")[0] == 0
 
 

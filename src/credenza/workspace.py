@@ -97,9 +97,7 @@ class Workspace:
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
-        self.status = Status(
-            context, refresh_failures=lambda: self.tokens.refresh_failures.values()
-        )
+        self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()
 

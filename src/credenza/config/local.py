@@ -39,6 +39,7 @@ class LocalState:
         # One table per config file, named by a hash of its real path: no path in the file.
         self._table = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
         self._data: dict[str, Any] | None = None
+        self._seen: tuple[int, int] | None = None  # the file's (mtime, size) when read
 
     def secret_set_at(self, app_id: str, environment: str) -> datetime | None:
         value = self._load().get(self._table, {}).get(f"{app_id}/{environment}")
@@ -67,6 +68,31 @@ class LocalState:
         if (app_id, environment) in self.unfinished_resets():
             self._change(lambda table: _marks(table).pop(f"{app_id}/{environment}", None))
 
+    # Token refreshes that failed (the dashboard's auto-refresh, a script's `credenza token`),
+    # kept until one succeeds: `credenza status` in another terminal or a cron job says so too.
+
+    def refresh_failures(self) -> dict[tuple[str, str], tuple[str, datetime]]:
+        failures = self._load().get(self._table, {}).get(_REFRESHES, {})
+        if not isinstance(failures, dict):
+            return {}
+        return {
+            _split(key): (str(value.get("message", "")), value["at"])
+            for key, value in failures.items()
+            if "/" in key and isinstance(value, dict) and isinstance(value.get("at"), datetime)
+        }
+
+    def refresh_failed(self, app_id: str, environment: str, message: str, when: datetime) -> None:
+        entry = {"message": message[:300], "at": when}
+        self._change(
+            lambda table: _section(table, _REFRESHES).__setitem__(f"{app_id}/{environment}", entry)
+        )
+
+    def refresh_worked(self, app_id: str, environment: str) -> None:
+        if (app_id, environment) in self.refresh_failures():
+            self._change(
+                lambda table: _section(table, _REFRESHES).pop(f"{app_id}/{environment}", None)
+            )
+
     def reconcile_resets(self, found: set[tuple[str, str]], when: datetime) -> None:
         """What the keyring holds as pending is the truth: a crash between the mark and the
         keyring write leaves a mark too many, one between them the other way a mark too few."""
@@ -83,17 +109,25 @@ class LocalState:
         self._change(edit)
 
     def _load(self) -> dict[str, Any]:
+        if self.path is not None and self._data is not None:
+            # Another process (the CLI beside the dashboard) may have written since: a stat is
+            # cheap, a stale answer about a reset or a refresh is not.
+            with contextlib.suppress(OSError):
+                stat = self.path.stat()
+                if (stat.st_mtime_ns, stat.st_size) != self._seen:
+                    self._data = None
         if self._data is None:
             self._data = {}
             if self.path is not None:
+                with contextlib.suppress(OSError):
+                    stat = self.path.stat()
+                    self._seen = (stat.st_mtime_ns, stat.st_size)
                 # Only a convenience: a damaged file means "this person stored nothing yet".
                 with contextlib.suppress(OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
                     self._data = tomllib.loads(self.path.read_text("utf-8"))
         return self._data
 
     def _change(self, edit: Any) -> None:
-        if self.path is not None:
-            self._data = None  # another process (a CLI call beside the dashboard) may have written
         data = self._load()
         table = data.setdefault(self._table, {})
         edit(table)
@@ -104,16 +138,23 @@ class LocalState:
         with contextlib.suppress(ConfigError):
             private_directory(self.path.parent)
             write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
+            stat = self.path.stat()
+            self._seen = (stat.st_mtime_ns, stat.st_size)
 
 
 _RESETS = "resets-under-way"
+_REFRESHES = "refreshes-failed"
+
+
+def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
+    section = table.get(name)
+    if not isinstance(section, dict):
+        section = table[name] = {}
+    return section
 
 
 def _marks(table: dict[str, Any]) -> dict[str, Any]:
-    marks = table.get(_RESETS)
-    if not isinstance(marks, dict):
-        marks = table[_RESETS] = {}
-    return marks
+    return _section(table, _RESETS)
 
 
 def _split(key: str) -> tuple[str, str]:

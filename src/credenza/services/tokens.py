@@ -50,8 +50,6 @@ class Tokens:
         self._credentials = credentials
         # What this process holds (the dashboard's Tokens rows), by fingerprint.
         self.sessions: dict[str, SessionToken] = {}
-        # Refreshes that failed in this process, by (application, environment): `status` says so.
-        self.refresh_failures: dict[tuple[str, str], RefreshFailure] = {}
 
     # -- getting tokens -----------------------------------------------------------------------
 
@@ -109,16 +107,26 @@ class Tokens:
 
     async def refresh(self, session: SessionToken) -> SessionToken:
         """Refresh with the refresh_token when one was issued, else fetch a new token."""
-        where = (session.application_id, session.environment)
         try:
             fresh = await self._refresh(session)
         except CredenzaError as exc:
-            self.refresh_failures[where] = RefreshFailure(
-                where[0], where[1], exc.message, self._context.clock()
-            )
+            self._refresh_failed(session.application_id, session.environment, exc.message)
             raise
-        self.refresh_failures.pop(where, None)
         return fresh
+
+    def refresh_failures(self) -> list[RefreshFailure]:
+        """Refreshes that failed, in any process of this person, until one succeeds."""
+        failures = self._context.local_state.refresh_failures()
+        return [
+            RefreshFailure(app, env, message, at) for (app, env), (message, at) in failures.items()
+        ]
+
+    def _refresh_failed(self, app_id: str, environment: str, message: str) -> None:
+        from credenza.oauth.untrusted import clean
+
+        self._context.local_state.refresh_failed(
+            app_id, environment, clean(message, limit=300), self._context.clock()
+        )
 
     async def _refresh(self, session: SessionToken) -> SessionToken:
         if session.user:
@@ -234,6 +242,7 @@ class Tokens:
         session = SessionToken(resolved.application.id, resolved.name, token, scopes, key, True)
         self.sessions[key] = session
         self._tell_agent(resolved.application.id, resolved.name)
+        self._context.local_state.refresh_worked(resolved.application.id, resolved.name)
         return session
 
     async def user_token(
@@ -268,10 +277,9 @@ class Tokens:
                 raise
             # Expired, revoked, or already used (a rotation whose answer never got stored).
             await asyncio.to_thread(self.drop, session)
-            raise SignInRequiredError(
-                f"the provider no longer accepts the refresh token of {resolved.label}",
-                hint=f"sign in again: {login}",
-            ) from None
+            message = f"the provider no longer accepts the refresh token of {resolved.label}"
+            self._refresh_failed(resolved.application.id, resolved.name, message)
+            raise SignInRequiredError(message, hint=f"sign in again: {login}") from None
         fresh = await asyncio.to_thread(
             self.keep_user_token, resolved, session.requested_scopes, token
         )
@@ -436,6 +444,8 @@ class Tokens:
             self._key(resolved, credentials),
         )
         self.sessions[session.fingerprint] = session
+        # A new token for the credential: whatever refresh failed before works again.
+        self._context.local_state.refresh_worked(resolved.application.id, resolved.name)
         return session
 
     async def _environments_ready(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
