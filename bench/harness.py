@@ -1,7 +1,9 @@
-"""Timing primitives for the benchmarks: interleaved samples, min/median/max, ratio rows, a pty."""
+"""Timing primitives for the benchmarks: interleaved samples, min/median/max, ratio rows, a pty,
+and the register of every process the bench starts (each ended on any exit)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pty
@@ -10,10 +12,127 @@ import select
 import signal
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
+
+# -- every child, ended on any exit ----------------------------------------------------------------
+
+
+class Children:
+    """Every process the bench starts runs in a process group (session) of its own and is
+    recorded here, so that any exit ends them all: the end of the run, an exception, Ctrl-C,
+    SIGTERM or SIGHUP (turned into SystemExit, so every ``finally`` runs), and atexit after
+    that. Long-lived ones (the daemons, the apps on a pty) also get a parent-death signal, so
+    that even a SIGKILL of the bench takes them down."""
+
+    def __init__(self) -> None:
+        self.groups: set[int] = set()
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        self._installed = True
+        atexit.register(self.end_all)
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, self._exit)
+
+    def _exit(self, number: int, frame: FrameType | None) -> None:
+        # Once: a second signal during the clean-up must not cut it short.
+        signal.signal(number, signal.SIG_IGN)
+        print(f"bench: {signal.Signals(number).name}: stopping", file=sys.stderr, flush=True)
+        raise SystemExit(128 + number)
+
+    def adopt(self, pid: int) -> None:
+        """Record a child that leads its own process group."""
+        self.groups.add(pid)
+
+    def spawn(
+        self, argv: list[str], *, outlive: bool = False, **popen: Any
+    ) -> subprocess.Popen[bytes]:
+        """Popen in a new session; ``outlive=False`` also ends it when the bench dies."""
+        if not outlive and _SETPRIV:
+            argv = [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
+        process = subprocess.Popen(argv, start_new_session=True, **popen)
+        self.adopt(process.pid)
+        return process
+
+    def end(self, pid: int, grace: float = 3.0) -> None:
+        """SIGTERM the child's group, SIGKILL what is left after ``grace`` seconds, reap it."""
+        self.groups.discard(pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if _reaped(pid) and not _group_alive(pid):
+                return
+            time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def end_all(self) -> None:
+        for pid in sorted(self.groups, reverse=True):  # the newest first: apps before daemons
+            self.end(pid, grace=1.0)
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True  # not our child, or already reaped
+    return done == pid
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_SETPRIV = next(
+    (path for path in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(path, os.X_OK)), None
+)
+CHILDREN = Children()
+
+
+def run(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run in a process group of its own, output captured, the whole group killed on
+    a timeout or any exception (xargs's curls too). Raises TimeoutError naming the command."""
+    process = CHILDREN.spawn(
+        argv,
+        outlive=True,  # short-lived; no setpriv exec inside a measured time
+        env=env,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = process.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{' '.join(argv[:4])} took over {timeout:g} s") from None
+    finally:
+        if process.returncode is None or _group_alive(process.pid):
+            CHILDREN.end(process.pid, grace=0.5)
+        else:
+            CHILDREN.groups.discard(process.pid)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 @dataclass(frozen=True)
@@ -77,6 +196,37 @@ class Row:
     def runs(self) -> int:
         return len(self.ours.samples) if self.ours else 0
 
+    @classmethod
+    def unmeasured(cls, model: Row, why: str) -> Row:
+        """The row ``model`` describes, with no figures and the reason in its notes."""
+        return cls(
+            model.name,
+            None,
+            None,
+            model.baseline_name,
+            model.unit,
+            model.target,
+            absolute=model.absolute,
+            notes=[f"not measured: {why}"],
+        )
+
+
+def attempt(planned: list[Row], measure: Callable[[], list[Row]]) -> list[Row]:
+    """``measure()``'s rows, or, when it fails or times out, each planned row marked "not
+    measured" with the reason: one broken row must neither hide nor hang the others."""
+    try:
+        return measure()
+    except Exception as exc:  # every failure becomes a note
+        why = reason(exc)
+        print(f"  {planned[0].name}: not measured: {why}", file=sys.stderr, flush=True)
+        return [Row.unmeasured(row, why) for row in planned]
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as one short table-safe line."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split()).replace("|", "/")[:300]
+
 
 def interleave(
     sides: dict[str, Callable[[], float]], runs: int, warmup: int = 1
@@ -95,12 +245,14 @@ def interleave(
     return {name: Stats(tuple(values)) for name, values in samples.items()}
 
 
-def wall(argv: list[str], env: dict[str, str], *, expect: int | None = 0) -> Callable[[], float]:
+def wall(
+    argv: list[str], env: dict[str, str], *, expect: int | None = 0, timeout: float = 60.0
+) -> Callable[[], float]:
     """A sampler: seconds from start to exit of one process, output thrown away."""
 
     def measure() -> float:
         started = time.perf_counter()
-        result = subprocess.run(argv, env=env, capture_output=True, check=False)
+        result = run(argv, env, timeout=timeout)
         elapsed = time.perf_counter() - started
         if expect is not None and result.returncode != expect:
             raise RuntimeError(
@@ -125,18 +277,32 @@ def in_pty(
 
     started = time.perf_counter()
     pid, fd = pty.fork()
-    if pid == 0:  # the child
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
-        os.execve(argv[0], argv, env)
+    if pid == 0:  # the child: a session leader already (pty.fork calls setsid)
+        try:
+            _die_with_parent()
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    CHILDREN.adopt(pid)
     terminal = Terminal(pid, fd, started)
     try:
         yield terminal
     finally:
+        CHILDREN.groups.discard(pid)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: SIGKILL this (forked, not yet exec'd) child when the bench dies."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 class Terminal:

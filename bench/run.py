@@ -19,7 +19,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import Row
+from harness import CHILDREN, Row, reason
 from plan import Plan
 from rows import countdown, dashboard, token_path, verify
 from world import HERE, world
@@ -46,6 +46,8 @@ def main() -> int:
     plan = Plan(quick=options.quick)
     rows: list[Row] = []
     started = time.monotonic()
+    # Ctrl-C, SIGTERM, SIGHUP or an exception: every daemon, app and agent goes with the bench.
+    CHILDREN.install()
     with (
         tempfile.TemporaryDirectory(prefix="credenza-bench-") as directory,
         world(Path(directory), file_keyring=options.file_keyring) as bench,
@@ -56,9 +58,9 @@ def main() -> int:
             print(f"running {name} on {bench.keyring}…", file=sys.stderr, flush=True)
             try:
                 found = measure(bench, plan)
-            except Exception as exc:  # one broken row must not hide the others
+            except Exception as exc:  # the rows catch their own failures; this is a last resort
                 traceback.print_exc()
-                found = [Row(f"{name}: failed", None, None, "", "s", None, notes=[repr(exc)])]
+                found = [Row(f"{name}: every row", None, None, "", "s", None, notes=[reason(exc)])]
             for row in found:
                 if not bench.real:
                     row.notes.append("file keyring (no Secret Service here)")

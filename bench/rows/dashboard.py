@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from harness import Row, Stats, in_pty
+from harness import Row, Stats, attempt, in_pty
 from plan import Plan
-from world import HERE, PYTHON, World, application
+from world import HERE, PYTHON, World, application, register, secret_entries
 
 ENVS = ("sandbox", "production")
 # The second application's name: drawn only once the rows are, never part of a header.
 FIRST_ROW = rb"App 00001"
+# Seconds: the slowest first frame measured is ~2.5 s at 10,000 applications.
+TIMEOUT = 60.0
 
 
 def rows(world: World, plan: Plan) -> list[Row]:
     found = []
     for count, target in zip(plan.sizes(1000, 10000), (1.2, 1.3), strict=False):
-        found.extend(_one(world, plan, count, target))
+        planned = [
+            Row(
+                f"4. dashboard first frame, {count:,} applications × 2 environments",
+                None,
+                None,
+                f"minimal app, {count:,}-row table",
+                "s",
+                target,
+            ),
+            Row(
+                f"4. dashboard peak RSS, {count:,} applications",
+                None,
+                None,
+                "the same minimal app",
+                "MiB",
+                1.5,
+            ),
+        ]
+        found += attempt(
+            planned, lambda count=count, planned=planned: _one(world, plan, count, planned)
+        )
     return found
 
 
-def _one(world: World, plan: Plan, count: int, target: float) -> list[Row]:
+def _one(world: World, plan: Plan, count: int, planned: list[Row]) -> list[Row]:
     token_url = f"{world.sandbox.issuer}/oauth/token"
+    # A user with these applications has their secrets in the keyring.
+    world.keyring_holds(secret_entries(register(world, count, ENVS), token_url))
     config = world.config(f"dash-{count}", [application(n, token_url, ENVS) for n in range(count)])
     sides = {
         "credenza": [PYTHON, "-m", "credenza", "--config", str(config)],
@@ -35,28 +60,19 @@ def _one(world: World, plan: Plan, count: int, target: float) -> list[Row]:
     for turn in range(runs + 1):
         for name, argv in sides.items():
             with in_pty(argv, world.env) as terminal:
-                shown = terminal.wait_for(FIRST_ROW) - terminal.started
+                shown = terminal.wait_for(FIRST_ROW, timeout=TIMEOUT) - terminal.started
                 terminal.drain(1.0)
                 peak = terminal.peak_rss_mib()
             if turn:
                 times[name].append(shown)
                 peaks[name].append(peak)
             time.sleep(0.1)
+    first_frame, rss = planned
     return [
-        Row(
-            f"4. dashboard first frame, {count:,} applications × 2 environments",
-            Stats(tuple(times["credenza"])),
-            Stats(tuple(times["minimal"])),
-            f"minimal app, {count:,}-row table",
-            "s",
-            target,
-        ),
-        Row(
-            f"4. dashboard peak RSS, {count:,} applications",
-            Stats(tuple(peaks["credenza"])),
-            Stats(tuple(peaks["minimal"])),
-            "the same minimal app",
-            "MiB",
-            1.5,
-        ),
+        replace(first_frame, ours=_stats(times["credenza"]), baseline=_stats(times["minimal"])),
+        replace(rss, ours=_stats(peaks["credenza"]), baseline=_stats(peaks["minimal"])),
     ]
+
+
+def _stats(samples: list[float]) -> Stats:
+    return Stats(tuple(samples))
