@@ -30,6 +30,7 @@ from credenza.sandbox.state import (
     AUTH_METHODS,
     DEVICE_CODE_GRANT,
     GRANT_TYPES,
+    ID_TOKEN_ALG,
     Client,
     Fault,
     SandboxState,
@@ -77,6 +78,10 @@ def create_app(
     """The ASGI app; ``issuer`` gives the server's base URL once its port is known, and
     ``peer_certificate`` the TLS client certificate (DER) of a request, when there is one."""
 
+    async def jwks(request: Request) -> Response:
+        record(request, {})
+        return JSONResponse(state.jwks(), headers={"Cache-Control": "max-age=300"})
+
     async def metadata(_: Request) -> Response:
         base = issuer()
         body = {
@@ -94,6 +99,22 @@ def create_app(
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
+            # OpenID Connect: an id_token for the user grants when `openid` is granted.
+            "jwks_uri": f"{base}/oauth/jwks",
+            "id_token_signing_alg_values_supported": [ID_TOKEN_ALG],
+            "subject_types_supported": ["public"],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "email",
+                "name",
+                "preferred_username",
+            ],
             "tls_client_certificate_bound_access_tokens": False,
             "revocation_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -268,6 +289,8 @@ def create_app(
         allowed = state.granted_scopes(client)
         requested = form.get("scope", "").split()
         subject: str | None = None
+        auth_time: float | None = None
+        nonce: str | None = None
         if grant == "refresh_token":
             old = state.lookup(form.get("refresh_token", ""))
             if (
@@ -281,7 +304,7 @@ def create_app(
                 )
             state.revoke(old.token)  # rotation: a refresh token is used once
             allowed &= set(old.scope)
-            subject = old.subject
+            subject, auth_time = old.subject, old.auth_time
         elif grant == "authorization_code":
             code = state.redeem_code(
                 form.get("code", ""),
@@ -299,14 +322,14 @@ def create_app(
                 )
             allowed &= set(code.scope)
             requested = requested or code.scope
-            subject = code.subject
+            subject, auth_time, nonce = code.subject, code.auth_time, code.nonce
         elif grant == DEVICE_CODE_GRANT:
             polled = state.poll_device(form.get("device_code", ""), client.client_id)
             if isinstance(polled, str):
                 return oauth_error(400, polled, DEVICE_ERRORS[polled], CODE_BAD_GRANT)
             allowed &= set(polled.scope)
             requested = requested or polled.scope
-            subject = state.user
+            subject, auth_time = state.user, polled.decided_at
         denied = [scope for scope in requested if scope not in allowed]
         if denied:
             return oauth_error(
@@ -317,7 +340,12 @@ def create_app(
             )
         scopes = requested or sorted(allowed)
         access, refresh = state.issue(
-            client, scopes, form.get("audience") or form.get("resource"), issuer(), subject
+            client,
+            scopes,
+            form.get("audience") or form.get("resource"),
+            issuer(),
+            subject,
+            auth_time,
         )
         body: dict[str, Any] = {
             "access_token": access.token,
@@ -328,6 +356,9 @@ def create_app(
         }
         if refresh:
             body["refresh_token"] = refresh.token
+        if subject is not None and "openid" in scopes:
+            # OpenID Connect Core §3.1.3.3 (and §12.2 on refresh, without a nonce).
+            body["id_token"] = state.id_token(client, issuer(), subject, auth_time, nonce)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     @client_endpoint
@@ -397,6 +428,7 @@ def create_app(
             requested or sorted(state.granted_scopes(client)),
             state_param,
             challenge,
+            params.get("nonce"),
         )
         if state.auto_approve:
             return back(code=state.issue_code(pending).code)
@@ -593,6 +625,7 @@ def create_app(
         Route("/.well-known/oauth-authorization-server", metadata),
         Route("/.well-known/openid-configuration", metadata),
         Route("/oauth/token", token, methods=["POST"]),
+        Route("/oauth/jwks", jwks, methods=["GET"]),
         Route("/oauth/authorize", authorize, methods=["GET"]),
         Route("/oauth/authorize", consent, methods=["POST"]),
         Route("/oauth/device_authorization", device_authorization, methods=["POST"]),

@@ -16,7 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
 AUTH_METHODS = (
     "client_secret_basic",
@@ -34,6 +37,11 @@ GRANT_TYPES = (
 )
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FAULT_MODES = ("latency", "error", "unavailable", "html", "malformed_json", "slow_body", "drop")
+# How a misbehaving sandbox spoils the id_tokens it issues (tests of the client's checks).
+IdTokenFault = Literal[
+    "bad_signature", "wrong_aud", "wrong_iss", "wrong_nonce", "expired", "foreign_key", "many_aud"
+]
+ID_TOKEN_ALG = "ES256"
 
 
 _URLSAFE = string.ascii_letters + string.digits + "-_"
@@ -93,6 +101,7 @@ class IssuedToken:
     audience: str | None = None
     revoked: bool = False
     subject: str | None = None  # the signed-in user, for tokens from a user grant
+    auth_time: float | None = None  # when that user signed in (OIDC auth_time), for refreshes
 
 
 @dataclass
@@ -106,6 +115,7 @@ class PendingAuthorization:
     state: str | None
     code_challenge: str
     created_at: float
+    nonce: str | None = None  # OpenID Connect: echoed in the id_token
 
 
 @dataclass
@@ -117,6 +127,8 @@ class AuthorizationCode:
     code_challenge: str
     subject: str
     expires_at: float
+    nonce: str | None = None
+    auth_time: float = 0.0
 
 
 @dataclass
@@ -131,6 +143,7 @@ class DeviceGrant:
     interval: int
     status: str = "pending"  # pending / approved / denied
     last_poll: float | None = None
+    decided_at: float | None = None
 
 
 @dataclass
@@ -189,6 +202,8 @@ class SandboxState:
         auto_approve: bool = False,
         user: str = "ada@example.org",
         device_interval: int = 5,
+        user_email: str | None = None,
+        user_name: str | None = None,
     ) -> None:
         self.random = Randomness(seed)
         self.token_ttl = token_ttl
@@ -204,6 +219,14 @@ class SandboxState:
         self.auto_approve = auto_approve
         self.user = user
         self.device_interval = device_interval
+        # The signed-in user as OpenID Connect describes them (id_token claims).
+        self.user_email = user_email or (user if "@" in user else None)
+        self.user_name = user_name or user.partition("@")[0].replace(".", " ").title()
+        # OpenID Connect id_tokens are signed with a key made at start (ES256: quick to make),
+        # published at jwks_uri; never persisted, so a restarted sandbox has a new one.
+        self.id_token_key = ec.generate_private_key(ec.SECP256R1())
+        self.id_token_kid = _thumbprint(self.id_token_key)
+        self.id_token_fault: IdTokenFault | None = None
         self.pending: dict[str, PendingAuthorization] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.devices: dict[str, DeviceGrant] = {}
@@ -308,6 +331,7 @@ class SandboxState:
         audience: str | None,
         issuer: str,
         subject: str | None = None,
+        auth_time: float | None = None,
     ) -> tuple[IssuedToken, IssuedToken | None]:
         """An access token, and a refresh token when the client may use refresh_token.
 
@@ -347,6 +371,7 @@ class SandboxState:
                 issued_at=now,
                 expires_at=now + 30 * 24 * 3600,
                 subject=subject,
+                auth_time=auth_time,
             )
         with self.lock:
             self.tokens[access.token] = access
@@ -369,6 +394,61 @@ class SandboxState:
             issued.revoked = True
             return True
 
+    def id_token(
+        self,
+        client: Client,
+        issuer: str,
+        subject: str,
+        auth_time: float | None,
+        nonce: str | None,
+    ) -> str:
+        """An OpenID Connect id_token (Core §2) for the signed-in user, signed ES256; spoiled as
+        ``id_token_fault`` says, for tests of a client's checks."""
+        now = self.clock()
+        ttl = client.token_ttl or self.token_ttl
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            # A stable, opaque subject per user, as real providers do.
+            "sub": "u-" + hashlib.sha256(subject.encode()).hexdigest()[:16],
+            "aud": client.client_id,
+            "exp": int(now + ttl),
+            "iat": int(now),
+            "auth_time": int(auth_time if auth_time is not None else now),
+            "name": self.user_name,
+            "preferred_username": subject.partition("@")[0],
+        }
+        if self.user_email:
+            claims["email"] = self.user_email
+            claims["email_verified"] = True
+        if nonce is not None:
+            claims["nonce"] = nonce
+        fault = self.id_token_fault
+        key: Any = self.id_token_key
+        kid = self.id_token_kid
+        if fault == "wrong_aud":
+            claims["aud"] = "another-client"
+        elif fault == "many_aud":
+            claims["aud"] = [client.client_id, "another-client"]  # and no azp
+        elif fault == "wrong_iss":
+            claims["iss"] = issuer + "/elsewhere"
+        elif fault == "wrong_nonce":
+            claims["nonce"] = "not-the-nonce-that-was-sent"
+        elif fault == "expired":
+            claims["iat"], claims["exp"] = int(now - 7200), int(now - 3600)
+        elif fault == "foreign_key":
+            key, kid = ec.generate_private_key(ec.SECP256R1()), "not-published"
+        token = jwt.encode(claims, key, algorithm=ID_TOKEN_ALG, headers={"kid": kid})
+        if fault == "bad_signature":
+            head, payload, signature = token.split(".")
+            flipped = "A" if signature[5] != "A" else "B"
+            token = f"{head}.{payload}.{signature[:5]}{flipped}{signature[6:]}"
+        return token
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key id_tokens are signed with, as a JWK Set (RFC 7517 §5)."""
+        public = jwt.algorithms.ECAlgorithm.to_jwk(self.id_token_key.public_key(), as_dict=True)
+        return {"keys": [{**public, "kid": self.id_token_kid, "use": "sig", "alg": ID_TOKEN_ALG}]}
+
     def _sign(self, claims: dict[str, Any]) -> str:
         def b64(data: bytes) -> str:
             return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -387,6 +467,7 @@ class SandboxState:
         scope: list[str],
         state: str | None,
         code_challenge: str,
+        nonce: str | None = None,
     ) -> PendingAuthorization:
         pending = PendingAuthorization(
             id=self.random.urlsafe(24),
@@ -396,6 +477,7 @@ class SandboxState:
             state=state,
             code_challenge=code_challenge,
             created_at=self.clock(),
+            nonce=nonce,
         )
         with self.lock:
             self.pending[pending.id] = pending
@@ -418,6 +500,8 @@ class SandboxState:
             code_challenge=pending.code_challenge,
             subject=self.user,
             expires_at=self.clock() + 60,  # RFC 6749 §4.1.2: short-lived, 10 minutes at most
+            nonce=pending.nonce,
+            auth_time=self.clock(),
         )
         with self.lock:
             self.codes[code.code] = code
@@ -471,6 +555,7 @@ class SandboxState:
     def decide_device(self, grant: DeviceGrant, approve: bool) -> None:
         with self.lock:
             grant.status = "approved" if approve else "denied"
+            grant.decided_at = self.clock()
 
     def poll_device(self, device_code: str, client_id: str) -> DeviceGrant | str:
         """The approved grant (used up), or the RFC 8628 §3.5 error code for this poll."""
@@ -648,6 +733,15 @@ def _x5c_thumbprints(jwks: Any) -> list[str]:
         if isinstance(chain, list) and chain and isinstance(chain[0], str):
             prints.append(hashlib.sha256(base64.b64decode(chain[0])).hexdigest())
     return prints
+
+
+def _thumbprint(key: ec.EllipticCurvePrivateKey) -> str:
+    """RFC 7638: the key's id is its JWK thumbprint (no draw from the seeded randomness, so the
+    demo's ids and secrets stay what they were)."""
+    public = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    members = {name: public[name] for name in ("crv", "kty", "x", "y")}
+    digest = hashlib.sha256(json.dumps(members, separators=(",", ":")).encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def certificate_thumbprints(client: Client) -> list[str]:
