@@ -200,5 +200,10 @@ class SignInError(OAuthError):
     """A user sign-in (authorization code or device flow) did not end with a token."""
 
 
+class IdTokenError(SignInError):
+    """An OpenID Connect id_token failed a check (signature, issuer, audience, time, nonce): the
+    sign-in is refused and nothing of it is kept."""
+
+
 class SignInRequiredError(OAuthError):
     """A user token cannot be renewed without the user: no refresh token, or it was refused."""

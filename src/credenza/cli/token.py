@@ -222,6 +222,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         "jwt": {"header": parts.header, "claims": parts.claims} if parts else None,
         "introspection": introspection,
     }
+    id_parts = None
+    if session.user:
+        # Who signed in: the id_token's claims (checked when it was received), never the token.
+        id_parts = decode_jwt(token.id_token.reveal()) if token.id_token else None
+        data["account"] = session.account
+        data["id_token"] = (
+            {"header": id_parts.header, "claims": id_parts.claims} if id_parts else None
+        )
     if args.json:
         output.print_json(data)
         return 0
@@ -238,6 +246,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         lines += [f"  {k}: {v}" for k, v in parts.header.items()]
         lines.append("JWT claims (not verified):")
         lines += [f"  {k}: {_claim(k, v)}" for k, v in parts.claims.items()]
+    if session.user:
+        lines.append(f"signed in as: {session.account or 'not said'}")
+        if id_parts is not None:
+            lines.append("id_token claims (checked at sign-in):")
+            lines += [f"  {k}: {_claim(k, v)}" for k, v in id_parts.claims.items()]
     if introspection is not None:
         lines.append("introspection:")
         lines += [f"  {k}: {_claim(k, v)}" for k, v in introspection.items()]

@@ -32,7 +32,7 @@ from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 
 Endpoint = Literal[
-    "token", "revocation", "introspection", "logout", "discovery", "device_authorization"
+    "token", "revocation", "introspection", "logout", "discovery", "device_authorization", "jwks"
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -51,6 +51,8 @@ class ServerMetadata:
     device_authorization_endpoint: str | None = None
     # RFC 9207: the server puts `iss` in every authorization response, so one without it is forged.
     authorization_response_iss: bool = False
+    # OpenID Connect: where the keys that sign its id_tokens are published (a JWK Set).
+    jwks_uri: str | None = None
 
     def endpoints(self) -> dict[str, str]:
         """Every endpoint the metadata names, by what it is for."""
@@ -385,6 +387,9 @@ def metadata_from(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata
         device_authorization_endpoint=found["device_authorization_endpoint"],
         authorization_response_iss=data.get("authorization_response_iss_parameter_supported")
         is True,
+        # Checked (HTTPS, no control characters) when id_token keys are fetched from it, so that
+        # metadata with an odd jwks_uri still gives its endpoints.
+        jwks_uri=optional("jwks_uri"),
     )
 
 

@@ -109,6 +109,9 @@ class OAuthClient(Protocol):
     async def discover(self, issuer: str) -> ServerMetadata:
         return await self._run(self.plan_discover(issuer))
 
+    async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
+        return await self._run(self.plan_get_json(endpoint, url))
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

@@ -482,6 +482,22 @@ class Protocol:
             + ")",
         )
 
+    def plan_get_json(self, endpoint: Endpoint, url: str) -> Plan[dict[str, Any]]:
+        """A GET without credentials whose 200 answer is a JSON object (a JWK Set)."""
+        what = f"{endpoint.replace('_', ' ')} URL"
+        check_endpoint(url, what)
+        headers = {"Accept": "application/json"}
+        answer = yield from self.plan_exchange(endpoint, "GET", url, headers=headers)
+        if answer.status != 200:
+            raise InvalidResponseError(
+                f"the {what} {show_url(url)} answered HTTP {answer.status}",
+                hint="check the provider's discovery metadata, or try again later",
+            )
+        data = json_object(answer.body)
+        if data is None:
+            raise InvalidResponseError(f"the {what} {show_url(url)} did not answer with JSON")
+        return data
+
     # -- one call: the request, its retries and its deadline ------------------------------------
 
     def _plan_call(

@@ -44,6 +44,9 @@ class Token:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     # The response had no `scope`: RFC 6749 §5.1 says the grant is exactly what was requested.
     scope_omitted: bool = False
+    # OpenID Connect: who signed in, as the provider signed it. Kept only with a user token,
+    # once oauth/id_token.py has checked it.
+    id_token: Secret | None = None
 
     def scope_text(self) -> str:
         """The granted scopes for a person: "as requested" when the provider did not say."""
@@ -71,8 +74,10 @@ class Token:
         left = self.seconds_left(now)
         return left is None or left > skew
 
-    def to_json(self) -> str:
-        """For the keyring token cache only: this string holds the token itself."""
+    def to_json(self, *, with_id_token: bool = False) -> str:
+        """For the keyring only: this string holds the token itself (and the id_token, for a
+        signed-in user's token whose id_token was checked)."""
+        id_token = self.id_token.reveal() if with_id_token and self.id_token else None
         return json.dumps(
             {
                 "v": 1,
@@ -83,6 +88,7 @@ class Token:
                 "scopes": list(self.scopes),
                 "scope_omitted": self.scope_omitted,
                 "refresh_token": self.refresh_token.reveal() if self.refresh_token else None,
+                **({"id_token": id_token} if id_token else {}),
             }
         )
 
@@ -93,6 +99,7 @@ class Token:
             data = json.loads(text)
             expires = data.get("expires_at")
             refresh = data.get("refresh_token")
+            id_token = data.get("id_token")
             return cls(
                 access_token=Secret(str(data["access_token"])),
                 token_type=str(data.get("token_type") or "Bearer"),
@@ -101,6 +108,7 @@ class Token:
                 scopes=tuple(str(scope) for scope in data.get("scopes") or ()),
                 refresh_token=Secret(str(refresh)) if refresh else None,
                 scope_omitted=bool(data.get("scope_omitted", False)),
+                id_token=Secret(str(id_token)) if id_token else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise InvalidResponseError(
@@ -192,6 +200,11 @@ def parse_token_response(
         raise InvalidResponseError(
             "the token endpoint issued a refresh_token with characters outside RFC 6749's VSCHAR"
         )
+    id_token = body.get("id_token")
+    if id_token is not None and not (isinstance(id_token, str) and _VSCHAR.fullmatch(id_token)):
+        raise InvalidResponseError(
+            "the token endpoint sent an id_token that is not a JWT (not a string of VSCHAR)"
+        )
     known = {"access_token", "token_type", "expires_in", "scope", "refresh_token"}
     return Token(
         access_token=Secret(access_token),
@@ -202,6 +215,7 @@ def parse_token_response(
         refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
         extra={key: value for key, value in body.items() if key not in known and key != "id_token"},
         scope_omitted="scope" not in body,
+        id_token=Secret(id_token) if id_token else None,
     )
 
 

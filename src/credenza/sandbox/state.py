@@ -227,6 +227,7 @@ class SandboxState:
         self.id_token_key = ec.generate_private_key(ec.SECP256R1())
         self.id_token_kid = _thumbprint(self.id_token_key)
         self.id_token_fault: IdTokenFault | None = None
+        self.issued_id_tokens: list[str] = []  # every id_token sent, for tests' leak checks
         self.pending: dict[str, PendingAuthorization] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.devices: dict[str, DeviceGrant] = {}
@@ -442,6 +443,8 @@ class SandboxState:
             head, payload, signature = token.split(".")
             flipped = "A" if signature[5] != "A" else "B"
             token = f"{head}.{payload}.{signature[:5]}{flipped}{signature[6:]}"
+        with self.lock:
+            self.issued_id_tokens.append(token)
         return token
 
     def jwks(self) -> dict[str, Any]:

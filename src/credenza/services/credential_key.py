@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from credenza.errors import SignInRequiredError, ValidationError
 from credenza.oauth.grants import token_grant
@@ -32,12 +33,30 @@ class SessionToken:
 
     @property
     def account(self) -> str | None:
-        """Who a user token acts for: the ``sub`` of a JWT access token, when it is one."""
+        """Who a user token acts for, cleaned for a screen: from the id_token checked at sign-in
+        (email, else preferred_username, else name, else sub), else the ``sub`` of a JWT access
+        token, when it is one."""
         from credenza.oauth.tokens import decode_jwt
+        from credenza.oauth.untrusted import clean
+        from credenza.services.identity import who
 
+        claims = self.identity_claims
+        if claims is not None and (named := who(claims)):
+            return named
         parts = decode_jwt(self.token.access_token.reveal())
         subject = parts.claims.get("sub") if parts else None
-        return subject if isinstance(subject, str) else None
+        return clean(subject, limit=80) or None if isinstance(subject, str) else None
+
+    @property
+    def identity_claims(self) -> dict[str, Any] | None:
+        """The claims of the id_token kept with a signed-in user's token (its signature, issuer,
+        audience, times and nonce were checked before it was kept); None without one."""
+        if not self.user or self.token.id_token is None:
+            return None
+        from credenza.oauth.tokens import decode_jwt
+
+        parts = decode_jwt(self.token.id_token.reveal())
+        return parts.claims if parts else None
 
 
 def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ from credenza.services.context import Context
 from credenza.services.credential_key import SessionToken
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.identity import check_id_token, nonce_for
 from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class SignIn:
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
             raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        nonce = nonce_for(credentials.scopes)
         token = await sign_in(
             self._context.client,
             credentials,
@@ -95,6 +97,11 @@ class SignIn:
             show=show,
             expected_issuer=resolved.environment.issuer,
             timeout=timeout,
+            nonce=nonce,
+        )
+        # An id_token that fails a check fails the sign-in here, before anything is stored.
+        token = await check_id_token(
+            self._context, resolved, credentials.client_id, token, nonce=nonce
         )
         return await asyncio.to_thread(
             self._tokens.keep_user_token, resolved, credentials.scopes, token
@@ -134,6 +141,9 @@ class SignIn:
             pending.device,
             clock=self._context.clock,
             sleep=sleep,
+        )
+        token = await check_id_token(
+            self._context, pending.resolved, pending.credentials.client_id, token
         )
         return await asyncio.to_thread(
             self._tokens.keep_user_token, pending.resolved, pending.credentials.scopes, token

@@ -33,6 +33,7 @@ from credenza.services.credential_key import (
 )
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.identity import check_id_token
 from credenza.services.status import RefreshFailure
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ class Tokens:
         token replaces the used one at once, so no moment exists with neither stored."""
         key = fingerprint(self._context.config_path, resolved, scopes)
         payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
-        payload["token"] = json.loads(token.to_json())
+        payload["token"] = json.loads(token.to_json(with_id_token=True))
         self._context.secrets.set_raw(
             names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
         )
@@ -280,6 +281,11 @@ class Tokens:
             message = f"the provider no longer accepts the refresh token of {resolved.label}"
             self._refresh_failed(resolved.application.id, resolved.name, message)
             raise SignInRequiredError(message, hint=f"sign in again: {login}") from None
+        # A refresh's id_token is checked too (and is about the same person) before anything of
+        # the answer is kept; without one, the sign-in's id_token stays.
+        token = await check_id_token(
+            self._context, resolved, credentials.client_id, token, previous=session.token
+        )
         fresh = await asyncio.to_thread(
             self.keep_user_token, resolved, session.requested_scopes, token
         )

@@ -77,6 +77,7 @@ def authorization_request(
     redirect_uri: str,
     scopes: tuple[str, ...] = (),
     extra: dict[str, str] | None = None,
+    nonce: str | None = None,
 ) -> AuthorizationRequest:
     check_endpoint(endpoint, "authorization endpoint")
     pkce = Pkce()
@@ -89,6 +90,8 @@ def authorization_request(
         "code_challenge": pkce.challenge,
         "code_challenge_method": pkce.method,
         **({"scope": " ".join(scopes)} if scopes else {}),
+        # OpenID Connect: the id_token must carry it back (checked in oauth/id_token.py).
+        **({"nonce": nonce} if nonce else {}),
         **(extra or {}),
     }
     parts = urlsplit(endpoint)
@@ -286,6 +289,7 @@ async def sign_in(
     expected_issuer: str | None = None,
     iss_required: bool = False,
     timeout: float = 300.0,
+    nonce: str | None = None,
 ) -> Token:
     """Listen, show the URL (print it, open a browser), wait for the code, exchange it."""
     async with LoopbackListener(redirect_uri) as listener:
@@ -294,6 +298,7 @@ async def sign_in(
             credentials.client_id,
             listener.redirect_uri,
             credentials.scopes,
+            nonce=nonce,
         )
         show(request.url)
         try:

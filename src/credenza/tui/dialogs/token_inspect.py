@@ -39,6 +39,12 @@ class TokenInspectDialog(ModalScreen[None]):
             local = "Not a JWT: an opaque token (only the provider can say what it means)."
         else:
             local = f"Header\n{_pretty(parts.header)}\n\nClaims (decoded locally, signature not checked)\n{_pretty(parts.claims)}"
+        identity = self.session.identity_claims
+        if self.session.user:
+            local += f"\n\nSigned in as: {self.session.account or 'not said'}"
+        if identity is not None:
+            # Checked (signature, issuer, audience, times, nonce) before it was kept.
+            local += f"\nid_token claims (checked at sign-in)\n{_pretty(identity)}"
         with VerticalScroll(classes="dialog-box inspect"):
             yield Label(
                 f"Token · {self.session.application_id} / {self.session.environment}",

@@ -386,8 +386,9 @@ class EnvironmentsScreen(TableScreen):
         def done(session: SessionToken | None) -> None:
             if session is None:
                 return
+            # account is cleaned server text; markup off, so a bracket in a name stays a bracket.
             who = f" as {session.account}" if session.account else ""
-            self.notify(f"signed in to {app_id} / {env_name}{who}")
+            self.notify(f"signed in to {app_id} / {env_name}{who}", markup=False)
             self.set_detail_message(f"✓ signed in{who}: see Tokens (4)", "good")
 
         self.app.push_screen(

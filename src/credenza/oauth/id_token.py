@@ -1,0 +1,257 @@
+"""OpenID Connect id_tokens: checked (OIDC Core §3.1.3.7) before a word of them is believed.
+
+The signature is checked by PyJWT against the issuer's published keys (its JWK Set at the
+``jwks_uri`` its discovery metadata names, fetched once per process and again once when a token
+names a key the cached set lacks); then ``iss``, ``aud`` and ``azp``, the times against
+credenza's own clock, and the ``nonce`` of the sign-in. Only asymmetric algorithms are accepted:
+``none`` and the HMAC family (keyed with the client secret) never are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from credenza.errors import CredenzaError, IdTokenError
+from credenza.oauth.tokens import claim_time
+from credenza.oauth.untrusted import clean, is_clean
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import OAuthClient
+    from credenza.secrets import Secret
+
+# Clocks differ a little between a provider and this machine: a minute either way is forgiven.
+LEEWAY = timedelta(seconds=60)
+ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+# A JWK Set larger than this is not a provider's key list.
+_MAX_KEYS = 100
+
+
+@dataclass
+class _Issuer:
+    issuer: str  # as the metadata declares it: what `iss` must equal
+    jwks_uri: str
+
+
+class KeySets:
+    """Each issuer's declared name and JWK Set, fetched once per process (a dashboard signs in
+    many times); an unknown ``kid`` refetches the set once, for a provider that rotated."""
+
+    def __init__(self) -> None:
+        self._issuers: dict[str, _Issuer] = {}
+        self._sets: dict[str, list[dict[str, Any]]] = {}
+
+    def forget(self) -> None:
+        self._issuers.clear()
+        self._sets.clear()
+
+    async def issuer(self, client: OAuthClient, issuer: str) -> _Issuer:
+        found = self._issuers.get(issuer)
+        if found is None:
+            metadata = await client.discover(issuer)
+            uri = metadata.jwks_uri
+            if not uri:
+                raise IdTokenError(
+                    f"the provider sent an id_token, but its metadata at {clean(issuer)} names "
+                    "no jwks_uri to check it with",
+                    hint="credenza refuses identities it cannot check; sign in without the "
+                    "openid scope, or ask the provider to publish its keys",
+                )
+            if not is_clean(uri) or " " in uri:
+                raise IdTokenError(
+                    f"the jwks_uri in {clean(issuer)}'s metadata has control characters or spaces"
+                )
+            found = _Issuer(metadata.issuer, uri)
+            self._issuers[issuer] = found
+        return found
+
+    async def keys(
+        self, client: OAuthClient, uri: str, *, refetch: bool = False
+    ) -> list[dict[str, Any]]:
+        if refetch or uri not in self._sets:
+            data = await client.get_json("jwks", uri)
+            keys = data.get("keys")
+            if not isinstance(keys, list) or len(keys) > _MAX_KEYS:
+                raise IdTokenError(
+                    f"the JWK Set at {clean(uri)} has no list of keys",
+                    hint="the jwks_uri in the provider's metadata may be wrong",
+                )
+            self._sets[uri] = [key for key in keys if isinstance(key, dict)]
+        return self._sets[uri]
+
+
+# One per process: what a dashboard fetched for one sign-in serves the next.
+KEY_SETS = KeySets()
+
+
+async def verify(
+    client: OAuthClient,
+    id_token: Secret,
+    *,
+    issuer: str | None,
+    client_id: str,
+    now: datetime,
+    nonce: str | None = None,
+    subject: str | None = None,
+    key_sets: KeySets = KEY_SETS,
+) -> dict[str, Any]:
+    """The id_token's claims once every check holds; IdTokenError (one line, never the token)
+    otherwise. ``nonce`` is the one the authorization request carried; ``subject`` the ``sub``
+    of the sign-in a refreshed id_token must still be about (OIDC Core §12.2)."""
+    if not issuer:
+        raise IdTokenError(
+            "the provider sent an id_token, but the environment has no issuer to check it against",
+            hint="give the environment its issuer (credenza env edit APP ENV --issuer URL) and "
+            "sign in again",
+        )
+    raw = id_token.reveal()
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.PyJWTError:
+        raise IdTokenError("the provider sent an id_token that is not a signed JWT") from None
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        shown = clean(alg, limit=20) if isinstance(alg, str) else "no algorithm"
+        raise IdTokenError(
+            f"the id_token is signed with {shown}; credenza accepts only public-key signatures "
+            f"({', '.join(ALGORITHMS)})",
+        )
+    kid = header.get("kid")
+    kid = kid if isinstance(kid, str) else None
+    found = await key_sets.issuer(client, issuer)
+    keys = _candidates(await key_sets.keys(client, found.jwks_uri), kid, alg)
+    if not keys and kid is not None:
+        # A provider that rotated its keys since this process fetched them.
+        keys = _candidates(await key_sets.keys(client, found.jwks_uri, refetch=True), kid, alg)
+    if not keys:
+        which = f"key {clean(kid, limit=60)!r}" if kid else f"an {alg} key"
+        raise IdTokenError(
+            f"the id_token is signed with {which}, which the issuer does not publish at its "
+            "jwks_uri",
+            hint="a forged id_token, or a provider mid key rotation; sign in again",
+        )
+    claims = _decode(raw, keys, alg, found.issuer, client_id)
+    _check(claims, client_id=client_id, now=now, nonce=nonce, subject=subject)
+    return claims
+
+
+def _candidates(keys: list[dict[str, Any]], kid: str | None, alg: str) -> list[jwt.PyJWK]:
+    """The published signing keys this token may be signed with, loaded for its algorithm."""
+    found = []
+    for data in keys:
+        if kid is not None and data.get("kid") != kid:
+            continue
+        if data.get("use", "sig") != "sig" or data.get("alg", alg) != alg:
+            continue
+        try:
+            found.append(jwt.PyJWK(data, algorithm=alg))
+        except jwt.PyJWTError:
+            continue  # a key of another type (an RSA key for ES256) or one PyJWT cannot read
+    return found
+
+
+def _decode(
+    raw: str, keys: list[jwt.PyJWK], alg: str, issuer: str, client_id: str
+) -> dict[str, Any]:
+    options: Any = {
+        # Times are checked against credenza's own clock (frozen in tests), below.
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+        "require": ["iss", "sub", "aud", "exp", "iat"],
+    }
+    for key in keys:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                raw, key, algorithms=[alg], audience=client_id, issuer=issuer, options=options
+            )
+            return claims
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.InvalidAudienceError:
+            raise IdTokenError(
+                f"the id_token is for another client: its aud does not hold {client_id}",
+                hint="an id_token meant for another application; sign in again",
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise IdTokenError(
+                f"the id_token was issued by {_claim(raw, 'iss')}, not {clean(issuer)}",
+                hint="a mix-up or a misconfigured issuer; check the environment's issuer and sign "
+                "in again",
+            ) from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise IdTokenError(f"the id_token has no {clean(exc.claim, limit=20)} claim") from None
+        except jwt.PyJWTError as exc:
+            raise IdTokenError(f"the id_token is malformed ({type(exc).__name__})") from None
+    raise IdTokenError(
+        "the id_token's signature does not verify against the issuer's published keys",
+        hint="a tampered or forged id_token; nothing was stored — sign in again",
+    )
+
+
+def _check(
+    claims: dict[str, Any],
+    *,
+    client_id: str,
+    now: datetime,
+    nonce: str | None,
+    subject: str | None,
+) -> None:
+    audience = claims.get("aud")
+    azp = claims.get("azp")
+    several = isinstance(audience, list) and len(audience) > 1
+    if (several or azp is not None) and azp != client_id:
+        raise IdTokenError(
+            "the id_token names several audiences and is not authorized for this client (azp "
+            f"is {clean(azp, limit=60) if isinstance(azp, str) else 'missing'}, not {client_id})",
+            hint="an id_token meant for another application; sign in again",
+        )
+    expires, issued = claim_time(claims.get("exp")), claim_time(claims.get("iat"))
+    if expires is None or issued is None:
+        raise IdTokenError("the id_token's exp or iat is not a time")
+    if expires <= now - LEEWAY:
+        raise IdTokenError(
+            f"the id_token expired at {expires:%Y-%m-%d %H:%M:%S} UTC (this machine's clock says "
+            f"{now:%Y-%m-%d %H:%M:%S} UTC)",
+            hint="check this machine's clock, then sign in again",
+        )
+    not_before = claim_time(claims.get("nbf")) if "nbf" in claims else None
+    if issued > now + LEEWAY or (not_before is not None and not_before > now + LEEWAY):
+        raise IdTokenError(
+            f"the id_token was issued in the future ({issued:%Y-%m-%d %H:%M:%S} UTC; this "
+            f"machine's clock says {now:%Y-%m-%d %H:%M:%S} UTC)",
+            hint="check this machine's clock, then sign in again",
+        )
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise IdTokenError(
+            "the id_token's nonce is not the one this sign-in sent",
+            hint="a replayed or injected answer; nothing was stored — sign in again",
+        )
+    if subject is not None and claims.get("sub") != subject:
+        raise IdTokenError(
+            "the refreshed id_token names another user than the one who signed in",
+            hint="sign in again",
+        )
+
+
+def _claim(raw: str, name: str) -> str:
+    """One claim of a token already refused, for the message (cleaned, short)."""
+    try:
+        value = jwt.decode(raw, options={"verify_signature": False}).get(name)
+    except (jwt.PyJWTError, CredenzaError):
+        return "?"
+    return repr(clean(value, limit=80)) if isinstance(value, str) else "?"

@@ -1,0 +1,365 @@
+"""OpenID Connect sign-in: the id_token is checked (signature, iss, aud, azp, times, nonce) before
+anything is kept, tells who signed in, and stays in the keyring. Against the sandbox over real
+HTTP, on frozen clocks; the spoiled id_tokens come from the sandbox's misbehaving mode."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.store import ConfigStore
+from credenza.errors import IdTokenError
+from credenza.keyring_memory import MemoryKeyring
+from credenza.sandbox import SandboxServer, SandboxState
+from credenza.sandbox.state import IdTokenFault
+from credenza.secrets import SecretStore, names
+from credenza.workspace import Workspace
+from tests.conftest import FAST, CliRunner
+from tests.grants_helpers import FrozenClock
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+APP = "people-portal"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def server(clock: FrozenClock) -> Iterator[SandboxServer]:
+    # The user's access-token sub is not an email: an "as ada@example.org" can only have come
+    # from the id_token.
+    state = SandboxState(
+        token_ttl=300,
+        clock=clock.seconds,
+        auto_approve=True,
+        device_interval=0,
+        user="ada-lovelace",
+        user_email="ada@example.org",
+        user_name="Ada Lovelace",
+    )
+    with SandboxServer(state) as running:
+        yield running
+
+
+@pytest.fixture
+def credenza_clock(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """credenza's own clock, frozen: every workspace the CLI opens reads it."""
+    frozen = FrozenClock(clock.now)
+    opened = Workspace.open.__func__  # type: ignore[attr-defined]
+
+    def open_frozen(cls: type[Workspace], *args: Any, **kwargs: Any) -> Workspace:
+        kwargs.setdefault("clock", frozen)
+        return opened(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Workspace, "open", classmethod(open_frozen))
+    return frozen
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The user's browser: opens the URL and follows the redirect back to credenza's listener."""
+    opened: list[str] = []
+
+    def open_url(url: str, *args: object, **kwargs: object) -> bool:
+        opened.append(url)
+
+        def visit() -> None:
+            with httpx.Client(trust_env=False) as client:
+                answer = client.get(url)
+                client.get(answer.headers["location"])
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_url)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    return opened
+
+
+def add_portal(cli: CliRunner, server: SandboxServer, scopes: str = "openid deals:read") -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        callback = f"http://127.0.0.1:{sock.getsockname()[1]}/callback"
+    client = server.state.add_client(
+        {
+            "client_id": "portal-user",
+            "scope": "openid deals:read",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": [callback],
+        }
+    )
+    cli(
+        "app",
+        "add",
+        "People Portal",
+        "--callback-url",
+        callback,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+    )
+    argv = ["env", "add", APP, "production", "--client-id", "portal-user"]
+    argv += ["--issuer", server.issuer]
+    for scope in scopes.split():
+        argv += ["--scope", scope]
+    code, _, err = cli(*argv)
+    assert code == 0, err
+    assert cli("secret", "set", APP, "production", stdin=client.client_secret)[0] == 0
+
+
+def issued_id_tokens(server: SandboxServer) -> list[str]:
+    """Every id_token the sandbox sent, read back from its own record of the answers."""
+    return list(server.state.issued_id_tokens)
+
+
+def stored_user_token(keyring: MemoryKeyring) -> dict[str, Any] | None:
+    store = SecretStore(keyring, timeout=2.0)
+    payload = store.get_raw(names.user_token(APP, "production"))
+    return None if payload is None else json.loads(payload)
+
+
+def test_sign_in_with_openid_says_who_from_the_checked_id_token_and_keeps_it_in_the_keyring(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+    config_path: Path,
+) -> None:
+    add_portal(cli, server)
+    code, out, err = cli("login", APP)
+    assert code == 0, err
+    assert "Signed in to People Portal / production as ada@example.org" in err
+    # The authorization request carried a nonce, and the id_token carries it back.
+    nonce = httpx.URL(browser[0]).params["nonce"]
+    assert len(nonce) >= 32
+    (id_token,) = issued_id_tokens(server)
+    stored = stored_user_token(memory_keyring)
+    assert stored is not None
+    assert stored["token"]["id_token"] == id_token
+    # Who signed in shows on inspect, as claims; the id_token itself never.
+    code, shown, err = cli("token", "inspect", APP, "--no-introspect")
+    assert code == 0, err
+    assert "signed in as: ada@example.org" in shown
+    assert "email: ada@example.org" in shown
+    assert "name: Ada Lovelace" in shown
+    code, as_json, _ = cli("token", "inspect", APP, "--json", "--no-introspect")
+    assert json.loads(as_json)["id_token"]["claims"]["nonce"] == nonce
+    assert json.loads(as_json)["account"] == "ada@example.org"
+    code, verbose, verbose_err = cli("token", APP, "--verbose", "--no-cache")
+    assert code == 0
+    for text in (out, err, shown, as_json, verbose, verbose_err, config_path.read_text()):
+        assert id_token not in text
+        assert id_token.split(".")[2] not in text  # nor its signature alone
+
+
+def test_sign_in_without_openid_sends_no_nonce_and_works_as_before(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+) -> None:
+    add_portal(cli, server, scopes="deals:read")
+    code, _, err = cli("login", APP)
+    assert code == 0, err
+    assert "nonce" not in httpx.URL(browser[0]).params
+    assert issued_id_tokens(server) == []
+    # Who it is still comes from the JWT access token's sub, as before.
+    assert "as ada-lovelace" in err
+    stored = stored_user_token(memory_keyring)
+    assert stored is not None
+    assert "id_token" not in stored["token"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("bad_signature", "signature does not verify against the issuer's published keys"),
+        ("wrong_aud", "the id_token is for another client"),
+        ("many_aud", "several audiences"),
+        ("wrong_iss", "the id_token was issued by"),
+        ("wrong_nonce", "nonce is not the one this sign-in sent"),
+        ("expired", "the id_token expired at"),
+        ("foreign_key", "which the issuer does not publish"),
+    ],
+)
+def test_a_spoiled_id_token_fails_the_sign_in_with_one_line_and_nothing_is_stored(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+    fault: IdTokenFault,
+    said: str,
+) -> None:
+    add_portal(cli, server)
+    server.state.id_token_fault = fault
+    code, out, err = cli("login", APP)
+    assert code == 1, err
+    assert out == ""
+    assert said in err
+    assert "Traceback" not in err
+    assert "Signed in" not in err
+    assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
+    assert stored_user_token(memory_keyring) is None
+    (id_token,) = issued_id_tokens(server)
+    assert id_token not in err
+    # Nothing stored: `token` asks for a sign-in and sends nothing.
+    code, _, err = cli("token", APP)
+    assert code == 1
+    assert f"credenza login {APP}" in err
+
+
+def test_an_id_token_expired_by_credenzas_clock_is_refused(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+) -> None:
+    add_portal(cli, server)
+    # The sandbox's id_tokens live 300 s; this machine's clock is 10 minutes ahead of its clock.
+    credenza_clock.advance(600)
+    code, _, err = cli("login", APP)
+    assert code == 1, err
+    assert "the id_token expired at 2025-03-01 12:05:00 UTC" in err
+    assert "this machine's clock says 2025-03-01 12:10:00 UTC" in err
+    assert stored_user_token(memory_keyring) is None
+    # Within the leeway (a minute), clocks that differ a little are forgiven.
+    credenza_clock.now = server_time(server) + timedelta(seconds=330)
+    assert cli("login", APP)[0] == 0
+
+
+def server_time(server: SandboxServer) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(server.state.clock(), UTC)
+
+
+def test_keys_are_fetched_once_per_process_and_again_once_for_an_unknown_kid(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+) -> None:
+    add_portal(cli, server)
+
+    def jwks_fetches() -> int:
+        return sum(1 for r in server.state.requests if r["path"] == "/oauth/jwks")
+
+    assert cli("login", APP)[0] == 0
+    assert jwks_fetches() == 1
+    assert cli("login", APP)[0] == 0
+    assert jwks_fetches() == 1  # cached in this process
+    server.state.id_token_fault = "foreign_key"
+    assert cli("login", APP)[0] == 1
+    assert jwks_fetches() == 2  # one refetch for the unknown kid, not a loop
+
+
+def test_a_refresh_checks_its_id_token_and_a_spoiled_one_keeps_nothing(
+    cli: CliRunner,
+    server: SandboxServer,
+    clock: FrozenClock,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+) -> None:
+    add_portal(cli, server)
+    assert cli("login", APP)[0] == 0
+    before = stored_user_token(memory_keyring)
+    # Five minutes on: the access token is expired and `token` refreshes it.
+    clock.advance(301)
+    credenza_clock.advance(301)
+    code, _, err = cli("token", APP)
+    assert code == 0, err
+    after = stored_user_token(memory_keyring)
+    assert after is not None
+    assert before is not None
+    assert after["token"]["id_token"] == issued_id_tokens(server)[-1]
+    assert after["token"]["id_token"] != before["token"]["id_token"]
+    # A refresh whose id_token was tampered with: refused, and the stored sign-in untouched.
+    clock.advance(301)
+    credenza_clock.advance(301)
+    server.state.id_token_fault = "bad_signature"
+    code, out, err = cli("token", APP)
+    assert code == 1
+    assert out == ""
+    assert "signature does not verify" in err
+    assert "Traceback" not in err
+    assert stored_user_token(memory_keyring) == after
+
+
+async def test_the_device_flow_checks_the_id_token_too(
+    server: SandboxServer,
+    clock: FrozenClock,
+    config_path: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    server.state.add_client(
+        {
+            "client_id": "tv-app",
+            "token_endpoint_auth_method": "none",
+            "scope": "openid deals:read",
+            "grant_types": [DEVICE_GRANT, "refresh_token"],
+        }
+    )
+    workspace = Workspace(
+        store=ConfigStore(config_path),
+        secrets=SecretStore(memory_keyring, timeout=2.0),
+        http_settings=FAST,
+        clock=clock,
+    )
+    app = workspace.applications.add(
+        "TV App", ApplicationChange(grant_types=[DEVICE_GRANT, "refresh_token"])
+    )
+    workspace.environments.add(
+        app.id,
+        "production",
+        EnvironmentChange(
+            client_id="tv-app",
+            issuer=server.issuer,
+            token_url=f"{server.issuer}/oauth/token",
+            device_authorization_url=f"{server.issuer}/oauth/device_authorization",
+            auth_method="none",
+            scopes=["openid", "deals:read"],
+        ),
+    )
+
+    async def approve(seconds: float) -> None:
+        async with httpx.AsyncClient() as person:
+            user_code = next(iter(server.state.devices.values())).user_code
+            await person.post(
+                f"{server.issuer}/device", data={"user_code": user_code, "decision": "approve"}
+            )
+
+    pending = await workspace.sign_in.start_device(app.id, "production", None)
+    session = await workspace.sign_in.finish_device(pending, sleep=approve)
+    assert session.account == "ada@example.org"
+    assert session.identity_claims is not None
+    assert session.identity_claims["auth_time"] == int(clock.seconds())
+
+    server.state.id_token_fault = "wrong_aud"
+    pending = await workspace.sign_in.start_device(app.id, "production", None)
+    with pytest.raises(IdTokenError, match="for another client"):
+        await workspace.sign_in.finish_device(pending, sleep=approve)
+    # The first sign-in is what the keyring still holds.
+    held = workspace.tokens.user_session(workspace.environments.resolve(app.id, "production"))
+    assert held is not None
+    assert held.token.id_token == session.token.id_token
+    await workspace.aclose()
