@@ -143,6 +143,10 @@ class Workspace:
         self.context.config = self.context.store.load()
         return self.context.config
 
+    def close(self) -> None:
+        """Close the blocking network client (a one-shot command's); ``aclose`` closes all."""
+        self.context.close()
+
     async def aclose(self) -> None:
         """Close network clients; the workspace stays usable (they reopen on the next call)."""
         await self.context.aclose()

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"credenza {version()}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     commands = Group(
         parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), common
     )
@@ -58,6 +58,23 @@ def version() -> str:
         return installed("credenza")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
+
+
+class _Version(argparse.Action):
+    """--version, looked up only when asked: importlib.metadata is ~10 ms of every command."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"credenza {version()}")
+        parser.exit()
 
 
 def _token_inspect(argv: list[str]) -> list[str]:

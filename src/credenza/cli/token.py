@@ -137,7 +137,7 @@ def show_exchanges(workspace: Workspace) -> None:
         ]
         print("\n".join(lines), file=sys.stderr, flush=True)
 
-    workspace.context.client.observer = observe
+    workspace.context.observe(observe)
 
 
 def agent_alias(args: argparse.Namespace) -> str:
@@ -158,9 +158,15 @@ def cmd_token(args: argparse.Namespace) -> int:
     agent.autostart(workspace.config.settings.agent)  # comes up while this call works
     if args.verbose:
         show_exchanges(workspace)
-    session, cached = run_async(
-        workspace,
-        workspace.tokens.token(args.app, args.env, args.scope or None, use_cache=not args.no_cache),
+    scopes, use_cache = args.scope or None, not args.no_cache
+    try:
+        # Blocking, without asyncio, when it can (a client_credentials token): a one-shot
+        # command then starts ~40 ms sooner; the same service call otherwise.
+        found = workspace.tokens.token_now(args.app, args.env, scopes, use_cache=use_cache)
+    finally:
+        workspace.close()
+    session, cached = found or run_async(
+        workspace, workspace.tokens.token(args.app, args.env, scopes, use_cache=use_cache)
     )
     if args.verbose and cached:
         output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")

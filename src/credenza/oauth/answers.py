@@ -7,12 +7,10 @@ error passes ``untrusted.clean`` with the values sent in that exchange, so an ec
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -106,6 +104,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if re.fullmatch(r"[0-9]{1,40}", value):
         return min(float(value), _MAX_RETRY_AFTER)
     try:
+        from email.utils import parsedate_to_datetime  # only for a date: ~2 ms of imports
+
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
@@ -301,6 +301,8 @@ def _describe_body(headers: Mapping[str, str], body: bytes, sent: Sent, unreadab
     if looks_html(headers, body):
         title = _TITLE.search(body[:65536])
         if title:
+            import html  # only for an error page
+
             text = html.unescape(title.group(1).decode("utf-8", "replace"))
             shown = clean(text, sent, limit=100)
             if shown:

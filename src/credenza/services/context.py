@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from credenza.config.local import LocalState, with_user_settings
 from credenza.config.model import Application, Config, Contract, Environment
@@ -17,10 +17,23 @@ from credenza.secrets import SecretStore
 
 if TYPE_CHECKING:
     # httpx loads only when a network call needs it: offline commands and cached tokens stay fast.
-    from credenza.oauth.client import HttpSettings, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.exchange import Exchange
+    from credenza.oauth.protocol import HttpSettings
+    from credenza.oauth.sync_client import SyncOAuthClient
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Clock = Callable[[], datetime]
+
+
+async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``asyncio.to_thread`` for a blocking (keyring) step of an async service call. asyncio is
+    imported here, by the async paths only: a one-shot CLI call that never awaits (the blocking
+    `credenza token`) never loads it (~30 ms)."""
+    import asyncio
+
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 def utc_now() -> datetime:
@@ -41,6 +54,9 @@ class Context:
     _config: Config = field(init=False, repr=False, default_factory=Config)
     _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)
     _client: OAuthClient | None = field(init=False, default=None, repr=False)
+    _blocking: SyncOAuthClient | None = field(init=False, default=None, repr=False)
+    # `--verbose`: told of every HTTP exchange of either client.
+    _observer: Callable[[Exchange], None] | None = field(init=False, default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -89,27 +105,56 @@ class Context:
 
     @property
     def client(self) -> OAuthClient:
+        """The async OAuth client (the dashboard, `verify --all`, every awaited call)."""
         if self._client is None:
-            from credenza.oauth.client import HttpSettings, OAuthClient
+            from credenza.oauth.client import OAuthClient
 
-            settings = self.config.settings
-            self._client = OAuthClient(
-                self.http_settings
-                or HttpSettings(
-                    connect_timeout=settings.connect_timeout,
-                    read_timeout=settings.read_timeout,
-                    deadline=settings.deadline,
-                    retry_attempts=settings.retry_attempts,
-                    ca_bundle=settings.ca_bundle,
-                ),
-                clock=lambda: self.clock(),
-            )
+            self._client = OAuthClient(self._http_settings(), clock=lambda: self.clock())
+            self._client.observer = self._observer
         return self._client
 
+    @property
+    def blocking_client(self) -> SyncOAuthClient:
+        """The blocking OAuth client, for a one-shot CLI call that need not load asyncio."""
+        if self._blocking is None:
+            from credenza.oauth.sync_client import SyncOAuthClient
+
+            self._blocking = SyncOAuthClient(self._http_settings(), clock=lambda: self.clock())
+            self._blocking.observer = self._observer
+        return self._blocking
+
+    def observe(self, observer: Callable[[Exchange], None]) -> None:
+        """Tell ``observer`` of every HTTP exchange from now on, whichever client makes it."""
+        self._observer = observer
+        for client in (self._client, self._blocking):
+            if client is not None:
+                client.observer = observer
+
+    def close(self) -> None:
+        """Close the blocking client (the async one closes in ``aclose``)."""
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = None
+
     async def aclose(self) -> None:
+        self.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def _http_settings(self) -> HttpSettings:
+        if self.http_settings is not None:
+            return self.http_settings
+        from credenza.oauth.protocol import HttpSettings
+
+        settings = self.config.settings
+        return HttpSettings(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=settings.deadline,
+            retry_attempts=settings.retry_attempts,
+            ca_bundle=settings.ca_bundle,
+        )
 
 
 def find_application(config: Config, ref: str) -> Application:

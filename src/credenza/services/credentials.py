@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,12 +21,12 @@ from credenza.services.binding import (
     credentialed_endpoints,
     origin,
 )
-from credenza.services.context import Context
+from credenza.services.context import Context, in_thread
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.protocol import ClientCredentials
 
 
 class Credentials:
@@ -108,7 +107,7 @@ class Credentials:
     ) -> None:
         """For a call that sends a token but not the secret (logout): the same binding rule."""
         try:
-            stored = await asyncio.to_thread(
+            stored = await in_thread(
                 self._context.secrets.get_client_secret, resolved.application.id, resolved.name
             )
             origins = bound_origins(stored.origin)
@@ -157,16 +156,16 @@ class Credentials:
     async def ready(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
         """The environment, its endpoints discovered if it has only an issuer."""
         resolved = self._environments.resolve(app_ref, env_name)
-        if resolved.token_url is None and resolved.environment.issuer:
+        if needs_discovery(resolved):
             await self._environments.discover(resolved.application.id, resolved.name)
             resolved = self._environments.resolve(app_ref, resolved.name)
-            await asyncio.to_thread(self.bind_if_unbound, resolved.application.id, resolved.name)
-        if resolved.token_url is None:
-            raise ValidationError(
-                f"{resolved.label} has no token endpoint",
-                hint=f"set one: credenza env edit {resolved.application.id} {resolved.name} --token-url URL",
-            )
-        return resolved
+            await in_thread(self.bind_if_unbound, resolved.application.id, resolved.name)
+        return _with_token_url(resolved)
+
+    def ready_now(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment | None:
+        """``ready`` without awaiting: None when the endpoints must first be discovered."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        return None if needs_discovery(resolved) else _with_token_url(resolved)
 
     async def client_credentials(
         self,
@@ -177,23 +176,35 @@ class Credentials:
         endpoint: CredentialedEndpoint = "token",
         url: str | None = None,
     ) -> ClientCredentials:
+        """``for_call`` in a worker thread (it reads the keyring)."""
+        return await in_thread(self.for_call, resolved, scopes, secret, endpoint=endpoint, url=url)
+
+    def for_call(
+        self,
+        resolved: ResolvedEnvironment,
+        scopes: tuple[str, ...],
+        secret: Secret | None = None,
+        *,
+        endpoint: CredentialedEndpoint = "token",
+        url: str | None = None,
+    ) -> ClientCredentials:
         """What a call to ``endpoint`` sends, with the stored secret only if both the token
-        endpoint and ``url`` are on an origin the secret is bound to."""
+        endpoint and ``url`` are on an origin the secret is bound to. Blocking: it reads the
+        keyring (async callers use ``client_credentials``)."""
+        from credenza.oauth.answers import check_endpoint
         from credenza.oauth.auth import method_for
-        from credenza.oauth.client import ClientCredentials, check_endpoint
+        from credenza.oauth.protocol import ClientCredentials
 
         assert resolved.token_url is not None
         check_endpoint(resolved.token_url, "token endpoint")
         if secret is None and method_for(resolved.auth_method).secret_kind == "none":
             secret = Secret("")  # a public client: nothing in the keyring, nothing to send
         if secret is None:
-            stored = await asyncio.to_thread(
-                self._context.secrets.get_client_secret, resolved.application.id, resolved.name
-            )
+            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
             if stored.origin is None:
                 # Stored before the environment had a token URL (issuer only), or by an older
                 # credenza: bound now, on first use, so that any later move is asked about.
-                await asyncio.to_thread(self._bind_to_token_endpoint, resolved, stored.secret)
+                self._bind_to_token_endpoint(resolved, stored.secret)
                 origins = {origin(resolved.token_url) or ""}
             else:
                 origins = bound_origins(stored.origin)
@@ -272,3 +283,17 @@ class Credentials:
         self._context.secrets.set_client_secret(
             resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
         )
+
+
+def needs_discovery(resolved: ResolvedEnvironment) -> bool:
+    """Only an issuer is known: the endpoints come from its metadata before the first call."""
+    return resolved.token_url is None and bool(resolved.environment.issuer)
+
+
+def _with_token_url(resolved: ResolvedEnvironment) -> ResolvedEnvironment:
+    if resolved.token_url is None:
+        raise ValidationError(
+            f"{resolved.label} has no token endpoint",
+            hint=f"set one: credenza env edit {resolved.application.id} {resolved.name} --token-url URL",
+        )
+    return resolved

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.secrets import Secret, check_secret, names
-from credenza.services.context import Context
+from credenza.services.context import Context, in_thread
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
@@ -227,6 +226,8 @@ class Resets:
             await self._keep_pending(resolved, issued)
             # Shielded: Escape in the dashboard or a cancelled task does not stop the check
             # half-way; and the pending secret is in the keyring whatever happens from here.
+            import asyncio
+
             verified, warning = await asyncio.shield(
                 self._verify_issued(resolved, issued, adapter.rotation)
             )
@@ -261,12 +262,12 @@ class Resets:
     async def _finish(self, resolved: ResolvedEnvironment, secret: Secret) -> datetime:
         """The new secret becomes the current one; only then is the pending copy dropped."""
         app_id, env = resolved.application.id, resolved.name
-        await asyncio.to_thread(self._credentials.store, resolved, secret)
-        await asyncio.to_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+        await in_thread(self._credentials.store, resolved, secret)
+        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
         self._context.local_state.reset_finished(app_id, env)
         now = self._context.clock()
         self._environments.edit(app_id, env, EnvironmentChange(secret_rotated_at=now))
-        await asyncio.to_thread(self._forget_tokens, app_id, env)
+        await in_thread(self._forget_tokens, app_id, env)
         return now
 
     async def recover(self, app_ref: str, env_name: str) -> ResetResult | None:
@@ -276,7 +277,7 @@ class Resets:
         is already dead. None: there is nothing pending."""
         resolved = self._environments.resolve(app_ref, env_name)
         app_id, env = resolved.application.id, resolved.name
-        pending = await asyncio.to_thread(self.pending, app_id, env)
+        pending = await in_thread(self.pending, app_id, env)
         if pending is None:
             self._context.local_state.reset_finished(app_id, env)
             return None
@@ -334,7 +335,7 @@ class Resets:
         # (the keyring-checked report drops it), never one too few.
         local.reset_started(app_id, env, self._context.clock())
         try:
-            await asyncio.to_thread(
+            await in_thread(
                 self._context.secrets.set_raw, names.pending_secret(app_id, env), issued.reveal()
             )
         except SecretStoreError as exc:

@@ -5,14 +5,13 @@ The tokens it gets are handed to the token store (services/tokens.py), which kee
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from credenza.errors import ValidationError
 from credenza.oauth.grants import declares_device_flow
-from credenza.services.context import Context
+from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
@@ -103,9 +102,7 @@ class SignIn:
         token = await check_id_token(
             self._context, resolved, credentials.client_id, token, nonce=nonce
         )
-        return await asyncio.to_thread(
-            self._tokens.keep_user_token, resolved, credentials.scopes, token
-        )
+        return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
 
     async def start_device(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None
@@ -130,7 +127,7 @@ class SignIn:
     async def finish_device(
         self,
         pending: PendingDevice,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> SessionToken:
         """Poll until the person approves, denies, or the code expires."""
         from credenza.oauth.grants import device
@@ -145,21 +142,21 @@ class SignIn:
         token = await check_id_token(
             self._context, pending.resolved, pending.credentials.client_id, token
         )
-        return await asyncio.to_thread(
+        return await in_thread(
             self._tokens.keep_user_token, pending.resolved, pending.credentials.scopes, token
         )
 
     async def sign_out(self, app_ref: str, env_name: str | None) -> str:
         """Revoke the refresh and access tokens where the server can; forget them here anyway."""
         resolved = self._environments.resolve(app_ref, env_name)
-        session = await asyncio.to_thread(self._tokens.user_session, resolved)
+        session = await in_thread(self._tokens.user_session, resolved)
         if session is None:
             return "not signed in"
         try:
             return await self._tokens.revoke(session)
         finally:
             # No endpoint, a server down: the sign-in ends here all the same.
-            await asyncio.to_thread(self._tokens.drop, session)
+            await in_thread(self._tokens.drop, session)
 
     async def _prepare(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None

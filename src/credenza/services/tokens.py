@@ -8,7 +8,6 @@ secret change and revoke drops the affected entries everywhere through ``forget`
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from credenza.errors import (
 from credenza.oauth.grants import USER_GRANTS, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
-from credenza.services.context import Context
+from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import (
     SessionToken,
     agent_tags,
@@ -37,7 +36,7 @@ from credenza.services.identity import check_id_token
 from credenza.services.status import RefreshFailure
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.protocol import ClientCredentials
 
 
 class Tokens:
@@ -83,27 +82,40 @@ class Tokens:
     ) -> tuple[SessionToken, bool]:
         """A usable token: the cached one while it is further than ``skew`` from expiry, else a
         new one, which is then cached in the keyring. Returns (token, came from the cache)."""
-        resolved = self._environments.resolve(app_ref, env_name)
-        requested = self.requested_scopes(resolved, scopes)
-        skew = self._context.config.settings.token_skew_seconds if skew is None else skew
+        resolved, requested, skew = self._asked(app_ref, env_name, scopes, skew)
         if token_grant(resolved.application.grant_types) in USER_GRANTS:
-            held, from_cache = await self.user_token(resolved, skew, force_refresh=not use_cache)
-            if scopes:
-                _require_granted(resolved.label, held, requested)
-            return held, from_cache
-        if use_cache:
-            key = fingerprint(self._context.config_path, resolved, requested)
-            cached = await asyncio.to_thread(
-                self.cached, resolved.application.id, resolved.name, key
-            )
-            if cached is not None and cached.is_usable(self._context.clock(), skew):
-                session = SessionToken(
-                    resolved.application.id, resolved.name, cached, requested, key
-                )
-                self.sessions[key] = session
-                return session, True
+            return await self.user_token(resolved, skew, force_refresh=not use_cache)
+        if use_cache and (cached := await in_thread(self._usable, resolved, requested, skew)):
+            return cached, True
         session = await self.fetch(resolved.application.id, resolved.name, requested)
-        await asyncio.to_thread(self.cache, session)
+        await in_thread(self.cache, session)
+        return session, False
+
+    def token_now(
+        self,
+        app_ref: str,
+        env_name: str | None = None,
+        scopes: Iterable[str] | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> tuple[SessionToken, bool] | None:
+        """``token`` for a one-shot command, blocking and without asyncio: the same cache, the
+        same fingerprint, the same checks, the same protocol (the blocking client runs the async
+        client's plans). None when the call needs what only the async path does: a person's token (sign-in
+        and refresh), or endpoints still to be discovered from the issuer."""
+        resolved, requested, skew = self._asked(app_ref, env_name, scopes, None)
+        if token_grant(resolved.application.grant_types) in USER_GRANTS:
+            return None
+        if use_cache and (cached := self._usable(resolved, requested, skew)):
+            return cached, True
+        ready = self._credentials.ready_now(resolved.application.id, resolved.name)
+        if ready is None:
+            return None
+        require_client_credentials(ready)
+        credentials = self._credentials.for_call(ready, requested)
+        token = self._context.blocking_client.fetch_token(credentials)
+        session = self._hold(ready, credentials, token)
+        self.cache(session)
         return session, False
 
     async def refresh(self, session: SessionToken) -> SessionToken:
@@ -143,7 +155,7 @@ class Tokens:
         if session.fingerprint != self._key(resolved, credentials):
             self.sessions.pop(session.fingerprint, None)
         fresh = self._hold(resolved, credentials, token)
-        await asyncio.to_thread(self.cache, fresh)
+        await in_thread(self.cache, fresh)
         return fresh
 
     async def revoke(self, session: SessionToken) -> str:
@@ -181,13 +193,13 @@ class Tokens:
                 )
         except RevocationUnconfirmedError:
             # An answer that is not the spec's: maybe revoked, maybe not; never used again.
-            await asyncio.to_thread(self.drop, session)
+            await in_thread(self.drop, session)
             raise
         except TokenEndpointError as exc:
             if exc.error == "unsupported_token_type":
-                await asyncio.to_thread(self.drop, session)
+                await in_thread(self.drop, session)
             raise
-        await asyncio.to_thread(self.drop, session)
+        await in_thread(self.drop, session)
         return how
 
     async def introspect(self, session: SessionToken) -> dict[str, Any]:
@@ -252,7 +264,7 @@ class Tokens:
         """The user's access token, refreshed when within ``skew`` of expiry. A rotated refresh
         token is stored before the new access token is handed out."""
         login = f"credenza login {resolved.application.id} --env {resolved.name}"
-        session = await asyncio.to_thread(self.user_session, resolved)
+        session = await in_thread(self.user_session, resolved)
         if session is None:
             raise SignInRequiredError(
                 f"nobody is signed in to {resolved.label}; it uses "
@@ -277,7 +289,7 @@ class Tokens:
             if exc.error != "invalid_grant":
                 raise
             # Expired, revoked, or already used (a rotation whose answer never got stored).
-            await asyncio.to_thread(self.drop, session)
+            await in_thread(self.drop, session)
             message = f"the provider no longer accepts the refresh token of {resolved.label}"
             self._refresh_failed(resolved.application.id, resolved.name, message)
             raise SignInRequiredError(message, hint=f"sign in again: {login}") from None
@@ -286,9 +298,7 @@ class Tokens:
         token = await check_id_token(
             self._context, resolved, credentials.client_id, token, previous=session.token
         )
-        fresh = await asyncio.to_thread(
-            self.keep_user_token, resolved, session.requested_scopes, token
-        )
+        fresh = await in_thread(self.keep_user_token, resolved, session.requested_scopes, token)
         return fresh, False
 
     # -- the cache ----------------------------------------------------------------------------
@@ -429,6 +439,31 @@ class Tokens:
         )
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _asked(
+        self,
+        app_ref: str,
+        env_name: str | None,
+        scopes: Iterable[str] | None,
+        skew: float | None,
+    ) -> tuple[ResolvedEnvironment, tuple[str, ...], float]:
+        """The environment, the scopes a token is requested with, and the expiry skew."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        skew = self._context.config.settings.token_skew_seconds if skew is None else skew
+        return resolved, self.requested_scopes(resolved, scopes), skew
+
+    def _usable(
+        self, resolved: ResolvedEnvironment, requested: tuple[str, ...], skew: float
+    ) -> SessionToken | None:
+        """The token cached under this credential's fingerprint, if further than ``skew`` from
+        expiry (blocking: it reads the keyring)."""
+        key = fingerprint(self._context.config_path, resolved, requested)
+        cached = self.cached(resolved.application.id, resolved.name, key)
+        if cached is None or not cached.is_usable(self._context.clock(), skew):
+            return None
+        session = SessionToken(resolved.application.id, resolved.name, cached, requested, key)
+        self.sessions[key] = session
+        return session
 
     def _tell_agent(self, app_id: str, environment: str | None) -> None:
         from credenza import agent

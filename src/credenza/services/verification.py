@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,6 +85,8 @@ class Verification:
     async def verify_many(
         self, targets: Iterable[tuple[str, str]], *, concurrency: int = 16
     ) -> list[VerifyResult]:
+        import asyncio  # here, not at the top: the one-shot CLI path never awaits
+
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def one(app_id: str, env_name: str) -> VerifyResult:

@@ -85,9 +85,10 @@ async def poll(
     device: DeviceAuthorization,
     *,
     clock: Callable[[], datetime],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Token:
     """§3.4-3.5: poll at the server's interval until the person decides or the code expires."""
+    sleep = sleep or asyncio.sleep
     interval = device.interval
     while True:
         if clock() >= device.expires_at:
