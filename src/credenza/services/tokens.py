@@ -84,7 +84,10 @@ class Tokens:
         new one, which is then cached in the keyring. Returns (token, came from the cache)."""
         resolved, requested, skew = self._asked(app_ref, env_name, scopes, skew)
         if token_grant(resolved.application.grant_types) in USER_GRANTS:
-            return await self.user_token(resolved, skew, force_refresh=not use_cache)
+            held, from_cache = await self.user_token(resolved, skew, force_refresh=not use_cache)
+            if scopes:
+                _require_granted(resolved.label, held, requested)
+            return held, from_cache
         if use_cache and (cached := await in_thread(self._usable, resolved, requested, skew)):
             return cached, True
         session = await self.fetch(resolved.application.id, resolved.name, requested)
