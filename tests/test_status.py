@@ -99,7 +99,7 @@ def test_checklist_only_for_applications_going_to_production_and_pending_contrac
     contract = Contract(
         id="ct-1", api="sms", instance="v1", environment="production", requested_at=NOW
     )
-    workspace.context.mutate(lambda c: c.applications[0].contracts.append(contract))
+    workspace.context.mutate(lambda c: setattr(c.applications[0], "contracts", (contract,)))
     report = workspace.status.report()
     assert {i.application for i in report.items} == {"live"}
     open_items = [i.subject for i in report.items if i.kind == "checklist_open"]
@@ -107,6 +107,8 @@ def test_checklist_only_for_applications_going_to_production_and_pending_contrac
     pending = [i for i in report.items if i.kind == "contract_pending"]
     assert [(p.subject, p.level, p.detail) for p in pending] == [("sms", "waiting", "ct-1")]
     assert pending[0] not in report.due
+    # The dashboard's header counts without holding the report: the same number.
+    assert workspace.status.due_count() == len(report.due) == len(report.items) - 1
 
 
 def test_two_applications_sharing_a_client_id_in_production_are_both_flagged(
@@ -124,6 +126,7 @@ def test_two_applications_sharing_a_client_id_in_production_are_both_flagged(
         ("one", "two", "same"),
         ("two", "one", "same"),
     ]
+    assert workspace.status.due_count() == len(workspace.status.report().due)
 
 
 def test_a_reset_left_unfinished_is_reported_from_the_keyring(

@@ -55,7 +55,7 @@ async def test_add_an_environment_with_endpoints_discovered_from_the_issuer(
         assert not isinstance(app.screen, EnvironmentForm)
         environment = app.workspace.environments.resolve("telenor-sms-gateway", "staging")
         assert environment.token_url == f"{issuer}/oauth/token"
-        assert environment.environment.scopes == ["sms:send", "sms:read"]
+        assert environment.environment.scopes == ("sms:send", "sms:read")
         assert environment.environment.secret_expires_at == datetime(2027, 5, 1, tzinfo=UTC)
         assert ["Telenor SMS Gateway", "staging"] in [row[:2] for row in table_rows(app)]
 

@@ -22,7 +22,7 @@ import msgspec
 import tomli_w
 
 from credenza.config.cache import ParsedConfigCache
-from credenza.config.model import CONFIG_VERSION, Config
+from credenza.config.model import CONFIG_VERSION, Config, share_repeated_text
 from credenza.errors import (
     ConfigConflictError,
     ConfigError,
@@ -120,7 +120,7 @@ class ConfigStore:
             config, raw = parse_config(data, str(self.path))
             self.cache.put(self.path, data, digest, config)
         self._raw, self._fingerprint = raw, digest
-        return config
+        return share_repeated_text(config)
 
     def save(self, config: Config) -> None:
         """Write ``config`` atomically, unless the file changed on disk since it was loaded."""

@@ -53,6 +53,7 @@ class Context:
     user_settings: Path | None = None
     _config: Config = field(init=False, repr=False, default_factory=Config)
     _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)
+    _names: dict[str, Application] | None = field(init=False, repr=False, default=None)
     _client: OAuthClient | None = field(init=False, default=None, repr=False)
     _blocking: SyncOAuthClient | None = field(init=False, default=None, repr=False)
     # `--verbose`: told of every HTTP exchange of either client.
@@ -67,11 +68,8 @@ class Context:
         # Every change goes through here (load, reload, mutate), so the index cannot go stale.
         config.settings = with_user_settings(config.settings, self.user_settings)
         self._config = config
-        self._index = {}
-        for application in config.applications:
-            self._index[application.name.lower()] = application
-        for application in config.applications:
-            self._index[application.id] = application
+        self._index = {application.id: application for application in config.applications}
+        self._names = None  # built on the first lookup by name: screens look up by id
 
     def __post_init__(self) -> None:
         if self.local is None:
@@ -89,7 +87,13 @@ class Context:
 
     def application(self, ref: str) -> Application:
         """By id or (case-insensitive) name, in constant time: screens look one up per row."""
-        found = self._index.get(ref.strip().lower())
+        wanted = ref.strip().lower()
+        found = self._index.get(wanted)
+        if found is None:
+            if self._names is None:
+                # Reversed: the first of two alike wins, as in find_application.
+                self._names = {a.name.lower(): a for a in reversed(self.config.applications)}
+            found = self._names.get(wanted)
         return found if found is not None else find_application(self.config, ref)
 
     def mutate(self, change: Callable[[Config], T], *, expected: str | None = None) -> T:

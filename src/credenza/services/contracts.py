@@ -82,7 +82,8 @@ class Contracts:
         )
 
         def add(config: Config) -> Contract:
-            find_application(config, resolved.application.id).contracts.append(contract)
+            application = find_application(config, resolved.application.id)
+            application.contracts = (*application.contracts, contract)
             return contract
 
         return self._context.mutate(add)
@@ -124,9 +125,10 @@ class Contracts:
     def _replace(self, app_id: str, updated: Contract) -> Contract:
         def replace(config: Config) -> Contract:
             application = find_application(config, app_id)
-            for index, contract in enumerate(application.contracts):
-                if contract.id == updated.id:
-                    application.contracts[index] = updated
+            application.contracts = tuple(
+                updated if contract.id == updated.id else contract
+                for contract in application.contracts
+            )
             return updated
 
         return self._context.mutate(replace)

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
-from credenza.services.status import Attention, StatusReport
+from credenza.services.status import Attention
 from credenza.tui.dialogs.attention import WHERE, AttentionDialog
 from credenza.tui.dialogs.help import HelpDialog
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
@@ -59,7 +59,6 @@ class CredenzaApp(App[None]):
         self.demo_label = demo_label
         self.selected_application: str | None = None
         self.attention_count: int | None = None  # None until first worked out
-        self.attention_report: StatusReport | None = None
 
     def on_mount(self) -> None:
         saved = self.workspace.preferences.theme
@@ -144,11 +143,10 @@ class CredenzaApp(App[None]):
 
         async def work() -> None:
             try:
-                report = await asyncio.to_thread(self.workspace.status.report, check_keyring=False)
+                due = await asyncio.to_thread(self.workspace.status.due_count, check_keyring=False)
             except CredenzaError:
                 return  # the count stays as it was; the sections show the error themselves
-            self.attention_count = len(report.due)
-            self.attention_report = report
+            self.attention_count = due
             for screen in self.screen_stack:
                 if isinstance(screen, TableScreen):
                     screen.show_attention()
@@ -164,7 +162,6 @@ class CredenzaApp(App[None]):
             except CredenzaError as exc:
                 self.notify(str(exc), title="what needs attention", severity="error")
                 return
-            self.attention_report = report
             self.attention_count = len(report.due)
             for screen in self.screen_stack:
                 if isinstance(screen, TableScreen):

@@ -55,11 +55,25 @@ class PlainCell:
 
 
 TableCell = PlainCell | Text
+SHARED_CELLS = 256
 
 
-def plain(cell: Cell) -> TableCell:
-    """A row's cell as the table holds it: a str from a server or the config stays plain text."""
-    return cell if isinstance(cell, Text) else PlainCell(cell)
+def plain(cell: Cell, shared: dict[str, PlainCell] | None = None) -> TableCell:
+    """A row's cell as the table holds it: a str from a server or the config stays plain text.
+
+    ``shared``: cells made for earlier rows, reused for an equal value (a provider, a list of
+    environments: the same on thousands of rows). Kept small by whoever passes it.
+    """
+    if isinstance(cell, Text):
+        return cell
+    if shared is None:
+        return PlainCell(cell)
+    found = shared.get(cell)
+    if found is None:
+        if len(shared) >= SHARED_CELLS:
+            shared.clear()  # unique values (names) come and go; repeated ones come back
+        found = shared[cell] = PlainCell(cell)
+    return found
 
 
 Command = tuple[str, str, Callable[[], Any]]
@@ -244,11 +258,12 @@ class TableScreen(Screen[None]):
         """(key, the shown columns' cells) of every row the filter lets through, made lazily."""
         needle = self.filter_text.lower()
         shown = [index for index, (key, _) in enumerate(self.COLUMNS) if key in self.columns]
+        shared: dict[str, PlainCell] = {}
         for key, cells in self.rows():
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
             if needle and not any(needle in str(cell).lower() for cell in cells):
                 continue
-            yield key, [plain(cells[index]) for index in shown]
+            yield key, [plain(cells[index], shared) for index in shown]
 
     def _add_rows(self, table: VimTable, rows: Iterable[tuple[str, list[TableCell]]]) -> None:
         for key, cells in rows:
