@@ -16,6 +16,7 @@ import pytest
 
 from credenza.config.model import (
     Application,
+    ApplicationChange,
     Config,
     EnvironmentChange,
     Settings,
@@ -124,7 +125,17 @@ def forms(value: str) -> set[str]:
         quote(value, safe=""),
         quote_plus(value),
         json.dumps(value)[1:-1],
+        *_signature_pieces(value),
     }
+
+
+def _signature_pieces(value: str) -> list[str]:
+    """A JWT wider than the screen wraps, so a screenshot never holds it whole: any 28 characters
+    of its signature (random, unlike a header every JWT shares) in a row are a leak too."""
+    if value.count(".") != 2:
+        return []
+    signature = value.split(".")[2]
+    return [signature[at : at + 24] for at in range(0, len(signature) - 23, 4)]
 
 
 async def test_nothing_secret_is_left_in_files_output_or_screenshots(
@@ -166,6 +177,7 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
                 revocation_url=f"{demo.server.issuer}/oauth/token/revocation",
             ),
         )
+        people_id = await _sign_in_with_openid(demo)
         app = CredenzaApp(demo.workspace)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
@@ -195,7 +207,14 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
             app.screen.query_one("#confirm").focus()
             await pilot.press("enter")
             await app.workers.wait_for_complete()
-        used = {canary} | {token for token in state_.tokens}
+            # The signed-in person's token, inspected: who it is, from the id_token's claims.
+            app.screen.select_key(f"{people_id}/production/openid")
+            await pilot.press("i")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.save_screenshot(filename="identity.svg", path=shots)
+            await pilot.press("escape")
+        used = {canary} | set(state_.tokens) | set(state_.issued_id_tokens)
         out, err = capfd.readouterr()
         haystacks = {"stdout": out, "stderr": err}
         for path in tmp_path.rglob("*"):
@@ -211,12 +230,63 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
         assert leaks == []
         assert len(used) >= 3  # the scan had something to find: the secret and two tokens
         shot_names = {p.name for p in tmp_path.rglob("*.svg")}
-        assert {"typing.svg", "palette.svg", "leak.svg"} <= shot_names
+        assert {"typing.svg", "palette.svg", "leak.svg", "identity.svg"} <= shot_names
+        assert len(state_.issued_id_tokens) == 1
+        identity = html.unescape((tmp_path / "XDG_DATA_HOME" / "identity.svg").read_text())
+        assert "id_token\xa0claims" in identity
         # The palette screenshot shows the palette, so the scan looked at what it claims to.
         palette = html.unescape((tmp_path / "XDG_DATA_HOME" / "palette.svg").read_text())
         assert "Fetch\xa0token\xa0for" in palette
     finally:
         demo.server.stop()
+
+
+async def _sign_in_with_openid(demo) -> str:
+    """A person signs in to an application that asks for openid: an id_token to search for."""
+    import asyncio
+    import socket
+    import threading
+
+    from tests.grants_helpers import browse_and_decide
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        callback = f"http://127.0.0.1:{sock.getsockname()[1]}/callback"
+    issuer = demo.server.issuer
+    people = demo.server.state.add_client(
+        {
+            "client_id": "canary-people",
+            "scope": "openid",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": [callback],
+        }
+    )
+    workspace = demo.workspace
+    people_id = workspace.applications.add(
+        "Canary People",
+        ApplicationChange(
+            callback_url=callback, grant_types=["authorization_code", "refresh_token"]
+        ),
+    ).id
+    workspace.environments.add(
+        people_id,
+        "production",
+        EnvironmentChange(
+            client_id="canary-people",
+            issuer=issuer,
+            token_url=f"{issuer}/oauth/token",
+            authorization_url=f"{issuer}/oauth/authorize",
+            scopes=["openid"],
+        ),
+    )
+    workspace.credentials.set(people_id, "production", people.client_secret)
+
+    def browser(url: str) -> None:
+        threading.Thread(target=asyncio.run, args=(browse_and_decide(url),), daemon=True).start()
+
+    session = await workspace.sign_in.with_browser(people_id, "production", None, show=browser)
+    assert session.account == demo.server.state.user
+    return people_id
 
 
 async def _build(build_demo, directory: Path):

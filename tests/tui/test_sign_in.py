@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from credenza.config.model import ApplicationChange
+from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.oauth.grants.authorization_code import LoopbackListener
 from credenza.sandbox.demo import PIPEDRIVE_CALLBACK, Demo
 from credenza.tui.app import CredenzaApp
@@ -121,3 +121,67 @@ async def test_over_ssh_the_device_code_is_shown_with_its_countdown(
             await pilot.pause(0.02)
         await settle(pilot)
         assert [s.user for s in app.workspace.tokens.sessions.values()] == [True]
+
+
+def _ask_for_openid(app: CredenzaApp, demo: Demo) -> None:
+    """The demo's Pipedrive sandbox app signs in with openid too; the person's email differs from
+    the access token's sub, so what the dashboard shows can only come from the id_token."""
+    state = demo.server.state
+    state.clients["pipedrive-crm-sync-sandbox"].scope.append("openid")
+    state.user_email = "ada.lovelace@example.org"
+    app.workspace.environments.edit(
+        "pipedrive-crm-sync", "sandbox", EnvironmentChange(scopes=["openid", "deals:read"])
+    )
+
+
+async def _approve_in_browser(pilot: Pilot[None]) -> None:
+    url = await shown_url(pilot)
+    assert "nonce=" in url
+    await browse_and_decide(url, "approve")
+    for _ in range(200):
+        status = pilot.app.screen.query("#sign-in-status")
+        if not isinstance(pilot.app.screen, SignInDialog) or "✗" in str(
+            status.first(Static).content
+        ):
+            break
+        await pilot.pause(0.02)
+    await settle(pilot)
+
+
+async def test_an_openid_sign_in_shows_who_the_id_token_names_on_tokens_and_inspect(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    _ask_for_openid(app, demo)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await goto(pilot, "2", PIPEDRIVE)
+        await pilot.press("l")
+        await _approve_in_browser(pilot)
+        assert "signed in as ada.lovelace@example.org" in detail_text(app)
+        await pilot.press("4")
+        await settle(pilot)
+        assert "account: ada.lovelace@example.org" in detail_text(app)
+        await pilot.press("i")
+        await settle(pilot)
+        shown = "\n".join(str(s.content) for s in app.screen.query(Static))
+        assert "id_token claims (checked at sign-in)" in shown
+        assert "email: ada.lovelace@example.org" in shown
+        (id_token,) = demo.server.state.issued_id_tokens
+        assert id_token not in shown
+
+
+async def test_a_tampered_id_token_fails_the_dashboards_sign_in_and_keeps_nothing(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    _ask_for_openid(app, demo)
+    demo.server.state.id_token_fault = "bad_signature"
+    async with app.run_test(size=(110, 40)) as pilot:
+        await goto(pilot, "2", PIPEDRIVE)
+        await pilot.press("l")
+        await _approve_in_browser(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, SignInDialog)
+        status = str(dialog.query_one("#sign-in-status", Static).content)
+        assert "signature does not verify" in status
+    resolved = app.workspace.environments.resolve("pipedrive-crm-sync", "sandbox")
+    assert app.workspace.tokens.user_session(resolved) is None
+    assert app.workspace.tokens.sessions == {}
