@@ -90,8 +90,12 @@ class Tokens:
             return held, from_cache
         if use_cache and (cached := await in_thread(self._usable, resolved, requested, skew)):
             return cached, True
-        session = await self.fetch(resolved.application.id, resolved.name, requested)
-        await in_thread(self.cache, session)
+        ready = await self._environments_ready(resolved.application.id, resolved.name)
+        require_client_credentials(ready)
+        credentials = await self._credentials.client_credentials(ready, requested)
+        token = await self._context.client.fetch_token(credentials)
+        session = self._hold(ready, credentials, token)
+        await in_thread(self._keep, ready, session, credentials)
         return session, False
 
     def token_now(
@@ -118,7 +122,7 @@ class Tokens:
         credentials = self._credentials.for_call(ready, requested)
         token = self._context.blocking_client.fetch_token(credentials)
         session = self._hold(ready, credentials, token)
-        self.cache(session)
+        self._keep(ready, session, credentials)
         return session, False
 
     async def refresh(self, session: SessionToken) -> SessionToken:
@@ -158,7 +162,7 @@ class Tokens:
         if session.fingerprint != self._key(resolved, credentials):
             self.sessions.pop(session.fingerprint, None)
         fresh = self._hold(resolved, credentials, token)
-        await in_thread(self.cache, fresh)
+        await in_thread(self._keep, resolved, fresh, credentials)
         return fresh
 
     async def revoke(self, session: SessionToken) -> str:
@@ -322,6 +326,52 @@ class Tokens:
             secrets.set_raw(index_name, "\n".join(sorted(index | {line})))
         secrets.set_raw(name, session.token.to_json())
 
+    def _keep(
+        self, resolved: ResolvedEnvironment, session: SessionToken, credentials: ClientCredentials
+    ) -> bool:
+        """Cache a token just issued, then make sure the secret it was issued to is still the
+        stored one: a `secret set` or a reset while the call was in flight forgot every token
+        before this one existed, so this one is dropped again (the caller still gets it: it was
+        asked for and issued). A change after the check forgets it the usual way. False when
+        it was dropped."""
+        self.cache(session)
+        if self._issued_to_current(resolved, credentials):
+            return True
+        self.drop(session)
+        return False
+
+    def _issued_to_current(
+        self, resolved: ResolvedEnvironment, credentials: ClientCredentials
+    ) -> bool:
+        import hmac
+
+        from credenza.oauth.auth import method_for
+
+        if method_for(resolved.auth_method).secret_kind == "none":
+            return True  # a public client: no secret to change
+        try:
+            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        except CredenzaError:
+            return False  # removed meanwhile
+        return hmac.compare_digest(
+            stored.secret.reveal().encode(), credentials.secret.reveal().encode()
+        )
+
+    def _still_kept(self, session: SessionToken) -> bool:
+        """Is this token still the one kept for its credential (not forgotten since)?"""
+        try:
+            resolved = self._environments.resolve(session.application_id, session.environment)
+        except CredenzaError:
+            return False
+        if session.user:
+            kept = self.user_session(resolved)
+            token = kept.token if kept is not None else None
+        else:
+            token = self.cached(session.application_id, session.environment, session.fingerprint)
+        return token is not None and token.access_token.reveal() == (
+            session.token.access_token.reveal()
+        )
+
     def cached_sessions(
         self, app_ref: str | None = None, env_name: str | None = None
     ) -> list[SessionToken]:
@@ -425,7 +475,7 @@ class Tokens:
         from credenza import agent
 
         token = session.token
-        agent.request(
+        answer = agent.request(
             {
                 "op": "put",
                 "key": alias,
@@ -440,6 +490,11 @@ class Tokens:
                 "scope": " ".join(token.scopes),
             }
         )
+        # Handed over, then checked: a change that forgot this token between the keyring read
+        # and the hand-over would otherwise leave the agent serving it. A change after the
+        # check tells the agent itself.
+        if answer is not None and not self._still_kept(session):
+            self._tell_agent(session.application_id, session.environment)
 
     # -- internals ----------------------------------------------------------------------------
 
