@@ -104,3 +104,17 @@ async def test_the_cursor_waits_for_a_row_not_built_yet(large: Workspace) -> Non
         await pilot.press("enter")
         await built(pilot)
         assert table_screen(app).selected_key() == f"{last}/sandbox"
+
+
+async def test_g_while_rows_are_still_coming_ends_on_the_last_application(
+    large: Workspace,
+) -> None:
+    app = CredenzaApp(large, clock=FrozenClock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await built(pilot)
+        screen = table_screen(app)
+        screen.reload()
+        assert screen.building
+        await pilot.press("G")
+        await built(pilot)
+        assert screen.selected_key() == f"app-{COUNT - 1:05d}"

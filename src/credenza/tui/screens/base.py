@@ -289,7 +289,11 @@ class TableScreen(Screen[None]):
             chunk = list(islice(rows, CHUNK_ROWS))
             if not chunk:
                 break
+            # On the last row (G while rows are still coming): stay on the last row.
+            at_end = self._wanted is None and table.cursor_row == table.row_count - 1
             self._add_rows(table, chunk)
+            if at_end:
+                table.move_cursor(row=table.row_count - 1)
             if self._wanted is not None and self._wanted in {key for key, _ in chunk}:
                 wanted, self._wanted = self._wanted, None
                 self.select_key(wanted)
