@@ -103,3 +103,13 @@ def test_status_commands_print_typed_json(cli: CliRunner) -> None:
     data = json.loads(out)
     assert data["running"] is (code == 0)
     assert isinstance(data["tokens"], int)
+
+
+def test_no_command_off_a_terminal_prints_every_command_group(cli: CliRunner) -> None:
+    # With no command credenza opens the dashboard, which registers no group; without a
+    # terminal there is no dashboard, and the help it prints lists every command.
+    code, out, err = cli()
+    assert code == 2
+    assert out == ""
+    for command in ("ui", "app", "env", "secret", "token", "agent", "status", "completion"):
+        assert f"\n    {command} " in err
