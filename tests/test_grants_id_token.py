@@ -197,6 +197,7 @@ def test_sign_in_without_openid_sends_no_nonce_and_works_as_before(
         ("wrong_nonce", "nonce is not the one this sign-in sent"),
         ("expired", "the id_token expired at"),
         ("foreign_key", "which the issuer does not publish"),
+        ("hmac", "signed with HS256; credenza accepts only public-key signatures"),
     ],
 )
 def test_a_spoiled_id_token_fails_the_sign_in_with_one_line_and_nothing_is_stored(
@@ -240,6 +241,12 @@ def test_an_id_token_expired_by_credenzas_clock_is_refused(
     assert code == 1, err
     assert "the id_token expired at 2025-03-01 12:05:00 UTC" in err
     assert "this machine's clock says 2025-03-01 12:10:00 UTC" in err
+    assert stored_user_token(memory_keyring) is None
+    # Ten minutes behind: issued in the future.
+    credenza_clock.now = server_time(server) - timedelta(seconds=600)
+    code, _, err = cli("login", APP)
+    assert code == 1, err
+    assert "the id_token was issued in the future" in err
     assert stored_user_token(memory_keyring) is None
     # Within the leeway (a minute), clocks that differ a little are forgiven.
     credenza_clock.now = server_time(server) + timedelta(seconds=330)
@@ -363,3 +370,64 @@ async def test_the_device_flow_checks_the_id_token_too(
     assert held is not None
     assert held.token.id_token == session.token.id_token
     await workspace.aclose()
+
+
+def test_an_environment_without_an_issuer_cannot_check_an_id_token_and_says_how_to_fix_it(
+    cli: CliRunner,
+    server: SandboxServer,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+) -> None:
+    add_portal(cli, server)
+    # The endpoints stay; only the issuer to check iss against (and find the keys at) goes.
+    assert cli("env", "edit", APP, "production", "--issuer", "")[0] == 0
+    code, _, err = cli("login", APP)
+    assert code == 1, err
+    assert "the environment has no issuer to check it against" in err
+    assert "credenza env edit APP ENV --issuer URL" in err
+    assert stored_user_token(memory_keyring) is None
+
+
+async def test_keys_published_over_plain_http_elsewhere_than_loopback_are_never_fetched(
+    server: SandboxServer, clock: FrozenClock
+) -> None:
+    """A provider whose metadata names an http:// jwks_uri off loopback: keys that came over a
+    wire anyone can rewrite prove nothing, so the id_token is not believed."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.id_token import KeySets, verify
+    from credenza.secrets import Secret
+    from tests.servers import serve
+
+    async def metadata(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "issuer": base,
+                "token_endpoint": f"{base}/token",
+                "jwks_uri": "http://keys.example.com/jwks",
+            }
+        )
+
+    client_ = server.state.add_client({"client_id": "c", "scope": "openid"})
+    id_token = server.state.id_token(client_, server.issuer, "ada", None, None)
+    app = Starlette(routes=[Route("/.well-known/oauth-authorization-server", metadata)])
+    client = OAuthClient(FAST)
+    with serve(app) as elsewhere, pytest.raises(IdTokenError) as refused:
+        await verify(
+            client,
+            Secret(id_token),
+            issuer=elsewhere.issuer,
+            client_id="c",
+            now=clock(),
+            key_sets=KeySets(),
+        )
+    await client.aclose()
+    assert "the id_token cannot be checked" in str(refused.value)
+    assert "http://keys.example.com/jwks over plain http" in str(refused.value)
+    assert refused.value.exit_code == 1

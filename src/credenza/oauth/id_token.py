@@ -9,6 +9,8 @@ credenza's own clock, and the ``nonce`` of the sign-in. Only asymmetric algorith
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,14 +57,11 @@ class KeySets:
         self._issuers: dict[str, _Issuer] = {}
         self._sets: dict[str, list[dict[str, Any]]] = {}
 
-    def forget(self) -> None:
-        self._issuers.clear()
-        self._sets.clear()
-
     async def issuer(self, client: OAuthClient, issuer: str) -> _Issuer:
         found = self._issuers.get(issuer)
         if found is None:
-            metadata = await client.discover(issuer)
+            with _cannot_check():
+                metadata = await client.discover(issuer)
             uri = metadata.jwks_uri
             if not uri:
                 raise IdTokenError(
@@ -83,7 +82,8 @@ class KeySets:
         self, client: OAuthClient, uri: str, *, refetch: bool = False
     ) -> list[dict[str, Any]]:
         if refetch or uri not in self._sets:
-            data = await client.get_json("jwks", uri)
+            with _cannot_check():
+                data = await client.get_json("jwks", uri)
             keys = data.get("keys")
             if not isinstance(keys, list) or len(keys) > _MAX_KEYS:
                 raise IdTokenError(
@@ -92,6 +92,20 @@ class KeySets:
                 )
             self._sets[uri] = [key for key in keys if isinstance(key, dict)]
         return self._sets[uri]
+
+
+@contextmanager
+def _cannot_check() -> Iterator[None]:
+    """A provider whose keys cannot be had (down, http, not JSON): the sign-in fails as one whose
+    id_token failed a check, since credenza cannot believe it."""
+    try:
+        yield
+    except IdTokenError:
+        raise
+    except CredenzaError as exc:
+        raise IdTokenError(
+            f"the id_token cannot be checked: {exc.message}", hint=exc.hint
+        ) from None
 
 
 # One per process: what a dashboard fetched for one sign-in serves the next.

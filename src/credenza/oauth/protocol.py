@@ -33,6 +33,7 @@ from credenza.errors import (
     ConfigError,
     CredenzaError,
     DiscoveryError,
+    InsecureEndpointError,
     InvalidResponseError,
     RedirectRefusedError,
     TokenEndpointError,
@@ -64,6 +65,7 @@ from credenza.oauth.decoding import (
 )
 from credenza.oauth.exchange import SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
+from credenza.oauth.origins import is_loopback
 from credenza.oauth.params import check_extra_params
 from credenza.oauth.tokens import Token, parse_token_response
 from credenza.oauth.untrusted import NOTHING, Sent, clean, parse_json
@@ -485,6 +487,13 @@ class Protocol:
     def plan_get_json(self, endpoint: Endpoint, url: str) -> Plan[dict[str, Any]]:
         """A GET without credentials whose 200 answer is a JSON object (a JWK Set)."""
         what = f"{endpoint.replace('_', ' ')} URL"
+        parts = urlsplit(url)
+        if parts.scheme == "http" and parts.hostname and not is_loopback(parts.hostname):
+            # What comes back is trusted (signing keys): it must not cross a wire in the clear.
+            raise InsecureEndpointError(
+                f"refusing to fetch the {what} {show_url(url)} over plain http",
+                hint="only https (or plain http to loopback) is trusted for this",
+            )
         check_endpoint(url, what)
         headers = {"Accept": "application/json"}
         answer = yield from self.plan_exchange(endpoint, "GET", url, headers=headers)

@@ -39,7 +39,14 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FAULT_MODES = ("latency", "error", "unavailable", "html", "malformed_json", "slow_body", "drop")
 # How a misbehaving sandbox spoils the id_tokens it issues (tests of the client's checks).
 IdTokenFault = Literal[
-    "bad_signature", "wrong_aud", "wrong_iss", "wrong_nonce", "expired", "foreign_key", "many_aud"
+    "bad_signature",
+    "wrong_aud",
+    "wrong_iss",
+    "wrong_nonce",
+    "expired",
+    "foreign_key",
+    "many_aud",
+    "hmac",
 ]
 ID_TOKEN_ALG = "ES256"
 
@@ -438,7 +445,12 @@ class SandboxState:
             claims["iat"], claims["exp"] = int(now - 7200), int(now - 3600)
         elif fault == "foreign_key":
             key, kid = ec.generate_private_key(ec.SECP256R1()), "not-published"
-        token = jwt.encode(claims, key, algorithm=ID_TOKEN_ALG, headers={"kid": kid})
+        if fault == "hmac":
+            # OIDC allows HS256 keyed with the client secret; a client that accepts it can be
+            # fooled by anyone who knows (or guesses) the secret.
+            token = jwt.encode(claims, client.client_secret, algorithm="HS256")
+        else:
+            token = jwt.encode(claims, key, algorithm=ID_TOKEN_ALG, headers={"kid": kid})
         if fault == "bad_signature":
             head, payload, signature = token.split(".")
             flipped = "A" if signature[5] != "A" else "B"
