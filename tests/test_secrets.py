@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import traceback
+from collections.abc import Sequence
 from typing import ClassVar
 
 import keyring.errors
@@ -22,6 +23,7 @@ from credenza.errors import (
 )
 from credenza.keyring_memory import MemoryKeyring
 from credenza.secrets import CHUNK_CHARS, Secret, SecretStore, check_secret
+from credenza.secrets.backend import Backend
 
 CANARY = "cAnArY-7f3e9b2d41a8c6e0f5b1d9a3c7e2f4b6"
 
@@ -296,3 +298,46 @@ def test_many_entries_are_read_at_once_chunked_or_not() -> None:
     store.set_raw("a", "1")
     store.set_raw("b", "eyJ" + "b" * 3000)
     assert store.get_many(["a", "b", "c"]) == {"a": "1", "b": "eyJ" + "b" * 3000, "c": None}
+
+
+class BatchLimitedKeyring(Backend):
+    """A keyring that takes at most two names per get_many call, and records each call."""
+
+    max_batch = 2
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.calls: list[list[str]] = []
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def get_many(self, names: Sequence[str]) -> dict[str, str | None]:
+        assert len(names) <= self.max_batch
+        self.calls.append(list(names))
+        return {name: self.values.get(name) for name in names}
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+    def delete(self, name: str) -> None:
+        self.values.pop(name, None)
+
+
+def test_many_entries_are_read_in_calls_no_larger_than_the_backend_takes() -> None:
+    """gnome-keyring takes a minute for 10,000 names in one call: past the deadline, reported
+    as a locked keyring. The store asks for them in calls of the backend's size instead."""
+    backend = BatchLimitedKeyring()
+    store = SecretStore(backend)
+    for name in "abcde":
+        store.set_raw(name, name.upper())
+    backend.calls.clear()
+    assert store.get_many(["a", "b", "c", "d", "e", "f"]) == {
+        "a": "A",
+        "b": "B",
+        "c": "C",
+        "d": "D",
+        "e": "E",
+        "f": None,
+    }
+    assert backend.calls == [["a", "b"], ["c", "d"], ["e", "f"]]

@@ -402,7 +402,7 @@ def test_applications_are_found_by_id_or_name_after_a_rename(workspace: Workspac
         workspace.applications.get(app.id)
 
 
-async def test_cached_tokens_are_read_in_two_keyring_calls_whatever_their_number(
+async def test_cached_tokens_are_read_in_two_keyring_calls_per_batch_of_environments(
     workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     """The Tokens screen loads every cached token: one batch of indexes, one of tokens."""
@@ -423,6 +423,12 @@ async def test_cached_tokens_are_read_in_two_keyring_calls_whatever_their_number
     workspace.secrets.get_many = counting  # type: ignore[method-assign]
     assert {session.key for session in workspace.tokens.cached_sessions()} == fetched
     assert calls == [6, 6]
+    # A batch at a time (the dashboard shows each as it comes): four environments, then two.
+    calls.clear()
+    batches = list(workspace.tokens.cached_batches(size=4))
+    assert [len(batch) for batch in batches] == [4, 2]
+    assert {session.key for batch in batches for session in batch} == fetched
+    assert calls == [4, 4, 2, 2]
     await workspace.aclose()
 
 

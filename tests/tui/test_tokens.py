@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
 from credenza.sandbox.demo import Demo
+from credenza.services.credential_key import SessionToken
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
-from credenza.tui.screens.tokens import TokensScreen
+from credenza.tui.screens.tokens import TokensScreen, token_key
 from tests.tui.conftest import FrozenClock, cell, goto, press_button, settle
 
 CHORUS = "chorus-line-test/sandbox/"  # a 90-second token
@@ -135,3 +137,40 @@ async def test_scopes_a_server_granted_reach_the_list_without_escapes(app: Crede
         shown = cell(app, CHORUS, "scopes")
         assert shown.isprintable()
         assert shown.startswith("read")
+
+
+async def test_tokens_cached_by_another_process_are_shown_a_batch_at_a_time(
+    app: CredenzaApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of cached tokens take a minute to read from gnome-keyring: the screen shows
+    each batch as it is read, and ends with every one."""
+    cached = set()
+    for app_id, env in (
+        ("anypoint-order-hub", "sandbox"),
+        ("anypoint-order-hub", "production"),
+        ("chorus-line-test", "production"),
+    ):
+        session, _ = await demo.workspace.tokens.token(app_id, env)
+        cached.add(token_key(session))
+    demo.workspace.tokens.sessions.clear()  # as a new dashboard finds them: in the keyring only
+    shown: list[int] = []
+    monkeypatch.setattr(TokensScreen, "CACHE_BATCH", 1)
+    original = TokensScreen._show_cached
+
+    def counting(screen: TokensScreen, sessions: list[SessionToken]) -> None:
+        original(screen, sessions)
+        shown.append(len(screen.countdowns.keys))
+
+    monkeypatch.setattr(TokensScreen, "_show_cached", counting)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TokensScreen)
+        assert set(screen.countdowns.keys) == cached
+    # One batch per environment of the demo; the rows grew as the batches came.
+    assert len(shown) == sum(
+        len(a.environments) for a in demo.workspace.context.config.applications
+    )
+    assert shown == sorted(shown)
+    assert shown[0] < shown[-1] == len(cached)

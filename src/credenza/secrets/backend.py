@@ -18,6 +18,9 @@ class Backend(ABC):
     label: str = "keyring"
     #: Values longer than this are split into chunks; None means no limit.
     max_chars: int | None = None
+    #: ``get_many`` is given at most this many names per call (each call has its own deadline);
+    #: None means no limit.
+    max_batch: int | None = None
     #: What to do when the backend is locked or does not answer in time.
     unlock_hint: str = "unlock your keyring and try again"
 

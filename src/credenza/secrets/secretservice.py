@@ -53,6 +53,10 @@ class SecretServiceKeyring(Backend):
 
     label = "Secret Service (org.freedesktop.secrets)"
     max_chars = None
+    # gnome-keyring scans its whole collection for every search (5 ms a name with 15,000
+    # items): 10,000 names in one call took a minute, past any deadline, and read as "locked".
+    # In calls of 100 a stuck keyring is still caught within the deadline.
+    max_batch = 100
     unlock_hint = (
         "unlock your login keyring (log in to the desktop session, or open Passwords and Keys) "
         "and try again"

@@ -148,7 +148,7 @@ class SecretStore:
         if not wanted:
             return {}
         backend = self._ready()
-        found = self._call(backend.get_many, wanted)
+        found = self._batched(backend, wanted)
         headers = {
             name: header
             for name in wanted
@@ -161,7 +161,7 @@ class SecretStore:
             for name, header in headers.items()
             for number in range(1, header.count + 1)
         ]
-        chunks = self._call(backend.get_many, chunk_names)
+        chunks = self._batched(backend, chunk_names)
         result: dict[str, str | None] = {}
         for name in wanted:
             header = headers.get(name)
@@ -180,6 +180,15 @@ class SecretStore:
                 joined = None
             result[name] = joined
         return result
+
+    def _batched(self, backend: Backend, wanted: list[str]) -> dict[str, str | None]:
+        """``backend.get_many`` in calls of at most ``backend.max_batch`` names, each with its
+        own deadline."""
+        size = backend.max_batch or len(wanted) or 1
+        found: dict[str, str | None] = {}
+        for start in range(0, len(wanted), size):
+            found.update(self._call(backend.get_many, wanted[start : start + size]))
+        return found
 
     def delete_raw(self, name: str) -> None:
         backend = self._ready()

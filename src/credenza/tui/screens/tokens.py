@@ -44,6 +44,8 @@ class TokensScreen(TableScreen):
         "auto": 4,
     }
     NARROW: ClassVar[set[str]] = {"application", "environment", "auto"}
+    # Environments whose cached tokens are read, then shown, at a time.
+    CACHE_BATCH: ClassVar[int] = 100
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "fetch", "Fetch", id="tokens.fetch"),
         Binding("r", "refresh", "Refresh", id="tokens.refresh"),
@@ -77,22 +79,23 @@ class TokensScreen(TableScreen):
             self.ticker.resume()
 
     def _load_cached(self) -> None:
-        """Tokens cached in the keyring by the CLI, read once, off the event loop."""
+        """Tokens cached in the keyring by the CLI, read once, off the event loop, and shown a
+        batch at a time (thousands take a minute to read from gnome-keyring)."""
         if self._cache_read:
             return
         self._cache_read = True
+        tokens = self.workspace.tokens
 
-        def loaded(sessions: list[SessionToken]) -> None:
-            for session in sessions:
-                self.workspace.tokens.sessions.setdefault(session.key, session)
-            self.reload()
+        def read() -> None:  # in a worker thread
+            for batch in tokens.cached_batches(size=self.CACHE_BATCH):
+                self.app.call_from_thread(self._show_cached, batch)
 
-        self.run_task(
-            "reading cached tokens",
-            self.call(self.workspace.tokens.cached_sessions),
-            loaded,
-            group="keyring",
-        )
+        self.run_task("reading cached tokens", self.call(read), group="keyring")
+
+    def _show_cached(self, sessions: list[SessionToken]) -> None:
+        for session in sessions:
+            self.workspace.tokens.sessions.setdefault(session.key, session)
+        self.reload()
 
     def _session(self, key: str | None) -> SessionToken | None:
         return self._by_key.get(key) if key is not None else None
