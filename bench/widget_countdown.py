@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
@@ -17,6 +18,9 @@ from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 
 
 class Widget(App[None]):
+    # The lines credenza draws around its token list, as in bare_countdown.py.
+    CSS = "CountdownList { height: 1fr; } #around { height: 6; }"
+
     def __init__(self, count: int) -> None:
         super().__init__()
         self.count = count
@@ -26,6 +30,7 @@ class Widget(App[None]):
             [("application", "Application", 24), ("environment", "Env", 12)],
             clock=lambda: datetime.now(UTC),
         )
+        yield Static(id="around")
 
     def on_mount(self) -> None:
         now = datetime.now(UTC)
