@@ -127,8 +127,9 @@ def write_results(rows: list[Row], options: argparse.Namespace, seconds: float) 
     only = " ".join(f"--only {name}" for name in options.only or [])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     missed = [row for row in rows if row.met is False]
+    unmeasured = [row.name for row in rows if row.ours is None]
     summary = (
-        "Every target met."
+        ("Every measured target met." if unmeasured else "Every target met.")
         if not missed
         else "Not met: "
         + "; ".join(
@@ -138,6 +139,8 @@ def write_results(rows: list[Row], options: argparse.Namespace, seconds: float) 
         )
         + "."
     )
+    if unmeasured:
+        summary += " Not measured (the row says why): " + "; ".join(unmeasured) + "."
     path.write_text(
         "# Latest benchmark results\n\n"
         f"{stamp} on {machine()}, commit {commit or 'unknown'}, {seconds / 60:.0f} minutes.\n"
