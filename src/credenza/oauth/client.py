@@ -28,12 +28,12 @@ from credenza.oauth.origins import origin_of as origin_of
 from credenza.oauth.protocol import (
     Attempt,
     ClientCredentials,
+    ClientProtocol,
     DeadlineReached,
     HttpSettings,
     Pause,
     Plan,
     Pools,
-    Protocol,
     Run,
     TlsIdentity,
     client_options,
@@ -60,7 +60,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class OAuthClient(Protocol):
+class OAuthClient(ClientProtocol):
     """Async OAuth2 client. One per workspace; safe to share between concurrent calls."""
 
     def __init__(

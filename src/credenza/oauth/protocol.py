@@ -337,7 +337,7 @@ class Pools(Generic[C]):
         return made
 
 
-class Protocol:
+class ClientProtocol:
     """The calls of the OAuth client as plans; a driver subclass runs them."""
 
     def __init__(

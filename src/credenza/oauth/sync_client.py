@@ -29,12 +29,12 @@ from credenza.oauth.answers import Answer
 from credenza.oauth.protocol import (
     Attempt,
     ClientCredentials,
+    ClientProtocol,
     DeadlineReached,
     HttpSettings,
     Pause,
     Plan,
     Pools,
-    Protocol,
     Run,
     client_options,
     transport_failure,
@@ -44,7 +44,7 @@ from credenza.oauth.tokens import Token
 T = TypeVar("T")
 
 
-class SyncOAuthClient(Protocol):
+class SyncOAuthClient(ClientProtocol):
     """Blocking OAuth2 client: one per command, closed when the command ends."""
 
     def __init__(
@@ -124,8 +124,11 @@ def _alarm(ends_at: float) -> Iterator[None]:
         yield
         return
 
+    armed = [True]
+
     def ring(signum: int, frame: FrameType | None) -> None:
-        raise DeadlineReached
+        if armed[0]:  # once the attempt is over, a late ring changes nothing
+            raise DeadlineReached
 
     previous = signal.signal(signal.SIGALRM, ring)
     started = time.monotonic()
@@ -133,9 +136,14 @@ def _alarm(ends_at: float) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if pending:
-            # Someone else's later alarm, re-armed with what was left of it.
-            left_of_it = max(pending - (time.monotonic() - started), 0.001)
-            signal.setitimer(signal.ITIMER_REAL, left_of_it, interval)
+        # Nested: a ring just before ``armed`` is cleared raises here, and the handler and any
+        # other alarm are still put back as they were.
+        try:
+            armed[0] = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if pending:
+                # Someone else's later alarm, re-armed with what was left of it.
+                left_of_it = max(pending - (time.monotonic() - started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left_of_it, interval)

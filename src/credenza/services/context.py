@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     # httpx loads only when a network call needs it: offline commands and cached tokens stay fast.
     from credenza.oauth.client import OAuthClient
     from credenza.oauth.exchange import Exchange
-    from credenza.oauth.protocol import HttpSettings
+    from credenza.oauth.protocol import ClientProtocol, HttpSettings
     from credenza.oauth.sync_client import SyncOAuthClient
 
 T = TypeVar("T")
 P = ParamSpec("P")
+C = TypeVar("C", bound="ClientProtocol")
 Clock = Callable[[], datetime]
 
 
@@ -113,8 +114,7 @@ class Context:
         if self._client is None:
             from credenza.oauth.client import OAuthClient
 
-            self._client = OAuthClient(self._http_settings(), clock=lambda: self.clock())
-            self._client.observer = self._observer
+            self._client = self._made(OAuthClient)
         return self._client
 
     @property
@@ -123,8 +123,7 @@ class Context:
         if self._blocking is None:
             from credenza.oauth.sync_client import SyncOAuthClient
 
-            self._blocking = SyncOAuthClient(self._http_settings(), clock=lambda: self.clock())
-            self._blocking.observer = self._observer
+            self._blocking = self._made(SyncOAuthClient)
         return self._blocking
 
     def observe(self, observer: Callable[[Exchange], None]) -> None:
@@ -146,19 +145,23 @@ class Context:
             await self._client.aclose()
             self._client = None
 
-    def _http_settings(self) -> HttpSettings:
-        if self.http_settings is not None:
-            return self.http_settings
-        from credenza.oauth.protocol import HttpSettings
+    def _made(self, kind: Callable[..., C]) -> C:
+        """An OAuth client of either kind, with the settings and observer of this context."""
+        settings = self.http_settings
+        if settings is None:
+            from credenza.oauth.protocol import HttpSettings
 
-        settings = self.config.settings
-        return HttpSettings(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            deadline=settings.deadline,
-            retry_attempts=settings.retry_attempts,
-            ca_bundle=settings.ca_bundle,
-        )
+            mine = self.config.settings
+            settings = HttpSettings(
+                connect_timeout=mine.connect_timeout,
+                read_timeout=mine.read_timeout,
+                deadline=mine.deadline,
+                retry_attempts=mine.retry_attempts,
+                ca_bundle=mine.ca_bundle,
+            )
+        client = kind(settings, clock=lambda: self.clock())
+        client.observer = self._observer
+        return client
 
 
 def find_application(config: Config, ref: str) -> Application:

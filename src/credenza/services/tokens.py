@@ -108,8 +108,8 @@ class Tokens:
     ) -> tuple[SessionToken, bool] | None:
         """``token`` for a one-shot command, blocking and without asyncio: the same cache, the
         same fingerprint, the same checks, the same protocol (the blocking client runs the async
-        client's plans). None when the call needs what only the async path does: a person's token (sign-in
-        and refresh), or endpoints still to be discovered from the issuer."""
+        client's plans). None when the call needs what only the async path does: a person's
+        token (sign-in and refresh), or endpoints still to be discovered from the issuer."""
         resolved, requested, skew = self._asked(app_ref, env_name, scopes, None)
         if token_grant(resolved.application.grant_types) in USER_GRANTS:
             return None
