@@ -150,4 +150,8 @@ def write_results(rows: list[Row], options: argparse.Namespace, seconds: float) 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # every child has been ended on the way out
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)
