@@ -144,7 +144,7 @@ class TableScreen(Screen[None]):
         # The deferred row build: bumped by every reload, so an older build stops adding rows.
         self._generation = 0
         self._building = False
-        self._builder: Worker[None] | None = None
+        self._builder: Worker[None] | None = None  # the worker adding the rest of the rows
         # A row asked for (select_key) before the build reached it.
         self._wanted: str | None = None
 

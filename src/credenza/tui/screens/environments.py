@@ -22,7 +22,7 @@ from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTa
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from credenza.tui.dialogs.sign_in import SignInDialog
-from credenza.tui.format import age, clip, expiry, plain, word
+from credenza.tui.format import age, clip, expiry, word
 from credenza.tui.messages import ConfigChanged, TokenFetched
 from credenza.tui.screens.base import Cell, Command, TableScreen
 
@@ -75,28 +75,32 @@ class EnvironmentsScreen(TableScreen):
         theme = self.app.current_theme
         now = self.credenza.clock()
         warn_days = self.workspace.config.settings.expiry_warning_days
+        # One Text per state, shared by the rows; config text stays a str, which the table
+        # shows plain (cleaned as it is drawn) without a Text of its own per cell.
+        shown, stored = word(theme, "shown", "warn"), Text("•••• stored")
+        missing = word(theme, "not in your keyring", "bad")
         for application in self.workspace.applications.all():
             for name, environment in application.environments.items():
                 key = env_key(application.id, name)
                 if key in self.revealed:
-                    secret: Cell = word(theme, "shown", "warn")
+                    secret: Cell = shown
                 elif self.workspace.credentials.stored_at(application.id, name) is not None:
-                    secret = Text("•••• stored")
+                    secret = stored
                 else:
-                    secret = word(theme, "not in your keyring", "bad")
+                    secret = missing
                 yield (
                     key,
                     [
-                        plain(application.name),
-                        plain(name),
-                        plain(environment.client_id),
+                        application.name,
+                        name,
+                        environment.client_id,
                         secret,
                         age(self.workspace.credentials.age(application.id, name)),
                         expiry(environment.secret_expires_at, now, warn_days, theme),
                         self.workspace.environments.resolve(
                             application.id, name
                         ).auth_method.replace("client_secret_", ""),
-                        plain(clip(" ".join(environment.scopes) or "—")),
+                        clip(" ".join(environment.scopes) or "—"),
                     ],
                 )
 
