@@ -214,12 +214,13 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
         register(
             pipedrive,
             "sandbox",
-            scope="deals:read contacts:read",
+            # openid: the sandbox answers as an OpenID Connect provider, so the sign-in says who.
+            scope="openid deals:read contacts:read",
             grant_types=["authorization_code", "refresh_token"],
             redirect_uris=[PIPEDRIVE_CALLBACK],
             token_ttl=60,
         ),
-        scopes=["deals:read"],
+        scopes=["openid", "deals:read"],
         authorization_url=f"{issuer}/oauth/authorize",
         device_authorization_url=f"{issuer}/oauth/device_authorization",
     )
