@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -16,16 +16,33 @@ from textual.screen import Screen
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
-from credenza.services.status import Attention
-from credenza.tui.dialogs.attention import WHERE, AttentionDialog
-from credenza.tui.dialogs.help import HelpDialog
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.base import SECTIONS, TableScreen
-from credenza.tui.screens.contracts import ContractsScreen
-from credenza.tui.screens.environments import EnvironmentsScreen
-from credenza.tui.screens.tokens import TokensScreen
 from credenza.workspace import Workspace
+
+if TYPE_CHECKING:
+    from credenza.services.status import Attention
+
+
+# The dashboard opens on Applications: the other sections, and the dialogs the app itself
+# opens, are imported when first shown (~15 ms of imports in front of the first frame).
+def _environments() -> Screen[None]:
+    from credenza.tui.screens.environments import EnvironmentsScreen
+
+    return EnvironmentsScreen()
+
+
+def _contracts() -> Screen[None]:
+    from credenza.tui.screens.contracts import ContractsScreen
+
+    return ContractsScreen()
+
+
+def _tokens() -> Screen[None]:
+    from credenza.tui.screens.tokens import TokensScreen
+
+    return TokensScreen()
 
 
 class CredenzaApp(App[None]):
@@ -35,9 +52,9 @@ class CredenzaApp(App[None]):
     TITLE = "credenza"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
         "applications": ApplicationsScreen,
-        "environments": EnvironmentsScreen,
-        "contracts": ContractsScreen,
-        "tokens": TokensScreen,
+        "environments": _environments,
+        "contracts": _contracts,
+        "tokens": _tokens,
     }
     DEFAULT_MODE = "applications"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -119,6 +136,8 @@ class CredenzaApp(App[None]):
             ("click", "a section's tab in the header; the count there lists what is due"),
         ]
         section = next((title for mode, _, title in SECTIONS if mode == self.current_mode), "")
+        from credenza.tui.dialogs.help import HelpDialog
+
         self.push_screen(
             HelpDialog(section, list(dict.fromkeys(own)), list(dict.fromkeys(built_in)))
         )
@@ -155,6 +174,7 @@ class CredenzaApp(App[None]):
 
     def action_attention(self) -> None:
         """List what needs attention; the item chosen opens its section on its row."""
+        from credenza.tui.dialogs.attention import AttentionDialog
 
         async def work() -> None:
             try:
@@ -177,6 +197,8 @@ class CredenzaApp(App[None]):
 
     async def go_to(self, item: Attention) -> None:
         """The section and row where ``item`` is fixed."""
+        from credenza.tui.dialogs.attention import WHERE
+
         mode, _ = WHERE[item.kind]
         self.selected_application = item.application
         await self.switch_mode(mode)
