@@ -429,6 +429,10 @@ async def test_cached_tokens_are_read_in_two_keyring_calls_per_batch_of_environm
     assert [len(batch) for batch in batches] == [4, 2]
     assert {session.key for batch in batches for session in batch} == fetched
     assert calls == [4, 4, 2, 2]
+    # A smaller first batch, so that the screen shows something sooner.
+    calls.clear()
+    assert [len(b) for b in workspace.tokens.cached_batches(size=4, first=1)] == [1, 4, 1]
+    assert calls == [1, 1, 4, 4, 1, 1]
     await workspace.aclose()
 
 

@@ -391,8 +391,10 @@ class Tokens:
         env_name: str | None = None,
         *,
         size: int | None,
+        first: int | None = None,
     ) -> Iterator[list[SessionToken]]:
-        """``cached_sessions``, ``size`` environments at a time (None: all at once).
+        """``cached_sessions``, ``size`` environments at a time (None: all at once), the first
+        batch ``first`` environments (default ``size``) so that something shows sooner.
 
         On gnome-keyring every entry read scans the whole collection: with 5,000 cached tokens
         (15,000 entries with their indexes and secrets) reading them all takes about a minute,
@@ -407,9 +409,12 @@ class Tokens:
             for name in application.environments
             if env_name is None or name == env_name
         ]
-        step = size or len(wanted) or 1
-        for start in range(0, len(wanted), step):
-            part = wanted[start : start + step]
+        if not wanted:
+            return
+        step = size or len(wanted)
+        starts = [0, *range(min(first or step, step), len(wanted), step)]
+        for start, stop in zip(starts, [*starts[1:], len(wanted)], strict=True):
+            part = wanted[start:stop]
             found: list[SessionToken] = []
             for app_id, name, user in part:
                 if user:

@@ -44,7 +44,9 @@ class TokensScreen(TableScreen):
         "auto": 4,
     }
     NARROW: ClassVar[set[str]] = {"application", "environment", "auto"}
-    # Environments whose cached tokens are read, then shown, at a time.
+    # Environments whose cached tokens are read, then shown, at a time: a small first batch
+    # (0.3 s with 15,000 entries on gnome-keyring), then calls of the keyring's own size.
+    CACHE_FIRST: ClassVar[int] = 25
     CACHE_BATCH: ClassVar[int] = 100
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "fetch", "Fetch", id="tokens.fetch"),
@@ -87,7 +89,7 @@ class TokensScreen(TableScreen):
         tokens = self.workspace.tokens
 
         def read() -> None:  # in a worker thread
-            for batch in tokens.cached_batches(size=self.CACHE_BATCH):
+            for batch in tokens.cached_batches(size=self.CACHE_BATCH, first=self.CACHE_FIRST):
                 self.app.call_from_thread(self._show_cached, batch)
 
         self.run_task("reading cached tokens", self.call(read), group="keyring")
