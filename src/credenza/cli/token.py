@@ -158,22 +158,28 @@ def cmd_token(args: argparse.Namespace) -> int:
     agent.autostart(workspace.config.settings.agent)  # comes up while this call works
     if args.verbose:
         show_exchanges(workspace)
-    scopes, use_cache = args.scope or None, not args.no_cache
-    try:
-        # Blocking, without asyncio, when it can (a client_credentials token): a one-shot
-        # command then starts ~40 ms sooner; the same service call otherwise.
-        found = workspace.tokens.token_now(args.app, args.env, scopes, use_cache=use_cache)
-    finally:
-        workspace.close()
-    session, cached = found or run_async(
-        workspace, workspace.tokens.token(args.app, args.env, scopes, use_cache=use_cache)
-    )
+    session, cached = one_shot_token(workspace, args, use_cache=not args.no_cache)
     if args.verbose and cached:
         output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")
     warn_wider_scopes(session)
     workspace.tokens.share_with_agent(session, alias)
     print(format_token(session, args.format))
     return 0
+
+
+def one_shot_token(
+    workspace: Workspace, args: argparse.Namespace, *, use_cache: bool = True
+) -> tuple[SessionToken, bool]:
+    """Tokens.token for APP, --env and --scope; blocking, without asyncio, when it can (a
+    client_credentials token): a one-shot command then ends ~40 ms sooner."""
+    scopes = args.scope or None
+    try:
+        found = workspace.tokens.token_now(args.app, args.env, scopes, use_cache=use_cache)
+    finally:
+        workspace.close()
+    return found or run_async(
+        workspace, workspace.tokens.token(args.app, args.env, scopes, use_cache=use_cache)
+    )
 
 
 def warn_wider_scopes(session: SessionToken) -> None:
@@ -289,9 +295,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
             "give the command to run after --", hint="credenza exec APP -- curl ..."
         )
     workspace = open_workspace(args)
-    session, _cached = run_async(
-        workspace, workspace.tokens.token(args.app, args.env, args.scope or None)
-    )
+    session, _cached = one_shot_token(workspace, args)
     token = session.token
     environment = dict(os.environ)
     environment.update(
