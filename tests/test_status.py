@@ -10,7 +10,7 @@ import pytest
 
 from credenza.config.model import ApplicationChange, Contract, EnvironmentChange
 from credenza.config.store import ConfigStore
-from credenza.errors import TokenEndpointError
+from credenza.errors import CredenzaError, TokenEndpointError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore, entry_name
 from credenza.services.status import StatusReport
@@ -132,7 +132,15 @@ def test_two_applications_sharing_a_client_id_in_production_are_both_flagged(
 def test_a_reset_left_unfinished_is_reported_from_the_keyring(
     config_path: Path, secret_store: SecretStore
 ) -> None:
-    workspace = frozen_workspace(config_path, secret_store)
+    now = [NOW]
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text("version = 1\n")
+    workspace = Workspace(
+        store=ConfigStore(config_path),
+        secrets=secret_store,
+        clock=lambda: now[0],
+        http_settings=FAST,
+    )
     workspace.applications.add("A")
     workspace.environments.add("a", "sandbox", EnvironmentChange(client_id="a"))
     assert workspace.status.report().items == ()
@@ -145,8 +153,14 @@ def test_a_reset_left_unfinished_is_reported_from_the_keyring(
     assert kinds(workspace.status.report(check_keyring=False)) == unfinished
     # Gone from the keyring (recovered elsewhere): the next check drops the mark.
     secret_store.delete_raw(entry_name("a", "sandbox", "pending_secret"))
+    now[0] += timedelta(seconds=5)
     assert workspace.status.report().items == ()
     assert workspace.status.report(check_keyring=False).items == ()
+    # A reset that begins while the keyring is read (its mark made, its pending secret not
+    # written yet) keeps its mark: the read could not have seen it.
+    workspace.context.local_state.reset_started("a", "sandbox", now[0])
+    assert kinds(workspace.status.report()) == unfinished
+    assert kinds(workspace.status.report(check_keyring=False)) == unfinished
 
 
 async def test_a_failed_refresh_is_reported_until_a_refresh_succeeds(
@@ -164,6 +178,46 @@ async def test_a_failed_refresh_is_reported_until_a_refresh_succeeds(
     await workspace.tokens.refresh(session)
     assert not [i for i in workspace.status.report().items if i.kind == "refresh_failed"]
     await workspace.aclose()
+
+
+async def test_refresh_failures_reach_other_processes_unless_the_provider_was_unreachable(
+    config_path: Path, secret_store: SecretStore, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    from credenza.config.local import LocalState
+
+    def process() -> Workspace:
+        """A credenza process of this person: its own objects, the same files and keyring."""
+        local = LocalState(tmp_path / "state" / "local.toml", str(config_path))
+        return Workspace(
+            store=ConfigStore(config_path), secrets=secret_store, http_settings=FAST, local=local
+        )
+
+    dashboard = process()
+    app_id, secret = add_sandbox_app(dashboard, sandbox)
+    session = await dashboard.tokens.fetch(app_id, "production")
+
+    def refresh_failed(workspace: Workspace) -> list[tuple[str, str]]:
+        items = workspace.status.report(check_keyring=False).items
+        return [(i.application, i.environment) for i in items if i.kind == "refresh_failed"]
+
+    # The provider refuses: `credenza status` in cron (a process started later) knows.
+    dashboard.credentials.set(app_id, "production", "not-the-secret-0123456789")
+    with pytest.raises(TokenEndpointError):
+        await dashboard.tokens.refresh(session)
+    assert refresh_failed(process()) == [(app_id, "production")]
+    dashboard.credentials.set(app_id, "production", secret)
+    await dashboard.tokens.refresh(session)
+    assert refresh_failed(process()) == []
+    # The provider cannot be reached (a laptop offline): the dashboard says so, cron does not.
+    dashboard.environments.edit(
+        app_id, "production", EnvironmentChange(token_url="http://127.0.0.1:9/oauth/token")
+    )
+    dashboard.credentials.confirm_endpoint(app_id, "production")
+    with pytest.raises(CredenzaError):
+        await dashboard.tokens.refresh(session)
+    assert refresh_failed(dashboard) == [(app_id, "production")]
+    assert refresh_failed(process()) == []
+    await dashboard.aclose()
 
 
 def test_settings_refuse_a_negative_warning_window(

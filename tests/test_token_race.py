@@ -79,6 +79,9 @@ def test_the_blocking_path_keeps_no_token_of_the_old_secret_either(
     session, cached = found[0]  # type: ignore[misc]
     assert not cached
     assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
+    assert session.fingerprint not in workspace.tokens.sessions
+    # Nothing of the credential is left in the keyring: no token, no index line for one.
+    assert workspace.tokens.cached_sessions(app_id, "production") == []
 
 
 def test_without_a_change_the_token_is_cached(workspace: Workspace, sandbox: SandboxServer) -> None:

@@ -282,3 +282,24 @@ async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new
         assert secret.reveal() == one_time
         assert app.workspace.resets.pending("telenor-sms-gateway", "production") is None
         assert app.attention_count == due_before
+
+
+async def test_a_key_on_a_row_removed_elsewhere_says_so_and_the_dashboard_stays(
+    app: CredenzaApp,
+) -> None:
+    from credenza.config.store import ConfigStore
+    from credenza.workspace import Workspace
+
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", "chorus-line-test/sandbox")
+        # The CLI, in another terminal, removes the environment under the cursor.
+        other = Workspace(
+            store=ConfigStore(app.workspace.context.store.path), secrets=app.workspace.secrets
+        )
+        other.environments.remove("chorus-line-test", "sandbox")
+        app.workspace.reload()
+        await pilot.press("d")  # the row is stale: said, and the rows follow the file
+        await settle(pilot)
+        assert app.is_running
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert "chorus-line-test/sandbox" not in app.screen._row_keys

@@ -1,5 +1,6 @@
 """What one person's machine knows about a config it may share with a team through git: when
-this person stored each secret, and their own settings. None of it goes into the shared file."""
+this person stored each secret, resets under way, token refreshes that failed, and their own
+settings. None of it goes into the shared file, and none of it is a secret."""
 
 from __future__ import annotations
 
@@ -31,15 +32,19 @@ def user_settings_path() -> Path:
 
 
 class LocalState:
-    """When this person stored the secret of each environment of one config; ``path=None``
-    keeps it in memory (the demo, which must touch nothing of the user's)."""
+    """This person's state for one config: when they stored each environment's secret, the
+    resets under way, the refreshes that failed. ``path=None`` keeps it in memory (the demo,
+    which must touch nothing of the user's). Every process of the person (dashboard, CLI, cron)
+    reads and writes one file: changes are made under a lock on the file read afresh."""
 
     def __init__(self, path: Path | None, config_path: str) -> None:
         self.path = path
         # One table per config file, named by a hash of its real path: no path in the file.
         self._table = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
         self._data: dict[str, Any] | None = None
-        self._seen: tuple[int, int] | None = None  # the file's (mtime, size) when read
+        # The file's identity when read: write_atomic replaces the inode on every write, so a
+        # new inode (or mtime) means another process wrote it.
+        self._seen: tuple[int, int, int] | None = None
 
     def secret_set_at(self, app_id: str, environment: str) -> datetime | None:
         value = self._load().get(self._table, {}).get(f"{app_id}/{environment}")
@@ -93,53 +98,70 @@ class LocalState:
                 lambda table: _section(table, _REFRESHES).pop(f"{app_id}/{environment}", None)
             )
 
-    def reconcile_resets(self, found: set[tuple[str, str]], when: datetime) -> None:
-        """What the keyring holds as pending is the truth: a crash between the mark and the
-        keyring write leaves a mark too many, one between them the other way a mark too few."""
-        if found == self.unfinished_resets():
+    def reconcile_resets(self, found: set[tuple[str, str]], read_at: datetime) -> None:
+        """What the keyring held as pending when read at ``read_at`` is the truth: a crash
+        between the mark and the keyring write leaves a mark too many, and one from before
+        marks existed leaves none. A mark made after the read began (a reset starting
+        meanwhile) is kept: the read could not have seen its pending secret yet."""
+        marks = self._load().get(self._table, {}).get(_RESETS, {})
+        marks = marks if isinstance(marks, dict) else {}
+        stale = {
+            key
+            for key, when in marks.items()
+            if _split(key) not in found and not (isinstance(when, datetime) and when >= read_at)
+        }
+        missing = {f"{app}/{env}" for app, env in found} - set(marks)
+        if not stale and not missing:
             return
 
         def edit(table: dict[str, Any]) -> None:
-            marks = _marks(table)
-            for key in [key for key in marks if _split(key) not in found]:
-                del marks[key]
-            for app_id, environment in found:
-                marks.setdefault(f"{app_id}/{environment}", when)
+            section = _marks(table)
+            for key in stale:
+                section.pop(key, None)
+            for key in missing:
+                section.setdefault(key, read_at)
 
         self._change(edit)
 
     def _load(self) -> dict[str, Any]:
-        if self.path is not None and self._data is not None:
-            # Another process (the CLI beside the dashboard) may have written since: a stat is
-            # cheap, a stale answer about a reset or a refresh is not.
-            with contextlib.suppress(OSError):
-                stat = self.path.stat()
-                if (stat.st_mtime_ns, stat.st_size) != self._seen:
-                    self._data = None
+        if self.path is not None and self._data is not None and self._stat() != self._seen:
+            self._data = None  # another process (the CLI beside the dashboard) wrote since
         if self._data is None:
             self._data = {}
             if self.path is not None:
-                with contextlib.suppress(OSError):
-                    stat = self.path.stat()
-                    self._seen = (stat.st_mtime_ns, stat.st_size)
+                self._seen = self._stat()
                 # Only a convenience: a damaged file means "this person stored nothing yet".
                 with contextlib.suppress(OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
                     self._data = tomllib.loads(self.path.read_text("utf-8"))
         return self._data
 
+    def _stat(self) -> tuple[int, int, int] | None:
+        assert self.path is not None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
     def _change(self, edit: Any) -> None:
-        data = self._load()
-        table = data.setdefault(self._table, {})
-        edit(table)
         if self.path is None:
+            edit(self._load().setdefault(self._table, {}))
             return
+        import filelock
+
         from credenza.config.store import private_directory, write_atomic
 
-        with contextlib.suppress(ConfigError):
+        # Read, edit and write under one lock, the file read afresh inside it: the dashboard,
+        # a CLI call and a cron job each change their own part without undoing another's.
+        with contextlib.suppress(ConfigError, OSError, filelock.Timeout):
             private_directory(self.path.parent)
-            write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
-            stat = self.path.stat()
-            self._seen = (stat.st_mtime_ns, stat.st_size)
+            lock = self.path.with_name(self.path.name + ".lock")
+            with filelock.FileLock(lock, timeout=5, mode=0o600):
+                self._data = None
+                data = self._load()
+                edit(data.setdefault(self._table, {}))
+                write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
+                self._seen = self._stat()
 
 
 _RESETS = "resets-under-way"

@@ -121,6 +121,8 @@ class Credentials:
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
+        # An environment added again later under this name starts with nothing failed.
+        self._context.local_state.refresh_worked(app_id, environment)
 
     def stored_at(
         self, app_ref: str, env_name: str, *, check_keyring: bool = False

@@ -264,7 +264,7 @@ class Resets:
         app_id, env = resolved.application.id, resolved.name
         await in_thread(self._credentials.store, resolved, secret)
         await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
-        self._context.local_state.reset_finished(app_id, env)
+        await in_thread(self._context.local_state.reset_finished, app_id, env)
         now = self._context.clock()
         self._environments.edit(app_id, env, EnvironmentChange(secret_rotated_at=now))
         await in_thread(self._forget_tokens, app_id, env)
@@ -279,7 +279,7 @@ class Resets:
         app_id, env = resolved.application.id, resolved.name
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:
-            self._context.local_state.reset_finished(app_id, env)
+            await in_thread(self._context.local_state.reset_finished, app_id, env)
             return None
         adapter = self._providers.adapter_for(resolved.application)
         rotation = adapter.rotation
@@ -333,13 +333,13 @@ class Resets:
         local = self._context.local_state
         # Marked first: a crash between the two leaves the header counting one reset too many
         # (the keyring-checked report drops it), never one too few.
-        local.reset_started(app_id, env, self._context.clock())
+        await in_thread(local.reset_started, app_id, env, self._context.clock())
         try:
             await in_thread(
                 self._context.secrets.set_raw, names.pending_secret(app_id, env), issued.reveal()
             )
         except SecretStoreError as exc:
-            local.reset_finished(app_id, env)
+            await in_thread(local.reset_finished, app_id, env)
             raise UnstoredSecretError(
                 "the provider issued a new secret but the keyring did not keep it "
                 f"({exc.message}); it is NOT stored",

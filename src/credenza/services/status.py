@@ -82,7 +82,8 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class RefreshFailure:
-    """A token refresh that failed in this process (the dashboard's auto-refresh)."""
+    """A token refresh that failed (the dashboard's auto-refresh, a script's `credenza token`),
+    kept in the person's local state until one succeeds."""
 
     application: str
     environment: str
@@ -134,9 +135,11 @@ class Status:
                 for application in config.applications
                 for name in application.environments
             }
+            read_at = self.context.clock()
             found = self.context.secrets.get_many(wanted)
             unfinished = {where for entry, where in wanted.items() if found.get(entry) is not None}
-            local.reconcile_resets(unfinished, self.context.clock())
+            local.reconcile_resets(unfinished, read_at)
+            unfinished |= local.unfinished_resets()  # resets that began while it was read
         return unfinished
 
 

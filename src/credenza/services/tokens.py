@@ -16,6 +16,7 @@ from credenza.errors import (
     CredenzaError,
     InvalidResponseError,
     RevocationUnconfirmedError,
+    SecretMissingError,
     SignInRequiredError,
     TokenEndpointError,
     ValidationError,
@@ -36,6 +37,8 @@ from credenza.services.identity import check_id_token
 from credenza.services.status import RefreshFailure
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from credenza.oauth.protocol import ClientCredentials
 
 
@@ -50,6 +53,8 @@ class Tokens:
         self._credentials = credentials
         # What this process holds (the dashboard's Tokens rows), by fingerprint.
         self.sessions: dict[str, SessionToken] = {}
+        # Refreshes that could not reach the provider, in this process only (see _refresh_failed).
+        self._unreachable: dict[tuple[str, str], tuple[str, datetime]] = {}
 
     # -- getting tokens -----------------------------------------------------------------------
 
@@ -69,7 +74,13 @@ class Tokens:
             resolved, self.requested_scopes(resolved, scopes)
         )
         token = await self._context.client.fetch_token(credentials)
-        return self._hold(resolved, credentials, token)
+        session = self._hold(resolved, credentials, token)
+        # Held in memory only; a secret changed meanwhile forgot the tokens before this one.
+        if await in_thread(self._issued_to_current, resolved, credentials):
+            await in_thread(self._refresh_worked, resolved.application.id, resolved.name)
+        else:
+            self.sessions.pop(session.fingerprint, None)
+        return session
 
     async def token(
         self,
@@ -130,23 +141,33 @@ class Tokens:
         try:
             fresh = await self._refresh(session)
         except CredenzaError as exc:
-            self._refresh_failed(session.application_id, session.environment, exc.message)
+            await in_thread(self._refresh_failed, session.application_id, session.environment, exc)
             raise
         return fresh
 
     def refresh_failures(self) -> list[RefreshFailure]:
-        """Refreshes that failed, in any process of this person, until one succeeds."""
-        failures = self._context.local_state.refresh_failures()
+        """Refreshes that failed, in any process of this person, until one succeeds; and those
+        that could not reach the provider, in this process only."""
+        failures = {**self._context.local_state.refresh_failures(), **self._unreachable}
         return [
             RefreshFailure(app, env, message, at) for (app, env), (message, at) in failures.items()
         ]
 
-    def _refresh_failed(self, app_id: str, environment: str, message: str) -> None:
+    def _refresh_failed(self, app_id: str, environment: str, error: CredenzaError) -> None:
+        from credenza.oauth.answers import error_kind
         from credenza.oauth.untrusted import clean
 
-        self._context.local_state.refresh_failed(
-            app_id, environment, clean(message, limit=300), self._context.clock()
-        )
+        message, now = clean(error.message, limit=300), self._context.clock()
+        if error_kind(error) == "unreachable":
+            # Offline (a laptop asleep, a VPN down) is not kept for `status` in cron to report
+            # as due: the dashboard that saw it says so while it runs.
+            self._unreachable[(app_id, environment)] = (message, now)
+            return
+        self._context.local_state.refresh_failed(app_id, environment, message, now)
+
+    def _refresh_worked(self, app_id: str, environment: str) -> None:
+        self._unreachable.pop((app_id, environment), None)
+        self._context.local_state.refresh_worked(app_id, environment)
 
     async def _refresh(self, session: SessionToken) -> SessionToken:
         if session.user:
@@ -262,7 +283,7 @@ class Tokens:
         session = SessionToken(resolved.application.id, resolved.name, token, scopes, key, True)
         self.sessions[key] = session
         self._tell_agent(resolved.application.id, resolved.name)
-        self._context.local_state.refresh_worked(resolved.application.id, resolved.name)
+        self._refresh_worked(resolved.application.id, resolved.name)
         return session
 
     async def user_token(
@@ -297,9 +318,12 @@ class Tokens:
                 raise
             # Expired, revoked, or already used (a rotation whose answer never got stored).
             await in_thread(self.drop, session)
-            message = f"the provider no longer accepts the refresh token of {resolved.label}"
-            self._refresh_failed(resolved.application.id, resolved.name, message)
-            raise SignInRequiredError(message, hint=f"sign in again: {login}") from None
+            refused = SignInRequiredError(
+                f"the provider no longer accepts the refresh token of {resolved.label}",
+                hint=f"sign in again: {login}",
+            )
+            await in_thread(self._refresh_failed, resolved.application.id, resolved.name, refused)
+            raise refused from None
         # A refresh's id_token is checked too (and is about the same person) before anything of
         # the answer is kept; without one, the sign-in's id_token stays.
         token = await check_id_token(
@@ -336,8 +360,11 @@ class Tokens:
         it was dropped."""
         self.cache(session)
         if self._issued_to_current(resolved, credentials):
+            self._refresh_worked(resolved.application.id, resolved.name)
             return True
-        self.drop(session)
+        # Everything of the credential goes, the index line this call added included: what a
+        # secret change (or a removal) does itself, once more now that this token exists.
+        self.forget(resolved.application.id, resolved.name)
         return False
 
     def _issued_to_current(
@@ -351,7 +378,7 @@ class Tokens:
             return True  # a public client: no secret to change
         try:
             stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        except CredenzaError:
+        except SecretMissingError:
             return False  # removed meanwhile
         return hmac.compare_digest(
             stored.secret.reveal().encode(), credentials.secret.reveal().encode()
@@ -579,8 +606,6 @@ class Tokens:
             self._key(resolved, credentials),
         )
         self.sessions[session.fingerprint] = session
-        # A new token for the credential: whatever refresh failed before works again.
-        self._context.local_state.refresh_worked(resolved.application.id, resolved.name)
         return session
 
     async def _environments_ready(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:

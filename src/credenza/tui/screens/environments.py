@@ -14,9 +14,10 @@ from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.secrets import CheckedSecret, Secret
 from credenza.services.credential_key import SessionToken
+from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import with_advice
+from credenza.tui.advice import advice, with_advice
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
 from credenza.tui.dialogs.secret_input import SecretInputDialog
@@ -180,6 +181,16 @@ class EnvironmentsScreen(TableScreen):
     def _selected(self) -> tuple[str, str] | None:
         key = self.selected_key()
         return split_key(key) if key else None
+
+    def _resolved(self, app_id: str, env_name: str) -> ResolvedEnvironment | None:
+        """The selected row's environment, or None with the reason said: the row may be stale
+        (another process removed or renamed it), and a key press never ends the dashboard."""
+        try:
+            return self.workspace.environments.resolve(app_id, env_name)
+        except CredenzaError as exc:
+            self.notify(advice(exc), title=f"{app_id} / {env_name}", severity="error")
+            self.post_message(ConfigChanged())  # the rows as the file has them now
+            return None
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -436,8 +447,9 @@ class EnvironmentsScreen(TableScreen):
         if (selected := self._selected()) is None:
             return
         app_id, env_name = selected
-        environment = self.workspace.environments.resolve(app_id, env_name).environment
-        target = EnvironmentTarget(app_id, env_name, environment)
+        if (resolved := self._resolved(app_id, env_name)) is None:
+            return
+        target = EnvironmentTarget(app_id, env_name, resolved.environment)
 
         def edited(result: Environment | None) -> None:
             if result is not None:
@@ -450,7 +462,8 @@ class EnvironmentsScreen(TableScreen):
         if (selected := self._selected()) is None:
             return
         app_id, env_name = selected
-        resolved = self.workspace.environments.resolve(app_id, env_name)
+        if (resolved := self._resolved(app_id, env_name)) is None:
+            return
         if resolved.profile.rotation != "overlap":
             self.notify(
                 f"{resolved.label}: the provider rotates by cut-over, so a reset already ended "
@@ -483,7 +496,8 @@ class EnvironmentsScreen(TableScreen):
         if (selected := self._selected()) is None:
             return
         app_id, env_name = selected
-        resolved = self.workspace.environments.resolve(app_id, env_name)
+        if (resolved := self._resolved(app_id, env_name)) is None:
+            return
         body = (
             f"This removes the environment {env_name} of {resolved.application.name} from the "
             "config, and deletes its secret and cached tokens from your keyring. The provider "
