@@ -19,13 +19,9 @@ from credenza.errors import (
     TokenEndpointError,
     TransportError,
 )
-from credenza.oauth.client import (
-    ClientCredentials,
-    OAuthClient,
-    basic_authorization,
-    error_kind,
-    retry_after_seconds,
-)
+from credenza.oauth.answers import error_kind, retry_after_seconds
+from credenza.oauth.auth.basic import basic_authorization
+from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.providers.profiles import resolve_profile
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret

@@ -21,7 +21,8 @@ from credenza.errors import (
     TransportError,
     ValidationError,
 )
-from credenza.oauth.client import ClientCredentials, OAuthClient, error_kind
+from credenza.oauth.answers import error_kind
+from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.oauth.params import apply_param_edits, param_problem
 from credenza.oauth.tokens import (
     Token,

@@ -18,13 +18,6 @@ import httpx
 
 from credenza.errors import CredenzaError
 from credenza.oauth.answers import Answer, Endpoint, ServerMetadata
-from credenza.oauth.answers import check_endpoint as check_endpoint
-from credenza.oauth.answers import endpoint_error as endpoint_error
-from credenza.oauth.answers import error_kind as error_kind
-from credenza.oauth.answers import retry_after_seconds as retry_after_seconds
-from credenza.oauth.auth.basic import basic_authorization as basic_authorization  # its old home
-from credenza.oauth.origins import is_loopback as is_loopback  # their old home
-from credenza.oauth.origins import origin_of as origin_of
 from credenza.oauth.protocol import (
     Attempt,
     ClientCredentials,
@@ -43,19 +36,7 @@ from credenza.oauth.tokens import Token
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
-__all__ = [
-    "ClientCredentials",
-    "HttpSettings",
-    "OAuthClient",
-    "ServerMetadata",
-    "basic_authorization",
-    "check_endpoint",
-    "endpoint_error",
-    "error_kind",
-    "is_loopback",
-    "origin_of",
-    "retry_after_seconds",
-]
+__all__ = ["ClientCredentials", "HttpSettings", "OAuthClient", "ServerMetadata"]
 
 T = TypeVar("T")
 

@@ -65,9 +65,6 @@ class SyncOAuthClient(ClientProtocol):
     def fetch_token(self, credentials: ClientCredentials) -> Token:
         return self._run(self.plan_fetch_token(credentials))
 
-    def request_token(self, credentials: ClientCredentials, form: dict[str, str]) -> Token:
-        return self._run(self.plan_request_token(credentials, form))
-
     # -- the driver -----------------------------------------------------------------------------
 
     def _run(self, plan: Plan[T]) -> T:

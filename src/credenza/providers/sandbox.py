@@ -30,7 +30,7 @@ class SandboxAdapter:
 
         import httpx
 
-        from credenza.oauth.client import check_endpoint
+        from credenza.oauth.answers import check_endpoint
 
         url = f"{self.admin_url}{path}"
         check_endpoint(url, "sandbox admin URL")

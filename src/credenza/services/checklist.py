@@ -23,7 +23,7 @@ def is_placeholder_url(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     if not host:
         return True
-    from credenza.oauth.client import is_loopback
+    from credenza.oauth.origins import is_loopback
 
     return (
         is_loopback(host)

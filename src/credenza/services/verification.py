@@ -47,7 +47,7 @@ class Verification:
 
     async def verify(self, app_ref: str, env_name: str) -> VerifyResult:
         """A live token call that tells apart: ok, wrong secret, scope, unreachable, provider."""
-        from credenza.oauth.client import error_kind
+        from credenza.oauth.answers import error_kind
 
         try:
             resolved = self._environments.resolve(app_ref, env_name)

@@ -31,7 +31,7 @@ STATUS_ADVICE: dict[VerifyStatus, str] = {
 
 def kind_of(error: CredenzaError) -> VerifyStatus:
     """The verify status an error corresponds to, for errors from any action."""
-    from credenza.oauth.client import error_kind
+    from credenza.oauth.answers import error_kind
 
     if isinstance(error, SecretMissingError):
         return "missing_secret"

@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import h11
 
 from credenza.errors import SignInError, ValidationError
-from credenza.oauth.client import check_endpoint, is_loopback
+from credenza.oauth.answers import check_endpoint
 from credenza.oauth.grants.pkce import Pkce
+from credenza.oauth.origins import is_loopback
 from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import clean as _clean
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from credenza.errors import InvalidResponseError, SignInError, TokenEndpointError
-from credenza.oauth.client import check_endpoint
+from credenza.oauth.answers import check_endpoint
 from credenza.oauth.grants import DEVICE_CODE
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
