@@ -21,7 +21,7 @@ PIPEDRIVE = "pipedrive-crm-sync/sandbox"
 
 
 async def shown_url(pilot: Pilot[None]) -> str:
-    for _ in range(200):
+    for _ in range(750):  # up to ~15 s on a loaded machine
         screen = pilot.app.screen
         if isinstance(screen, SignInDialog) and screen._to_copy:
             return screen._to_copy
@@ -40,7 +40,7 @@ async def test_sign_in_through_the_consent_page_puts_a_user_token_in_tokens(
         assert isinstance(app.screen, SignInDialog)
         landing = await browse_and_decide(url, "approve")
         assert landing.status_code == 200
-        for _ in range(200):
+        for _ in range(750):  # up to ~15 s on a loaded machine
             if not isinstance(app.screen, SignInDialog):
                 break
             await pilot.pause(0.02)
@@ -95,7 +95,7 @@ async def test_over_ssh_the_device_code_is_shown_with_its_countdown(
     async with app.run_test(size=(110, 40)) as pilot:
         await goto(pilot, "2", PIPEDRIVE)
         await pilot.press("l")
-        for _ in range(200):
+        for _ in range(750):  # up to ~15 s on a loaded machine
             screen = app.screen
             if isinstance(screen, SignInDialog) and screen._device is not None:
                 break
@@ -115,7 +115,7 @@ async def test_over_ssh_the_device_code_is_shown_with_its_countdown(
                 data={"user_code": device.user_code, "decision": "approve"},
             )
         assert done.status_code == 200
-        for _ in range(200):
+        for _ in range(750):  # up to ~15 s on a loaded machine
             if not isinstance(app.screen, SignInDialog):
                 break
             await pilot.pause(0.02)
@@ -138,7 +138,7 @@ async def _approve_in_browser(pilot: Pilot[None]) -> None:
     url = await shown_url(pilot)
     assert "nonce=" in url
     await browse_and_decide(url, "approve")
-    for _ in range(200):
+    for _ in range(750):  # up to ~15 s on a loaded machine
         status = pilot.app.screen.query("#sign-in-status")
         if not isinstance(pilot.app.screen, SignInDialog) or "✗" in str(
             status.first(Static).content
