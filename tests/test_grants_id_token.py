@@ -279,7 +279,7 @@ def test_keys_are_fetched_once_per_process_and_again_once_for_an_unknown_kid(
     assert jwks_fetches() == 2  # one refetch for the unknown kid, not a loop
 
 
-def test_a_refresh_checks_its_id_token_and_a_spoiled_one_keeps_nothing(
+def test_a_refresh_checks_its_id_token_and_a_spoiled_one_signs_the_user_out(
     cli: CliRunner,
     server: SandboxServer,
     clock: FrozenClock,
@@ -300,7 +300,8 @@ def test_a_refresh_checks_its_id_token_and_a_spoiled_one_keeps_nothing(
     assert before is not None
     assert after["token"]["id_token"] == issued_id_tokens(server)[-1]
     assert after["token"]["id_token"] != before["token"]["id_token"]
-    # A refresh whose id_token was tampered with: refused, and the stored sign-in untouched.
+    # A refresh whose id_token was tampered with: refused, and the sign-in (whose refresh token
+    # the provider answered with is already stored) is dropped whole.
     clock.advance(301)
     credenza_clock.advance(301)
     server.state.id_token_fault = "bad_signature"
@@ -309,7 +310,51 @@ def test_a_refresh_checks_its_id_token_and_a_spoiled_one_keeps_nothing(
     assert out == ""
     assert "signature does not verify" in err
     assert "Traceback" not in err
-    assert stored_user_token(memory_keyring) == after
+    assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
+    assert stored_user_token(memory_keyring) is None
+    server.state.id_token_fault = None
+    code, _, err = cli("token", APP)
+    assert code == 1
+    assert f"credenza login {APP}" in err
+
+
+def test_a_refresh_whose_keys_cannot_be_had_keeps_the_rotated_refresh_token(
+    cli: CliRunner,
+    server: SandboxServer,
+    clock: FrozenClock,
+    credenza_clock: FrozenClock,
+    browser: list[str],
+    memory_keyring: MemoryKeyring,
+) -> None:
+    """The sandbox rotates refresh tokens: the stored one is spent the moment the refresh is
+    answered, so the answer must be kept even when its id_token cannot be checked."""
+    add_portal(cli, server)
+    assert cli("login", APP)[0] == 0
+    before = stored_user_token(memory_keyring)
+    assert before is not None
+    # The provider rotated its signing key, and its key server is down when credenza looks.
+    server.state.rotate_id_token_key()
+    server.state.jwks_down = True
+    clock.advance(301)
+    credenza_clock.advance(301)
+    code, out, err = cli("token", APP)
+    assert code == 0, err
+    assert out.strip()
+    assert "Traceback" not in err
+    kept = stored_user_token(memory_keyring)
+    assert kept is not None
+    assert kept["token"]["refresh_token"] != before["token"]["refresh_token"]
+    # The new id_token was not believed: the sign-in's checked one stays.
+    assert kept["token"]["id_token"] == before["token"]["id_token"]
+    # The keys are back: the next refresh works without a sign-in, with the rotated token.
+    server.state.jwks_down = False
+    clock.advance(301)
+    credenza_clock.advance(301)
+    code, _, err = cli("token", APP)
+    assert code == 0, err
+    latest = stored_user_token(memory_keyring)
+    assert latest is not None
+    assert latest["token"]["id_token"] == issued_id_tokens(server)[-1]
 
 
 async def test_the_device_flow_checks_the_id_token_too(

@@ -205,5 +205,11 @@ class IdTokenError(SignInError):
     sign-in is refused and nothing of it is kept."""
 
 
+class IdTokenUnverifiableError(IdTokenError):
+    """An id_token that could not be checked at all (no issuer, the provider's keys cannot be
+    had): not believed, but not shown to be forged either. A sign-in still fails on it; a
+    refresh keeps its (already stored) tokens and the sign-in's checked id_token."""
+
+
 class SignInRequiredError(OAuthError):
     """A user token cannot be renewed without the user: no refresh token, or it was refused."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from credenza.errors import CredenzaError, IdTokenError
+from credenza.errors import CredenzaError, IdTokenError, IdTokenUnverifiableError
 from credenza.oauth.tokens import claim_time
 from credenza.oauth.untrusted import clean, is_clean
 
@@ -64,14 +64,14 @@ class KeySets:
                 metadata = await client.discover(issuer)
             uri = metadata.jwks_uri
             if not uri:
-                raise IdTokenError(
+                raise IdTokenUnverifiableError(
                     f"the provider sent an id_token, but its metadata at {clean(issuer)} names "
                     "no jwks_uri to check it with",
                     hint="credenza refuses identities it cannot check; sign in without the "
                     "openid scope, or ask the provider to publish its keys",
                 )
             if not is_clean(uri) or " " in uri:
-                raise IdTokenError(
+                raise IdTokenUnverifiableError(
                     f"the jwks_uri in {clean(issuer)}'s metadata has control characters or spaces"
                 )
             found = _Issuer(metadata.issuer, uri)
@@ -86,7 +86,7 @@ class KeySets:
                 data = await client.get_json("jwks", uri)
             keys = data.get("keys")
             if not isinstance(keys, list) or len(keys) > _MAX_KEYS:
-                raise IdTokenError(
+                raise IdTokenUnverifiableError(
                     f"the JWK Set at {clean(uri)} has no list of keys",
                     hint="the jwks_uri in the provider's metadata may be wrong",
                 )
@@ -97,13 +97,16 @@ class KeySets:
 @contextmanager
 def _cannot_check() -> Iterator[None]:
     """A provider whose keys cannot be had (down, http, not JSON): the sign-in fails as one whose
-    id_token failed a check, since credenza cannot believe it."""
+    id_token failed a check, since credenza cannot believe it; marked unverifiable (not forged),
+    so that a refresh keeps what it already stored."""
     try:
         yield
-    except IdTokenError:
+    except IdTokenUnverifiableError:
         raise
+    except IdTokenError as exc:
+        raise IdTokenUnverifiableError(exc.message, hint=exc.hint) from None
     except CredenzaError as exc:
-        raise IdTokenError(
+        raise IdTokenUnverifiableError(
             f"the id_token cannot be checked: {exc.message}", hint=exc.hint
         ) from None
 
@@ -127,7 +130,7 @@ async def verify(
     otherwise. ``nonce`` is the one the authorization request carried; ``subject`` the ``sub``
     of the sign-in a refreshed id_token must still be about (OIDC Core §12.2)."""
     if not issuer:
-        raise IdTokenError(
+        raise IdTokenUnverifiableError(
             "the provider sent an id_token, but the environment has no issuer to check it against",
             hint="give the environment its issuer (credenza env edit APP ENV --issuer URL) and "
             "sign in again",

@@ -80,6 +80,8 @@ def create_app(
 
     async def jwks(request: Request) -> Response:
         record(request, {})
+        if state.jwks_down:
+            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         return JSONResponse(state.jwks(), headers={"Cache-Control": "max-age=300"})
 
     async def metadata(_: Request) -> Response:

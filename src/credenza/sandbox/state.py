@@ -234,6 +234,8 @@ class SandboxState:
         self.id_token_key = ec.generate_private_key(ec.SECP256R1())
         self.id_token_kid = _thumbprint(self.id_token_key)
         self.id_token_fault: IdTokenFault | None = None
+        # The JWK Set endpoint answers 503 while set (a provider's key server briefly down).
+        self.jwks_down = False
         self.issued_id_tokens: list[str] = []  # every id_token sent, for tests' leak checks
         self.pending: dict[str, PendingAuthorization] = {}
         self.codes: dict[str, AuthorizationCode] = {}
@@ -458,6 +460,12 @@ class SandboxState:
         with self.lock:
             self.issued_id_tokens.append(token)
         return token
+
+    def rotate_id_token_key(self) -> None:
+        """A new signing key, published instead of the old one (a provider's key rotation)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        with self.lock:
+            self.id_token_key, self.id_token_kid = key, _thumbprint(key)
 
     def jwks(self) -> dict[str, Any]:
         """The public key id_tokens are signed with, as a JWK Set (RFC 7517 §5)."""

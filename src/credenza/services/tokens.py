@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from credenza.errors import (
     CredenzaError,
+    IdTokenError,
+    IdTokenUnverifiableError,
     InvalidResponseError,
     RevocationUnconfirmedError,
     SecretMissingError,
@@ -324,12 +327,29 @@ class Tokens:
             )
             await in_thread(self._refresh_failed, resolved.application.id, resolved.name, refused)
             raise refused from None
-        # A refresh's id_token is checked too (and is about the same person) before anything of
-        # the answer is kept; without one, the sign-in's id_token stays.
-        token = await check_id_token(
-            self._context, resolved, credentials.client_id, token, previous=session.token
-        )
-        fresh = await in_thread(self.keep_user_token, resolved, session.requested_scopes, token)
+        # The answer is stored at once, with the sign-in's (checked) id_token: at a provider
+        # that rotates refresh tokens the stored one is spent now, and nothing that can fail or
+        # be interrupted later (a JWKS fetch, Ctrl-C) may lose the new one.
+        scopes = session.requested_scopes
+        kept = replace(token, id_token=session.token.id_token)
+        fresh = await in_thread(self.keep_user_token, resolved, scopes, kept)
+        if token.id_token is None:
+            return fresh, False
+        # Then the refresh's own id_token (about the same person, OIDC Core §12.2).
+        try:
+            await check_id_token(
+                self._context, resolved, credentials.client_id, token, previous=session.token
+            )
+        except IdTokenUnverifiableError:
+            # The keys cannot be had just now: the new id_token is not believed, the checked one
+            # of the sign-in stays with the (kept) tokens.
+            return fresh, False
+        except IdTokenError as exc:
+            # Forged, another user's, another client's: the whole sign-in goes.
+            await in_thread(self.drop, fresh)
+            await in_thread(self._refresh_failed, resolved.application.id, resolved.name, exc)
+            raise
+        fresh = await in_thread(self.keep_user_token, resolved, scopes, token)
         return fresh, False
 
     # -- the cache ----------------------------------------------------------------------------
