@@ -280,7 +280,11 @@ def test_the_deadline_alarm_leaves_an_outer_alarm_armed() -> None:
     import signal
 
     rang: list[int] = []
-    previous = signal.signal(signal.SIGALRM, lambda signum, frame: rang.append(signum))
+
+    def outer(signum: int, frame: object) -> None:
+        rang.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, outer)
     signal.setitimer(signal.ITIMER_REAL, 30.0)
     try:
         with header_drip() as url:
@@ -289,6 +293,7 @@ def test_the_deadline_alarm_leaves_an_outer_alarm_armed() -> None:
                 client.fetch_token(creds(url))
             client.close()
         assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
+        assert signal.getsignal(signal.SIGALRM) is outer  # the caller's handler is back too
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
