@@ -116,8 +116,10 @@ class LocalState:
 
         def edit(table: dict[str, Any]) -> None:
             section = _marks(table)
-            for key in stale:
-                section.pop(key, None)
+            for key in stale:  # unless marked again meanwhile (read afresh under the lock)
+                when = section.get(key)
+                if not (isinstance(when, datetime) and when >= read_at):
+                    section.pop(key, None)
             for key in missing:
                 section.setdefault(key, read_at)
 
