@@ -198,6 +198,12 @@ def test_sign_in_without_openid_sends_no_nonce_and_works_as_before(
         ("expired", "the id_token expired at"),
         ("foreign_key", "which the issuer does not publish"),
         ("hmac", "signed with HS256; credenza accepts only public-key signatures"),
+        ("alg_none", "signed with none; credenza accepts only public-key signatures"),
+        ("no_sub", "the id_token has no sub claim"),
+        ("no_exp", "the id_token has no exp claim"),
+        ("no_nonce", "nonce is not the one this sign-in sent"),
+        # Alg confusion: the JWK Set publishes a symmetric key, and the token is HS256 with it.
+        ("oct_key", "signed with HS256; credenza accepts only public-key signatures"),
     ],
 )
 def test_a_spoiled_id_token_fails_the_sign_in_with_one_line_and_nothing_is_stored(
@@ -259,26 +265,96 @@ def server_time(server: SandboxServer) -> Any:
     return datetime.fromtimestamp(server.state.clock(), UTC)
 
 
-def test_keys_are_fetched_once_per_process_and_again_once_for_an_unknown_kid(
-    cli: CliRunner,
-    server: SandboxServer,
-    credenza_clock: FrozenClock,
-    browser: list[str],
+def jwks_fetches(server: SandboxServer) -> int:
+    return sum(1 for r in server.state.requests if r["path"] == "/oauth/jwks")
+
+
+async def test_keys_are_fetched_once_and_again_at_most_once_a_minute_for_an_unknown_kid(
+    server: SandboxServer, clock: FrozenClock
 ) -> None:
-    add_portal(cli, server)
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.id_token import KeySets, verify
+    from credenza.secrets import Secret
 
-    def jwks_fetches() -> int:
-        return sum(1 for r in server.state.requests if r["path"] == "/oauth/jwks")
+    portal = server.state.add_client({"client_id": "c", "scope": "openid"})
+    client, key_sets = OAuthClient(FAST), KeySets()
 
-    assert cli("login", APP)[0] == 0
-    assert jwks_fetches() == 1
-    assert cli("login", APP)[0] == 0
-    assert jwks_fetches() == 1  # cached in this process
+    async def check(now: Any = None) -> None:
+        token = server.state.id_token(portal, server.issuer, "ada", None, None)
+        await verify(
+            client,
+            Secret(token),
+            issuer=server.issuer,
+            client_id="c",
+            now=now or clock(),
+            key_sets=key_sets,
+        )
+
+    await check()
+    await check()
+    assert jwks_fetches(server) == 1  # cached
     server.state.id_token_fault = "foreign_key"
-    assert cli("login", APP)[0] == 1
-    assert jwks_fetches() == 2  # one refetch for the unknown kid, not a loop
+    with pytest.raises(IdTokenError, match="which the issuer does not publish"):
+        await check()
+    assert jwks_fetches(server) == 2  # one refetch for the unknown kid, not a loop
+    with pytest.raises(IdTokenError, match="which the issuer does not publish"):
+        await check()
+    assert jwks_fetches(server) == 2  # tokens naming unknown keys cannot hammer the provider
+    with pytest.raises(IdTokenError, match="which the issuer does not publish"):
+        await check(clock() + timedelta(seconds=61))
+    assert jwks_fetches(server) == 3  # a minute on, once more
+    await client.aclose()
 
 
+async def test_a_key_rotation_without_kid_is_followed_by_a_refetch_at_most_once_a_minute(
+    server: SandboxServer, clock: FrozenClock
+) -> None:
+    """A provider with one key at a time and no ``kid`` in its tokens: after it rotates, the
+    signature fails against the cached key, and the set is fetched again (not forever refused)."""
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.id_token import KeySets, verify
+    from credenza.secrets import Secret
+
+    portal = server.state.add_client({"client_id": "c", "scope": "openid"})
+    server.state.id_token_fault = "no_kid"
+    client, key_sets = OAuthClient(FAST), KeySets()
+
+    async def check(now: Any = None) -> dict[str, Any]:
+        token = server.state.id_token(portal, server.issuer, "ada", None, None)
+        return await verify(
+            client,
+            Secret(token),
+            issuer=server.issuer,
+            client_id="c",
+            now=now or clock(),
+            key_sets=key_sets,
+        )
+
+    assert (await check())["aud"] == "c"
+    assert jwks_fetches(server) == 1
+    server.state.rotate_id_token_key()
+    assert (await check())["aud"] == "c"
+    assert jwks_fetches(server) == 2
+    # Rotated again within the minute: refused, without a fetch (a forger's tokens with bad
+    # signatures must not make credenza fetch the keys on every one).
+    server.state.rotate_id_token_key()
+    with pytest.raises(IdTokenError, match="signature does not verify"):
+        await check()
+    assert jwks_fetches(server) == 2
+    assert (await check(clock() + timedelta(seconds=61)))["aud"] == "c"
+    assert jwks_fetches(server) == 3
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("bad_signature", "signature does not verify"),
+        ("other_sub", "the refreshed id_token names another user than the one who signed in"),
+        ("alg_none", "signed with none; credenza accepts only public-key signatures"),
+        ("wrong_aud", "the id_token is for another client"),
+    ],
+)
 def test_a_refresh_checks_its_id_token_and_a_spoiled_one_signs_the_user_out(
     cli: CliRunner,
     server: SandboxServer,
@@ -286,6 +362,8 @@ def test_a_refresh_checks_its_id_token_and_a_spoiled_one_signs_the_user_out(
     credenza_clock: FrozenClock,
     browser: list[str],
     memory_keyring: MemoryKeyring,
+    fault: IdTokenFault,
+    said: str,
 ) -> None:
     add_portal(cli, server)
     assert cli("login", APP)[0] == 0
@@ -304,11 +382,11 @@ def test_a_refresh_checks_its_id_token_and_a_spoiled_one_signs_the_user_out(
     # the provider answered with is already stored) is dropped whole.
     clock.advance(301)
     credenza_clock.advance(301)
-    server.state.id_token_fault = "bad_signature"
+    server.state.id_token_fault = fault
     code, out, err = cli("token", APP)
     assert code == 1
     assert out == ""
-    assert "signature does not verify" in err
+    assert said in err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
     assert stored_user_token(memory_keyring) is None
@@ -410,6 +488,8 @@ async def test_the_device_flow_checks_the_id_token_too(
     pending = await workspace.sign_in.start_device(app.id, "production", None)
     with pytest.raises(IdTokenError, match="for another client"):
         await workspace.sign_in.finish_device(pending, sleep=approve)
+    # The workspace (a dashboard, one process) fetched the provider's keys once for both.
+    assert jwks_fetches(server) == 1
     # The first sign-in is what the keyring still holds.
     held = workspace.tokens.user_session(workspace.environments.resolve(app.id, "production"))
     assert held is not None

@@ -1,8 +1,9 @@
 """OpenID Connect id_tokens: checked (OIDC Core §3.1.3.7) before a word of them is believed.
 
 The signature is checked by PyJWT against the issuer's published keys (its JWK Set at the
-``jwks_uri`` its discovery metadata names, fetched once per process and again once when a token
-names a key the cached set lacks); then ``iss``, ``aud`` and ``azp``, the times against
+``jwks_uri`` its discovery metadata names, fetched once per workspace and again when a token
+names a key the cached set lacks or its signature fails against the cached keys, at most once a
+minute per set); then ``iss``, ``aud`` and ``azp``, the times against
 credenza's own clock, and the ``nonce`` of the sign-in. Only asymmetric algorithms are accepted:
 ``none`` and the HMAC family (keyed with the client secret) never are.
 """
@@ -41,6 +42,10 @@ ALGORITHMS = (
 )
 # A JWK Set larger than this is not a provider's key list.
 _MAX_KEYS = 100
+# A cached JWK Set is fetched again (a provider that rotated its keys) at most this often: tokens
+# naming unknown keys, or with signatures no key verifies, cannot make credenza hammer the
+# provider.
+REFETCH_EVERY = timedelta(seconds=60)
 
 
 @dataclass
@@ -50,12 +55,26 @@ class _Issuer:
 
 
 class KeySets:
-    """Each issuer's declared name and JWK Set, fetched once per process (a dashboard signs in
-    many times); an unknown ``kid`` refetches the set once, for a provider that rotated."""
+    """Each issuer's declared name and JWK Set, fetched once per workspace (a dashboard signs in
+    many times); fetched again for a provider that rotated its keys (see ``may_refetch``). The
+    issuer's metadata stays for the workspace's life: only the keys rotate."""
 
     def __init__(self) -> None:
         self._issuers: dict[str, _Issuer] = {}
         self._sets: dict[str, list[dict[str, Any]]] = {}
+        self._refetched: dict[str, datetime] = {}
+
+    def cached(self, uri: str) -> bool:
+        return uri in self._sets
+
+    def may_refetch(self, uri: str, now: datetime) -> bool:
+        """Whether the set at ``uri`` may be fetched again now (once a minute at most), counting
+        the refetch when it may."""
+        last = self._refetched.get(uri)
+        if last is not None and now - last < REFETCH_EVERY:
+            return False
+        self._refetched[uri] = now
+        return True
 
     async def issuer(self, client: OAuthClient, issuer: str) -> _Issuer:
         found = self._issuers.get(issuer)
@@ -111,10 +130,6 @@ def _cannot_check() -> Iterator[None]:
         ) from None
 
 
-# One per process: what a dashboard fetched for one sign-in serves the next.
-KEY_SETS = KeySets()
-
-
 async def verify(
     client: OAuthClient,
     id_token: Secret,
@@ -124,11 +139,13 @@ async def verify(
     now: datetime,
     nonce: str | None = None,
     subject: str | None = None,
-    key_sets: KeySets = KEY_SETS,
+    key_sets: KeySets,
 ) -> dict[str, Any]:
     """The id_token's claims once every check holds; IdTokenError (one line, never the token)
     otherwise. ``nonce`` is the one the authorization request carried; ``subject`` the ``sub``
-    of the sign-in a refreshed id_token must still be about (OIDC Core §12.2)."""
+    of the sign-in a refreshed id_token must still be about (OIDC Core §12.2); ``key_sets`` the
+    workspace's cache of issuers' keys (what a dashboard fetched for one sign-in serves the
+    next)."""
     if not issuer:
         raise IdTokenUnverifiableError(
             "the provider sent an id_token, but the environment has no issuer to check it against",
@@ -150,10 +167,15 @@ async def verify(
     kid = header.get("kid")
     kid = kid if isinstance(kid, str) else None
     found = await key_sets.issuer(client, issuer)
-    keys = _candidates(await key_sets.keys(client, found.jwks_uri), kid, alg)
-    if not keys and kid is not None:
-        # A provider that rotated its keys since this process fetched them.
-        keys = _candidates(await key_sets.keys(client, found.jwks_uri, refetch=True), kid, alg)
+    uri = found.jwks_uri
+    was_cached = key_sets.cached(uri)
+    keys = _candidates(await key_sets.keys(client, uri), kid, alg)
+    claims = _decode(raw, keys, alg, found.issuer, client_id)
+    if claims is None and was_cached and key_sets.may_refetch(uri, now):
+        # A provider that rotated its keys since they were fetched: the token names a key the
+        # cached set lacks, or (no kid) no cached key verifies its signature.
+        keys = _candidates(await key_sets.keys(client, uri, refetch=True), kid, alg)
+        claims = _decode(raw, keys, alg, found.issuer, client_id)
     if not keys:
         which = f"key {clean(kid, limit=60)!r}" if kid else f"an {alg} key"
         raise IdTokenError(
@@ -161,7 +183,11 @@ async def verify(
             "jwks_uri",
             hint="a forged id_token, or a provider mid key rotation; sign in again",
         )
-    claims = _decode(raw, keys, alg, found.issuer, client_id)
+    if claims is None:
+        raise IdTokenError(
+            "the id_token's signature does not verify against the issuer's published keys",
+            hint="a tampered or forged id_token; nothing was stored — sign in again",
+        )
     _check(claims, client_id=client_id, now=now, nonce=nonce, subject=subject)
     return claims
 
@@ -183,7 +209,9 @@ def _candidates(keys: list[dict[str, Any]], kid: str | None, alg: str) -> list[j
 
 def _decode(
     raw: str, keys: list[jwt.PyJWK], alg: str, issuer: str, client_id: str
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The claims, once one of ``keys`` verifies the signature; None when none does (also when
+    there are none); IdTokenError for a token that is signed right but wrong otherwise."""
     options: Any = {
         # Times are checked against credenza's own clock (frozen in tests), below.
         "verify_exp": False,
@@ -214,10 +242,7 @@ def _decode(
             raise IdTokenError(f"the id_token has no {clean(exc.claim, limit=20)} claim") from None
         except jwt.PyJWTError as exc:
             raise IdTokenError(f"the id_token is malformed ({type(exc).__name__})") from None
-    raise IdTokenError(
-        "the id_token's signature does not verify against the issuer's published keys",
-        hint="a tampered or forged id_token; nothing was stored — sign in again",
-    )
+    return None
 
 
 def _check(

@@ -47,7 +47,16 @@ IdTokenFault = Literal[
     "foreign_key",
     "many_aud",
     "hmac",
+    "alg_none",  # unsigned (alg: none)
+    "no_sub",
+    "no_exp",
+    "no_nonce",  # the nonce the authorization request carried is left out
+    "other_sub",  # about another user (a refresh must stay about the one who signed in)
+    "oct_key",  # alg confusion: HS256 keyed with a symmetric key the JWK Set publishes
+    "no_kid",  # well signed, but its header names no key (a provider with one key at a time)
 ]
+# The symmetric key an "oct_key" JWK Set publishes next to the real one.
+OCT_KID = "shared-hmac"
 ID_TOKEN_ALG = "ES256"
 
 
@@ -234,6 +243,7 @@ class SandboxState:
         self.id_token_key = ec.generate_private_key(ec.SECP256R1())
         self.id_token_kid = _thumbprint(self.id_token_key)
         self.id_token_fault: IdTokenFault | None = None
+        self._oct_secret = b"published-symmetric-key-0123456789abcdef"
         # The JWK Set endpoint answers 503 while set (a provider's key server briefly down).
         self.jwks_down = False
         self.issued_id_tokens: list[str] = []  # every id_token sent, for tests' leak checks
@@ -447,10 +457,23 @@ class SandboxState:
             claims["iat"], claims["exp"] = int(now - 7200), int(now - 3600)
         elif fault == "foreign_key":
             key, kid = ec.generate_private_key(ec.SECP256R1()), "not-published"
+        elif fault in ("no_sub", "no_exp", "no_nonce"):
+            claims.pop(fault.removeprefix("no_"), None)
+        elif fault == "other_sub":
+            claims["sub"] = "u-someone-else"
         if fault == "hmac":
             # OIDC allows HS256 keyed with the client secret; a client that accepts it can be
             # fooled by anyone who knows (or guesses) the secret.
             token = jwt.encode(claims, client.client_secret, algorithm="HS256")
+        elif fault == "oct_key":
+            # The published symmetric key is public: anyone can sign with it.
+            token = jwt.encode(
+                claims, self._oct_secret, algorithm="HS256", headers={"kid": OCT_KID}
+            )
+        elif fault == "alg_none":
+            token = jwt.encode(claims, "", algorithm="none")
+        elif fault == "no_kid":
+            token = jwt.encode(claims, key, algorithm=ID_TOKEN_ALG)
         else:
             token = jwt.encode(claims, key, algorithm=ID_TOKEN_ALG, headers={"kid": kid})
         if fault == "bad_signature":
@@ -470,7 +493,11 @@ class SandboxState:
     def jwks(self) -> dict[str, Any]:
         """The public key id_tokens are signed with, as a JWK Set (RFC 7517 §5)."""
         public = jwt.algorithms.ECAlgorithm.to_jwk(self.id_token_key.public_key(), as_dict=True)
-        return {"keys": [{**public, "kid": self.id_token_kid, "use": "sig", "alg": ID_TOKEN_ALG}]}
+        keys = [{**public, "kid": self.id_token_kid, "use": "sig", "alg": ID_TOKEN_ALG}]
+        if self.id_token_fault == "oct_key":
+            secret = base64.urlsafe_b64encode(self._oct_secret).rstrip(b"=").decode("ascii")
+            keys.append({"kty": "oct", "k": secret, "kid": OCT_KID, "use": "sig", "alg": "HS256"})
+        return {"keys": keys}
 
     def _sign(self, claims: dict[str, Any]) -> str:
         def b64(data: bytes) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     # httpx loads only when a network call needs it: offline commands and cached tokens stay fast.
     from credenza.oauth.client import OAuthClient
     from credenza.oauth.exchange import Exchange
+    from credenza.oauth.id_token import KeySets
     from credenza.oauth.protocol import ClientProtocol, HttpSettings
     from credenza.oauth.sync_client import SyncOAuthClient
 
@@ -57,6 +58,7 @@ class Context:
     _names: dict[str, Application] | None = field(init=False, repr=False, default=None)
     _client: OAuthClient | None = field(init=False, default=None, repr=False)
     _blocking: SyncOAuthClient | None = field(init=False, default=None, repr=False)
+    _key_sets: KeySets | None = field(init=False, default=None, repr=False)
     # `--verbose`: told of every HTTP exchange of either client.
     _observer: Callable[[Exchange], None] | None = field(init=False, default=None, repr=False)
 
@@ -107,6 +109,15 @@ class Context:
             result = change(config)
         self.config = config
         return result
+
+    @property
+    def key_sets(self) -> KeySets:
+        """The issuers' id_token keys this workspace fetched (PyJWT loads with the first)."""
+        if self._key_sets is None:
+            from credenza.oauth.id_token import KeySets
+
+            self._key_sets = KeySets()
+        return self._key_sets
 
     @property
     def client(self) -> OAuthClient:

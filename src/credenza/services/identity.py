@@ -64,5 +64,6 @@ async def check_id_token(
         now=context.clock(),
         nonce=nonce,
         subject=subject,
+        key_sets=context.key_sets,
     )
     return token
