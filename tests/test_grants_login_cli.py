@@ -3,6 +3,7 @@ sandbox over real HTTP. The browser is a plain HTTP client (no real browser runs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import tomllib
@@ -13,8 +14,12 @@ import httpx
 import pytest
 import tomli_w
 
+from credenza.config.store import ConfigStore
+from credenza.errors import SignInRequiredError
 from credenza.sandbox import SandboxServer, SandboxState
-from tests.conftest import CliRunner
+from credenza.secrets import SecretStore
+from credenza.workspace import Workspace
+from tests.conftest import FAST, CliRunner
 from tests.grants_helpers import FrozenClock
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -316,3 +321,41 @@ def test_token_scope_for_a_signed_in_person_is_checked_not_dropped(
     assert "does not carry deals:write (it has: deals:read)" in err
     assert "credenza login pipedrive-crm --env production --scope deals:write" in err
     assert len(server.state.requests) == requests  # nothing sent: a refresh cannot add a scope
+
+
+def test_a_secret_set_during_a_sign_in_refresh_keeps_nothing_of_the_old_credential(
+    cli: CliRunner,
+    server: SandboxServer,
+    browser: list[str],
+    config_path: Path,
+    secret_store: SecretStore,
+) -> None:
+    """The refresh answer is stored at once; if the client secret was replaced meanwhile (that
+    forgot the sign-in), the answer goes too, and the person is asked to sign in again."""
+    add_pipedrive(cli, server, free_callback())
+    assert cli("login", "pipedrive-crm")[0] == 0
+    always_refresh(config_path)
+
+    def process() -> Workspace:
+        return Workspace(store=ConfigStore(config_path), secrets=secret_store, http_settings=FAST)
+
+    async def scenario() -> None:
+        refreshing, other = process(), process()
+        server.state.add_fault({"mode": "latency", "latency_ms": 400, "client_id": "pd-user"})
+        before = len(server.state.requests)
+        call = asyncio.create_task(refreshing.tokens.token("pipedrive-crm"))
+        while len(server.state.requests) == before:  # the refresh is in flight from here
+            await asyncio.sleep(0.005)
+        other.credentials.set("pipedrive-crm", "production", "a-new-secret-0123456789abcdef")
+        with pytest.raises(SignInRequiredError, match="changed during the refresh"):
+            await call
+        resolved = refreshing.environments.resolve("pipedrive-crm", "production")
+        assert refreshing.tokens.user_session(resolved) is None
+        await refreshing.aclose()
+        await other.aclose()
+
+    asyncio.run(scenario())
+    code, out, err = cli("token", "pipedrive-crm")
+    assert code == 1
+    assert out == ""
+    assert "credenza login pipedrive-crm" in err

@@ -333,6 +333,15 @@ class Tokens:
         scopes = session.requested_scopes
         kept = replace(token, id_token=session.token.id_token)
         fresh = await in_thread(self.keep_user_token, resolved, scopes, kept)
+        if not await in_thread(self._issued_to_current, resolved, credentials):
+            # The client secret changed while this was in flight: that change forgot the
+            # sign-in (it belonged to the credential as it was), so this answer goes too.
+            await in_thread(self.forget, resolved.application.id, resolved.name)
+            raise SignInRequiredError(
+                f"the client secret of {resolved.label} changed during the refresh; the sign-in "
+                "belonged to the old one",
+                hint=f"sign in again: {login}",
+            )
         if token.id_token is None:
             return fresh, False
         # Then the refresh's own id_token (about the same person, OIDC Core §12.2).
