@@ -303,3 +303,28 @@ async def test_a_key_on_a_row_removed_elsewhere_says_so_and_the_dashboard_stays(
         assert app.is_running
         assert not isinstance(app.screen, ConfirmDialog)
         assert "chorus-line-test/sandbox" not in app.screen._row_keys
+
+
+async def test_a_dialog_closed_leaves_the_cursor_where_it_was(app: CredenzaApp) -> None:
+    """Opened from Applications (enter), Environments follows that application once; closing a
+    dialog later must not move the cursor back to it, or the next key acts on another row."""
+    async with app.run_test(size=(60, 20)) as pilot:
+        await goto(pilot, "1", "chorus-line-test")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.selected_key().startswith("chorus-line-test/")
+        await pilot.press("G")
+        await settle(pilot)
+        last = app.screen.selected_key()
+        assert not last.startswith("chorus-line-test/")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.selected_key() == last
+        # Opening an application from Applications again still follows it.
+        await goto(pilot, "1", "chorus-line-test")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.selected_key().startswith("chorus-line-test/")

@@ -69,6 +69,7 @@ class EnvironmentsScreen(TableScreen):
     def __init__(self) -> None:
         super().__init__()
         self.revealed: dict[str, Secret] = {}
+        self._follow_on_resume = True
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         # No keyring read here: whether this person stored a secret comes from their local state
@@ -110,9 +111,15 @@ class EnvironmentsScreen(TableScreen):
         if self.credenza.selected_application:
             self._select_application(self.credenza.selected_application)
 
+    def on_screen_suspend(self) -> None:
+        # Suspended by another section (a mode switch) or by a dialog over this one: only the
+        # first comes back to follow the application opened elsewhere. After a dialog the cursor
+        # stays on the row it was on, or the next key would act on another environment.
+        self._follow_on_resume = self.app.current_mode != self.MODE
+
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if self.credenza.selected_application:
+        if self.credenza.selected_application and self._follow_on_resume:
             self._select_application(self.credenza.selected_application)
 
     def _select_application(self, app_id: str) -> None:
