@@ -215,3 +215,24 @@ def test_demo_no_ui_runs_offline_and_cleans_up_on_sigterm() -> None:
         time.sleep(0.05)
     assert not workspace.exists()
     assert proc.returncode == 0
+
+
+def test_serve_says_what_is_wrong_with_its_port(cli) -> None:
+    import socket
+
+    code, _, err = cli("sandbox", "serve", "--port", "99999")
+    assert code == 2
+    assert "not a port" in err
+    assert "Traceback" not in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = cli("sandbox", "serve", "--port", str(port))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "choose another --port" in err
+    assert out == ""
+    code, _, err = cli("sandbox", "serve", "--token-ttl", "-5")
+    assert code == 2
+    assert "above 0" in err

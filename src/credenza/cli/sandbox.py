@@ -8,6 +8,7 @@ from pathlib import Path
 
 from credenza.cli import output
 from credenza.cli.common import Group, open_workspace
+from credenza.errors import ValidationError
 
 
 def register(commands: Group) -> None:
@@ -30,11 +31,13 @@ def register(commands: Group) -> None:
         cmd_serve,
         "  credenza sandbox serve --port 8400 --clients clients.toml",
     )
-    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     serve.add_argument(
         "--clients", type=Path, help="preload clients (JSON or TOML, RFC 7591 names)"
     )
-    serve.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds")
+    serve.add_argument(
+        "--token-ttl", type=_positive, default=3600, help="token lifetime in seconds"
+    )
     serve.add_argument("--state", type=Path, help="keep state in this JSON file across restarts")
     serve.add_argument(
         "--auto-approve",
@@ -82,10 +85,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for metadata in load_clients(args.clients):
             if metadata.get("client_id") not in state.clients:
                 state.add_client(metadata)
-    server = SandboxServer(state, port=args.port)
+    try:
+        server = SandboxServer(state, port=args.port)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}",
+            hint="choose another --port, or leave it out for a free one",
+        ) from None
     print(f"issuer: {server.issuer}", flush=True)
     print(f"admin token: {server.admin_token}", flush=True)
     output.info("serving on 127.0.0.1 until interrupted (Ctrl+C)")
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: give 1-65535, or 0 for a free one"
+        )
+    return port
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
