@@ -328,3 +328,14 @@ async def test_a_dialog_closed_leaves_the_cursor_where_it_was(app: CredenzaApp) 
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.selected_key().startswith("chorus-line-test/")
+
+
+async def test_fetch_and_verify_on_a_sign_in_environment_say_to_press_l(app: CredenzaApp) -> None:
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", "pipedrive-crm-sync/sandbox")
+        for key in ("f", "t"):
+            await pilot.press(key)
+            await settle(pilot)
+            text = detail_text(app)
+            assert "press l to sign in" in text, key
+            assert "ask the provider" not in text

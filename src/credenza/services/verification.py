@@ -14,6 +14,7 @@ from credenza.errors import (
     OAuthError,
     SecretMissingError,
     SecretStoreError,
+    SignInRequiredError,
 )
 from credenza.oauth.grants import USER_GRANTS, token_grant
 from credenza.services.context import Context
@@ -23,7 +24,8 @@ from credenza.services.tokens import Tokens
 EXPIRY_WARNING = timedelta(days=30)
 
 # What a verify tells apart: the provider's answers (ErrorKind) and credenza's own findings.
-VerifyStatus = Literal["ok", "missing_secret", "keyring", "config"] | ErrorKind
+# "sign_in": a person's token is needed and nobody is signed in (or the sign-in has lapsed).
+VerifyStatus = Literal["ok", "missing_secret", "keyring", "config", "sign_in"] | ErrorKind
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Verification:
             return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
         except SecretStoreError as exc:
             return VerifyResult(app_id, env_name, "keyring", str(exc), warnings)
+        except SignInRequiredError as exc:
+            return VerifyResult(app_id, env_name, "sign_in", str(exc), warnings)
         except OAuthError as exc:
             return VerifyResult(app_id, env_name, error_kind(exc), str(exc), warnings)
         except CredenzaError as exc:

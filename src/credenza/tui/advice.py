@@ -10,6 +10,7 @@ from credenza.errors import (
     OAuthError,
     SecretMissingError,
     SecretStoreError,
+    SignInRequiredError,
 )
 from credenza.services.verification import VerifyStatus
 
@@ -25,6 +26,7 @@ STATUS_ADVICE: dict[VerifyStatus, str] = {
     "grant_not_allowed": "the client may not use this grant: enable it in the provider's portal",
     "scope": "press e to change the scopes, or request access on Contracts (3, then n)",
     "provider": "press the same key to try again; if it persists, ask the provider",
+    "sign_in": "press l to sign in (the token is then on Tokens, 4)",
     "unreachable": "press e to check the token URL (or D to discover it), then try again",
 }
 
@@ -37,6 +39,8 @@ def kind_of(error: CredenzaError) -> VerifyStatus:
         return "missing_secret"
     if isinstance(error, SecretStoreError):
         return "keyring"
+    if isinstance(error, SignInRequiredError):
+        return "sign_in"
     if isinstance(error, OAuthError) and not isinstance(error, EndpointChangedError):
         kind: ErrorKind = error_kind(error)
         return kind
