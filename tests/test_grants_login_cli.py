@@ -359,3 +359,17 @@ def test_a_secret_set_during_a_sign_in_refresh_keeps_nothing_of_the_old_credenti
     assert code == 1
     assert out == ""
     assert "credenza login pipedrive-crm" in err
+
+
+def test_revoking_a_persons_token_says_it_signs_them_out(
+    cli: CliRunner, server: SandboxServer, browser: list[str]
+) -> None:
+    add_pipedrive(cli, server, free_callback())
+    assert cli("login", "pipedrive-crm")[0] == 0
+    code, _, err = cli("revoke", "pipedrive-crm")
+    assert code == 0, err
+    assert "signed out" in err
+    assert "credenza login pipedrive-crm --env production signs in again" in err
+    code, _, err = cli("token", "pipedrive-crm")
+    assert code == 1
+    assert "credenza login pipedrive-crm" in err

@@ -381,6 +381,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         return 0
     outcomes = run_async(workspace, _revoke_all(workspace, sessions))
     output.info(f"{outcomes[-1]} {len(sessions)} token(s) of {resolved.label}")
+    if any(session.user for session in sessions):
+        output.info(
+            "the person signed in is signed out (the refresh token went too): "
+            f"credenza login {resolved.application.id} --env {resolved.name} signs in again"
+        )
     return 0
 
 

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widget import Widget
 
+from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.credential_key import SessionToken
 from credenza.tui.dialogs.confirm import ConfirmDialog
@@ -272,8 +273,22 @@ class TokensScreen(TableScreen):
     def action_revoke(self) -> None:
         if (session := self._session(self.selected_key())) is None:
             return
-        resolved = self.workspace.environments.resolve(session.application_id, session.environment)
+        try:
+            resolved = self.workspace.environments.resolve(
+                session.application_id, session.environment
+            )
+        except CredenzaError as exc:  # removed elsewhere since the row was drawn
+            self.notify(str(exc), severity="error", markup=False)
+            self.reload()
+            return
         how = "Revoke (RFC 7009)" if resolved.revocation_url else "Log out (GET + Bearer)"
+        body = f"{resolved.label}: calls that use this token will be refused from now on."
+        if session.user:
+            who = session.account or "the person signed in"
+            body += (
+                f" This signs {who} out: the refresh token goes too, and a new token needs a "
+                "new sign-in (l on Environments)."
+            )
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -287,7 +302,7 @@ class TokensScreen(TableScreen):
         self.app.push_screen(
             ConfirmDialog(
                 f"{how} this token?",
-                f"{resolved.label}: calls that use this token will be refused from now on.",
+                body,
                 action="Revoke",
             ),
             confirmed,
