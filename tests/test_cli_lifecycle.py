@@ -159,3 +159,21 @@ def test_default_env_must_exist_and_is_cleared_when_its_environment_goes(
     assert cli("env", "remove", "telenor-sms", "production", "--yes")[0] == 0
     data = json.loads(cli("app", "show", "telenor-sms", "--json")[1])
     assert data.get("default_environment") is None
+
+
+def test_a_provider_typo_is_said_and_an_app_without_environments_says_to_add_one(
+    cli: CliRunner,
+) -> None:
+    code, _, err = cli("app", "add", "Other", "--provider", "telenr")
+    assert code == 0
+    assert "no provider 'telenr' is configured or shipped" in err
+    assert "telenor" in err  # the known ones are listed
+    code, _, err = cli("app", "add", "Known", "--provider", "telenor")
+    assert code == 0
+    assert "no provider" not in err
+    code, out, err = cli("token", "other")
+    assert code == 2
+    assert out == ""
+    assert "Other has no environment yet" in err
+    assert "credenza env add other ENV" in err
+    assert "several" not in err

@@ -120,6 +120,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     application = workspace.applications.add(args.name, change_from(args))
     output.info(f"added {application.name} (id {application.id})")
+    unknown_provider_warning(workspace, application.provider)
     return 0
 
 
@@ -127,7 +128,23 @@ def cmd_edit(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     application = workspace.applications.edit(args.app, change_from(args))
     output.info(f"updated {application.name}")
+    if getattr(args, "provider", None):
+        unknown_provider_warning(workspace, application.provider)
     return 0
+
+
+def unknown_provider_warning(workspace: Workspace, provider: str | None) -> None:
+    """A provider that is neither configured nor shipped is most likely a typo: said, not refused
+    (the provider may be added next), since its rules would silently be the generic ones."""
+    from credenza.providers.profiles import shipped_profiles
+
+    if not provider or provider in workspace.config.providers or provider in shipped_profiles():
+        return
+    known = sorted({*workspace.config.providers, *shipped_profiles()})
+    output.warn(
+        f"no provider {provider!r} is configured or shipped (known: {', '.join(known)}); "
+        f"until it is, OAuth2's generic rules apply: credenza provider add {provider} ..."
+    )
 
 
 def production_warnings(workspace: Workspace, app_id: str) -> None:

@@ -123,8 +123,14 @@ class Environments:
         if env_name is None and application.default_environment in application.environments:
             env_name = application.default_environment
         if env_name is None:
+            if not application.environments:
+                raise ValidationError(
+                    f"{application.name} has no environment yet",
+                    hint=f"add one: credenza env add {application.id} ENV --client-id ID "
+                    "--token-url URL (or --issuer URL)",
+                )
             if len(application.environments) != 1:
-                names = ", ".join(application.environments) or "none yet"
+                names = ", ".join(application.environments)
                 raise ValidationError(
                     f"{application.name} has several environments ({names}); say which with --env",
                     hint=f"or set a default: credenza app edit {application.id} --default-env NAME",
