@@ -177,3 +177,17 @@ def test_a_provider_typo_is_said_and_an_app_without_environments_says_to_add_one
     assert "Other has no environment yet" in err
     assert "credenza env add other ENV" in err
     assert "several" not in err
+
+
+def test_private_key_jwt_over_a_stored_client_secret_says_to_store_a_key(
+    cli: CliRunner, sandbox: SandboxServer
+) -> None:
+    add_telenor_via_cli(cli, sandbox)
+    code, _, _ = cli("env", "edit", "telenor-sms", "production", "--auth-method", "private_key_jwt")
+    assert code == 0
+    code, out, err = cli("token", "telenor-sms")
+    assert code == 2
+    assert out == ""
+    assert "private_key_jwt needs a private key, and this is not one" in err
+    assert "credenza secret set APP ENV --private-key" in err
+    assert "openssl" not in err
