@@ -188,6 +188,6 @@ def test_private_key_jwt_over_a_stored_client_secret_says_to_store_a_key(
     code, out, err = cli("token", "telenor-sms")
     assert code == 2
     assert out == ""
-    assert "private_key_jwt needs a private key, and this is not one" in err
+    assert "private_key_jwt needs a PEM private key, and this is not one" in err
     assert "credenza secret set APP ENV --private-key" in err
     assert "openssl" not in err

@@ -40,7 +40,7 @@ def load_private_key(pem: Secret) -> tuple[PrivateKey, str]:
     if "-----BEGIN" not in pem.reveal():
         # A client secret stored before the switch to private_key_jwt: no key at all.
         raise ValidationError(
-            "private_key_jwt needs a private key, and this is not one (no -----BEGIN line; a "
+            "private_key_jwt needs a PEM private key, and this is not one (no -----BEGIN line; a "
             "client secret kept from before the auth method changed?)",
             hint="store the key: credenza secret set APP ENV --private-key --key-id KID "
             "< key.pem, then register `credenza secret public-key APP ENV` at the provider",
