@@ -191,3 +191,18 @@ def test_private_key_jwt_over_a_stored_client_secret_says_to_store_a_key(
     assert "private_key_jwt needs a PEM private key, and this is not one" in err
     assert "credenza secret set APP ENV --private-key" in err
     assert "openssl" not in err
+
+
+def test_a_plain_http_endpoint_is_said_when_it_is_saved(cli: CliRunner) -> None:
+    cli("app", "add", "Telenor SMS")
+    code, _, err = cli(
+        "env", "add", "telenor-sms", "staging", "--client-id", "abc",
+        "--token-url", "http://example.com/token",
+    )  # fmt: skip
+    assert code == 0
+    assert "the token URL http://example.com/token is plain http" in err
+    code, _, err = cli(
+        "env", "edit", "telenor-sms", "staging", "--token-url", "http://127.0.0.1:8400/token"
+    )
+    assert code == 0
+    assert "plain http" not in err  # loopback is fine (the sandbox)

@@ -23,6 +23,7 @@ from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
     from credenza.config.model import EnvironmentChange
+    from credenza.services.environments import ResolvedEnvironment
 
 
 def register(commands: Group) -> None:
@@ -205,6 +206,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         output.warn(warning)
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"added {resolved.label}; token endpoint {resolved.token_url}")
+    plain_http_warnings(resolved)
     if resolved.name == "production":
         from credenza.cli.app import production_warnings
 
@@ -221,10 +223,28 @@ def cmd_edit(args: argparse.Namespace) -> int:
         else []
     )
     workspace.environments.edit(args.app, args.env, change_from(args))
-    output.info(f"updated {workspace.environments.resolve(args.app, args.env).label}")
+    resolved = workspace.environments.resolve(args.app, args.env)
+    output.info(f"updated {resolved.label}")
     for warning in warnings:
         output.warn(warning)
+    plain_http_warnings(resolved)
     return 0
+
+
+def plain_http_warnings(resolved: ResolvedEnvironment) -> None:
+    """Said when the endpoint is saved, not first at the token call that refuses it."""
+    from urllib.parse import urlsplit
+
+    from credenza.oauth.origins import is_loopback
+    from credenza.services.binding import credentialed_endpoints
+
+    for name, url in credentialed_endpoints(resolved).items():
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            output.warn(
+                f"the {name.replace('_', ' ')} URL {url} is plain http: credenza sends no "
+                "credential there (https only, except to loopback); use its https:// URL"
+            )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
