@@ -206,3 +206,18 @@ def test_a_plain_http_endpoint_is_said_when_it_is_saved(cli: CliRunner) -> None:
     )
     assert code == 0
     assert "plain http" not in err  # loopback is fine (the sandbox)
+
+
+def test_scopes_given_space_separated_are_several_scopes(cli: CliRunner) -> None:
+    cli("app", "add", "Pipe")
+    code, _, err = cli(
+        "env", "add", "pipe", "production", "--client-id", "abc",
+        "--token-url", "https://id.example.com/token", "--scope", "deals:read openid",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, _ = cli("env", "list", "pipe", "--json")
+    assert json.loads(out)[0]["scopes"] == ["deals:read", "openid"]
+    code, out, _ = cli("env", "edit", "pipe", "production", "--add-scope", "a b")
+    assert code == 0
+    code, out, _ = cli("env", "list", "pipe", "--json")
+    assert json.loads(out)[0]["scopes"] == ["deals:read", "openid", "a", "b"]

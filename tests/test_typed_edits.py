@@ -72,7 +72,8 @@ def test_a_param_is_added_and_removed(cli: CliRunner, sandbox: SandboxServer, co
 @pytest.mark.parametrize(
     "argv",
     [
-        ["env", "edit", APP, "production", "--scope", "two words"],
+        # ("two words" is two scopes since the CLI splits as the form does; a quote is no scope)
+        ["env", "edit", APP, "production", "--scope", 'a"quote'],
         ["env", "edit", APP, "production", "--token-url", "not a url"],
         ["env", "edit", APP, "production", "--client-id", ""],
         ["app", "edit", APP, "--owner", "not-an-email"],

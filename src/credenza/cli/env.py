@@ -154,8 +154,13 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     expires = getattr(args, "secret_expires", None)
     if expires is not None:
         fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None
-    fields["add_scopes"] = getattr(args, "add_scope", [])
-    fields["remove_scopes"] = getattr(args, "remove_scope", [])
+    # "a b" is two scopes, as in the dashboard's form and the OAuth `scope` parameter itself.
+    if isinstance(fields.get("scopes"), list):
+        fields["scopes"] = [scope for given_ in fields["scopes"] for scope in given_.split()]
+    fields["add_scopes"] = [s for given_ in getattr(args, "add_scope", []) for s in given_.split()]
+    fields["remove_scopes"] = [
+        s for given_ in getattr(args, "remove_scope", []) for s in given_.split()
+    ]
     from credenza.oauth.params import split_param_edits
 
     setting, removing = split_param_edits(args.params or [])
