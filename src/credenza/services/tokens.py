@@ -24,7 +24,7 @@ from credenza.errors import (
     TokenEndpointError,
     ValidationError,
 )
-from credenza.oauth.grants import USER_GRANTS, token_grant
+from credenza.oauth.grants import signs_in, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
 from credenza.services.context import Context, in_thread
@@ -72,18 +72,22 @@ class Tokens:
     ) -> SessionToken:
         """A new token from the provider (client_credentials), held in memory."""
         resolved = await self._environments_ready(app_ref, env_name)
-        require_client_credentials(resolved)
-        credentials = await self._credentials.client_credentials(
-            resolved, self.requested_scopes(resolved, scopes)
-        )
-        token = await self._context.client.fetch_token(credentials)
-        session = self._hold(resolved, credentials, token)
+        session, credentials = await self._issue(resolved, self.requested_scopes(resolved, scopes))
         # Held in memory only; a secret changed meanwhile forgot the tokens before this one.
         if await in_thread(self._issued_to_current, resolved, credentials):
             await in_thread(self._refresh_worked, resolved.application.id, resolved.name)
         else:
             self.sessions.pop(session.fingerprint, None)
         return session
+
+    async def fresh(self, app_ref: str, env_name: str | None = None) -> SessionToken:
+        """A new token whatever the grant: the client's own fetched, or a signed-in person's
+        refreshed (verify, and the dashboard's fetch key)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        if signs_in(resolved.application.grant_types):
+            session, _ = await self.token(resolved.application.id, resolved.name, use_cache=False)
+            return session
+        return await self.fetch(resolved.application.id, resolved.name)
 
     async def token(
         self,
@@ -97,7 +101,7 @@ class Tokens:
         """A usable token: the cached one while it is further than ``skew`` from expiry, else a
         new one, which is then cached in the keyring. Returns (token, came from the cache)."""
         resolved, requested, skew = self._asked(app_ref, env_name, scopes, skew)
-        if token_grant(resolved.application.grant_types) in USER_GRANTS:
+        if signs_in(resolved.application.grant_types):
             held, from_cache = await self.user_token(resolved, skew, force_refresh=not use_cache)
             if scopes:
                 _require_granted(resolved.label, held, requested)
@@ -105,10 +109,7 @@ class Tokens:
         if use_cache and (cached := await in_thread(self._usable, resolved, requested, skew)):
             return cached, True
         ready = await self._environments_ready(resolved.application.id, resolved.name)
-        require_client_credentials(ready)
-        credentials = await self._credentials.client_credentials(ready, requested)
-        token = await self._context.client.fetch_token(credentials)
-        session = self._hold(ready, credentials, token)
+        session, credentials = await self._issue(ready, requested)
         await in_thread(self._keep, ready, session, credentials)
         return session, False
 
@@ -125,7 +126,7 @@ class Tokens:
         client's plans). None when the call needs what only the async path does: a person's
         token (sign-in and refresh), or endpoints still to be discovered from the issuer."""
         resolved, requested, skew = self._asked(app_ref, env_name, scopes, None)
-        if token_grant(resolved.application.grant_types) in USER_GRANTS:
+        if signs_in(resolved.application.grant_types):
             return None
         if use_cache and (cached := self._usable(resolved, requested, skew)):
             return cached, True
@@ -460,7 +461,7 @@ class Tokens:
         applications = [context.application(app_ref)] if app_ref else context.config.applications
         # (application id, environment, signed in by a person)
         wanted: list[tuple[str, str, bool]] = [
-            (application.id, name, token_grant(application.grant_types) in USER_GRANTS)
+            (application.id, name, signs_in(application.grant_types))
             for application in applications
             for name in application.environments
             if env_name is None or name == env_name
@@ -623,6 +624,16 @@ class Tokens:
 
     def _key(self, resolved: ResolvedEnvironment, credentials: ClientCredentials) -> str:
         return fingerprint(self._context.config_path, resolved, credentials.scopes)
+
+    async def _issue(
+        self, resolved: ResolvedEnvironment, requested: tuple[str, ...]
+    ) -> tuple[SessionToken, ClientCredentials]:
+        """A client_credentials token from the provider, held in memory, with what it was
+        asked with (the caller checks the secret it was issued to is still the stored one)."""
+        require_client_credentials(resolved)
+        credentials = await self._credentials.client_credentials(resolved, requested)
+        token = await self._context.client.fetch_token(credentials)
+        return self._hold(resolved, credentials, token), credentials
 
     def _hold(
         self, resolved: ResolvedEnvironment, credentials: ClientCredentials, token: Token

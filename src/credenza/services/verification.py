@@ -16,7 +16,7 @@ from credenza.errors import (
     SecretStoreError,
     SignInRequiredError,
 )
-from credenza.oauth.grants import USER_GRANTS, token_grant
+from credenza.oauth.grants import signs_in
 from credenza.services.context import Context
 from credenza.services.environments import Environments
 from credenza.services.tokens import Tokens
@@ -58,12 +58,9 @@ class Verification:
         app_id = resolved.application.id
         warnings = expiry_warnings(resolved.environment, self._context.clock())
         # A user grant is verified by a refresh: credenza never sends a grant the app lacks.
-        user = token_grant(resolved.application.grant_types) in USER_GRANTS
+        user = signs_in(resolved.application.grant_types)
         try:
-            if user:
-                session, _ = await self._tokens.token(app_id, env_name, use_cache=False)
-            else:
-                session = await self._tokens.fetch(app_id, env_name)
+            session = await self._tokens.fresh(app_id, env_name)
         except SecretMissingError as exc:
             return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
         except SecretStoreError as exc:

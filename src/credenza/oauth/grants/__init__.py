@@ -29,5 +29,10 @@ def token_grant(grant_types: list[str] | tuple[str, ...]) -> GrantName | None:
     return None
 
 
+def signs_in(grant_types: list[str] | tuple[str, ...]) -> bool:
+    """Whether an application's tokens come from a person signing in (not the client alone)."""
+    return token_grant(grant_types) in USER_GRANTS
+
+
 def declares_device_flow(grant_types: list[str] | tuple[str, ...]) -> bool:
     return bool(set(grant_types) & {DEVICE_CODE, "device_code"})

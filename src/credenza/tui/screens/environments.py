@@ -214,21 +214,12 @@ class EnvironmentsScreen(TableScreen):
             self.set_detail_message("✓ token fetched: see Tokens (4)", "good")
             self.post_message(TokenFetched(session))
 
-        async def fetch() -> SessionToken:
-            tokens = self.workspace.tokens
-            if not self._signs_in(app_id):
-                return await tokens.fetch(app_id, env_name)
-            # A person's token: refreshed from the sign-in (l signs in when there is none).
-            session, _ = await tokens.token(app_id, env_name, use_cache=False)
-            return session
-
-        self.run_task(f"fetching a token for {app_id} / {env_name}", fetch(), fetched)
-
-    def _signs_in(self, app_id: str) -> bool:
-        from credenza.oauth.grants import USER_GRANTS, token_grant
-
-        grant_types = self.workspace.applications.get(app_id).grant_types
-        return token_grant(grant_types) in USER_GRANTS
+        # A person's token is refreshed from the sign-in (l signs in when there is none).
+        self.run_task(
+            f"fetching a token for {app_id} / {env_name}",
+            self.workspace.tokens.fresh(app_id, env_name),
+            fetched,
+        )
 
     def action_verify(self) -> None:
         if (selected := self._selected()) is None:
