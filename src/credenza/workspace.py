@@ -136,6 +136,12 @@ class Workspace:
         return self.context.clock
 
     @property
+    def config_digest(self) -> str | None:
+        """The config file as last read or written: a form hands it back with its edit, so a
+        change made meanwhile elsewhere (the CLI) is a conflict, never undone."""
+        return self.context.store.digest
+
+    @property
     def warnings(self) -> list[str]:
         return list(self.context.store.warnings)
 

@@ -115,7 +115,7 @@ class ApplicationsScreen(TableScreen):
         application = self.workspace.applications.get(key)
 
         # The file as the form saw it: a change made meanwhile (the CLI) is a conflict, not lost.
-        opened = self.workspace.context.store.digest
+        opened = self.workspace.config_digest
 
         async def save(change: ApplicationChange) -> Application:
             return await self.call(self.workspace.applications.edit, key, change, expected=opened)

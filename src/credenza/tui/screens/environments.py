@@ -421,7 +421,7 @@ class EnvironmentsScreen(TableScreen):
     def _form(self, target: EnvironmentTarget | None, app_id: str | None) -> EnvironmentForm:
         workspace = self.workspace
         # The file as the form saw it: a change made meanwhile (the CLI) is a conflict, not lost.
-        opened = workspace.context.store.digest
+        opened = workspace.config_digest
 
         async def save(app: str, name: str, change: EnvironmentChange) -> Environment:
             if target is None:
