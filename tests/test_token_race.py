@@ -101,13 +101,14 @@ def test_a_token_forgotten_before_it_reaches_the_agent_is_not_left_there(
     from credenza import agent
 
     app_id, _ = add_sandbox_app(workspace, sandbox)
+    read_at = time.time()  # as `credenza token` takes it, before the token is read
     found = workspace.tokens.token_now(app_id, "production")
     assert found is not None
     session, _ = found
-    workspace.tokens.share_with_agent(session, "kept")
+    workspace.tokens.share_with_agent(session, "kept", read_at)
     assert agent.request({"op": "get", "key": "kept"})["token"]  # type: ignore[index]
     # `credenza token` read the cache, then a `secret set` elsewhere forgot every token of the
     # credential (telling the agent), and only then did this call hand its copy over.
     workspace.tokens.forget(app_id, "production")
-    workspace.tokens.share_with_agent(session, "late")
+    workspace.tokens.share_with_agent(session, "late", read_at)
     assert not (agent.request({"op": "get", "key": "late"}) or {}).get("token")

@@ -121,6 +121,8 @@ class Agent:
         self.clock = clock
         self.tokens: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, str] = {}
+        # When each tag was last dropped: a put of a token read before that is refused.
+        self.dropped: dict[str, float] = {}
         self.last_request = clock()
         self._stop: asyncio.Event | None = None  # made in run(): asyncio is imported only there
 
@@ -149,9 +151,17 @@ class Agent:
             }
         if op == "put":
             key = str(message["key"])
+            tags = [str(tag) for tag in message.get("tags") or []]
+            read_at = message.get("read_at")
+            if isinstance(read_at, int | float) and any(
+                self.dropped.get(tag, float("-inf")) >= read_at for tag in tags
+            ):
+                # Read before a change dropped its credential (a `secret set` that raced the
+                # call that read it): the token belongs to the credential as it was.
+                return {"ok": False, "stale": True}
             self.tokens[key] = {
                 # What a drop names: the config + application, and + environment.
-                "tags": [str(tag) for tag in message.get("tags") or []],
+                "tags": tags,
                 "token": str(message["token"]),
                 "token_type": str(message.get("token_type") or "Bearer"),
                 "expires_at": message.get("expires_at"),
@@ -172,6 +182,8 @@ class Agent:
             tag = str(message.get("tag", ""))
             for key in [k for k, v in self.tokens.items() if tag and tag in v["tags"]]:
                 del self.tokens[key]
+            if tag:
+                self.dropped[tag] = now
             return {"ok": True}
         if op == "stop":
             if self._stop is not None:

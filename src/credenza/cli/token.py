@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from credenza.cli import output
@@ -154,6 +155,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     # The fast path's key, taken before the config is read: an edit that lands while the token
     # is fetched makes the key miss, never files the old credential's token under the new file.
     alias = agent_alias(args)
+    # And the time, before the token is read or fetched: the agent refuses the hand-over if a
+    # change dropped the credential since (see Tokens.share_with_agent).
+    read_at = time.time()
     workspace = open_workspace(args)
     agent.autostart(workspace.config.settings.agent)  # comes up while this call works
     if args.verbose:
@@ -162,7 +166,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.verbose and cached:
         output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")
     warn_wider_scopes(session)
-    workspace.tokens.share_with_agent(session, alias)
+    workspace.tokens.share_with_agent(session, alias, read_at)
     print(format_token(session, args.format))
     return 0
 

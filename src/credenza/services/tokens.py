@@ -414,21 +414,6 @@ class Tokens:
             stored.secret.reveal().encode(), credentials.secret.reveal().encode()
         )
 
-    def _still_kept(self, session: SessionToken) -> bool:
-        """Is this token still the one kept for its credential (not forgotten since)?"""
-        try:
-            resolved = self._environments.resolve(session.application_id, session.environment)
-        except CredenzaError:
-            return False
-        if session.user:
-            kept = self.user_session(resolved)
-            token = kept.token if kept is not None else None
-        else:
-            token = self.cached(session.application_id, session.environment, session.fingerprint)
-        return token is not None and token.access_token.reveal() == (
-            session.token.access_token.reveal()
-        )
-
     def cached_sessions(
         self, app_ref: str | None = None, env_name: str | None = None
     ) -> list[SessionToken]:
@@ -563,12 +548,14 @@ class Tokens:
                 current.append(session)
         return current
 
-    def share_with_agent(self, session: SessionToken, alias: str) -> None:
-        """Hand a token to a running agent under the fast path's lookup key."""
+    def share_with_agent(self, session: SessionToken, alias: str, read_at: float) -> None:
+        """Hand a token to a running agent under the fast path's lookup key. ``read_at`` (the
+        wall clock before the token was read or fetched): the agent refuses it when a change
+        dropped its credential since, so a change racing this call never leaves it there."""
         from credenza import agent
 
         token = session.token
-        answer = agent.request(
+        agent.request(
             {
                 "op": "put",
                 "key": alias,
@@ -581,13 +568,9 @@ class Tokens:
                 "expires": token.expires_at.timestamp() if token.expires_at else None,
                 "skew": self._context.config.settings.token_skew_seconds,
                 "scope": " ".join(token.scopes),
+                "read_at": read_at,
             }
         )
-        # Handed over, then checked: a change that forgot this token between the keyring read
-        # and the hand-over would otherwise leave the agent serving it. A change after the
-        # check tells the agent itself.
-        if answer is not None and not self._still_kept(session):
-            self._tell_agent(session.application_id, session.environment)
 
     # -- internals ----------------------------------------------------------------------------
 
