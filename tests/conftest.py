@@ -190,3 +190,31 @@ def running_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     agent.request({"op": "stop"}, path=path)
     thread.join(5)
     loop.close()
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stands in for the user's browser: opens the URL over HTTP and follows the redirect back to
+    credenza's loopback listener, as a browser does after the user approves."""
+    import threading
+
+    import httpx
+
+    opened: list[str] = []
+
+    def open_url(url: str, *args: object, **kwargs: object) -> bool:
+        opened.append(url)
+
+        def visit() -> None:
+            with httpx.Client(trust_env=False) as client:
+                answer = client.get(url)
+                client.get(answer.headers["location"])
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_url)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    return opened

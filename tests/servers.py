@@ -103,3 +103,10 @@ def closed_port() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}/token"
+
+
+def free_callback(path: str = "/callback") -> str:
+    """A loopback callback URL on a port free now (credenza's sign-in listens there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}{path}"

@@ -5,7 +5,6 @@ HTTP, on frozen clocks; the spoiled id_tokens come from the sandbox's misbehavin
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from credenza.secrets import SecretStore, names
 from credenza.workspace import Workspace
 from tests.conftest import FAST, CliRunner
 from tests.grants_helpers import FrozenClock
+from tests.servers import free_callback
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 APP = "people-portal"
@@ -65,35 +65,8 @@ def credenza_clock(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> Froze
     return frozen
 
 
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The user's browser: opens the URL and follows the redirect back to credenza's listener."""
-    opened: list[str] = []
-
-    def open_url(url: str, *args: object, **kwargs: object) -> bool:
-        opened.append(url)
-
-        def visit() -> None:
-            with httpx.Client(trust_env=False) as client:
-                answer = client.get(url)
-                client.get(answer.headers["location"])
-
-        threading.Thread(target=visit, daemon=True).start()
-        return True
-
-    monkeypatch.setattr("webbrowser.open", open_url)
-    monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    monkeypatch.delenv("SSH_TTY", raising=False)
-    return opened
-
-
 def add_portal(cli: CliRunner, server: SandboxServer, scopes: str = "openid deals:read") -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        callback = f"http://127.0.0.1:{sock.getsockname()[1]}/callback"
+    callback = free_callback()
     client = server.state.add_client(
         {
             "client_id": "portal-user",

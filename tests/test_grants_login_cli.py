@@ -21,6 +21,7 @@ from credenza.secrets import SecretStore
 from credenza.workspace import Workspace
 from tests.conftest import FAST, CliRunner
 from tests.grants_helpers import FrozenClock
+from tests.servers import free_callback
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -35,38 +36,6 @@ def server(clock: FrozenClock) -> Iterator[SandboxServer]:
     state = SandboxState(token_ttl=300, clock=clock.seconds, auto_approve=True, device_interval=0)
     with SandboxServer(state) as running:
         yield running
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Stands in for the user's browser: opens the URL over HTTP and follows the redirect back to
-    credenza's loopback listener, as a browser does after the user approves."""
-    opened: list[str] = []
-
-    def open_url(url: str, *args: object, **kwargs: object) -> bool:
-        opened.append(url)
-
-        def visit() -> None:
-            with httpx.Client(trust_env=False) as client:
-                answer = client.get(url)
-                client.get(answer.headers["location"])
-
-        threading.Thread(target=visit, daemon=True).start()
-        return True
-
-    monkeypatch.setattr("webbrowser.open", open_url)
-    monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    monkeypatch.delenv("SSH_TTY", raising=False)
-    return opened
-
-
-def free_callback() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/pipedrive/callback"
 
 
 def add_pipedrive(cli: CliRunner, server: SandboxServer, callback: str) -> str:
@@ -123,7 +92,7 @@ def test_login_then_token_for_an_hour_past_expiry_without_another_login(
     browser: list[str],
     config_path: Path,
 ) -> None:
-    callback = free_callback()
+    callback = free_callback("/pipedrive/callback")
     add_pipedrive(cli, server, callback)
     code, out, err = cli("login", "pipedrive-crm")
     assert code == 0, err
@@ -158,7 +127,7 @@ def test_login_then_token_for_an_hour_past_expiry_without_another_login(
 def test_a_rotation_whose_answer_was_never_stored_asks_to_sign_in_again(
     cli: CliRunner, server: SandboxServer, browser: list[str], config_path: Path
 ) -> None:
-    secret = add_pipedrive(cli, server, free_callback())
+    secret = add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     always_refresh(config_path)
     # What a kill between the server's answer and the keyring write leaves: the server rotated
@@ -192,7 +161,7 @@ def test_a_rotation_whose_answer_was_never_stored_asks_to_sign_in_again(
 def test_token_before_login_says_how_to_sign_in_and_sends_nothing(
     cli: CliRunner, server: SandboxServer
 ) -> None:
-    add_pipedrive(cli, server, free_callback())
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     before = len(server.state.requests)
     code, _, err = cli("token", "pipedrive-crm")
     assert code == 1
@@ -203,7 +172,7 @@ def test_token_before_login_says_how_to_sign_in_and_sends_nothing(
 def test_logout_revokes_both_tokens_and_forgets_them(
     cli: CliRunner, server: SandboxServer, browser: list[str]
 ) -> None:
-    add_pipedrive(cli, server, free_callback())
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     access = cli("token", "pipedrive-crm")[1].strip()
     code, _, err = cli("logout", "pipedrive-crm")
@@ -309,7 +278,7 @@ def test_a_device_endpoint_on_another_origin_gets_no_credentials(
 def test_token_scope_for_a_signed_in_person_is_checked_not_dropped(
     cli: CliRunner, server: SandboxServer, browser: list[str]
 ) -> None:
-    add_pipedrive(cli, server, free_callback())
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     code, out, err = cli("token", "pipedrive-crm", "--scope", "deals:read")
     assert code == 0, err
@@ -332,7 +301,7 @@ def test_a_secret_set_during_a_sign_in_refresh_keeps_nothing_of_the_old_credenti
 ) -> None:
     """The refresh answer is stored at once; if the client secret was replaced meanwhile (that
     forgot the sign-in), the answer goes too, and the person is asked to sign in again."""
-    add_pipedrive(cli, server, free_callback())
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     always_refresh(config_path)
 
@@ -364,7 +333,7 @@ def test_a_secret_set_during_a_sign_in_refresh_keeps_nothing_of_the_old_credenti
 def test_revoking_a_persons_token_says_it_signs_them_out(
     cli: CliRunner, server: SandboxServer, browser: list[str]
 ) -> None:
-    add_pipedrive(cli, server, free_callback())
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     code, _, err = cli("revoke", "pipedrive-crm")
     assert code == 0, err

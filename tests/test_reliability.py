@@ -244,14 +244,12 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
 async def _sign_in_with_openid(demo) -> str:
     """A person signs in to an application that asks for openid: an id_token to search for."""
     import asyncio
-    import socket
     import threading
 
     from tests.grants_helpers import browse_and_decide
+    from tests.servers import free_callback
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        callback = f"http://127.0.0.1:{sock.getsockname()[1]}/callback"
+    callback = free_callback()
     issuer = demo.server.issuer
     people = demo.server.state.add_client(
         {
