@@ -106,6 +106,18 @@ def stored_user_token(keyring: MemoryKeyring) -> dict[str, Any] | None:
     return None if payload is None else json.loads(payload)
 
 
+def refused_in_one_line(
+    code: int, out: str, err: str, said: str, memory_keyring: MemoryKeyring
+) -> None:
+    """Exit 1, one error line saying ``said``, no traceback, and no sign-in kept."""
+    assert code == 1, err
+    assert out == ""
+    assert said in err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
+    assert stored_user_token(memory_keyring) is None
+
+
 def test_sign_in_with_openid_says_who_from_the_checked_id_token_and_keeps_it_in_the_keyring(
     cli: CliRunner,
     server: SandboxServer,
@@ -191,13 +203,8 @@ def test_a_spoiled_id_token_fails_the_sign_in_with_one_line_and_nothing_is_store
     add_portal(cli, server)
     server.state.id_token_fault = fault
     code, out, err = cli("login", APP)
-    assert code == 1, err
-    assert out == ""
-    assert said in err
-    assert "Traceback" not in err
+    refused_in_one_line(code, out, err, said, memory_keyring)
     assert "Signed in" not in err
-    assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
-    assert stored_user_token(memory_keyring) is None
     (id_token,) = issued_id_tokens(server)
     assert id_token not in err
     # Nothing stored: `token` asks for a sign-in and sends nothing.
@@ -357,12 +364,7 @@ def test_a_refresh_checks_its_id_token_and_a_spoiled_one_signs_the_user_out(
     credenza_clock.advance(301)
     server.state.id_token_fault = fault
     code, out, err = cli("token", APP)
-    assert code == 1
-    assert out == ""
-    assert said in err
-    assert "Traceback" not in err
-    assert len([line for line in err.splitlines() if line.startswith("credenza: error:")]) == 1
-    assert stored_user_token(memory_keyring) is None
+    refused_in_one_line(code, out, err, said, memory_keyring)
     server.state.id_token_fault = None
     code, _, err = cli("token", APP)
     assert code == 1
