@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
 from credenza.config.model import Provider
@@ -20,6 +21,15 @@ from tests.tui.conftest import (
 )
 
 TELENOR = "telenor-sms-gateway/production"
+
+
+async def open_reset(pilot: Pilot[None]) -> SecretResetDialog:
+    """r on the selected environment: the reset dialog, in the provider's own terms."""
+    await pilot.press("r")
+    await settle(pilot)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, SecretResetDialog)
+    return dialog
 
 
 async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> None:
@@ -71,10 +81,7 @@ async def test_sandbox_reset_of_production_needs_the_name_and_shows_the_secret_o
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
         clock.advance(3600)
-        await pilot.press("r")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, SecretResetDialog)
+        dialog = await open_reset(pilot)
         plan = str(dialog.query_one("#plan", Static).content)
         assert "the old secret stops working at once" in plan
         assert "tokens already issued stay valid until they expire" in plan
@@ -99,10 +106,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
     old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
-        await pilot.press("r")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, SecretResetDialog)
+        dialog = await open_reset(pilot)
         assert dialog.manual
         await pilot.press(*"Telenor SMS Gateway")
         dialog.query_one("#new-secret", Input).focus()
@@ -174,10 +178,7 @@ async def test_chorus_reset_asks_whether_you_are_an_owner(app: CredenzaApp, demo
     old = demo.server.state.clients["chorus-line-test-production"].client_secret
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", key)
-        await pilot.press("r")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, SecretResetDialog)
+        dialog = await open_reset(pilot)
         plan = lambda: str(dialog.query_one("#plan", Static).content)  # noqa: E731
         assert "(Chorus" in plan()
         dialog.query_one("#typed", Input).focus()
@@ -251,10 +252,7 @@ async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new
     due_before = len(app.workspace.status.report().due)
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
-        await pilot.press("r")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, SecretResetDialog)
+        dialog = await open_reset(pilot)
         await pilot.press(*"Telenor SMS Gateway")
         dialog.query_one("#new-secret", Input).focus()
         await pilot.press(*one_time)
