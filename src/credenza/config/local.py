@@ -61,69 +61,71 @@ class LocalState:
     # unfinished reset from this, without a keyring read per environment.
 
     def unfinished_resets(self) -> set[tuple[str, str]]:
-        marks = self._load().get(self._table, {}).get(_RESETS, {})
-        if not isinstance(marks, dict):
-            return set()
-        return {_split(key) for key in marks if "/" in key}
+        return set(self._entries(_RESETS))
 
     def reset_started(self, app_id: str, environment: str, when: datetime) -> None:
-        self._change(lambda table: _marks(table).__setitem__(f"{app_id}/{environment}", when))
+        self._put(_RESETS, app_id, environment, when)
 
     def reset_finished(self, app_id: str, environment: str) -> None:
-        if (app_id, environment) in self.unfinished_resets():
-            self._change(lambda table: _marks(table).pop(f"{app_id}/{environment}", None))
+        self._drop(_RESETS, app_id, environment)
 
     # Token refreshes that failed (the dashboard's auto-refresh, a script's `credenza token`),
     # kept until one succeeds: `credenza status` in another terminal or a cron job says so too.
 
     def refresh_failures(self) -> dict[tuple[str, str], tuple[str, datetime]]:
-        failures = self._load().get(self._table, {}).get(_REFRESHES, {})
-        if not isinstance(failures, dict):
-            return {}
         return {
-            _split(key): (str(value.get("message", "")), value["at"])
-            for key, value in failures.items()
-            if "/" in key and isinstance(value, dict) and isinstance(value.get("at"), datetime)
+            where: (str(value.get("message", "")), value["at"])
+            for where, value in self._entries(_REFRESHES).items()
+            if isinstance(value, dict) and isinstance(value.get("at"), datetime)
         }
 
     def refresh_failed(self, app_id: str, environment: str, message: str, when: datetime) -> None:
-        entry = {"message": message[:300], "at": when}
-        self._change(
-            lambda table: _section(table, _REFRESHES).__setitem__(f"{app_id}/{environment}", entry)
-        )
+        self._put(_REFRESHES, app_id, environment, {"message": message[:300], "at": when})
 
     def refresh_worked(self, app_id: str, environment: str) -> None:
-        if (app_id, environment) in self.refresh_failures():
-            self._change(
-                lambda table: _section(table, _REFRESHES).pop(f"{app_id}/{environment}", None)
-            )
+        self._drop(_REFRESHES, app_id, environment)
 
     def reconcile_resets(self, found: set[tuple[str, str]], read_at: datetime) -> None:
         """What the keyring held as pending when read at ``read_at`` is the truth: a crash
         between the mark and the keyring write leaves a mark too many, and one from before
         marks existed leaves none. A mark made after the read began (a reset starting
         meanwhile) is kept: the read could not have seen its pending secret yet."""
-        marks = self._load().get(self._table, {}).get(_RESETS, {})
-        marks = marks if isinstance(marks, dict) else {}
-        stale = {
-            key
-            for key, when in marks.items()
-            if _split(key) not in found and not (isinstance(when, datetime) and when >= read_at)
-        }
-        missing = {f"{app}/{env}" for app, env in found} - set(marks)
-        if not stale and not missing:
-            return
+
+        def stale(where: tuple[str, str], when: Any) -> bool:
+            return where not in found and not (isinstance(when, datetime) and when >= read_at)
+
+        marks = self._entries(_RESETS)
+        if not any(stale(where, when) for where, when in marks.items()) and found <= set(marks):
+            return  # most checks: nothing to write
 
         def edit(table: dict[str, Any]) -> None:
-            section = _marks(table)
-            for key in stale:  # unless marked again meanwhile (read afresh under the lock)
-                when = section.get(key)
-                if not (isinstance(when, datetime) and when >= read_at):
-                    section.pop(key, None)
-            for key in missing:
-                section.setdefault(key, read_at)
+            section = _section(table, _RESETS)  # read afresh under the lock
+            for key, when in list(section.items()):
+                if stale(_split(key), when):
+                    del section[key]
+            for app_id, environment in found:
+                section.setdefault(f"{app_id}/{environment}", read_at)
 
         self._change(edit)
+
+    # One section (resets, refreshes) of this config's table: entries by (application, env).
+
+    def _entries(self, section: str) -> dict[tuple[str, str], Any]:
+        found = self._load().get(self._table, {}).get(section, {})
+        if not isinstance(found, dict):
+            return {}
+        return {_split(key): value for key, value in found.items() if "/" in key}
+
+    def _put(self, section: str, app_id: str, environment: str, value: Any) -> None:
+        self._change(
+            lambda table: _section(table, section).__setitem__(f"{app_id}/{environment}", value)
+        )
+
+    def _drop(self, section: str, app_id: str, environment: str) -> None:
+        if (app_id, environment) in self._entries(section):  # most calls: nothing to write
+            self._change(
+                lambda table: _section(table, section).pop(f"{app_id}/{environment}", None)
+            )
 
     def _load(self) -> dict[str, Any]:
         if self.path is not None and self._data is not None and self._stat() != self._seen:
@@ -175,10 +177,6 @@ def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(section, dict):
         section = table[name] = {}
     return section
-
-
-def _marks(table: dict[str, Any]) -> dict[str, Any]:
-    return _section(table, _RESETS)
 
 
 def _split(key: str) -> tuple[str, str]:
