@@ -14,6 +14,7 @@ from credenza.sandbox.demo import Demo, build_demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.base import TableScreen, VimTable
 from credenza.tui.widgets.countdown import CountdownList
+from tests.servers import free_callback
 
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 SNAPSHOT_PORT = 47613  # fixed so that URLs in snapshots repeat
@@ -39,7 +40,10 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
-    built = build_demo(tmp_path, clock=clock, seed=7)
+    # The sign-in's callback on a free port: the demo's fixed one may be in use on this machine.
+    built = build_demo(
+        tmp_path, clock=clock, seed=7, pipedrive_callback=free_callback("/pipedrive/callback")
+    )
     yield built
     built.server.stop()
 

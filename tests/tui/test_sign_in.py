@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.oauth.grants.authorization_code import LoopbackListener
-from credenza.sandbox.demo import PIPEDRIVE_CALLBACK, Demo
+from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.sign_in import SignInDialog
 from tests.grants_helpers import browse_and_decide
@@ -67,7 +67,9 @@ async def test_cancel_closes_the_listener_and_stores_nothing(app: CredenzaApp, d
         await asyncio.sleep(0.05)
     resolved = app.workspace.environments.resolve("pipedrive-crm-sync", "sandbox")
     assert app.workspace.tokens.user_session(resolved) is None
-    async with LoopbackListener(PIPEDRIVE_CALLBACK):  # nothing listens there any more
+    callback = app.workspace.applications.get("pipedrive-crm-sync").callback_url
+    assert callback is not None
+    async with LoopbackListener(callback):  # nothing listens there any more
         pass
 
 

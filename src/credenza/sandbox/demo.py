@@ -112,10 +112,13 @@ def build_demo(
     clock: Callable[[], datetime] | None = None,
     seed: int | None = None,
     port: int = 0,
+    pipedrive_callback: str = PIPEDRIVE_CALLBACK,
 ) -> Demo:
     """Start a sandbox on a loopback port and fill a workspace in ``directory`` against it.
 
-    ``clock``, ``seed`` and ``port`` make a demo repeat exactly (snapshot tests, screenshots).
+    ``clock``, ``seed`` and ``port`` make a demo repeat exactly (snapshot tests, screenshots);
+    ``pipedrive_callback`` is where its sign-in listens (tests give a free port: the fixed one
+    may be taken by a demo someone has open).
     """
     state = SandboxState(token_ttl=120, seed=seed)
     if clock is not None:
@@ -128,14 +131,14 @@ def build_demo(
         workspace = Workspace(
             store=ConfigStore(config_path), secrets=secrets, clock=clock or utc_now
         )
-        _populate(workspace, server)
+        _populate(workspace, server, pipedrive_callback)
     except BaseException:
         server.stop()
         raise
     return Demo(workspace=workspace, server=server, config_path=config_path)
 
 
-def _populate(workspace: Workspace, server: SandboxServer) -> None:
+def _populate(workspace: Workspace, server: SandboxServer, pipedrive_callback: str) -> None:
     state = server.state
     issuer = server.issuer
     for key, profile, name in PROVIDERS:
@@ -203,7 +206,7 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
             organisation="Example Sales Co",
             owners=["sam@example.org"],
             type="private",
-            callback_url=PIPEDRIVE_CALLBACK,
+            callback_url=pipedrive_callback,
             grant_types=["authorization_code", "refresh_token"],
             description="Syncs deals into the data warehouse nightly.",
         ),
@@ -217,7 +220,7 @@ def _populate(workspace: Workspace, server: SandboxServer) -> None:
             # openid: the sandbox answers as an OpenID Connect provider, so the sign-in says who.
             scope="openid deals:read contacts:read",
             grant_types=["authorization_code", "refresh_token"],
-            redirect_uris=[PIPEDRIVE_CALLBACK],
+            redirect_uris=[pipedrive_callback],
             token_ttl=60,
         ),
         scopes=["openid", "deals:read"],
