@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from credenza.cli import output
 from credenza.cli.common import (
     Group,
+    Once,
     app_argument,
     confirm_removal,
     given,
@@ -77,7 +78,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
         help="an owner's email (repeatable; replaces the list)",
     )
     parser.add_argument("--type", choices=["private", "public"], help="private or public")
-    parser.add_argument("--callback-url", help="the one OAuth callback URL")
+    parser.add_argument(
+        "--callback-url", action=Once, help="the one OAuth callback URL (given once)"
+    )
     parser.add_argument("--description", help="what the application does")
     parser.add_argument("--url", help="where the application lives")
     parser.add_argument(
@@ -121,6 +124,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     application = workspace.applications.add(args.name, change_from(args))
     output.info(f"added {application.name} (id {application.id})")
     unknown_provider_warning(workspace, application.provider)
+    callback_warning(workspace, application.id, args)
     return 0
 
 
@@ -130,7 +134,20 @@ def cmd_edit(args: argparse.Namespace) -> int:
     output.info(f"updated {application.name}")
     if getattr(args, "provider", None):
         unknown_provider_warning(workspace, application.provider)
+    callback_warning(workspace, application.id, args)
     return 0
+
+
+def callback_warning(workspace: Workspace, app_id: str, args: argparse.Namespace) -> None:
+    """Said where the callback URL is given, as the dashboard's form does: a placeholder works
+    in a sandbox and fails the provider's production review."""
+    if not getattr(args, "callback_url", None):
+        return
+    item = workspace.checklist.callback(app_id)
+    if not item.ok:
+        output.warn(
+            f"the callback URL is a placeholder ({args.callback_url}); replace it before production"
+        )
 
 
 def unknown_provider_warning(workspace: Workspace, provider: str | None) -> None:
@@ -149,8 +166,10 @@ def unknown_provider_warning(workspace: Workspace, provider: str | None) -> None
 
 def production_warnings(workspace: Workspace, app_id: str) -> None:
     """Warnings, not refusals: what the seeds require before production."""
+    from credenza.services.checklist import CALLBACK
+
     for item in workspace.checklist.items(app_id):
-        if not item.ok and item.label in ("two application owners", "a real callback URL"):
+        if not item.ok and item.label in ("two application owners", CALLBACK):
             output.warn(f"before production: {item.label} ({item.detail})")
 
 
@@ -182,10 +201,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def application_json(workspace: Workspace, app_id: str) -> dict[str, Any]:
-    import msgspec
-
     application = workspace.applications.get(app_id)
-    data: dict[str, Any] = msgspec.to_builtins(application)
+    data: dict[str, Any] = output.record(application)
     data["checklist"] = [
         {"item": i.label, "ok": i.ok, "detail": i.detail} for i in workspace.checklist.items(app_id)
     ]

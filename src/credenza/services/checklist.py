@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from credenza.config.model import Application, Contract
 from credenza.services.context import Context
 
+CALLBACK = "a real callback URL"
 PLACEHOLDER_HOSTS = ("localhost", "example.com", "example.org", "example.net")
 
 
@@ -50,6 +51,10 @@ class Checklist:
         """What the seeds require before production: owners, callback, contracts, terms."""
         return checklist(self._context.application(app_ref))
 
+    def callback(self, app_ref: str) -> ChecklistItem:
+        """Whether the application's callback URL is a real one (see ``callback_item``)."""
+        return callback_item(self._context.application(app_ref))
+
 
 def _production_contracts(application: Application) -> list[Contract]:
     """Production contracts that still count: not rejected, and a revoked one only while no
@@ -64,14 +69,8 @@ def _production_contracts(application: Application) -> list[Contract]:
     ]
 
 
-def checklist(application: Application) -> list[ChecklistItem]:
-    items = [
-        ChecklistItem(
-            "two application owners",
-            len(application.owners) >= 2,
-            f"{len(application.owners)} named" if application.owners else "none named",
-        )
-    ]
+def callback_item(application: Application) -> ChecklistItem:
+    """The one callback URL: set where a grant redirects, and a real one (not a placeholder)."""
     redirect_grants = {"authorization_code", "implicit"} & set(application.grant_types)
     if application.callback_url:
         placeholder = is_placeholder_url(application.callback_url)
@@ -84,15 +83,23 @@ def checklist(application: Application) -> list[ChecklistItem]:
             detail += " (loopback: `credenza login` signs in here)"
         elif placeholder:
             detail = "placeholder: " + detail
-        items.append(ChecklistItem("a real callback URL", not placeholder or native, detail))
-    else:
-        items.append(
-            ChecklistItem(
-                "a real callback URL",
-                not redirect_grants,
-                "not set" if redirect_grants else "not needed for client_credentials only",
-            )
+        return ChecklistItem(CALLBACK, not placeholder or native, detail)
+    return ChecklistItem(
+        CALLBACK,
+        not redirect_grants,
+        "not set" if redirect_grants else "not needed for client_credentials only",
+    )
+
+
+def checklist(application: Application) -> list[ChecklistItem]:
+    items = [
+        ChecklistItem(
+            "two application owners",
+            len(application.owners) >= 2,
+            f"{len(application.owners)} named" if application.owners else "none named",
         )
+    ]
+    items.append(callback_item(application))
     live = _production_contracts(application)
     covered = {api for c in live if c.status != "revoked" for api in c.covered_apis}
     missing = [api for api in application.apis if api not in covered]
