@@ -1,4 +1,4 @@
-"""`credenza app`: applications — add, edit, list, show, remove."""
+"""`credenza app`: applications — add, edit, list, show, check, remove."""
 
 from __future__ import annotations
 
@@ -58,6 +58,19 @@ def register(commands: Group) -> None:
     )
     app_argument(show)
     json_option(show)
+    check = group.command(
+        "check",
+        "confirm a step of the production checklist that you do (the provider's emails, "
+        "an approval)",
+        cmd_check,
+        "  credenza app check chorus-lines 'the Production Checklist Chorus emailed is "
+        "completed and returned'\n"
+        "  credenza app check chorus-lines 5          # the item's number in `app show`\n"
+        "  credenza app check chorus-lines 5 --undo",
+    )
+    app_argument(check)
+    check.add_argument("item", metavar="ITEM", help="the step's words, or its number in app show")
+    check.add_argument("--undo", action="store_true", help="mark it not done again")
     remove = group.command(
         "remove",
         "remove an application and its keyring entries",
@@ -204,7 +217,8 @@ def application_json(workspace: Workspace, app_id: str) -> dict[str, Any]:
     application = workspace.applications.get(app_id)
     data: dict[str, Any] = output.record(application)
     data["checklist"] = [
-        {"item": i.label, "ok": i.ok, "detail": i.detail} for i in workspace.checklist.items(app_id)
+        {"item": i.label, "ok": i.ok, "detail": i.detail, "manual": i.manual}
+        for i in workspace.checklist.items(app_id)
     ]
     return data
 
@@ -244,10 +258,20 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"secret expiry: {output.expiry(environment.secret_expires_at, workspace.clock())}",
         ]
     lines.append("\nproduction checklist:")
-    for item in workspace.checklist.items(application.id):
+    items = workspace.checklist.items(application.id)
+    for number, item in enumerate(items, 1):
         detail = ": " + item.detail if item.detail else ""
-        lines.append(f"  [{'x' if item.ok else ' '}] {item.label}{detail}")
+        lines.append(f"{number:>3}. [{'x' if item.ok else ' '}] {item.label}{detail}")
+    if any(item.manual and not item.ok for item in items):
+        lines.append(f"  confirm a step you did: credenza app check {application.id} NUMBER")
     print(output.shown("\n".join(lines)))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    step = workspace.checklist.confirm(args.app, args.item, done=not args.undo)
+    output.info(f"{'not done' if args.undo else 'done'}: {step}")
     return 0
 
 

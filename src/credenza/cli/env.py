@@ -63,7 +63,23 @@ def register(commands: Group) -> None:
     )
     edit.add_argument("--add-scope", action="append", default=[], help="add a scope (repeatable)")
     edit.add_argument(
-        "--remove-scope", action="append", default=[], help="remove a scope (repeatable)"
+        "--remove-scope",
+        action="append",
+        default=[],
+        help="remove a scope, granted or requested (repeatable)",
+    )
+    edit.add_argument(
+        "--request-scope",
+        action="append",
+        default=[],
+        help="a scope asked of the provider, not granted yet: listed by status, never sent "
+        "(repeatable)",
+    )
+    edit.add_argument(
+        "--grant-scope",
+        action="append",
+        default=[],
+        help="a requested scope the provider has granted: sent from now on (repeatable)",
     )
     _options(edit)
     listing = group.command(
@@ -162,9 +178,8 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     if isinstance(fields.get("scopes"), list):
         fields["scopes"] = [scope for given_ in fields["scopes"] for scope in given_.split()]
     fields["add_scopes"] = [s for given_ in getattr(args, "add_scope", []) for s in given_.split()]
-    fields["remove_scopes"] = [
-        s for given_ in getattr(args, "remove_scope", []) for s in given_.split()
-    ]
+    for option in ("remove_scope", "request_scope", "grant_scope"):
+        fields[option + "s"] = [s for given_ in getattr(args, option, []) for s in given_.split()]
     from credenza.oauth.params import split_param_edits
 
     setting, removing = split_param_edits(args.params or [])
@@ -283,7 +298,13 @@ def cmd_list(args: argparse.Namespace) -> int:
                 resolved.environment.client_id,
                 resolved.token_url or "-",
                 resolved.auth_method,
-                " ".join(resolved.environment.scopes) or "-",
+                " ".join(
+                    [
+                        *resolved.environment.scopes,
+                        *(f"({s}?)" for s in resolved.environment.requested_scopes),
+                    ]
+                )
+                or "-",
                 output.age(age) if age is not None else "not in your keyring",
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
             ]
@@ -295,6 +316,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "token_url": resolved.token_url,
                 "auth_method": resolved.auth_method,
                 "scopes": list(resolved.environment.scopes),
+                "requested_scopes": list(resolved.environment.requested_scopes),
                 "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
                 "secret_set_at": output.iso(resolved.environment.secret_set_at),
                 "secret_rotated_at": output.iso(resolved.environment.secret_rotated_at),
