@@ -69,6 +69,17 @@ class ApplicationsScreen(TableScreen):
         text = Text()
         text.append(f"{application.name}", style="bold")
         text.append(f"  ({application.id}, {application.type})\n")
+        # The checklist first: at 80×24 it is what the panel shows without scrolling.
+        text.append("Production checklist\n", style="bold")
+        for item in self.workspace.checklist.items(application.id):
+            text.append("  ")
+            text.append_text(
+                word(theme, "✓ done " if item.ok else "✗ to do", "good" if item.ok else "warn")
+            )
+            text.append(f"  {item.label}")
+            if item.detail:
+                text.append(f" — {item.detail}", style="dim")
+            text.append("\n")
         for label, value in (
             ("Provider", application.provider),
             ("Organisation", application.organisation),
@@ -81,16 +92,6 @@ class ApplicationsScreen(TableScreen):
         ):
             text.append(f"{label:>13}: ", style="dim")
             text.append(f"{value or '—'}\n")
-        text.append("Production checklist\n", style="bold")
-        for item in self.workspace.checklist.items(application.id):
-            text.append("  ")
-            text.append_text(
-                word(theme, "✓ done " if item.ok else "✗ to do", "good" if item.ok else "warn")
-            )
-            text.append(f"  {item.label}")
-            if item.detail:
-                text.append(f" — {item.detail}", style="dim")
-            text.append("\n")
         return text
 
     # -- actions --------------------------------------------------------------------------------
