@@ -541,6 +541,7 @@ class ClientProtocol:
                 profile=credentials.profile,
                 sent=sent,
                 tls=tls,
+                basic_encoding=credentials.basic_auth_encoding,
             )
         )
 
@@ -555,6 +556,7 @@ class ClientProtocol:
         profile: Profile = GENERIC,
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
+        basic_encoding: str = "rfc6749",
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
         settings = self.settings
@@ -577,6 +579,7 @@ class ClientProtocol:
                             dict(reply.headers),
                             reply.body,
                             sent,
+                            basic_encoding,
                         )
                     )
                 if reply.status in (429, 503):
