@@ -177,10 +177,10 @@ async def test_tokens_cached_by_another_process_are_shown_a_batch_at_a_time(
 
 
 async def test_the_demo_opens_with_tokens_counting_down(tmp_path, clock: FrozenClock) -> None:
+    import asyncio
+
     from credenza.sandbox.demo import build_demo
     from tests.servers import free_callback
-
-    import asyncio
 
     # build_demo runs its own event loop: off this one.
     demo = await asyncio.to_thread(
