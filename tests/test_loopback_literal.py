@@ -23,6 +23,7 @@ from credenza.oauth.sync_client import SyncOAuthClient
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST, CliRunner
+from tests.grants_helpers import add_user_app, code_exchanges
 from tests.servers import recording_app, serve_tls
 
 
@@ -129,41 +130,6 @@ def user_sandbox() -> Iterator[SandboxServer]:
     state = SandboxState(token_ttl=300, auto_approve=True)
     with SandboxServer(state) as running:
         yield running
-
-
-def add_user_app(
-    cli: CliRunner, sandbox: SandboxServer, redirect: str, callback: str | None = None
-) -> None:
-    """An authorization_code application at the sandbox; ``callback`` as its callback URL."""
-    client = sandbox.state.add_client(
-        {
-            "client_id": "pd-user",
-            "scope": "deals:read",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "redirect_uris": [redirect],
-        }
-    )
-    grants = ["--grant-type", "authorization_code", "--grant-type", "refresh_token"]
-    with_callback = ["--callback-url", callback] if callback else []
-    assert cli("app", "add", "Pipedrive CRM", *grants, *with_callback)[0] == 0
-    code, _, err = cli(
-        "env",
-        "add",
-        "pipedrive-crm",
-        "production",
-        "--client-id",
-        "pd-user",
-        "--issuer",
-        sandbox.issuer,
-    )
-    assert code == 0, err
-    assert cli("secret", "set", "pipedrive-crm", "production", stdin=client.client_secret)[0] == 0
-
-
-def code_exchanges(sandbox: SandboxServer) -> int:
-    return sum(
-        1 for r in sandbox.state.requests if r["form"].get("grant_type") == "authorization_code"
-    )
 
 
 @pytest.mark.parametrize("where", ["--redirect-uri", "callback URL"])
