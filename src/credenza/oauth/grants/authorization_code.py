@@ -180,6 +180,13 @@ def _no_ipv6(exc: OSError) -> bool:
     )
 
 
+def _reason(exc: OSError) -> str:
+    """The OS's words for a failed bind, without asyncio's repetition of the address."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return str(exc.strerror or exc)
+    return os.strerror(exc.errno)
+
+
 def _taken_hint(host: str, port: int) -> str:
     if host == "localhost":
         return (
@@ -250,7 +257,7 @@ class LoopbackListener:
                 shown = f"[{host}]" if ":" in host else host
                 raise SignInError(
                     f"cannot listen on {shown}:{port} for the sign-in redirect "
-                    f"({os.strerror(exc.errno) if exc.errno else exc})",
+                    f"({_reason(exc)})",
                     hint=_taken_hint(self._host, port),
                 ) from None
             self._servers.append(server)
