@@ -256,8 +256,7 @@ class LoopbackListener:
                     return None  # the free port chosen on the first family is taken on ::1
                 shown = f"[{host}]" if ":" in host else host
                 raise SignInError(
-                    f"cannot listen on {shown}:{port} for the sign-in redirect "
-                    f"({_reason(exc)})",
+                    f"cannot listen on {shown}:{port} for the sign-in redirect ({_reason(exc)})",
                     hint=_taken_hint(self._host, port),
                 ) from None
             self._servers.append(server)
