@@ -90,10 +90,15 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
         return
     app = resolved.application.id
     if grant is None:
+        from credenza.oauth.grants import IMPLICIT_REFUSAL
+
+        implicit = "implicit" in resolved.application.grant_types
         raise ValidationError(
             f"{resolved.application.name} declares no grant credenza can get a token with "
-            f"({', '.join(resolved.application.grant_types) or 'none'})",
-            hint=f"add one: credenza app edit {app} --grant-type client_credentials",
+            f"({', '.join(resolved.application.grant_types) or 'none'})"
+            + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
+            hint=f"add one: credenza app edit {app} --grant-type client_credentials"
+            + (" (or authorization_code)" if implicit else ""),
         )
     raise SignInRequiredError(
         f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
