@@ -186,8 +186,20 @@ class SecretStore:
         found = self._root._get_many(list(full.values()))
         return {name: found[entry] for name, entry in full.items()}
 
-    def delete_raw(self, name: str) -> None:
-        self._root._delete(self.entry(name))
+    def delete_raw(self, name: str, *, header_last: bool = False) -> None:
+        """Delete an entry and its chunks. Normally the header first (a kill leaves the value
+        missing, never a mix); ``header_last``: the chunks first, so that a kill leaves the
+        header, which ``chunked`` finds and a repeat deletes (for a value kept elsewhere already:
+        its chunks are never left behind unreachable)."""
+        self._root._delete(self.entry(name), header_last=header_last)
+
+    def chunked(self, entries: Iterable[str]) -> set[str]:
+        """Which of these entries are chunked (a header), readable or not."""
+        full = {self.entry(name): name for name in dict.fromkeys(entries)}
+        if not full:
+            return set()
+        found = self._root._batched(self._ready(), list(full))
+        return {full[entry] for entry, value in found.items() if _parse_header(value) is not None}
 
     # -- full names (the root store only) -----------------------------------------------------
 
@@ -259,12 +271,14 @@ class SecretStore:
             found.update(self._call(backend.get_many, wanted[start : start + size]))
         return found
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, name: str, *, header_last: bool = False) -> None:
         backend = self._ready()
         header = _parse_header(self._call(backend.get, name))
+        if header is not None and header_last:
+            self._delete_chunks(backend, name, header)
         # The header first: without it the chunks are unreachable, so a kill leaves "missing".
         self._call(backend.delete, name)
-        if header is not None:
+        if header is not None and not header_last:
             self._delete_chunks(backend, name, header)
 
     def _delete_chunks(self, backend: Backend, name: str, header: _Header) -> None:

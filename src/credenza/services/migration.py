@@ -45,6 +45,7 @@ class Move:
         self._old = keyring
         self._new = context.secrets
         self._resolve = resolve
+        self._broken: set[str] = set()  # old names left as a header without all their chunks
 
     def run(self) -> None:
         config = self._context.config
@@ -54,24 +55,32 @@ class Move:
         plain += [names.admin_token(key) for key in config.providers]
         users = {names.user_token(a, e): (a, e) for a, e in places}
         indexes = {names.token_index(a, e): (a, e) for a, e in places}
-        # One batched read of every old name: most configs have nothing to move.
+        # One batched read of every old name: most configs have nothing to move. Then those
+        # that read as missing but still have a header: a run killed while deleting one.
         found = self._old.get_many([*plain, *users, *indexes])
+        self._broken = self._old.chunked(name for name, value in found.items() if value is None)
         for name in plain:
-            if (value := found[name]) is not None:
-                self._move(name, name, value)
+            self._move(name, name, found[name])
         for name, (app_id, environment) in users.items():
             if (value := found[name]) is not None:
-                self._move(name, name, self._user_token(app_id, environment, value))
+                value = self._user_token(app_id, environment, value)
+            self._move(name, name, value)
         for name, (app_id, environment) in indexes.items():
             if (value := found[name]) is not None:
                 self._tokens(app_id, environment, name, value)
 
-    def _move(self, old: str, new: str, value: str) -> None:
+    def _move(self, old: str, new: str, value: str | None) -> None:
         """``value`` (read from ``old``) under ``new`` in the workspace, then ``old`` deleted.
         A value already under ``new`` is kept: an earlier, interrupted run copied it."""
+        if value is None:
+            if old in self._broken and self._new.get_raw(new) is not None:
+                self._old.delete_raw(old)  # the rest of a delete that was killed
+            return
         if self._new.get_raw(new) is None:
             self._new.set_raw(new, value)  # reads it back, raises if it did not stick
-        self._old.delete_raw(old)
+        # Its chunks first: a kill leaves the header, found by the next run (never pieces of a
+        # secret no header names).
+        self._old.delete_raw(old, header_last=True)
 
     def _user_token(self, app_id: str, environment: str, value: str) -> str:
         """A sign-in re-stamped with the fingerprint of its credential in the workspace (it was
@@ -107,13 +116,13 @@ class Move:
             self._new.set_raw(index_name, "\n".join(sorted(current | set(lines))))
         for old, moved in moves:
             value = self._old.get_raw(old)
-            if value is None:
-                continue  # moved by an interrupted run, or never stored
+            if value is None and old in self._old.chunked([old]):
+                self._broken.add(old)
             if moved is None:
-                self._old.delete_raw(old)
+                self._old.delete_raw(old, header_last=True)
             else:
                 self._move(old, moved, value)
-        self._old.delete_raw(index_name)
+        self._old.delete_raw(index_name, header_last=True)
 
     def _keys(self, app_id: str, environment: str, scopes: list[str]) -> tuple[str, str] | None:
         """(the fingerprint before ids, the one in the workspace) of a credential, or None when
