@@ -332,3 +332,27 @@ def test_a_move_killed_at_any_step_is_finished_by_the_next_run(
         check_nothing_lost(cli, server, config_path, dying, was)
     else:
         pytest.fail("the move never finished")
+
+
+def test_new_id_makes_a_copied_config_a_workspace_of_its_own(
+    tmp_path: Path, run_cli: Callable[[Path], CliRunner], server: SandboxServer
+) -> None:
+    original = tmp_path / "a" / "credenza.toml"
+    mine = run_cli(original)
+    add_billing(mine, server, "billing-mine")
+    copy = tmp_path / "b" / "credenza.toml"
+    copy.parent.mkdir()
+    shutil.copy(original, copy)
+    copied = run_cli(copy)
+    shared = mine("workspace", "show")[1].strip()
+    assert copied("workspace", "show")[1].strip() == shared
+    code, out, err = copied("workspace", "new-id")
+    assert code == 0, err
+    assert out.strip() != shared
+    assert shared in err  # how to undo it
+    shown = json.loads(copied("workspace", "show", "--json")[1])
+    assert shown == {"workspace": out.strip(), "config": str(copy)}
+    assert copied("token", "billing", "--no-cache")[0] != 0  # none of the original's secrets
+    assert copied("secret", "set", "billing", "production", stdin="the-copy-s-own-secret")[0] == 0
+    code, _, err = mine("token", "billing", "--no-cache")
+    assert code == 0, err

@@ -66,13 +66,18 @@ class LocalState:
 
         self._change_all(adopt)
 
-    def keyring_names_moved(self) -> bool:
-        """True once this workspace's keyring entries were moved from the names before
-        workspace ids (services/migration.py): it happens once per workspace and machine."""
-        return self._load().get(self._table, {}).get(_MOVED) is True
+    def keyring_names_moved(self, keyring: str) -> bool:
+        """True once this workspace's entries in ``keyring`` ("auto", "file") were moved from
+        the names before workspace ids (services/migration.py): once per keyring and machine."""
+        done = self._load().get(self._table, {}).get(_MOVED)
+        return isinstance(done, list) and keyring in done
 
-    def record_keyring_names_moved(self) -> None:
-        self._change(lambda table: table.__setitem__(_MOVED, True))
+    def record_keyring_names_moved(self, keyring: str) -> None:
+        def record(table: dict[str, Any]) -> None:
+            done = table.get(_MOVED)
+            table[_MOVED] = sorted({*(done if isinstance(done, list) else []), keyring})
+
+        self._change(record)
 
     def secret_set_at(self, app_id: str, environment: str) -> datetime | None:
         value = self._load().get(self._table, {}).get(f"{app_id}/{environment}")

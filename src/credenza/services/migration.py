@@ -31,10 +31,10 @@ def move_legacy_entries(context: Context, keyring: SecretStore, resolve: Resolve
     """Move this config's entries from the old names (``keyring``, the unscoped store) into its
     workspace (``context.secrets``), unless done before on this machine."""
     local = context.local_state
-    if local.keyring_names_moved():
+    if local.keyring_names_moved(keyring.keyring):
         return
     Move(context, keyring, resolve).run()
-    local.record_keyring_names_moved()
+    local.record_keyring_names_moved(keyring.keyring)
 
 
 class Move:
