@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from credenza.errors import ConfigWriteError
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import names
@@ -356,3 +357,45 @@ def test_new_id_makes_a_copied_config_a_workspace_of_its_own(
     assert copied("secret", "set", "billing", "production", stdin="the-copy-s-own-secret")[0] == 0
     code, _, err = mine("token", "billing", "--no-cache")
     assert code == 0, err
+
+
+def test_a_config_that_cannot_be_saved_still_lists_and_says_why_no_secret_is_kept(
+    config_path: Path,
+    cli: CliRunner,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config_path.parent.mkdir()
+    config_path.write_text(
+        tomli_w.dumps(
+            {
+                "version": 1,
+                "applications": [
+                    {
+                        "id": "billing",
+                        "name": "Billing",
+                        "environments": {
+                            "production": {
+                                "client_id": "billing",
+                                "token_url": "https://auth.example.org/token",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+    )
+
+    def read_only(path: Path, data: bytes) -> None:
+        raise ConfigWriteError(f"could not save {path}: Read-only file system")
+
+    monkeypatch.setattr("credenza.config.store.write_atomic", read_only)
+    code, out, _ = cli("app", "list")
+    assert code == 0
+    assert "billing" in out
+    code, _, err = cli("secret", "set", "billing", "production", stdin="s3cret-value")
+    assert code == 2
+    assert "no workspace id yet" in err
+    assert 'workspace = "' in err  # what to add by hand
+    assert "Traceback" not in err
+    assert memory_keyring.entries == {}
