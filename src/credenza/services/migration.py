@@ -68,6 +68,8 @@ class Move:
         for name, (app_id, environment) in indexes.items():
             if (value := found[name]) is not None:
                 self._tokens(app_id, environment, name, value)
+            else:
+                self._move(name, name, None)  # the rest of a killed delete, if any
 
     def _move(self, old: str, new: str, value: str | None) -> None:
         """``value`` (read from ``old``) under ``new`` in the workspace, then ``old`` deleted.
