@@ -399,3 +399,24 @@ def test_a_config_that_cannot_be_saved_still_lists_and_says_why_no_secret_is_kep
     assert 'workspace = "' in err  # what to add by hand
     assert "Traceback" not in err
     assert memory_keyring.entries == {}
+
+
+def test_local_state_kept_by_the_configs_path_before_ids_moves_under_the_id(
+    config_path: Path, cli: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    import hashlib
+    from datetime import UTC, datetime
+
+    from credenza.config.local import state_path
+
+    config_path.parent.mkdir()
+    config_path.write_text('version = 1\n[[applications]]\nid = "billing"\nname = "Billing"\n')
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    by_path = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
+    state_path().parent.mkdir(parents=True)
+    state_path().write_text(tomli_w.dumps({by_path: {"billing/production": when}}))
+    assert cli("app", "list")[0] == 0
+    moved = config_path.parent.parent / "elsewhere.toml"
+    config_path.rename(moved)
+    assert opened(moved).context.local_state.secret_set_at("billing", "production") == when
+    assert by_path not in tomllib.loads(state_path().read_text())
