@@ -32,6 +32,7 @@ Rotation = Literal["cutover", "overlap"]
 CONFIG_VERSION = 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
 
 
 # Cached: every record decoded is checked again, and a provider's 10,000 applications repeat
@@ -361,9 +362,29 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The whole config file."""
 
     version: int = CONFIG_VERSION
+    # This config's identity: every keyring entry, cached token and local state of it is kept
+    # under it. Random, written into the file at first use (so a moved config keeps its
+    # secrets); a copy of the file is the same workspace. None: not given one yet.
+    workspace: str | None = None
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
+
+    def __post_init__(self) -> None:
+        if self.workspace is not None and not _WORKSPACE_ID.match(self.workspace):
+            raise ValueError(
+                "@workspace: not a workspace id (16 to 64 letters, digits, - or _, starting with "
+                "a letter or digit); remove the line and credenza writes a new one"
+            )
+
+
+def new_workspace_id() -> str:
+    """A new workspace id: 22 URL-safe characters (about 128 random bits), never starting with
+    ``-`` (a keyring tool would read the entry name as an option)."""
+    import secrets
+
+    first = secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    return first + secrets.token_urlsafe(16)[:21]
 
 
 # Fields whose values repeat across applications: a team's owners, a provider's endpoints.
