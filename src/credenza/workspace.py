@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credenza.config.local import LocalState, state_path, user_settings_path, with_user_settings
+from credenza.config.local import (
+    LocalState,
+    machine_setting_sources,
+    state_path,
+    user_settings_path,
+    with_user_settings,
+)
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.secrets import SecretStore
@@ -113,11 +119,13 @@ class Workspace:
         # The context applies this person's settings to every config it holds; the keyring,
         # built before it, needs them now.
         settings = with_user_settings(config.settings, mine)
+        keyring = machine_setting_sources(config.settings, store.path, mine)["keyring"]
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout,
             allow_plaintext=settings.allow_plaintext_keyring,
             warn=warn,
             keyring=settings.keyring,
+            keyring_from_config=str(store.path) if keyring.origin == "config" else None,
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))

@@ -21,6 +21,7 @@ GROUPS = (
     "login",
     "agent",
     "keyring",
+    "settings",
     "contract",
     "status",
     "provider",
