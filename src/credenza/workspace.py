@@ -166,6 +166,18 @@ class Workspace:
         await self.context.aclose()
         await self.providers.aclose()
 
+    def forget_all(self) -> int:
+        """This workspace's keyring entries — every environment's secret, pending secret, cached
+        tokens and sign-in, every provider's admin token — and this person's local state for it
+        (`credenza forget --all`). The config stays as it is. Returns the environments forgotten."""
+        count = 0
+        for application in self.config.applications:
+            self._forget(application.id, None)
+            count += len(application.environments)
+        self.providers.forget_admin_tokens()
+        self.context.local_state.forget_all()
+        return count
+
     def _forget(self, app_id: str, environment: str | None) -> None:
         """An environment (or an application) goes away: its secrets and tokens, everywhere.
         Called once the config no longer has it: a save that fails loses no secret."""

@@ -22,6 +22,8 @@ GROUPS = (
     "agent",
     "keyring",
     "settings",
+    "doctor",
+    "forget",
     "contract",
     "status",
     "provider",

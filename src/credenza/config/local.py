@@ -57,6 +57,11 @@ class LocalState:
     def forget_secret(self, app_id: str, environment: str) -> None:
         self._change(lambda table: table.pop(f"{app_id}/{environment}", None))
 
+    def forget_all(self) -> None:
+        """Everything this person's machine knows about this config (`credenza forget --all`)."""
+        if self._table in self._load():
+            self._change(lambda table: table.clear())
+
     # A reset under way, marked before the provider's new secret goes into the keyring as
     # pending and cleared once it is stored as current: the dashboard's header counts an
     # unfinished reset from this, without a keyring read per environment.
