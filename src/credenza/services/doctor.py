@@ -292,7 +292,10 @@ class Doctor:
         try:
             answer = await client.probe(url)
         except CredenzaError as exc:
-            return Check("endpoint", origin, False, f"unreachable: {exc.message}", exc.hint)
+            from credenza.oauth.untrusted import clean
+
+            # A status line or a title from the server may be in the message: the one door.
+            return Check("endpoint", origin, False, f"unreachable: {clean(exc.message)}", exc.hint)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         when = _date(answer.headers.get("date"))
         if when is None:
