@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.local import machine_setting_sources, user_settings_path
+from credenza.config.local import user_settings_path
 from credenza.config.model import Settings
 from credenza.sandbox import SandboxServer
 from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE
@@ -99,6 +99,8 @@ def test_keyring_use_file_leaves_the_shared_config_byte_identical(
 
 
 def test_my_settings_then_the_config_then_the_defaults(tmp_path: Path) -> None:
+    from credenza.config.local import machine_setting_sources
+
     config = tmp_path / "credenza.toml"
     user = tmp_path / "settings.toml"
     shared = Settings(keyring="file", agent="off", keyring_timeout=9.0)
