@@ -1,5 +1,4 @@
-"""`credenza forget --all`: what this workspace left on this machine — its keyring entries, its
-local state, the agent's tokens — goes; the config file stays (it may be the team's)."""
+"""`credenza forget --all`: a workspace's keyring entries and local state go; the config stays."""
 
 from __future__ import annotations
 

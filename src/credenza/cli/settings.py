@@ -1,5 +1,4 @@
-"""`credenza settings`: this machine's settings (keyring, keyring_timeout, agent, ca_bundle,
-allow_plaintext_keyring) — where each comes from, and setting one for yourself only."""
+"""`credenza settings show|set|unset`: this machine's settings, in your own settings file."""
 
 from __future__ import annotations
 

@@ -216,10 +216,17 @@ class Doctor:
 
     def agent_check(self, config: Config | None) -> Check:
         state = (self.agent or _agent_state)()
-        mode = os.environ.get("CREDENZA_AGENT") or (
+        setting = (
             with_user_settings(config.settings, self.user_settings).agent
             if config is not None
             else "auto"
+        )
+        off = (
+            "CREDENZA_AGENT=off"
+            if os.environ.get("CREDENZA_AGENT") == "off"
+            else 'agent = "off"'
+            if setting == "off"
+            else None
         )
         answer = state.answer
         if answer is not None:
@@ -243,8 +250,8 @@ class Doctor:
                 "agent, or start one with `credenza agent &`",
             )
         found = (
-            "off (agent = off): every `credenza token` reads the keyring"
-            if mode == "off"
+            f"off ({off}): every `credenza token` reads the keyring"
+            if off is not None
             else "not running; the next `credenza token` starts it"
         )
         return Check("agent", "agent", True, found)
