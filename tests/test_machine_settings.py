@@ -153,3 +153,28 @@ def test_settings_set_writes_only_my_file_and_refuses_bad_values(
     assert cli("settings", "unset", "agent")[0] == 0
     assert mine() == {"keyring_timeout": 12.0}
     assert config_path.read_bytes() == shared
+
+
+def test_a_file_keyring_from_the_config_that_will_not_open_names_its_source_too(
+    cli: CliRunner, sandbox: SandboxServer, config_path: Path, tmp_path: Path, teammate: None
+) -> None:
+    from credenza.secrets.filekeyring import FileKeyring
+
+    add_telenor_via_cli(cli, sandbox)
+    # A file keyring is there (this person's, or left by someone), with a passphrase not given.
+    path = tmp_path / "teammate-data" / "credenza" / "keyring.enc"
+    made = FileKeyring(path, passphrase=lambda prompt, new: "theirs", cost=2**10, use_agent=False)
+    made.prepare()
+    made.create()
+    config_path.write_text(config_path.read_text() + '\n[settings]\nkeyring = "file"\n')
+    shared = config_path.read_bytes()
+    os.environ[PASSPHRASE_VARIABLE] = "not theirs"
+    try:
+        code, _, err = cli("token", APP)
+    finally:
+        del os.environ[PASSPHRASE_VARIABLE]
+    assert code == 3
+    assert "does not open the file keyring" in err
+    assert f"shared config {config_path}" in err
+    assert "`credenza keyring use system`" in err
+    assert config_path.read_bytes() == shared
