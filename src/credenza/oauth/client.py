@@ -93,6 +93,11 @@ class OAuthClient(ClientProtocol):
     async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
         return await self._run(self.plan_get_json(endpoint, url))
 
+    async def admin(
+        self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
+    ) -> Any:
+        return await self._run(self.plan_admin(method, url, token, body))
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:
