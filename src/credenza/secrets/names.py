@@ -9,7 +9,9 @@ All entries live under the keyring service ``credenza``; the username is a path:
                                       followed by the scopes it was requested with
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
-- ``providers/{key}/admin_token``     a sandbox provider's admin token
+- ``{app}/{env}/confirmed_origins``   a client without a secret (a public client signing people
+                                      in): the origins its endpoints were confirmed on
+- ``providers/{key}/admin_token``     a sandbox provider's admin token (JSON: token and origin)
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 """
 
@@ -30,6 +32,10 @@ def client_secret(application_id: str, environment: str) -> str:
 
 def pending_secret(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "pending_secret")
+
+
+def confirmed_origins(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "confirmed_origins")
 
 
 def token(application_id: str, environment: str, fingerprint: str) -> str:
