@@ -310,10 +310,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
             output.info(f"{label} endpoint {value}")
     foreign = workspace.credentials.after_discovery(args.app, args.env)
     for name, url in foreign.items():
+        from credenza.oauth.origins import origin_of
+
         output.warn(
-            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "
-            "was confirmed for; nothing is sent there until you run `credenza secret "
-            f"confirm-endpoint {args.app} {args.env}`"
+            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the "
+            "credential was confirmed for; nothing is sent there until you run `credenza secret "
+            f"confirm-endpoint {args.app} {args.env} --origin {origin_of(url)}`"
         )
     return 0
 
