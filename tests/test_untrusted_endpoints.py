@@ -7,6 +7,8 @@ URL that points elsewhere; a secret set for an issuer-only environment is bound 
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -391,3 +393,45 @@ async def test_a_public_clients_device_endpoint_on_another_origin_gets_nothing(
     assert pending.device.user_code == "ABCD-EFGH"
     assert [seen.path for seen in elsewhere.seen] == ["/device"]
     await workspace.aclose()
+
+
+class Terminal(io.StringIO):
+    """A person at a terminal, typing ``answers`` (one line each) to credenza's questions."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_secret_set_asks_and_no_is_the_default(
+    cli, config_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credenza.cli import run
+
+    def at_terminal(answer: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "stdin", Terminal(answer))
+        argv = ["secret", "set", "split", "production", "--from-env", "SPLIT_SECRET"]
+        code = run(["--config", str(config_path), *argv])
+        out, err = capfd.readouterr()
+        return code, out + err
+
+    monkeypatch.setenv("SPLIT_SECRET", SECRET)
+    with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
+        revocation_elsewhere(script, server, other)
+        elsewhere.on("/revoke", raw_answer("", 200))
+        assert cli("app", "add", "Split")[0] == 0
+        code, _, err = cli(
+            "env", "add", "split", "production", "--client-id", "id", "--issuer", server.issuer
+        )
+        assert code == 0, err
+        code, said = at_terminal("\n")  # Enter: the default, no
+        assert code == 0, said
+        assert f"to {other.issuer} too? [y/N]" in said
+        assert cli("token", "split")[0] == 0
+        assert cli("revoke", "split")[0] == 2
+        assert elsewhere.seen == []
+        code, said = at_terminal("y\n")
+        assert code == 0, said
+        assert cli("token", "split")[0] == 0
+        code, _, err = cli("revoke", "split")
+        assert code == 0, err
+    assert [seen.path for seen in elsewhere.seen] == ["/revoke"]
