@@ -231,7 +231,7 @@ def test_an_authorization_url_edited_to_another_origin_opens_no_browser_until_co
         visited[-1].start()
         return True
 
-    monkeypatch.setattr("webbrowser.open", browser)
+    monkeypatch.setattr("credenza.children.open_browser", browser)
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     monkeypatch.delenv("SSH_TTY", raising=False)
