@@ -87,6 +87,11 @@ class SignIn:
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
             raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        # The person types their password there: no browser opens for an origin the user has
+        # not confirmed (an edit, a teammate's commit or a discovery may have moved it).
+        await self._credentials.check_destination(
+            resolved, "authorization", resolved.authorization_url
+        )
         redirect = choose_redirect_uri(resolved.application.callback_url, redirect_uri)
         issuer, iss_required = await self._mix_up_defence(resolved)
         nonce = nonce_for(credentials.scopes)
