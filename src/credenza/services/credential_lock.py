@@ -1,0 +1,132 @@
+"""One writer per credential: the cross-process lock around every read-modify-write of one
+application environment's keyring entries (a sign-in's refresh, a secret set, a reset)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from credenza.config.store import private_directory
+from credenza.errors import ConfigWriteError, CredentialLockError
+from credenza.services.context import Context, in_thread
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import filelock
+
+
+def credential_lock(context: Context, app_id: str, environment: str) -> CredentialLock:
+    """The lock of one credential: (workspace, application, environment).
+
+    The one place the workspace's identity enters the lock's key (for now the config file's
+    real path): every caller gets its lock from here, so changing the key changes it everywhere.
+    """
+    key = "\0".join((context.config_path, app_id, environment))
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return CredentialLock(
+        lock_directory() / f"{name}.lock", f"{app_id}/{environment}", wait_limit(context)
+    )
+
+
+def lock_directory() -> Path:
+    """The user's runtime dir (a tmpfs emptied at logout), else their state dir: never beside
+    the config, which a team may keep in git."""
+    import platformdirs
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "credenza" / "credential-locks"
+    return Path(platformdirs.user_state_dir("credenza", appauthor=False)) / "credential-locks"
+
+
+def wait_limit(context: Context) -> float:
+    """How long a writer waits for another: longer than the other may hold the lock (two HTTP
+    calls within their deadline: a reset and its check, a refresh and its id_token's keys)."""
+    settings = context.http_settings
+    deadline = settings.deadline if settings is not None else context.config.settings.deadline
+    return 2 * deadline + 10
+
+
+class CredentialLock:
+    """Held with ``with`` (blocking code) or ``async with`` (the wait runs in a thread, so the
+    dashboard's event loop never blocks on another process). An flock on a 0600 file in a 0700
+    directory: the kernel releases it when its holder dies, so a killed process blocks nobody.
+    Not re-entrant: code holding it calls only what does not take it again."""
+
+    def __init__(self, path: Path, label: str, timeout: float) -> None:
+        self.path = path
+        self.label = label
+        self.timeout = timeout
+        self._lock: filelock.BaseFileLock | None = None
+
+    def acquire(self) -> None:
+        import filelock
+
+        private_directory(self.path.parent)
+        # One lock object per holding, not thread-local: each waiter has its own descriptor (two
+        # dashboard workers exclude each other as two processes do), and the release may come
+        # from another thread than the wait. No soft-lock fallback: a lock file left by a dead
+        # process would block every later one.
+        lock = filelock.FileLock(
+            self.path, timeout=self.timeout, mode=0o600, thread_local=False, fallback_to_soft=False
+        )
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise CredentialLockError(
+                f"another credenza process has been changing {self.label} for over "
+                f"{self.timeout:g} s; nothing was done",
+                hint="wait for it to finish (a refresh, a secret set or a reset), then run this "
+                "again",
+            ) from None
+        except OSError as exc:
+            raise ConfigWriteError(
+                f"cannot lock {self.path}: {exc.strerror}; nothing was changed"
+            ) from None
+        self._lock = lock
+
+    def release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+    def __enter__(self) -> CredentialLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    async def __aenter__(self) -> CredentialLock:
+        import asyncio
+
+        waiting = asyncio.ensure_future(in_thread(self.acquire))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # Cancelled while waiting (Escape in the dashboard): the thread still gets the lock
+            # in the end, and lets it go at once instead of holding it for the process's life.
+            waiting.add_done_callback(self._release_if_acquired)
+            raise
+        return self
+
+    def _release_if_acquired(self, waited: asyncio.Future[None]) -> None:
+        if not waited.cancelled() and waited.exception() is None:
+            self.release()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
