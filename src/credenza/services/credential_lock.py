@@ -3,6 +3,7 @@ application environment's keyring entries (a sign-in's refresh, a secret set, a 
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 from pathlib import Path
@@ -17,6 +18,14 @@ if TYPE_CHECKING:
     import asyncio
 
     import filelock
+
+
+# The locks this line of work holds: a call made while holding one (in the same task, or in a
+# thread it hands work to, which inherits the context) passes straight through instead of
+# waiting for itself. Other tasks and threads (two dashboard workers) still wait their turn.
+_held: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar(
+    "credenza_credential_locks", default=frozenset()
+)
 
 
 def credential_lock(context: Context, app_id: str, environment: str) -> CredentialLock:
@@ -44,24 +53,31 @@ def lock_directory() -> Path:
 
 
 def wait_limit(context: Context) -> float:
-    """How long a writer waits for another: longer than the other may hold the lock (two HTTP
-    calls within their deadline: a reset and its check, a refresh and its id_token's keys)."""
+    """How long a writer waits for another: longer than the other may hold the lock (the HTTP
+    calls within their deadline: a reset, its check and a discovery; a refresh and its id_token's
+    keys)."""
     settings = context.http_settings
     deadline = settings.deadline if settings is not None else context.config.settings.deadline
-    return 2 * deadline + 10
+    return 3 * deadline + 10
 
 
 class CredentialLock:
     """Held with ``with`` (blocking code) or ``async with`` (the wait runs in a thread, so the
     dashboard's event loop never blocks on another process). An flock on a 0600 file in a 0700
     directory: the kernel releases it when its holder dies, so a killed process blocks nobody.
-    Not re-entrant: code holding it calls only what does not take it again."""
+    Re-entrant along one line of work (see ``_held``)."""
 
     def __init__(self, path: Path, label: str, timeout: float) -> None:
         self.path = path
         self.label = label
         self.timeout = timeout
         self._lock: filelock.BaseFileLock | None = None
+        self._entered: contextvars.Token[frozenset[Path]] | None = None
+
+    @property
+    def held_here(self) -> bool:
+        """Held already by this task or the one that handed this thread its work."""
+        return self.path in _held.get()
 
     def acquire(self) -> None:
         import filelock
@@ -95,7 +111,9 @@ class CredentialLock:
             lock.release()
 
     def __enter__(self) -> CredentialLock:
-        self.acquire()
+        if not self.held_here:
+            self.acquire()
+            self._entered = _held.set(_held.get() | {self.path})
         return self
 
     def __exit__(
@@ -104,11 +122,13 @@ class CredentialLock:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.release()
+        self._leave()
 
     async def __aenter__(self) -> CredentialLock:
         import asyncio
 
+        if self.held_here:
+            return self
         waiting = asyncio.ensure_future(in_thread(self.acquire))
         try:
             await asyncio.shield(waiting)
@@ -117,6 +137,7 @@ class CredentialLock:
             # in the end, and lets it go at once instead of holding it for the process's life.
             waiting.add_done_callback(self._release_if_acquired)
             raise
+        self._entered = _held.set(_held.get() | {self.path})
         return self
 
     def _release_if_acquired(self, waited: asyncio.Future[None]) -> None:
@@ -129,4 +150,10 @@ class CredentialLock:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        entered, self._entered = self._entered, None
+        if entered is not None:  # not a pass-through
+            _held.reset(entered)
+            self.release()

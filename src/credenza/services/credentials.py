@@ -22,6 +22,7 @@ from credenza.services.binding import (
     origin,
 )
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
@@ -47,8 +48,11 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         raw = value.reveal() if isinstance(value, Secret) else value
         checked = check_secret(raw, expected_length=resolved.profile.secret_length)
-        self.store(resolved, checked.secret)
-        self._forget_tokens(resolved.application.id, resolved.name)
+        # One writer: a refresh or a reset of this credential in flight elsewhere finishes
+        # first, and the tokens it stored are forgotten with the old secret.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, checked.secret)
+            self._forget_tokens(resolved.application.id, resolved.name)
         return checked
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
@@ -59,8 +63,11 @@ class Credentials:
     def confirm_endpoint(self, app_ref: str, env_name: str) -> list[str]:
         """Bind the stored secret to the origins of every endpoint the environment now has."""
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        self.store(resolved, stored.secret, new=False)
+        # Read and stored again under the lock: a secret set meanwhile is never undone.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            app_id = resolved.application.id
+            stored = self._context.secrets.get_client_secret(app_id, resolved.name)
+            self.store(resolved, stored.secret, new=False)
         return self.bound_origins(resolved.application.id, resolved.name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
@@ -95,12 +102,17 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         if not resolved.token_url:
             return
+        secrets, app_id = self._context.secrets, resolved.application.id
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            if secrets.get_client_secret(app_id, resolved.name).origin is not None:
+                return  # the usual case: bound already, and no lock taken
+            with credential_lock(self._context, app_id, resolved.name):
+                # Read again under the lock: a secret set meanwhile is never undone.
+                stored = secrets.get_client_secret(app_id, resolved.name)
+                if stored.origin is None:
+                    self._bind_to_token_endpoint(resolved, stored.secret)
         except SecretStoreError:
             return
-        if stored.origin is None:
-            self._bind_to_token_endpoint(resolved, stored.secret)
 
     async def check_destination(
         self, resolved: ResolvedEnvironment, endpoint: CredentialedEndpoint, url: str
@@ -117,9 +129,11 @@ class Credentials:
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
-        secrets.delete_client_secret(app_id, environment)
+        # A reset finishing elsewhere would store its secret (and pending copy) back after this.
+        with credential_lock(self._context, app_id, environment):
+            secrets.delete_client_secret(app_id, environment)
+            secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
-        secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)
@@ -242,12 +256,13 @@ class Credentials:
 
         resolved = self._environments.resolve(app_ref, env_name)
         jwk = public_jwk(pem, key_id)  # refuses what is not a usable private key
-        self.store(resolved, Secret(pem.reveal().strip() + "\n"))
-        if key_id is not None and key_id != resolved.environment.key_id:
-            self._environments.edit(
-                resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
-            )
-        self._forget_tokens(resolved.application.id, resolved.name)
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, Secret(pem.reveal().strip() + "\n"))
+            if key_id is not None and key_id != resolved.environment.key_id:
+                self._environments.edit(
+                    resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
+                )
+            self._forget_tokens(resolved.application.id, resolved.name)
         return jwk
 
     def public_key(self, app_ref: str, env_name: str) -> dict[str, Any]:

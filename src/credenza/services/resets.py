@@ -16,6 +16,7 @@ from credenza.errors import (
 )
 from credenza.secrets import Secret, check_secret, names
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
@@ -179,8 +180,17 @@ class Resets:
         with a token call before it replaces the old one. Providers that issue the secret: it is
         in the keyring (as the pending secret) before anything else happens, so that neither a
         failed verification nor Ctrl-C nor a crash can lose it.
+
+        Under the credential's lock, from the provider's reset to the new secret stored: two
+        resets at once (two dashboards, a script) never store a secret the other one killed.
         """
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._reset(resolved, new_secret)
+
+    async def _reset(
+        self, resolved: ResolvedEnvironment, new_secret: str | Secret | None
+    ) -> ResetResult:
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
@@ -276,6 +286,10 @@ class Resets:
         provider issued with cut-over rotation is stored even when the check fails: the old one
         is already dead. None: there is nothing pending."""
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._recover(resolved)
+
+    async def _recover(self, resolved: ResolvedEnvironment) -> ResetResult | None:
         app_id, env = resolved.application.id, resolved.name
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:

@@ -193,8 +193,21 @@ class Tokens:
         return fresh
 
     async def revoke(self, session: SessionToken) -> str:
-        """Revoke (RFC 7009) or log out (GET + Bearer); the local copies are dropped either way."""
+        """Revoke (RFC 7009) or log out (GET + Bearer); the local copies are dropped either way.
 
+        A person's sign-in is revoked under the credential's lock, as stored now: a refresh in
+        another process since ``session`` was read rotated its refresh token, and the spent one
+        would be revoked while the live one stayed valid at the provider."""
+        if not session.user:
+            return await self._revoke(session)
+        async with credential_lock(self._context, session.application_id, session.environment):
+            resolved = self._environments.resolve(session.application_id, session.environment)
+            current = await in_thread(self.user_session, resolved)
+            if current is not None and current.fingerprint == session.fingerprint:
+                session = current
+            return await self._revoke(session)
+
+    async def _revoke(self, session: SessionToken) -> str:
         resolved = self._environments.resolve(session.application_id, session.environment)
         try:
             if resolved.revocation_url:
@@ -283,9 +296,12 @@ class Tokens:
         key = fingerprint(self._context.config_path, resolved, scopes)
         payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
         payload["token"] = json.loads(token.to_json(with_id_token=True))
-        self._context.secrets.set_raw(
-            names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
-        )
+        # A sign-in stored while another process refreshes the one before waits for it: that
+        # refresh's answer would otherwise replace the new sign-in.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self._context.secrets.set_raw(
+                names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
+            )
         session = SessionToken(resolved.application.id, resolved.name, token, scopes, key, True)
         self.sessions[key] = session
         self._tell_agent(resolved.application.id, resolved.name)
@@ -424,15 +440,17 @@ class Tokens:
         stored one: a `secret set` or a reset while the call was in flight forgot every token
         before this one existed, so this one is dropped again (the caller still gets it: it was
         asked for and issued). A change after the check forgets it the usual way. False when
-        it was dropped."""
-        self.cache(session)
-        if self._issued_to_current(resolved, credentials):
-            self._refresh_worked(resolved.application.id, resolved.name)
-            return True
-        # Everything of the credential goes, the index line this call added included: what a
-        # secret change (or a removal) does itself, once more now that this token exists.
-        self.forget(resolved.application.id, resolved.name)
-        return False
+        it was dropped. Under the credential's lock: the token index is read, changed and
+        written, and a secret set (which holds it too) comes wholly before or after."""
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.cache(session)
+            if self._issued_to_current(resolved, credentials):
+                self._refresh_worked(resolved.application.id, resolved.name)
+                return True
+            # Everything of the credential goes, the index line this call added included: what
+            # a secret change (or a removal) does itself, once more now that this token exists.
+            self.forget(resolved.application.id, resolved.name)
+            return False
 
     def _issued_to_current(
         self, resolved: ResolvedEnvironment, credentials: ClientCredentials
@@ -559,14 +577,16 @@ class Tokens:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
-            # A signed-in user's tokens too: they belonged to the credential as it was.
-            secrets.delete_raw(names.user_token(app_id, name))
-            index_name = names.token_index(app_id, name)
-            index = secrets.get_raw(index_name)
-            for line in filter(None, (index or "").split("\n")):
-                secrets.delete_raw(line.split(" ")[0])
-            if index is not None:
-                secrets.delete_raw(index_name)
+            # The index is read, then emptied: a token cached meanwhile waits (see _keep).
+            with credential_lock(self._context, app_id, name):
+                # A signed-in user's tokens too: they belonged to the credential as it was.
+                secrets.delete_raw(names.user_token(app_id, name))
+                index_name = names.token_index(app_id, name)
+                index = secrets.get_raw(index_name)
+                for line in filter(None, (index or "").split("\n")):
+                    secrets.delete_raw(line.split(" ")[0])
+                if index is not None:
+                    secrets.delete_raw(index_name)
         self._tell_agent(app_id, environment)
 
     def held(self) -> list[SessionToken]:
