@@ -47,7 +47,7 @@ def lock_directory() -> Path:
     import platformdirs
 
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
+    if runtime and os.path.isdir(runtime):
         return Path(runtime) / "credenza" / "credential-locks"
     return Path(platformdirs.user_state_dir("credenza", appauthor=False)) / "credential-locks"
 
