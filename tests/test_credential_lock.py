@@ -49,8 +49,12 @@ class Machine:
     def workspace(self) -> Workspace:
         return Workspace(store=ConfigStore(self.config), secrets=self.secrets, http_settings=FAST)
 
+    def entries(self) -> SecretStore:
+        """The keyring as the config's workspace sees it (its entries carry the workspace id)."""
+        return self.workspace().context.secrets
+
     def stored_sign_in(self) -> dict[str, object] | None:
-        payload = self.secrets.get_raw(names.user_token(APP, ENV))
+        payload = self.entries().get_raw(names.user_token(APP, ENV))
         return None if payload is None else dict(json.loads(payload))
 
     def token_calls(self, count: int) -> list[subprocess.CompletedProcess[str]]:
@@ -155,7 +159,7 @@ def expire_access_token(machine: Machine) -> None:
     assert stored is not None
     token = dict(stored["token"])  # type: ignore[call-overload]
     token["expires_at"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    machine.secrets.set_raw(names.user_token(APP, ENV), json.dumps({**stored, "token": token}))
+    machine.entries().set_raw(names.user_token(APP, ENV), json.dumps({**stored, "token": token}))
 
 
 def every_call_succeeds(calls: list[subprocess.CompletedProcess[str]], round: int) -> list[str]:

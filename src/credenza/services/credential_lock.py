@@ -31,10 +31,12 @@ _held: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar(
 def credential_lock(context: Context, app_id: str, environment: str) -> CredentialLock:
     """The lock of one credential: (workspace, application, environment).
 
-    The one place the workspace's identity enters the lock's key (for now the config file's
-    real path): every caller gets its lock from here, so changing the key changes it everywhere.
+    The one place the workspace's identity enters the lock's key: every caller gets its lock
+    from here. Keyed by the workspace id, as its keyring entries are: a config moved or renamed
+    keeps its lock, two configs created apart never share one, and a copy of a config (same id,
+    same entries) shares the lock with the entries it shares.
     """
-    key = "\0".join((context.config_path, app_id, environment))
+    key = "\0".join((context.workspace_id, app_id, environment))
     name = hashlib.sha256(key.encode()).hexdigest()[:32]
     return CredentialLock(
         lock_directory() / f"{name}.lock", f"{app_id}/{environment}", wait_limit(context)
