@@ -363,9 +363,10 @@ def test_a_secret_changed_without_the_lock_during_a_refresh_keeps_nothing_of_the
     always_refresh(config_path)
 
     async def unlocked(other: Workspace) -> None:
-        bound = secret_store.get_client_secret("pipedrive-crm", "production").origin
+        entries = other.context.secrets  # the keyring as the workspace sees it
+        bound = entries.get_client_secret("pipedrive-crm", "production").origin
         new = Secret("a-new-secret-0123456789abcdef")
-        secret_store.set_client_secret("pipedrive-crm", "production", new, origin=bound)
+        entries.set_client_secret("pipedrive-crm", "production", new, origin=bound)
 
     refused = refresh_in_flight_beside(config_path, secret_store, server, unlocked)
     assert isinstance(refused, SignInRequiredError)
