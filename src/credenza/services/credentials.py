@@ -23,6 +23,7 @@ from credenza.services.binding import (
     parse_origin,
 )
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
@@ -61,8 +62,11 @@ class Credentials:
         allowed = [parse_origin(o) for o in allow_origins]  # refused before anything is stored
         raw = value.reveal() if isinstance(value, Secret) else value
         checked = check_secret(raw, expected_length=resolved.profile.secret_length)
-        self.store(resolved, checked.secret, allow=allowed)
-        self._forget_tokens(resolved.application.id, resolved.name)
+        # One writer: a refresh or a reset of this credential in flight elsewhere finishes
+        # first, and the tokens it stored are forgotten with the old secret.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, checked.secret, allow=allowed)
+            self._forget_tokens(resolved.application.id, resolved.name)
         return checked
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
@@ -80,23 +84,27 @@ class Credentials:
         without a secret an entry of its own): a commit to the shared config can move an
         endpoint but never confirm one."""
         resolved = self._environments.resolve(app_ref, env_name)
-        if origins is None:
-            wanted = {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
-        else:
-            wanted = {parse_origin(o) for o in origins}
-        app_id, name = resolved.application.id, resolved.name
-        secrets = self._context.secrets
-        if self._public(resolved):
-            entry = secrets.get_bound(names.confirmed_origins(app_id, name))
-            current = bound_origins(entry.origin if entry else None) or self._first(resolved)
-            merged = " ".join(sorted(current | wanted)) or None
-            secrets.set_bound(names.confirmed_origins(app_id, name), Secret(""), origin=merged)
-        else:
-            stored = secrets.get_client_secret(app_id, name)
-            current = bound_origins(stored.origin) or self._first(resolved)
-            merged = " ".join(sorted(current | wanted)) or None
-            secrets.set_client_secret(app_id, name, stored.secret, origin=merged)
-        return self.bound_origins(app_id, name)
+        # Read and stored again under the lock: a secret set meanwhile is never undone.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            if origins is None:
+                wanted = {
+                    o for url in credentialed_endpoints(resolved).values() if (o := origin(url))
+                }
+            else:
+                wanted = {parse_origin(o) for o in origins}
+            app_id, name = resolved.application.id, resolved.name
+            secrets = self._context.secrets
+            if self._public(resolved):
+                entry = secrets.get_bound(names.confirmed_origins(app_id, name))
+                current = bound_origins(entry.origin if entry else None) or self._first(resolved)
+                merged = " ".join(sorted(current | wanted)) or None
+                secrets.set_bound(names.confirmed_origins(app_id, name), Secret(""), origin=merged)
+            else:
+                stored = secrets.get_client_secret(app_id, name)
+                current = bound_origins(stored.origin) or self._first(resolved)
+                merged = " ".join(sorted(current | wanted)) or None
+                secrets.set_client_secret(app_id, name, stored.secret, origin=merged)
+            return self.bound_origins(app_id, name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
         """The origins the stored credential may be sent to."""
@@ -164,12 +172,17 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         if not resolved.token_url:
             return
+        secrets, app_id = self._context.secrets, resolved.application.id
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            if secrets.get_client_secret(app_id, resolved.name).origin is not None:
+                return  # the usual case: bound already, and no lock taken
+            with credential_lock(self._context, app_id, resolved.name):
+                # Read again under the lock: a secret set meanwhile is never undone.
+                stored = secrets.get_client_secret(app_id, resolved.name)
+                if stored.origin is None:
+                    self._bind_to_token_endpoint(resolved, stored.secret)
         except SecretStoreError:
             return
-        if stored.origin is None:
-            self._bind_to_token_endpoint(resolved, stored.secret)
 
     async def check_destination(
         self, resolved: ResolvedEnvironment, endpoint: CredentialedEndpoint, url: str
@@ -184,9 +197,11 @@ class Credentials:
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
-        secrets.delete_client_secret(app_id, environment)
+        # A reset finishing elsewhere would store its secret (and pending copy) back after this.
+        with credential_lock(self._context, app_id, environment):
+            secrets.delete_client_secret(app_id, environment)
+            secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
-        secrets.delete_raw(names.pending_secret(app_id, environment))
         secrets.delete_raw(names.confirmed_origins(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
@@ -311,12 +326,13 @@ class Credentials:
 
         resolved = self._environments.resolve(app_ref, env_name)
         jwk = public_jwk(pem, key_id)  # refuses what is not a usable private key
-        self.store(resolved, Secret(pem.reveal().strip() + "\n"))
-        if key_id is not None and key_id != resolved.environment.key_id:
-            self._environments.edit(
-                resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
-            )
-        self._forget_tokens(resolved.application.id, resolved.name)
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, Secret(pem.reveal().strip() + "\n"))
+            if key_id is not None and key_id != resolved.environment.key_id:
+                self._environments.edit(
+                    resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
+                )
+            self._forget_tokens(resolved.application.id, resolved.name)
         return jwk
 
     def public_key(self, app_ref: str, env_name: str) -> dict[str, Any]:
