@@ -63,7 +63,7 @@ from credenza.oauth.decoding import (
     CappedDecoder,
     UndecodableBodyError,
 )
-from credenza.oauth.exchange import SECRET_FIELDS, Exchange
+from credenza.oauth.exchange import PERSONAL_SECRETS, SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import LOOPBACK_LITERAL, is_loopback
 from credenza.oauth.params import check_extra_params
@@ -545,6 +545,7 @@ class ClientProtocol:
             authorization,
             authorization.partition(" ")[2],
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
+            always=(value for key, value in request.form.items() if key in PERSONAL_SECRETS),
         )
         return (
             yield from self.plan_exchange(

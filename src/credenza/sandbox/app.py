@@ -26,6 +26,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from credenza.sandbox import pages
+from credenza.sandbox.password import resource_owner
 from credenza.sandbox.state import (
     AUTH_METHODS,
     DEVICE_CODE_GRANT,
@@ -332,6 +333,13 @@ def create_app(
             allowed &= set(polled.scope)
             requested = requested or polled.scope
             subject, auth_time = state.user, polled.decided_at
+        elif grant == "password":
+            subject = resource_owner(state, form)
+            if subject is None:
+                return oauth_error(
+                    400, "invalid_grant", "bad username or password", CODE_BAD_CREDENTIALS
+                )
+            auth_time = state.clock()
         denied = [scope for scope in requested if scope not in allowed]
         if denied:
             return oauth_error(
