@@ -20,6 +20,7 @@ from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
+from credenza.services.registration import Registrations
 from credenza.services.resets import Resets
 from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
@@ -58,6 +59,7 @@ class Workspace:
     verification: Verification
     status: Status
     preferences: Preferences
+    registrations: Registrations
 
     def __init__(
         self,
@@ -98,6 +100,9 @@ class Workspace:
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
+        self.registrations = Registrations(
+            context, self.environments, self.credentials, self.tokens
+        )
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()
 

@@ -93,6 +93,10 @@ class OAuthClient(ClientProtocol):
     async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
         return await self._run(self.plan_get_json(endpoint, url))
 
+    async def perform(self, plan: Plan[T]) -> T:
+        """Run a plan built outside this class (oauth/registration.py) with the same driver."""
+        return await self._run(plan)
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

@@ -129,6 +129,8 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
+    # A body other than a form (RFC 7591's JSON client metadata), sent as it is.
+    content: bytes | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
         """The configured timeouts, none reaching past the overall deadline."""
@@ -145,6 +147,7 @@ class Attempt:
             url,
             headers=headers,
             data=self.form,
+            content=self.content,
             timeout=self.timeout(settings),
             extensions=extensions,
         )
@@ -573,6 +576,7 @@ class ClientProtocol:
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
         basic_encoding: str = "rfc6749",
+        content: bytes | None = None,
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
         settings = self.settings
@@ -582,7 +586,7 @@ class ClientProtocol:
         while True:
             number += 1
             try:
-                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at)
+                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at, content)
                 assert reply is not None
                 if self.observer is not None:
                     self.observer(

@@ -9,6 +9,9 @@ All entries live under the keyring service ``credenza``; the username is a path:
                                       followed by the scopes it was requested with
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
+- ``{app}/{env}/registration_token``  the RFC 7592 registration access token of a client
+                                      credenza registered (JSON: token and the origin it is
+                                      bound to)
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 """
@@ -48,6 +51,10 @@ def user_token(application_id: str, environment: str) -> str:
 
 def token_index(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "token-index")
+
+
+def registration_token(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "registration_token")
 
 
 def admin_token(provider_key: str) -> str:
