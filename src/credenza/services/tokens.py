@@ -296,6 +296,8 @@ class Tokens:
         """The user's access token, refreshed when within ``skew`` of expiry. A rotated refresh
         token is stored before the new access token is handed out."""
         login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        if token_grant(resolved.application.grant_types) == "password":
+            login += " --password"
         session = await in_thread(self.user_session, resolved)
         if session is None:
             raise SignInRequiredError(

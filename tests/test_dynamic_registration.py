@@ -1,0 +1,227 @@
+"""`credenza app register` (RFC 7591) and `app registration show|delete` (RFC 7592) against the
+sandbox over real HTTP: the issued secret and registration access token reach the keyring only."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from credenza.keyring_memory import MemoryKeyring
+from credenza.sandbox import SandboxServer, SandboxState
+from tests.conftest import CliRunner
+from tests.hostile import leaks
+
+INITIAL = "iat-canary-0123456789abcdef-initial-token"
+
+
+@pytest.fixture
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxState(token_ttl=300)) as running:
+        yield running
+
+
+@pytest.fixture
+def guarded() -> Iterator[SandboxServer]:
+    """A sandbox whose registration endpoint wants an initial access token."""
+    with SandboxServer(SandboxState(token_ttl=300, initial_access_token=INITIAL)) as running:
+        yield running
+
+
+def issued(server: SandboxServer) -> tuple[str, str, str]:
+    """The one registered client's id, secret and registration access token (the sandbox's)."""
+    ((client_id, token),) = server.state.registration_tokens.items()
+    return client_id, server.state.clients[client_id].client_secret, token
+
+
+def registrations(server: SandboxServer) -> list[dict[str, object]]:
+    return [r for r in server.state.requests if r["path"].startswith("/oauth/register")]
+
+
+def register(cli: CliRunner, server: SandboxServer, *extra: str) -> tuple[int, str, str]:
+    assert cli("app", "add", "Telenor SMS")[0] == 0
+    return cli(
+        "app",
+        "register",
+        "telenor-sms",
+        "sandbox",
+        "--issuer",
+        server.issuer,
+        "--scope",
+        "sms:send",
+        *extra,
+    )
+
+
+def test_register_then_token_with_the_issued_credentials(
+    cli: CliRunner,
+    server: SandboxServer,
+    memory_keyring: MemoryKeyring,
+    config_path: Path,
+    tmp_path: Path,
+) -> None:
+    code, out, err = register(cli, server)
+    assert code == 0, err
+    client_id, secret, registration_token = issued(server)
+    assert f"Registered Telenor SMS / sandbox as client_id {client_id}" in err
+    client = server.state.clients[client_id]
+    assert client.application == "Telenor SMS"
+    assert client.grant_types == ["client_credentials"]
+    assert client.scope == ["sms:send"]
+
+    config = tomllib.loads(config_path.read_text())
+    environment = config["applications"][0]["environments"]["sandbox"]
+    assert environment["client_id"] == client_id
+    assert environment["token_url"] == f"{server.issuer}/oauth/token"
+    assert environment["registration_client_uri"] == (f"{server.issuer}/oauth/register/{client_id}")
+
+    code, token, token_err = cli("token", "telenor-sms", "--env", "sandbox")
+    assert code == 0, token_err
+    assert server.state.lookup(token.strip()) is not None
+
+    # The secret where `secret set` puts it, bound to the token endpoint's origin.
+    stored = json.loads(memory_keyring.entries[("credenza", "telenor-sms/sandbox/client_secret")])
+    assert stored["secret"] == secret
+    assert stored["origin"] == server.issuer
+    registration_entry = json.loads(
+        memory_keyring.entries[("credenza", "telenor-sms/sandbox/registration_token")]
+    )
+    assert registration_entry["token"] == registration_token
+
+    for value in (secret, registration_token):
+        assert not leaks(out + err + token + token_err, value)
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert not leaks(path.read_bytes().decode("utf-8", "replace"), value), path
+
+
+def test_register_into_an_existing_environment_keeps_its_issuer(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    assert cli("app", "add", "Telenor SMS")[0] == 0
+    code, _, err = cli(
+        "env", "add", "telenor-sms", "sandbox", "--client-id", "placeholder",
+        "--issuer", server.issuer,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli("app", "register", "telenor-sms", "sandbox")
+    assert code == 0, err
+    client_id, _, _ = issued(server)
+    code, out, err = cli("app", "show", "telenor-sms", "--json")
+    assert client_id in out
+    assert cli("token", "telenor-sms")[0] == 0
+
+
+def test_register_without_an_environment_or_issuer_is_refused(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    assert cli("app", "add", "Telenor SMS")[0] == 0
+    code, _, err = cli("app", "register", "telenor-sms", "sandbox")
+    assert code == 2
+    assert "--issuer URL" in err
+    assert registrations(server) == []
+
+
+def test_an_initial_access_token_is_required_where_the_server_wants_one(
+    cli: CliRunner, guarded: SandboxServer, monkeypatch: pytest.MonkeyPatch, config_path: Path
+) -> None:
+    code, out, err = register(cli, guarded)
+    assert code == 1
+    assert "HTTP 401 invalid_token" in err
+    assert "--initial-access-token-env VAR" in err
+    assert guarded.state.registration_tokens == {}
+    # Nothing changed: no environment was added.
+    assert "environments" not in tomllib.loads(config_path.read_text())["applications"][0]
+
+    monkeypatch.setenv("CANARY_IAT", INITIAL)
+    code, out, err = cli(
+        "app", "register", "telenor-sms", "sandbox", "--issuer", guarded.issuer,
+        "--initial-access-token-env", "CANARY_IAT",
+    )  # fmt: skip
+    assert code == 0, err
+    assert registrations(guarded)[-1]["authorization"] == f"Bearer {INITIAL}"
+    assert not leaks(out + err, INITIAL)
+    assert cli("token", "telenor-sms")[0] == 0
+
+
+def test_an_unset_initial_access_token_variable_is_bad_input(
+    cli: CliRunner, guarded: SandboxServer
+) -> None:
+    code, _, err = register(cli, guarded, "--initial-access-token-env", "NOT_SET_ANYWHERE")
+    assert code == 2
+    assert "NOT_SET_ANYWHERE is not set" in err
+    assert registrations(guarded) == []
+
+
+def test_registration_show_masks_the_secret_and_the_token(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    assert register(cli, server)[0] == 0
+    client_id, secret, registration_token = issued(server)
+    for json_flag in ((), ("--json",)):
+        code, out, err = cli("app", "registration", "show", "telenor-sms", "sandbox", *json_flag)
+        assert code == 0, err
+        assert client_id in out
+        assert "****" in out
+        assert not leaks(out + err, secret)
+        assert not leaks(out + err, registration_token)
+    shown = json.loads(out)
+    assert shown["client_secret"] == "****"
+    assert shown["registration_access_token"] == "****"
+    assert shown["client_name"] == "Telenor SMS"
+    reads = [r for r in registrations(server) if r["method"] == "GET"]
+    assert reads[-1]["authorization"] == f"Bearer {registration_token}"
+
+
+def test_registration_delete_removes_the_client_there_and_here(
+    cli: CliRunner, server: SandboxServer, memory_keyring: MemoryKeyring, config_path: Path
+) -> None:
+    assert register(cli, server)[0] == 0
+    client_id, _, _ = issued(server)
+    code, token, _ = cli("token", "telenor-sms")
+    assert code == 0
+    code, _, err = cli("app", "registration", "delete", "telenor-sms", "sandbox")
+    assert code == 2
+    assert "--yes" in err
+    assert client_id in server.state.clients
+
+    code, _, err = cli("app", "registration", "delete", "telenor-sms", "sandbox", "--yes")
+    assert code == 0, err
+    assert f"Deleted client {client_id}" in err
+    assert client_id not in server.state.clients
+    assert server.state.lookup(token.strip()).revoked  # type: ignore[union-attr]
+    assert not any(name.startswith("telenor-sms/") for _, name in memory_keyring.entries)
+    environment = tomllib.loads(config_path.read_text())["applications"][0]["environments"]
+    assert "registration_client_uri" not in environment["sandbox"]
+    code, _, err = cli("token", "telenor-sms")
+    assert code != 0
+    code, _, err = cli("app", "registration", "show", "telenor-sms", "sandbox")
+    assert code == 2
+    assert "no registration to manage" in err
+
+
+def test_a_registration_uri_edited_to_another_origin_gets_nothing(
+    cli: CliRunner, server: SandboxServer, config_path: Path
+) -> None:
+    assert register(cli, server)[0] == 0
+    client_id, _, _ = issued(server)
+    text = config_path.read_text()
+    moved = text.replace(f"{server.issuer}/oauth/register", "http://127.0.0.2:9/oauth/register")
+    config_path.write_text(moved)
+    before = len(registrations(server))
+    code, _, err = cli("app", "registration", "delete", "telenor-sms", "sandbox", "--yes")
+    assert code == 2
+    assert "nothing was sent" in err
+    assert len(registrations(server)) == before
+    assert client_id in server.state.clients
+
+
+def test_sandbox_metadata_advertises_registration(server: SandboxServer) -> None:
+    import httpx
+
+    metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
+    assert metadata["registration_endpoint"] == f"{server.issuer}/oauth/register"
+    assert "password" in metadata["grant_types_supported"]
