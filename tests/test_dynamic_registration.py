@@ -225,3 +225,42 @@ def test_sandbox_metadata_advertises_registration(server: SandboxServer) -> None
     metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
     assert metadata["registration_endpoint"] == f"{server.issuer}/oauth/register"
     assert "password" in metadata["grant_types_supported"]
+
+
+@pytest.mark.parametrize(
+    ("registration_endpoint", "said"),
+    [
+        (None, "advertises no registration_endpoint"),
+        ("http://127.0.0.2:{port}/register", "not on the issuer's origin"),
+    ],
+)
+def test_a_registration_endpoint_missing_or_elsewhere_gets_nothing(
+    cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    registration_endpoint: str | None,
+    said: str,
+) -> None:
+    from starlette.responses import JSONResponse
+
+    from tests.hostile import Seen, hostile
+
+    with hostile() as (script, server):
+        issuer = f"http://127.0.0.1:{server.port}"
+
+        def metadata(_: Seen) -> JSONResponse:
+            body = {"issuer": issuer, "token_endpoint": f"{issuer}/token"}
+            if registration_endpoint:
+                body["registration_endpoint"] = registration_endpoint.format(port=server.port)
+            return JSONResponse(body)
+
+        script.on("/.well-known/oauth-authorization-server", metadata)
+        monkeypatch.setenv("CANARY_IAT", INITIAL)
+        assert cli("app", "add", "Telenor SMS")[0] == 0
+        code, out, err = cli(
+            "app", "register", "telenor-sms", "sandbox", "--issuer", issuer,
+            "--initial-access-token-env", "CANARY_IAT",
+        )  # fmt: skip
+    assert code == 2
+    assert said in err
+    assert [seen.path for seen in script.seen] == ["/.well-known/oauth-authorization-server"]
+    assert not leaks(out + err, INITIAL)

@@ -168,3 +168,16 @@ def test_a_server_echoing_the_request_never_shows_the_password(
     assert f"password={password}" not in err
     assert "[redacted]" in err
     assert not leaks(out + err, password)
+
+
+def test_plain_login_of_a_password_only_application_points_at_password(
+    cli: CliRunner, server: SandboxServer
+) -> None:
+    add_password_app(cli, server)
+    code, _, err = cli("login", "telenor-app")
+    assert code == 2
+    assert "credenza login telenor-app --env production --password" in err
+    code, _, err = cli("token", "telenor-app")
+    assert code != 0
+    assert "credenza login telenor-app --env production --password" in err
+    assert password_requests(server) == 0

@@ -65,6 +65,11 @@ class SignIn:
             return "browser"
         if declares_device_flow(declared):
             return "device"
+        if declares_password(declared):
+            raise ValidationError(
+                f"{resolved.application.name} declares only the password grant for a person",
+                hint=f"sign in with it: credenza login {app} --env {resolved.name} --password",
+            )
         raise ValidationError(
             f"{resolved.application.name} declares no grant a person signs in with "
             f"({', '.join(declared) or 'none'})",
