@@ -122,7 +122,11 @@ def test_register_without_an_environment_or_issuer_is_refused(
     code, _, err = cli("app", "register", "telenor-sms", "sandbox")
     assert code == 2
     assert "--issuer URL" in err
+    code, _, err = cli("app", "register", "telenor-sms", "no such/env", "--issuer", server.issuer)
+    assert code == 2
+    assert "is not a usable environment name" in err
     assert registrations(server) == []
+    assert server.state.clients == {}
 
 
 def test_an_initial_access_token_is_required_where_the_server_wants_one(

@@ -23,7 +23,7 @@ from credenza.secrets import Secret, names
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
 from credenza.services.credentials import Credentials
-from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.environments import Environments, ResolvedEnvironment, usable_name
 from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -74,6 +74,12 @@ class Registrations:
 
         application = self._context.application(app_ref)
         existing = application.environments.get(env_name)
+        if existing is None and not usable_name(env_name):
+            # Asked before the server is: a client it registered must find its environment.
+            raise ValidationError(
+                f"{env_name!r} is not a usable environment name",
+                hint="use letters, digits, '-' or '_'",
+            )
         if existing is None and not issuer:
             raise ValidationError(
                 f"{application.name} has no environment {env_name!r} to register in",
