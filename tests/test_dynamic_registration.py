@@ -268,3 +268,26 @@ def test_a_registration_endpoint_missing_or_elsewhere_gets_nothing(
     assert said in err
     assert [seen.path for seen in script.seen] == ["/.well-known/oauth-authorization-server"]
     assert not leaks(out + err, INITIAL)
+
+
+def test_register_a_sign_in_application_then_login_and_token(
+    cli: CliRunner, browser: list[str]
+) -> None:
+    """authorization_code without a callback URL: registered for a loopback redirect on any port
+    (RFC 8252 §7.3), which `credenza login` then listens on."""
+    state = SandboxState(token_ttl=300, auto_approve=True)
+    with SandboxServer(state) as server:
+        grants = ["--grant-type", "authorization_code", "--grant-type", "refresh_token"]
+        assert cli("app", "add", "Pipedrive CRM", *grants)[0] == 0
+        code, _, err = cli(
+            "app", "register", "pipedrive-crm", "production", "--issuer", server.issuer
+        )
+        assert code == 0, err
+        ((client_id, _),) = state.registration_tokens.items()
+        assert state.clients[client_id].redirect_uris == ["http://127.0.0.1/callback"]
+        code, _, err = cli("login", "pipedrive-crm")
+        assert code == 0, err
+        assert "Signed in to Pipedrive CRM / production" in err
+        code, token, err = cli("token", "pipedrive-crm")
+        assert code == 0, err
+        assert state.lookup(token.strip()).subject == state.user  # type: ignore[union-attr]

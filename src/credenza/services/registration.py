@@ -110,13 +110,8 @@ class Registrations:
         url = _registration_endpoint(metadata, issuer)
         scope_list = tuple(scopes) if scopes else (existing.scopes if existing else ())
         method = auth_method or (existing.auth_method if existing else None)
-        body: dict[str, Any] = {
-            "client_name": application.name,
-            "grant_types": list(application.grant_types),
-            "token_endpoint_auth_method": method or "client_secret_basic",
-        }
-        if application.callback_url:
-            body["redirect_uris"] = [application.callback_url]
+        body = client_metadata(application.name, application.grant_types, application.callback_url)
+        body["token_endpoint_auth_method"] = method or "client_secret_basic"
         if scope_list:
             body["scope"] = " ".join(scope_list)
         registered = await self._context.client.perform(
@@ -248,6 +243,23 @@ class Registrations:
                 ).secret.reveal()
             )
         return Sent(*values)
+
+
+def client_metadata(name: str, grant_types: list[str], callback_url: str | None) -> dict[str, Any]:
+    """RFC 7591 §2 metadata for an application: its name, grant types (RFC 8628's in full) and
+    where a sign-in comes back to."""
+    from credenza.oauth.grants import DEVICE_CODE
+
+    grants = list(dict.fromkeys(DEVICE_CODE if g == "device_code" else g for g in grant_types))
+    body: dict[str, Any] = {"client_name": name, "grant_types": grants}
+    if "authorization_code" in grants:
+        body["response_types"] = ["code"]
+        # Without a callback URL `credenza login` listens on a free loopback port, which a
+        # server accepts for this URI registered without one (RFC 8252 §7.3).
+        body["redirect_uris"] = [callback_url or "http://127.0.0.1/callback"]
+    elif callback_url:
+        body["redirect_uris"] = [callback_url]
+    return body
 
 
 # The endpoints of the metadata a client secret is sent to (services/binding.py's list).
