@@ -3,6 +3,8 @@ HTTP: only the tokens are kept, the password is in no file, no output and no key
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -181,3 +183,41 @@ def test_plain_login_of_a_password_only_application_points_at_password(
     assert code != 0
     assert "credenza login telenor-app --env production --password" in err
     assert password_requests(server) == 0
+
+
+class _Terminal(io.StringIO):
+    """Standard input that says it is a terminal: the username typed at the visible prompt."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_login_password_prompts_for_the_username_and_hides_the_password(
+    cli: CliRunner,
+    server: SandboxServer,
+    config_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import getpass
+
+    from credenza.cli import run
+
+    add_password_app(cli, server)
+    prompts: list[tuple[str, object]] = []
+
+    def hidden(prompt: str = "Password: ", stream: object = None) -> str:
+        prompts.append((prompt, stream))
+        return PASSWORD
+
+    monkeypatch.setattr(getpass, "getpass", hidden)
+    monkeypatch.setattr(sys, "stdin", _Terminal(f"{USER}\n"))
+    code = run(["--config", str(config_path), "login", "telenor-app", "--password"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "Username: " in err
+    assert prompts == [("Password: ", sys.stderr)]
+    assert "Signed in to Telenor App / production as" in err
+    assert not leaks(out + err, PASSWORD)
+    sent = next(r["form"] for r in server.state.requests if r["form"].get("grant_type"))
+    assert (sent["username"], sent["password"]) == (USER, PASSWORD)
