@@ -291,3 +291,23 @@ def test_register_a_sign_in_application_then_login_and_token(
         code, token, err = cli("token", "pipedrive-crm")
         assert code == 0, err
         assert state.lookup(token.strip()).subject == state.user  # type: ignore[union-attr]
+
+
+def test_sandbox_serve_can_require_an_initial_access_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    from tests.test_sandbox import process
+
+    monkeypatch.setenv("SANDBOX_IAT", INITIAL)
+    with process("sandbox", "serve", "--initial-access-token-env", "SANDBOX_IAT") as (_, printed):
+        url = f"{printed['issuer']}/oauth/register"
+        body = {"client_name": "Probe", "grant_types": ["client_credentials"]}
+        refused = httpx.post(url, json=body, trust_env=False)
+        assert refused.status_code == 401
+        created = httpx.post(
+            url, json=body, headers={"Authorization": f"Bearer {INITIAL}"}, trust_env=False
+        )
+        assert created.status_code == 201
+        assert created.json()["registration_access_token"]
