@@ -221,3 +221,22 @@ def test_login_password_prompts_for_the_username_and_hides_the_password(
     assert not leaks(out + err, PASSWORD)
     sent = next(r["form"] for r in server.state.requests if r["form"].get("grant_type"))
     assert (sent["username"], sent["password"]) == (USER, PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("password", "echo"),
+    [
+        ("hunt2", "invalid_grant: password=hunt2 for ada"),  # shorter than any issued secret
+        ("two  spaces  in it", 'bad password "two  spaces  in it"'),  # whitespace runs collapse
+        ("p%C3%A9-url", "password=p%25C3%25A9-url"),  # URL-encoded once more by the form
+    ],
+)
+def test_a_sent_password_is_redacted_from_an_echo_whatever_its_length(
+    password: str, echo: str
+) -> None:
+    from credenza.oauth.untrusted import Sent, clean
+
+    shown = clean(echo, Sent(always=[password]))
+    assert "[redacted]" in shown
+    assert not leaks(shown, password)
+    assert not leaks(shown, " ".join(password.split()))

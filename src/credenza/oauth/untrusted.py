@@ -166,6 +166,8 @@ def _encodings(value: str, minimum: int = _MIN_SECRET) -> set[str]:
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
         html.escape(value),
+        # As ``clean`` leaves a text before redacting: runs of whitespace made one space.
+        " ".join(value.split()),
     }
     forms = {form for form in forms if len(form) >= minimum}
     for plain in (value, quote_plus(value)):
