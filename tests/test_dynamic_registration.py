@@ -311,3 +311,15 @@ def test_sandbox_serve_can_require_an_initial_access_token(
         )
         assert created.status_code == 201
         assert created.json()["registration_access_token"]
+
+
+def test_removing_a_registered_application_leaves_no_keyring_entry(
+    cli: CliRunner, server: SandboxServer, memory_keyring: MemoryKeyring
+) -> None:
+    assert register(cli, server)[0] == 0
+    assert cli("token", "telenor-sms")[0] == 0
+    names = {name for _, name in memory_keyring.entries}
+    assert "telenor-sms/sandbox/registration_token" in names
+    code, _, err = cli("app", "remove", "telenor-sms", "--yes")
+    assert code == 0, err
+    assert not any(name.startswith("telenor-sms/") for _, name in memory_keyring.entries)
