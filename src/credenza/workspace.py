@@ -29,6 +29,7 @@ from credenza.services.environments import Environments
 from credenza.services.migration import move_legacy_entries
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
+from credenza.services.registration import Registrations
 from credenza.services.resets import Resets
 from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
@@ -67,6 +68,7 @@ class Workspace:
     verification: Verification
     status: Status
     preferences: Preferences
+    registrations: Registrations
 
     def __init__(
         self,
@@ -122,6 +124,9 @@ class Workspace:
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
+        self.registrations = Registrations(
+            context, self.environments, self.credentials, self.tokens
+        )
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()
 

@@ -225,9 +225,13 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
     secret_set_at: datetime | None = None
     secret_rotated_at: datetime | None = None
     secret_expires_at: datetime | None = None
+    # RFC 7592: where the client credenza registered (`app register`) is read and deleted; the
+    # registration access token that does it is in the keyring.
+    registration_client_uri: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_urls(self, "registration_client_uri")
         if not self.client_id.strip() or self.client_id != self.client_id.strip():
             raise ValueError("@client_id: must not be empty or start or end with a space")
         _check_scopes(self.scopes)
@@ -493,6 +497,7 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     secret_set_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     secret_rotated_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     secret_expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    registration_client_uri: str | msgspec.UnsetType | None = msgspec.UNSET
 
     def is_empty(self) -> bool:
         return not msgspec.to_builtins(self)

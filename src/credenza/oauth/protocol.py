@@ -63,7 +63,7 @@ from credenza.oauth.decoding import (
     CappedDecoder,
     UndecodableBodyError,
 )
-from credenza.oauth.exchange import SECRET_FIELDS, Exchange
+from credenza.oauth.exchange import PERSONAL_SECRETS, SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import LOOPBACK_LITERAL, is_loopback
 from credenza.oauth.params import check_extra_params
@@ -129,7 +129,8 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
-    # A JSON body (the providers' admin APIs), sent instead of ``form``.
+    # A body other than a form (a provider's admin API, RFC 7591's JSON client metadata),
+    # sent as it is instead of ``form``.
     content: bytes | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
@@ -585,6 +586,7 @@ class ClientProtocol:
             authorization,
             authorization.partition(" ")[2],
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
+            always=(value for key, value in request.form.items() if key in PERSONAL_SECRETS),
         )
         return (
             yield from self.plan_exchange(

@@ -59,23 +59,27 @@ class Sent:
     URL-encoded, JSON-escaped and HTML-escaped.
     """
 
-    __slots__ = ("__dict__", "values")
+    __slots__ = ("__dict__", "always", "values")
 
-    def __init__(self, *values: str | None) -> None:
+    def __init__(self, *values: str | None, always: Iterable[str | None] = ()) -> None:
+        # ``always``: values redacted whatever their length (a person's password: a short one
+        # is still theirs, and worth blotting a few characters of a message for).
+        self.always: tuple[str, ...] = tuple(dict.fromkeys(v for v in always if v))
         self.values: tuple[str, ...] = tuple(
-            dict.fromkeys(v for v in values if v and len(v) >= _MIN_SECRET)
+            dict.fromkeys([*(v for v in values if v and len(v) >= _MIN_SECRET), *self.always])
         )
 
     def plus(self, *values: str | None) -> Sent:
         """This exchange's values and more (a token sent besides the client's credentials)."""
-        return Sent(*self.values, *values)
+        return Sent(*self.values, *values, always=self.always)
 
     @cached_property
     def needles(self) -> tuple[str, ...]:
         """Every string whose presence in a server's text means a sent value is echoed."""
         found: set[str] = set()
         for value in self.values:
-            for form in _encodings(value):
+            minimum = 1 if value in self.always else _MIN_SECRET
+            for form in _encodings(value, minimum):
                 found.update(_windows(form))
         return tuple(sorted(found, key=len, reverse=True))
 
@@ -151,7 +155,7 @@ def _depth_exceeds(data: Any, max_depth: int) -> bool:
     return False
 
 
-def _encodings(value: str) -> set[str]:
+def _encodings(value: str, minimum: int = _MIN_SECRET) -> set[str]:
     """The forms a sent value takes when a server echoes it back."""
     import html  # here, not at the top: only an exchange with something to redact needs it
 
@@ -162,12 +166,19 @@ def _encodings(value: str) -> set[str]:
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
         html.escape(value),
+        # As ``clean`` leaves a text before redacting: runs of whitespace made one space.
+        " ".join(value.split()),
     }
+    forms = {form for form in forms if len(form) >= minimum}
     for plain in (value, quote_plus(value)):
         for core in _base64_cores(plain.encode("utf-8", "surrogatepass")):
-            forms.add(core)
-            forms.add(core.replace("+", "-").replace("/", "_"))
-    return {form for form in forms if len(form) >= _MIN_SECRET}
+            # A short core is a letter or two of any Base64: never a sign of an echo.
+            forms.update(
+                form
+                for form in (core, core.replace("+", "-").replace("/", "_"))
+                if len(form) >= _MIN_SECRET
+            )
+    return forms
 
 
 def _base64_cores(data: bytes) -> list[str]:

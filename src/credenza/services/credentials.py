@@ -203,6 +203,8 @@ class Credentials:
             secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.confirmed_origins(app_id, environment))
+        # A client credenza registered: the token that manages it goes with its secret.
+        secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)

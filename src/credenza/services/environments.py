@@ -283,3 +283,8 @@ def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
         )
     except ValueError as exc:
         raise ValidationError(str(exc), hint="nothing was changed") from None
+
+
+def usable_name(name: str) -> bool:
+    """Whether ``name`` may name an environment (asked before a server is called for it)."""
+    return bool(_ENV_NAME.fullmatch(name))

@@ -332,6 +332,8 @@ class Tokens:
         """Under the credential's lock: refresh the sign-in ``read`` before the lock was taken,
         or use what another process stored meanwhile."""
         login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        if token_grant(resolved.application.grant_types) == "password":
+            login += " --password"
         # Read again under the lock: the process that held it may have refreshed (or signed out)
         # meanwhile, and at a provider that rotates them the refresh token read before is spent.
         session = await in_thread(self.user_session, resolved)
@@ -701,7 +703,8 @@ def _nobody_signed_in(resolved: ResolvedEnvironment) -> SignInRequiredError:
     return SignInRequiredError(
         f"nobody is signed in to {resolved.label}; it uses "
         f"{token_grant(resolved.application.grant_types)}, which needs a person",
-        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}",
+        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}"
+        + (" --password" if token_grant(resolved.application.grant_types) == "password" else ""),
     )
 
 
