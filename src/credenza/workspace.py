@@ -112,10 +112,10 @@ class Workspace:
             context, forget_tokens=self._forget_tokens, forget_all=self._forget
         )
         self.credentials = Credentials(
-            context, self.environments, self.providers, self._forget_tokens
+            context, self.environments, self.providers, self._forget_client_tokens
         )
         self.resets = Resets(
-            context, self.environments, self.providers, self.credentials, self._forget_tokens
+            context, self.environments, self.providers, self.credentials, self._forget_client_tokens
         )
         self.tokens = Tokens(context, self.environments, self.credentials)
         self.sign_in = SignIn(context, self.environments, self.credentials, self.tokens)
@@ -220,6 +220,11 @@ class Workspace:
         self.tokens.forget(app_id, environment)
         for name in names:
             self.credentials.remove(app_id, name)
+
+    def _forget_client_tokens(self, app_id: str, environment: str | None) -> None:
+        """A new secret (set, reset, a new key): the client's cached tokens go, a person's
+        sign-in stays and refreshes with the new secret."""
+        self.tokens.forget(app_id, environment, keep_sign_in=True)
 
     def _forget_tokens(self, app_id: str, environment: str | None) -> None:
         self.tokens.forget(app_id, environment)

@@ -561,9 +561,13 @@ class Tokens:
         )
         self._tell_agent(session.application_id, session.environment)
 
-    def forget(self, app_id: str, environment: str | None) -> None:
+    def forget(self, app_id: str, environment: str | None, *, keep_sign_in: bool = False) -> None:
         """Forget every token of an application (or one environment) everywhere. With an
-        environment named, ``app_id`` is an id and need not be in the config any more."""
+        environment named, ``app_id`` is an id and need not be in the config any more.
+
+        ``keep_sign_in``: a new client secret, not a new credential. A person's sign-in stays
+        (providers keep user tokens across a secret reset: Pipedrive says so) and its next
+        refresh sends the new secret; the client's own cached tokens go."""
         if environment is None:
             app_id = self._context.application(app_id).id
         envs = (
@@ -574,15 +578,18 @@ class Tokens:
         for key in [
             k
             for k, s in self.sessions.items()
-            if s.application_id == app_id and s.environment in envs
+            if s.application_id == app_id
+            and s.environment in envs
+            and not (s.user and keep_sign_in)
         ]:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
             # The index is read, then emptied: a token cached meanwhile waits (see _keep).
             with credential_lock(self._context, app_id, name):
-                # A signed-in user's tokens too: they belonged to the credential as it was.
-                secrets.delete_raw(names.user_token(app_id, name))
+                if not keep_sign_in:
+                    # A signed-in user's tokens too: they belonged to the credential as it was.
+                    secrets.delete_raw(names.user_token(app_id, name))
                 index_name = names.token_index(app_id, name)
                 index = secrets.get_raw(index_name)
                 for line in filter(None, (index or "").split("\n")):
