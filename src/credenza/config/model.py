@@ -292,8 +292,10 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             raise ValueError("@expiry_warning_days: must be between 0 and 3650 (days)")
         if self.rotation_days is not None and self.rotation_days < 1:
             raise ValueError("@rotation_days: must be 1 or more (days)")
-        if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
-            raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
+        # A relative path is the config directory's: the store checks it where it knows that.
+        bundle = os.path.expanduser(self.ca_bundle) if self.ca_bundle is not None else None
+        if bundle is not None and os.path.isabs(bundle) and not os.path.isfile(bundle):
+            raise ValueError("@ca_bundle: no such regular file (a PEM file of CA certificates)")
 
 
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
