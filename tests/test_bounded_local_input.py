@@ -50,7 +50,7 @@ def _fifo_config(config_path: Path) -> None:
     config_path.parent.mkdir(parents=True)
     fifo = config_path.parent / "errors.toml"
     os.mkfifo(fifo)
-    _write_config(config_path, "https://127.0.0.1:9/oauth/token", "errors.toml")
+    _write_config(config_path, "https://127.0.0.1:9/oauth/token", str(fifo))
 
 
 @pytest.mark.timeout(30)
