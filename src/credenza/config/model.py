@@ -49,22 +49,22 @@ def is_url(value: str) -> bool:
 # C0 and C1 controls and DEL, line and paragraph separators, and the bidirectional marks and
 # overrides: in a name they forge table rows, move the cursor or reorder what a person reads.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-# Free text a person may break into lines (never shown in a table).
-_MULTILINE_FIELDS = frozenset({"description"})
+# Free text, never a table cell: shown only through the one door (clean), so it may hold anything.
+_FREE_TEXT_FIELDS = frozenset({"description"})
 
 
-def control_character(value: str, *, multiline: bool = False) -> str | None:
+def control_character(value: str) -> str | None:
     """The first control character in ``value``, escaped (``\\n``), or None when there is none."""
-    for match in _CONTROL.finditer(value):
-        if not (multiline and match[0] in "\n\t"):
-            return match[0].encode("unicode_escape").decode("ascii")
-    return None
+    match = _CONTROL.search(value)
+    return match[0].encode("unicode_escape").decode("ascii") if match else None
 
 
 def _refuse_control_characters(field: str, value: object) -> None:
     """A changed value holding a control character, anywhere in it, is refused (ValueError)."""
+    if field in _FREE_TEXT_FIELDS:
+        return
     if isinstance(value, str):
-        found = control_character(value, multiline=field in _MULTILINE_FIELDS)
+        found = control_character(value)
         if found is not None:
             raise ValueError(
                 f"{field.replace('_', ' ')}: contains a control character ({found}); "
