@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
+import trustme
 
-from credenza.sandbox import SandboxServer
+from credenza.sandbox import SandboxServer, SandboxState, SandboxTls
 from tests.conftest import CliRunner
 
 ERRORS_TABLE = (
@@ -120,6 +124,62 @@ def test_a_relative_errors_file_is_the_config_directorys_not_the_current_ones(
     code, token, err = cli("token", "billing")
     assert code == 0, err
     assert sandbox.state.lookup(token.strip()) is not None
+
+
+@pytest.fixture
+def tls_sandbox(tmp_path: Path) -> Iterator[tuple[SandboxServer, trustme.CA]]:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file = tmp_path / "s.pem", tmp_path / "s.key", tmp_path / "server-ca.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = SandboxTls(str(cert), str(key), client_ca=str(ca_file))
+    with SandboxServer(SandboxState(token_ttl=300), tls=tls) as server:
+        yield server, ca
+
+
+def test_a_relative_ca_bundle_and_certificate_are_the_config_directorys(
+    cli: CliRunner,
+    tls_sandbox: tuple[SandboxServer, trustme.CA],
+    config_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, ca = tls_sandbox
+    server.state.add_client(
+        {
+            "client_id": "bank-mtls",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "client.bank.example",
+        }
+    )
+    issued = ca.issue_cert("client.bank.example")
+    assert cli("app", "add", "Bank API")[0] == 0
+    code, _, err = cli(
+        "env", "add", "bank-api", "production", "--client-id", "bank-mtls",
+        "--token-url", f"{server.issuer}/oauth/token", "--auth-method", "tls_client_auth",
+    )  # fmt: skip
+    assert code == 0, err
+    key_pem = issued.private_key_pem.bytes().decode()
+    code, _, err = cli("secret", "set", "bank-api", "production", "--private-key", stdin=key_pem)
+    assert code == 0, err
+    # As a team commits it: both files next to the config, named relative to it.
+    issued.cert_chain_pems[0].write_to_path(str(config_path.parent / "client.pem"))
+    ca.cert_pem.write_to_path(str(config_path.parent / "ca.pem"))
+    data = tomllib.loads(config_path.read_text())
+    data.setdefault("settings", {})["ca_bundle"] = "ca.pem"
+    data["applications"][0]["environments"]["production"]["certificate"] = "client.pem"
+    config_path.write_text(tomli_w.dumps(data))
+    # Where credenza runs from has files of the same names that are neither.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("ca.pem", "client.pem"):
+        (elsewhere / name).write_text("not PEM\n")
+    monkeypatch.chdir(elsewhere)
+    code, token, err = cli("token", "bank-api")
+    assert code == 0, err
+    assert server.state.lookup(token.strip()) is not None
 
 
 @pytest.mark.parametrize("name", ["Billing\nforged  row  -", "Billing\x1b[2J", "Bill\u202eing"])
