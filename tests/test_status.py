@@ -103,7 +103,7 @@ def test_checklist_only_for_applications_going_to_production_and_pending_contrac
     report = workspace.status.report()
     assert {i.application for i in report.items} == {"live"}
     open_items = [i.subject for i in report.items if i.kind == "checklist_open"]
-    assert "two application owners" in open_items
+    assert "contracts approved" in open_items
     pending = [i for i in report.items if i.kind == "contract_pending"]
     assert [(p.subject, p.level, p.detail) for p in pending] == [("sms", "waiting", "ct-1")]
     assert pending[0] not in report.due

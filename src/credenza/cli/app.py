@@ -1,4 +1,4 @@
-"""`credenza app`: applications — add, edit, list, show, remove."""
+"""`credenza app`: applications — add, edit, list, show, check, remove."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from credenza.cli import output
 from credenza.cli.common import (
     Group,
+    Once,
     app_argument,
     confirm_removal,
     given,
@@ -57,6 +58,19 @@ def register(commands: Group) -> None:
     )
     app_argument(show)
     json_option(show)
+    check = group.command(
+        "check",
+        "confirm a step of the production checklist that you do (the provider's emails, "
+        "an approval)",
+        cmd_check,
+        "  credenza app check chorus-lines 'the Production Checklist Chorus emailed is "
+        "completed and returned'\n"
+        "  credenza app check chorus-lines 5          # the item's number in `app show`\n"
+        "  credenza app check chorus-lines 5 --undo",
+    )
+    app_argument(check)
+    check.add_argument("item", metavar="ITEM", help="the step's words, or its number in app show")
+    check.add_argument("--undo", action="store_true", help="mark it not done again")
     remove = group.command(
         "remove",
         "remove an application and its keyring entries",
@@ -77,7 +91,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
         help="an owner's email (repeatable; replaces the list)",
     )
     parser.add_argument("--type", choices=["private", "public"], help="private or public")
-    parser.add_argument("--callback-url", help="the one OAuth callback URL")
+    parser.add_argument(
+        "--callback-url", action=Once, help="the one OAuth callback URL (given once)"
+    )
     parser.add_argument("--description", help="what the application does")
     parser.add_argument("--url", help="where the application lives")
     parser.add_argument(
@@ -121,6 +137,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     application = workspace.applications.add(args.name, change_from(args))
     output.info(f"added {application.name} (id {application.id})")
     unknown_provider_warning(workspace, application.provider)
+    callback_warning(workspace, application.id, args)
     return 0
 
 
@@ -130,7 +147,20 @@ def cmd_edit(args: argparse.Namespace) -> int:
     output.info(f"updated {application.name}")
     if getattr(args, "provider", None):
         unknown_provider_warning(workspace, application.provider)
+    callback_warning(workspace, application.id, args)
     return 0
+
+
+def callback_warning(workspace: Workspace, app_id: str, args: argparse.Namespace) -> None:
+    """Said where the callback URL is given, as the dashboard's form does: a placeholder works
+    in a sandbox and fails the provider's production review."""
+    if not getattr(args, "callback_url", None):
+        return
+    item = workspace.checklist.callback(app_id)
+    if not item.ok:
+        output.warn(
+            f"the callback URL is a placeholder ({args.callback_url}); replace it before production"
+        )
 
 
 def unknown_provider_warning(workspace: Workspace, provider: str | None) -> None:
@@ -149,8 +179,10 @@ def unknown_provider_warning(workspace: Workspace, provider: str | None) -> None
 
 def production_warnings(workspace: Workspace, app_id: str) -> None:
     """Warnings, not refusals: what the seeds require before production."""
+    from credenza.services.checklist import CALLBACK
+
     for item in workspace.checklist.items(app_id):
-        if not item.ok and item.label in ("two application owners", "a real callback URL"):
+        if not item.ok and item.label in ("two application owners", CALLBACK):
             output.warn(f"before production: {item.label} ({item.detail})")
 
 
@@ -182,12 +214,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def application_json(workspace: Workspace, app_id: str) -> dict[str, Any]:
-    import msgspec
-
     application = workspace.applications.get(app_id)
-    data: dict[str, Any] = msgspec.to_builtins(application)
+    data: dict[str, Any] = output.record(application)
     data["checklist"] = [
-        {"item": i.label, "ok": i.ok, "detail": i.detail} for i in workspace.checklist.items(app_id)
+        {"item": i.label, "ok": i.ok, "detail": i.detail, "manual": i.manual}
+        for i in workspace.checklist.items(app_id)
     ]
     return data
 
@@ -227,10 +258,20 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"secret expiry: {output.expiry(environment.secret_expires_at, workspace.clock())}",
         ]
     lines.append("\nproduction checklist:")
-    for item in workspace.checklist.items(application.id):
+    items = workspace.checklist.items(application.id)
+    for number, item in enumerate(items, 1):
         detail = ": " + item.detail if item.detail else ""
-        lines.append(f"  [{'x' if item.ok else ' '}] {item.label}{detail}")
+        lines.append(f"{number:>3}. [{'x' if item.ok else ' '}] {item.label}{detail}")
+    if any(item.manual and not item.ok for item in items):
+        lines.append(f"  confirm a step you did: credenza app check {application.id} NUMBER")
     print(output.shown("\n".join(lines)))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    step = workspace.checklist.confirm(args.app, args.item, done=not args.undo)
+    output.info(f"{'not done' if args.undo else 'done'}: {step}")
     return 0
 
 

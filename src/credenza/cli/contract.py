@@ -84,16 +84,12 @@ def register(commands: Group) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import msgspec
-
     workspace = open_workspace(args)
     application = workspace.applications.get(args.app)
     effective = {c.id for c in workspace.contracts.effective(application.id).values()}
     contracts = workspace.contracts.of(application.id)
     if args.json:
-        output.print_json(
-            [{**msgspec.to_builtins(c), "effective": c.id in effective} for c in contracts]
-        )
+        output.print_json([{**output.record(c), "effective": c.id in effective} for c in contracts])
         return 0
     rows = [
         [

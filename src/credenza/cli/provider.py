@@ -281,13 +281,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def provider_json(workspace: Workspace, key: str) -> dict[str, Any]:
-    import msgspec
-
     record = workspace.config.providers.get(key)
     profile = workspace.providers.profile(key)
     return {
         "key": key,
-        "record": msgspec.to_builtins(record) if record is not None else None,
+        "record": output.record(record) if record is not None else None,
         "name": profile.name,
         "kind": record.kind if record is not None else "manual",
         "profile": profile.key,

@@ -93,9 +93,11 @@ def register(commands: Group) -> None:
         "verify",
         "check credentials with a live token call",
         cmd_verify,
-        "  credenza verify --all\n  credenza verify telenor-sms --env production --json",
+        "  credenza verify --all\n  credenza verify telenor-sms pipedrive --env production --json",
     )
-    app_argument(verify, optional=True)
+    verify.add_argument(
+        "apps", metavar="APP", nargs="*", help="the applications' ids or names (default: all)"
+    )
     env_option(verify)
     verify.add_argument(
         "--all",
@@ -328,14 +330,17 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     targets: list[tuple[str, str]] = []
-    if args.app:
-        application = workspace.applications.get(args.app)
-        default = application.default_environment
-        if not args.env and not args.all and default in application.environments:
-            names = [default]  # as token and exec do; --all checks every environment
-        else:
-            names = [args.env] if args.env else list(application.environments)
-        targets = [(application.id, name) for name in names]
+    if args.apps:
+        # Every name is resolved before any call: a typo checks nothing.
+        for application in [workspace.applications.get(ref) for ref in args.apps]:
+            default = application.default_environment
+            if not args.env and not args.all and default in application.environments:
+                names = [default]  # as token and exec do; --all checks every environment
+            else:
+                names = [args.env] if args.env else list(application.environments)
+            targets += [
+                (application.id, name) for name in names if (application.id, name) not in targets
+            ]
     else:  # no application named: every one (what --all says explicitly)
         targets = [(a.id, name) for a in workspace.applications.all() for name in a.environments]
     if not targets:

@@ -176,6 +176,33 @@ class CatalogueApi(msgspec.Struct, kw_only=True, omit_defaults=True):
         return next((t for t in self.tiers if t.name == name), None)
 
 
+# What credenza can check itself, per item of a provider's production checklist:
+#   owners       two application owners named (Chorus: "each application must have at least two")
+#   callback     the one callback URL set where a grant redirects, and not a placeholder
+#   registered   a production contract (registration) for each API the application uses
+#   terms        the terms accepted for every production contract
+#   contracts    every production contract approved
+#   credentials  production credentials received (a client_id recorded for production)
+#   scopes       no scope asked of the provider that it has not granted yet
+ChecklistCheck = Literal[
+    "owners", "callback", "registered", "terms", "contracts", "credentials", "scopes"
+]
+
+
+class ChecklistSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A provider's production checklist: checks credenza makes, and steps a person confirms
+    (`credenza app check APP ITEM`), in the provider's own words."""
+
+    checks: list[ChecklistCheck] = []
+    manual: list[str] = []
+
+    def __post_init__(self) -> None:
+        if len(set(self.checks)) != len(self.checks) or len(set(self.manual)) != len(self.manual):
+            raise ValueError("@checklist: an item is listed twice")
+        if any(not item.strip() or not item.isprintable() for item in self.manual):
+            raise ValueError("@checklist: a manual item must be printable text")
+
+
 class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     """An API provider: its portal, how it rotates secrets, and per-environment defaults."""
 
@@ -194,6 +221,8 @@ class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     errors_file: str | None = None
     environments: dict[str, ProviderEnvironment] = {}
     catalogue: list[CatalogueApi] = []
+    # The provider's own production checklist, when it is not the shipped profile's.
+    checklist: ChecklistSpec | None = None
 
     def __post_init__(self) -> None:
         _check_urls(self, "portal_url", "admin_url")
@@ -210,6 +239,10 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
 
     client_id: str
     scopes: tuple[str, ...] = ()  # a tuple: see Application.apis
+    # Asked of the provider, not granted yet (NewVoiceMedia adds a scope to existing credentials
+    # through the account manager): never sent, since an ungranted scope fails every token call
+    # with invalid_scope; `env edit --grant-scope S` moves one into ``scopes``.
+    requested_scopes: tuple[str, ...] = ()
     auth_method: AuthMethod | None = None
     audience: str | None = None
     resource: str | None = None
@@ -230,6 +263,7 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
         if not self.client_id.strip() or self.client_id != self.client_id.strip():
             raise ValueError("@client_id: must not be empty or start or end with a space")
         _check_scopes(self.scopes)
+        _check_scopes(self.requested_scopes)
         for key in self.extra_params:
             if not key.strip():
                 raise ValueError("@extra_params: a parameter name must not be empty")
@@ -279,6 +313,8 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     default_environment: str | None = None
     environments: dict[str, Environment] = {}
     contracts: tuple[Contract, ...] = ()  # a tuple: see apis
+    # The provider's manual checklist steps a person confirmed, and when (item -> time).
+    checked: dict[str, datetime] = {}
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -435,6 +471,8 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     add_scopes: list[str] = []
     remove_scopes: list[str] = []
+    request_scopes: list[str] = []  # asked of the provider: waiting, never sent
+    grant_scopes: list[str] = []  # granted by the provider: from requested to scopes
     auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
     audience: str | msgspec.UnsetType | None = msgspec.UNSET
     resource: str | msgspec.UnsetType | None = msgspec.UNSET

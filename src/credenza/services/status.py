@@ -12,7 +12,7 @@ from typing import Literal
 from credenza.config.model import Application, Config
 from credenza.providers.profiles import resolve_profile
 from credenza.secrets import entry_name
-from credenza.services.checklist import checklist
+from credenza.services.checklist import checklist, spec_for
 from credenza.services.context import Context
 
 # What kind of attention, in the order a person should deal with them.
@@ -25,6 +25,7 @@ AttentionKind = Literal[
     "secret_expiring",  # secret_expires_at is within [settings] expiry_warning_days
     "checklist_open",  # a production checklist item is not done
     "contract_pending",  # the provider has not decided on an access request yet
+    "scope_requested",  # a scope asked of the provider and not granted yet (never sent)
 ]
 KIND_ORDER: tuple[AttentionKind, ...] = (
     "reset_unfinished",
@@ -35,6 +36,7 @@ KIND_ORDER: tuple[AttentionKind, ...] = (
     "secret_expiring",
     "checklist_open",
     "contract_pending",
+    "scope_requested",
 )
 # "due": the user must act (and `credenza status` exits 1); "waiting": on the provider.
 Level = Literal["due", "waiting"]
@@ -245,6 +247,8 @@ def attention_items(
                         days=days_to(due_at),
                         detail=f"rotation every {rotation_days} days",
                     )
+            for scope in environment.requested_scopes:
+                item("scope_requested", name, "waiting", subject=scope)
         for contract in application.contracts:
             if contract.status == "pending":
                 item(
@@ -257,7 +261,7 @@ def attention_items(
                     days=None if contract.requested_at is None else days_to(contract.requested_at),
                 )
         if _goes_to_production(application):
-            for check in checklist(application):
+            for check in checklist(application, spec_for(config, application.provider)):
                 if not check.ok:
                     item(
                         "checklist_open",
