@@ -27,7 +27,8 @@ def _write_config(config_path: Path, token_url: str, errors_file: str) -> None:
     """Billing, at provider acme whose errors_file is ``errors_file``, written as a team would."""
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(
-        "version = 1\n\n"
+        # With its workspace id, so that a command that reads it writes nothing.
+        'version = 1\nworkspace = "bounded-local-input-0001"\n\n'
         "[providers.acme]\n"
         'name = "Acme"\n'
         f"errors_file = {json.dumps(errors_file)}\n\n"

@@ -66,7 +66,7 @@ def one_time(
 def test_a_mistyped_pending_secret_is_discarded_and_the_current_one_stays(
     cli: CliRunner, one_time: tuple[str, str]
 ) -> None:
-    app_id, old = one_time
+    app_id, _ = one_time
     code, _, err = cli("secret", "recover", app_id, "sandbox")
     assert code != 0
     assert "discard-pending" in err  # the way out is named

@@ -286,9 +286,7 @@ def test_production_checklist_from_the_seeds(workspace: Workspace) -> None:
     assert "placeholder" in items["a real callback URL"].detail
     approval = items["the app submitted for approval in Developer Hub, and approved"]
     assert (approval.ok, approval.manual) == (False, True)
-    workspace.applications.edit(
-        app.id, ApplicationChange(callback_url="https://crm.acme.io/oauth")
-    )
+    workspace.applications.edit(app.id, ApplicationChange(callback_url="https://crm.acme.io/oauth"))
     items = {item.label: item for item in workspace.checklist.items(app.id)}
     assert items["a real callback URL"].ok
     chorus = workspace.applications.add(

@@ -329,9 +329,13 @@ def autostart(mode: str, *, idle_timeout: float = AUTOSTART_IDLE_TIMEOUT) -> boo
         return False
     import subprocess
 
-    # Nothing it does not need: the file keyring's passphrase stays with this command (the
-    # agent is handed the derived key instead).
-    environment = {k: v for k, v in os.environ.items() if k != "CREDENZA_KEYRING_PASSPHRASE"}
+    from credenza.children import agent_environment
+
+    # An allow-list, not the caller's environment: the file keyring's passphrase stays with
+    # this command (the agent is handed the derived key instead), and so does whatever secret
+    # the caller had (an `exec --client-credentials`, a `--from-env` variable) for the hour
+    # the agent lives on.
+    environment = agent_environment()
     try:
         subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -295,6 +294,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     """Run a command with the token in its environment (never in its argv), as aws-vault exec does."""
     import subprocess
 
+    from credenza import children
+
     command = list(args.command)
     if not command:
         raise ValidationError(
@@ -303,19 +304,21 @@ def cmd_exec(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     session, _cached = one_shot_token(workspace, args)
     token = session.token
-    environment = dict(os.environ)
-    environment.update(
-        CREDENZA_ACCESS_TOKEN=token.access_token.reveal(),
-        CREDENZA_TOKEN_TYPE=token.token_type,
-        CREDENZA_TOKEN_EXPIRES_AT=token.expires_at.isoformat() if token.expires_at else "",
-    )
+    promised = {
+        children.ACCESS_TOKEN: token.access_token.reveal(),
+        children.TOKEN_TYPE: token.token_type,
+        children.TOKEN_EXPIRES_AT: token.expires_at.isoformat() if token.expires_at else "",
+    }
     if args.client_credentials:
         # For APIs behind a client-id enforcement policy (Anypoint): asked for explicitly only.
         resolved = workspace.environments.resolve(session.application_id, session.environment)
-        environment["CREDENZA_CLIENT_ID"] = resolved.environment.client_id
-        environment["CREDENZA_CLIENT_SECRET"] = workspace.credentials.reveal(
+        promised[children.CLIENT_ID] = resolved.environment.client_id
+        promised[children.CLIENT_SECRET] = workspace.credentials.reveal(
             session.application_id, session.environment
         ).reveal()
+    # The caller's environment minus every secret variable (the keyring passphrase, an outer
+    # exec's client secret), then what this command was promised.
+    environment = children.environment(promised)
     try:
         completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
     except FileNotFoundError:
