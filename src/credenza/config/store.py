@@ -23,7 +23,6 @@ import tomli_w
 
 from credenza.config.cache import ParsedConfigCache
 from credenza.config.model import CONFIG_VERSION, Config, new_workspace_id, share_repeated_text
-from credenza.config.named_files import config_directory, resolve_path
 from credenza.errors import (
     ConfigConflictError,
     ConfigError,
@@ -77,7 +76,6 @@ def parse_config(data: bytes, path: str = "<config>") -> tuple[Config, dict[str,
         key_path, detail = _explain(raw, str(exc))
         raise ConfigSchemaError(path, key_path or "(top level)", detail) from None
     _check_unique(config, path)
-    _check_named_files(config, path)
     return config, raw
 
 
@@ -335,19 +333,6 @@ def _fsync_directory(directory: Path) -> None:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _check_named_files(config: Config, path: str) -> None:
-    """A relative ca_bundle is the config directory's file: checked there, with its key path."""
-    bundle = config.settings.ca_bundle
-    if bundle is None or path == "<config>" or os.path.isabs(os.path.expanduser(bundle)):
-        return
-    if not os.path.isfile(resolve_path(bundle, config_directory(path))):
-        raise ConfigSchemaError(
-            path,
-            "settings.ca_bundle",
-            "no such regular file next to the config (a PEM file of CA certificates)",
-        )
 
 
 def _check_unique(config: Config, path: str) -> None:
