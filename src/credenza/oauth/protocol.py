@@ -17,7 +17,6 @@ exponential backoff.
 from __future__ import annotations
 
 import math
-import os
 import random
 import ssl
 import time
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from credenza.errors import (
-    ConfigError,
     CredenzaError,
     DiscoveryError,
     InsecureEndpointError,
@@ -57,6 +55,7 @@ from credenza.oauth.answers import (
     unconfirmed,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
+from credenza.oauth.ca import ca_context
 from credenza.oauth.decoding import (
     ACCEPT_ENCODING,
     BodyTooLargeError,
@@ -345,7 +344,7 @@ class Pools(Generic[C]):
             return self._plain
         if self._default is None:
             ca_bundle = self._settings.ca_bundle
-            self._default = self._make(_ca_context(ca_bundle) if ca_bundle else True)
+            self._default = self._make(ca_context(ca_bundle) if ca_bundle else True)
         return self._default
 
     def drain(self) -> list[C]:
@@ -718,17 +717,6 @@ def _undecodable(url: str, why: UndecodableBodyError) -> InvalidResponseError:
         f"{host_of(url)} sent a body credenza will not decode: {why}",
         hint="the URL probably does not point at an OAuth endpoint",
     )
-
-
-def _ca_context(ca_bundle: str) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=os.path.expanduser(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"the ca_bundle {clean(ca_bundle, limit=120)} cannot be used "
-            f"({clean(getattr(exc, 'strerror', None) or exc, limit=80)})",
-            hint="point ca_bundle under [settings] at a PEM file of CA certificates",
-        ) from None
 
 
 def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:

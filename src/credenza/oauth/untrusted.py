@@ -94,10 +94,18 @@ NOTHING = Sent()
 
 
 def clean(
-    text: object, sent: Sent | Iterable[str] = NOTHING, *, limit: int | None = DEFAULT_LIMIT
+    text: object,
+    sent: Sent | Iterable[str] = NOTHING,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    escape: bool = False,
 ) -> str:
     """``text`` made safe to show: one line, no control character or escape sequence, nothing of
-    what credenza sent in the exchange, at most ``limit`` characters (None: no limit)."""
+    what credenza sent in the exchange, at most ``limit`` characters (None: no limit).
+
+    ``escape``: each control character is shown as its escape (``\\n``, ``\\x1b``) instead of
+    dropped, for a config string a person typed: a name with a newline in a hand-edited file is
+    shown as it is, on its one row, and can be found and fixed."""
     if text is None:
         return ""
     if not isinstance(sent, Sent):
@@ -105,14 +113,23 @@ def clean(
     value = text if isinstance(text, str) else str(text)
     value = value[:_SCAN_LIMIT]
     if not value.isprintable():
-        value = _ESCAPES.sub("", value)
-        value = "".join(ch if ch.isprintable() else (" " if ch.isspace() else "") for ch in value)
+        if escape:
+            value = "".join(ch if ch.isprintable() else _escaped(ch) for ch in value)
+        else:
+            value = _ESCAPES.sub("", value)
+            value = "".join(
+                ch if ch.isprintable() else (" " if ch.isspace() else "") for ch in value
+            )
     value = " ".join(value.split())
     if sent:
         value = _redact(value, sent.needles)
     if limit is not None and len(value) > limit:
         value = value[: max(0, limit - 1)].rstrip() + "…"
     return value
+
+
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 def is_clean(text: str) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import EnvironmentChange
+from credenza.config.named_files import resolve_path
 from credenza.errors import (
     SecretStoreError,
     ValidationError,
@@ -314,7 +314,7 @@ class Credentials:
             profile=resolved.profile,
             key_id=environment.key_id,
             assertion_audience=environment.assertion_audience,
-            certificate=os.path.expanduser(environment.certificate)
+            certificate=resolve_path(environment.certificate, self._context.config_dir)
             if environment.certificate
             else None,
         )
