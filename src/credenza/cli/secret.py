@@ -234,7 +234,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
             f"Are you an owner of {resolved.application.name} in {resolved.profile.name}'s "
             "portal? [y/N] "
         )
-    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner):
+    # What the provider's own record says (the sandbox's client), not a profile's default.
+    rotation = run_async(workspace, workspace.resets.rotation(app_id, resolved.name))
+    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner, rotation=rotation):
         output.info(line)
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
@@ -345,7 +347,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
     adapter = workspace.providers.adapter_for(resolved.application)
-    if adapter.rotation != "overlap":
+    rotation = run_async(workspace, workspace.resets.rotation(args.app, args.env))
+    if rotation != "overlap":
         raise ValidationError(
             f"nothing to retire: {resolved.profile.name} replaces the secret at once "
             "(cut-over), so the previous one died at the reset"

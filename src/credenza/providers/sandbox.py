@@ -57,6 +57,12 @@ class SandboxAdapter:
         data = await self._call("POST", f"/admin/clients/{client_id}/secret")
         return Secret(str(data["client_secret"]))
 
+    async def rotation_of(self, client_id: str) -> Rotation:
+        """The sandbox's record of the client, not the provider profile's default."""
+        data = await self._call("GET", f"/admin/clients/{client_id}")
+        rotation = data.get("rotation") if isinstance(data, dict) else None
+        return "overlap" if rotation == "overlap" else "cutover"
+
     async def retire_previous_secret(self, client_id: str) -> None:
         await self._call("DELETE", f"/admin/clients/{client_id}/secret/previous")
 

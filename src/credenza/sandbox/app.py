@@ -590,6 +590,13 @@ def create_app(
     async def list_clients(_: Request) -> Response:
         return JSONResponse([_client_json(c) for c in state.clients.values()])
 
+    async def show_client(request: Request) -> Response:
+        # One client as the provider records it (its rotation among others), never its secret.
+        client = state.clients.get(request.path_params["client_id"])
+        if client is None:
+            return JSONResponse({"error": "no such client"}, status_code=404)
+        return JSONResponse(_client_json(client))
+
     async def reset_secret(request: Request) -> Response:
         client = state.reset_secret(request.path_params["client_id"])
         return JSONResponse(_client_json(client, with_secret=True))
@@ -647,6 +654,7 @@ def create_app(
         Route("/oauth/logout", logout, methods=["GET"]),
         Route("/admin/clients", admin(register_client), methods=["POST"]),
         Route("/admin/clients", admin(list_clients), methods=["GET"]),
+        Route("/admin/clients/{client_id}", admin(show_client), methods=["GET"]),
         Route("/admin/applications", admin(register_application), methods=["POST"]),
         Route("/admin/clients/{client_id}/secret", admin(reset_secret), methods=["POST"]),
         Route(

@@ -107,15 +107,31 @@ class Resets:
             owners=tuple(application.owners),
         )
 
-    def reset_plan(self, app_ref: str, env_name: str, *, owner: bool | None = None) -> list[str]:
+    async def rotation(self, app_ref: str, env_name: str) -> Rotation:
+        """How this credential's secret really rotates: the provider's own record where credenza
+        can read it (the sandbox's client), else the provider record's or profile's word."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        adapter = self._providers.adapter_for(resolved.application)
+        return await adapter.rotation_of(resolved.environment.client_id)
+
+    def reset_plan(
+        self,
+        app_ref: str,
+        env_name: str,
+        *,
+        owner: bool | None = None,
+        rotation: Rotation | None = None,
+    ) -> list[str]:
         """What a reset will do, in the provider's own words (profiles.toml ``[NAME.reset]``).
 
         ``owner``: whether the user is an application owner where only owners may reset
-        (Chorus); None lists both cases.
+        (Chorus); None lists both cases. ``rotation``: what ``rotation`` found (the provider's
+        record); without it, what the provider record or profile says.
         """
         resolved = self._environments.resolve(app_ref, env_name)
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
+        rotation = rotation or adapter.rotation
         policy = self.reset_policy(app_ref, env_name)
         profile = resolved.profile
         text = profile.reset
@@ -133,10 +149,16 @@ class Resets:
                 lines.append(f"• you are an owner: reset it in {text.where}")
         elif text.where and not adapter.issues_secrets:
             lines.append(f"• where: {text.where}")
-        if text.effects and not adapter.issues_secrets:
+        # The provider's own words where they are true here: a portal, or a provider that issues
+        # the secret rotating as its profile says (never a one-time link's words for a secret
+        # the provider hands over itself).
+        own_words = not adapter.issues_secrets or (
+            rotation == profile.rotation and not text.one_time
+        )
+        if text.effects and own_words:
             lines.extend(f"• {line}" for line in text.effects)
         else:
-            if adapter.rotation == "overlap":
+            if rotation == "overlap":
                 lines.append(
                     "• a second secret is added; the old one keeps working until you retire it"
                 )
@@ -164,7 +186,7 @@ class Resets:
                 "• no secret is stored yet: paste the new one here; credenza verifies it with a "
                 "token call and stores it only if it works"
             )
-        if adapter.rotation == "overlap":
+        if rotation == "overlap":
             lines.append(
                 "• once every system uses the new secret, retire the old one "
                 f"(credenza secret retire-previous {resolved.application.id} {resolved.name})"
@@ -205,6 +227,7 @@ class Resets:
         warnings: list[str] = []
         verified = True
         issued: Secret | None = None
+        rotation = adapter.rotation
         if not adapter.issues_secrets:
             if new_secret is None:
                 raise ValidationError(
@@ -239,6 +262,7 @@ class Resets:
                     else exc.hint,
                 ) from None
         else:
+            rotation = await adapter.rotation_of(resolved.environment.client_id)
             issued = await adapter.reset_secret(resolved.environment.client_id)
             assert issued is not None
             candidate = issued
@@ -248,13 +272,13 @@ class Resets:
             import asyncio
 
             verified, warning = await asyncio.shield(
-                self._verify_issued(resolved, issued, adapter.rotation)
+                self._verify_issued(resolved, issued, rotation)
             )
             warnings.extend(warning)
         now = await self._finish(resolved, candidate, expires_at)
         return ResetResult(
             environment=resolved.name,
-            rotation=adapter.rotation,
+            rotation=rotation,
             new_secret=issued,
             verified=verified,
             rotated_at=now,
@@ -353,7 +377,7 @@ class Resets:
             await in_thread(self._context.local_state.reset_finished, app_id, env)
             return None
         adapter = self._providers.adapter_for(resolved.application)
-        rotation = adapter.rotation
+        rotation = await adapter.rotation_of(resolved.environment.client_id)
         warnings: list[str] = []
         verified = True
         try:
