@@ -136,6 +136,23 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--introspection-url", help="RFC 7662 introspection endpoint")
     parser.add_argument("--logout-url", help="logout endpoint (GET + Bearer, as Telenor does)")
     parser.add_argument(
+        "--api-url",
+        help="the API's base URL: `credenza api APP PATH` calls PATH on it with the token "
+        "(https, or http to loopback)",
+    )
+    dpop = parser.add_mutually_exclusive_group()
+    dpop.add_argument(
+        "--dpop",
+        action="store_const",
+        const=True,
+        dest="dpop",
+        help="RFC 9449: bind tokens to a key of this environment (kept in the keyring); "
+        "every token request and API call carries a proof",
+    )
+    dpop.add_argument(
+        "--no-dpop", action="store_const", const=False, dest="dpop", help="plain Bearer tokens"
+    )
+    parser.add_argument(
         "--secret-expires",
         metavar="DATE",
         help="when the provider says the secret expires (YYYY-MM-DD, UTC); '' clears it",
@@ -169,8 +186,11 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         "certificate",
         "key_id",
         "assertion_audience",
+        "api_url",
         "scopes",
     )
+    if getattr(args, "dpop", None) is not None:
+        fields["dpop"] = args.dpop
     expires = getattr(args, "secret_expires", None)
     if expires is not None:
         fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None
@@ -307,6 +327,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 or "-",
                 output.age(age) if age is not None else "not in your keyring",
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
+                (resolved.api_url or "-") + (" (DPoP)" if resolved.environment.dpop else ""),
             ]
         )
         data.append(
@@ -317,6 +338,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "auth_method": resolved.auth_method,
                 "scopes": list(resolved.environment.scopes),
                 "requested_scopes": list(resolved.environment.requested_scopes),
+                "api_url": resolved.api_url,
+                "dpop": resolved.environment.dpop,
                 "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
                 "secret_set_at": output.iso(resolved.environment.secret_set_at),
                 "secret_rotated_at": output.iso(resolved.environment.secret_rotated_at),
@@ -327,7 +350,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         output.print_json(data)
     else:
         output.table(
-            rows, ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE", "EXPIRES"]
+            rows,
+            ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE", "EXPIRES", "API URL"],
         )
     return 0
 

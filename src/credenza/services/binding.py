@@ -9,9 +9,9 @@ from credenza.errors import EndpointChangedError
 from credenza.services.environments import ResolvedEnvironment
 
 # The endpoints that receive a credential: the client's secret (token, revocation,
-# introspection, device authorization) or a token it was issued (logout).
+# introspection, device authorization) or a token it was issued (logout, the API).
 CredentialedEndpoint = Literal[
-    "token", "revocation", "introspection", "logout", "device_authorization"
+    "token", "revocation", "introspection", "logout", "device_authorization", "api"
 ]
 
 
@@ -31,6 +31,7 @@ def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEn
         "introspection": resolved.introspection_url,
         "logout": resolved.logout_url,
         "device_authorization": getattr(resolved, "device_authorization_url", None),
+        "api": getattr(resolved, "api_url", None),
     }
     return {name: url for name, url in found.items() if url}
 
