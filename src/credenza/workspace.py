@@ -12,6 +12,7 @@ from credenza.config.local import LocalState, state_path, user_settings_path, wi
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.secrets import SecretStore
+from credenza.services.api_calls import ApiCalls
 from credenza.services.applications import Applications
 from credenza.services.checklist import Checklist
 from credenza.services.context import Clock, Context, utc_now
@@ -58,6 +59,7 @@ class Workspace:
     verification: Verification
     status: Status
     preferences: Preferences
+    api: ApiCalls
 
     def __init__(
         self,
@@ -97,6 +99,7 @@ class Workspace:
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
+        self.api = ApiCalls(context, self.environments, self.credentials, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()

@@ -26,6 +26,7 @@ GROUPS = (
     "provider",
     "importing",
     "completion",
+    "api",
 )
 
 

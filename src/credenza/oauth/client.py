@@ -33,6 +33,7 @@ from credenza.oauth.protocol import (
     transport_failure,
 )
 from credenza.oauth.tokens import Token
+from credenza.oauth.untrusted import Sent
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
@@ -92,6 +93,19 @@ class OAuthClient(ClientProtocol):
 
     async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
         return await self._run(self.plan_get_json(endpoint, url))
+
+    async def call_api(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        sent: Sent,
+    ) -> Answer:
+        """One call on an API with a token (``oauth.resource``): its answer, whatever its status."""
+        from credenza.oauth.resource import plan_api_call
+
+        return await self._run(plan_api_call(self, method, url, headers, content, sent))
 
     # -- the driver -----------------------------------------------------------------------------
 

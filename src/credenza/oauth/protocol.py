@@ -84,6 +84,8 @@ class HttpSettings:
     read_timeout: float = 10.0
     deadline: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # An API's answer (`credenza api`): what the user asked for, so a larger cap of its own.
+    max_api_body_bytes: int = 16 * 1024 * 1024
     retry_attempts: int = 3
     wait_initial: float = 0.5
     wait_max: float = 5.0
@@ -129,6 +131,10 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
+    # A raw body (an API call's -d or --input) instead of a form; and a cap of its own for
+    # the answer (an API's body is what was asked for, larger than any OAuth answer).
+    content: bytes | None = None
+    max_body: int | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
         """The configured timeouts, none reaching past the overall deadline."""
@@ -145,6 +151,7 @@ class Attempt:
             url,
             headers=headers,
             data=self.form,
+            content=self.content,
             timeout=self.timeout(settings),
             extensions=extensions,
         )
@@ -152,7 +159,7 @@ class Attempt:
     def reader(self, response: httpx.Response, settings: HttpSettings) -> BodyReader:
         """What reads the body of ``response``; a redirect is refused before any of it is read."""
         refuse_redirect(self, response.status_code, response.headers)
-        return BodyReader(self, response.headers, settings.max_body_bytes)
+        return BodyReader(self, response.headers, self.max_body or settings.max_body_bytes)
 
     def answer(self, response: httpx.Response, body: bytes) -> Answer:
         return Answer(
@@ -238,7 +245,7 @@ class BodyReader:
                 raise BodyTooLargeError
             self._decoder.feed(chunk)
         except BodyTooLargeError:
-            raise _too_large(self._attempt.url, self._limit) from None
+            raise _too_large(self._attempt, self._limit) from None
         except UndecodableBodyError as why:
             raise _undecodable(self._attempt.url, why) from None
         if time.monotonic() >= self._attempt.ends_at:
@@ -248,7 +255,7 @@ class BodyReader:
         try:
             return self._decoder.finish()
         except BodyTooLargeError:
-            raise _too_large(self._attempt.url, self._limit) from None
+            raise _too_large(self._attempt, self._limit) from None
         except UndecodableBodyError as why:
             raise _undecodable(self._attempt.url, why) from None
 
@@ -663,10 +670,12 @@ def _parts(answer: Answer) -> tuple[int, Mapping[str, str], bytes]:
     return answer.status, answer.headers, answer.body
 
 
-def _too_large(url: str, limit: int) -> TransportError:
+def _too_large(attempt: Attempt, limit: int) -> TransportError:
     return TransportError(
-        f"{host_of(url)} sent more than {limit // 1024} KiB; the answer was cut off",
-        hint="the URL probably does not point at an OAuth endpoint",
+        f"{host_of(attempt.url)} sent more than {limit // 1024} KiB; the answer was cut off",
+        hint="ask the API for less (a page at a time)"
+        if attempt.max_body is not None
+        else "the URL probably does not point at an OAuth endpoint",
     )
 
 
