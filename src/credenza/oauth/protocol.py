@@ -57,6 +57,7 @@ from credenza.oauth.answers import (
     unconfirmed,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
+from credenza.oauth.binding.dpop import DpopKey, usable_nonce
 from credenza.oauth.decoding import (
     ACCEPT_ENCODING,
     BodyTooLargeError,
@@ -114,6 +115,8 @@ class ClientCredentials:
     assertion_audience: str | None = None
     # tls_client_auth / self_signed_tls_client_auth: the certificate file (its key is `secret`).
     certificate: str | None = None
+    # RFC 9449: the environment's DPoP key; every token request then carries a proof.
+    dpop: DpopKey | None = None
 
 
 # (identity key, how to build its TLS context): built only when the identity has no pool yet.
@@ -369,6 +372,17 @@ class ClientProtocol:
         self.clock = clock or (lambda: datetime.now(UTC))
         # `--verbose`: told of every exchange (each attempt), masked by the observer's printing.
         self.observer: Callable[[Exchange], None] | None = None
+        # RFC 9449 §8, §9: the last DPoP nonce each server gave, by ("token" | "api", origin).
+        self.dpop_nonces: dict[tuple[str, str], str] = {}
+
+    def dpop_nonce(self, kind: str, url: str, answer: Answer | None = None) -> str | None:
+        """The nonce to put in the next proof for ``url``; ``answer``'s DPoP-Nonce first kept."""
+        from credenza.oauth.origins import origin_of
+
+        key = (kind, origin_of(url))
+        if answer is not None and (given := usable_nonce(answer.headers.get("dpop-nonce"))):
+            self.dpop_nonces[key] = given
+        return self.dpop_nonces.get(key)
 
     # -- grants --------------------------------------------------------------------------------
 
@@ -538,9 +552,38 @@ class ClientProtocol:
         # A config edited by hand gets the same refusal as --param: extra parameters never
         # replace what the grant itself sends, and never carry a secret.
         check_extra_params(credentials.extra_params)
+        dpop = credentials.dpop if endpoint == "token" else None
+        nonce = self.dpop_nonce("token", url) if dpop is not None else None
+        for attempt in (1, 2):
+            answer: Answer = yield from self._plan_one_call(endpoint, url, credentials, form, nonce)
+            if dpop is None:
+                return answer
+            given = self.dpop_nonce("token", url, answer)
+            # RFC 9449 §8: a server that wants a nonce says use_dpop_nonce and gives one; the
+            # request is made once more with it (and a new proof), never more.
+            if attempt == 1 and answer.status in (400, 401) and given and given != nonce:
+                data = json_object(answer.body) if answer.status == 400 else None
+                if data is not None and data.get("error") == "use_dpop_nonce":
+                    nonce = given
+                    continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _plan_one_call(
+        self,
+        endpoint: Endpoint,
+        url: str,
+        credentials: ClientCredentials,
+        form: dict[str, str],
+        nonce: str | None,
+    ) -> Plan[Answer]:
         method = method_for(credentials.auth_method)
         request = OutgoingRequest(url, dict(form), {"Accept": "application/json"})
         method.apply(credentials, request, self.clock())
+        proof = None
+        if endpoint == "token" and credentials.dpop is not None:
+            proof = credentials.dpop.proof("POST", url, self.clock(), nonce=nonce)
+            request.headers["DPoP"] = proof
         tls: TlsIdentity | None = None
         if (identity := method.tls_identity(credentials)) is not None:
             tls = (identity, lambda: method.ssl_context(credentials, self.settings.ca_bundle))
@@ -551,6 +594,7 @@ class ClientProtocol:
             credentials.secret.reveal(),
             authorization,
             authorization.partition(" ")[2],
+            proof,
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
         )
         return (

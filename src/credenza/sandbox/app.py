@@ -525,6 +525,7 @@ def create_app(
                     "query": request.url.query,
                     "method": request.method,
                     "authorization": request.headers.get("authorization"),
+                    "dpop": request.headers.get("dpop"),
                     "form": dict(form),
                 }
             )

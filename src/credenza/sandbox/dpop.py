@@ -84,7 +84,7 @@ def check_proof(
     except (jwt.PyJWTError, ValueError):
         return bad("the DPoP proof's signature does not verify with its jwk")
     if claims.get("htm") != method:
-        return bad(f"the DPoP proof is for {claims.get('htm')!r}, not {method}")
+        return bad(f"the DPoP proof's htm is {claims.get('htm')!r}, not {method}")
     if _without_query(str(claims.get("htu", ""))) != _without_query(url):
         return bad("the DPoP proof's htu is not this URL")
     iat = claims.get("iat")

@@ -9,6 +9,7 @@ All entries live under the keyring service ``credenza``; the username is a path:
                                       followed by the scopes it was requested with
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
+- ``{app}/{env}/dpop_key``            the environment's DPoP private key (RFC 9449), PEM
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 """
@@ -48,6 +49,10 @@ def user_token(application_id: str, environment: str) -> str:
 
 def token_index(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "token-index")
+
+
+def dpop_key(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "dpop_key")
 
 
 def admin_token(provider_key: str) -> str:

@@ -181,14 +181,35 @@ class ApiCalls:
         headers: dict[str, str],
         body: bytes | None,
     ) -> tuple[Answer, Sent]:
+        """One call with the token: Bearer, or DPoP with a fresh proof (and once more with the
+        API's nonce when it answers use_dpop_nonce, RFC 9449 §9)."""
         from credenza.oauth.untrusted import Sent
 
+        client = self._context.client
         token = session.token
         access = token.access_token.reveal()
         authorization = f"{token.token_type} {access}"
-        sent = Sent(access, authorization)
         outgoing = {**headers, "Authorization": authorization}
-        answer = await self._context.client.call_api(method, url, outgoing, body, sent)
+        if token.token_type != "DPoP":
+            sent = Sent(access, authorization)
+            return await client.call_api(method, url, outgoing, body, sent), sent
+        key = await in_thread(self._credentials.dpop_key, resolved)
+        nonce = client.dpop_nonce("api", url)
+        for attempt in (1, 2):
+            proof = key.proof(method, url, self._context.clock(), nonce=nonce, access_token=access)
+            outgoing["DPoP"] = proof
+            sent = Sent(access, authorization, proof)
+            answer = await client.call_api(method, url, outgoing, body, sent)
+            given = client.dpop_nonce("api", url, answer)
+            if (
+                attempt == 1
+                and answer.status == 401
+                and given not in (None, nonce)
+                and _challenge_error(answer) == "use_dpop_nonce"
+            ):
+                nonce = given
+                continue
+            break
         return answer, sent
 
     def _check_bound(self, resolved: ResolvedEnvironment, url: str) -> None:

@@ -62,7 +62,7 @@ class SessionToken:
 def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
     """Everything a token depends on, hashed: another credential never shares its key."""
     environment = resolved.environment
-    parts = {
+    parts: dict[str, object] = {
         "config": config_path,
         "application": resolved.application.id,
         "environment": resolved.name,
@@ -74,6 +74,9 @@ def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterabl
         "resource": environment.resource,
         "params": sorted(environment.extra_params.items()),
     }
+    if environment.dpop:
+        # Only when on: the fingerprints of every token cached before DPoP existed stay valid.
+        parts["dpop"] = True
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
