@@ -36,7 +36,8 @@ def register(commands: Group) -> None:
         "add an environment (sandbox, production, ...)",
         cmd_add,
         "  credenza env add telenor-sms production --client-id ID --token-url URL\n"
-        "  credenza env add telenor-sms production --client-id ID --issuer https://id.example.com",
+        "  credenza env add telenor-sms production --client-id ID --issuer https://id.example.com\n"
+        "  credenza env add telenor-sms production --client-id ID --api-url https://api.example.com",
     )
     app_argument(add)
     env_argument(add)
@@ -236,21 +237,48 @@ def with_discovered(
     return msgspec.structs.replace(change, **merged)
 
 
+def with_discovered_from_api(
+    workspace: Workspace, api_url: str, change: EnvironmentChange
+) -> EnvironmentChange:
+    """``change`` with what the API's protected-resource metadata (RFC 9728) leads to: its
+    authorization server's endpoints and its resource identifier (RFC 8707); given wins."""
+    import msgspec
+
+    found, source = run_async(workspace, workspace.api.endpoints_from_api(api_url))
+    output.info(
+        f"the API's metadata ({source}) names the authorization server {found.issuer}; "
+        f"tokens are requested for the resource {found.resource}"
+    )
+    merged = {
+        key: value
+        for key, value in msgspec.structs.asdict(found).items()
+        if value is not None
+        and value is not msgspec.UNSET
+        and getattr(change, key) is msgspec.UNSET
+    }
+    return msgspec.structs.replace(change, **merged)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     change = change_from(args)
+    from_api = False
     if not args.token_url and not args.issuer:
         application = workspace.applications.get(args.app)
         profile = workspace.providers.profile(application.provider or "")
         defaults = profile.environments.get(args.env, {})
-        if not defaults.get("token_url"):
+        from_api = bool(args.api_url) and not defaults.get("token_url")
+        if not defaults.get("token_url") and not from_api:
             raise ValidationError(
-                f"give the token endpoint (--token-url) or the issuer (--issuer) of {args.env}",
+                f"give the token endpoint (--token-url), the issuer (--issuer) or the API "
+                f"(--api-url) of {args.env}",
                 hint="or record it once for the provider: credenza provider edit PROVIDER "
                 f"--env {args.env} --token-url URL",
             )
     if args.issuer:
         change = with_discovered(workspace, args.issuer, change)
+    if from_api:
+        change = with_discovered_from_api(workspace, args.api_url, change)
     warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
     for warning in warnings:

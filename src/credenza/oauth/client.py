@@ -12,7 +12,7 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -34,6 +34,9 @@ from credenza.oauth.protocol import (
 )
 from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import Sent
+
+if TYPE_CHECKING:
+    from credenza.oauth.resource import ResourceMetadata
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
@@ -106,6 +109,12 @@ class OAuthClient(ClientProtocol):
         from credenza.oauth.resource import plan_api_call
 
         return await self._run(plan_api_call(self, method, url, headers, content, sent))
+
+    async def resource_metadata(self, api_url: str) -> ResourceMetadata:
+        """An API's protected-resource metadata (RFC 9728)."""
+        from credenza.oauth.resource import plan_resource_metadata
+
+        return await self._run(plan_resource_metadata(self, api_url))
 
     # -- the driver -----------------------------------------------------------------------------
 

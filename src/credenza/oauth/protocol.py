@@ -403,6 +403,9 @@ class ClientProtocol:
 
         A response without ``scope`` granted what was requested (RFC 6749 §5.1)."""
         url = credentials.token_url
+        if credentials.resource and "resource" not in form:
+            # RFC 8707 §2.2: the resource on every token request, refresh and code exchange too.
+            form = {**form, "resource": credentials.resource}
         answer = yield from self._plan_call("token", url, credentials, form=form)
         if answer.status != 200:
             raise endpoint_error("token", url, *_parts(answer), credentials.profile, answer.sent)

@@ -7,8 +7,11 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from credenza.oauth.answers import Answer, check_endpoint
+from credenza.config.model import is_url
+from credenza.errors import DiscoveryError, RedirectRefusedError
+from credenza.oauth.answers import Answer, check_endpoint, json_object, show_url
 from credenza.oauth.exchange import Exchange
 from credenza.oauth.protocol import (
     Attempt,
@@ -20,7 +23,7 @@ from credenza.oauth.protocol import (
     _deadline_error,
     _jittered,
 )
-from credenza.oauth.untrusted import Sent
+from credenza.oauth.untrusted import Sent, clean
 
 # RFC 9110 §11.2: a challenge is an auth-scheme, then auth-params (name=token or quoted-string);
 # challenges and parameters are separated by commas.
@@ -126,3 +129,99 @@ def plan_api_call(
                 )
             )
         return reply
+
+
+# -- protected-resource metadata (RFC 9728) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceMetadata:
+    """What an API says of itself: its resource identifier and its authorization servers."""
+
+    resource: str
+    authorization_servers: tuple[str, ...]
+    source: str
+
+
+def metadata_urls(api_url: str) -> list[str]:
+    """RFC 9728 §3.1: the well-known URI goes between the host and the resource's path; the
+    origin's own metadata after it, for an API that describes the whole origin."""
+    parts = urlsplit(api_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    urls = [f"{origin}/.well-known/oauth-protected-resource{path}"]
+    if path:
+        urls.append(f"{origin}/.well-known/oauth-protected-resource")
+    return urls
+
+
+def covers(resource: str, api_url: str) -> bool:
+    """True when ``api_url`` is the resource or under it (same origin, path below): RFC 9728
+    §3.3's check that the metadata is about the API asked about, not one it impersonates."""
+    from credenza.oauth.origins import origin_of
+
+    if origin_of(resource) != origin_of(api_url):
+        return False
+    base = urlsplit(resource).path.rstrip("/")
+    path = urlsplit(api_url).path.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
+def plan_resource_metadata(protocol: ClientProtocol, api_url: str) -> Plan[ResourceMetadata]:
+    """The API's protected-resource metadata: from its well-known URIs, else from the
+    ``resource_metadata`` a call without a token is answered with (RFC 9728 §5.1)."""
+    check_endpoint(api_url, "API URL")
+    failures: list[str] = []
+    for url in metadata_urls(api_url):
+        found = yield from _plan_metadata(protocol, url, api_url, failures)
+        if found is not None:
+            return found
+    try:
+        probe = yield from protocol.plan_exchange("discovery", "GET", api_url, headers={})
+    except RedirectRefusedError:
+        probe = None
+        failures.append(f"{api_url}: redirect")
+    where = resource_metadata_url(probe) if probe is not None and probe.status == 401 else None
+    if where is not None and is_url(where):
+        check_endpoint(where, "resource metadata URL")
+        found = yield from _plan_metadata(protocol, where, api_url, failures)
+        if found is not None:
+            return found
+    elif probe is not None:
+        failures.append(f"{api_url}: HTTP {probe.status} without resource_metadata")
+    raise DiscoveryError(
+        f"no protected-resource metadata (RFC 9728) found for {show_url(api_url)}",
+        hint="give the authorization server with --issuer, or the token endpoint with "
+        "--token-url (" + clean("; ".join(failures), limit=400) + ")",
+    )
+
+
+def _plan_metadata(
+    protocol: ClientProtocol, url: str, api_url: str, failures: list[str]
+) -> Plan[ResourceMetadata | None]:
+    try:
+        answer = yield from protocol.plan_exchange("discovery", "GET", url, headers={})
+    except RedirectRefusedError:
+        failures.append(f"{url}: redirect")
+        return None
+    if answer.status != 200:
+        failures.append(f"{url}: HTTP {answer.status}")
+        return None
+    data = json_object(answer.body)
+    if data is None:
+        failures.append(f"{url}: not JSON")
+        return None
+    resource = data.get("resource")
+    servers = data.get("authorization_servers")
+    if not isinstance(resource, str) or not is_url(resource) or not covers(resource, api_url):
+        # RFC 9728 §3.3: metadata naming another resource is not this API's; never used.
+        failures.append(f"{url}: its resource is not {api_url}")
+        return None
+    if not isinstance(servers, list) or not servers:
+        failures.append(f"{url}: no authorization_servers")
+        return None
+    named = tuple(s for s in servers[:16] if isinstance(s, str) and is_url(s))
+    if not named:
+        failures.append(f"{url}: no usable authorization server")
+        return None
+    return ResourceMetadata(resource, named, url)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
+from credenza.config.model import EnvironmentChange
 from credenza.errors import SecretMissingError, ValidationError
 from credenza.services.binding import bound_origins, check_bound, origin
 from credenza.services.context import Context, in_thread
@@ -78,6 +79,18 @@ class ApiCalls:
         self._environments = environments
         self._credentials = credentials
         self._tokens = tokens
+
+    async def endpoints_from_api(self, api_url: str) -> tuple[EnvironmentChange, str]:
+        """An environment's fields found from its API alone (RFC 9728, then RFC 8414 / OIDC):
+        the API's metadata names its first authorization server, whose metadata gives the
+        endpoints; the API's resource identifier is recorded and sent on every token request
+        (RFC 8707). Returns the change and where the metadata was found."""
+        import msgspec
+
+        metadata = await self._context.client.resource_metadata(api_url)
+        found = await self._environments.endpoints_from_issuer(metadata.authorization_servers[0])
+        change = msgspec.structs.replace(found, resource=metadata.resource, api_url=api_url)
+        return change, metadata.source
 
     def url_for(self, resolved: ResolvedEnvironment, target: str) -> str:
         """The URL a call goes to: PATH under the API URL, or an absolute URL on its origin."""
