@@ -261,3 +261,20 @@ def _json_response(data: object) -> Response:
     from starlette.responses import JSONResponse
 
     return JSONResponse(data)
+
+
+def test_the_demo_telenor_application_calls_the_sandbox_api(tmp_path: Path) -> None:
+    import asyncio
+
+    from credenza.sandbox.demo import build_demo
+    from credenza.services.api_calls import ApiCall
+
+    demo = build_demo(tmp_path, live_tokens=False)
+    try:
+        response = asyncio.run(
+            demo.workspace.api.call("telenor-sms-gateway", None, ApiCall("/api/me"))
+        )
+    finally:
+        demo.server.stop()
+    assert response.status == 200
+    assert json.loads(response.body)["client_id"] == "telenor-sms-gateway-production"
