@@ -34,6 +34,15 @@ def _requests(sandbox: SandboxServer, path: str) -> list[dict[str, Any]]:
     return [r for r in sandbox.state.requests if str(r["path"]) == path]
 
 
+def _dpop_keys(keyring: MemoryKeyring) -> list[str]:
+    """The keyring entries holding this environment's DPoP key (within the workspace's id)."""
+    return [
+        value
+        for (service, name), value in keyring.entries.items()
+        if service == "credenza" and name.endswith(f"{APP}/production/dpop_key")
+    ]
+
+
 def _claims(proof: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(proof, options={"verify_signature": False})
     return claims
@@ -69,7 +78,7 @@ def test_a_dpop_bound_token_calls_the_api_with_a_verified_proof(
     for secret in (token, proof, api_call["dpop"]):
         assert secret not in out + err
     # The key is in the keyring, under the environment's name, and nowhere in the config.
-    assert memory_keyring.get_password("credenza", f"{APP}/production/dpop_key")
+    assert _dpop_keys(memory_keyring)
 
 
 def test_the_api_refuses_a_proof_of_another_key_or_a_bound_token_as_bearer(
@@ -233,9 +242,9 @@ def test_removing_the_environment_removes_its_dpop_key(
 ) -> None:
     _dpop_app(cli, sandbox)
     assert cli("api", APP, "/me")[0] == 0
-    assert memory_keyring.get_password("credenza", f"{APP}/production/dpop_key")
+    assert _dpop_keys(memory_keyring)
     assert cli("env", "remove", APP, "production", "--yes")[0] == 0
-    assert memory_keyring.get_password("credenza", f"{APP}/production/dpop_key") is None
+    assert _dpop_keys(memory_keyring) == []
 
 
 def test_the_agent_fast_path_never_prints_a_bound_token_as_a_header(

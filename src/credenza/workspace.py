@@ -3,6 +3,7 @@ services; everything it offers lives in ``credenza.services``. It never imports 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from credenza.config.local import LocalState, state_path, user_settings_path, with_user_settings
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
+from credenza.errors import ConfigError
 from credenza.secrets import SecretStore
 from credenza.services.api_calls import ApiCalls
 from credenza.services.applications import Applications
@@ -19,6 +21,7 @@ from credenza.services.context import Clock, Context, utc_now
 from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
+from credenza.services.migration import move_legacy_entries
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
 from credenza.services.resets import Resets
@@ -82,6 +85,21 @@ class Workspace:
             user_settings=user_settings,
         )
         context.config = preloaded if preloaded is not None else store.load()
+        # Every entry this workspace reads or writes is named within its id; the first one
+        # touched moves its entries from the names before ids (once per machine).
+        keyring = secrets.unscoped  # given another workspace's view (a test), its keyring
+        context.secrets = keyring.within(
+            lambda: context.workspace_id,
+            prepare=lambda: move_legacy_entries(context, keyring, self.environments.resolve),
+        )
+        config = context.config
+        if config.workspace is None and (
+            store.path.exists() or config.applications or config.providers
+        ):
+            # At first use, not at the first keyring write: a config that cannot be saved
+            # (read-only) still lists and shows; what needs its keyring entries says why not.
+            with contextlib.suppress(ConfigError):
+                context.ensure_workspace_id()
         self.context = context
         self.providers = Providers(context)
         self.environments = Environments(
@@ -132,7 +150,13 @@ class Workspace:
 
     @property
     def secrets(self) -> SecretStore:
+        """The keyring as this workspace sees it: every name within its id."""
         return self.context.secrets
+
+    @property
+    def workspace_id(self) -> str:
+        """This config's identity (``Context.workspace_id``)."""
+        return self.context.workspace_id
 
     @property
     def clock(self) -> Clock:

@@ -21,6 +21,7 @@ GROUPS = (
     "login",
     "agent",
     "keyring",
+    "workspace",
     "contract",
     "status",
     "provider",

@@ -58,6 +58,33 @@ def register(commands: Group) -> None:
     )
     app_argument(show)
     json_option(show)
+    members = group.group("member", "the people in the provider's portal (not API credentials)")
+    member_set = members.command(
+        "set",
+        "record a person of the provider's portal and their role",
+        cmd_member_set,
+        "  credenza app member set telenor-sms kari@example.no --role administrator "
+        "--identity 'Min Bedrift'\n"
+        "  credenza app member set telenor-sms ola@example.no --identity ConnectID",
+    )
+    app_argument(member_set)
+    member_set.add_argument("who", metavar="WHO", help="the person (email or name)")
+    member_set.add_argument(
+        "--role",
+        choices=["developer", "administrator", "owner"],
+        default="developer",
+        help="their role in the portal (default: developer)",
+    )
+    member_set.add_argument("--identity", help="the login they use there (ConnectID, ...)")
+    member_remove = members.command(
+        "remove",
+        "forget a person of the provider's portal",
+        cmd_member_remove,
+        "  credenza app member remove telenor-sms ola@example.no --yes",
+    )
+    app_argument(member_remove)
+    member_remove.add_argument("who", metavar="WHO", help="the person")
+    yes_option(member_remove)
     check = group.command(
         "check",
         "confirm a step of the production checklist that you do (the provider's emails, "
@@ -108,6 +135,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="an API it uses (repeatable; replaces the list)",
     )
+    parser.add_argument(
+        "--client-provider",
+        help="Anypoint: the client provider its credentials come from (an API instance it "
+        "requests access to must use the same one)",
+    )
 
 
 def change_from(args: argparse.Namespace) -> ApplicationChange:
@@ -126,6 +158,7 @@ def change_from(args: argparse.Namespace) -> ApplicationChange:
         "owners",
         "grant_types",
         "apis",
+        "client_provider",
     )
     if getattr(args, "name", None) and hasattr(args, "app"):
         fields["name"] = args.name
@@ -138,6 +171,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     output.info(f"added {application.name} (id {application.id})")
     unknown_provider_warning(workspace, application.provider)
     callback_warning(workspace, application.id, args)
+    implicit_warning(application.grant_types)
     return 0
 
 
@@ -148,7 +182,17 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if getattr(args, "provider", None):
         unknown_provider_warning(workspace, application.provider)
     callback_warning(workspace, application.id, args)
+    if getattr(args, "grant_types", None):
+        implicit_warning(application.grant_types)
     return 0
+
+
+def implicit_warning(grant_types: list[str]) -> None:
+    """The implicit grant is recorded as the provider lists it, never run (RFC 9700)."""
+    from credenza.oauth.grants import IMPLICIT_REFUSAL
+
+    if "implicit" in grant_types:
+        output.warn(f"the implicit grant is recorded, not used: {IMPLICIT_REFUSAL}")
 
 
 def callback_warning(workspace: Workspace, app_id: str, args: argparse.Namespace) -> None:
@@ -241,9 +285,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("callback URL", application.callback_url),
         ("grant types", ", ".join(application.grant_types)),
         ("APIs used", ", ".join(application.apis)),
+        ("client provider", application.client_provider),
         ("default env", application.default_environment),
+        (
+            "portal members",
+            "; ".join(
+                f"{m.who} ({m.role}{', ' + m.identity if m.identity else ''})"
+                for m in application.members
+            ),
+        ),
     ]
-    lines = [f"{label:>13}: {value or '-'}" for label, value in fields]
+    lines = [f"{label:>15}: {value or '-'}" for label, value in fields]
+    lines += [f"{'note':>15}: {note}" for note in workspace.applications.notes(application.id)]
     for name in application.environments:
         resolved = workspace.environments.resolve(application.id, name)
         environment = resolved.environment
@@ -265,6 +318,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     if any(item.manual and not item.ok for item in items):
         lines.append(f"  confirm a step you did: credenza app check {application.id} NUMBER")
     print(output.shown("\n".join(lines)))
+    return 0
+
+
+def cmd_member_set(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    member = workspace.applications.set_member(args.app, args.who, args.role, args.identity)
+    via = f" ({member.identity})" if member.identity else ""
+    output.info(f"{member.who}{via}: {member.role} in the provider's portal")
+    return 0
+
+
+def cmd_member_remove(args: argparse.Namespace) -> int:
+    workspace = open_workspace(args)
+    confirm_removal(args, f"Forget {args.who} as a portal member?")
+    member = workspace.applications.remove_member(args.app, args.who)
+    output.info(f"{member.who} is no longer recorded as a portal member")
     return 0
 
 

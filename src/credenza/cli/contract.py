@@ -59,6 +59,11 @@ def register(commands: Group) -> None:
     request.add_argument(
         "--accept-terms", action="store_true", help="accept the terms and conditions"
     )
+    request.add_argument(
+        "--terms",
+        metavar="URL_OR_TEXT",
+        help="the terms and conditions accepted: their URL or text (default: the catalogue's)",
+    )
     for action, help_text in (
         ("approve", "approve a pending contract (sandbox provider)"),
         ("reject", "reject a pending contract (sandbox provider)"),
@@ -128,6 +133,7 @@ def cmd_request(args: argparse.Namespace) -> int:
             sla_tier=args.tier,
             terms_accepted=args.accept_terms,
             target="api_group" if args.group else "api",
+            terms=args.terms,
         ),
     )
     output.info(f"contract {contract.id}: {contract.status}")

@@ -39,12 +39,45 @@ class LocalState:
 
     def __init__(self, path: Path | None, config_path: str) -> None:
         self.path = path
-        # One table per config file, named by a hash of its real path: no path in the file.
-        self._table = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
+        # One table per workspace, named by its id (join_workspace); until the config has one,
+        # by a hash of its real path (no path in the file), as every table was before ids.
+        self._by_path = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
+        self._table = self._by_path
         self._data: dict[str, Any] | None = None
         # The file's identity when read: write_atomic replaces the inode on every write, so a
         # new inode (or mtime) means another process wrote it.
         self._seen: tuple[int, int, int] | None = None
+
+    def join_workspace(self, workspace_id: str) -> None:
+        """Keep this config's state under its workspace id from now on (a moved config keeps
+        it); the table its path named before, if any, moves there once."""
+        table = f"workspace-{workspace_id}"
+        if table == self._table:
+            return
+        self._table = table
+        data = self._load()
+        if self._by_path not in data:
+            return
+
+        def adopt(everything: dict[str, Any]) -> None:
+            old = everything.pop(self._by_path, None)
+            if isinstance(old, dict) and table not in everything:
+                everything[table] = old
+
+        self._change_all(adopt)
+
+    def keyring_names_moved(self, keyring: str) -> bool:
+        """True once this workspace's entries in ``keyring`` ("auto", "file") were moved from
+        the names before workspace ids (services/migration.py): once per keyring and machine."""
+        done = self._load().get(self._table, {}).get(_MOVED)
+        return isinstance(done, list) and keyring in done
+
+    def record_keyring_names_moved(self, keyring: str) -> None:
+        def record(table: dict[str, Any]) -> None:
+            done = table.get(_MOVED)
+            table[_MOVED] = sorted({*(done if isinstance(done, list) else []), keyring})
+
+        self._change(record)
 
     def secret_set_at(self, app_id: str, environment: str) -> datetime | None:
         value = self._load().get(self._table, {}).get(f"{app_id}/{environment}")
@@ -148,8 +181,11 @@ class LocalState:
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _change(self, edit: Any) -> None:
+        self._change_all(lambda data: edit(data.setdefault(self._table, {})))
+
+    def _change_all(self, edit: Any) -> None:
         if self.path is None:
-            edit(self._load().setdefault(self._table, {}))
+            edit(self._load())
             return
         import filelock
 
@@ -163,12 +199,13 @@ class LocalState:
             with filelock.FileLock(lock, timeout=5, mode=0o600):
                 self._data = None
                 data = self._load()
-                edit(data.setdefault(self._table, {}))
+                edit(data)
                 write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
                 self._seen = self._stat()
 
 
 _RESETS = "resets-under-way"
+_MOVED = "keyring-names-moved"
 _REFRESHES = "refreshes-failed"
 
 

@@ -32,6 +32,7 @@ Rotation = Literal["cutover", "overlap"]
 CONFIG_VERSION = 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
 
 
 # Cached: every record decoded is checked again, and a provider's 10,000 applications repeat
@@ -126,8 +127,11 @@ class CatalogueApi(msgspec.Struct, kw_only=True, omit_defaults=True):
     environment: str = "production"
     target: ContractTarget = "api"
     apis: list[str] = []  # an API group's member APIs
-    terms: str | None = None
+    terms: str | None = None  # the terms and conditions: their URL, or their text
     tiers: list[CatalogueTier] = []
+    # Anypoint: the client provider (identity provider) the instance takes clients from; an
+    # application requesting access must use the same one.
+    client_provider: str | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -261,11 +265,29 @@ class Contract(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     requested_at: datetime | None = None
     decided_at: datetime | None = None
     terms_accepted_at: datetime | None = None
+    # The terms accepted: their URL, or their text (from the catalogue, or given at the request).
+    terms: str | None = None
 
     @property
     def covered_apis(self) -> list[str]:
         """The APIs this contract grants access to: its own, and those of its group."""
         return [self.api, *self.apis]
+
+
+PortalRole = Literal["developer", "administrator", "owner"]
+
+
+class PortalMember(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A person in the provider's portal for this application: not an API credential (Telenor's
+    ConnectID developers, invited by the company's Min Bedrift administrators)."""
+
+    who: str
+    role: PortalRole = "developer"
+    identity: str | None = None  # the login they use there: "ConnectID", "Min Bedrift", ...
+
+    def __post_init__(self) -> None:
+        if not self.who.strip() or self.who != self.who.strip():
+            raise ValueError("@who: must not be empty or start or end with a space")
 
 
 class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -290,6 +312,10 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     contracts: tuple[Contract, ...] = ()  # a tuple: see apis
     # The provider's manual checklist steps a person confirmed, and when (item -> time).
     checked: dict[str, datetime] = {}
+    # The people in the provider's portal, by role (who invites whom differs by provider).
+    members: tuple[PortalMember, ...] = ()
+    # Anypoint: the client provider the application's credentials come from.
+    client_provider: str | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -346,9 +372,29 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The whole config file."""
 
     version: int = CONFIG_VERSION
+    # This config's identity: every keyring entry, cached token and local state of it is kept
+    # under it. Random, written into the file at first use (so a moved config keeps its
+    # secrets); a copy of the file is the same workspace. None: not given one yet.
+    workspace: str | None = None
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
+
+    def __post_init__(self) -> None:
+        if self.workspace is not None and not _WORKSPACE_ID.match(self.workspace):
+            raise ValueError(
+                "@workspace: not a workspace id (16 to 64 letters, digits, - or _, starting with "
+                "a letter or digit); remove the line and credenza writes a new one"
+            )
+
+
+def new_workspace_id() -> str:
+    """A new workspace id: 22 URL-safe characters (about 128 random bits), never starting with
+    ``-`` (a keyring tool would read the entry name as an option)."""
+    import secrets
+
+    first = secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    return first + secrets.token_urlsafe(16)[:21]
 
 
 # Fields whose values repeat across applications: a team's owners, a provider's endpoints.
@@ -396,6 +442,7 @@ class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     url: str | msgspec.UnsetType | None = msgspec.UNSET
     callback_url: str | msgspec.UnsetType | None = msgspec.UNSET
     grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    client_provider: str | msgspec.UnsetType | None = msgspec.UNSET
     apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     default_environment: str | msgspec.UnsetType | None = msgspec.UNSET
 

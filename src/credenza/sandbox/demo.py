@@ -306,6 +306,10 @@ def _populate(
         telenor, "production", register(telenor, "production", scope="sms:send", token_ttl=150)
     )
 
+    # Telenor's portal people are not API credentials: an administrator invites developers.
+    workspace.applications.set_member(telenor, "kari@example.no", "administrator", "Min Bedrift")
+    workspace.applications.set_member(telenor, "ola@example.no", "developer", "ConnectID")
+
     live = [(telenor, "production"), (chorus, "sandbox"), (anypoint, "production")]
     asyncio.run(_contracts(workspace, chorus, anypoint, live=live if live_tokens else []))
 

@@ -1,6 +1,10 @@
 """Every keyring entry name credenza uses: one builder per kind, so no caller spells one by hand.
 
-All entries live under the keyring service ``credenza``; the username is a path:
+All entries live under the keyring service ``credenza``; the username is a path, led by the id
+of the workspace (the config file's ``workspace`` key) the entry belongs to, so that two configs
+with the same application and environment names never share an entry:
+
+- ``{workspace}/{name}``              every name below, in one workspace (``in_workspace``)
 
 - ``{app}/{env}/client_secret``       the client secret (JSON: secret and the origin it is bound to)
 - ``{app}/{env}/pending_secret``      a secret the provider issued, kept until a reset finishes
@@ -12,12 +16,20 @@ All entries live under the keyring service ``credenza``; the username is a path:
 - ``{app}/{env}/dpop_key``            the environment's DPoP private key (RFC 9449), PEM
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
+
+Before workspace ids the names had no ``{workspace}/`` part; a workspace moves its own entries
+from those names once (services/migration.py).
 """
 
 from __future__ import annotations
 
 SERVICE = "credenza"
 _TOKEN = "token:"
+
+
+def in_workspace(workspace_id: str, name: str) -> str:
+    """The full keyring username of ``name`` in one workspace: ``workspace/app/env/kind``."""
+    return f"{workspace_id}/{name}"
 
 
 def entry_name(application_id: str, environment: str, kind: str) -> str:

@@ -59,11 +59,26 @@ class SessionToken:
         return parts.claims if parts else None
 
 
-def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
-    """Everything a token depends on, hashed: another credential never shares its key."""
+def fingerprint(workspace_id: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
+    """Everything a token depends on, hashed: another credential never shares its key. The
+    workspace, not the config's path: a moved config keeps its tokens and sign-ins."""
+    return _fingerprint({"workspace": workspace_id}, resolved, scopes)
+
+
+def legacy_fingerprint(
+    config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]
+) -> str:
+    """The fingerprint before workspace ids (the config's real path in it): what the tokens
+    kept under the old keyring names were stored with (services/migration.py)."""
+    return _fingerprint({"config": config_path}, resolved, scopes)
+
+
+def _fingerprint(
+    owner: dict[str, str], resolved: ResolvedEnvironment, scopes: Iterable[str]
+) -> str:
     environment = resolved.environment
     parts: dict[str, object] = {
-        "config": config_path,
+        **owner,
         "application": resolved.application.id,
         "environment": resolved.name,
         "client_id": environment.client_id,
@@ -81,7 +96,9 @@ def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterabl
 
 
 def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
-    """What the agent files a token under, so that a drop reaches every alias of it."""
+    """What the agent files a token under, so that a drop reaches every alias of it. By the
+    config's real path, as the fast path's key (fastpath.config_key) is: two configs are two
+    files, so never one tag, and a moved config's agent entries are simply not found again."""
     base = f"{config_path}\x1f{app_id}"
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]
 
@@ -93,10 +110,15 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
         return
     app = resolved.application.id
     if grant is None:
+        from credenza.oauth.grants import IMPLICIT_REFUSAL
+
+        implicit = "implicit" in resolved.application.grant_types
         raise ValidationError(
             f"{resolved.application.name} declares no grant credenza can get a token with "
-            f"({', '.join(resolved.application.grant_types) or 'none'})",
-            hint=f"add one: credenza app edit {app} --grant-type client_credentials",
+            f"({', '.join(resolved.application.grant_types) or 'none'})"
+            + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
+            hint=f"add one: credenza app edit {app} --grant-type client_credentials"
+            + (" (or authorization_code)" if implicit else ""),
         )
     raise SignInRequiredError(
         f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "

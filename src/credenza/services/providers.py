@@ -18,14 +18,14 @@ from credenza.errors import NotFoundError, ValidationError
 from credenza.providers.base import CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
 from credenza.providers.registry import AdapterInputs, build_adapter
-from credenza.secrets import Secret
+from credenza.secrets import Secret, names
 from credenza.services.context import Context
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def admin_token_entry(key: str) -> str:
-    return f"providers/{key}/admin_token"
+    return names.admin_token(key)
 
 
 class Providers:

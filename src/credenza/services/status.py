@@ -11,7 +11,7 @@ from typing import Literal
 
 from credenza.config.model import Application, Config
 from credenza.providers.profiles import resolve_profile
-from credenza.secrets import entry_name
+from credenza.secrets import names
 from credenza.services.checklist import checklist, spec_for
 from credenza.services.context import Context
 
@@ -133,7 +133,7 @@ class Status:
         if check_keyring:
             # One batched read for every environment (two calls on Secret Service).
             wanted = {
-                entry_name(application.id, name, "pending_secret"): (application.id, name)
+                names.pending_secret(application.id, name): (application.id, name)
                 for application in config.applications
                 for name in application.environments
             }

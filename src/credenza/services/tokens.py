@@ -268,7 +268,7 @@ class Tokens:
             token = Token.from_json(json.dumps(data["token"]))
         except (ValueError, KeyError, TypeError, InvalidResponseError):
             return None  # damaged: as if nobody had signed in
-        key = fingerprint(self._context.config_path, resolved, scopes)
+        key = fingerprint(self._context.workspace_id, resolved, scopes)
         if data.get("fingerprint") != key:
             return None
         return SessionToken(resolved.application.id, resolved.name, token, scopes, key, user=True)
@@ -278,7 +278,7 @@ class Tokens:
     ) -> SessionToken:
         """Store a user token and its refresh token in ONE keyring write: a rotated refresh
         token replaces the used one at once, so no moment exists with neither stored."""
-        key = fingerprint(self._context.config_path, resolved, scopes)
+        key = fingerprint(self._context.workspace_id, resolved, scopes)
         payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
         payload["token"] = json.loads(token.to_json(with_id_token=True))
         self._context.secrets.set_raw(
@@ -483,7 +483,7 @@ class Tokens:
             for entry, *requested in entries:
                 key = names.token_fingerprint(entry)
                 scopes = tuple(requested)
-                if fingerprint(context.config_path, resolved, scopes) != key:
+                if fingerprint(context.workspace_id, resolved, scopes) != key:
                     continue  # cached for a credential that is no longer configured
                 candidates.append((app_id, name, key, scopes))
         payloads = context.secrets.get_many(names.token(a, e, k) for a, e, k, _ in candidates)
@@ -535,14 +535,19 @@ class Tokens:
     def held(self) -> list[SessionToken]:
         """The tokens this process holds that still belong to a credential as configured now;
         the rest (removed or edited by another process since) are dropped from memory."""
+        if not self.sessions:
+            return []
         current: list[SessionToken] = []
-        path = self._context.config_path
+        workspace = self._context.workspace_id
         for key, session in list(self.sessions.items()):
             try:
                 resolved = self._environments.resolve(session.application_id, session.environment)
             except CredenzaError:
                 resolved = None
-            if resolved is None or fingerprint(path, resolved, session.requested_scopes) != key:
+            if (
+                resolved is None
+                or fingerprint(workspace, resolved, session.requested_scopes) != key
+            ):
                 del self.sessions[key]
             else:
                 current.append(session)
@@ -591,7 +596,7 @@ class Tokens:
     ) -> SessionToken | None:
         """The token cached under this credential's fingerprint, if further than ``skew`` from
         expiry (blocking: it reads the keyring)."""
-        key = fingerprint(self._context.config_path, resolved, requested)
+        key = fingerprint(self._context.workspace_id, resolved, requested)
         cached = self.cached(resolved.application.id, resolved.name, key)
         if cached is None or not cached.is_usable(self._context.clock(), skew):
             return None
@@ -606,7 +611,7 @@ class Tokens:
         agent.request({"op": "drop", "tag": tag})
 
     def _key(self, resolved: ResolvedEnvironment, credentials: ClientCredentials) -> str:
-        return fingerprint(self._context.config_path, resolved, credentials.scopes)
+        return fingerprint(self._context.workspace_id, resolved, credentials.scopes)
 
     async def _issue(
         self, resolved: ResolvedEnvironment, requested: tuple[str, ...]

@@ -89,9 +89,20 @@ class ApplicationsScreen(TableScreen):
             ("Callback URL", application.callback_url),
             ("Grant types", ", ".join(application.grant_types)),
             ("APIs used", ", ".join(application.apis)),
+            ("Client provider", application.client_provider),
+            (
+                "Portal people",
+                "; ".join(
+                    f"{m.who} ({m.role}{', ' + m.identity if m.identity else ''})"
+                    for m in application.members
+                ),
+            ),
         ):
-            text.append(f"{label:>13}: ", style="dim")
+            text.append(f"{label:>15}: ", style="dim")
             text.append(f"{value or '—'}\n")
+        for note in self.workspace.applications.notes(application.id):
+            text.append(f"{'Note':>15}: ", style="dim")
+            text.append(f"{note}\n")
         return text
 
     # -- actions --------------------------------------------------------------------------------

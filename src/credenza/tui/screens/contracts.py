@@ -91,6 +91,7 @@ class ContractsScreen(TableScreen):
             ("requested", when(contract.requested_at)),
             ("decided", when(contract.decided_at)),
             ("terms accepted", when(contract.terms_accepted_at) or "not accepted"),
+            ("terms", contract.terms),
         ]
         for label, value in rows:
             if value:
