@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credenza.config.local import LocalState, state_path, user_settings_path, with_user_settings
+from credenza.config.local import (
+    LocalState,
+    machine_setting_sources,
+    state_path,
+    user_settings_path,
+    with_user_settings,
+)
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigError
@@ -134,11 +140,13 @@ class Workspace:
         # The context applies this person's settings to every config it holds; the keyring,
         # built before it, needs them now.
         settings = with_user_settings(config.settings, mine)
+        keyring = machine_setting_sources(config.settings, store.path, mine)["keyring"]
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout,
             allow_plaintext=settings.allow_plaintext_keyring,
             warn=warn,
             keyring=settings.keyring,
+            keyring_from_config=str(store.path) if keyring.origin == "config" else None,
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))
@@ -184,6 +192,18 @@ class Workspace:
         """Close network clients; the workspace stays usable (they reopen on the next call)."""
         await self.context.aclose()
         await self.providers.aclose()
+
+    def forget_all(self) -> int:
+        """This workspace's keyring entries — every environment's secret, pending secret, cached
+        tokens and sign-in, every provider's admin token — and this person's local state for it
+        (`credenza forget --all`). The config stays as it is. Returns the environments forgotten."""
+        count = 0
+        for application in self.config.applications:
+            self._forget(application.id, None)
+            count += len(application.environments)
+        self.providers.forget_admin_tokens()
+        self.context.local_state.forget_all()
+        return count
 
     def _forget(self, app_id: str, environment: str | None) -> None:
         """An environment (or an application) goes away: its secrets and tokens, everywhere.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -337,9 +336,11 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
     retry_attempts: int = 3
     token_skew_seconds: int = 60
     keyring_timeout: float = 5.0
-    # "auto": the desktop keyring (Secret Service, Keychain, Credential Manager); "file": the
-    # built-in encrypted file keyring, for machines without one.
-    keyring: Literal["auto", "file"] = "auto"
+    # "system" (older versions wrote "auto"): the desktop keyring (Secret Service, Keychain,
+    # Credential Manager); "file": the built-in encrypted file keyring, for machines without one.
+    # This and keyring_timeout, agent, ca_bundle and allow_plaintext_keyring are this machine's
+    # facts: setters write them to the per-user settings file (config/local.py), never here.
+    keyring: Literal["auto", "system", "file"] = "auto"
     # "auto": `credenza token` and the dashboard start the agent when none runs.
     agent: Literal["auto", "off"] = "auto"
     allow_plaintext_keyring: bool = False
@@ -364,8 +365,8 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             raise ValueError("@expiry_warning_days: must be between 0 and 3650 (days)")
         if self.rotation_days is not None and self.rotation_days < 1:
             raise ValueError("@rotation_days: must be 1 or more (days)")
-        if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
-            raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
+        # A missing ca_bundle is refused where a client is made (Context), not here: a path from
+        # a teammate's machine must not stop the offline commands, nor this person's override.
 
 
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):

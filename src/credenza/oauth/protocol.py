@@ -546,6 +546,12 @@ class ClientProtocol:
             raise InvalidResponseError(f"the {what} {show_url(url)} did not answer with JSON")
         return data
 
+    def plan_probe(self, url: str) -> Plan[Answer]:
+        """A HEAD without credentials (`credenza doctor`): is the endpoint there, and what time
+        does its ``Date`` header say. Any status is an answer; a redirect is refused as always."""
+        check_endpoint(url, "token endpoint")
+        return (yield from self.plan_exchange("token", "HEAD", url, headers={}))
+
     # -- one call: the request, its retries and its deadline ------------------------------------
 
     def _plan_call(

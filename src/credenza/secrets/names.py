@@ -74,3 +74,8 @@ def admin_token(provider_key: str) -> str:
 def chunk(name: str, generation: str, number: int) -> str:
     """One chunk of a split value; generation "" is the old, unversioned layout (``name#1``)."""
     return f"{name}#{generation}.{number}" if generation else f"{name}#{number}"
+
+
+#: An entry that never holds anything: `credenza doctor` reads it to check that the keyring is
+#: unlocked and to time a read, without reading a secret.
+DOCTOR_PROBE = "doctor/probe"

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from credenza.errors import (
     CredenzaError,
     KeyringLockedError,
+    NoKeyringError,
     SecretMissingError,
     SecretStoreError,
     UnsafeKeyringError,
@@ -28,7 +29,7 @@ from credenza.secrets.backend import Backend
 from credenza.secrets.masking import Secret
 from credenza.secrets.oskeyring import GET_A_KEYRING
 
-KeyringKind = Literal["auto", "file"]
+KeyringKind = Literal["auto", "system", "file"]
 T = TypeVar("T")
 
 # A long value is stored as numbered chunks plus a header under the entry's own name:
@@ -79,8 +80,12 @@ class SecretStore:
         allow_plaintext: bool = False,
         warn: Callable[[str], None] | None = None,
         keyring: KeyringKind = "auto",
+        keyring_from_config: str | None = None,
     ) -> None:
         self._backend = backend
+        # Where ``keyring = "file"`` came from when the shared config set it (a teammate's
+        # choice for their machine): a failure then says so, and how to choose for oneself.
+        self.keyring_from_config = keyring_from_config
         self._impl: Backend | None = None
         self.timeout = timeout
         self.allow_plaintext = allow_plaintext
@@ -291,10 +296,25 @@ class SecretStore:
         if self._root is not self:
             return self._root._ready()
         if self._impl is None:
-            backend = self._resolve()
-            backend.prepare()
+            try:
+                backend = self._resolve()
+                backend.prepare()
+            except SecretStoreError as exc:
+                if self.keyring == "file" and self.keyring_from_config is not None:
+                    raise self._not_yours(exc) from None
+                raise
             self._impl = backend
         return self._impl
+
+    def _not_yours(self, error: SecretStoreError) -> SecretStoreError:
+        """The error of a file keyring someone else chose in the shared config: its source, and
+        the one command that makes the choice this person's own."""
+        return type(error)(
+            f'{error.message}; keyring = "file" comes from the shared config '
+            f"{self.keyring_from_config}, not from your own settings",
+            hint="run `credenza keyring use system` to use your desktop keyring (kept in your "
+            "own settings; the shared config stays as it is)",
+        )
 
     def _resolve(self) -> Backend:
         from credenza.secrets import oskeyring
@@ -308,7 +328,11 @@ class SecretStore:
         if self.keyring == "file":
             from credenza.secrets.filekeyring import FileKeyring
 
-            return FileKeyring.default()
+            file = FileKeyring.default()
+            if self.keyring_from_config is not None and not file.path.exists():
+                # Never create a file keyring (asking a new passphrase) on a teammate's say-so.
+                raise NoKeyringError(f"this machine has no encrypted file keyring ({file.path})")
+            return file
         if not oskeyring.chosen_by_user() and sys.platform.startswith(("linux", "freebsd")):
             from credenza.secrets.secretservice import SecretServiceKeyring
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from credenza.config.local import LocalState, with_user_settings
+from credenza.config.local import LocalState, check_ca_bundle, with_user_settings
 from credenza.config.model import Application, Config, Contract, Environment, new_workspace_id
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigWriteError, NotFoundError
@@ -193,6 +193,7 @@ class Context:
             from credenza.oauth.protocol import HttpSettings
 
             mine = self.config.settings
+            check_ca_bundle(mine, self.store.path, self.user_settings)
             settings = HttpSettings(
                 connect_timeout=mine.connect_timeout,
                 read_timeout=mine.read_timeout,

@@ -117,6 +117,12 @@ class Providers:
         self._adapters.pop(key, None)
         return provider
 
+    def forget_admin_tokens(self) -> None:
+        """Every provider's admin token leaves the keyring (`credenza forget --all`); the
+        provider records stay in the config."""
+        for key in self._context.config.providers:
+            self._context.secrets.delete_raw(admin_token_entry(key))
+
     def check_removable(self, key: str) -> None:
         users = self.users(key)
         if users:

@@ -209,6 +209,7 @@ class TableScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
+        self.credenza.release_notifications()  # held while a dialog was open
         # The first resume follows the mount, which has just built the rows.
         if self._resumed_before:
             self.reload()
