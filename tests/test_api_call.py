@@ -58,7 +58,7 @@ def test_a_plain_http_api_url_off_loopback_is_warned_about(
     assert "plain http" in err
 
 
-def test_the_secret_is_bound_to_the_api_origin_it_was_set_for(
+def test_an_api_on_another_origin_gets_the_token_only_once_confirmed(
     cli: CliRunner, sandbox: SandboxServer
 ) -> None:
     add_telenor_via_cli(cli, sandbox, secret=None)
@@ -66,7 +66,24 @@ def test_the_secret_is_bound_to_the_api_origin_it_was_set_for(
     secret = sandbox.state.clients["tsms-prod"].client_secret
     code, _, err = cli("secret", "set", APP, "production", stdin=secret)
     assert code == 0, err
+    assert "nothing is sent to https://api.example.com until" in err
+    code, out, err = cli("api", APP, "/me")
+    assert code == 2
+    assert "confirm-endpoint" in err
+    assert out == ""
+    assert sandbox.state.requests == []  # not even a token was fetched
+    code, _, err = cli(
+        "secret",
+        "set",
+        APP,
+        "production",
+        "--allow-origin",
+        "https://api.example.com",
+        stdin=secret,
+    )
+    assert code == 0, err
     assert "https://api.example.com" in err
+    assert "nothing is sent" not in err
 
 
 # -- calls ------------------------------------------------------------------------------------

@@ -405,11 +405,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 def foreign_endpoint_warnings(workspace: Workspace, app: str, env: str) -> None:
     """After a discovery: the endpoints on another origin than the secret was confirmed for."""
+    from credenza.oauth.origins import origin_of
+
     for name, url in workspace.credentials.after_discovery(app, env).items():
         output.warn(
-            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "
-            "was confirmed for; nothing is sent there until you run `credenza secret "
-            f"confirm-endpoint {app} {env}`"
+            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the "
+            "credential was confirmed for; nothing is sent there until you run `credenza secret "
+            f"confirm-endpoint {app} {env} --origin {origin_of(url)}`"
         )
 
 

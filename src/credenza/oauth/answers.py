@@ -30,7 +30,14 @@ from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 
 Endpoint = Literal[
-    "token", "revocation", "introspection", "logout", "discovery", "device_authorization", "jwks"
+    "token",
+    "revocation",
+    "introspection",
+    "logout",
+    "discovery",
+    "device_authorization",
+    "jwks",
+    "admin",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -265,6 +272,8 @@ def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> 
         return "the provider had an internal error; try again later or contact the provider"
     if status == 404:
         return f"the {endpoint} URL looks wrong; check it or rediscover it from the issuer"
+    if status == 401 and endpoint == "admin":
+        return "the admin token was refused: store the current one again (credenza provider admin-token)"
     if status == 401:
         return "check the client_id, the client secret and the auth method"
     return "check the request settings for this environment"

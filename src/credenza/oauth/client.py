@@ -119,6 +119,11 @@ class OAuthClient(ClientProtocol):
 
         return await self._run(plan_resource_metadata(self, api_url))
 
+    async def admin(
+        self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
+    ) -> Any:
+        return await self._run(self.plan_admin(method, url, token, body))
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

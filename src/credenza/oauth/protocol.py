@@ -134,8 +134,9 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
-    # A raw body (an API call's -d or --input) instead of a form; and a cap of its own for
-    # the answer (an API's body is what was asked for, larger than any OAuth answer).
+    # A raw body instead of ``form``: JSON for the providers' admin APIs, an API call's -d or
+    # --input; and a cap of its own for the answer (an API's body is what was asked for,
+    # larger than any OAuth answer).
     content: bytes | None = None
     max_body: int | None = None
 
@@ -552,6 +553,37 @@ class ClientProtocol:
         check_endpoint(url, "token endpoint")
         return (yield from self.plan_exchange("token", "HEAD", url, headers={}))
 
+    def plan_admin(
+        self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
+    ) -> Plan[Any]:
+        """A call to a provider's admin API with its Bearer admin token (SECURITY.md promise
+        33): the same deadline, body cap, redirect refusal and TLS settings as every OAuth call,
+        and an error that echoes the token (or anything else sent) shows none of it."""
+        import json
+
+        check_endpoint(url, "admin URL")
+        headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body).encode()
+        sent = Sent(token.reveal(), headers["Authorization"])
+        answer = yield from self.plan_exchange(
+            "admin", method, url, headers=headers, sent=sent, content=content
+        )
+        if answer.status >= 400:
+            raise endpoint_error("admin", url, *_parts(answer), GENERIC, answer.sent)
+        if not answer.body.strip():
+            return None
+        try:
+            return parse_json(answer.body)
+        except ValueError as why:
+            raise InvalidResponseError(
+                f"the admin endpoint {show_url(url)} answered HTTP {answer.status} with "
+                f"something that is not JSON credenza can read ({content_type(answer)}: {why})",
+                hint="check the provider's admin URL",
+            ) from None
+
     # -- one call: the request, its retries and its deadline ------------------------------------
 
     def _plan_call(
@@ -631,6 +663,7 @@ class ClientProtocol:
         profile: Profile = GENERIC,
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
+        content: bytes | None = None,
         basic_encoding: str = "rfc6749",
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
@@ -641,7 +674,7 @@ class ClientProtocol:
         while True:
             number += 1
             try:
-                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at)
+                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at, content)
                 assert reply is not None
                 if self.observer is not None:
                     self.observer(

@@ -14,7 +14,9 @@ with the same application and environment names never share an entry:
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
 - ``{app}/{env}/dpop_key``            the environment's DPoP private key (RFC 9449), PEM
-- ``providers/{key}/admin_token``     a sandbox provider's admin token
+- ``{app}/{env}/confirmed_origins``   a client without a secret (a public client signing people
+                                      in): the origins its endpoints were confirmed on
+- ``providers/{key}/admin_token``     a sandbox provider's admin token (JSON: token and origin)
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 
 Before workspace ids the names had no ``{workspace}/`` part; a workspace moves its own entries
@@ -43,6 +45,10 @@ def client_secret(application_id: str, environment: str) -> str:
 
 def pending_secret(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "pending_secret")
+
+
+def confirmed_origins(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "confirmed_origins")
 
 
 def token(application_id: str, environment: str, fingerprint: str) -> str:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from credenza.config.model import EnvironmentChange
-from credenza.errors import SecretMissingError, ValidationError
-from credenza.services.binding import bound_origins, check_bound, origin
+from credenza.errors import ValidationError
+from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
 from credenza.services.environments import Environments, ResolvedEnvironment
@@ -163,7 +163,9 @@ class ApiCalls:
         resolved = self._environments.resolve(app_ref, env_name)
         url = self.url_for(resolved, call.target)
         method, url, headers, body = self.request_for(call, url)
-        await in_thread(self._check_bound, resolved, url)
+        # The token goes only to an origin the credential was confirmed for (SECURITY.md 16,
+        # 24): an API URL on another origin gets nothing until `secret confirm-endpoint`.
+        await self._credentials.check_destination(resolved, "api", url)
         app_id, env = resolved.application.id, resolved.name
         scopes = call.scopes or None
         session, _ = await self._tokens.token(app_id, env, scopes)
@@ -224,25 +226,6 @@ class ApiCalls:
                 continue
             break
         return answer, sent
-
-    def _check_bound(self, resolved: ResolvedEnvironment, url: str) -> None:
-        """The token goes only to an origin the secret was confirmed for (SECURITY.md 16, 24):
-        an API URL moved by an edit gets nothing until `secret confirm-endpoint`. A client
-        without a secret (a public client) has nothing bound: its own token and API URL are."""
-        from credenza.oauth.auth import method_for
-
-        origins: set[str] = set()
-        try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-            origins = bound_origins(stored.origin)
-        except SecretMissingError:
-            if method_for(resolved.auth_method).secret_kind != "none":
-                raise
-        if not origins:
-            origins = {o for o in (origin(resolved.token_url), origin(resolved.api_url)) if o}
-            if method_for(resolved.auth_method).secret_kind != "none":
-                origins = {origin(resolved.token_url) or ""}
-        check_bound(resolved, origins, "api", url)
 
 
 def _challenge_error(answer: Answer) -> str | None:

@@ -14,7 +14,13 @@ from credenza.config.model import (
     ProviderEnvironment,
     apply_change,
 )
-from credenza.errors import NotFoundError, ValidationError
+from credenza.errors import (
+    EndpointChangedError,
+    NotFoundError,
+    SecretStoreError,
+    ValidationError,
+)
+from credenza.oauth.origins import origin_of
 from credenza.providers.base import CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
 from credenza.providers.registry import AdapterInputs, build_adapter
@@ -134,10 +140,49 @@ class Providers:
     # -- the sandbox's admin token --------------------------------------------------------------
 
     def set_admin_token(self, key: str, token: Secret) -> None:
+        """Store the admin token bound to the origin of the provider's admin URL now: it is
+        sent nowhere else (SECURITY.md promise 33), whatever a later edit of the URL says."""
         if not token.reveal().strip():
             raise ValidationError("the admin token is empty; nothing was stored")
-        self._context.secrets.set_raw(admin_token_entry(key), token.reveal())
+        provider = self._context.config.providers.get(key)
+        url = provider.admin_url if provider is not None else None
+        self._context.secrets.set_bound(
+            admin_token_entry(key), token, origin=origin_of(url) if url else None
+        )
         self._adapters.pop(key, None)
+
+    def _bound_admin_token(self, key: str, provider: Provider | None) -> Secret | None:
+        """The admin token, if the provider's admin URL is on the origin it was stored for.
+
+        One stored before tokens were bound is bound now, on first use; a URL moved to another
+        origin since (an edit, a teammate's commit) gets nothing until the token is stored again
+        for it."""
+        stored = self._context.secrets.get_bound(admin_token_entry(key))
+        if stored is None:
+            return None
+        url = provider.admin_url if provider is not None else None
+        if not url:
+            return stored.secret
+        where = origin_of(url)
+        if stored.origin is None:
+            import contextlib
+
+            # A keyring refusing the write (locked) binds it at the next use instead.
+            with contextlib.suppress(SecretStoreError):
+                self._context.secrets.set_bound(admin_token_entry(key), stored.secret, origin=where)
+        elif where != stored.origin:
+            from credenza.oauth.untrusted import clean
+
+            raise EndpointChangedError(
+                f"the admin URL of the provider {key!r} is on {clean(where, limit=120)}: it "
+                f"moved from {clean(stored.origin, limit=120)}, where the admin token was "
+                "stored; nothing was sent there",
+                stored_origin=stored.origin,
+                new_origin=where,
+                hint=f"if you trust it, store the admin token for it again: "
+                f"credenza provider admin-token {key}",
+            )
+        return stored.secret
 
     def has_admin_token(self, key: str) -> bool:
         return self._context.secrets.get_raw(admin_token_entry(key)) is not None
@@ -196,17 +241,15 @@ class Providers:
         if cached is not None and cached[0] == provider:
             return cached[1]
 
-        def admin_token() -> Secret | None:
-            value = self._context.secrets.get_raw(admin_token_entry(key))
-            return None if value is None else Secret(value)
-
+        context = self._context
         adapter = build_adapter(
             AdapterInputs(
                 key=key,
                 provider=provider,
                 profile=resolve_profile(key, provider),
-                admin_token=admin_token,
-                clock=self._context.clock,
+                admin_token=lambda: self._bound_admin_token(key, provider),
+                clock=context.clock,
+                client=lambda: context.client,
             )
         )
         self._adapters[key] = (provider, adapter)

@@ -16,6 +16,7 @@ from credenza.errors import (
 )
 from credenza.secrets import Secret, check_secret, names
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
@@ -185,8 +186,20 @@ class Resets:
         in the keyring (as the pending secret) before anything else happens, so that neither a
         failed verification nor Ctrl-C nor a crash can lose it. ``expires_at``: when the new
         secret expires, as the provider says; the old secret's expiry never carries over.
+
+        Under the credential's lock, from the provider's reset to the new secret stored: two
+        resets at once (two dashboards, a script) never store a secret the other one killed.
         """
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._reset(resolved, new_secret, expires_at)
+
+    async def _reset(
+        self,
+        resolved: ResolvedEnvironment,
+        new_secret: str | Secret | None,
+        expires_at: datetime | None,
+    ) -> ResetResult:
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
@@ -287,9 +300,11 @@ class Resets:
         False: nothing was pending."""
         resolved = self._environments.resolve(app_ref, env_name)
         app_id, env = resolved.application.id, resolved.name
-        pending = await in_thread(self.pending, app_id, env)
-        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
-        await in_thread(self._context.local_state.reset_finished, app_id, env)
+        # Under the lock: a reset under way elsewhere stores its pending secret before or after.
+        async with credential_lock(self._context, app_id, env):
+            pending = await in_thread(self.pending, app_id, env)
+            await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+            await in_thread(self._context.local_state.reset_finished, app_id, env)
         return pending is not None
 
     async def finish_with_current(self, app_ref: str, env_name: str) -> bool:
@@ -297,6 +312,11 @@ class Resets:
         is the one the reset was for, so the reset is finished and the pending copy dropped.
         False (nothing changed) when nothing was pending or the stored secret does not work."""
         resolved = self._environments.resolve(app_ref, env_name)
+        # Under the lock: a pending secret another reset stores meanwhile is never dropped.
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._finish_with_current(resolved)
+
+    async def _finish_with_current(self, resolved: ResolvedEnvironment) -> bool:
         app_id, env = resolved.application.id, resolved.name
         if await in_thread(self.pending, app_id, env) is None:
             return False
@@ -323,6 +343,10 @@ class Resets:
         provider issued with cut-over rotation is stored even when the check fails: the old one
         is already dead. None: there is nothing pending."""
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._recover(resolved)
+
+    async def _recover(self, resolved: ResolvedEnvironment) -> ResetResult | None:
         app_id, env = resolved.application.id, resolved.name
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:

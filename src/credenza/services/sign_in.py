@@ -13,6 +13,7 @@ from credenza.errors import CredenzaError, ValidationError
 from credenza.oauth.grants import declares_device_flow
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.identity import check_id_token, nonce_for
@@ -87,6 +88,11 @@ class SignIn:
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
             raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        # The person types their password there: no browser opens for an origin the user has
+        # not confirmed (an edit, a teammate's commit or a discovery may have moved it).
+        await self._credentials.check_destination(
+            resolved, "authorization", resolved.authorization_url
+        )
         redirect = choose_redirect_uri(resolved.application.callback_url, redirect_uri)
         issuer, iss_required = await self._mix_up_defence(resolved)
         nonce = nonce_for(credentials.scopes)
@@ -170,14 +176,17 @@ class SignIn:
     async def sign_out(self, app_ref: str, env_name: str | None) -> str:
         """Revoke the refresh and access tokens where the server can; forget them here anyway."""
         resolved = self._environments.resolve(app_ref, env_name)
-        session = await in_thread(self._tokens.user_session, resolved)
-        if session is None:
-            return "not signed in"
-        try:
-            return await self._tokens.revoke(session)
-        finally:
-            # No endpoint, a server down: the sign-in ends here all the same.
-            await in_thread(self._tokens.drop, session)
+        # One writer: a refresh in another process finishes before (its answer is what gets
+        # revoked) or starts after (and finds nobody signed in).
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            session = await in_thread(self._tokens.user_session, resolved)
+            if session is None:
+                return "not signed in"
+            try:
+                return await self._tokens.revoke(session)
+            finally:
+                # No endpoint, a server down: the sign-in ends here all the same.
+                await in_thread(self._tokens.drop, session)
 
     async def _prepare(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None
