@@ -64,13 +64,11 @@ class DpopKey:
 
     @property
     def public_jwk(self) -> dict[str, str]:
-        numbers = self._key.public_key().public_numbers()
-        return {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": _b64(numbers.x.to_bytes(32, "big")),
-            "y": _b64(numbers.y.to_bytes(32, "big")),
-        }
+        """The public half as a JWK (PyJWT's), with only the members RFC 7638 hashes."""
+        from jwt.algorithms import ECAlgorithm
+
+        jwk = ECAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {name: str(jwk[name]) for name in ("kty", "crv", "x", "y")}
 
     @property
     def thumbprint(self) -> str:
