@@ -324,28 +324,50 @@ def refresh_in_flight_beside(
     return asyncio.run(scenario())
 
 
-def test_a_secret_set_during_a_sign_in_refresh_waits_for_it_and_forgets_its_answer(
+def test_a_secret_set_during_a_sign_in_refresh_waits_for_it_and_the_sign_in_survives(
     cli: CliRunner,
     server: SandboxServer,
     browser: list[str],
     config_path: Path,
     secret_store: SecretStore,
 ) -> None:
-    """`secret set` holds the credential's lock: it comes after the refresh in flight, and
-    forgets the sign-in that refresh stored (it belonged to the old secret)."""
+    """`secret set` holds the credential's lock: it comes after the refresh in flight. The
+    sign-in stays (Pipedrive: "resetting your client_secret will not invalidate any user
+    tokens") and its next refresh sends the new secret."""
     add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
     assert cli("login", "pipedrive-crm")[0] == 0
     always_refresh(config_path)
+    new = "a-new-secret-0123456789abcdef"
 
     async def secret_set(other: Workspace) -> None:  # another process: it waits in its thread
-        new = "a-new-secret-0123456789abcdef"
         await asyncio.to_thread(other.credentials.set, "pipedrive-crm", "production", new)
 
     assert refresh_in_flight_beside(config_path, secret_store, server, secret_set) is None
+    server.state.clients["pd-user"].client_secret = new  # the reset at the provider
+    code, out, err = cli("token", "pipedrive-crm")  # refreshed with the new secret
+    assert code == 0, err
+    assert out.strip()
+    assert "nobody is signed in" not in err
+
+
+def test_a_secret_set_keeps_the_sign_in_and_a_refresh_sends_the_new_secret(
+    cli: CliRunner, server: SandboxServer, browser: list[str], config_path: Path
+) -> None:
+    """A secret change is not a new credential: `secret set` (even of the same secret) keeps
+    the person signed in; the client's own cached tokens go."""
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
+    assert cli("login", "pipedrive-crm")[0] == 0
+    same = server.state.clients["pd-user"].client_secret
+    assert cli("secret", "set", "pipedrive-crm", "production", stdin=same)[0] == 0
     code, out, err = cli("token", "pipedrive-crm")
-    assert code == 1
-    assert out == ""
-    assert "credenza login pipedrive-crm" in err
+    assert code == 0, err
+    new = "another-secret-0123456789abcdef"
+    server.state.clients["pd-user"].client_secret = new
+    assert cli("secret", "set", "pipedrive-crm", "production", stdin=new)[0] == 0
+    always_refresh(config_path)
+    code, out, err = cli("token", "pipedrive-crm")  # a refresh, with the new secret
+    assert code == 0, err
+    assert out.strip()
 
 
 def test_a_secret_changed_without_the_lock_during_a_refresh_keeps_nothing_of_the_old_one(

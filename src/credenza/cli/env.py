@@ -192,6 +192,12 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     )
     if getattr(args, "dpop", None) is not None:
         fields["dpop"] = args.dpop
+    if fields.get("certificate"):
+        # Given on the command line: relative to where the person is, so stored absolute (a
+        # relative path in the file is taken from the config's directory).
+        import os
+
+        fields["certificate"] = os.path.abspath(os.path.expanduser(fields["certificate"]))
     expires = getattr(args, "secret_expires", None)
     if expires is not None:
         fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None

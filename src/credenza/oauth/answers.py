@@ -38,6 +38,7 @@ Endpoint = Literal[
     "device_authorization",
     "jwks",
     "admin",
+    "registration",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -58,6 +59,8 @@ class ServerMetadata:
     authorization_response_iss: bool = False
     # OpenID Connect: where the keys that sign its id_tokens are published (a JWK Set).
     jwks_uri: str | None = None
+    # RFC 7591: where a client registers itself (not an endpoint of a registered client).
+    registration_endpoint: str | None = None
 
     def endpoints(self) -> dict[str, str]:
         """Every endpoint the metadata names, by what it is for."""
@@ -401,6 +404,8 @@ def metadata_from(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata
         # Checked (HTTPS, no control characters) when id_token keys are fetched from it, so that
         # metadata with an odd jwks_uri still gives its endpoints.
         jwks_uri=optional("jwks_uri"),
+        # Like jwks_uri: checked when used (`app register`), so that an odd one spoils nothing.
+        registration_endpoint=optional("registration_endpoint"),
     )
 
 

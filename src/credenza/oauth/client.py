@@ -124,6 +124,10 @@ class OAuthClient(ClientProtocol):
     ) -> Any:
         return await self._run(self.plan_admin(method, url, token, body))
 
+    async def perform(self, plan: Plan[T]) -> T:
+        """Run a plan built outside this class (oauth/registration.py) with the same driver."""
+        return await self._run(plan)
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

@@ -17,7 +17,6 @@ exponential backoff.
 from __future__ import annotations
 
 import math
-import os
 import random
 import ssl
 import time
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from credenza.errors import (
-    ConfigError,
     CredenzaError,
     DiscoveryError,
     InsecureEndpointError,
@@ -58,13 +56,14 @@ from credenza.oauth.answers import (
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
 from credenza.oauth.binding.dpop import DpopKey, usable_nonce
+from credenza.oauth.ca import ca_context
 from credenza.oauth.decoding import (
     ACCEPT_ENCODING,
     BodyTooLargeError,
     CappedDecoder,
     UndecodableBodyError,
 )
-from credenza.oauth.exchange import SECRET_FIELDS, Exchange
+from credenza.oauth.exchange import PERSONAL_SECRETS, SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import LOOPBACK_LITERAL, is_loopback
 from credenza.oauth.params import check_extra_params
@@ -134,9 +133,9 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
-    # A raw body instead of ``form``: JSON for the providers' admin APIs, an API call's -d or
-    # --input; and a cap of its own for the answer (an API's body is what was asked for,
-    # larger than any OAuth answer).
+    # A body other than a form, sent as it is instead of ``form``: a provider's admin API,
+    # RFC 7591's JSON client metadata, an API call's -d or --input; and a cap of its own for
+    # the answer (an API's body is what was asked for, larger than any OAuth answer).
     content: bytes | None = None
     max_body: int | None = None
 
@@ -352,7 +351,7 @@ class Pools(Generic[C]):
             return self._plain
         if self._default is None:
             ca_bundle = self._settings.ca_bundle
-            self._default = self._make(_ca_context(ca_bundle) if ca_bundle else True)
+            self._default = self._make(ca_context(ca_bundle) if ca_bundle else True)
         return self._default
 
     def drain(self) -> list[C]:
@@ -637,6 +636,7 @@ class ClientProtocol:
             authorization.partition(" ")[2],
             proof,
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
+            always=(value for key, value in request.form.items() if key in PERSONAL_SECRETS),
         )
         return (
             yield from self.plan_exchange(
@@ -770,17 +770,6 @@ def _undecodable(url: str, why: UndecodableBodyError) -> InvalidResponseError:
         f"{host_of(url)} sent a body credenza will not decode: {why}",
         hint="the URL probably does not point at an OAuth endpoint",
     )
-
-
-def _ca_context(ca_bundle: str) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=os.path.expanduser(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"the ca_bundle {clean(ca_bundle, limit=120)} cannot be used "
-            f"({clean(getattr(exc, 'strerror', None) or exc, limit=80)})",
-            hint="point ca_bundle under [settings] at a PEM file of CA certificates",
-        ) from None
 
 
 def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:

@@ -25,8 +25,9 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from credenza.sandbox import pages
+from credenza.sandbox import pages, registration
 from credenza.sandbox.api import api_routes, token_request_proof
+from credenza.sandbox.password import resource_owner
 from credenza.sandbox.state import (
     AUTH_METHODS,
     DEVICE_CODE_GRANT,
@@ -96,6 +97,7 @@ def create_app(
             "logout_endpoint": f"{base}/oauth/logout",
             "authorization_endpoint": f"{base}/oauth/authorize",
             "device_authorization_endpoint": f"{base}/oauth/device_authorization",
+            "registration_endpoint": f"{base}{registration.REGISTER_PATH}",
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
             "grant_types_supported": list(GRANT_TYPES),
@@ -334,6 +336,13 @@ def create_app(
             allowed &= set(polled.scope)
             requested = requested or polled.scope
             subject, auth_time = state.user, polled.decided_at
+        elif grant == "password":
+            subject = resource_owner(state, form)
+            if subject is None:
+                return oauth_error(
+                    400, "invalid_grant", "bad username or password", CODE_BAD_CREDENTIALS
+                )
+            auth_time = state.clock()
         denied = [scope for scope in requested if scope not in allowed]
         if denied:
             return oauth_error(
@@ -658,6 +667,7 @@ def create_app(
         Route("/admin/faults", admin(add_fault), methods=["POST"]),
         Route("/admin/faults", admin(clear_faults), methods=["DELETE"]),
         *api_routes(state, issuer, record),
+        *registration.routes(state, issuer),
     ]
     return Starlette(routes=routes)
 

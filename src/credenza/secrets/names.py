@@ -16,6 +16,9 @@ with the same application and environment names never share an entry:
 - ``{app}/{env}/dpop_key``            the environment's DPoP private key (RFC 9449), PEM
 - ``{app}/{env}/confirmed_origins``   a client without a secret (a public client signing people
                                       in): the origins its endpoints were confirmed on
+- ``{app}/{env}/registration_token``  the RFC 7592 registration access token of a client
+                                      credenza registered (JSON: token and the origin it is
+                                      bound to)
 - ``providers/{key}/admin_token``     a sandbox provider's admin token (JSON: token and origin)
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 
@@ -71,6 +74,10 @@ def token_index(application_id: str, environment: str) -> str:
 
 def dpop_key(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "dpop_key")
+
+
+def registration_token(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "registration_token")
 
 
 def admin_token(provider_key: str) -> str:

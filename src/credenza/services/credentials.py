@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import EnvironmentChange
+from credenza.config.named_files import resolve_path
 from credenza.errors import (
     SecretStoreError,
     ValidationError,
@@ -205,6 +205,8 @@ class Credentials:
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.confirmed_origins(app_id, environment))
         secrets.delete_raw(names.dpop_key(app_id, environment))
+        # A client credenza registered: the token that manages it goes with its secret.
+        secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)
@@ -314,7 +316,7 @@ class Credentials:
             profile=resolved.profile,
             key_id=environment.key_id,
             assertion_audience=environment.assertion_audience,
-            certificate=os.path.expanduser(environment.certificate)
+            certificate=resolve_path(environment.certificate, self._context.config_dir)
             if environment.certificate
             else None,
             dpop=self.dpop_key(resolved) if environment.dpop else None,

@@ -56,7 +56,9 @@ class Providers:
 
     def profile(self, key: str) -> Profile:
         """What credenza knows about the provider: its shipped profile and the user's record."""
-        return resolve_profile(key, self._context.config.providers.get(key))
+        return resolve_profile(
+            key, self._context.config.providers.get(key), self._context.config_dir
+        )
 
     def users(self, key: str) -> list[Application]:
         return [a for a in self._context.config.applications if a.provider == key]
@@ -79,7 +81,7 @@ class Providers:
         if isinstance(provider, ProviderChange):
             name = provider.name if isinstance(provider.name, str) else key
             provider = _apply(Provider(name=name), provider)
-        _check(provider)
+        _check(provider, key, self._context.config_dir)
 
         def add(config: Config) -> Provider:
             if key in config.providers and not replace:
@@ -102,7 +104,7 @@ class Providers:
                 self.get(key)  # raises the not-found error with the known keys
             assert current is not None
             updated = _apply(current, change)
-            _check(updated)
+            _check(updated, key, self._context.config_dir)
             config.providers[key] = updated
             return updated
 
@@ -246,7 +248,7 @@ class Providers:
             AdapterInputs(
                 key=key,
                 provider=provider,
-                profile=resolve_profile(key, provider),
+                profile=resolve_profile(key, provider, context.config_dir),
                 admin_token=lambda: self._bound_admin_token(key, provider),
                 clock=context.clock,
                 client=lambda: context.client,
@@ -287,7 +289,7 @@ def _apply(
         raise ValidationError(str(exc), hint="nothing was changed") from None
 
 
-def _check(provider: Provider) -> None:
+def _check(provider: Provider, key: str, base: str) -> None:
     """What the record's types cannot say: a known profile, a readable error table."""
     if provider.profile and provider.profile not in shipped_profiles():
         known = ", ".join(sorted(shipped_profiles()))
@@ -295,7 +297,7 @@ def _check(provider: Provider) -> None:
             f"there is no provider profile {provider.profile!r}", hint=f"profiles: {known}"
         )
     if provider.errors_file:
-        load_error_table(provider.errors_file)
+        load_error_table(provider.errors_file, base, key=f"providers.{key}.errors_file")
     if provider.kind == "sandbox" and not provider.admin_url:
         raise ValidationError(
             "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from credenza.errors import CredenzaError, ValidationError
-from credenza.oauth.grants import declares_device_flow
+from credenza.oauth.grants import declares_device_flow, declares_password
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
 from credenza.services.credential_lock import credential_lock
@@ -22,6 +22,7 @@ from credenza.services.tokens import Tokens
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
     from credenza.oauth.grants.device import DeviceAuthorization
+    from credenza.oauth.grants.password import ResourceOwner
 
 SignInMethod = Literal["browser", "device"]
 
@@ -65,6 +66,11 @@ class SignIn:
             return "browser"
         if declares_device_flow(declared):
             return "device"
+        if declares_password(declared):
+            raise ValidationError(
+                f"{resolved.application.name} declares only the password grant for a person",
+                hint=f"sign in with it: credenza login {app} --env {resolved.name} --password",
+            )
         raise ValidationError(
             f"{resolved.application.name} declares no grant a person signs in with "
             f"({', '.join(declared) or 'none'})",
@@ -111,6 +117,35 @@ class SignIn:
         token = await check_id_token(
             self._context, resolved, credentials.client_id, token, nonce=nonce
         )
+        return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
+
+    def check_password_grant(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
+        """The environment, once its application declares the password grant (asked before a
+        password is read, so that nobody types one for nothing)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        if not declares_password(resolved.application.grant_types):
+            app = resolved.application.id
+            raise ValidationError(
+                f"{resolved.application.name} does not declare the password grant",
+                hint=f"if its provider offers it: credenza app edit {app} --grant-type password "
+                "--grant-type refresh_token (and the others it uses)",
+            )
+        return resolved
+
+    async def with_password(
+        self,
+        app_ref: str,
+        env_name: str | None,
+        scopes: tuple[str, ...] | None,
+        owner: ResourceOwner,
+    ) -> SessionToken:
+        """RFC 6749 §4.3: the username and password exchanged once; only the tokens are kept."""
+        from credenza.oauth.grants import password
+
+        self.check_password_grant(app_ref, env_name)
+        resolved, credentials = await self._prepare(app_ref, env_name, scopes)
+        token = await password.sign_in(self._context.client, credentials, owner)
+        token = await check_id_token(self._context, resolved, credentials.client_id, token)
         return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
 
     async def _mix_up_defence(self, resolved: ResolvedEnvironment) -> tuple[str | None, bool]:

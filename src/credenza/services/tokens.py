@@ -332,6 +332,8 @@ class Tokens:
         """Under the credential's lock: refresh the sign-in ``read`` before the lock was taken,
         or use what another process stored meanwhile."""
         login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        if token_grant(resolved.application.grant_types) == "password":
+            login += " --password"
         # Read again under the lock: the process that held it may have refreshed (or signed out)
         # meanwhile, and at a provider that rotates them the refresh token read before is spent.
         session = await in_thread(self.user_session, resolved)
@@ -559,9 +561,13 @@ class Tokens:
         )
         self._tell_agent(session.application_id, session.environment)
 
-    def forget(self, app_id: str, environment: str | None) -> None:
+    def forget(self, app_id: str, environment: str | None, *, keep_sign_in: bool = False) -> None:
         """Forget every token of an application (or one environment) everywhere. With an
-        environment named, ``app_id`` is an id and need not be in the config any more."""
+        environment named, ``app_id`` is an id and need not be in the config any more.
+
+        ``keep_sign_in``: a new client secret, not a new credential. A person's sign-in stays
+        (providers keep user tokens across a secret reset: Pipedrive says so) and its next
+        refresh sends the new secret; the client's own cached tokens go."""
         if environment is None:
             app_id = self._context.application(app_id).id
         envs = (
@@ -572,15 +578,18 @@ class Tokens:
         for key in [
             k
             for k, s in self.sessions.items()
-            if s.application_id == app_id and s.environment in envs
+            if s.application_id == app_id
+            and s.environment in envs
+            and not (s.user and keep_sign_in)
         ]:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
             # The index is read, then emptied: a token cached meanwhile waits (see _keep).
             with credential_lock(self._context, app_id, name):
-                # A signed-in user's tokens too: they belonged to the credential as it was.
-                secrets.delete_raw(names.user_token(app_id, name))
+                if not keep_sign_in:
+                    # A signed-in user's tokens too: they belonged to the credential as it was.
+                    secrets.delete_raw(names.user_token(app_id, name))
                 index_name = names.token_index(app_id, name)
                 index = secrets.get_raw(index_name)
                 for line in filter(None, (index or "").split("\n")):
@@ -701,7 +710,8 @@ def _nobody_signed_in(resolved: ResolvedEnvironment) -> SignInRequiredError:
     return SignInRequiredError(
         f"nobody is signed in to {resolved.label}; it uses "
         f"{token_grant(resolved.application.grant_types)}, which needs a person",
-        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}",
+        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}"
+        + (" --password" if token_grant(resolved.application.grant_types) == "password" else ""),
     )
 
 
