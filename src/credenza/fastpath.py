@@ -159,5 +159,7 @@ def try_agent(argv: list[str]) -> int | None:
     token, token_type, expires_at, scope = found
     if not printable_token(token, token_type):
         return None  # the full CLI explains it, with its exit code
+    if style == "header" and token_type.lower() == "dpop":
+        return None  # a header alone does not work with a DPoP-bound token: the CLI says why
     sys.stdout.write(format_token(token, token_type, expires_at or None, style, scope) + "\n")
     return 0

@@ -20,6 +20,7 @@ from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigError
 from credenza.secrets import SecretStore
+from credenza.services.api_calls import ApiCalls
 from credenza.services.applications import Applications
 from credenza.services.checklist import Checklist
 from credenza.services.context import Clock, Context, utc_now
@@ -68,6 +69,7 @@ class Workspace:
     verification: Verification
     status: Status
     preferences: Preferences
+    api: ApiCalls
     registrations: Registrations
 
     def __init__(
@@ -123,6 +125,7 @@ class Workspace:
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
+        self.api = ApiCalls(context, self.environments, self.credentials, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
         self.registrations = Registrations(
             context, self.environments, self.credentials, self.tokens

@@ -30,6 +30,7 @@ GROUPS = (
     "provider",
     "importing",
     "completion",
+    "api",
 )
 
 

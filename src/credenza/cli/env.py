@@ -36,7 +36,8 @@ def register(commands: Group) -> None:
         "add an environment (sandbox, production, ...)",
         cmd_add,
         "  credenza env add telenor-sms production --client-id ID --token-url URL\n"
-        "  credenza env add telenor-sms production --client-id ID --issuer https://id.example.com",
+        "  credenza env add telenor-sms production --client-id ID --issuer https://id.example.com\n"
+        "  credenza env add telenor-sms production --client-id ID --api-url https://api.example.com",
     )
     app_argument(add)
     env_argument(add)
@@ -136,6 +137,23 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--introspection-url", help="RFC 7662 introspection endpoint")
     parser.add_argument("--logout-url", help="logout endpoint (GET + Bearer, as Telenor does)")
     parser.add_argument(
+        "--api-url",
+        help="the API's base URL: `credenza api APP PATH` calls PATH on it with the token "
+        "(https, or http to loopback)",
+    )
+    dpop = parser.add_mutually_exclusive_group()
+    dpop.add_argument(
+        "--dpop",
+        action="store_const",
+        const=True,
+        dest="dpop",
+        help="RFC 9449: bind tokens to a key of this environment (kept in the keyring); "
+        "every token request and API call carries a proof",
+    )
+    dpop.add_argument(
+        "--no-dpop", action="store_const", const=False, dest="dpop", help="plain Bearer tokens"
+    )
+    parser.add_argument(
         "--secret-expires",
         metavar="DATE",
         help="when the provider says the secret expires (YYYY-MM-DD, UTC); '' clears it",
@@ -169,8 +187,11 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         "certificate",
         "key_id",
         "assertion_audience",
+        "api_url",
         "scopes",
     )
+    if getattr(args, "dpop", None) is not None:
+        fields["dpop"] = args.dpop
     if fields.get("certificate"):
         # Given on the command line: relative to where the person is, so stored absolute (a
         # relative path in the file is taken from the config's directory).
@@ -222,21 +243,48 @@ def with_discovered(
     return msgspec.structs.replace(change, **merged)
 
 
+def with_discovered_from_api(
+    workspace: Workspace, api_url: str, change: EnvironmentChange
+) -> EnvironmentChange:
+    """``change`` with what the API's protected-resource metadata (RFC 9728) leads to: its
+    authorization server's endpoints and its resource identifier (RFC 8707); given wins."""
+    import msgspec
+
+    found, source = run_async(workspace, workspace.api.endpoints_from_api(api_url))
+    output.info(
+        f"the API's metadata ({source}) names the authorization server {found.issuer}; "
+        f"tokens are requested for the resource {found.resource}"
+    )
+    merged = {
+        key: value
+        for key, value in msgspec.structs.asdict(found).items()
+        if value is not None
+        and value is not msgspec.UNSET
+        and getattr(change, key) is msgspec.UNSET
+    }
+    return msgspec.structs.replace(change, **merged)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     change = change_from(args)
+    from_api = False
     if not args.token_url and not args.issuer:
         application = workspace.applications.get(args.app)
         profile = workspace.providers.profile(application.provider or "")
         defaults = profile.environments.get(args.env, {})
-        if not defaults.get("token_url"):
+        from_api = bool(args.api_url) and not defaults.get("token_url")
+        if not defaults.get("token_url") and not from_api:
             raise ValidationError(
-                f"give the token endpoint (--token-url) or the issuer (--issuer) of {args.env}",
+                f"give the token endpoint (--token-url), the issuer (--issuer) or the API "
+                f"(--api-url) of {args.env}",
                 hint="or record it once for the provider: credenza provider edit PROVIDER "
                 f"--env {args.env} --token-url URL",
             )
     if args.issuer:
         change = with_discovered(workspace, args.issuer, change)
+    if from_api:
+        change = with_discovered_from_api(workspace, args.api_url, change)
     warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
     for warning in warnings:
@@ -313,6 +361,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 or "-",
                 output.age(age) if age is not None else "not in your keyring",
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
+                (resolved.api_url or "-") + (" (DPoP)" if resolved.environment.dpop else ""),
             ]
         )
         data.append(
@@ -323,6 +372,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "auth_method": resolved.auth_method,
                 "scopes": list(resolved.environment.scopes),
                 "requested_scopes": list(resolved.environment.requested_scopes),
+                "api_url": resolved.api_url,
+                "dpop": resolved.environment.dpop,
                 "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
                 "secret_set_at": output.iso(resolved.environment.secret_set_at),
                 "secret_rotated_at": output.iso(resolved.environment.secret_rotated_at),
@@ -333,7 +384,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         output.print_json(data)
     else:
         output.table(
-            rows, ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE", "EXPIRES"]
+            rows,
+            ["ENV", "CLIENT_ID", "TOKEN URL", "AUTH", "SCOPES", "SECRET AGE", "EXPIRES", "API URL"],
         )
     return 0
 

@@ -47,6 +47,13 @@ def register(commands: Group) -> None:
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
     token.add_argument("--no-cache", action="store_true", help="always fetch a new token")
+    token.add_argument(
+        "--dpop-for",
+        nargs=2,
+        metavar=("METHOD", "URL"),
+        help="a DPoP-bound token with --format header: also print a DPoP proof for this one "
+        "request (curl -H @<(credenza token APP --format header --dpop-for GET URL) URL)",
+    )
     verbose_option(token)
 
     inspect = commands.command(
@@ -168,8 +175,45 @@ def cmd_token(args: argparse.Namespace) -> int:
         output.info("# from the cache: no HTTP exchange (--no-cache fetches a new token)")
     warn_wider_scopes(session)
     workspace.tokens.share_with_agent(session, alias, read_at)
+    if session.token.token_type == "DPoP" and args.format == "header":
+        if not args.dpop_for:
+            refuse_dpop_bound(session, "an Authorization header alone")
+        print(format_token(session, args.format))
+        print(f"DPoP: {dpop_proof(workspace, session, *args.dpop_for)}")
+        return 0
+    if args.dpop_for:
+        raise ValidationError(
+            "--dpop-for goes with --format header, for a DPoP-bound token",
+            hint="credenza token APP --format header --dpop-for GET https://api.example.com/me",
+        )
     print(format_token(session, args.format))
     return 0
+
+
+def refuse_dpop_bound(session: SessionToken, what: str) -> None:
+    """A DPoP-bound token (RFC 9449) is refused by an API without a fresh proof per request."""
+    app, env = session.application_id, session.environment
+    raise ValidationError(
+        f"the token of {app} / {env} is DPoP-bound: an API refuses it without a proof made for "
+        f"each request, so {what} would not work",
+        hint=f"call the API with `credenza api {app} --env {env} PATH`, or print a proof for one "
+        "request: credenza token APP --format header --dpop-for METHOD URL",
+    )
+
+
+def dpop_proof(workspace: Workspace, session: SessionToken, method: str, url: str) -> str:
+    """A proof for one request with this token (``ath`` bound), for --dpop-for."""
+    from credenza.oauth.answers import check_endpoint
+
+    check_endpoint(url, "URL")
+    resolved = workspace.environments.resolve(session.application_id, session.environment)
+    key = workspace.credentials.dpop_key(resolved)
+    return key.proof(
+        method,
+        url,
+        workspace.clock(),
+        access_token=session.token.access_token.reveal(),
+    )
 
 
 def one_shot_token(
@@ -303,6 +347,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
         )
     workspace = open_workspace(args)
     session, _cached = one_shot_token(workspace, args)
+    if session.token.token_type == "DPoP":
+        refuse_dpop_bound(session, "a token in a child's environment")
     token = session.token
     promised = {
         children.ACCESS_TOKEN: token.access_token.reveal(),

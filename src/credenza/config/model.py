@@ -257,6 +257,11 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
     # tls_client_auth / self_signed_tls_client_auth: the client certificate file (PEM). Its
     # private key is in the keyring, where a client secret would be.
     certificate: str | None = None
+    # The API's base URL (`credenza api APP PATH` calls PATH on it): a credentialed endpoint,
+    # bound to the origins the secret was confirmed for like the token URL.
+    api_url: str | None = None
+    # RFC 9449: tokens bound to a key of this environment, each request with a fresh proof.
+    dpop: bool = False
     secret_set_at: datetime | None = None
     secret_rotated_at: datetime | None = None
     secret_expires_at: datetime | None = None
@@ -271,6 +276,11 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
             raise ValueError("@client_id: must not be empty or start or end with a space")
         _check_scopes(self.scopes)
         _check_scopes(self.requested_scopes)
+        _check_urls(self, "api_url")
+        if self.api_url is not None:
+            parts = urlsplit(self.api_url)
+            if parts.query or parts.fragment or parts.username or parts.password:
+                raise ValueError("@api_url: a base URL without user, '?query' or '#fragment'")
         for key in self.extra_params:
             if not key.strip():
                 raise ValueError("@extra_params: a parameter name must not be empty")
@@ -518,6 +528,8 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     key_id: str | msgspec.UnsetType | None = msgspec.UNSET
     assertion_audience: str | msgspec.UnsetType | None = msgspec.UNSET
     certificate: str | msgspec.UnsetType | None = msgspec.UNSET
+    api_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    dpop: bool | msgspec.UnsetType = msgspec.UNSET
     scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     add_scopes: list[str] = []
     remove_scopes: list[str] = []
@@ -551,6 +563,7 @@ CREDENTIAL_FIELDS = (
     "key_id",
     "assertion_audience",
     "certificate",
+    "dpop",
 )
 
 R = TypeVar("R", bound=msgspec.Struct)

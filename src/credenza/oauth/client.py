@@ -12,7 +12,7 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -33,6 +33,10 @@ from credenza.oauth.protocol import (
     transport_failure,
 )
 from credenza.oauth.tokens import Token
+from credenza.oauth.untrusted import Sent
+
+if TYPE_CHECKING:
+    from credenza.oauth.resource import ResourceMetadata
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
@@ -95,6 +99,25 @@ class OAuthClient(ClientProtocol):
 
     async def probe(self, url: str) -> Answer:
         return await self._run(self.plan_probe(url))
+
+    async def call_api(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        sent: Sent,
+    ) -> Answer:
+        """One call on an API with a token (``oauth.resource``): its answer, whatever its status."""
+        from credenza.oauth.resource import plan_api_call
+
+        return await self._run(plan_api_call(self, method, url, headers, content, sent))
+
+    async def resource_metadata(self, api_url: str) -> ResourceMetadata:
+        """An API's protected-resource metadata (RFC 9728)."""
+        from credenza.oauth.resource import plan_resource_metadata
+
+        return await self._run(plan_resource_metadata(self, api_url))
 
     async def admin(
         self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None

@@ -108,6 +108,9 @@ class Exchange:
             elif name.lower() == "authorization":
                 scheme = value.partition(" ")[0]
                 words += ["-H", self._quoted(f"{_title(name)}: {scheme}") + '" $ACCESS_TOKEN"']
+            elif name.lower() == "dpop":
+                # A proof is good for one request: `credenza token --dpop-for METHOD URL`.
+                words += ["-H", self._quoted("DPoP: ") + '"$DPOP_PROOF"']
             else:
                 words += ["-H", self._quoted(f"{_title(name)}: {value}")]
         for key, value in (self.form or {}).items():
@@ -148,6 +151,8 @@ def _title(name: str) -> str:
 
 
 def _mask_header(name: str, value: str) -> str:
+    if name.lower() == "dpop":
+        return MASK  # a DPoP proof (RFC 9449): a signed JWT, one word, nothing to keep of it
     if name.lower() in ("authorization", "proxy-authorization", "cookie"):
         scheme = value.partition(" ")[0]
         return f"{scheme} {MASK}" if scheme else MASK

@@ -55,6 +55,7 @@ from credenza.oauth.answers import (
     unconfirmed,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
+from credenza.oauth.binding.dpop import DpopKey, usable_nonce
 from credenza.oauth.ca import ca_context
 from credenza.oauth.decoding import (
     ACCEPT_ENCODING,
@@ -83,6 +84,8 @@ class HttpSettings:
     read_timeout: float = 10.0
     deadline: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # An API's answer (`credenza api`): what the user asked for, so a larger cap of its own.
+    max_api_body_bytes: int = 16 * 1024 * 1024
     retry_attempts: int = 3
     wait_initial: float = 0.5
     wait_max: float = 5.0
@@ -111,6 +114,8 @@ class ClientCredentials:
     assertion_audience: str | None = None
     # tls_client_auth / self_signed_tls_client_auth: the certificate file (its key is `secret`).
     certificate: str | None = None
+    # RFC 9449: the environment's DPoP key; every token request then carries a proof.
+    dpop: DpopKey | None = None
 
 
 # (identity key, how to build its TLS context): built only when the identity has no pool yet.
@@ -128,9 +133,11 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
-    # A body other than a form (a provider's admin API, RFC 7591's JSON client metadata),
-    # sent as it is instead of ``form``.
+    # A body other than a form, sent as it is instead of ``form``: a provider's admin API,
+    # RFC 7591's JSON client metadata, an API call's -d or --input; and a cap of its own for
+    # the answer (an API's body is what was asked for, larger than any OAuth answer).
     content: bytes | None = None
+    max_body: int | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
         """The configured timeouts, none reaching past the overall deadline."""
@@ -155,7 +162,7 @@ class Attempt:
     def reader(self, response: httpx.Response, settings: HttpSettings) -> BodyReader:
         """What reads the body of ``response``; a redirect is refused before any of it is read."""
         refuse_redirect(self, response.status_code, response.headers)
-        return BodyReader(self, response.headers, settings.max_body_bytes)
+        return BodyReader(self, response.headers, self.max_body or settings.max_body_bytes)
 
     def answer(self, response: httpx.Response, body: bytes) -> Answer:
         return Answer(
@@ -241,7 +248,7 @@ class BodyReader:
                 raise BodyTooLargeError
             self._decoder.feed(chunk)
         except BodyTooLargeError:
-            raise _too_large(self._attempt.url, self._limit) from None
+            raise _too_large(self._attempt, self._limit) from None
         except UndecodableBodyError as why:
             raise _undecodable(self._attempt.url, why) from None
         if time.monotonic() >= self._attempt.ends_at:
@@ -251,7 +258,7 @@ class BodyReader:
         try:
             return self._decoder.finish()
         except BodyTooLargeError:
-            raise _too_large(self._attempt.url, self._limit) from None
+            raise _too_large(self._attempt, self._limit) from None
         except UndecodableBodyError as why:
             raise _undecodable(self._attempt.url, why) from None
 
@@ -365,6 +372,17 @@ class ClientProtocol:
         self.clock = clock or (lambda: datetime.now(UTC))
         # `--verbose`: told of every exchange (each attempt), masked by the observer's printing.
         self.observer: Callable[[Exchange], None] | None = None
+        # RFC 9449 §8, §9: the last DPoP nonce each server gave, by ("token" | "api", origin).
+        self.dpop_nonces: dict[tuple[str, str], str] = {}
+
+    def dpop_nonce(self, kind: str, url: str, answer: Answer | None = None) -> str | None:
+        """The nonce to put in the next proof for ``url``; ``answer``'s DPoP-Nonce first kept."""
+        from credenza.oauth.origins import origin_of
+
+        key = (kind, origin_of(url))
+        if answer is not None and (given := usable_nonce(answer.headers.get("dpop-nonce"))):
+            self.dpop_nonces[key] = given
+        return self.dpop_nonces.get(key)
 
     # -- grants --------------------------------------------------------------------------------
 
@@ -385,6 +403,9 @@ class ClientProtocol:
 
         A response without ``scope`` granted what was requested (RFC 6749 §5.1)."""
         url = credentials.token_url
+        if credentials.resource and "resource" not in form:
+            # RFC 8707 §2.2: the resource on every token request, refresh and code exchange too.
+            form = {**form, "resource": credentials.resource}
         answer = yield from self._plan_call("token", url, credentials, form=form)
         if answer.status != 200:
             raise endpoint_error("token", url, *_parts(answer), credentials.profile, answer.sent)
@@ -571,9 +592,38 @@ class ClientProtocol:
         # A config edited by hand gets the same refusal as --param: extra parameters never
         # replace what the grant itself sends, and never carry a secret.
         check_extra_params(credentials.extra_params)
+        dpop = credentials.dpop if endpoint == "token" else None
+        nonce = self.dpop_nonce("token", url) if dpop is not None else None
+        for attempt in (1, 2):
+            answer: Answer = yield from self._plan_one_call(endpoint, url, credentials, form, nonce)
+            if dpop is None:
+                return answer
+            given = self.dpop_nonce("token", url, answer)
+            # RFC 9449 §8: a server that wants a nonce says use_dpop_nonce and gives one; the
+            # request is made once more with it (and a new proof), never more.
+            if attempt == 1 and answer.status in (400, 401) and given and given != nonce:
+                data = json_object(answer.body) if answer.status == 400 else None
+                if data is not None and data.get("error") == "use_dpop_nonce":
+                    nonce = given
+                    continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _plan_one_call(
+        self,
+        endpoint: Endpoint,
+        url: str,
+        credentials: ClientCredentials,
+        form: dict[str, str],
+        nonce: str | None,
+    ) -> Plan[Answer]:
         method = method_for(credentials.auth_method)
         request = OutgoingRequest(url, dict(form), {"Accept": "application/json"})
         method.apply(credentials, request, self.clock())
+        proof = None
+        if endpoint == "token" and credentials.dpop is not None:
+            proof = credentials.dpop.proof("POST", url, self.clock(), nonce=nonce)
+            request.headers["DPoP"] = proof
         tls: TlsIdentity | None = None
         if (identity := method.tls_identity(credentials)) is not None:
             tls = (identity, lambda: method.ssl_context(credentials, self.settings.ca_bundle))
@@ -584,6 +634,7 @@ class ClientProtocol:
             credentials.secret.reveal(),
             authorization,
             authorization.partition(" ")[2],
+            proof,
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
             always=(value for key, value in request.form.items() if key in PERSONAL_SECRETS),
         )
@@ -705,10 +756,12 @@ def _parts(answer: Answer) -> tuple[int, Mapping[str, str], bytes]:
     return answer.status, answer.headers, answer.body
 
 
-def _too_large(url: str, limit: int) -> TransportError:
+def _too_large(attempt: Attempt, limit: int) -> TransportError:
     return TransportError(
-        f"{host_of(url)} sent more than {limit // 1024} KiB; the answer was cut off",
-        hint="the URL probably does not point at an OAuth endpoint",
+        f"{host_of(attempt.url)} sent more than {limit // 1024} KiB; the answer was cut off",
+        hint="ask the API for less (a page at a time)"
+        if attempt.max_body is not None
+        else "the URL probably does not point at an OAuth endpoint",
     )
 
 

@@ -24,8 +24,8 @@ MAX_LIFETIME = timedelta(days=3650)
 _VSCHAR = re.compile(r"[\x20-\x7e]+")
 # RFC 9110 token (the auth-scheme a token_type names): no space, quote, separator or control.
 _TOKEN_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,40}")
-# Token types credenza knows how to present: RFC 6750 Bearer (case-insensitive).
-KNOWN_TOKEN_TYPES = ("Bearer",)
+# Token types credenza knows how to present: RFC 6750 Bearer and RFC 9449 DPoP (case-insensitive).
+KNOWN_TOKEN_TYPES = ("Bearer", "DPoP")
 # Times in JWT claims and introspection answers: outside these, a date is not a date.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 31, tzinfo=UTC)
@@ -175,6 +175,8 @@ def parse_token_response(
     token_type = body.get("token_type")
     if token_type is None or (isinstance(token_type, str) and token_type.lower() == "bearer"):
         token_type = "Bearer"  # RFC 6750: the type is case-insensitive; absent means Bearer here
+    elif isinstance(token_type, str) and token_type.lower() == "dpop":
+        token_type = "DPoP"  # RFC 9449 §5: bound to the key of the proof it was asked with
     elif not isinstance(token_type, str):
         raise InvalidResponseError("the token response has a token_type that is not a string")
     elif not _TOKEN_TYPE.fullmatch(token_type):

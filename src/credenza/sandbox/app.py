@@ -26,6 +26,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from credenza.sandbox import pages, registration
+from credenza.sandbox.api import api_routes, token_request_proof
 from credenza.sandbox.password import resource_owner
 from credenza.sandbox.state import (
     AUTH_METHODS,
@@ -120,6 +121,7 @@ def create_app(
                 "preferred_username",
             ],
             "tls_client_certificate_bound_access_tokens": False,
+            "dpop_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
             "revocation_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -350,6 +352,9 @@ def create_app(
                 CODE_BAD_SCOPE,
             )
         scopes = requested or sorted(allowed)
+        jkt = token_request_proof(state, request, client)
+        if isinstance(jkt, Response):
+            return jkt
         access, refresh = state.issue(
             client,
             scopes,
@@ -357,10 +362,11 @@ def create_app(
             issuer(),
             subject,
             auth_time,
+            jkt,
         )
         body: dict[str, Any] = {
             "access_token": access.token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if jkt else "Bearer",
             # A string, as Telenor sends it: clients must cope.
             "expires_in": str(int(access.expires_at - access.issued_at)),
             "scope": " ".join(scopes),
@@ -528,6 +534,7 @@ def create_app(
                     "query": request.url.query,
                     "method": request.method,
                     "authorization": request.headers.get("authorization"),
+                    "dpop": request.headers.get("dpop"),
                     "form": dict(form),
                 }
             )
@@ -667,6 +674,7 @@ def create_app(
         Route("/admin/contracts/{contract_id}/{action:str}", admin(decide), methods=["POST"]),
         Route("/admin/faults", admin(add_fault), methods=["POST"]),
         Route("/admin/faults", admin(clear_faults), methods=["DELETE"]),
+        *api_routes(state, issuer, record),
         *registration.routes(state, issuer),
     ]
     return Starlette(routes=routes)

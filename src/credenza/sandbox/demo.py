@@ -298,6 +298,8 @@ def _populate(
             introspection_url=f"{issuer}/oauth/token/introspection",
             auth_method="client_secret_basic",
             scopes=["sms:send"],
+            # The sandbox's protected API: `credenza api telenor-sms-gateway /api/me`.
+            api_url=issuer,
         ),
     )
     workspace.credentials.set(

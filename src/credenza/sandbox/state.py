@@ -107,6 +107,10 @@ class Client:
     jwks: dict[str, Any] | None = None
     tls_client_auth_subject_dn: str | None = None
     tls_client_auth_san_dns: str | None = None
+    # RFC 9449: every token of this client is DPoP-bound (§5.2 dpop_bound_access_tokens), and
+    # every proof must carry the server's current nonce (§8, §9: use_dpop_nonce).
+    dpop_bound_access_tokens: bool = False
+    use_dpop_nonce: bool = False
 
     def accepts_redirect(self, uri: str) -> bool:
         """An exact match, or (RFC 8252 §7.3) a registered loopback redirect on any port."""
@@ -150,6 +154,7 @@ class IssuedToken:
     revoked: bool = False
     subject: str | None = None  # the signed-in user, for tokens from a user grant
     auth_time: float | None = None  # when that user signed in (OIDC auth_time), for refreshes
+    jkt: str | None = None  # RFC 9449: the thumbprint of the key the token is bound to
 
 
 @dataclass
@@ -292,6 +297,11 @@ class SandboxState:
         self.devices: dict[str, DeviceGrant] = {}
         self.seen_jtis: dict[str, float] = {}  # private_key_jwt assertion ids, until they expire
         self.listeners: list[Callable[[Client], None]] = []  # told of each new client (TLS trust)
+        # RFC 9449 nonces, one for the token endpoint and one for the API (separate servers in
+        # real deployments); and a test knob: the API refuses every token (invalid_token).
+        # (Not drawn from the seeded randomness: the demo's ids and secrets stay what they were.)
+        self.dpop_nonces = {"token": secrets.token_urlsafe(16), "api": secrets.token_urlsafe(16)}
+        self.api_rejects_tokens = False
         self.clock = clock
         self.state_file = state_file
         self.lock = threading.RLock()
@@ -341,6 +351,8 @@ class SandboxState:
             jwks=jwks if isinstance(jwks, dict) else None,
             tls_client_auth_subject_dn=metadata.get("tls_client_auth_subject_dn"),
             tls_client_auth_san_dns=metadata.get("tls_client_auth_san_dns"),
+            dpop_bound_access_tokens=bool(metadata.get("dpop_bound_access_tokens", False)),
+            use_dpop_nonce=bool(metadata.get("use_dpop_nonce", False)),
         )
         with self.lock:
             if client.client_id in self.clients:
@@ -392,6 +404,7 @@ class SandboxState:
         issuer: str,
         subject: str | None = None,
         auth_time: float | None = None,
+        jkt: str | None = None,
     ) -> tuple[IssuedToken, IssuedToken | None]:
         """An access token, and a refresh token when the client may use refresh_token.
 
@@ -411,6 +424,8 @@ class SandboxState:
         }
         if audience:
             claims["aud"] = audience
+        if jkt:
+            claims["cnf"] = {"jkt": jkt}
         access = IssuedToken(
             token=self._sign(claims),
             kind="access",
@@ -420,6 +435,7 @@ class SandboxState:
             expires_at=now + ttl,
             audience=audience,
             subject=subject,
+            jkt=jkt,
         )
         refresh = None
         if "refresh_token" in client.grant_types:

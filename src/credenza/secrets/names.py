@@ -13,6 +13,7 @@ with the same application and environment names never share an entry:
                                       followed by the scopes it was requested with
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
+- ``{app}/{env}/dpop_key``            the environment's DPoP private key (RFC 9449), PEM
 - ``{app}/{env}/confirmed_origins``   a client without a secret (a public client signing people
                                       in): the origins its endpoints were confirmed on
 - ``{app}/{env}/registration_token``  the RFC 7592 registration access token of a client
@@ -69,6 +70,10 @@ def user_token(application_id: str, environment: str) -> str:
 
 def token_index(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "token-index")
+
+
+def dpop_key(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "dpop_key")
 
 
 def registration_token(application_id: str, environment: str) -> str:

@@ -9,10 +9,16 @@ from credenza.errors import EndpointChangedError
 from credenza.services.environments import ResolvedEnvironment
 
 # The endpoints that receive a credential: the client's secret (token, revocation,
-# introspection, device authorization), a token it was issued (logout), or the person's password
-# (authorization: the page a sign-in opens in the browser).
+# introspection, device authorization), a token it was issued (logout, the API), or the person's
+# password (authorization: the page a sign-in opens in the browser).
 CredentialedEndpoint = Literal[
-    "token", "revocation", "introspection", "logout", "device_authorization", "authorization"
+    "token",
+    "revocation",
+    "introspection",
+    "logout",
+    "device_authorization",
+    "authorization",
+    "api",
 ]
 
 
@@ -56,6 +62,7 @@ def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEn
         "logout": resolved.logout_url,
         "device_authorization": resolved.device_authorization_url,
         "authorization": resolved.authorization_url,
+        "api": resolved.api_url,
     }
     return {name: url for name, url in found.items() if url}
 

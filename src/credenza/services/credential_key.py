@@ -77,7 +77,7 @@ def _fingerprint(
     owner: dict[str, str], resolved: ResolvedEnvironment, scopes: Iterable[str]
 ) -> str:
     environment = resolved.environment
-    parts = {
+    parts: dict[str, object] = {
         **owner,
         "application": resolved.application.id,
         "environment": resolved.name,
@@ -89,6 +89,9 @@ def _fingerprint(
         "resource": environment.resource,
         "params": sorted(environment.extra_params.items()),
     }
+    if environment.dpop:
+        # Only when on: the fingerprints of every token cached before DPoP existed stay valid.
+        parts["dpop"] = True
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 

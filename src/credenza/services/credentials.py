@@ -28,6 +28,7 @@ from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
+    from credenza.oauth.binding.dpop import DpopKey
     from credenza.oauth.protocol import ClientCredentials
 
 # The origins a credential may go to (a name of its own: ``set`` is a method below).
@@ -203,6 +204,7 @@ class Credentials:
             secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.confirmed_origins(app_id, environment))
+        secrets.delete_raw(names.dpop_key(app_id, environment))
         # A client credenza registered: the token that manages it goes with its secret.
         secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
@@ -317,7 +319,22 @@ class Credentials:
             certificate=resolve_path(environment.certificate, self._context.config_dir)
             if environment.certificate
             else None,
+            dpop=self.dpop_key(resolved) if environment.dpop else None,
         )
+
+    def dpop_key(self, resolved: ResolvedEnvironment) -> DpopKey:
+        """The environment's DPoP key (RFC 9449), made and kept in the keyring at first use.
+        Blocking: it reads (and may write) the keyring."""
+        from credenza.oauth.binding.dpop import DpopKey, new_key
+
+        name = names.dpop_key(resolved.application.id, resolved.name)
+        pem = self._context.secrets.get_raw(name)
+        if pem is None:
+            made = new_key()
+            self._context.secrets.set_raw(name, made.reveal())
+            # Read back: two processes making a key at once end up using the one stored.
+            pem = self._context.secrets.get_raw(name) or made.reveal()
+        return DpopKey(Secret(pem))
 
     def set_private_key(
         self, app_ref: str, env_name: str, pem: Secret, key_id: str | None = None

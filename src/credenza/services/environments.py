@@ -39,6 +39,8 @@ class ResolvedEnvironment:
     basic_auth_encoding: str
     authorization_url: str | None = None
     device_authorization_url: str | None = None
+    # Where `credenza api` sends the token (bound like every credentialed endpoint).
+    api_url: str | None = None
 
     @property
     def label(self) -> str:
@@ -173,6 +175,7 @@ class Environments:
             basic_auth_encoding=profile.basic_auth_encoding,
             authorization_url=pick("authorization_url"),
             device_authorization_url=pick("device_authorization_url"),
+            api_url=environment.api_url,
         )
 
     def client_id_warnings(self, app_ref: str, env_name: str, client_id: str) -> list[str]:

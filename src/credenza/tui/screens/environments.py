@@ -171,6 +171,8 @@ class EnvironmentsScreen(TableScreen):
             ("scopes", " ".join(environment.scopes)),
             ("audience", environment.audience),
             ("resource", environment.resource),
+            ("API URL", resolved.api_url),
+            ("DPoP", "on: tokens bound to this environment's key" if environment.dpop else None),
         ]
         for label, value in rows:
             if value:
