@@ -118,6 +118,7 @@ class Workspace:
             allow_plaintext=settings.allow_plaintext_keyring,
             warn=warn,
             keyring=settings.keyring,
+            memory_fallback=config.team is not None,
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))

@@ -24,7 +24,8 @@ exit codes:
   0   success
   1   the provider said no (wrong secret, scope not granted, unreachable, provider error)
   2   bad input or config (malformed config file, unknown application, invalid URL)
-  3   the keyring is missing, locked or unsafe
+  3   the keyring is missing, locked or unsafe; the team store is unreachable, sealed or
+      refuses (no token, no permission)
   130 interrupted
 """
 

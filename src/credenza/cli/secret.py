@@ -89,6 +89,17 @@ def register(commands: Group) -> None:
     )
     app_argument(retire)
     env_argument(retire)
+    history = group.command(
+        "history",
+        "the team store's versions of a secret: when, who (the store token's name) and what; "
+        "never a value",
+        cmd_history,
+        "  credenza secret history telenor-sms production\n"
+        "  credenza secret history telenor-sms production --json",
+    )
+    app_argument(history)
+    env_argument(history)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     confirm = group.command(
         "confirm-endpoint",
         "allow the stored secret to go to the environment's new token endpoint",
@@ -108,7 +119,8 @@ def cmd_set(args: argparse.Namespace) -> int:
             resolved.application.id, resolved.name, Secret(pem), args.key_id
         )
         output.info(
-            f"stored the {jwk['alg']} private key for {resolved.label} in the keyring; "
+            f"stored the {jwk['alg']} private key for {resolved.label} in the "
+            f"{workspace.credentials.where()}; "
             f"register its public key: credenza secret public-key {resolved.application.id} "
             f"{resolved.name}"
         )
@@ -119,8 +131,9 @@ def cmd_set(args: argparse.Namespace) -> int:
     checked = workspace.credentials.set(resolved.application.id, resolved.name, value)
     for warning in checked.warnings:
         output.warn(warning)
+    where = workspace.credentials.where()
     output.info(
-        f"stored the secret for {resolved.label} in the keyring ({checked.secret.masked()})"
+        f"stored the secret for {resolved.label} in the {where} ({checked.secret.masked()})"
     )
     origins = workspace.credentials.bound_origins(resolved.application.id, resolved.name)
     if len(origins) > 1:
@@ -248,6 +261,29 @@ def cmd_retire(args: argparse.Namespace) -> int:
         return 0
     run_async(workspace, workspace.resets.retire_previous(resolved.application.id, resolved.name))
     output.info(f"retired the previous secret of {resolved.label}; only the new one works now")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    team = workspace.credentials.team_store()
+    if team is None:
+        raise ValidationError(
+            f"{resolved.label}'s secret is in your keyring, which keeps no history",
+            hint="a team store keeps every version: credenza team use vault ADDRESS --path PATH",
+        )
+    entries = team.history(resolved.application.id, resolved.name)
+    if args.json:
+        output.print_json([asdict(entry) for entry in entries])
+        return 0
+    rows = [
+        [str(e.version), e.time, e.who, e.action + (" (deleted)" if e.deleted else "")]
+        for e in entries
+    ]
+    output.table(rows, ["VERSION", "TIME", "WHO", "ACTION"])
     return 0
 
 

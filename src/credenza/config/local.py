@@ -69,6 +69,17 @@ class LocalState:
     def reset_finished(self, app_id: str, environment: str) -> None:
         self._drop(_RESETS, app_id, environment)
 
+    # The version of each team-store secret last seen: a cached token is found under it while
+    # the store cannot be reached (its fingerprint holds the version).
+
+    def team_version(self, app_id: str, environment: str) -> int | None:
+        value = self._entries(_TEAM_VERSIONS).get((app_id, environment))
+        return value if isinstance(value, int) else None
+
+    def saw_team_version(self, app_id: str, environment: str, version: int) -> None:
+        if self.team_version(app_id, environment) != version:
+            self._put(_TEAM_VERSIONS, app_id, environment, version)
+
     # Token refreshes that failed (the dashboard's auto-refresh, a script's `credenza token`),
     # kept until one succeeds: `credenza status` in another terminal or a cron job says so too.
 
@@ -170,6 +181,7 @@ class LocalState:
 
 _RESETS = "resets-under-way"
 _REFRESHES = "refreshes-failed"
+_TEAM_VERSIONS = "team-versions"
 
 
 def _section(table: dict[str, Any], name: str) -> dict[str, Any]:

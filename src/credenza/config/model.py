@@ -296,6 +296,35 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
 
 
+_STORE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _check_store_path(value: str, field: str) -> None:
+    segments = value.split("/")
+    if not value or any(not _STORE_SEGMENT.match(s) or s in (".", "..") for s in segments):
+        raise ValueError(
+            f"@{field}: use segments of letters, digits, '.', '_' or '-' joined by '/' "
+            "(no leading or trailing '/')"
+        )
+
+
+class Team(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where a team keeps the secrets of this config's applications: a KV v2 path in HashiCorp
+    Vault or OpenBao. Nothing personal: each person brings their own store token."""
+
+    backend: Literal["vault"] = "vault"
+    address: str
+    path: str
+    mount: str = "secret"
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.address)
+        if not is_url(self.address) or parts.query or parts.fragment:
+            raise ValueError("@address: not a URL (expected https://vault.example.com:8200)")
+        _check_store_path(self.path, "path")
+        _check_store_path(self.mount, "mount")
+
+
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The whole config file."""
 
@@ -303,6 +332,8 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
+    # Set: every client secret and key lives in the team's store, not in a keyring.
+    team: Team | None = None
 
 
 # Fields whose values repeat across applications: a team's owners, a provider's endpoints.
@@ -445,10 +476,10 @@ def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | N
     try:
         return msgspec.convert(data, type(record), builtin_types=(datetime,))
     except msgspec.ValidationError as exc:
-        raise ValueError(_field_message(str(exc))) from None
+        raise ValueError(field_message(str(exc))) from None
 
 
-def _field_message(message: str) -> str:
+def field_message(message: str) -> str:
     # msgspec says "bad value - at `$.token_url`"; a field check says "@token_url: detail".
     match = re.match(r"^@(\w+): (.*)$", message, re.DOTALL)
     if match:

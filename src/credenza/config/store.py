@@ -83,7 +83,7 @@ def dump_config(config: Config, raw: dict[str, Any] | None = None) -> bytes:
     """Serialise a config to TOML, carrying over keys from ``raw`` that credenza does not know."""
     data = msgspec.to_builtins(config, builtin_types=(datetime,))
     # Empty top-level tables are noise in a hand-editable file.
-    data = {key: value for key, value in data.items() if value != {}}
+    data = {key: value for key, value in data.items() if value != {} and value is not None}
     if raw:
         data = _carry_unknown(data, raw, Config)
     return tomli_w.dumps(data).encode("utf-8")

@@ -30,7 +30,14 @@ from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 
 Endpoint = Literal[
-    "token", "revocation", "introspection", "logout", "discovery", "device_authorization", "jwks"
+    "token",
+    "revocation",
+    "introspection",
+    "logout",
+    "discovery",
+    "device_authorization",
+    "jwks",
+    "team store",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 

@@ -129,6 +129,8 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
+    # A raw body (JSON, for the team store's API) instead of a form; never both.
+    body: bytes | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
         """The configured timeouts, none reaching past the overall deadline."""
@@ -144,6 +146,7 @@ class Attempt:
             self.url,
             headers=self.headers,
             data=self.form,
+            content=self.body,
             timeout=self.timeout(settings),
         )
 
@@ -555,6 +558,7 @@ class ClientProtocol:
         profile: Profile = GENERIC,
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
+        body: bytes | None = None,
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
         settings = self.settings
@@ -564,7 +568,7 @@ class ClientProtocol:
         while True:
             number += 1
             try:
-                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at)
+                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at, body)
                 assert reply is not None
                 if self.observer is not None:
                     self.observer(

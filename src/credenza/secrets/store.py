@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from credenza.errors import (
     CredenzaError,
     KeyringLockedError,
+    NoKeyringError,
     SecretMissingError,
     SecretStoreError,
     UnsafeKeyringError,
@@ -79,8 +80,12 @@ class SecretStore:
         allow_plaintext: bool = False,
         warn: Callable[[str], None] | None = None,
         keyring: KeyringKind = "auto",
+        memory_fallback: bool = False,
     ) -> None:
         self._backend = backend
+        # With a team store the secrets are not here: a machine without a usable keyring (a CI
+        # runner) keeps this run's tokens in memory instead of failing (said once, on stderr).
+        self.memory_fallback = memory_fallback
         self._impl: Backend | None = None
         self.timeout = timeout
         self.allow_plaintext = allow_plaintext
@@ -206,8 +211,20 @@ class SecretStore:
 
     def _ready(self) -> Backend:
         if self._impl is None:
-            backend = self._resolve()
-            backend.prepare()
+            try:
+                backend = self._resolve()
+                backend.prepare()
+            except (NoKeyringError, UnsafeKeyringError) as refused:
+                if not self.memory_fallback:
+                    raise
+                from credenza.keyring_memory import MemoryKeyring
+                from credenza.secrets.oskeyring import OsKeyring
+
+                self._warn(
+                    f"{refused.message}: the team store holds the secrets; tokens are kept in "
+                    "memory for this run only"
+                )
+                backend = OsKeyring(MemoryKeyring())
             self._impl = backend
         return self._impl
 

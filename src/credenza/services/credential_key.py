@@ -59,10 +59,18 @@ class SessionToken:
         return parts.claims if parts else None
 
 
-def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
-    """Everything a token depends on, hashed: another credential never shares its key."""
+def fingerprint(
+    config_path: str,
+    resolved: ResolvedEnvironment,
+    scopes: Iterable[str],
+    secret_version: int | None = None,
+) -> str:
+    """Everything a token depends on, hashed: another credential never shares its key.
+
+    ``secret_version``: the team store's version of the secret (None: a keyring's secret), so
+    that after a teammate's reset everyone's next token is fetched with the new secret."""
     environment = resolved.environment
-    parts = {
+    parts: dict[str, Any] = {
         "config": config_path,
         "application": resolved.application.id,
         "environment": resolved.name,
@@ -74,6 +82,8 @@ def fingerprint(config_path: str, resolved: ResolvedEnvironment, scopes: Iterabl
         "resource": environment.resource,
         "params": sorted(environment.extra_params.items()),
     }
+    if secret_version is not None:
+        parts["secret_version"] = secret_version
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 

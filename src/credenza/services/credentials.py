@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from credenza.config.model import EnvironmentChange
 from credenza.errors import (
@@ -13,7 +13,7 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.oauth.tokens import Token
-from credenza.secrets import CheckedSecret, Secret, check_secret, names
+from credenza.secrets import CheckedSecret, Secret, StoredSecret, check_secret, names
 from credenza.services.binding import (
     CredentialedEndpoint,
     bound_origins,
@@ -27,6 +27,9 @@ from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
     from credenza.oauth.protocol import ClientCredentials
+    from credenza.services.team import TeamStore
+
+Where = Literal["team store", "keyring"]
 
 
 class Credentials:
@@ -41,6 +44,7 @@ class Credentials:
         self._environments = environments
         self._providers = providers
         self._forget_tokens = forget_tokens
+        self._team: TeamStore | None = None
 
     def set(self, app_ref: str, env_name: str, value: str | Secret) -> CheckedSecret:
         """Check and store a client secret in the keyring, bound to the current token endpoint."""
@@ -53,27 +57,88 @@ class Credentials:
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        stored = self.stored_secret(resolved.application.id, resolved.name)
         return stored.secret
+
+    # -- where secrets live: the team store when [team] is set, else this person's keyring ------
+    # The one switch: every read and write of a client secret, key or pending secret below (and
+    # in resets and tokens) goes through these.
+
+    def team_store(self) -> TeamStore | None:
+        team = self._context.config.team
+        if team is None:
+            return None
+        if self._team is None or self._team.team != team:
+            from credenza.services.team import TeamStore
+
+            if self._team is not None:
+                self._team.close()
+            self._team = TeamStore(self._context, team)
+        return self._team
+
+    def where(self) -> Where:
+        return "team store" if self._context.config.team is not None else "keyring"
+
+    def stored_secret(self, app_id: str, environment: str) -> StoredSecret:
+        """The client secret (or key) and the origins it is bound to."""
+        team = self.team_store()
+        if team is not None:
+            return team.secret(app_id, environment)
+        return self._context.secrets.get_client_secret(app_id, environment)
+
+    def secret_version(self, app_id: str, environment: str) -> int | None:
+        """The team store's version of the secret (part of the fingerprint); None: keyring."""
+        team = self.team_store()
+        return None if team is None else team.secret_version(app_id, environment)
+
+    def pending_secret(self, app_id: str, environment: str) -> Secret | None:
+        """A secret a provider issued (or a one-time link showed) during an unfinished reset."""
+        team = self.team_store()
+        if team is not None:
+            return team.pending(app_id, environment)
+        value = self._context.secrets.get_raw(names.pending_secret(app_id, environment))
+        return None if value is None else Secret(value)
+
+    def keep_pending(self, app_id: str, environment: str, secret: Secret) -> None:
+        team = self.team_store()
+        if team is not None:
+            team.keep_issued(app_id, environment, secret)
+        else:
+            self._context.secrets.set_raw(
+                names.pending_secret(app_id, environment), secret.reveal()
+            )
+
+    def drop_pending(self, app_id: str, environment: str) -> None:
+        if self.team_store() is None:  # the team store drops it with the write that finishes
+            self._context.secrets.delete_raw(names.pending_secret(app_id, environment))
+
+    def _write_secret(
+        self, app_id: str, environment: str, secret: Secret, origin: str | None, *, new: bool
+    ) -> None:
+        team = self.team_store()
+        if team is not None:
+            team.set_secret(app_id, environment, secret, origin, new=new)
+        else:
+            self._context.secrets.set_client_secret(app_id, environment, secret, origin=origin)
 
     def confirm_endpoint(self, app_ref: str, env_name: str) -> list[str]:
         """Bind the stored secret to the origins of every endpoint the environment now has."""
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        stored = self.stored_secret(resolved.application.id, resolved.name)
         self.store(resolved, stored.secret, new=False)
         return self.bound_origins(resolved.application.id, resolved.name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
         """The origins the stored secret may be sent to."""
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        stored = self.stored_secret(resolved.application.id, resolved.name)
         return sorted(bound_origins(stored.origin))
 
     def unbound_endpoints(self, app_ref: str, env_name: str) -> dict[str, str]:
         """Endpoints on an origin the stored secret is not bound to (shown after a discovery)."""
         resolved = self._environments.resolve(app_ref, env_name)
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            stored = self.stored_secret(resolved.application.id, resolved.name)
         except SecretStoreError:
             return {}
         origins = bound_origins(stored.origin) or {origin(resolved.token_url) or ""}
@@ -96,10 +161,10 @@ class Credentials:
         if not resolved.token_url:
             return
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            stored = self.stored_secret(resolved.application.id, resolved.name)
         except SecretStoreError:
             return
-        if stored.origin is None:
+        if stored.origin is None and self.team_store() is None:
             self._bind_to_token_endpoint(resolved, stored.secret)
 
     async def check_destination(
@@ -107,9 +172,7 @@ class Credentials:
     ) -> None:
         """For a call that sends a token but not the secret (logout): the same binding rule."""
         try:
-            stored = await in_thread(
-                self._context.secrets.get_client_secret, resolved.application.id, resolved.name
-            )
+            stored = await in_thread(self.stored_secret, resolved.application.id, resolved.name)
             origins = bound_origins(stored.origin)
         except SecretStoreError:
             origins = set()
@@ -117,9 +180,12 @@ class Credentials:
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
-        secrets.delete_client_secret(app_id, environment)
+        if self.team_store() is None:
+            # A team store's record is the team's: a teammate whose config still has the
+            # environment keeps using it; it is deleted in the store by whoever administers it.
+            secrets.delete_client_secret(app_id, environment)
+            secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
-        secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)
@@ -133,6 +199,10 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         app_id, name = resolved.application.id, resolved.name
         local = self._context.local_state
+        team = self.team_store()
+        if team is not None:
+            # The team's secret: when it was written to the store, by whoever wrote it.
+            return team.secret_at(app_id, name)
         when = local.secret_set_at(app_id, name)
         secrets = self._context.secrets
         if when is None and check_keyring and secrets.get_raw(names.client_secret(app_id, name)):
@@ -142,6 +212,9 @@ class Credentials:
 
     def has_secret(self, resolved: ResolvedEnvironment) -> bool:
         app_id, name = resolved.application.id, resolved.name
+        team = self.team_store()
+        if team is not None:
+            return team.has_secret(app_id, name)
         return self.stored_at(app_id, name, check_keyring=True) is not None
 
     def age(self, app_ref: str, env_name: str, *, check_keyring: bool = False) -> timedelta | None:
@@ -202,11 +275,13 @@ class Credentials:
         if secret is None and method_for(resolved.auth_method).secret_kind == "none":
             secret = Secret("")  # a public client: nothing in the keyring, nothing to send
         if secret is None:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            stored = self.stored_secret(resolved.application.id, resolved.name)
             if stored.origin is None:
                 # Stored before the environment had a token URL (issuer only), or by an older
-                # credenza: bound now, on first use, so that any later move is asked about.
-                self._bind_to_token_endpoint(resolved, stored.secret)
+                # credenza: bound now, on first use, so that any later move is asked about (in
+                # a team store, a read must not need write access: bound for this call only).
+                if self.team_store() is None:
+                    self._bind_to_token_endpoint(resolved, stored.secret)
                 origins = {origin(resolved.token_url) or ""}
             else:
                 origins = bound_origins(stored.origin)
@@ -273,17 +348,35 @@ class Credentials:
         origins = sorted(
             {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
         )
-        self._context.secrets.set_client_secret(
-            resolved.application.id, resolved.name, secret, origin=" ".join(origins) or None
+        self._write_secret(
+            resolved.application.id, resolved.name, secret, " ".join(origins) or None, new=new
         )
         if new:
             self._context.local_state.record_secret(
                 resolved.application.id, resolved.name, self._context.clock()
             )
 
+    def store_rotated(
+        self, resolved: ResolvedEnvironment, secret: Secret, *, keep_previous: bool
+    ) -> None:
+        """A reset's new secret becomes the current one. In the team store one check-and-set
+        write also drops the claim and the pending copy and, with overlap rotation, keeps the
+        old secret beside it until retired; in the keyring the pending entry goes after."""
+        team = self.team_store()
+        if team is None:
+            self.store(resolved, secret)
+            self.drop_pending(resolved.application.id, resolved.name)
+            return
+        origins = sorted(
+            {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
+        )
+        app_id, name = resolved.application.id, resolved.name
+        team.finish(app_id, name, secret, " ".join(origins) or None, keep_previous=keep_previous)
+        self._context.local_state.record_secret(app_id, name, self._context.clock())
+
     def _bind_to_token_endpoint(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
-        self._context.secrets.set_client_secret(
-            resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
+        self._write_secret(
+            resolved.application.id, resolved.name, secret, origin(resolved.token_url), new=False
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +16,7 @@ from credenza.errors import (
     SecretStoreError,
     ValidationError,
 )
-from credenza.secrets import Secret, check_secret, names
+from credenza.secrets import Secret, check_secret
 from credenza.services.context import Context, in_thread
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
@@ -22,7 +24,8 @@ from credenza.services.providers import Providers
 
 
 class UnstoredSecretError(SecretStoreError):
-    """A provider issued a new secret but the keyring would not keep it.
+    """A provider issued a new secret but the secret store (keyring or team store) would not
+    keep it.
 
     ``secret`` holds it so that the caller can show it to the user once: it exists nowhere else.
     """
@@ -183,6 +186,29 @@ class Resets:
         resolved = self._environments.resolve(app_ref, env_name)
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
+        team = self._credentials.team_store()
+        if team is None:
+            return await self._reset(resolved, new_secret)
+        # A team store: the credential is claimed (a check-and-set write naming who and when)
+        # before the provider is asked, so a second reset stops at the claim instead of
+        # rotating the secret the first one is rotating.
+        app_id, env = resolved.application.id, resolved.name
+        if adapter.issues_secrets or new_secret is not None:
+            await in_thread(team.claim, app_id, env)
+        try:
+            return await self._reset(resolved, new_secret)
+        except BaseException:
+            # Nothing issued (a refusal, a failed check): the claim is given back. An issued
+            # secret keeps it, with the pending copy, until `secret recover` finishes. What
+            # stopped the reset is what is reported (it may carry a secret to show once).
+            with contextlib.suppress(CredenzaError):
+                await in_thread(team.release, app_id, env)
+            raise
+
+    async def _reset(
+        self, resolved: ResolvedEnvironment, new_secret: str | Secret | None
+    ) -> ResetResult:
+        adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
         verified = True
         issued: Secret | None = None
@@ -232,7 +258,7 @@ class Resets:
                 self._verify_issued(resolved, issued, adapter.rotation)
             )
             warnings.extend(warning)
-        now = await self._finish(resolved, candidate)
+        now = await self._finish(resolved, candidate, adapter.rotation)
         return ResetResult(
             environment=resolved.name,
             rotation=adapter.rotation,
@@ -259,11 +285,14 @@ class Resets:
             return False, [f"the new secret could not be verified yet: {exc}"]
         return True, []
 
-    async def _finish(self, resolved: ResolvedEnvironment, secret: Secret) -> datetime:
+    async def _finish(
+        self, resolved: ResolvedEnvironment, secret: Secret, rotation: Rotation
+    ) -> datetime:
         """The new secret becomes the current one; only then is the pending copy dropped."""
         app_id, env = resolved.application.id, resolved.name
-        await in_thread(self._credentials.store, resolved, secret)
-        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+        await in_thread(
+            self._credentials.store_rotated, resolved, secret, keep_previous=rotation == "overlap"
+        )
         await in_thread(self._context.local_state.reset_finished, app_id, env)
         now = self._context.clock()
         self._environments.edit(app_id, env, EnvironmentChange(secret_rotated_at=now))
@@ -280,6 +309,9 @@ class Resets:
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:
             await in_thread(self._context.local_state.reset_finished, app_id, env)
+            if (team := self._credentials.team_store()) is not None:
+                # A claim left by a reset that stopped before the provider issued anything.
+                await in_thread(functools.partial(team.release, app_id, env, only_mine=True))
             return None
         adapter = self._providers.adapter_for(resolved.application)
         rotation = adapter.rotation
@@ -303,7 +335,7 @@ class Resets:
                 f"the pending secret could not be verified ({exc.message}); stored anyway: "
                 "the provider replaced the old one at the reset"
             )
-        now = await self._finish(resolved, pending)
+        now = await self._finish(resolved, pending, rotation)
         return ResetResult(
             environment=env,
             rotation=rotation,
@@ -316,17 +348,20 @@ class Resets:
     def pending(self, app_ref: str, env_name: str) -> Secret | None:
         """A provider-issued secret that a reset stored but did not finish with (a crash)."""
         resolved = self._environments.resolve(app_ref, env_name)
-        value = self._context.secrets.get_raw(
-            names.pending_secret(resolved.application.id, resolved.name)
-        )
-        return None if value is None else Secret(value)
+        return self._credentials.pending_secret(resolved.application.id, resolved.name)
 
     async def retire_previous(self, app_ref: str, env_name: str) -> None:
         """Overlap rotation: once every consumer uses the new secret, retire the old one."""
         resolved = self._environments.resolve(app_ref, env_name)
+        team = self._credentials.team_store()
+        if team is not None:
+            # Checked first: a person who may not write is refused before the provider acts.
+            await in_thread(team.check_writable, resolved.application.id, resolved.name)
         await self._providers.adapter_for(resolved.application).retire_previous_secret(
             resolved.environment.client_id
         )
+        if team is not None:
+            await in_thread(team.retire_previous, resolved.application.id, resolved.name)
 
     async def _keep_pending(self, resolved: ResolvedEnvironment, issued: Secret) -> None:
         app_id, env = resolved.application.id, resolved.name
@@ -335,13 +370,12 @@ class Resets:
         # (the keyring-checked report drops it), never one too few.
         await in_thread(local.reset_started, app_id, env, self._context.clock())
         try:
-            await in_thread(
-                self._context.secrets.set_raw, names.pending_secret(app_id, env), issued.reveal()
-            )
+            await in_thread(self._credentials.keep_pending, app_id, env, issued)
         except SecretStoreError as exc:
             await in_thread(local.reset_finished, app_id, env)
+            where = self._credentials.where()
             raise UnstoredSecretError(
-                "the provider issued a new secret but the keyring did not keep it "
+                f"the provider issued a new secret but the {where} did not keep it "
                 f"({exc.message}); it is NOT stored",
                 secret=issued,
                 hint="copy the secret shown now and store it with `credenza secret set` once "
