@@ -22,7 +22,8 @@ from credenza.secrets import Secret
 def register(commands: Group) -> None:
     group = commands.group(
         "secret",
-        "client secrets in the OS keyring: set, reset, retire-previous, recover, confirm-endpoint",
+        "client secrets in the OS keyring or the team store: set, reset, retire-previous, recover, "
+        "history, confirm-endpoint",
     )
     secret_set = group.command(
         "set",
