@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from credenza.config.model import EnvironmentChange
 from credenza.errors import (
     SecretStoreError,
+    TeamStoreUnreachableError,
     ValidationError,
 )
 from credenza.oauth.tokens import Token
@@ -79,6 +80,29 @@ class Credentials:
     def where(self) -> Where:
         return "team store" if self._context.config.team is not None else "keyring"
 
+    def place(self, app_id: str, environment: str) -> str | None:
+        """Where the secret is, as the dashboard says it without a network call: "keyring",
+        "team store v3" (the version last seen), or None when it is not there (or not seen)."""
+        team = self.team_store()
+        if team is None:
+            return "keyring" if self.stored_at(app_id, environment) is not None else None
+        version = team.known(app_id, environment)[0]
+        return None if version is None else f"team store v{version}"
+
+    def look_in_team_store(self, environments: list[tuple[str, str]]) -> None:
+        """Read each environment's record once, so that ``place`` says what the store has now
+        (blocking: for a worker). Stops at the first failure to reach the store."""
+        team = self.team_store()
+        if team is None:
+            return
+        for app_id, environment in environments:
+            try:
+                team.read(app_id, environment)
+            except TeamStoreUnreachableError:
+                raise
+            except SecretStoreError:
+                continue  # a path this person may not read: said when they use it
+
     def stored_secret(self, app_id: str, environment: str) -> StoredSecret:
         """The client secret (or key) and the origins it is bound to."""
         team = self.team_store()
@@ -86,10 +110,15 @@ class Credentials:
             return team.secret(app_id, environment)
         return self._context.secrets.get_client_secret(app_id, environment)
 
-    def secret_version(self, app_id: str, environment: str) -> int | None:
-        """The team store's version of the secret (part of the fingerprint); None: keyring."""
+    def secret_version(self, app_id: str, environment: str, *, offline: bool = False) -> int | None:
+        """The team store's version of the secret (part of the fingerprint); None: keyring.
+        ``offline``: as last seen, without a network call (for the dashboard's event loop)."""
         team = self.team_store()
-        return None if team is None else team.secret_version(app_id, environment)
+        if team is None:
+            return None
+        if offline:
+            return team.known(app_id, environment)[0]
+        return team.secret_version(app_id, environment)
 
     def pending_secret(self, app_id: str, environment: str) -> Secret | None:
         """A secret a provider issued (or a one-time link showed) during an unfinished reset."""
@@ -201,8 +230,21 @@ class Credentials:
         local = self._context.local_state
         team = self.team_store()
         if team is not None:
-            # The team's secret: when it was written to the store, by whoever wrote it.
-            return team.secret_at(app_id, name)
+            # The team's secret: when it was written to the store, by whoever wrote it; from the
+            # store only when asked (check_keyring), else as last seen (the dashboard's rows).
+            if check_keyring:
+                return team.secret_at(app_id, name)
+            version, at = team.known(app_id, name)
+            if version is None:
+                return None
+            environment = resolved.environment
+            return (
+                at
+                or environment.secret_rotated_at
+                or environment.secret_set_at
+                or local.secret_set_at(app_id, name)
+                or self._context.clock()
+            )
         when = local.secret_set_at(app_id, name)
         secrets = self._context.secrets
         if when is None and check_keyring and secrets.get_raw(names.client_secret(app_id, name)):

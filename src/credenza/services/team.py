@@ -180,11 +180,21 @@ class TeamStore:
         try:
             self.read(app_id, environment)
         except TeamStoreUnreachableError:
-            last = self._context.local_state.team_version(app_id, environment)
+            last = self._context.local_state.team_seen(app_id, environment)
             if last is None:
                 raise
-            return last
+            return last[0]
         return self._versions[(app_id, environment)][0]
+
+    def known(self, app_id: str, environment: str) -> tuple[int | None, datetime | None]:
+        """The secret's version and time as last seen, by this process or this person; no
+        network call (the dashboard draws its rows with this)."""
+        known = self._versions.get((app_id, environment))
+        seen = self._context.local_state.team_seen(app_id, environment)
+        if known is not None:
+            at = seen[1] if seen is not None and seen[0] == known[0] else None
+            return known[0], at
+        return seen if seen is not None else (None, None)
 
     def pending(self, app_id: str, environment: str) -> Secret | None:
         record = self.read(app_id, environment)
@@ -463,8 +473,13 @@ class TeamStore:
             version = record.version  # written by hand, or by another tool
         known = version if isinstance(version, int) else None
         self._versions[(app_id, environment)] = (known, time.monotonic())
-        if known is not None:
-            self._context.local_state.saw_team_version(app_id, environment, known)
+        if known is not None and record is not None:
+            at = record.data.get("secret_at")
+            try:
+                when = datetime.fromisoformat(at) if isinstance(at, str) else None
+            except ValueError:
+                when = None
+            self._context.local_state.saw_team_version(app_id, environment, known, when)
 
     def _in_progress(
         self, app_id: str, environment: str, claim: dict[str, Any]

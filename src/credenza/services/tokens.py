@@ -541,7 +541,10 @@ class Tokens:
                 resolved = self._environments.resolve(session.application_id, session.environment)
             except CredenzaError:
                 resolved = None
-            if resolved is None or self._fingerprint(resolved, session.requested_scopes) != key:
+            if (
+                resolved is None
+                or self._fingerprint(resolved, session.requested_scopes, offline=True) != key
+            ):
                 del self.sessions[key]
             else:
                 current.append(session)
@@ -611,11 +614,15 @@ class Tokens:
     def _key(self, resolved: ResolvedEnvironment, credentials: ClientCredentials) -> str:
         return self._fingerprint(resolved, credentials.scopes)
 
-    def _fingerprint(self, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
-        """The fingerprint, with the team store's version of the secret when it is there."""
+    def _fingerprint(
+        self, resolved: ResolvedEnvironment, scopes: Iterable[str], *, offline: bool = False
+    ) -> str:
+        """The fingerprint, with the team store's version of the secret when it is there
+        (``offline``: as last seen, no network call: ``held`` runs on the dashboard's loop)."""
         version = None
         if self._context.config.team is not None and _has_secret(resolved):
-            version = self._credentials.secret_version(resolved.application.id, resolved.name)
+            app_id, name = resolved.application.id, resolved.name
+            version = self._credentials.secret_version(app_id, name, offline=offline)
         return fingerprint(self._context.config_path, resolved, scopes, version)
 
     async def _issue(
