@@ -566,3 +566,82 @@ def test_the_team_section_is_validated_once_and_nothing_changes_on_bad_input(
         assert said in err, err
         assert len(err.strip().splitlines()) == 1, err
     assert team.config.read_bytes() == before
+
+
+# -- a reset stopped half-way (SECURITY.md 27, 36) -------------------------------------------------
+
+
+async def test_a_reset_stopped_while_verifying_leaves_the_issued_secret_in_the_store(
+    team: Team, people: tuple[Person, Person]
+) -> None:
+    alice, bob = people
+    old = current_secret(team)
+    assert (await asyncio.to_thread(team.cli, alice, "secret", "set", team.app, ENV, stdin=old))[
+        0
+    ] == 0
+    state = team.sandbox.state
+    state.add_fault({"mode": "latency", "latency_ms": 3000, "client_id": team.client_id()})
+    calls = len(state.requests)
+    workspace = team.workspace(alice)
+    reset = asyncio.create_task(workspace.resets.reset(team.app, ENV))
+    while current_secret(team) == old or len(state.requests) == calls:
+        await asyncio.sleep(0.01)  # the provider issued it; the check is under way
+    reset.cancel()  # Ctrl-C, Escape, or a kill: what is in the store is what survives
+    with pytest.raises(asyncio.CancelledError):
+        await reset
+    issued = current_secret(team)
+    record = team.record()
+    assert record is not None
+    assert record["data"]["pending_secret"] == issued  # in the store before it was verified
+    assert record["data"]["secret"] == old
+    assert record["data"]["claim"]["by"] == "token-alice"
+    state.clear_faults()
+
+    code, _, err = await asyncio.to_thread(team.cli, bob, "secret", "reset", team.app, ENV, "--yes")
+    assert code == 1
+    assert "in progress (by token-alice" in err
+    code, _, err = await asyncio.to_thread(team.cli, alice, "secret", "recover", team.app, ENV)
+    assert code == 0, err
+    record = team.record()
+    assert record is not None
+    assert record["data"]["secret"] == issued
+    assert "claim" not in record["data"]
+    assert "pending_secret" not in record["data"]
+    code, _, err = await asyncio.to_thread(team.cli, bob, "token", team.app)
+    assert code == 0, err
+
+
+def test_an_issued_secret_the_store_cannot_take_is_shown_once_on_stdout(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with BaoServer() as own:
+        team = Team(own, sandbox, tmp_path / "shared" / "c.toml", "credenza/acme", tmp_path,
+                    monkeypatch, capfd)  # fmt: skip
+        previous = keyring.get_keyring()
+        try:
+            rotate, _ = team_policies(own, "secret", team.path)
+            alice = team.person("alice", rotate)
+            assert team.cli(alice, "team", "use", "vault", own.address, "--path", team.path)[0] == 0
+            add_environment(team, alice, ENV)
+            use_sandbox_provider(team.workspace(alice), sandbox, team.app)
+            assert (
+                team.cli(alice, "secret", "set", team.app, ENV, stdin=current_secret(team))[0] == 0
+            )
+            reset_at_sandbox = sandbox.state.reset_secret
+
+            def store_goes_down(client_id: str) -> Any:
+                issued = reset_at_sandbox(client_id)
+                own.stop()  # after the claim, before the issued secret reaches the store
+                return issued
+
+            monkeypatch.setattr(sandbox.state, "reset_secret", store_goes_down)
+            code, out, err = team.cli(alice, "secret", "reset", team.app, ENV, "--yes")
+        finally:
+            keyring.set_keyring(previous)
+    assert code == 3
+    assert out.strip() == current_secret(team)  # the one copy there is, on stdout
+    assert "the team store did not keep it" in err
+    assert "NOT stored" in err
