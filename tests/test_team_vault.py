@@ -600,6 +600,9 @@ async def test_a_reset_stopped_while_verifying_leaves_the_issued_secret_in_the_s
     code, _, err = await asyncio.to_thread(team.cli, bob, "secret", "reset", team.app, ENV, "--yes")
     assert code == 1
     assert "in progress (by token-alice" in err
+    # Bob's status reads the store: the reset Alice left unfinished needs attention.
+    _, out, _ = await asyncio.to_thread(team.cli, bob, "status", "--json")
+    assert "reset_unfinished" in out
     code, _, err = await asyncio.to_thread(team.cli, alice, "secret", "recover", team.app, ENV)
     assert code == 0, err
     record = team.record()
