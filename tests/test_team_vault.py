@@ -224,6 +224,7 @@ def test_a_teammates_reset_reaches_the_next_token_of_everyone(
 
     code, _, err = team.cli(alice, "secret", "reset", team.app, ENV, "--yes")
     assert code == 0, err
+    assert f"record (secret/data/{team.path}/{team.app}/{ENV}) is claimed first" in err
     issued = current_secret(team)
     record = team.record()
     assert record is not None

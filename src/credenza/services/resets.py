@@ -166,6 +166,12 @@ class Resets:
                 "• no secret is stored yet: paste the new one here; credenza verifies it with a "
                 "token call and stores it only if it works"
             )
+        if (team := self._credentials.team_store()) is not None:
+            lines.append(
+                f"• the team store's record ({team.shown(resolved.application.id, resolved.name)}) "
+                "is claimed first, so a teammate's reset at the same time stops before the "
+                "provider; the new secret is written there, for everyone"
+            )
         if adapter.rotation == "overlap":
             lines.append(
                 "• once every system uses the new secret, retire the old one "

@@ -144,7 +144,6 @@ class Status:
             unfinished |= local.unfinished_resets()  # resets that began while it was read
         return unfinished
 
-
     def _unfinished_in_team_store(self) -> set[tuple[str, str]]:
         """Resets anyone of the team left unfinished: a pending secret or a claim in the store
         (none when it cannot be read now: this person's own marks still count)."""
