@@ -649,3 +649,34 @@ def test_an_issued_secret_the_store_cannot_take_is_shown_once_on_stdout(
     assert out.strip() == current_secret(team)  # the one copy there is, on stdout
     assert "the team store did not keep it" in err
     assert "NOT stored" in err
+
+
+def test_a_store_with_a_private_ca_needs_the_ca_bundle_and_works_with_it(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with BaoServer(tls=True) as own:
+        team = Team(own, sandbox, tmp_path / "shared" / "c.toml", "credenza/acme", tmp_path,
+                    monkeypatch, capfd)  # fmt: skip
+        previous = keyring.get_keyring()
+        try:
+            rotate, _ = team_policies(own, "secret", team.path)
+            alice = team.person("alice", rotate)
+            assert own.address.startswith("https://")
+            assert team.cli(alice, "team", "use", "vault", own.address, "--path", team.path)[0] == 0
+            code, out, err = team.cli(alice, "team", "status")
+            assert code == 3
+            assert "certificate" in err
+            assert "not trusted" in err
+
+            def trust(config: Any) -> None:
+                config.settings.ca_bundle = own.ca_file
+
+            team.workspace(alice).context.mutate(trust)
+            code, out, err = team.cli(alice, "team", "status", "--json")
+            assert code == 0, err
+            assert json.loads(out)["token_valid"]
+        finally:
+            keyring.set_keyring(previous)

@@ -42,7 +42,8 @@ class BaoServer:
     mounted at ``secret/``; ``-dev-no-store-token`` keeps it from writing ``~/.vault-token``,
     and its HOME is a temporary directory all the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
+        self.tls = tls
         self.root_token = "root-" + secrets.token_hex(12)
         self.address = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -65,11 +66,14 @@ class BaoServer:
                 if not key.startswith(("VAULT_", "BAO_"))
             }
             env["HOME"] = self._home
+            # -dev-tls: a CA and a certificate for 127.0.0.1 made by bao, in our directory.
+            tls = ["-dev-tls", f"-dev-tls-cert-dir={self._home}"] if self.tls else []
             self._process = subprocess.Popen(
                 [
                     bao_binary(),
                     "server",
                     "-dev",
+                    *tls,
                     f"-dev-listen-address=127.0.0.1:{port}",
                     f"-dev-root-token-id={self.root_token}",
                     "-dev-no-store-token",
@@ -79,7 +83,7 @@ class BaoServer:
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
             )
-            self.address = f"http://127.0.0.1:{port}"
+            self.address = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
             if self._wait_ready():
                 return
             self.stop()
@@ -93,7 +97,7 @@ class BaoServer:
             if self._process.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1) as answer:
+                with self._open(f"{self.address}/v1/sys/health", timeout=1) as answer:
                     if answer.status == 200:
                         return True
             except (urllib.error.URLError, OSError):
@@ -122,9 +126,22 @@ class BaoServer:
             data=None if body is None else json.dumps(body).encode(),
             headers={"X-Vault-Token": token or self.root_token},
         )
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with self._open(request, timeout=10) as answer:
             raw = answer.read()
         return json.loads(raw) if raw else {}
+
+    @property
+    def ca_file(self) -> str:
+        """The CA that signed the server's certificate (with ``tls=True``)."""
+        return os.path.join(self._home, "vault-ca.pem")
+
+    def _open(self, request: str | urllib.request.Request, timeout: float) -> Any:
+        context = None
+        if self.tls:
+            import ssl
+
+            context = ssl.create_default_context(cafile=self.ca_file)
+        return urllib.request.urlopen(request, timeout=timeout, context=context)
 
     def policy(self, name: str, rules: str) -> None:
         self.api("PUT", f"sys/policies/acl/{name}", {"policy": rules})
