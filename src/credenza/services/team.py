@@ -168,6 +168,13 @@ class TeamStore:
         return StoredSecret(Secret(value), origin if isinstance(origin, str) else None)
 
     def has_secret(self, app_id: str, environment: str) -> bool:
+        """Whether the store has the secret: as this process last read it (the dashboard's
+        worker read every record: a reset dialog then asks nothing on the event loop), else
+        as this person last saw it, else read now."""
+        if (app_id, environment) in self._versions:
+            return self._versions[(app_id, environment)][0] is not None
+        if self._context.local_state.team_seen(app_id, environment) is not None:
+            return True
         record = self.read(app_id, environment)
         return record is not None and bool(record.data.get("secret"))
 
