@@ -680,3 +680,17 @@ def test_a_store_with_a_private_ca_needs_the_ca_bundle_and_works_with_it(
             assert json.loads(out)["token_valid"]
         finally:
             keyring.set_keyring(previous)
+
+
+def test_team_status_says_an_invalid_store_token_is_not_valid(
+    team: Team, people: tuple[Person, Person]
+) -> None:
+    alice, _ = people
+    stranger = Person("mallory", "hvs.not-a-token-" + secrets.token_hex(8), alice.home)
+    code, out, err = team.cli(stranger, "team", "status", "--json")
+    assert code == 3, err
+    status = json.loads(out)
+    assert status["token_source"] == "VAULT_TOKEN"
+    assert not status["token_valid"]
+    assert not status["can_read"]
+    assert stranger.token not in out + err
