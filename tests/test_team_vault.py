@@ -694,3 +694,35 @@ def test_team_status_says_an_invalid_store_token_is_not_valid(
     assert not status["token_valid"]
     assert not status["can_read"]
     assert stranger.token not in out + err
+
+
+def test_a_private_key_lives_in_the_team_store_too(
+    team: Team, people: tuple[Person, Person]
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    alice, bob = people
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    assert team.cli(alice, "env", "edit", team.app, ENV, "--auth-method", "private_key_jwt")[0] == 0
+    code, _, err = team.cli(
+        alice, "secret", "set", team.app, ENV, "--private-key", "--key-id", "k1", stdin=pem
+    )
+    assert code == 0, err
+    assert "in the team store" in err
+    record = team.record()
+    assert record is not None
+    assert "PRIVATE KEY" in record["data"]["secret"]
+    code, out, err = team.cli(bob, "secret", "public-key", team.app, ENV)
+    assert code == 0, err
+    assert json.loads(out)["keys"][0]["kid"] == "k1"
+    assert not keyring_holds(bob, "PRIVATE KEY")
+    assert files_holding(team.root, "PRIVATE KEY") == []
