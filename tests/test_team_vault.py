@@ -743,3 +743,98 @@ def test_the_agent_never_answers_for_a_team_store_so_a_rotation_reaches_scripts(
     code, after, err = team.cli(bob, "token", team.app)
     assert code == 0, err
     assert after != before
+
+
+CHILD = """
+import os, sys, keyring
+from credenza.keyring_memory import MemoryKeyring
+mine = MemoryKeyring()
+mine.set_password("credenza", "providers/sandbox/admin_token", os.environ.pop("ADMIN_TOKEN"))
+keyring.set_keyring(mine)
+from credenza.cli import run
+sys.exit(run(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("step", ["asking the provider", "verifying the issued secret"])
+def test_a_reset_killed_at_each_step_leaves_the_store_recoverable(
+    team: Team, people: tuple[Person, Person], step: str
+) -> None:
+    import signal
+    import time
+
+    alice, bob = people
+    old = current_secret(team)
+    assert team.cli(alice, "secret", "set", team.app, ENV, stdin=old)[0] == 0
+    state = team.sandbox.state
+    asked, never = threading.Event(), threading.Event()
+    reset_at_sandbox = state.reset_secret
+
+    def held_reset(client_id: str) -> Any:
+        asked.set()
+        never.wait(30)  # the process is killed meanwhile; then nothing is reset
+        raise RuntimeError("the client went away")
+
+    if step == "asking the provider":
+        team.monkeypatch.setattr(state, "reset_secret", held_reset)
+    else:
+        state.add_fault({"mode": "latency", "latency_ms": 20000, "client_id": team.client_id()})
+    team.be(alice)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            "--config",
+            str(team.config),
+            "secret",
+            "reset",
+            team.app,
+            ENV,
+            "--yes",
+        ],
+        env={**os.environ, "ADMIN_TOKEN": team.sandbox.admin_token},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        ends = time.monotonic() + 30
+        while time.monotonic() < ends:  # wait for the step, then kill there
+            record = team.record()
+            data = record["data"] if record is not None else {}
+            if step == "asking the provider" and asked.is_set() and "claim" in data:
+                break
+            if step != "asking the provider" and "pending_secret" in data:
+                break
+            assert child.poll() is None, child.communicate()
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"the reset never reached: {step}")
+        os.kill(child.pid, signal.SIGKILL)
+        child.communicate(timeout=30)
+    finally:
+        never.set()
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    state.clear_faults()
+    team.monkeypatch.setattr(state, "reset_secret", reset_at_sandbox)
+    record = team.record()
+    assert record is not None
+    assert record["data"]["claim"]["by"] == "token-alice"
+    if step == "asking the provider":
+        assert current_secret(team) == old  # nothing was issued
+        assert "pending_secret" not in record["data"]
+    else:
+        assert record["data"]["pending_secret"] == current_secret(team)  # kept before verified
+    # Someone else is told; the author's recover finishes (or gives the claim back).
+    assert team.cli(bob, "secret", "reset", team.app, ENV, "--yes")[0] == 1
+    code, _, err = team.cli(alice, "secret", "recover", team.app, ENV)
+    assert code == 0, err
+    record = team.record()
+    assert record is not None
+    assert "claim" not in record["data"]
+    assert record["data"]["secret"] == current_secret(team)
+    code, _, err = team.cli(bob, "token", team.app)
+    assert code == 0, err

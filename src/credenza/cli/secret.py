@@ -225,6 +225,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
     resolved = workspace.environments.resolve(args.app, args.env)
     pending = workspace.resets.pending(resolved.application.id, resolved.name)
     if pending is None:
+        if workspace.resets.give_back_claim(resolved.application.id, resolved.name):
+            output.info(
+                f"your reset of {resolved.label} had stopped before the provider issued a "
+                "secret; its claim in the team store is given back (the secret is unchanged)"
+            )
+            return 0
         output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
         return 0
     result = run_async(workspace, workspace.resets.recover(resolved.application.id, resolved.name))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -315,9 +314,7 @@ class Resets:
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:
             await in_thread(self._context.local_state.reset_finished, app_id, env)
-            if (team := self._credentials.team_store()) is not None:
-                # A claim left by a reset that stopped before the provider issued anything.
-                await in_thread(functools.partial(team.release, app_id, env, only_mine=True))
+            await in_thread(self.give_back_claim, app_id, env)
             return None
         adapter = self._providers.adapter_for(resolved.application)
         rotation = adapter.rotation
@@ -350,6 +347,15 @@ class Resets:
             rotated_at=now,
             warnings=tuple(warnings),
         )
+
+    def give_back_claim(self, app_ref: str, env_name: str) -> bool:
+        """A team store's claim this person left with nothing issued (a reset killed while the
+        provider was asked) is given back; someone else's is reported. True: one was."""
+        team = self._credentials.team_store()
+        if team is None:
+            return False
+        resolved = self._environments.resolve(app_ref, env_name)
+        return team.release(resolved.application.id, resolved.name, only_mine=True)
 
     def pending(self, app_ref: str, env_name: str) -> Secret | None:
         """A provider-issued secret that a reset stored but did not finish with (a crash)."""

@@ -336,15 +336,15 @@ class TeamStore:
 
         self.update(app_id, environment, change, action, new_secret=True, claimed=True)
 
-    def release(self, app_id: str, environment: str, *, only_mine: bool = False) -> None:
+    def release(self, app_id: str, environment: str, *, only_mine: bool = False) -> bool:
         """A reset that stops before the provider issued anything gives its claim back;
-        ``only_mine``: someone else's claim is reported, not released."""
+        ``only_mine``: someone else's claim is reported, not released. True: one was."""
         record = self.read(app_id, environment)
         claim = record.data.get("claim") if record is not None else None
         if record is None or not isinstance(claim, dict):
-            return
+            return False
         if record.data.get("pending_secret"):
-            return  # an issued secret waits for `secret recover`; the claim stays with it
+            return False  # an issued secret waits for `secret recover`; the claim stays with it
         if only_mine and claim.get("by") != self.who():
             raise self._in_progress(app_id, environment, claim)
 
@@ -352,6 +352,7 @@ class TeamStore:
             data.pop("claim", None)
 
         self.update(app_id, environment, change, "reset-released", against=record, claimed=True)
+        return True
 
     def check_writable(self, app_id: str, environment: str) -> None:
         """Refuse before anything else happens when the token may not update the record."""
