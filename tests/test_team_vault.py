@@ -838,3 +838,36 @@ def test_a_reset_killed_at_each_step_leaves_the_store_recoverable(
     assert record["data"]["secret"] == current_secret(team)
     code, _, err = team.cli(bob, "token", team.app)
     assert code == 0, err
+
+
+def test_a_sealed_store_is_exit_3_naming_the_address_and_the_cached_token_is_served(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with BaoServer() as own:
+        team = Team(own, sandbox, tmp_path / "shared" / "c.toml", "credenza/acme", tmp_path,
+                    monkeypatch, capfd)  # fmt: skip
+        previous = keyring.get_keyring()
+        try:
+            rotate, _ = team_policies(own, "secret", team.path)
+            alice = team.person("alice", rotate)
+            assert team.cli(alice, "team", "use", "vault", own.address, "--path", team.path)[0] == 0
+            add_environment(team, alice, ENV)
+            assert (
+                team.cli(alice, "secret", "set", team.app, ENV, stdin=current_secret(team))[0] == 0
+            )
+            code, cached, err = team.cli(alice, "token", team.app)
+            assert code == 0, err
+            own.api("PUT", "sys/seal")
+
+            code, out, err = team.cli(alice, "token", team.app)
+            assert (code, out) == (0, cached), err
+            code, out, err = team.cli(alice, "token", team.app, "--no-cache")
+            assert code == 3
+            assert out == ""
+            assert f"the team store at {own.address} cannot be used" in err
+            assert "sealed" in err
+        finally:
+            keyring.set_keyring(previous)
