@@ -153,11 +153,13 @@ class Workspace:
     def close(self) -> None:
         """Close the blocking network client (a one-shot command's); ``aclose`` closes all."""
         self.context.close()
+        self.credentials.close()
 
     async def aclose(self) -> None:
         """Close network clients; the workspace stays usable (they reopen on the next call)."""
         await self.context.aclose()
         await self.providers.aclose()
+        self.credentials.close()
 
     def _forget(self, app_id: str, environment: str | None) -> None:
         """An environment (or an application) goes away: its secrets and tokens, everywhere.

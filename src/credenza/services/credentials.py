@@ -77,6 +77,11 @@ class Credentials:
             self._team = TeamStore(self._context, team)
         return self._team
 
+    def close(self) -> None:
+        """Close the team store's connections (they reopen on the next call)."""
+        if self._team is not None:
+            self._team.close()
+
     def where(self) -> Where:
         return "team store" if self._context.config.team is not None else "keyring"
 
