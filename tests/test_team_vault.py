@@ -447,6 +447,9 @@ def test_team_status_says_token_source_validity_capabilities_and_environments(
     assert status["can_write"]
     assert status["environments"] == {f"{team.app}/{ENV}": 1, f"{team.app}/staging": None}
     assert alice.token not in out + err
+    code, out, err = team.cli(alice, "env", "list", team.app)
+    assert code == 0, err
+    assert "not in the team store" in out  # staging; sandbox has a secret there
 
     _, consume = team_policies(team.bao, "secret", team.path)
     carol = team.person("carol", consume)

@@ -153,6 +153,11 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
     return workspace
 
 
+def missing_secret(workspace: Workspace) -> str:
+    """What a listing says for an environment whose secret is not there."""
+    return "not in the team store" if workspace.config.team is not None else "not in your keyring"
+
+
 def run_async(workspace: Workspace, coroutine: Coroutine[Any, Any, T]) -> T:
     import asyncio  # here: commands that never await (help, offline ones, a token) skip ~30 ms
 

@@ -242,7 +242,7 @@ class Resets:
                     else "nothing was stored (there was no secret before)"
                 )
                 if one_time:
-                    kept += "; the new one is kept in the keyring as pending"
+                    kept += f"; the new one is kept in the {self._credentials.where()} as pending"
                 raise SecretNotVerifiedError(
                     f"the new secret did not work, so {kept}: {exc.message}",
                     hint=f"recover it with `credenza secret recover {resolved.application.id} "
@@ -282,7 +282,8 @@ class Resets:
             if rotation == "overlap":
                 raise SecretNotVerifiedError(
                     f"the provider issued a new secret but it did not work yet ({exc.message}); "
-                    "the old one still works and the new one is kept in the keyring as pending",
+                    "the old one still works and the new one is kept in the "
+                    f"{self._credentials.where()} as pending",
                     hint=f"try again later: credenza secret recover {resolved.application.id} "
                     f"{resolved.name}",
                 ) from None
