@@ -287,10 +287,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         output.print_json([asdict(entry) for entry in entries])
         return 0
     rows = [
-        [str(e.version), e.time, e.who, e.action + (" (deleted)" if e.deleted else "")]
+        [str(e.version), e.time[:19].replace("T", " "), e.who, e.action + " (deleted)" * e.deleted]
         for e in entries
     ]
-    output.table(rows, ["VERSION", "TIME", "WHO", "ACTION"])
+    output.table(rows, ["VERSION", "TIME (UTC)", "WHO", "ACTION"])
     return 0
 
 

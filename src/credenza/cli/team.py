@@ -90,14 +90,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         output.print_json(asdict(status))
         return 0 if status.token_valid else 3
     source = status.token_source or "none (set VAULT_TOKEN or BAO_TOKEN, or `bao login`)"
-    output.info(f"store:   {status.backend} at {status.address}")
-    output.info(f"path:    {status.mount}/data/{status.path}/APP/ENV")
-    output.info(f"token:   from {source}")
+    output.info(f"store: {status.backend} at {status.address}")
+    output.info(f"path: {status.mount}/data/{status.path}/APP/ENV")
+    output.info(f"token: from {source}")
     if not status.token_valid:
         output.error(f"the store token is not usable: {status.problem}")
         return 3
     may = ", ".join(c for c in ("read", "write") if getattr(status, f"can_{c}")) or "nothing"
-    output.info(f"valid:   yes, as {status.who}; it may {may} ({', '.join(status.capabilities)})")
+    output.info(f"valid: yes, as {status.who}; it may {may} ({', '.join(status.capabilities)})")
     rows = [
         [where, "team store" if version is not None else "missing", str(version or "")]
         for where, version in status.environments.items()

@@ -308,9 +308,10 @@ def _check_store_path(value: str, field: str) -> None:
         )
 
 
-class Team(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Team(msgspec.Struct, kw_only=True, omit_defaults=False):
     """Where a team keeps the secrets of this config's applications: a KV v2 path in HashiCorp
-    Vault or OpenBao. Nothing personal: each person brings their own store token."""
+    Vault or OpenBao. Nothing personal: each person brings their own store token. Every field is
+    written, defaults too: the file says where the team's secrets are without knowing credenza."""
 
     backend: Literal["vault"] = "vault"
     address: str
