@@ -874,3 +874,20 @@ def test_a_sealed_store_is_exit_3_naming_the_address_and_the_cached_token_is_ser
             assert "sealed" in err
         finally:
             keyring.set_keyring(previous)
+
+
+def test_team_use_writes_where_the_secrets_are_and_nothing_personal(
+    team: Team, people: tuple[Person, Person]
+) -> None:
+    import tomllib
+
+    alice, _ = people
+    text = team.config.read_text()
+    assert tomllib.loads(text)["team"] == {
+        "backend": "vault",
+        "address": team.bao.address,
+        "path": team.path,
+        "mount": "secret",
+    }
+    assert alice.token not in text
+    assert "token-alice" not in text
