@@ -213,7 +213,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         threading.Thread(target=visit, daemon=True).start()
         return True
 
-    monkeypatch.setattr("webbrowser.open", open_url)
+    monkeypatch.setattr("credenza.children.open_browser", open_url)
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     monkeypatch.delenv("SSH_TTY", raising=False)

@@ -165,7 +165,7 @@ def test_app_list_show_and_remove(cli, sandbox: SandboxServer, memory_keyring) -
     assert "telenor-sms" in out
     code, out, _ = cli("app", "show", "Telenor SMS")
     assert "production checklist" in out
-    assert "[ ] two application owners" in out
+    assert "[ ] registered with each API used" in out
     assert cli("app", "remove", "telenor-sms")[0] == 2  # no terminal to confirm at
     assert cli("app", "remove", "telenor-sms", "--yes")[0] == 0
     assert memory_keyring.entries == {}

@@ -98,7 +98,7 @@ def test_status_commands_print_typed_json(cli: CliRunner) -> None:
 
     code, out, _ = cli("keyring", "status", "--json")
     assert code == 0
-    assert json.loads(out)["kind"] in ("auto", "file")
+    assert json.loads(out)["kind"] in ("system", "file")
     code, out, _ = cli("agent", "status", "--json")
     data = json.loads(out)
     assert data["running"] is (code == 0)

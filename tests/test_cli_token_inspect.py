@@ -58,7 +58,7 @@ def test_verbose_masks_every_secret_and_says_when_the_cache_answered(
     assert '"access_token": "****"' in err
     assert secret not in err
     assert token not in err
-    assert '-u "tsms-prod:$CLIENT_SECRET"' in err
+    assert """-u tsms-prod:"$(printf %s "$CLIENT_SECRET" | od""" in err  # form-encoded by the shell
     code, _, err = cli("token", "telenor-sms", "--verbose")
     assert "from the cache" in err
 

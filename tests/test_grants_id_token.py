@@ -101,8 +101,12 @@ def issued_id_tokens(server: SandboxServer) -> list[str]:
 
 
 def stored_user_token(keyring: MemoryKeyring) -> dict[str, Any] | None:
+    """The sign-in kept in the keyring, in whichever workspace (the test's only one)."""
     store = SecretStore(keyring, timeout=2.0)
-    payload = store.get_raw(names.user_token(APP, "production"))
+    wanted = "/" + names.user_token(APP, "production")
+    found = [name for _, name in keyring.entries if name.endswith(wanted)]
+    assert len(found) <= 1
+    payload = store.get_raw(found[0]) if found else None
     return None if payload is None else json.loads(payload)
 
 

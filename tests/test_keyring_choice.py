@@ -60,7 +60,10 @@ def test_a_headless_box_follows_the_advice_to_the_file_keyring(tmp_path: Path) -
     assert "created the encrypted file keyring" in switched.stderr
     keyring_file = tmp_path / "data" / "credenza" / "keyring.enc"
     assert keyring_file.exists()
-    assert 'keyring = "file"' in (tmp_path / "config" / "credenza.toml").read_text()
+    # This machine's choice, in this person's own settings: never in the shared config.
+    assert 'keyring = "file"' not in (tmp_path / "config" / "credenza.toml").read_text()
+    mine = Path(env["XDG_CONFIG_HOME"]) / "credenza" / "settings.toml"
+    assert 'keyring = "file"' in mine.read_text()
 
     stored = credenza("secret", "set", "headless", "production", stdin=CANARY)
     assert stored.returncode == 0, stored.stderr

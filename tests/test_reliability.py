@@ -30,6 +30,7 @@ KILLS = int(os.environ.get("CREDENZA_KILLS", "200"))
 def state(number: int) -> Config:
     """Save number N: every byte depends on N, so a torn or mixed file cannot pass for one."""
     return Config(
+        workspace="kills-0123456789abcdef",  # given: a save gives one without (a new one)
         settings=Settings(retry_attempts=number),
         applications=[
             Application(id=f"app-{i}", name=f"App {i}", description=f"state {number} " + "x" * 4000)

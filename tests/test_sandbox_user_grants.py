@@ -138,10 +138,24 @@ def test_pkce_is_required_and_only_s256(server: SandboxServer, overrides: dict[s
 
 
 def test_an_unregistered_redirect_uri_gets_a_page_and_no_redirect(server: SandboxServer) -> None:
-    for uri in ("http://127.0.0.1:8766/callback", "https://evil.example/callback"):
+    for uri in (
+        "http://127.0.0.1:8766/elsewhere",
+        "http://127.0.0.2:8766/callback",
+        "http://cb.localhost:8766/callback",
+        "https://evil.example/callback",
+    ):
         answer = httpx.get(authorize_url(server, Pkce(), redirect_uri=uri))
         assert answer.status_code == 400
         assert "location" not in answer.headers
+
+
+def test_a_registered_loopback_redirect_is_accepted_on_any_port(server: SandboxServer) -> None:
+    # RFC 8252 §7.3: a native app listens on whatever port is free when it signs in.
+    server.state.auto_approve = True
+    other_port = "http://127.0.0.1:40123/callback"
+    answer = httpx.get(authorize_url(server, Pkce(), redirect_uri=other_port))
+    assert answer.status_code == 302
+    assert answer.headers["location"].startswith(other_port + "?")
 
 
 def test_auto_approve_redirects_at_once(server: SandboxServer) -> None:

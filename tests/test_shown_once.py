@@ -11,6 +11,7 @@ from keyring.errors import PasswordSetError
 
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets import SecretStore
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app
 from tests.test_workspace import use_sandbox_provider
@@ -35,9 +36,13 @@ def refusing_keyring(memory_keyring: MemoryKeyring) -> RefusingKeyring:
 
 
 def test_an_issued_secret_the_keyring_refuses_is_printed_as_not_stored(
-    workspace: Workspace, sandbox: SandboxServer, cli: CliRunner, refusing_keyring: RefusingKeyring
+    workspace: Workspace,
+    sandbox: SandboxServer,
+    cli: CliRunner,
+    refusing_keyring: RefusingKeyring,
+    secret_store: SecretStore,
 ) -> None:
-    workspace.context.secrets._backend = refusing_keyring
+    secret_store._backend = refusing_keyring  # the keyring the workspace's view writes to
     app_id, _ = add_sandbox_app(workspace, sandbox, env="sandbox")
     use_sandbox_provider(workspace, sandbox, app_id)
     refusing_keyring.refuse = True

@@ -12,7 +12,7 @@ from credenza.config.model import ApplicationChange, Contract, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError, TokenEndpointError
 from credenza.sandbox import SandboxServer
-from credenza.secrets import SecretStore, entry_name
+from credenza.secrets import SecretStore, names
 from credenza.services.status import StatusReport
 from credenza.workspace import Workspace
 from tests.conftest import FAST, add_sandbox_app
@@ -103,7 +103,7 @@ def test_checklist_only_for_applications_going_to_production_and_pending_contrac
     report = workspace.status.report()
     assert {i.application for i in report.items} == {"live"}
     open_items = [i.subject for i in report.items if i.kind == "checklist_open"]
-    assert "two application owners" in open_items
+    assert "contracts approved" in open_items
     pending = [i for i in report.items if i.kind == "contract_pending"]
     assert [(p.subject, p.level, p.detail) for p in pending] == [("sms", "waiting", "ct-1")]
     assert pending[0] not in report.due
@@ -145,14 +145,14 @@ def test_a_reset_left_unfinished_is_reported_from_the_keyring(
     workspace.environments.add("a", "sandbox", EnvironmentChange(client_id="a"))
     assert workspace.status.report().items == ()
     # Left by something that did not mark it (an older credenza): only the keyring knows.
-    secret_store.set_raw(entry_name("a", "sandbox", "pending_secret"), "issued-once")
+    workspace.secrets.set_raw(names.pending_secret("a", "sandbox"), "issued-once")
     assert workspace.status.report(check_keyring=False).items == ()
     assert kinds(workspace.status.report()) == [("reset_unfinished", "a", "sandbox")]
     # The keyring's answer is kept as a mark: the dashboard's count (no keyring read) has it.
     unfinished = [("reset_unfinished", "a", "sandbox")]
     assert kinds(workspace.status.report(check_keyring=False)) == unfinished
     # Gone from the keyring (recovered elsewhere): the next check drops the mark.
-    secret_store.delete_raw(entry_name("a", "sandbox", "pending_secret"))
+    workspace.secrets.delete_raw(names.pending_secret("a", "sandbox"))
     now[0] += timedelta(seconds=5)
     assert workspace.status.report().items == ()
     assert workspace.status.report(check_keyring=False).items == ()

@@ -401,7 +401,7 @@ def test_team_push_copies_keyring_secrets_where_the_store_has_none_and_lists_con
     add_environment(team, alice, "staging")
     add_environment(team, alice, "qa")
     # Bob's keyring holds secrets from before the team store: two of three environments.
-    bob_keyring = SecretStore(bob.keyring, timeout=5)
+    bob_keyring = team.workspace(bob).secrets  # his keyring, within this workspace
     bob_keyring.set_client_secret(team.app, ENV, _secret("bob-sandbox"), origin=None)
     bob_keyring.set_client_secret(team.app, "staging", _secret("bob-staging"), origin=None)
     # Alice already put another secret for staging in the store.
@@ -749,10 +749,11 @@ def test_the_agent_never_answers_for_a_team_store_so_a_rotation_reaches_scripts(
 
 
 CHILD = """
-import os, sys, keyring
+import json, os, sys, keyring
 from credenza.keyring_memory import MemoryKeyring
 mine = MemoryKeyring()
-mine.set_password("credenza", "providers/sandbox/admin_token", os.environ.pop("ADMIN_TOKEN"))
+for service, name, value in json.loads(os.environ.pop("KEYRING_ENTRIES")):
+    mine.set_password(service, name, value)
 keyring.set_keyring(mine)
 from credenza.cli import run
 sys.exit(run(sys.argv[1:]))
@@ -796,7 +797,13 @@ def test_a_reset_killed_at_each_step_leaves_the_store_recoverable(
             ENV,
             "--yes",
         ],
-        env={**os.environ, "ADMIN_TOKEN": team.sandbox.admin_token},
+        # Alice's keyring (her sandbox admin token, under this workspace's names) in the child.
+        env={
+            **os.environ,
+            "KEYRING_ENTRIES": json.dumps(
+                [[service, name, value] for (service, name), value in alice.keyring.entries.items()]
+            ),
+        },
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

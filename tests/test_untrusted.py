@@ -354,12 +354,23 @@ def test_settings_refuse_nan_negative_and_missing_files(tmp_path) -> None:
         {"read_timeout": -1.0},
         {"deadline": 0.0},
         {"retry_attempts": -1},
-        {"ca_bundle": str(tmp_path / "missing.pem")},
     ):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert(bad, Settings)
+    # A missing CA file is refused where a client is made (a teammate's path must not stop the
+    # offline commands): a config error naming the setting.
+    from credenza.config.local import check_ca_bundle
+    from credenza.errors import ConfigError
+
+    missing = msgspec.convert({"ca_bundle": str(tmp_path / "missing.pem")}, Settings)
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        check_ca_bundle(missing, tmp_path / "credenza.toml", None)
     (tmp_path / "ca.pem").write_text("x")
-    assert msgspec.convert({"ca_bundle": str(tmp_path / "ca.pem")}, Settings).ca_bundle
+    check_ca_bundle(
+        msgspec.convert({"ca_bundle": str(tmp_path / "ca.pem")}, Settings),
+        tmp_path / "credenza.toml",
+        None,
+    )
 
 
 def test_a_nan_deadline_in_the_config_file_is_a_config_error_with_its_key(tmp_path) -> None:

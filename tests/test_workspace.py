@@ -273,25 +273,33 @@ def test_production_checklist_from_the_seeds(workspace: Workspace) -> None:
     app = workspace.applications.add(
         "Pipedrive CRM",
         ApplicationChange(
+            provider="pipedrive",
             owners=["a@example.com"],
             callback_url="https://example.com/callback",
             grant_types=["authorization_code"],
         ),
     )
     items = {item.label: item for item in workspace.checklist.items(app.id)}
-    assert not items["two application owners"].ok
+    # Pipedrive asks for a working callback URL and an approved app, not for two owners.
+    assert "two application owners" not in items
     assert not items["a real callback URL"].ok
     assert "placeholder" in items["a real callback URL"].detail
+    approval = items["the app submitted for approval in Developer Hub, and approved"]
+    assert (approval.ok, approval.manual) == (False, True)
+    workspace.applications.edit(app.id, ApplicationChange(callback_url="https://crm.acme.io/oauth"))
+    items = {item.label: item for item in workspace.checklist.items(app.id)}
+    assert items["a real callback URL"].ok
+    chorus = workspace.applications.add(
+        "Chorus Lines", ApplicationChange(provider="chorus", owners=["a@example.com"])
+    )
+    items = {item.label: item for item in workspace.checklist.items(chorus.id)}
+    assert not items["two application owners"].ok
     assert not items["registered with each API used"].ok
     workspace.applications.edit(
-        app.id,
-        ApplicationChange(
-            owners=["a@example.com", "b@example.com"], callback_url="https://crm.acme.io/oauth"
-        ),
+        chorus.id, ApplicationChange(owners=["a@example.com", "b@example.com"])
     )
-    items = {item.label: item for item in workspace.checklist.items(app.id)}
+    items = {item.label: item for item in workspace.checklist.items(chorus.id)}
     assert items["two application owners"].ok
-    assert items["a real callback URL"].ok
 
 
 async def test_effective_contract_is_the_least_restrictive_approved_one(

@@ -125,6 +125,9 @@ class Agent:
         self.dropped: dict[str, float] = {}
         self.last_request = clock()
         self._stop: asyncio.Event | None = None  # made in run(): asyncio is imported only there
+        # The connections being answered: a stop waits for them (the stop's own answer too),
+        # so that none is left pending when the loop ends.
+        self._serving: set[asyncio.Task[None]] = set()
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -215,6 +218,10 @@ class Agent:
         import asyncio
         import json
 
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
         try:
             raw = writer.get_extra_info("socket")
             if raw is None or not peer_is_us(raw):
@@ -266,6 +273,9 @@ class Agent:
         finally:
             server.close()
             await server.wait_closed()
+            current = asyncio.current_task()
+            if serving := [task for task in self._serving if task is not current]:
+                await asyncio.wait(serving, timeout=2)
             self.tokens.clear()
             self.keys.clear()
             with contextlib.suppress(FileNotFoundError):
@@ -329,9 +339,13 @@ def autostart(mode: str, *, idle_timeout: float = AUTOSTART_IDLE_TIMEOUT) -> boo
         return False
     import subprocess
 
-    # Nothing it does not need: the file keyring's passphrase stays with this command (the
-    # agent is handed the derived key instead).
-    environment = {k: v for k, v in os.environ.items() if k != "CREDENZA_KEYRING_PASSPHRASE"}
+    from credenza.children import agent_environment
+
+    # An allow-list, not the caller's environment: the file keyring's passphrase stays with
+    # this command (the agent is handed the derived key instead), and so does whatever secret
+    # the caller had (an `exec --client-credentials`, a `--from-env` variable) for the hour
+    # the agent lives on.
+    environment = agent_environment()
     try:
         subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             [

@@ -89,7 +89,9 @@ def format_token(
 def config_key(config: str | None) -> str:
     """The config part of a key: the file's real path and its identity on disk (inode, mtime,
     size). Every save replaces the file, so a token cached before any edit is never found again
-    by this key, nor one cached for another workspace copied over it."""
+    by this key, nor one cached for another workspace copied over it. Not the workspace id
+    (the config's ``workspace`` key): reading it means parsing TOML, and this path stays
+    standard-library only; two configs are two files, so the key is per workspace anyway."""
     config = config or os.environ.get("CREDENZA_CONFIG", "") or default_config()
     path = os.path.realpath(os.path.expanduser(config))
     try:

@@ -3,14 +3,22 @@ services; everything it offers lives in ``credenza.services``. It never imports 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credenza.config.local import LocalState, state_path, user_settings_path, with_user_settings
+from credenza.config.local import (
+    LocalState,
+    machine_setting_sources,
+    state_path,
+    user_settings_path,
+    with_user_settings,
+)
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
+from credenza.errors import ConfigError
 from credenza.secrets import SecretStore
 from credenza.services.applications import Applications
 from credenza.services.checklist import Checklist
@@ -18,6 +26,7 @@ from credenza.services.context import Clock, Context, utc_now
 from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
+from credenza.services.migration import move_legacy_entries
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
 from credenza.services.resets import Resets
@@ -80,6 +89,21 @@ class Workspace:
             user_settings=user_settings,
         )
         context.config = preloaded if preloaded is not None else store.load()
+        # Every entry this workspace reads or writes is named within its id; the first one
+        # touched moves its entries from the names before ids (once per machine).
+        keyring = secrets.unscoped  # given another workspace's view (a test), its keyring
+        context.secrets = keyring.within(
+            lambda: context.workspace_id,
+            prepare=lambda: move_legacy_entries(context, keyring, self.environments.resolve),
+        )
+        config = context.config
+        if config.workspace is None and (
+            store.path.exists() or config.applications or config.providers
+        ):
+            # At first use, not at the first keyring write: a config that cannot be saved
+            # (read-only) still lists and shows; what needs its keyring entries says why not.
+            with contextlib.suppress(ConfigError):
+                context.ensure_workspace_id()
         self.context = context
         self.providers = Providers(context)
         self.environments = Environments(
@@ -113,11 +137,13 @@ class Workspace:
         # The context applies this person's settings to every config it holds; the keyring,
         # built before it, needs them now.
         settings = with_user_settings(config.settings, mine)
+        keyring = machine_setting_sources(config.settings, store.path, mine)["keyring"]
         secrets = kwargs.pop("secrets", None) or SecretStore(
             timeout=settings.keyring_timeout,
             allow_plaintext=settings.allow_plaintext_keyring,
             warn=warn,
             keyring=settings.keyring,
+            keyring_from_config=str(store.path) if keyring.origin == "config" else None,
             memory_fallback=config.team is not None,
         )
         local = LocalState(state_path(), str(store.path))
@@ -130,7 +156,13 @@ class Workspace:
 
     @property
     def secrets(self) -> SecretStore:
+        """The keyring as this workspace sees it: every name within its id."""
         return self.context.secrets
+
+    @property
+    def workspace_id(self) -> str:
+        """This config's identity (``Context.workspace_id``)."""
+        return self.context.workspace_id
 
     @property
     def clock(self) -> Clock:
@@ -160,6 +192,18 @@ class Workspace:
         await self.context.aclose()
         await self.providers.aclose()
         self.credentials.close()
+
+    def forget_all(self) -> int:
+        """This workspace's keyring entries — every environment's secret, pending secret, cached
+        tokens and sign-in, every provider's admin token — and this person's local state for it
+        (`credenza forget --all`). The config stays as it is. Returns the environments forgotten."""
+        count = 0
+        for application in self.config.applications:
+            self._forget(application.id, None)
+            count += len(application.environments)
+        self.providers.forget_admin_tokens()
+        self.context.local_state.forget_all()
+        return count
 
     def _forget(self, app_id: str, environment: str | None) -> None:
         """An environment (or an application) goes away: its secrets and tokens, everywhere.

@@ -17,7 +17,7 @@ from credenza.tui.widgets.countdown import CountdownList
 from tests.servers import free_callback
 
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
-SNAPSHOT_PORT = 47613  # fixed so that URLs in snapshots repeat
+SNAPSHOT_PORT = 47613  # the port snapshots show, whatever free port the sandbox has
 
 
 class FrozenClock:
@@ -42,7 +42,11 @@ def clock() -> FrozenClock:
 def demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
     # The sign-in's callback on a free port: the demo's fixed one may be in use on this machine.
     built = build_demo(
-        tmp_path, clock=clock, seed=7, pipedrive_callback=free_callback("/pipedrive/callback")
+        tmp_path,
+        clock=clock,
+        seed=7,
+        pipedrive_callback=free_callback("/pipedrive/callback"),
+        live_tokens=False,
     )
     yield built
     built.server.stop()

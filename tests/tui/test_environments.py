@@ -10,6 +10,7 @@ from credenza.config.model import Provider
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
+from credenza.tui.dialogs.pending_secret import PendingSecretDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from tests.tui.conftest import (
     FrozenClock,
@@ -272,14 +273,48 @@ async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new
         registered.token_endpoint_auth_method = resolved.auth_method
         await pilot.press("r")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDialog)
-        await press_button(pilot, "#confirm")
+        assert isinstance(app.screen, PendingSecretDialog)
+        await press_button(pilot, "#finish")
         await settle(pilot)
         assert "stored as the current one" in detail_text(app)
         secret = app.workspace.credentials.reveal("telenor-sms-gateway", "production")
         assert secret.reveal() == one_time
         assert app.workspace.resets.pending("telenor-sms-gateway", "production") is None
         assert app.attention_count == due_before
+
+
+async def test_a_mistyped_pending_secret_is_discarded_from_r_and_the_current_one_stays(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    app.workspace.providers.add("telenor", Provider(name="Telenor", profile="newvoicemedia"))
+    old = demo.server.state.clients["telenor-sms-gateway-production"].client_secret
+    due_before = len(app.workspace.status.report().due)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        dialog = await open_reset(pilot)
+        await pilot.press(*"Telenor SMS Gateway")
+        dialog.query_one("#new-secret", Input).focus()
+        await pilot.press(*("m" * 40))  # a wrong paste from a one-time link
+        await press_button(pilot, "#reset")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.attention_count == due_before + 1
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, PendingSecretDialog)
+        await press_button(pilot, "#discard")
+        assert isinstance(app.screen, ConfirmDialog)
+        app.screen.query_one("#typed", Input).focus()
+        await pilot.press(*"production", "enter")
+        await settle(pilot)
+        assert "pending secret is discarded" in detail_text(app)
+        assert app.workspace.resets.pending("telenor-sms-gateway", "production") is None
+        assert app.workspace.credentials.reveal("telenor-sms-gateway", "production").reveal() == old
+        assert app.attention_count == due_before
+        # And r now starts a new reset, not the recovery.
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, SecretResetDialog)
 
 
 async def test_a_key_on_a_row_removed_elsewhere_says_so_and_the_dashboard_stays(

@@ -84,9 +84,11 @@ class StuckKeyring(MemoryKeyring):
 async def test_a_stuck_keyring_does_not_freeze_the_dashboard(
     demo: Demo, clock: FrozenClock
 ) -> None:
-    original = demo.workspace.secrets._backend
+    original = demo.workspace.secrets.unscoped._backend
     stuck = StuckKeyring(original.entries)
-    demo.workspace.context.secrets = SecretStore(stuck, timeout=0.5)
+    demo.workspace.context.secrets = SecretStore(stuck, timeout=0.5).within(
+        lambda: demo.workspace.workspace_id
+    )
     app = CredenzaApp(demo.workspace, clock=clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -106,7 +108,7 @@ async def test_a_stuck_keyring_does_not_freeze_the_dashboard(
 
 async def test_startup_reads_the_keyring_at_most_once(demo: Demo, clock: FrozenClock) -> None:
     reads: list[str] = []
-    backend = demo.workspace.secrets._backend
+    backend = demo.workspace.secrets.unscoped._backend
     original = backend.get_password
 
     def counting(service: str, username: str) -> str | None:

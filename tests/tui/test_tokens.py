@@ -174,3 +174,30 @@ async def test_tokens_cached_by_another_process_are_shown_a_batch_at_a_time(
     )
     assert shown == sorted(shown)
     assert shown[0] < shown[-1] == len(cached)
+
+
+async def test_the_demo_opens_with_tokens_counting_down(tmp_path, clock: FrozenClock) -> None:
+    import asyncio
+
+    from credenza.sandbox.demo import build_demo
+    from tests.servers import free_callback
+
+    # build_demo runs its own event loop: off this one.
+    demo = await asyncio.to_thread(
+        build_demo, tmp_path, clock=clock, seed=7, pipedrive_callback=free_callback("/cb")
+    )
+    try:
+        app = CredenzaApp(demo.workspace, clock=clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("4")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, TokensScreen)
+            rows = {key.split("/")[0] for key in screen.query_one("#table").keys}
+            assert rows == {"telenor-sms-gateway", "chorus-line-test", "anypoint-order-hub"}
+            before = cell(app, "chorus-line-test/sandbox/", "expires")
+            clock.advance(30)
+            screen.tick()
+            assert cell(app, "chorus-line-test/sandbox/", "expires") != before
+    finally:
+        demo.server.stop()

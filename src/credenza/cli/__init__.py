@@ -22,6 +22,10 @@ GROUPS = (
     "login",
     "agent",
     "keyring",
+    "workspace",
+    "settings",
+    "doctor",
+    "forget",
     "contract",
     "status",
     "provider",
@@ -103,6 +107,10 @@ def _token_inspect(argv: list[str]) -> list[str]:
 def run(argv: Sequence[str]) -> int:
     argv = _token_inspect(list(argv))
     at = _command_at(argv)
+    if argv[at : at + 1] == ["__complete"]:  # what a completion script asks at Tab
+        from credenza.cli.completion import print_names
+
+        return print_names([*argv[at + 1 :], *argv[:at]])
     if at < len(argv):
         parser = build_parser(_SCRIPTED.get(argv[at]))
     elif {"-h", "--help"} & set(argv):

@@ -104,6 +104,21 @@ def json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+class Once(argparse.Action):
+    """An option that may be given once: a second value is an error, never a silent winner."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} may be given once (an application has one)")
+        setattr(namespace, self.dest, values)
+
+
 def yes_option(parser: argparse.ArgumentParser, what: str = "do not ask for confirmation") -> None:
     parser.add_argument("--yes", action="store_true", help=what)
 

@@ -59,6 +59,11 @@ def register(commands: Group) -> None:
     request.add_argument(
         "--accept-terms", action="store_true", help="accept the terms and conditions"
     )
+    request.add_argument(
+        "--terms",
+        metavar="URL_OR_TEXT",
+        help="the terms and conditions accepted: their URL or text (default: the catalogue's)",
+    )
     for action, help_text in (
         ("approve", "approve a pending contract (sandbox provider)"),
         ("reject", "reject a pending contract (sandbox provider)"),
@@ -84,16 +89,12 @@ def register(commands: Group) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import msgspec
-
     workspace = open_workspace(args)
     application = workspace.applications.get(args.app)
     effective = {c.id for c in workspace.contracts.effective(application.id).values()}
     contracts = workspace.contracts.of(application.id)
     if args.json:
-        output.print_json(
-            [{**msgspec.to_builtins(c), "effective": c.id in effective} for c in contracts]
-        )
+        output.print_json([{**output.record(c), "effective": c.id in effective} for c in contracts])
         return 0
     rows = [
         [
@@ -132,6 +133,7 @@ def cmd_request(args: argparse.Namespace) -> int:
             sla_tier=args.tier,
             terms_accepted=args.accept_terms,
             target="api_group" if args.group else "api",
+            terms=args.terms,
         ),
     )
     output.info(f"contract {contract.id}: {contract.status}")

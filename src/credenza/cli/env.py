@@ -25,6 +25,7 @@ from credenza.errors import ValidationError
 if TYPE_CHECKING:
     from credenza.config.model import EnvironmentChange
     from credenza.services.environments import ResolvedEnvironment
+    from credenza.workspace import Workspace
 
 
 def register(commands: Group) -> None:
@@ -57,10 +58,29 @@ def register(commands: Group) -> None:
     env_argument(edit)
     edit.add_argument("--client-id", help="a new client_id")
     edit.add_argument("--token-url", help="the token endpoint")
-    edit.add_argument("--issuer", help="the issuer its endpoints are discovered from")
+    edit.add_argument(
+        "--issuer",
+        help="a new issuer: its endpoints are discovered again (URLs given here win)",
+    )
     edit.add_argument("--add-scope", action="append", default=[], help="add a scope (repeatable)")
     edit.add_argument(
-        "--remove-scope", action="append", default=[], help="remove a scope (repeatable)"
+        "--remove-scope",
+        action="append",
+        default=[],
+        help="remove a scope, granted or requested (repeatable)",
+    )
+    edit.add_argument(
+        "--request-scope",
+        action="append",
+        default=[],
+        help="a scope asked of the provider, not granted yet: listed by status, never sent "
+        "(repeatable)",
+    )
+    edit.add_argument(
+        "--grant-scope",
+        action="append",
+        default=[],
+        help="a requested scope the provider has granted: sent from now on (repeatable)",
     )
     _options(edit)
     listing = group.command(
@@ -159,9 +179,8 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
     if isinstance(fields.get("scopes"), list):
         fields["scopes"] = [scope for given_ in fields["scopes"] for scope in given_.split()]
     fields["add_scopes"] = [s for given_ in getattr(args, "add_scope", []) for s in given_.split()]
-    fields["remove_scopes"] = [
-        s for given_ in getattr(args, "remove_scope", []) for s in given_.split()
-    ]
+    for option in ("remove_scope", "request_scope", "grant_scope"):
+        fields[option + "s"] = [s for given_ in getattr(args, option, []) for s in given_.split()]
     from credenza.oauth.params import split_param_edits
 
     setting, removing = split_param_edits(args.params or [])
@@ -180,9 +199,25 @@ def parse_date(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def cmd_add(args: argparse.Namespace) -> int:
+def with_discovered(
+    workspace: Workspace, issuer: str, change: EnvironmentChange
+) -> EnvironmentChange:
+    """``change`` with the endpoints the issuer's metadata gives. Discovered first, so a wrong
+    issuer changes nothing; URLs given on the command line win over discovered ones."""
     import msgspec
 
+    found = run_async(workspace, workspace.environments.endpoints_from_issuer(issuer))
+    merged = {
+        key: value
+        for key, value in msgspec.structs.asdict(found).items()
+        if value is not None
+        and value is not msgspec.UNSET
+        and getattr(change, key) is msgspec.UNSET
+    }
+    return msgspec.structs.replace(change, **merged)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     change = change_from(args)
     if not args.token_url and not args.issuer:
@@ -196,16 +231,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"--env {args.env} --token-url URL",
             )
     if args.issuer:
-        # Discover first, so a wrong issuer adds nothing; URLs given on the command line win.
-        found = run_async(workspace, workspace.environments.endpoints_from_issuer(args.issuer))
-        merged = {
-            key: value
-            for key, value in msgspec.structs.asdict(found).items()
-            if value is not None
-            and value is not msgspec.UNSET
-            and getattr(change, key) is msgspec.UNSET
-        }
-        change = msgspec.structs.replace(change, **merged)
+        change = with_discovered(workspace, args.issuer, change)
     warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
     for warning in warnings:
@@ -228,12 +254,18 @@ def cmd_edit(args: argparse.Namespace) -> int:
         if args.client_id
         else []
     )
-    workspace.environments.edit(args.app, args.env, change_from(args))
+    change = change_from(args)
+    if args.issuer:
+        # A new issuer means new endpoints: rediscovered, as `env add --issuer` does.
+        change = with_discovered(workspace, args.issuer, change)
+    workspace.environments.edit(args.app, args.env, change)
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"updated {resolved.label}")
     for warning in warnings:
         output.warn(warning)
     plain_http_warnings(resolved)
+    if args.issuer:
+        foreign_endpoint_warnings(workspace, args.app, args.env)
     return 0
 
 
@@ -267,7 +299,13 @@ def cmd_list(args: argparse.Namespace) -> int:
                 resolved.environment.client_id,
                 resolved.token_url or "-",
                 resolved.auth_method,
-                " ".join(resolved.environment.scopes) or "-",
+                " ".join(
+                    [
+                        *resolved.environment.scopes,
+                        *(f"({s}?)" for s in resolved.environment.requested_scopes),
+                    ]
+                )
+                or "-",
                 output.age(age) if age is not None else missing_secret(workspace),
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
             ]
@@ -279,6 +317,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "token_url": resolved.token_url,
                 "auth_method": resolved.auth_method,
                 "scopes": list(resolved.environment.scopes),
+                "requested_scopes": list(resolved.environment.requested_scopes),
                 "secret_age_seconds": int(age.total_seconds()) if age is not None else None,
                 "secret_set_at": output.iso(resolved.environment.secret_set_at),
                 "secret_rotated_at": output.iso(resolved.environment.secret_rotated_at),
@@ -309,14 +348,18 @@ def cmd_discover(args: argparse.Namespace) -> int:
     ):
         if value:
             output.info(f"{label} endpoint {value}")
-    foreign = workspace.credentials.after_discovery(args.app, args.env)
-    for name, url in foreign.items():
+    foreign_endpoint_warnings(workspace, args.app, args.env)
+    return 0
+
+
+def foreign_endpoint_warnings(workspace: Workspace, app: str, env: str) -> None:
+    """After a discovery: the endpoints on another origin than the secret was confirmed for."""
+    for name, url in workspace.credentials.after_discovery(app, env).items():
         output.warn(
             f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "
             "was confirmed for; nothing is sent there until you run `credenza secret "
-            f"confirm-endpoint {args.app} {args.env}`"
+            f"confirm-endpoint {app} {env}`"
         )
-    return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

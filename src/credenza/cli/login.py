@@ -109,9 +109,9 @@ def _show_url(url: str, *, open_browser: bool) -> None:
     from credenza.oauth.grants.authorization_code import browser_available
 
     if open_browser and browser_available():
-        import webbrowser
+        from credenza import children
 
-        webbrowser.open(url)
+        children.open_browser(url)  # with no secret variable of this process
     print("Waiting for the browser to come back…", file=sys.stderr, flush=True)
 
 

@@ -37,6 +37,20 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
     print(json.dumps(data, indent=2, default=str), file=out or sys.stdout)
 
 
+def record(value: Any) -> Any:
+    """A typed record for --json with every field, an empty or unset one included (null, [],
+    {}), so a script reads the same keys from every record; times are ISO 8601."""
+    import msgspec
+
+    if isinstance(value, msgspec.Struct):
+        return {name: record(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, dict):
+        return {str(key): record(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [record(item) for item in value]
+    return msgspec.to_builtins(value)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> None:
     rows = [[shown(cell) for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]

@@ -135,7 +135,14 @@ def register(commands: Group) -> None:
         help="an SLA tier; a higher rank is less restrictive; ':auto' approves at once "
         "(repeatable)",
     )
-    api_add.add_argument("--terms", help="the terms and conditions a request accepts")
+    api_add.add_argument(
+        "--terms", help="the terms and conditions a request accepts: their URL or text"
+    )
+    api_add.add_argument(
+        "--client-provider",
+        help="Anypoint: the client provider the instance takes clients from (only applications "
+        "of the same one may request access)",
+    )
     api_list = api.command(
         "list",
         "list a provider's catalogue",
@@ -281,13 +288,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def provider_json(workspace: Workspace, key: str) -> dict[str, Any]:
-    import msgspec
-
     record = workspace.config.providers.get(key)
     profile = workspace.providers.profile(key)
     return {
         "key": key,
-        "record": msgspec.to_builtins(record) if record is not None else None,
+        "record": output.record(record) if record is not None else None,
         "name": profile.name,
         "kind": record.kind if record is not None else "manual",
         "profile": profile.key,
@@ -426,6 +431,7 @@ def cmd_api_add(args: argparse.Namespace) -> int:
                 "target": "api_group" if args.group else "api",
                 "apis": args.member,
                 "terms": args.terms,
+                "client_provider": args.client_provider,
                 "tiers": [msgspec.to_builtins(parse_tier(t)) for t in args.tier],
             },
             CatalogueApi,
@@ -446,6 +452,7 @@ def entry_json(entry: CatalogueEntry) -> dict[str, Any]:
         "environment": entry.environment,
         "apis": list(entry.apis),
         "terms": entry.terms,
+        "client_provider": entry.client_provider,
         "tiers": [{"name": n, "auto_approve": a, "rank": r} for n, a, r in entry.tiers],
     }
 

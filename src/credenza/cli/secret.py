@@ -1,5 +1,5 @@
 """`credenza secret`: client secrets and keys in the keyring — set, public-key, reset, recover,
-confirm-endpoint."""
+discard-pending, retire-previous, confirm-endpoint."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from credenza.cli.common import (
     env_argument,
     open_workspace,
     read_secret,
+    yes_option,
 )
 from credenza.errors import ValidationError
 from credenza.secrets import Secret
@@ -74,6 +75,12 @@ def register(commands: Group) -> None:
         help="you are (or, --no-owner, are not) an application owner, where only owners may "
         "reset (Chorus); asked at a terminal when not given",
     )
+    reset.add_argument(
+        "--secret-expires",
+        metavar="DATE",
+        help="when the new secret expires, as the provider says (YYYY-MM-DD, UTC); without "
+        "it the old secret's expiry is cleared, never carried over",
+    )
     recover = group.command(
         "recover",
         "store a secret the provider issued during a reset that did not finish",
@@ -82,6 +89,15 @@ def register(commands: Group) -> None:
     )
     app_argument(recover)
     env_argument(recover)
+    discard = group.command(
+        "discard-pending",
+        "throw away a pending secret that does not work (a mistyped paste); the current one stays",
+        cmd_discard,
+        "  credenza secret discard-pending nvm-insights production --yes",
+    )
+    app_argument(discard)
+    env_argument(discard)
+    yes_option(discard, "do not ask for confirmation")
     retire = group.command(
         "retire-previous",
         "overlap rotation: retire the previous secret once every consumer uses the new one",
@@ -136,6 +152,21 @@ def cmd_set(args: argparse.Namespace) -> int:
     output.info(
         f"stored the secret for {resolved.label} in the {where} ({checked.secret.masked()})"
     )
+    app_id = resolved.application.id
+    if workspace.resets.pending(app_id, resolved.name) is not None:
+        from credenza.cli.common import run_async
+
+        # A reset left a secret pending: if the one just stored works, it is what the reset was
+        # for (the right paste after a mistyped one), and the reset is finished.
+        if run_async(workspace, workspace.resets.finish_with_current(app_id, resolved.name)):
+            output.info("it works: the unfinished reset is finished and its pending secret gone")
+        else:
+            output.warn(
+                "a reset of this secret is still unfinished and the stored secret did not get a "
+                f"token; check it with `credenza verify {app_id} --env {resolved.name}`, or "
+                f"throw the pending one away: credenza secret discard-pending {app_id} "
+                f"{resolved.name}"
+            )
     origins = workspace.credentials.bound_origins(resolved.application.id, resolved.name)
     if len(origins) > 1:
         output.info(f"it may be sent to the endpoints on {', '.join(origins)}")
@@ -177,6 +208,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
         typed = input(f"Type the application name ({resolved.application.name}) to reset: ")
         if typed.strip() != resolved.application.name:
             raise ValidationError("the name did not match; nothing was reset")
+    expires_at = None
+    if args.secret_expires:
+        from credenza.cli.env import parse_date
+
+        expires_at = parse_date(args.secret_expires)
     new_secret = None
     if not adapter.issues_secrets:
         source = (
@@ -190,7 +226,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
     try:
         result = run_async(
             workspace,
-            workspace.resets.reset(resolved.application.id, resolved.name, new_secret),
+            workspace.resets.reset(
+                resolved.application.id, resolved.name, new_secret, expires_at=expires_at
+            ),
         )
     except KeyboardInterrupt:
         if adapter.issues_secrets:
@@ -243,6 +281,28 @@ def cmd_recover(args: argparse.Namespace) -> int:
     output.info(
         f"the secret the provider issued for {resolved.label} ({pending.masked()}) was "
         f"{checked}stored as the current one; the reset is finished"
+    )
+    return 0
+
+
+def cmd_discard(args: argparse.Namespace) -> int:
+    from credenza.cli.common import confirm_removal, run_async
+
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    pending = workspace.resets.pending(resolved.application.id, resolved.name)
+    if pending is None:
+        output.info(f"no pending secret for {resolved.label}; nothing to discard")
+        return 0
+    confirm_removal(
+        args,
+        f"Throw away the pending secret of {resolved.label} ({pending.masked()})? A secret "
+        "shown once is not shown again; the current secret stays.",
+    )
+    run_async(workspace, workspace.resets.discard_pending(resolved.application.id, resolved.name))
+    output.info(
+        f"discarded the pending secret of {resolved.label}; the current one is unchanged and "
+        "the reset no longer counts as unfinished"
     )
     return 0
 

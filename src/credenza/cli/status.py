@@ -71,6 +71,12 @@ def describe(item: Attention) -> tuple[str, str]:
                 f"contract {item.detail} for {item.subject} awaits the provider's decision",
                 f"credenza contract list {item.application}",
             )
+        case "scope_requested":
+            return (
+                f"scope {item.subject} was asked of the provider and is not granted yet; "
+                "credenza does not send it",
+                f"credenza env edit {where} --grant-scope {item.subject}",
+            )
 
 
 def _days_ago(days: int | None) -> str:

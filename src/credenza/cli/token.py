@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -93,9 +92,11 @@ def register(commands: Group) -> None:
         "verify",
         "check credentials with a live token call",
         cmd_verify,
-        "  credenza verify --all\n  credenza verify telenor-sms --env production --json",
+        "  credenza verify --all\n  credenza verify telenor-sms pipedrive --env production --json",
     )
-    app_argument(verify, optional=True)
+    verify.add_argument(
+        "apps", metavar="APP", nargs="*", help="the applications' ids or names (default: all)"
+    )
     env_option(verify)
     verify.add_argument(
         "--all",
@@ -293,6 +294,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     """Run a command with the token in its environment (never in its argv), as aws-vault exec does."""
     import subprocess
 
+    from credenza import children
+
     command = list(args.command)
     if not command:
         raise ValidationError(
@@ -301,19 +304,21 @@ def cmd_exec(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     session, _cached = one_shot_token(workspace, args)
     token = session.token
-    environment = dict(os.environ)
-    environment.update(
-        CREDENZA_ACCESS_TOKEN=token.access_token.reveal(),
-        CREDENZA_TOKEN_TYPE=token.token_type,
-        CREDENZA_TOKEN_EXPIRES_AT=token.expires_at.isoformat() if token.expires_at else "",
-    )
+    promised = {
+        children.ACCESS_TOKEN: token.access_token.reveal(),
+        children.TOKEN_TYPE: token.token_type,
+        children.TOKEN_EXPIRES_AT: token.expires_at.isoformat() if token.expires_at else "",
+    }
     if args.client_credentials:
         # For APIs behind a client-id enforcement policy (Anypoint): asked for explicitly only.
         resolved = workspace.environments.resolve(session.application_id, session.environment)
-        environment["CREDENZA_CLIENT_ID"] = resolved.environment.client_id
-        environment["CREDENZA_CLIENT_SECRET"] = workspace.credentials.reveal(
+        promised[children.CLIENT_ID] = resolved.environment.client_id
+        promised[children.CLIENT_SECRET] = workspace.credentials.reveal(
             session.application_id, session.environment
         ).reveal()
+    # The caller's environment minus every secret variable (the keyring passphrase, an outer
+    # exec's client secret), then what this command was promised.
+    environment = children.environment(promised)
     try:
         completed = subprocess.run(command, env=environment, check=False)  # noqa: S603
     except FileNotFoundError:
@@ -328,14 +333,17 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     targets: list[tuple[str, str]] = []
-    if args.app:
-        application = workspace.applications.get(args.app)
-        default = application.default_environment
-        if not args.env and not args.all and default in application.environments:
-            names = [default]  # as token and exec do; --all checks every environment
-        else:
-            names = [args.env] if args.env else list(application.environments)
-        targets = [(application.id, name) for name in names]
+    if args.apps:
+        # Every name is resolved before any call: a typo checks nothing.
+        for application in [workspace.applications.get(ref) for ref in args.apps]:
+            default = application.default_environment
+            if not args.env and not args.all and default in application.environments:
+                names = [default]  # as token and exec do; --all checks every environment
+            else:
+                names = [args.env] if args.env else list(application.environments)
+            targets += [
+                (application.id, name) for name in names if (application.id, name) not in targets
+            ]
     else:  # no application named: every one (what --all says explicitly)
         targets = [(a.id, name) for a in workspace.applications.all() for name in a.environments]
     if not targets:

@@ -8,9 +8,10 @@ import contextlib
 import hashlib
 import os
 import tomllib
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import tomli_w
@@ -39,12 +40,45 @@ class LocalState:
 
     def __init__(self, path: Path | None, config_path: str) -> None:
         self.path = path
-        # One table per config file, named by a hash of its real path: no path in the file.
-        self._table = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
+        # One table per workspace, named by its id (join_workspace); until the config has one,
+        # by a hash of its real path (no path in the file), as every table was before ids.
+        self._by_path = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:24]
+        self._table = self._by_path
         self._data: dict[str, Any] | None = None
         # The file's identity when read: write_atomic replaces the inode on every write, so a
         # new inode (or mtime) means another process wrote it.
         self._seen: tuple[int, int, int] | None = None
+
+    def join_workspace(self, workspace_id: str) -> None:
+        """Keep this config's state under its workspace id from now on (a moved config keeps
+        it); the table its path named before, if any, moves there once."""
+        table = f"workspace-{workspace_id}"
+        if table == self._table:
+            return
+        self._table = table
+        data = self._load()
+        if self._by_path not in data:
+            return
+
+        def adopt(everything: dict[str, Any]) -> None:
+            old = everything.pop(self._by_path, None)
+            if isinstance(old, dict) and table not in everything:
+                everything[table] = old
+
+        self._change_all(adopt)
+
+    def keyring_names_moved(self, keyring: str) -> bool:
+        """True once this workspace's entries in ``keyring`` ("auto", "file") were moved from
+        the names before workspace ids (services/migration.py): once per keyring and machine."""
+        done = self._load().get(self._table, {}).get(_MOVED)
+        return isinstance(done, list) and keyring in done
+
+    def record_keyring_names_moved(self, keyring: str) -> None:
+        def record(table: dict[str, Any]) -> None:
+            done = table.get(_MOVED)
+            table[_MOVED] = sorted({*(done if isinstance(done, list) else []), keyring})
+
+        self._change(record)
 
     def secret_set_at(self, app_id: str, environment: str) -> datetime | None:
         value = self._load().get(self._table, {}).get(f"{app_id}/{environment}")
@@ -55,6 +89,11 @@ class LocalState:
 
     def forget_secret(self, app_id: str, environment: str) -> None:
         self._change(lambda table: table.pop(f"{app_id}/{environment}", None))
+
+    def forget_all(self) -> None:
+        """Everything this person's machine knows about this config (`credenza forget --all`)."""
+        if self._table in self._load():
+            self._change(lambda table: table.clear())
 
     # A reset under way, marked before the provider's new secret goes into the keyring as
     # pending and cleared once it is stored as current: the dashboard's header counts an
@@ -168,8 +207,11 @@ class LocalState:
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _change(self, edit: Any) -> None:
+        self._change_all(lambda data: edit(data.setdefault(self._table, {})))
+
+    def _change_all(self, edit: Any) -> None:
         if self.path is None:
-            edit(self._load().setdefault(self._table, {}))
+            edit(self._load())
             return
         import filelock
 
@@ -183,12 +225,13 @@ class LocalState:
             with filelock.FileLock(lock, timeout=5, mode=0o600):
                 self._data = None
                 data = self._load()
-                edit(data.setdefault(self._table, {}))
+                edit(data)
                 write_atomic(self.path, tomli_w.dumps(data).encode("utf-8"))
                 self._seen = self._stat()
 
 
 _RESETS = "resets-under-way"
+_MOVED = "keyring-names-moved"
 _REFRESHES = "refreshes-failed"
 _TEAM_VERSIONS = "team-versions"
 
@@ -207,14 +250,145 @@ def _split(key: str) -> tuple[str, str]:
 
 def with_user_settings(settings: Settings, path: Path | None) -> Settings:
     """``settings`` from the shared file, overridden by this person's ``[settings]``."""
-    if path is None or not path.is_file():
+    overrides = read_user_settings(path)
+    if not overrides:
         return settings
     try:
-        overrides = tomllib.loads(path.read_text("utf-8")).get("settings", {})
         merged = {**msgspec.to_builtins(settings), **overrides}
+        if merged.get("ca_bundle") == SYSTEM_TRUST:
+            merged.pop("ca_bundle")  # this person chose the system's trust store
         return msgspec.convert(merged, Settings)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        raise _unusable(path, exc) from None
+
+
+def read_user_settings(path: Path | None) -> dict[str, Any]:
+    """This person's ``[settings]`` (empty when there is no file)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        found = tomllib.loads(path.read_text("utf-8")).get("settings", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise _unusable(path, exc) from None
+    if not isinstance(found, dict):
+        raise _unusable(path, "[settings] is not a table")
+    return found
+
+
+def _unusable(path: Path | None, why: object) -> ConfigError:
+    return ConfigError(
+        f"{path} (your own settings) cannot be used: {why}",
+        hint="fix it or remove it; the shared config was not changed",
+    )
+
+
+# -- machine settings: this machine's facts, kept in this person's settings file -----------------
+
+#: The settings that describe this machine rather than the team's applications. Setters write
+#: them to the per-user file only; a shared config may still carry them (older versions wrote
+#: them there), and they count from there only where this person set nothing.
+MACHINE_SETTINGS = ("keyring", "keyring_timeout", "agent", "ca_bundle", "allow_plaintext_keyring")
+MachineSetting = Literal[
+    "keyring", "keyring_timeout", "agent", "ca_bundle", "allow_plaintext_keyring"
+]
+#: ``ca_bundle`` in the per-user file meaning "the system's trust store", overriding a shared path.
+SYSTEM_TRUST = "system"
+SettingOrigin = Literal["yours", "config", "default"]
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where one machine setting's value comes from: this person's file, the shared config (which
+    a teammate may have written for their own machine) or credenza's default."""
+
+    name: str
+    value: Any
+    origin: SettingOrigin
+    path: Path | None
+
+    def describe(self) -> str:
+        """``keyring = "file"`` from the shared config /x/credenza.toml, in the user's words."""
+        where = {
+            "yours": f"your own settings {self.path}",
+            "config": f"the shared config {self.path}",
+            "default": "credenza's default",
+        }[self.origin]
+        return f"{self.name} = {_toml_value(self.value)} (from {where})"
+
+
+def machine_setting_sources(
+    shared: Settings, config_path: Path, user_path: Path | None
+) -> dict[str, SettingSource]:
+    """Each machine setting's value and origin. A shared value equal to the default counts as
+    the default: it changes nothing, so nobody needs telling where it came from."""
+    mine = read_user_settings(user_path)
+    default = Settings()
+    sources: dict[str, SettingSource] = {}
+    for name in MACHINE_SETTINGS:
+        if name in mine:
+            sources[name] = SettingSource(name, mine[name], "yours", user_path)
+        elif getattr(shared, name) != getattr(default, name):
+            sources[name] = SettingSource(name, getattr(shared, name), "config", config_path)
+        else:
+            sources[name] = SettingSource(name, getattr(default, name), "default", None)
+    return sources
+
+
+def set_user_settings(path: Path, **values: Any) -> None:
+    """Write ``values`` into this person's ``[settings]`` (None removes one), under a lock, the
+    file read afresh and written atomically; the shared config is never touched."""
+    import filelock
+
+    from credenza.config.store import private_directory, write_atomic
+
+    private_directory(path.parent)
+    lock = path.with_name(path.name + ".lock")
+    try:
+        with filelock.FileLock(lock, timeout=5, mode=0o600):
+            data: dict[str, Any] = {}
+            if path.is_file():
+                try:
+                    data = tomllib.loads(path.read_text("utf-8"))
+                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                    raise _unusable(path, exc) from None
+            section = data.get("settings")
+            if not isinstance(section, dict):
+                section = data["settings"] = {}
+            for name, value in values.items():
+                if value is None:
+                    section.pop(name, None)
+                else:
+                    section[name] = value
+            # The merged result must load, so a bad value never leaves an unusable file.
+            check = {key: value for key, value in section.items() if key != "ca_bundle"}
+            msgspec.convert(check, Settings)
+            write_atomic(path, tomli_w.dumps(data).encode("utf-8"))
+    except filelock.Timeout:
         raise ConfigError(
-            f"{path} (your own settings) cannot be used: {exc}",
-            hint="fix it or remove it; the shared config was not changed",
+            f"{path} (your own settings) is locked by another credenza", hint="try again"
         ) from None
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"not saved: {exc}", hint="nothing was changed") from None
+
+
+def _toml_value(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
+
+
+def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | None) -> None:
+    """A ``ca_bundle`` that is no file here is a config error naming where it was set and, when
+    the shared config set it (a teammate's path), the command that overrides it for this person."""
+    value = settings.ca_bundle
+    if value is None or os.path.isfile(os.path.expanduser(value)):
+        return
+    source = machine_setting_sources(settings, config_path, user_path)["ca_bundle"]
+    if source.origin == "config":
+        raise ConfigError(
+            f"{source.describe()}: no such file on this machine",
+            hint="point it at your own copy for yourself with `credenza settings set ca_bundle "
+            "PATH`, or use the system's trust store: `credenza settings set ca_bundle system`",
+        )
+    raise ConfigError(
+        f"{source.describe()}: no such file (a PEM file of CA certificates)",
+        hint="fix the path with `credenza settings set ca_bundle PATH`",
+    )

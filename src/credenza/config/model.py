@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,6 +31,7 @@ Rotation = Literal["cutover", "overlap"]
 CONFIG_VERSION = 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
 
 
 # Cached: every record decoded is checked again, and a provider's 10,000 applications repeat
@@ -126,8 +126,11 @@ class CatalogueApi(msgspec.Struct, kw_only=True, omit_defaults=True):
     environment: str = "production"
     target: ContractTarget = "api"
     apis: list[str] = []  # an API group's member APIs
-    terms: str | None = None
+    terms: str | None = None  # the terms and conditions: their URL, or their text
     tiers: list[CatalogueTier] = []
+    # Anypoint: the client provider (identity provider) the instance takes clients from; an
+    # application requesting access must use the same one.
+    client_provider: str | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -139,6 +142,33 @@ class CatalogueApi(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def tier(self, name: str | None) -> CatalogueTier | None:
         return next((t for t in self.tiers if t.name == name), None)
+
+
+# What credenza can check itself, per item of a provider's production checklist:
+#   owners       two application owners named (Chorus: "each application must have at least two")
+#   callback     the one callback URL set where a grant redirects, and not a placeholder
+#   registered   a production contract (registration) for each API the application uses
+#   terms        the terms accepted for every production contract
+#   contracts    every production contract approved
+#   credentials  production credentials received (a client_id recorded for production)
+#   scopes       no scope asked of the provider that it has not granted yet
+ChecklistCheck = Literal[
+    "owners", "callback", "registered", "terms", "contracts", "credentials", "scopes"
+]
+
+
+class ChecklistSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A provider's production checklist: checks credenza makes, and steps a person confirms
+    (`credenza app check APP ITEM`), in the provider's own words."""
+
+    checks: list[ChecklistCheck] = []
+    manual: list[str] = []
+
+    def __post_init__(self) -> None:
+        if len(set(self.checks)) != len(self.checks) or len(set(self.manual)) != len(self.manual):
+            raise ValueError("@checklist: an item is listed twice")
+        if any(not item.strip() or not item.isprintable() for item in self.manual):
+            raise ValueError("@checklist: a manual item must be printable text")
 
 
 class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -159,6 +189,8 @@ class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     errors_file: str | None = None
     environments: dict[str, ProviderEnvironment] = {}
     catalogue: list[CatalogueApi] = []
+    # The provider's own production checklist, when it is not the shipped profile's.
+    checklist: ChecklistSpec | None = None
 
     def __post_init__(self) -> None:
         _check_urls(self, "portal_url", "admin_url")
@@ -175,6 +207,10 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
 
     client_id: str
     scopes: tuple[str, ...] = ()  # a tuple: see Application.apis
+    # Asked of the provider, not granted yet (NewVoiceMedia adds a scope to existing credentials
+    # through the account manager): never sent, since an ungranted scope fails every token call
+    # with invalid_scope; `env edit --grant-scope S` moves one into ``scopes``.
+    requested_scopes: tuple[str, ...] = ()
     auth_method: AuthMethod | None = None
     audience: str | None = None
     resource: str | None = None
@@ -195,6 +231,7 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
         if not self.client_id.strip() or self.client_id != self.client_id.strip():
             raise ValueError("@client_id: must not be empty or start or end with a space")
         _check_scopes(self.scopes)
+        _check_scopes(self.requested_scopes)
         for key in self.extra_params:
             if not key.strip():
                 raise ValueError("@extra_params: a parameter name must not be empty")
@@ -217,11 +254,29 @@ class Contract(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     requested_at: datetime | None = None
     decided_at: datetime | None = None
     terms_accepted_at: datetime | None = None
+    # The terms accepted: their URL, or their text (from the catalogue, or given at the request).
+    terms: str | None = None
 
     @property
     def covered_apis(self) -> list[str]:
         """The APIs this contract grants access to: its own, and those of its group."""
         return [self.api, *self.apis]
+
+
+PortalRole = Literal["developer", "administrator", "owner"]
+
+
+class PortalMember(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A person in the provider's portal for this application: not an API credential (Telenor's
+    ConnectID developers, invited by the company's Min Bedrift administrators)."""
+
+    who: str
+    role: PortalRole = "developer"
+    identity: str | None = None  # the login they use there: "ConnectID", "Min Bedrift", ...
+
+    def __post_init__(self) -> None:
+        if not self.who.strip() or self.who != self.who.strip():
+            raise ValueError("@who: must not be empty or start or end with a space")
 
 
 class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -244,6 +299,12 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     default_environment: str | None = None
     environments: dict[str, Environment] = {}
     contracts: tuple[Contract, ...] = ()  # a tuple: see apis
+    # The provider's manual checklist steps a person confirmed, and when (item -> time).
+    checked: dict[str, datetime] = {}
+    # The people in the provider's portal, by role (who invites whom differs by provider).
+    members: tuple[PortalMember, ...] = ()
+    # Anypoint: the client provider the application's credentials come from.
+    client_provider: str | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -265,9 +326,11 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
     retry_attempts: int = 3
     token_skew_seconds: int = 60
     keyring_timeout: float = 5.0
-    # "auto": the desktop keyring (Secret Service, Keychain, Credential Manager); "file": the
-    # built-in encrypted file keyring, for machines without one.
-    keyring: Literal["auto", "file"] = "auto"
+    # "system" (older versions wrote "auto"): the desktop keyring (Secret Service, Keychain,
+    # Credential Manager); "file": the built-in encrypted file keyring, for machines without one.
+    # This and keyring_timeout, agent, ca_bundle and allow_plaintext_keyring are this machine's
+    # facts: setters write them to the per-user settings file (config/local.py), never here.
+    keyring: Literal["auto", "system", "file"] = "auto"
     # "auto": `credenza token` and the dashboard start the agent when none runs.
     agent: Literal["auto", "off"] = "auto"
     allow_plaintext_keyring: bool = False
@@ -292,8 +355,8 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
             raise ValueError("@expiry_warning_days: must be between 0 and 3650 (days)")
         if self.rotation_days is not None and self.rotation_days < 1:
             raise ValueError("@rotation_days: must be 1 or more (days)")
-        if self.ca_bundle is not None and not os.path.isfile(os.path.expanduser(self.ca_bundle)):
-            raise ValueError("@ca_bundle: no such file (a PEM file of CA certificates)")
+        # A missing ca_bundle is refused where a client is made (Context), not here: a path from
+        # a teammate's machine must not stop the offline commands, nor this person's override.
 
 
 _STORE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -330,11 +393,31 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The whole config file."""
 
     version: int = CONFIG_VERSION
+    # This config's identity: every keyring entry, cached token and local state of it is kept
+    # under it. Random, written into the file at first use (so a moved config keeps its
+    # secrets); a copy of the file is the same workspace. None: not given one yet.
+    workspace: str | None = None
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
     # Set: every client secret and key lives in the team's store, not in a keyring.
     team: Team | None = None
+
+    def __post_init__(self) -> None:
+        if self.workspace is not None and not _WORKSPACE_ID.match(self.workspace):
+            raise ValueError(
+                "@workspace: not a workspace id (16 to 64 letters, digits, - or _, starting with "
+                "a letter or digit); remove the line and credenza writes a new one"
+            )
+
+
+def new_workspace_id() -> str:
+    """A new workspace id: 22 URL-safe characters (about 128 random bits), never starting with
+    ``-`` (a keyring tool would read the entry name as an option)."""
+    import secrets
+
+    first = secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    return first + secrets.token_urlsafe(16)[:21]
 
 
 # Fields whose values repeat across applications: a team's owners, a provider's endpoints.
@@ -382,6 +465,7 @@ class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     url: str | msgspec.UnsetType | None = msgspec.UNSET
     callback_url: str | msgspec.UnsetType | None = msgspec.UNSET
     grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    client_provider: str | msgspec.UnsetType | None = msgspec.UNSET
     apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     default_environment: str | msgspec.UnsetType | None = msgspec.UNSET
 
@@ -430,6 +514,8 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
     add_scopes: list[str] = []
     remove_scopes: list[str] = []
+    request_scopes: list[str] = []  # asked of the provider: waiting, never sent
+    grant_scopes: list[str] = []  # granted by the provider: from requested to scopes
     auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
     audience: str | msgspec.UnsetType | None = msgspec.UNSET
     resource: str | msgspec.UnsetType | None = msgspec.UNSET

@@ -22,7 +22,7 @@ import msgspec
 import tomli_w
 
 from credenza.config.cache import ParsedConfigCache
-from credenza.config.model import CONFIG_VERSION, Config, share_repeated_text
+from credenza.config.model import CONFIG_VERSION, Config, new_workspace_id, share_repeated_text
 from credenza.errors import (
     ConfigConflictError,
     ConfigError,
@@ -82,7 +82,7 @@ def parse_config(data: bytes, path: str = "<config>") -> tuple[Config, dict[str,
 def dump_config(config: Config, raw: dict[str, Any] | None = None) -> bytes:
     """Serialise a config to TOML, carrying over keys from ``raw`` that credenza does not know."""
     data = msgspec.to_builtins(config, builtin_types=(datetime,))
-    # Empty top-level tables are noise in a hand-editable file.
+    # Empty top-level tables are noise in a hand-editable file; TOML has no null.
     data = {key: value for key, value in data.items() if value != {} and value is not None}
     if raw:
         data = _carry_unknown(data, raw, Config)
@@ -172,6 +172,10 @@ class ConfigStore:
                 f"{self.path} changed on disk since credenza read it; your change was not saved",
                 hint="reload (run the command again, or press r in the dashboard) and redo it",
             )
+        if config.workspace is None:
+            # Every saved config carries its identity: the keyring entries of the applications
+            # it is about to hold are named by it.
+            config.workspace = new_workspace_id()
         if self._raw is None:  # loaded from the cache: the unknown keys are in the file
             self._raw = tomllib.loads(current.decode("utf-8")) if current is not None else {}
         data = dump_config(config, self._raw)

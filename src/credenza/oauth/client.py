@@ -93,6 +93,9 @@ class OAuthClient(ClientProtocol):
     async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
         return await self._run(self.plan_get_json(endpoint, url))
 
+    async def probe(self, url: str) -> Answer:
+        return await self._run(self.plan_probe(url))
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus
 
+from credenza.fastpath import shell_quote
 from credenza.oauth.untrusted import Sent, clean
 
 MASK = "****"
@@ -44,6 +44,11 @@ PLACEHOLDERS = {
     "device_code": "$DEVICE_CODE",
 }
 
+# $CLIENT_SECRET form-encoded by the shell that runs the pasted line: each byte as %XX.
+_ENCODED_SECRET = (
+    "\"$(printf %s \"$CLIENT_SECRET\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')\""
+)
+
 
 @dataclass(frozen=True)
 class Exchange:
@@ -57,6 +62,8 @@ class Exchange:
     response_headers: Mapping[str, str]
     body: bytes
     sent: Sent
+    # How client_secret_basic encoded id and secret ("rfc6749" or "raw"): the curl line follows.
+    basic_encoding: str = "rfc6749"
 
     def request_lines(self) -> list[str]:
         lines = [f"> {self.method} {self.url}"]
@@ -81,44 +88,59 @@ class Exchange:
         return [clean(line, self.sent, limit=2000) for line in lines]
 
     def curl(self) -> str:
-        """The same request as a curl command, a shell variable where each secret goes."""
-        parts = ["curl", "-X", self.method, self.url]
+        """The same request as a curl command, a shell variable where each secret goes.
+
+        Built for pasting: every word is single-quoted (a `$(...)`, backtick or `;` that a
+        config or a server put into a URL, a scope or an audience stays text) and only the
+        placeholders stand outside the quotes, in double quotes, so the shell expands them and
+        nothing else. Each piece of text is cleaned before it is quoted.
+        """
+        words = ["curl", "-g", "-X", self._quoted(self.method), self._quoted(self.url)]
         for name, value in self.request_headers.items():
             if name.lower() in _CURL_OWN:
                 continue
             if name.lower() == "authorization" and value.startswith("Basic "):
-                client_id = _basic_user(value)
-                parts += ["-u", f"{client_id}:$CLIENT_SECRET"]
+                words += ["-u", self._basic_user(value)]
             elif name.lower() == "authorization":
-                parts += ["-H", f"{name}: {value.partition(' ')[0]} $ACCESS_TOKEN"]
+                scheme = value.partition(" ")[0]
+                words += ["-H", self._quoted(f"{_title(name)}: {scheme}") + '" $ACCESS_TOKEN"']
             else:
-                parts += ["-H", f"{_title(name)}: {value}"]
+                words += ["-H", self._quoted(f"{_title(name)}: {value}")]
         for key, value in (self.form or {}).items():
+            # curl takes the name as it is (already encoded): an `@` there would read a file.
+            field = quote_plus(key)
             if key in SECRET_FIELDS:
                 placeholder = PLACEHOLDERS.get(key, "$" + key.upper())
-                parts += ["--data-urlencode", f"{key}={placeholder}"]
+                words += ["--data-urlencode", self._quoted(f"{field}=") + f'"{placeholder}"']
             else:
-                parts += ["--data-urlencode", f"{key}={value}"]
-        # Double quotes where a placeholder is, so the shell expands it; single elsewhere.
-        words = [
-            f'"{p}"' if "$" in p and not any(c in p for c in '"\\`') else shlex.quote(p)
-            for p in parts
-        ]
-        return clean(" ".join(words), self.sent, limit=None)
+                words += ["--data-urlencode", self._quoted(f"{field}={value}")]
+        return " ".join(words)
+
+    def _quoted(self, text: str) -> str:
+        return shell_quote(clean(text, self.sent, limit=None))
+
+    def _basic_user(self, value: str) -> str:
+        """curl -u's word for client_secret_basic: the id as it was sent, then the secret.
+
+        With RFC 6749 §2.3.1 encoding credenza form-encoded id and secret before Base64; curl -u
+        sends what it is given, so the line carries the id encoded, and has the shell encode the
+        secret when it is pasted: every byte as %XX, with printf, od, tr and sed (POSIX, on every
+        system that has a shell), which any form decoder reads back as the secret.
+        """
+        try:
+            decoded = base64.b64decode(value.partition(" ")[2]).decode("utf-8")
+            user = decoded.partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            user = ""
+        prefix = self._quoted(f"{user}:") if user else '"$CLIENT_ID":'
+        if self.basic_encoding == "raw":
+            return prefix + '"$CLIENT_SECRET"'
+        return prefix + _ENCODED_SECRET
 
 
 def _title(name: str) -> str:
     # httpx keeps header names lowercase; people read them as Content-Type.
     return "-".join(word.capitalize() for word in name.split("-"))
-
-
-def _basic_user(value: str) -> str:
-    try:
-        decoded = base64.b64decode(value.partition(" ")[2]).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return "$CLIENT_ID"
-    # RFC 6749 §2.3.1 form-encodes the id; curl -u sends it as typed, so decode it back.
-    return unquote_plus(decoded.partition(":")[0]) or "$CLIENT_ID"
 
 
 def _mask_header(name: str, value: str) -> str:

@@ -9,14 +9,27 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+# RFC 8252 §8.3: credenza itself connects to and listens on this for `localhost`, never asking
+# a resolver (which may answer anything for it, or for a name under it).
+LOOPBACK_LITERAL = "127.0.0.1"
+
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    """127.0.0.0/8, ::1 and exactly ``localhost`` (which credenza maps to 127.0.0.1 itself).
+
+    A name under ``.localhost`` is not: it reaches whatever a resolver answers for it.
+    """
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_localhost_subdomain(host: str) -> bool:
+    """``cb.localhost``: looks like loopback, is resolved by DNS like any other name."""
+    return host.lower().rstrip(".").endswith(".localhost")
 
 
 def origin_of(url: str) -> str:

@@ -65,7 +65,7 @@ from credenza.oauth.decoding import (
 )
 from credenza.oauth.exchange import SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
-from credenza.oauth.origins import is_loopback
+from credenza.oauth.origins import LOOPBACK_LITERAL, is_loopback
 from credenza.oauth.params import check_extra_params
 from credenza.oauth.tokens import Token, parse_token_response
 from credenza.oauth.untrusted import NOTHING, Sent, clean, parse_json
@@ -141,13 +141,15 @@ class Attempt:
     def request(
         self, client: httpx.Client | httpx.AsyncClient, settings: HttpSettings
     ) -> httpx.Request:
+        url, headers, extensions = literal_loopback(httpx.URL(self.url), self.headers)
         return client.build_request(
             self.method,
-            self.url,
-            headers=self.headers,
+            url,
+            headers=headers,
             data=self.form,
             content=self.body,
             timeout=self.timeout(settings),
+            extensions=extensions,
         )
 
     def reader(self, response: httpx.Response, settings: HttpSettings) -> BodyReader:
@@ -159,6 +161,19 @@ class Attempt:
         return Answer(
             response.status_code, response.headers, body, self.sent, response.request.headers
         )
+
+
+def literal_loopback(
+    url: httpx.URL, headers: dict[str, str]
+) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """RFC 8252 §8.3: ``localhost`` is connected to as 127.0.0.1, never looked up (a resolver
+    may answer anything for it); the Host header, and for https the SNI name the certificate
+    is checked against, stay ``localhost``. Every request of both drivers is built here."""
+    if url.host != "localhost":
+        return url, headers, {}
+    headers = {**headers, "Host": url.netloc.decode("ascii")}
+    extensions: dict[str, Any] = {"sni_hostname": "localhost"} if url.scheme == "https" else {}
+    return url.copy_with(host=LOOPBACK_LITERAL), headers, extensions
 
 
 @dataclass(frozen=True)
@@ -510,6 +525,12 @@ class ClientProtocol:
             raise InvalidResponseError(f"the {what} {show_url(url)} did not answer with JSON")
         return data
 
+    def plan_probe(self, url: str) -> Plan[Answer]:
+        """A HEAD without credentials (`credenza doctor`): is the endpoint there, and what time
+        does its ``Date`` header say. Any status is an answer; a redirect is refused as always."""
+        check_endpoint(url, "token endpoint")
+        return (yield from self.plan_exchange("token", "HEAD", url, headers={}))
+
     # -- one call: the request, its retries and its deadline ------------------------------------
 
     def _plan_call(
@@ -544,6 +565,7 @@ class ClientProtocol:
                 profile=credentials.profile,
                 sent=sent,
                 tls=tls,
+                basic_encoding=credentials.basic_auth_encoding,
             )
         )
 
@@ -558,6 +580,7 @@ class ClientProtocol:
         profile: Profile = GENERIC,
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
+        basic_encoding: str = "rfc6749",
         body: bytes | None = None,
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
@@ -581,6 +604,7 @@ class ClientProtocol:
                             dict(reply.headers),
                             reply.body,
                             sent,
+                            basic_encoding,
                         )
                     )
                 if reply.status in (429, 503):

@@ -34,6 +34,7 @@ class CatalogueEntry:
     apis: tuple[str, ...]
     terms: str | None
     tiers: tuple[tuple[str, bool, int], ...]  # (name, auto-approved, rank)
+    client_provider: str | None = None  # Anypoint: applications must use the same one
 
     @classmethod
     def of(cls, api: CatalogueApi) -> CatalogueEntry:
@@ -47,6 +48,7 @@ class CatalogueEntry:
             apis=tuple(api.apis),
             terms=api.terms,
             tiers=tuple((t.name, t.auto_approve, t.rank) for t in api.tiers),
+            client_provider=api.client_provider,
         )
 
 

@@ -57,6 +57,9 @@ class Profile:
     # The body of a 200 that confirms a logout by GET + Bearer (the Telenor seed's "OK!");
     # anything else, an HTML page above all, is not a confirmation.
     logout_answer: str = "OK!"
+    # What using one of the provider's APIs means for the application's records (Chorus's Line
+    # Test API answers only for the organisation name registered), by API name.
+    api_notes: dict[str, str] = field(default_factory=dict)
 
     def explain(self, endpoint: str, status: int, code: str | None) -> ErrorExplanation | None:
         """The provider's own explanation of a numbered error code at one endpoint and status."""
@@ -111,6 +114,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         logout_answer=str(data.get("logout_answer", GENERIC.logout_answer)),
         reset=_reset_text(data.get("reset", {})),
         client_id_fixed=bool(data.get("client_id_fixed", False)),
+        api_notes={str(k): str(v) for k, v in data.get("api_notes", {}).items()},
     )
     if provider is None:
         return profile
@@ -145,6 +149,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         logout_answer=profile.logout_answer,
         reset=profile.reset,
         client_id_fixed=profile.client_id_fixed,
+        api_notes=profile.api_notes,
     )
 
 

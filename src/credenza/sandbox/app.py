@@ -403,10 +403,11 @@ def create_app(
         # and never redirect (an open redirector otherwise).
         if client is None:
             return pages.error_page("Unknown application", "No application has this client_id.")
-        if redirect_uri not in client.redirect_uris:
+        if not client.accepts_redirect(redirect_uri):
             return pages.error_page(
                 "Redirect URI not registered",
-                "The redirect_uri does not exactly match the one registered for this application.",
+                "The redirect_uri does not match one registered for this application (on "
+                "loopback, any port is accepted).",
             )
         state_param = params.get("state")
 

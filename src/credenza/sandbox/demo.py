@@ -113,12 +113,14 @@ def build_demo(
     seed: int | None = None,
     port: int = 0,
     pipedrive_callback: str = PIPEDRIVE_CALLBACK,
+    live_tokens: bool = True,
 ) -> Demo:
     """Start a sandbox on a loopback port and fill a workspace in ``directory`` against it.
 
     ``clock``, ``seed`` and ``port`` make a demo repeat exactly (snapshot tests, screenshots);
     ``pipedrive_callback`` is where its sign-in listens (tests give a free port: the fixed one
-    may be taken by a demo someone has open).
+    may be taken by a demo someone has open). ``live_tokens``: the demo opens with a few tokens
+    counting down (tests of the token keys start without them).
     """
     state = SandboxState(token_ttl=120, seed=seed)
     if clock is not None:
@@ -131,14 +133,16 @@ def build_demo(
         workspace = Workspace(
             store=ConfigStore(config_path), secrets=secrets, clock=clock or utc_now
         )
-        _populate(workspace, server, pipedrive_callback)
+        _populate(workspace, server, pipedrive_callback, live_tokens=live_tokens)
     except BaseException:
         server.stop()
         raise
     return Demo(workspace=workspace, server=server, config_path=config_path)
 
 
-def _populate(workspace: Workspace, server: SandboxServer, pipedrive_callback: str) -> None:
+def _populate(
+    workspace: Workspace, server: SandboxServer, pipedrive_callback: str, *, live_tokens: bool
+) -> None:
     state = server.state
     issuer = server.issuer
     for key, profile, name in PROVIDERS:
@@ -300,7 +304,12 @@ def _populate(workspace: Workspace, server: SandboxServer, pipedrive_callback: s
         telenor, "production", register(telenor, "production", scope="sms:send", token_ttl=150)
     )
 
-    asyncio.run(_contracts(workspace, chorus, anypoint))
+    # Telenor's portal people are not API credentials: an administrator invites developers.
+    workspace.applications.set_member(telenor, "kari@example.no", "administrator", "Min Bedrift")
+    workspace.applications.set_member(telenor, "ola@example.no", "developer", "ConnectID")
+
+    live = [(telenor, "production"), (chorus, "sandbox"), (anypoint, "production")]
+    asyncio.run(_contracts(workspace, chorus, anypoint, live=live if live_tokens else []))
 
 
 # (application, environment, API or group, instance, SLA tier, then decided as). Together they show
@@ -318,9 +327,14 @@ CONTRACTS: list[tuple[str, str, str, str, str, ContractStatus | None]] = [
 ]
 
 
-async def _contracts(workspace: Workspace, chorus: str, anypoint: str) -> None:
+async def _contracts(
+    workspace: Workspace, chorus: str, anypoint: str, *, live: list[tuple[str, str]]
+) -> None:
+    """The contracts, then a few tokens, so the Tokens section opens counting down."""
     applications = {"chorus": chorus, "anypoint": anypoint}
     try:
+        for app_id, env in live:
+            await workspace.tokens.fetch(app_id, env)
         for app, env, api, instance, tier, then in CONTRACTS:
             contract = await workspace.contracts.request_access(
                 applications[app],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import random
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -104,6 +106,35 @@ class Client:
     jwks: dict[str, Any] | None = None
     tls_client_auth_subject_dn: str | None = None
     tls_client_auth_san_dns: str | None = None
+
+    def accepts_redirect(self, uri: str) -> bool:
+        """An exact match, or (RFC 8252 §7.3) a registered loopback redirect on any port."""
+        if uri in self.redirect_uris:
+            return True
+        given = urlsplit(uri)
+        if given.scheme != "http" or not _loopback_name(given.hostname):
+            return False
+        try:
+            given.port  # noqa: B018 - a port that is not one raises here
+        except ValueError:
+            return False
+        return any(
+            (parts := urlsplit(registered)).scheme == "http"
+            and _loopback_name(parts.hostname)
+            and (parts.hostname, parts.path, parts.query, parts.fragment)
+            == (given.hostname, given.path, given.query, given.fragment)
+            for registered in self.redirect_uris
+        )
+
+
+def _loopback_name(host: str | None) -> bool:
+    """127.0.0.0/8, ::1, or localhost: where a native app listens on a port of its choosing."""
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass

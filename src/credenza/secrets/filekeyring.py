@@ -26,10 +26,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from credenza.children import PASSPHRASE
 from credenza.errors import KeyringLockedError, NoKeyringError, SecretStoreError
 from credenza.secrets.backend import Backend
 
-PASSPHRASE_VARIABLE = "CREDENZA_KEYRING_PASSPHRASE"
+PASSPHRASE_VARIABLE = PASSPHRASE
 FORMAT = 1
 # scrypt at N=2^17, r=8 (128 MiB, about 0.5 s): the cost OWASP recommends for scrypt.
 DEFAULT_COST = 2**17

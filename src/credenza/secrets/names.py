@@ -1,6 +1,10 @@
 """Every keyring entry name credenza uses: one builder per kind, so no caller spells one by hand.
 
-All entries live under the keyring service ``credenza``; the username is a path:
+All entries live under the keyring service ``credenza``; the username is a path, led by the id
+of the workspace (the config file's ``workspace`` key) the entry belongs to, so that two configs
+with the same application and environment names never share an entry:
+
+- ``{workspace}/{name}``              every name below, in one workspace (``in_workspace``)
 
 - ``{app}/{env}/client_secret``       the client secret (JSON: secret and the origin it is bound to)
 - ``{app}/{env}/pending_secret``      a secret the provider issued, kept until a reset finishes
@@ -11,12 +15,20 @@ All entries live under the keyring service ``credenza``; the username is a path:
                                       entry, so a rotated refresh token replaces the old at once)
 - ``providers/{key}/admin_token``     a sandbox provider's admin token
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
+
+Before workspace ids the names had no ``{workspace}/`` part; a workspace moves its own entries
+from those names once (services/migration.py).
 """
 
 from __future__ import annotations
 
 SERVICE = "credenza"
 _TOKEN = "token:"
+
+
+def in_workspace(workspace_id: str, name: str) -> str:
+    """The full keyring username of ``name`` in one workspace: ``workspace/app/env/kind``."""
+    return f"{workspace_id}/{name}"
 
 
 def entry_name(application_id: str, environment: str, kind: str) -> str:
@@ -57,3 +69,8 @@ def admin_token(provider_key: str) -> str:
 def chunk(name: str, generation: str, number: int) -> str:
     """One chunk of a split value; generation "" is the old, unversioned layout (``name#1``)."""
     return f"{name}#{generation}.{number}" if generation else f"{name}#{number}"
+
+
+#: An entry that never holds anything: `credenza doctor` reads it to check that the keyring is
+#: unlocked and to time a read, without reading a secret.
+DOCTOR_PROBE = "doctor/probe"

@@ -29,7 +29,7 @@ from credenza.secrets.backend import Backend
 from credenza.secrets.masking import Secret
 from credenza.secrets.oskeyring import GET_A_KEYRING
 
-KeyringKind = Literal["auto", "file"]
+KeyringKind = Literal["auto", "system", "file"]
 T = TypeVar("T")
 
 # A long value is stored as numbered chunks plus a header under the entry's own name:
@@ -80,9 +80,13 @@ class SecretStore:
         allow_plaintext: bool = False,
         warn: Callable[[str], None] | None = None,
         keyring: KeyringKind = "auto",
+        keyring_from_config: str | None = None,
         memory_fallback: bool = False,
     ) -> None:
         self._backend = backend
+        # Where ``keyring = "file"`` came from when the shared config set it (a teammate's
+        # choice for their machine): a failure then says so, and how to choose for oneself.
+        self.keyring_from_config = keyring_from_config
         # With a team store the secrets are not here: a machine without a usable keyring (a CI
         # runner) keeps this run's tokens in memory instead of failing (said once, on stderr).
         self.memory_fallback = memory_fallback
@@ -91,6 +95,62 @@ class SecretStore:
         self.allow_plaintext = allow_plaintext
         self.keyring = keyring
         self._warn = warn or (lambda message: None)
+        # A workspace's view (``within``): the store it shares a keyring with, the workspace id,
+        # and what runs once before its first entry is touched (moving legacy entries).
+        self._root: SecretStore = self
+        self._workspace: Callable[[], str] | None = None
+        self._prepare: Callable[[], None] | None = None
+        self._prepared = False
+        self._preparing = False
+        self._prepare_lock = threading.RLock()
+
+    def within(
+        self, workspace: Callable[[], str], *, prepare: Callable[[], None] | None = None
+    ) -> SecretStore:
+        """This keyring as one workspace sees it: every name ``n`` given to the view is the
+        entry ``{workspace()}/n`` (names.in_workspace), so no caller spells a workspace by hand.
+
+        ``workspace`` is asked at every call (it may raise: a config that cannot be given an id);
+        ``prepare`` runs once, before the view's first entry is read or written, and again at the
+        next call if it failed. A view of a view is a view of the unscoped keyring.
+        """
+        view = SecretStore(
+            timeout=self.timeout,
+            allow_plaintext=self.allow_plaintext,
+            warn=self._warn,
+            keyring=self.keyring,
+        )
+        view._root = self._root
+        view._workspace = workspace
+        view._prepare = prepare
+        return view
+
+    @property
+    def unscoped(self) -> SecretStore:
+        """The keyring without a workspace: the names as given (this store, or the one a view
+        was made from)."""
+        return self._root
+
+    @property
+    def workspace_id(self) -> str | None:
+        """The workspace this view's entries belong to; None for the unscoped keyring."""
+        return None if self._workspace is None else self._workspace()
+
+    def entry(self, name: str) -> str:
+        """The full keyring username of ``name`` as this store reads and writes it."""
+        if self._workspace is None:
+            return name
+        workspace = self._workspace()
+        if not self._prepared and self._prepare is not None:
+            with self._prepare_lock:  # another thread waits for the one moving entries
+                if not self._prepared and not self._preparing:
+                    self._preparing = True  # its own calls (this thread) pass through
+                    try:
+                        self._prepare()
+                        self._prepared = True
+                    finally:
+                        self._preparing = False
+        return names.in_workspace(workspace, name)
 
     @property
     def backend(self) -> Backend:
@@ -121,6 +181,38 @@ class SecretStore:
 
     def set_raw(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, read it back, and fail loudly if it did not stick."""
+        self._root._set(self.entry(name), value)
+
+    def get_raw(self, name: str) -> str | None:
+        return self.get_many([name])[name]
+
+    def get_many(self, entries: Iterable[str]) -> dict[str, str | None]:
+        """Several entries in as few keyring calls as the backend allows (two on Secret Service)."""
+        wanted = list(dict.fromkeys(entries))
+        if not wanted:
+            return {}
+        full = {name: self.entry(name) for name in wanted}
+        found = self._root._get_many(list(full.values()))
+        return {name: found[entry] for name, entry in full.items()}
+
+    def delete_raw(self, name: str, *, header_last: bool = False) -> None:
+        """Delete an entry and its chunks. Normally the header first (a kill leaves the value
+        missing, never a mix); ``header_last``: the chunks first, so that a kill leaves the
+        header, which ``chunked`` finds and a repeat deletes (for a value kept elsewhere already:
+        its chunks are never left behind unreachable)."""
+        self._root._delete(self.entry(name), header_last=header_last)
+
+    def chunked(self, entries: Iterable[str]) -> set[str]:
+        """Which of these entries are chunked (a header), readable or not."""
+        full = {self.entry(name): name for name in dict.fromkeys(entries)}
+        if not full:
+            return set()
+        found = self._root._batched(self._ready(), list(full))
+        return {full[entry] for entry, value in found.items() if _parse_header(value) is not None}
+
+    # -- full names (the root store only) -----------------------------------------------------
+
+    def _set(self, name: str, value: str) -> None:
         backend = self._ready()
         previous = _parse_header(self._call(backend.get, name))
         limit = backend.max_chars
@@ -137,21 +229,14 @@ class SecretStore:
             self._call(backend.set, name, header, secret=value)
         if previous is not None:
             self._delete_chunks(backend, name, previous)
-        if self.get_raw(name) != value:
+        if self._get_many([name])[name] != value:
             raise UnsafeKeyringError(
                 f"the keyring ({backend.label}) accepted the secret but does not give it "
                 "back; nothing usable was stored",
                 hint=GET_A_KEYRING,
             )
 
-    def get_raw(self, name: str) -> str | None:
-        return self.get_many([name])[name]
-
-    def get_many(self, entries: Iterable[str]) -> dict[str, str | None]:
-        """Several entries in as few keyring calls as the backend allows (two on Secret Service)."""
-        wanted = list(dict.fromkeys(entries))
-        if not wanted:
-            return {}
+    def _get_many(self, wanted: list[str]) -> dict[str, str | None]:
         backend = self._ready()
         found = self._batched(backend, wanted)
         headers = {
@@ -195,12 +280,14 @@ class SecretStore:
             found.update(self._call(backend.get_many, wanted[start : start + size]))
         return found
 
-    def delete_raw(self, name: str) -> None:
+    def _delete(self, name: str, *, header_last: bool = False) -> None:
         backend = self._ready()
         header = _parse_header(self._call(backend.get, name))
+        if header is not None and header_last:
+            self._delete_chunks(backend, name, header)
         # The header first: without it the chunks are unreachable, so a kill leaves "missing".
         self._call(backend.delete, name)
-        if header is not None:
+        if header is not None and not header_last:
             self._delete_chunks(backend, name, header)
 
     def _delete_chunks(self, backend: Backend, name: str, header: _Header) -> None:
@@ -210,12 +297,16 @@ class SecretStore:
     # -- backend choice -----------------------------------------------------------------------
 
     def _ready(self) -> Backend:
+        if self._root is not self:
+            return self._root._ready()
         if self._impl is None:
             try:
                 backend = self._resolve()
                 backend.prepare()
             except (NoKeyringError, UnsafeKeyringError) as refused:
                 if not self.memory_fallback:
+                    if self.keyring == "file" and self.keyring_from_config is not None:
+                        raise self._not_yours(refused) from None
                     raise
                 from credenza.keyring_memory import MemoryKeyring
                 from credenza.secrets.oskeyring import OsKeyring
@@ -225,8 +316,22 @@ class SecretStore:
                     "memory for this run only"
                 )
                 backend = OsKeyring(MemoryKeyring())
+            except SecretStoreError as exc:
+                if self.keyring == "file" and self.keyring_from_config is not None:
+                    raise self._not_yours(exc) from None
+                raise
             self._impl = backend
         return self._impl
+
+    def _not_yours(self, error: SecretStoreError) -> SecretStoreError:
+        """The error of a file keyring someone else chose in the shared config: its source, and
+        the one command that makes the choice this person's own."""
+        return type(error)(
+            f'{error.message}; keyring = "file" comes from the shared config '
+            f"{self.keyring_from_config}, not from your own settings",
+            hint="run `credenza keyring use system` to use your desktop keyring (kept in your "
+            "own settings; the shared config stays as it is)",
+        )
 
     def _resolve(self) -> Backend:
         from credenza.secrets import oskeyring
@@ -240,7 +345,11 @@ class SecretStore:
         if self.keyring == "file":
             from credenza.secrets.filekeyring import FileKeyring
 
-            return FileKeyring.default()
+            file = FileKeyring.default()
+            if self.keyring_from_config is not None and not file.path.exists():
+                # Never create a file keyring (asking a new passphrase) on a teammate's say-so.
+                raise NoKeyringError(f"this machine has no encrypted file keyring ({file.path})")
+            return file
         if not oskeyring.chosen_by_user() and sys.platform.startswith(("linux", "freebsd")):
             from credenza.secrets.secretservice import SecretServiceKeyring
 
@@ -261,8 +370,9 @@ class SecretStore:
             except BaseException as exc:
                 outcome["error"] = exc
 
-        label = self._impl.label if self._impl is not None else "keyring"
-        hint = self._impl.unlock_hint if self._impl is not None else GET_A_KEYRING
+        impl = self._root._impl
+        label = impl.label if impl is not None else "keyring"
+        hint = impl.unlock_hint if impl is not None else GET_A_KEYRING
         # A daemon thread, so a keyring stuck on an unlock prompt cannot keep credenza alive.
         worker = threading.Thread(target=run, name="credenza-keyring", daemon=True)
         worker.start()

@@ -1,4 +1,5 @@
-"""Applications: add, edit, remove; typed changes checked by the loader's own rules."""
+"""Applications: add, edit, remove, their portal members; typed changes checked by the loader's
+own rules."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from collections.abc import Callable
 
 import msgspec
 
-from credenza.config.model import Application, ApplicationChange, Config, apply_change, slugify
+from credenza.config.model import (
+    Application,
+    ApplicationChange,
+    Config,
+    PortalMember,
+    PortalRole,
+    apply_change,
+    slugify,
+)
 from credenza.errors import ValidationError
 from credenza.services.context import Context, find_application
 
@@ -93,6 +102,47 @@ class Applications:
         for environment in removed.environments:
             self._forget(removed.id, environment)
         return removed
+
+    def notes(self, ref: str) -> list[str]:
+        """What the provider says the application's APIs mean for its records, e.g. Chorus's
+        Line Test API: one application per organisation name that owns lines."""
+        from credenza.providers.profiles import resolve_profile
+
+        application = self.get(ref)
+        provider = self._context.config.providers.get(application.provider or "")
+        notes = resolve_profile(application.provider, provider).api_notes
+        return [f"{api}: {notes[api]}" for api in application.apis if api in notes]
+
+    def set_member(
+        self, ref: str, who: str, role: PortalRole = "developer", identity: str | None = None
+    ) -> PortalMember:
+        """Record a person of the provider's portal (replacing their earlier role)."""
+        try:
+            member = PortalMember(who=who, role=role, identity=identity or None)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(str(exc).lstrip("@"), hint="nothing was changed") from None
+
+        def put(config: Config) -> PortalMember:
+            application = find_application(config, ref)
+            others = [m for m in application.members if m.who.casefold() != who.casefold()]
+            application.members = (*others, member)
+            return member
+
+        return self._context.mutate(put)
+
+    def remove_member(self, ref: str, who: str) -> PortalMember:
+        def drop(config: Config) -> PortalMember:
+            application = find_application(config, ref)
+            found = [m for m in application.members if m.who.casefold() == who.casefold()]
+            if not found:
+                raise ValidationError(
+                    f"{who!r} is not a portal member of {application.name}",
+                    hint=f"see them with `credenza app show {application.id}`",
+                )
+            application.members = tuple(m for m in application.members if m not in found)
+            return found[0]
+
+        return self._context.mutate(drop)
 
 
 def _named(config: Config, name: str) -> Application | None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlsplit
 
-from credenza.config.model import Application, Contract
+from credenza.config.model import Application, ChecklistCheck, ChecklistSpec, Config, Contract
+from credenza.errors import ValidationError
 from credenza.services.context import Context
 
+CALLBACK = "a real callback URL"
 PLACEHOLDER_HOSTS = ("localhost", "example.com", "example.org", "example.net")
+
+
+# Where a provider says nothing of its own (profiles.toml [NAME.checklist]).
+GENERIC = ChecklistSpec(checks=["callback", "registered", "terms", "contracts"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +24,8 @@ class ChecklistItem:
     label: str
     ok: bool
     detail: str
+    # A step a person confirms (`credenza app check`), not one credenza checks itself.
+    manual: bool = False
 
 
 def is_placeholder_url(url: str) -> bool:
@@ -47,8 +57,52 @@ class Checklist:
         self._context = context
 
     def items(self, app_ref: str) -> list[ChecklistItem]:
-        """What the seeds require before production: owners, callback, contracts, terms."""
-        return checklist(self._context.application(app_ref))
+        """What the application's provider requires before production, in its own words."""
+        application = self._context.application(app_ref)
+        return checklist(application, spec_for(self._context.config, application.provider))
+
+    def confirm(self, app_ref: str, item: str, *, done: bool = True) -> str:
+        """Mark a manual step (by its words, or its number in ``items``) done or not done;
+        returns the step's words. A step credenza checks itself cannot be marked."""
+        items = self.items(app_ref)
+        chosen = None
+        if item.isdigit() and 1 <= int(item) <= len(items):
+            chosen = items[int(item) - 1]
+        else:
+            chosen = next((i for i in items if i.label.casefold() == item.casefold()), None)
+        steps = [i.label for i in items if i.manual]
+        if chosen is None:
+            raise ValidationError(
+                f"no checklist item {item!r}",
+                hint=f"steps you confirm: {'; '.join(steps)}"
+                if steps
+                else "this provider's "
+                "checklist has no step to confirm: credenza checks every item itself",
+            )
+        if not chosen.manual:
+            raise ValidationError(
+                f"credenza checks {chosen.label!r} itself ({chosen.detail or 'see app show'})",
+                hint="change what it checks (owners, callback URL, contracts) instead",
+            )
+        now = self._context.clock()
+
+        def mark(config: Config) -> None:
+            from credenza.services.context import find_application
+
+            application = find_application(config, app_ref)
+            checked = dict(application.checked)
+            if done:
+                checked[chosen.label] = now
+            else:
+                checked.pop(chosen.label, None)
+            application.checked = checked
+
+        self._context.mutate(mark)
+        return chosen.label
+
+    def callback(self, app_ref: str) -> ChecklistItem:
+        """Whether the application's callback URL is a real one (see ``callback_item``)."""
+        return callback_item(self._context.application(app_ref))
 
 
 def _production_contracts(application: Application) -> list[Contract]:
@@ -64,14 +118,8 @@ def _production_contracts(application: Application) -> list[Contract]:
     ]
 
 
-def checklist(application: Application) -> list[ChecklistItem]:
-    items = [
-        ChecklistItem(
-            "two application owners",
-            len(application.owners) >= 2,
-            f"{len(application.owners)} named" if application.owners else "none named",
-        )
-    ]
+def callback_item(application: Application) -> ChecklistItem:
+    """The one callback URL: set where a grant redirects, and a real one (not a placeholder)."""
     redirect_grants = {"authorization_code", "implicit"} & set(application.grant_types)
     if application.callback_url:
         placeholder = is_placeholder_url(application.callback_url)
@@ -84,41 +132,123 @@ def checklist(application: Application) -> list[ChecklistItem]:
             detail += " (loopback: `credenza login` signs in here)"
         elif placeholder:
             detail = "placeholder: " + detail
-        items.append(ChecklistItem("a real callback URL", not placeholder or native, detail))
-    else:
+        return ChecklistItem(CALLBACK, not placeholder or native, detail)
+    return ChecklistItem(
+        CALLBACK,
+        not redirect_grants,
+        "not set" if redirect_grants else "not needed for client_credentials only",
+    )
+
+
+def checklist(application: Application, spec: ChecklistSpec = GENERIC) -> list[ChecklistItem]:
+    """The application's production checklist as its provider describes it: the checks
+    credenza makes, then the steps a person confirms."""
+    items = [_CHECKS[check](application) for check in spec.checks]
+    for step in spec.manual:
+        when = application.checked.get(step)
         items.append(
             ChecklistItem(
-                "a real callback URL",
-                not redirect_grants,
-                "not set" if redirect_grants else "not needed for client_credentials only",
+                step,
+                when is not None,
+                f"confirmed {when:%Y-%m-%d}" if when is not None else "not confirmed yet",
+                manual=True,
             )
         )
+    return items
+
+
+def spec_for(config: Config, provider_key: str | None) -> ChecklistSpec:
+    """The checklist of an application's provider: the provider record's own, else its shipped
+    profile's, else the generic one."""
+    record = config.providers.get(provider_key or "")
+    if record is not None and record.checklist is not None:
+        return record.checklist
+    return shipped_spec((record.profile if record and record.profile else provider_key) or "")
+
+
+@cache
+def shipped_spec(profile_key: str) -> ChecklistSpec:
+    import msgspec
+
+    from credenza.providers.profiles import shipped_profiles
+
+    data = shipped_profiles().get(profile_key, {}).get("checklist")
+    return GENERIC if data is None else msgspec.convert(data, ChecklistSpec)
+
+
+def _owners(application: Application) -> ChecklistItem:
+    return ChecklistItem(
+        "two application owners",
+        len(application.owners) >= 2,
+        f"{len(application.owners)} named" if application.owners else "none named",
+    )
+
+
+def _registered(application: Application) -> ChecklistItem:
     live = _production_contracts(application)
     covered = {api for c in live if c.status != "revoked" for api in c.covered_apis}
     missing = [api for api in application.apis if api not in covered]
-    items.append(
-        ChecklistItem(
-            "registered with each API used",
-            bool(live) and not missing,
-            "missing: " + ", ".join(missing)
-            if missing
-            else (f"{len(live)} production contract(s)" if live else "no production contract"),
-        )
+    return ChecklistItem(
+        "registered with each API used",
+        bool(live) and not missing,
+        "missing: " + ", ".join(missing)
+        if missing
+        else (f"{len(live)} production contract(s)" if live else "no production contract"),
     )
+
+
+def _terms(application: Application) -> ChecklistItem:
+    live = _production_contracts(application)
     unaccepted = [c for c in live if c.terms_accepted_at is None]
-    items.append(
-        ChecklistItem(
-            "terms accepted",
-            bool(live) and not unaccepted,
-            "not accepted for: " + ", ".join(c.api for c in unaccepted) if unaccepted else "",
-        )
+    return ChecklistItem(
+        "terms accepted",
+        bool(live) and not unaccepted,
+        "not accepted for: " + ", ".join(c.api for c in unaccepted) if unaccepted else "",
     )
+
+
+def _contracts(application: Application) -> ChecklistItem:
+    live = _production_contracts(application)
     waiting = [c for c in live if c.status != "approved"]
-    items.append(
-        ChecklistItem(
-            "contracts approved",
-            bool(live) and not waiting,
-            ", ".join(f"{c.api}: {c.status}" for c in waiting),
-        )
+    return ChecklistItem(
+        "contracts approved",
+        bool(live) and not waiting,
+        ", ".join(f"{c.api}: {c.status}" for c in waiting),
     )
-    return items
+
+
+def _credentials(application: Application) -> ChecklistItem:
+    production = application.environments.get("production")
+    return ChecklistItem(
+        "production credentials received",
+        production is not None,
+        f"client_id {production.client_id}"
+        if production is not None
+        else "no production environment yet",
+    )
+
+
+def _scopes(application: Application) -> ChecklistItem:
+    waiting = sorted(
+        {
+            s
+            for environment in application.environments.values()
+            for s in environment.requested_scopes
+        }
+    )
+    return ChecklistItem(
+        "the scopes asked for are granted",
+        not waiting,
+        "waiting for: " + " ".join(waiting) if waiting else "",
+    )
+
+
+_CHECKS: dict[ChecklistCheck, Callable[[Application], ChecklistItem]] = {
+    "owners": _owners,
+    "callback": callback_item,
+    "registered": _registered,
+    "terms": _terms,
+    "contracts": _contracts,
+    "credentials": _credentials,
+    "scopes": _scopes,
+}

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from credenza.config.local import LocalState, with_user_settings
-from credenza.config.model import Application, Config, Contract, Environment
+from credenza.config.local import LocalState, check_ca_bundle, with_user_settings
+from credenza.config.model import Application, Config, Contract, Environment, new_workspace_id
 from credenza.config.store import ConfigStore
-from credenza.errors import NotFoundError
+from credenza.errors import ConfigWriteError, NotFoundError
 from credenza.secrets import SecretStore
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class Context:
         # Every change goes through here (load, reload, mutate), so the index cannot go stale.
         config.settings = with_user_settings(config.settings, self.user_settings)
         self._config = config
+        if config.workspace is not None and self.local is not None:
+            self.local.join_workspace(config.workspace)
         self._index = {application.id: application for application in config.applications}
         self._names = None  # built on the first lookup by name: screens look up by id
 
@@ -85,8 +87,36 @@ class Context:
 
     @property
     def config_path(self) -> str:
-        """The config file's resolved real path: part of every credential's fingerprint."""
+        """The config file's resolved real path (the agent's key; the save lock's)."""
         return os.path.realpath(self.store.path)
+
+    @property
+    def workspace_id(self) -> str:
+        """This config's identity: the id every keyring entry, cached token fingerprint, local
+        state and per-credential lock of it is keyed by. A config without one (every config
+        before ids, a new one) is given one now, saved into the file before anything is
+        written under it; one that cannot be saved (read-only) is a clear error."""
+        found = self.config.workspace
+        return found if found is not None else self.ensure_workspace_id()
+
+    def ensure_workspace_id(self) -> str:
+        """Give the config its id and save it (under the lock, the file read afresh: another
+        process that gave it one first wins, and this one uses that)."""
+
+        def give(config: Config) -> str:
+            if config.workspace is None:
+                config.workspace = new_workspace_id()
+            return config.workspace
+
+        try:
+            return self.mutate(give)
+        except ConfigWriteError as exc:
+            raise ConfigWriteError(
+                f"{self.store.path} has no workspace id yet and cannot be saved to get one "
+                f"({exc.message}); its secrets are kept under that id",
+                hint=f"make it writable once, or add the line workspace = "
+                f'"{new_workspace_id()}" at its top',
+            ) from None
 
     def application(self, ref: str) -> Application:
         """By id or (case-insensitive) name, in constant time: screens look one up per row."""
@@ -163,6 +193,7 @@ class Context:
             from credenza.oauth.protocol import HttpSettings
 
             mine = self.config.settings
+            check_ca_bundle(mine, self.store.path, self.user_settings)
             settings = HttpSettings(
                 connect_timeout=mine.connect_timeout,
                 read_timeout=mine.read_timeout,

@@ -50,7 +50,11 @@ class Contracts:
         return best
 
     async def catalogue(self, app_ref: str) -> list[CatalogueEntry]:
-        return await self._providers.adapter_for(self._context.application(app_ref)).catalogue()
+        """What the application may ask for: the provider's catalogue, less the instances that
+        take clients from another client provider than the application's (Anypoint)."""
+        application = self._context.application(app_ref)
+        entries = await self._providers.adapter_for(application).catalogue()
+        return [e for e in entries if _same_client_provider(application.client_provider, e)]
 
     async def request_access(
         self,
@@ -64,9 +68,23 @@ class Contracts:
         target: ContractTarget = "api",
         apis: Iterable[str] = (),
         scopes: Iterable[str] = (),
+        terms: str | None = None,
     ) -> Contract:
+        """Ask for access; ``terms``: the terms accepted (URL or text) where the catalogue has
+        none. An instance on another client provider than the application's is refused before
+        anything is sent (Anypoint requires the same one)."""
         resolved = self._environments.resolve(app_ref, env_name)
         adapter = self._providers.adapter_for(resolved.application)
+        entry = self._recorded_entry(resolved.application.provider, api, instance)
+        mine = resolved.application.client_provider
+        if entry is not None and not _same_client_provider(mine, entry):
+            raise ValidationError(
+                f"{api} ({instance}) takes clients from the client provider "
+                f"{entry.client_provider!r}, and {resolved.application.name} uses "
+                f"{mine or 'none recorded'}: the provider needs the same one",
+                hint="request access for an application of that client provider, or record "
+                "the application's with `credenza app edit APP --client-provider NAME`",
+            )
         contract = await adapter.request_access(
             AccessRequest(
                 api=api,
@@ -80,6 +98,9 @@ class Contracts:
                 scopes=tuple(scopes),
             )
         )
+
+        if contract.terms is None and terms_accepted:
+            contract.terms = terms or (entry.terms if entry is not None else None)
 
         def add(config: Config) -> Contract:
             application = find_application(config, resolved.application.id)
@@ -122,6 +143,16 @@ class Contracts:
                 self._replace(application.id, updated)
         return self.of(application.id)
 
+    def _recorded_entry(
+        self, provider_key: str | None, api: str, instance: str
+    ) -> CatalogueEntry | None:
+        """The catalogue entry recorded in the config for this API instance, if any."""
+        provider = self._context.config.providers.get(provider_key or "")
+        for recorded in provider.catalogue if provider is not None else []:
+            if recorded.id == instance or (recorded.name == api and recorded.instance == instance):
+                return CatalogueEntry.of(recorded)
+        return None
+
     def _replace(self, app_id: str, updated: Contract) -> Contract:
         def replace(config: Config) -> Contract:
             application = find_application(config, app_id)
@@ -132,3 +163,9 @@ class Contracts:
             return updated
 
         return self._context.mutate(replace)
+
+
+def _same_client_provider(mine: str | None, entry: CatalogueEntry) -> bool:
+    """An instance without a client provider takes any application; one with takes only the
+    applications of the same one."""
+    return entry.client_provider is None or entry.client_provider == mine

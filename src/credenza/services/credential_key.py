@@ -60,18 +60,36 @@ class SessionToken:
 
 
 def fingerprint(
-    config_path: str,
+    workspace_id: str,
     resolved: ResolvedEnvironment,
     scopes: Iterable[str],
     secret_version: int | None = None,
 ) -> str:
-    """Everything a token depends on, hashed: another credential never shares its key.
+    """Everything a token depends on, hashed: another credential never shares its key. The
+    workspace, not the config's path: a moved config keeps its tokens and sign-ins.
 
     ``secret_version``: the team store's version of the secret (None: a keyring's secret), so
     that after a teammate's reset everyone's next token is fetched with the new secret."""
+    return _fingerprint({"workspace": workspace_id}, resolved, scopes, secret_version)
+
+
+def legacy_fingerprint(
+    config_path: str, resolved: ResolvedEnvironment, scopes: Iterable[str]
+) -> str:
+    """The fingerprint before workspace ids (the config's real path in it): what the tokens
+    kept under the old keyring names were stored with (services/migration.py)."""
+    return _fingerprint({"config": config_path}, resolved, scopes)
+
+
+def _fingerprint(
+    owner: dict[str, str],
+    resolved: ResolvedEnvironment,
+    scopes: Iterable[str],
+    secret_version: int | None = None,
+) -> str:
     environment = resolved.environment
     parts: dict[str, Any] = {
-        "config": config_path,
+        **owner,
         "application": resolved.application.id,
         "environment": resolved.name,
         "client_id": environment.client_id,
@@ -88,7 +106,9 @@ def fingerprint(
 
 
 def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
-    """What the agent files a token under, so that a drop reaches every alias of it."""
+    """What the agent files a token under, so that a drop reaches every alias of it. By the
+    config's real path, as the fast path's key (fastpath.config_key) is: two configs are two
+    files, so never one tag, and a moved config's agent entries are simply not found again."""
     base = f"{config_path}\x1f{app_id}"
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]
 
@@ -100,10 +120,15 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
         return
     app = resolved.application.id
     if grant is None:
+        from credenza.oauth.grants import IMPLICIT_REFUSAL
+
+        implicit = "implicit" in resolved.application.grant_types
         raise ValidationError(
             f"{resolved.application.name} declares no grant credenza can get a token with "
-            f"({', '.join(resolved.application.grant_types) or 'none'})",
-            hint=f"add one: credenza app edit {app} --grant-type client_credentials",
+            f"({', '.join(resolved.application.grant_types) or 'none'})"
+            + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
+            hint=f"add one: credenza app edit {app} --grant-type client_credentials"
+            + (" (or authorization_code)" if implicit else ""),
         )
     raise SignInRequiredError(
         f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "

@@ -143,7 +143,11 @@ class Credentials:
             )
 
     def drop_pending(self, app_id: str, environment: str) -> None:
-        if self.team_store() is None:  # the team store drops it with the write that finishes
+        """Throw the pending secret away (in the team store, with the reset's claim)."""
+        team = self.team_store()
+        if team is not None:
+            team.discard_pending(app_id, environment)
+        else:
             self._context.secrets.delete_raw(names.pending_secret(app_id, environment))
 
     def _write_secret(

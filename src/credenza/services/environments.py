@@ -255,6 +255,16 @@ def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
         scopes = []
     scopes += [s for s in change.add_scopes if s not in scopes]
     scopes = [s for s in scopes if s not in change.remove_scopes]
+    requested = [s for s in environment.requested_scopes if s not in change.remove_scopes]
+    requested += [s for s in change.request_scopes if s not in requested and s not in scopes]
+    for scope in change.grant_scopes:
+        if scope not in requested and scope not in scopes:
+            raise ValidationError(
+                f"{scope!r} was not requested",
+                hint="add a scope that is granted already with --add-scope",
+            )
+        requested = [s for s in requested if s != scope]
+        scopes += [scope] if scope not in scopes else []
     params = dict(
         environment.extra_params
         if not isinstance(change.extra_params, dict)
@@ -266,6 +276,10 @@ def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
     for key in change.remove_params:
         params.pop(key, None)
     try:
-        return apply_change(environment, change, extra={"scopes": scopes, "extra_params": params})
+        return apply_change(
+            environment,
+            change,
+            extra={"scopes": scopes, "requested_scopes": requested, "extra_params": params},
+        )
     except ValueError as exc:
         raise ValidationError(str(exc), hint="nothing was changed") from None

@@ -18,14 +18,14 @@ from credenza.errors import NotFoundError, ValidationError
 from credenza.providers.base import CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
 from credenza.providers.registry import AdapterInputs, build_adapter
-from credenza.secrets import Secret
+from credenza.secrets import Secret, names
 from credenza.services.context import Context
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def admin_token_entry(key: str) -> str:
-    return f"providers/{key}/admin_token"
+    return names.admin_token(key)
 
 
 class Providers:
@@ -116,6 +116,12 @@ class Providers:
         self._context.secrets.delete_raw(admin_token_entry(key))
         self._adapters.pop(key, None)
         return provider
+
+    def forget_admin_tokens(self) -> None:
+        """Every provider's admin token leaves the keyring (`credenza forget --all`); the
+        provider records stay in the config."""
+        for key in self._context.config.providers:
+            self._context.secrets.delete_raw(admin_token_entry(key))
 
     def check_removable(self, key: str) -> None:
         users = self.users(key)

@@ -179,21 +179,27 @@ class Resets:
         return lines
 
     async def reset(
-        self, app_ref: str, env_name: str, new_secret: str | Secret | None = None
+        self,
+        app_ref: str,
+        env_name: str,
+        new_secret: str | Secret | None = None,
+        *,
+        expires_at: datetime | None = None,
     ) -> ResetResult:
         """Rotate the secret the provider's way; the old one is kept unless the new one works.
 
         Portal providers: ``new_secret`` is what the user got from the portal; it is verified
         with a token call before it replaces the old one. Providers that issue the secret: it is
         in the keyring (as the pending secret) before anything else happens, so that neither a
-        failed verification nor Ctrl-C nor a crash can lose it.
+        failed verification nor Ctrl-C nor a crash can lose it. ``expires_at``: when the new
+        secret expires, as the provider says; the old secret's expiry never carries over.
         """
         resolved = self._environments.resolve(app_ref, env_name)
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         team = self._credentials.team_store()
         if team is None:
-            return await self._reset(resolved, new_secret)
+            return await self._reset(resolved, new_secret, expires_at)
         # A team store: the credential is claimed (a check-and-set write naming who and when)
         # before the provider is asked, so a second reset stops at the claim instead of
         # rotating the secret the first one is rotating.
@@ -201,7 +207,7 @@ class Resets:
         if adapter.issues_secrets or new_secret is not None:
             await in_thread(team.claim, app_id, env)
         try:
-            return await self._reset(resolved, new_secret)
+            return await self._reset(resolved, new_secret, expires_at)
         except BaseException:
             # Nothing issued (a refusal, a failed check): the claim is given back. An issued
             # secret keeps it, with the pending copy, until `secret recover` finishes. What
@@ -211,7 +217,10 @@ class Resets:
             raise
 
     async def _reset(
-        self, resolved: ResolvedEnvironment, new_secret: str | Secret | None
+        self,
+        resolved: ResolvedEnvironment,
+        new_secret: str | Secret | None,
+        expires_at: datetime | None,
     ) -> ResetResult:
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
@@ -263,7 +272,7 @@ class Resets:
                 self._verify_issued(resolved, issued, adapter.rotation)
             )
             warnings.extend(warning)
-        now = await self._finish(resolved, candidate, adapter.rotation)
+        now = await self._finish(resolved, candidate, adapter.rotation, expires_at)
         return ResetResult(
             environment=resolved.name,
             rotation=adapter.rotation,
@@ -292,18 +301,61 @@ class Resets:
         return True, []
 
     async def _finish(
-        self, resolved: ResolvedEnvironment, secret: Secret, rotation: Rotation
+        self,
+        resolved: ResolvedEnvironment,
+        secret: Secret,
+        rotation: Rotation,
+        expires_at: datetime | None = None,
     ) -> datetime:
-        """The new secret becomes the current one; only then is the pending copy dropped."""
+        """The new secret becomes the current one; only then is the pending copy dropped. The
+        old secret's expiry goes with it: the new one's is ``expires_at`` (None: not known)."""
         app_id, env = resolved.application.id, resolved.name
         await in_thread(
             self._credentials.store_rotated, resolved, secret, keep_previous=rotation == "overlap"
         )
         await in_thread(self._context.local_state.reset_finished, app_id, env)
         now = self._context.clock()
-        self._environments.edit(app_id, env, EnvironmentChange(secret_rotated_at=now))
+        self._environments.edit(
+            app_id, env, EnvironmentChange(secret_rotated_at=now, secret_expires_at=expires_at)
+        )
         await in_thread(self._forget_tokens, app_id, env)
         return now
+
+    async def discard_pending(self, app_ref: str, env_name: str) -> bool:
+        """Throw away a pending secret that does not work (a mistyped paste from a one-time
+        link): the current secret stays as it is and the reset no longer counts as unfinished.
+        False: nothing was pending."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        app_id, env = resolved.application.id, resolved.name
+        pending = await in_thread(self.pending, app_id, env)
+        await in_thread(self._credentials.drop_pending, app_id, env)
+        await in_thread(self._context.local_state.reset_finished, app_id, env)
+        return pending is not None
+
+    async def finish_with_current(self, app_ref: str, env_name: str) -> bool:
+        """After `secret set` during an unfinished reset: when the secret now stored works, it
+        is the one the reset was for, so the reset is finished and the pending copy dropped.
+        False (nothing changed) when nothing was pending or the stored secret does not work."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        app_id, env = resolved.application.id, resolved.name
+        if await in_thread(self.pending, app_id, env) is None:
+            return False
+        current = await in_thread(self._credentials.reveal, app_id, env)
+        try:
+            await self._credentials.try_secret(resolved, current)
+        except EndpointChangedError:
+            raise
+        except CredenzaError:
+            return False
+        await in_thread(self._credentials.drop_pending, app_id, env)
+        await in_thread(self._context.local_state.reset_finished, app_id, env)
+        # The reset is done: the old secret's expiry went with it.
+        self._environments.edit(
+            app_id,
+            env,
+            EnvironmentChange(secret_rotated_at=self._context.clock(), secret_expires_at=None),
+        )
+        return True
 
     async def recover(self, app_ref: str, env_name: str) -> ResetResult | None:
         """Finish a reset that a crash, a cancel or a failed check left unfinished: the secret
@@ -332,7 +384,9 @@ class Resets:
                 raise SecretNotVerifiedError(
                     f"the pending secret of {resolved.label} does not work yet ({exc.message}); "
                     "it stays pending and the current one is unchanged",
-                    hint=f"try again later: credenza secret recover {app_id} {env}",
+                    hint=f"try again later (credenza secret recover {app_id} {env}); if it was "
+                    "mistyped, store the right one with `credenza secret set` or throw it away: "
+                    f"credenza secret discard-pending {app_id} {env}",
                 ) from None
             verified = False
             warnings.append(

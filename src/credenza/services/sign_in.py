@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from credenza.errors import ValidationError
+from credenza.errors import CredenzaError, ValidationError
 from credenza.oauth.grants import declares_device_flow
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
@@ -87,14 +87,17 @@ class SignIn:
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
             raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        redirect = choose_redirect_uri(resolved.application.callback_url, redirect_uri)
+        issuer, iss_required = await self._mix_up_defence(resolved)
         nonce = nonce_for(credentials.scopes)
         token = await sign_in(
             self._context.client,
             credentials,
             resolved.authorization_url,
-            redirect_uri=choose_redirect_uri(resolved.application.callback_url, redirect_uri),
+            redirect_uri=redirect,
             show=show,
-            expected_issuer=resolved.environment.issuer,
+            expected_issuer=issuer,
+            iss_required=iss_required,
             timeout=timeout,
             nonce=nonce,
         )
@@ -103,6 +106,24 @@ class SignIn:
             self._context, resolved, credentials.client_id, token, nonce=nonce
         )
         return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
+
+    async def _mix_up_defence(self, resolved: ResolvedEnvironment) -> tuple[str | None, bool]:
+        """RFC 9207: the issuer a callback's ``iss`` must name, and whether it must be there.
+
+        Asked of the issuer's metadata at each sign-in (not read from the config, which a
+        hand edit or an older discovery would have left without it).
+        """
+        issuer = resolved.environment.issuer
+        if not issuer:
+            return None, False
+        try:
+            metadata = await self._context.client.discover(issuer)
+        except CredenzaError:
+            # No metadata (an issuer named for its id_tokens only), or none reachable now: an
+            # iss that comes must still name this issuer; none is demanded.
+            return issuer, False
+        # §2.4: compared with the issuer identifier of the metadata, as a string.
+        return metadata.issuer, metadata.authorization_response_iss
 
     async def start_device(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None

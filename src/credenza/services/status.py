@@ -11,8 +11,8 @@ from typing import Literal
 
 from credenza.config.model import Application, Config
 from credenza.providers.profiles import resolve_profile
-from credenza.secrets import entry_name
-from credenza.services.checklist import checklist
+from credenza.secrets import names
+from credenza.services.checklist import checklist, spec_for
 from credenza.services.context import Context
 
 # What kind of attention, in the order a person should deal with them.
@@ -25,6 +25,7 @@ AttentionKind = Literal[
     "secret_expiring",  # secret_expires_at is within [settings] expiry_warning_days
     "checklist_open",  # a production checklist item is not done
     "contract_pending",  # the provider has not decided on an access request yet
+    "scope_requested",  # a scope asked of the provider and not granted yet (never sent)
 ]
 KIND_ORDER: tuple[AttentionKind, ...] = (
     "reset_unfinished",
@@ -35,6 +36,7 @@ KIND_ORDER: tuple[AttentionKind, ...] = (
     "secret_expiring",
     "checklist_open",
     "contract_pending",
+    "scope_requested",
 )
 # "due": the user must act (and `credenza status` exits 1); "waiting": on the provider.
 Level = Literal["due", "waiting"]
@@ -133,7 +135,7 @@ class Status:
         if check_keyring:
             # One batched read for every environment (two calls on Secret Service).
             wanted = {
-                entry_name(application.id, name, "pending_secret"): (application.id, name)
+                names.pending_secret(application.id, name): (application.id, name)
                 for application in config.applications
                 for name in application.environments
             }
@@ -264,6 +266,8 @@ def attention_items(
                         days=days_to(due_at),
                         detail=f"rotation every {rotation_days} days",
                     )
+            for scope in environment.requested_scopes:
+                item("scope_requested", name, "waiting", subject=scope)
         for contract in application.contracts:
             if contract.status == "pending":
                 item(
@@ -276,7 +280,7 @@ def attention_items(
                     days=None if contract.requested_at is None else days_to(contract.requested_at),
                 )
         if _goes_to_production(application):
-            for check in checklist(application):
+            for check in checklist(application, spec_for(config, application.provider)):
                 if not check.ok:
                     item(
                         "checklist_open",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 Action = Literal[
     "set", "push", "bind", "reset-claimed", "reset-issued", "reset", "reset-released",
-    "retire-previous", "recover",
+    "reset-discarded", "retire-previous", "recover",
 ]  # fmt: skip
 # How long one process trusts the secret version it read (the dashboard lives for hours; a
 # one-shot command reads it once).
@@ -366,6 +366,18 @@ class TeamStore:
             hint="ask someone who administers the store for the update capability there; "
             "nothing was changed",
         )
+
+    def discard_pending(self, app_id: str, environment: str) -> None:
+        """A pending secret thrown away (mistyped): it goes with its claim; the secret stays."""
+        record = self.read(app_id, environment)
+        if record is None or not ({"pending_secret", "claim"} & set(record.data)):
+            return
+
+        def change(data: dict[str, Any]) -> None:
+            data.pop("pending_secret", None)
+            data.pop("claim", None)
+
+        self.update(app_id, environment, change, "reset-discarded", against=record, claimed=True)
 
     def retire_previous(self, app_id: str, environment: str) -> None:
         def change(data: dict[str, Any]) -> None:

@@ -535,6 +535,8 @@ class Tokens:
     def held(self) -> list[SessionToken]:
         """The tokens this process holds that still belong to a credential as configured now;
         the rest (removed or edited by another process since) are dropped from memory."""
+        if not self.sessions:
+            return []
         current: list[SessionToken] = []
         for key, session in list(self.sessions.items()):
             try:
@@ -623,7 +625,7 @@ class Tokens:
         if self._context.config.team is not None and _has_secret(resolved):
             app_id, name = resolved.application.id, resolved.name
             version = self._credentials.secret_version(app_id, name, offline=offline)
-        return fingerprint(self._context.config_path, resolved, scopes, version)
+        return fingerprint(self._context.workspace_id, resolved, scopes, version)
 
     async def _issue(
         self, resolved: ResolvedEnvironment, requested: tuple[str, ...]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
@@ -76,6 +76,7 @@ class CredenzaApp(App[None]):
         self.demo_label = demo_label
         self.selected_application: str | None = None
         self.attention_count: int | None = None  # None until first worked out
+        self._held_notifications: list[tuple[str, str, SeverityLevel, float | None]] = []
 
     def on_mount(self) -> None:
         saved = self.workspace.preferences.theme
@@ -105,14 +106,25 @@ class CredenzaApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Every toast is plain text: messages carry provider and config words, which must
-        neither run markup (`[@click=...]`) nor reach the terminal with an escape sequence."""
-        super().notify(
-            clean(message, limit=600),
-            title=clean(title, limit=120),
-            severity=severity,
-            timeout=timeout,
-            markup=False,
-        )
+        neither run markup (`[@click=...]`) nor reach the terminal with an escape sequence.
+        A toast never covers a dialog: one raised while a dialog is open is held, and shown
+        when the dialog closes (the stylesheet hides those already shown meanwhile)."""
+        held = (clean(message, limit=600), clean(title, limit=120), severity, timeout)
+        if isinstance(self.screen, ModalScreen):
+            self._held_notifications.append(held)
+            return
+        self._toast(*held)
+
+    def release_notifications(self) -> None:
+        """Show the toasts held while a dialog was open (a section calls it on resuming)."""
+        held, self._held_notifications = self._held_notifications, []
+        for notification in held:
+            self._toast(*notification)
+
+    def _toast(
+        self, message: str, title: str, severity: SeverityLevel, timeout: float | None
+    ) -> None:
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def on_unmount(self) -> None:
         await self.workspace.aclose()

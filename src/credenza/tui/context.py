@@ -19,3 +19,6 @@ class Dashboard(Protocol):
     selected_application: str | None
     # How many things are due (the header's count); None until first worked out.
     attention_count: int | None
+
+    def release_notifications(self) -> None:
+        """Show the toasts held while a dialog was open."""

@@ -12,6 +12,15 @@ GrantName = Literal["client_credentials", "authorization_code", "device_code"]
 USER_GRANTS = frozenset({"authorization_code", DEVICE_CODE, "device_code"})
 
 
+# Recorded where a provider lists it (Anypoint), never run: the token comes back in the URL
+# fragment, where history, referrers and extensions see it.
+IMPLICIT_REFUSAL = (
+    "RFC 9700 (the OAuth 2.0 Security Best Current Practice) says clients must not use it, "
+    "since the token travels in the URL; credenza signs in with authorization_code and PKCE "
+    "instead"
+)
+
+
 def token_grant(grant_types: list[str] | tuple[str, ...]) -> GrantName | None:
     """The grant `credenza token` uses for an application with these grant types.
 

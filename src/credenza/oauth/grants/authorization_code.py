@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ import h11
 from credenza.errors import SignInError, ValidationError
 from credenza.oauth.answers import check_endpoint
 from credenza.oauth.grants.pkce import Pkce
-from credenza.oauth.origins import is_loopback
+from credenza.oauth.origins import LOOPBACK_LITERAL, is_localhost_subdomain, is_loopback
 from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import clean as _clean
 
@@ -36,6 +38,10 @@ def choose_redirect_uri(callback_url: str | None, override: str | None) -> str:
     if override:
         return check_loopback_redirect(override)
     if callback_url:
+        if is_localhost_subdomain(urlsplit(callback_url).hostname or ""):
+            # Registered as the provider's one redirect: a free port instead would only be
+            # refused there, so say why here.
+            return check_loopback_redirect(callback_url)
         with contextlib.suppress(ValidationError):
             return check_loopback_redirect(callback_url)
     return DEFAULT_REDIRECT
@@ -53,6 +59,15 @@ def browser_available() -> bool:
 
 def check_loopback_redirect(uri: str) -> str:
     parts = urlsplit(uri)
+    if is_localhost_subdomain(parts.hostname or ""):
+        # RFC 8252 §8.3: the name is resolved, and a resolver may answer 0.0.0.0 (every
+        # interface) or another machine; only the literal address is this machine for sure.
+        raise ValidationError(
+            f"the redirect URI {uri!r} is on a name under .localhost, which a resolver answers "
+            "for: credenza listens only on a loopback address itself",
+            hint="use http://127.0.0.1:PORT/PATH (or http://localhost:PORT/PATH) and register "
+            "it at the provider",
+        )
     if parts.scheme != "http" or not parts.hostname or not is_loopback(parts.hostname):
         raise ValidationError(
             f"the redirect URI {uri!r} is not a loopback http URL",
@@ -153,6 +168,38 @@ def exchange_form(code: str, request: AuthorizationRequest) -> dict[str, str]:
     }
 
 
+# How often a free port (port 0) is chosen again when `localhost`'s second family has it taken.
+_FREE_PORT_TRIES = 5
+
+
+def _no_ipv6(exc: OSError) -> bool:
+    """This machine has no IPv6 loopback at all (not: another program holds the port)."""
+    return isinstance(exc, socket.gaierror) or exc.errno in (
+        errno.EADDRNOTAVAIL,
+        errno.EAFNOSUPPORT,
+    )
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's words for a failed bind, without asyncio's repetition of the address."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return str(exc.strerror or exc)
+    return os.strerror(exc.errno)
+
+
+def _taken_hint(host: str, port: int) -> str:
+    if host == "localhost":
+        return (
+            f"another program holds port {port} on 127.0.0.1 or ::1, where a browser may take "
+            "localhost; close it, or pass --redirect-uri http://127.0.0.1:PORT/PATH with a free "
+            "port registered at the provider"
+        )
+    return (
+        "another program holds that port; close it, or pass --redirect-uri "
+        "with a free port registered at the provider"
+    )
+
+
 _DONE_PAGE = (
     "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>credenza</title></head>"
     "<body style='font-family:sans-serif;margin:3rem'><h1>{title}</h1><p>{text}</p></body></html>"
@@ -169,32 +216,23 @@ class LoopbackListener:
     def __init__(self, redirect_uri: str) -> None:
         parts = urlsplit(check_loopback_redirect(redirect_uri))
         self._parts = parts
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 80
+        self._host = (parts.hostname or LOOPBACK_LITERAL).lower()
+        self._port = 80 if parts.port is None else parts.port  # 0: a free port, chosen here
         self._path = parts.path or "/"
         self._servers: list[asyncio.Server] = []
         self._waiting: dict[str, asyncio.Future[Callback]] = {}
         self.redirect_uri = redirect_uri
 
     async def __aenter__(self) -> Self:
-        # localhost may resolve to either family in the browser: listen on both when asked for it.
-        hosts = ["127.0.0.1", "::1"] if self._host == "localhost" else [self._host]
-        port = self._port
-        for host in hosts:
-            try:
-                server = await asyncio.start_server(
-                    self._handle, host.strip("[]"), port, reuse_address=True
-                )
-            except OSError as exc:
-                if self._servers:  # the second family is a courtesy
-                    continue
-                raise SignInError(
-                    f"cannot listen on {host}:{port} for the sign-in redirect ({exc.strerror})",
-                    hint="another program holds that port; close it, or pass --redirect-uri "
-                    "with a free port registered at the provider",
-                ) from None
-            self._servers.append(server)
-            port = server.sockets[0].getsockname()[1]
+        # RFC 8252 §8.3: literal addresses only, never what a resolver says. A browser may take
+        # `localhost` to either family, so both are ours or the sign-in does not start: another
+        # user holding [::1]:PORT would otherwise receive the code.
+        hosts = [LOOPBACK_LITERAL, "::1"] if self._host == "localhost" else [self._host]
+        tries = _FREE_PORT_TRIES if self._port == 0 else 1
+        port = None
+        while port is None:
+            tries -= 1
+            port = await self._listen(hosts, retry=tries > 0)
         if self._port == 0:
             netloc = f"{self._parts.hostname}:{port}"
             if ":" in (self._parts.hostname or ""):
@@ -202,12 +240,30 @@ class LoopbackListener:
             self.redirect_uri = urlunsplit(("http", netloc, self._path, self._parts.query, ""))
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _listen(self, hosts: list[str], *, retry: bool) -> int | None:
+        """The port now listened on by every host, or None to try another free port."""
+        port = self._port
+        for host in hosts:
+            try:
+                server = await asyncio.start_server(
+                    self._handle, host.strip("[]"), port, reuse_address=True
+                )
+            except OSError as exc:
+                if self._servers and host == "::1" and _no_ipv6(exc):
+                    continue  # no IPv6 here: a browser cannot reach ::1 either
+                await self._close()
+                if retry and host != hosts[0]:
+                    return None  # the free port chosen on the first family is taken on ::1
+                shown = f"[{host}]" if ":" in host else host
+                raise SignInError(
+                    f"cannot listen on {shown}:{port} for the sign-in redirect ({_reason(exc)})",
+                    hint=_taken_hint(self._host, port),
+                ) from None
+            self._servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+        return port
+
+    async def _close(self) -> None:
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -215,6 +271,14 @@ class LoopbackListener:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers = []
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
 
     async def wait(self, state: str) -> Callback:
         """The callback that carries ``state``."""

@@ -26,6 +26,7 @@ WHERE: dict[str, tuple[str, str]] = {
     "secret_expiring": ("environments", "press r to rotate it, or e to correct the expiry date"),
     "checklist_open": ("applications", "press e to edit the application (J scrolls the list)"),
     "contract_pending": ("contracts", "press u to ask the provider again"),
+    "scope_requested": ("environments", "press e to mark the scope granted once it is"),
 }
 
 
@@ -51,6 +52,8 @@ def what(item: Attention) -> str:
             return f"to do: {subject}" + (f" ({detail})" if detail else "")
         case "contract_pending":
             return f"{subject}: waiting for the provider"
+        case "scope_requested":
+            return f"scope {subject} asked of the provider, not granted yet"
 
 
 def row_key(index: int) -> str:

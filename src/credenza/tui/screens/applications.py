@@ -69,18 +69,7 @@ class ApplicationsScreen(TableScreen):
         text = Text()
         text.append(f"{application.name}", style="bold")
         text.append(f"  ({application.id}, {application.type})\n")
-        for label, value in (
-            ("Provider", application.provider),
-            ("Organisation", application.organisation),
-            ("Owners", ", ".join(application.owners)),
-            ("Description", application.description),
-            ("URL", application.url),
-            ("Callback URL", application.callback_url),
-            ("Grant types", ", ".join(application.grant_types)),
-            ("APIs used", ", ".join(application.apis)),
-        ):
-            text.append(f"{label:>13}: ", style="dim")
-            text.append(f"{value or '—'}\n")
+        # The checklist first: at 80×24 it is what the panel shows without scrolling.
         text.append("Production checklist\n", style="bold")
         for item in self.workspace.checklist.items(application.id):
             text.append("  ")
@@ -91,6 +80,29 @@ class ApplicationsScreen(TableScreen):
             if item.detail:
                 text.append(f" — {item.detail}", style="dim")
             text.append("\n")
+        for label, value in (
+            ("Provider", application.provider),
+            ("Organisation", application.organisation),
+            ("Owners", ", ".join(application.owners)),
+            ("Description", application.description),
+            ("URL", application.url),
+            ("Callback URL", application.callback_url),
+            ("Grant types", ", ".join(application.grant_types)),
+            ("APIs used", ", ".join(application.apis)),
+            ("Client provider", application.client_provider),
+            (
+                "Portal people",
+                "; ".join(
+                    f"{m.who} ({m.role}{', ' + m.identity if m.identity else ''})"
+                    for m in application.members
+                ),
+            ),
+        ):
+            text.append(f"{label:>15}: ", style="dim")
+            text.append(f"{value or '—'}\n")
+        for note in self.workspace.applications.notes(application.id):
+            text.append(f"{'Note':>15}: ", style="dim")
+            text.append(f"{note}\n")
         return text
 
     # -- actions --------------------------------------------------------------------------------

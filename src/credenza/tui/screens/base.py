@@ -119,6 +119,8 @@ class TableScreen(Screen[None]):
     AUTO_FOCUS = "#table"
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
     NARROW: ClassVar[set[str]] = set()
+    # Shorter headings for narrow columns, where the wide heading would set the width.
+    NARROW_LABELS: ClassVar[dict[str, str]] = {}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="table.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="table.clear_filter"),
@@ -201,12 +203,13 @@ class TableScreen(Screen[None]):
         self.wide = wide
         table = self.query_one("#table", VimTable)
         table.clear(columns=True)
-        labels = dict(self.COLUMNS)
+        labels = dict(self.COLUMNS) | ({} if wide else self.NARROW_LABELS)
         for key in self.columns:
             table.add_column(labels[key], key=key)
         self.reload()
 
     def on_screen_resume(self) -> None:
+        self.credenza.release_notifications()  # held while a dialog was open
         # The first resume follows the mount, which has just built the rows.
         if self._resumed_before:
             self.reload()

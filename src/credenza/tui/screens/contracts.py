@@ -31,7 +31,10 @@ class ContractsScreen(TableScreen):
         ("terms", "Terms"),
         ("effective", "Effective"),
     ]
-    NARROW: ClassVar[set[str]] = {"api", "environment", "tier", "status", "effective"}
+    # Below WIDE_AT the application stays (two applications hold contracts for one API), the
+    # tier and terms move to the panel, and the effective mark is the star alone.
+    NARROW: ClassVar[set[str]] = {"application", "api", "environment", "status", "effective"}
+    NARROW_LABELS: ClassVar[dict[str, str]] = {"effective": "★"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "request", "Request", id="contracts.request"),
         Binding("a", "approve", "Approve", id="contracts.approve"),
@@ -55,7 +58,7 @@ class ContractsScreen(TableScreen):
                         contract.sla_tier or "—",
                         word(theme, contract.status, STATUS_KIND.get(contract.status, "info")),
                         "accepted" if contract.terms_accepted_at else "not accepted",
-                        word(theme, "★ effective", "good")
+                        word(theme, "★ effective" if self.wide else "★", "good")
                         if contract.id in effective
                         else Text(""),
                     ],
@@ -88,6 +91,7 @@ class ContractsScreen(TableScreen):
             ("requested", when(contract.requested_at)),
             ("decided", when(contract.decided_at)),
             ("terms accepted", when(contract.terms_accepted_at) or "not accepted"),
+            ("terms", contract.terms),
         ]
         for label, value in rows:
             if value:

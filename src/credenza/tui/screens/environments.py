@@ -20,6 +20,7 @@ from credenza.services.verification import VerifyResult
 from credenza.tui.advice import advice, with_advice
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
+from credenza.tui.dialogs.pending_secret import PendingChoice, PendingSecretDialog
 from credenza.tui.dialogs.secret_input import SecretInputDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
 from credenza.tui.dialogs.sign_in import SignInDialog
@@ -313,7 +314,7 @@ class EnvironmentsScreen(TableScreen):
             if pending is None:
                 self._open_reset(app_id, env_name)
             else:
-                self._offer_recovery(app_id, env_name)
+                self._offer_recovery(app_id, env_name, pending.masked())
 
         # A reset left unfinished holds a secret the provider showed once: a new reset would
         # replace it, so finishing that one comes first.
@@ -324,7 +325,7 @@ class EnvironmentsScreen(TableScreen):
             group="keyring",
         )
 
-    def _offer_recovery(self, app_id: str, env_name: str) -> None:
+    def _offer_recovery(self, app_id: str, env_name: str, masked: str) -> None:
         label = f"{app_id} / {env_name}"
 
         def recovered(result: ResetResult | None) -> None:
@@ -337,24 +338,43 @@ class EnvironmentsScreen(TableScreen):
             self.set_detail_message("\n".join(lines), "good" if result.verified else "warn")
             self.notify(f"reset of {label} finished")
 
-        def confirmed(yes: bool | None) -> None:
+        def discarded(found: bool) -> None:
+            self.post_message(ConfigChanged())
+            self.set_detail_message(
+                "the pending secret is discarded; the current one is unchanged"
+                if found
+                else "nothing was pending any more",
+                "info",
+            )
+
+        def sure(yes: bool | None) -> None:
             if yes:
+                self.run_task(
+                    f"discarding the pending secret of {label}",
+                    self.workspace.resets.discard_pending(app_id, env_name),
+                    discarded,
+                )
+
+        def chosen(choice: PendingChoice | None) -> None:
+            if choice == "finish":
                 self.run_task(
                     f"finishing the reset of {label}",
                     self.workspace.resets.recover(app_id, env_name),
                     recovered,
                 )
+            elif choice == "discard":
+                self.app.push_screen(
+                    ConfirmDialog(
+                        f"Discard the pending secret of {label}?",
+                        f"The pending secret ({masked}) is deleted from your keyring. A secret "
+                        "shown once is not shown again; the current secret stays.",
+                        action="Discard",
+                        type_to_confirm=env_name,
+                    ),
+                    sure,
+                )
 
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Finish the unfinished reset of {label}?",
-                "A reset of this secret did not finish: the secret the provider issued is kept "
-                "in your keyring as pending. Finishing checks it with a token call and stores it "
-                "as the current secret. A new reset would replace it, so this comes first.",
-                action="Finish reset",
-            ),
-            confirmed,
-        )
+        self.app.push_screen(PendingSecretDialog(label, masked), chosen)
 
     def _open_reset(self, app_id: str, env_name: str) -> None:
         def done(result: ResetResult | None) -> None:
