@@ -898,3 +898,33 @@ def test_team_use_writes_where_the_secrets_are_and_nothing_personal(
     }
     assert alice.token not in text
     assert "token-alice" not in text
+
+
+def test_doctor_checks_the_team_store_token_and_access_without_printing_the_token(
+    team: Team, people: tuple[Person, Person]
+) -> None:
+    alice, _ = people
+    code, out, err = team.cli(alice, "doctor", "--json")
+    store = [c for c in json.loads(out)["checks"] if c["kind"] == "team_store"]
+    assert len(store) == 1, err
+    assert store[0]["ok"]
+    assert "token from VAULT_TOKEN, valid as token-alice; it may read, write" in store[0]["found"]
+    assert alice.token not in out + err
+
+    _, consume = team_policies(team.bao, "secret", team.path)
+    carol = team.person("carol", consume)
+    store = [
+        c
+        for c in json.loads(team.cli(carol, "doctor", "--json")[1])["checks"]
+        if c["kind"] == "team_store"
+    ]
+    assert store[0]["ok"]
+    assert "it may read" in store[0]["found"]
+    assert "write" not in store[0]["found"]
+
+    stranger = Person("mallory", "hvs.not-a-token-" + secrets.token_hex(8), alice.home)
+    code, out, _ = team.cli(stranger, "doctor", "--json")
+    assert code == 1
+    store = [c for c in json.loads(out)["checks"] if c["kind"] == "team_store"]
+    assert not store[0]["ok"]
+    assert stranger.token not in out
