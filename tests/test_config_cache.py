@@ -121,13 +121,13 @@ def test_unknown_keys_survive_a_save_after_a_cached_load(
     config_path: Path, cache: ParsedConfigCache
 ) -> None:
     config_path.parent.mkdir()
-    config_path.write_text(config_text(extra='team = "payments"\n'))
+    config_path.write_text(config_text(extra='squad = "payments"\n'))
     load(config_path, cache)
     store = ConfigStore(config_path, cache=cache)
     config = store.load()  # from the cache
     store.save(renamed(config, "Renamed"))
     text = config_path.read_text()
-    assert 'team = "payments"' in text
+    assert 'squad = "payments"' in text
     assert 'name = "Renamed"' in text
 
 

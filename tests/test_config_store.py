@@ -97,7 +97,7 @@ def test_unknown_keys_survive_a_save(config_path: Path) -> None:
         config_path,
         """
 version = 1
-team = "payments"
+squad = "payments"
 [[applications]]
 id = "a"
 name = "A"
@@ -112,7 +112,7 @@ note = "rotate in March"
     config.applications[0].name = "Renamed"
     store.save(config)
     text = config_path.read_text()
-    assert 'team = "payments"' in text
+    assert 'squad = "payments"' in text
     assert 'colour = "teal"' in text
     assert 'note = "rotate in March"' in text
     assert 'name = "Renamed"' in text

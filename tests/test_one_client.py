@@ -57,7 +57,11 @@ def test_an_admin_api_echoing_the_request_shows_the_admin_token_0_times(cli: Cli
         sandbox_provider(cli, server.issuer)
         code, out, err = reset(cli)
     assert code != 0
-    assert [seen.path for seen in script.seen] == ["/admin/clients/victim-id/secret"]
+    # The client's record is read first (how it rotates), then the reset itself.
+    paths = [seen.path for seen in script.seen]
+    assert [path for path in paths if path.endswith("/secret")] == [
+        "/admin/clients/victim-id/secret"
+    ]
     assert script.seen[0].headers["authorization"] == f"Bearer {ADMIN}"  # it was echoed
     assert "HTTP 400" in err, err
     assert leaks(out + err, ADMIN) == []
@@ -107,7 +111,7 @@ def test_an_admin_url_moved_to_another_origin_gets_0_requests(cli: CliRunner) ->
         # Storing the token again for the new URL is the user's confirmation.
         assert cli("provider", "admin-token", "mine", stdin=ADMIN)[0] == 0
         reset(cli)
-    assert [seen.path for seen in elsewhere.seen][:1] == ["/admin/clients/victim-id/secret"]
+    assert "/admin/clients/victim-id/secret" in [seen.path for seen in elsewhere.seen]
 
 
 @pytest.fixture
@@ -148,4 +152,4 @@ def test_the_admin_api_behind_a_private_ca_works_with_ca_bundle(
             config.read_text().replace("[settings]\n", f'[settings]\nca_bundle = "{bundle}"\n')
         )
         reset(cli)
-    assert seen == [f"Bearer {ADMIN}"]
+    assert seen and set(seen) == {f"Bearer {ADMIN}"}  # the record read and the reset

@@ -121,6 +121,29 @@ class CredentialLockError(CredenzaError):
     """Another credenza process held one credential's lock for too long; nothing was changed."""
 
 
+class TeamStoreError(SecretStoreError):
+    """The team's secret store (Vault / OpenBao) cannot be used: no token, unreachable, sealed,
+    or it refused a call."""
+
+
+class TeamStoreUnreachableError(TeamStoreError):
+    """The team store did not answer, or answered that it is sealed or unavailable."""
+
+
+class TeamStoreDeniedError(TeamStoreError):
+    """The person's store token may not do this on this path (its policy, or it expired)."""
+
+
+class TeamStoreConflictError(TeamStoreError):
+    """A check-and-set write lost: someone changed the record since it was read."""
+
+    exit_code = 1
+
+
+class ResetInProgressError(TeamStoreConflictError):
+    """Another person (or process) has claimed the credential for a reset."""
+
+
 class SecretRejectedError(CredenzaError):
     """A secret given by the user is not acceptable (empty, for instance)."""
 

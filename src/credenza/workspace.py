@@ -152,6 +152,7 @@ class Workspace:
             warn=warn,
             keyring=settings.keyring,
             keyring_from_config=str(store.path) if keyring.origin == "config" else None,
+            memory_fallback=config.team is not None,
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))
@@ -192,11 +193,13 @@ class Workspace:
     def close(self) -> None:
         """Close the blocking network client (a one-shot command's); ``aclose`` closes all."""
         self.context.close()
+        self.credentials.close()
 
     async def aclose(self) -> None:
         """Close network clients; the workspace stays usable (they reopen on the next call)."""
         await self.context.aclose()
         await self.providers.aclose()
+        self.credentials.close()
 
     def forget_all(self) -> int:
         """This workspace's keyring entries — every environment's secret, pending secret, cached

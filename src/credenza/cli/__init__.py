@@ -17,6 +17,7 @@ GROUPS = (
     "app",
     "env",
     "secret",
+    "team",
     "token",
     "login",
     "agent",

@@ -13,6 +13,7 @@ from credenza.cli.common import (
     confirm_removal,
     given,
     json_option,
+    missing_secret,
     open_workspace,
     yes_option,
 )
@@ -310,7 +311,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"    token URL: {resolved.token_url or '-'}",
             f"  auth method: {resolved.auth_method}",
             f"       scopes: {' '.join(environment.scopes) or '-'}",
-            f"   secret age: {output.age(age) if age is not None else 'not in your keyring'}",
+            f"   secret age: {output.age(age) if age is not None else missing_secret(workspace)}",
             f"secret expiry: {output.expiry(environment.secret_expires_at, workspace.clock())}",
         ]
     lines.append("\nproduction checklist:")

@@ -24,7 +24,8 @@ exit codes:
   0   success
   1   the provider said no (wrong secret, scope not granted, unreachable, provider error)
   2   bad input or config (malformed config file, unknown application, invalid URL)
-  3   the keyring is missing, locked or unsafe
+  3   the keyring is missing, locked or unsafe; the team store is unreachable, sealed or
+      refuses (no token, no permission)
   130 interrupted
 """
 
@@ -165,6 +166,11 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
     for warning in workspace.warnings:
         output.warn(warning)
     return workspace
+
+
+def missing_secret(workspace: Workspace) -> str:
+    """What a listing says for an environment whose secret is not there."""
+    return "not in the team store" if workspace.config.team is not None else "not in your keyring"
 
 
 def run_async(workspace: Workspace, coroutine: Coroutine[Any, Any, T]) -> T:

@@ -14,6 +14,7 @@ from credenza.cli.common import (
     env_argument,
     given,
     json_option,
+    missing_secret,
     open_workspace,
     run_async,
     yes_option,
@@ -359,7 +360,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     ]
                 )
                 or "-",
-                output.age(age) if age is not None else "not in your keyring",
+                output.age(age) if age is not None else missing_secret(workspace),
                 output.expiry(resolved.environment.secret_expires_at, workspace.clock()),
                 (resolved.api_url or "-") + (" (DPoP)" if resolved.environment.dpop else ""),
             ]

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 def register(commands: Group) -> None:
     group = commands.group(
         "secret",
-        "client secrets in the OS keyring: set, reset, retire-previous, recover, confirm-endpoint",
+        "client secrets in the OS keyring or the team store: set, reset, retire-previous, recover, "
+        "history, confirm-endpoint",
     )
     secret_set = group.command(
         "set",
@@ -119,6 +120,17 @@ def register(commands: Group) -> None:
     )
     app_argument(retire)
     env_argument(retire)
+    history = group.command(
+        "history",
+        "the team store's versions of a secret: when, who (the store token's name) and what; "
+        "never a value",
+        cmd_history,
+        "  credenza secret history telenor-sms production\n"
+        "  credenza secret history telenor-sms production --json",
+    )
+    app_argument(history)
+    env_argument(history)
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
     confirm_endpoint = group.command(
         "confirm-endpoint",
         "allow the credential to go to endpoints on another origin (moved, discovered, edited)",
@@ -146,7 +158,8 @@ def cmd_set(args: argparse.Namespace) -> int:
             resolved.application.id, resolved.name, Secret(pem), args.key_id
         )
         output.info(
-            f"stored the {jwk['alg']} private key for {resolved.label} in the keyring; "
+            f"stored the {jwk['alg']} private key for {resolved.label} in the "
+            f"{workspace.credentials.where()}; "
             f"register its public key: credenza secret public-key {resolved.application.id} "
             f"{resolved.name}"
         )
@@ -164,8 +177,9 @@ def cmd_set(args: argparse.Namespace) -> int:
     )
     for warning in checked.warnings:
         output.warn(warning)
+    where = workspace.credentials.where()
     output.info(
-        f"stored the secret for {resolved.label} in the keyring ({checked.secret.masked()})"
+        f"stored the secret for {resolved.label} in the {where} ({checked.secret.masked()})"
     )
     _ask_for_other_origins(workspace, resolved.application.id, resolved.name)
     app_id = resolved.application.id
@@ -303,6 +317,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
     resolved = workspace.environments.resolve(args.app, args.env)
     pending = workspace.resets.pending(resolved.application.id, resolved.name)
     if pending is None:
+        if workspace.resets.give_back_claim(resolved.application.id, resolved.name):
+            output.info(
+                f"your reset of {resolved.label} had stopped before the provider issued a "
+                "secret; its claim in the team store is given back (the secret is unchanged)"
+            )
+            return 0
         output.info(f"no unfinished reset for {resolved.label}; nothing to recover")
         return 0
     result = run_async(workspace, workspace.resets.recover(resolved.application.id, resolved.name))
@@ -363,6 +383,29 @@ def cmd_retire(args: argparse.Namespace) -> int:
         return 0
     run_async(workspace, workspace.resets.retire_previous(resolved.application.id, resolved.name))
     output.info(f"retired the previous secret of {resolved.label}; only the new one works now")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    workspace = open_workspace(args)
+    resolved = workspace.environments.resolve(args.app, args.env)
+    team = workspace.credentials.team_store()
+    if team is None:
+        raise ValidationError(
+            f"{resolved.label}'s secret is in your keyring, which keeps no history",
+            hint="a team store keeps every version: credenza team use vault ADDRESS --path PATH",
+        )
+    entries = team.history(resolved.application.id, resolved.name)
+    if args.json:
+        output.print_json([asdict(entry) for entry in entries])
+        return 0
+    rows = [
+        [str(e.version), e.time[:19].replace("T", " "), e.who, e.action + " (deleted)" * e.deleted]
+        for e in entries
+    ]
+    output.table(rows, ["VERSION", "TIME (UTC)", "WHO", "ACTION"])
     return 0
 
 

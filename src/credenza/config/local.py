@@ -109,6 +109,26 @@ class LocalState:
     def reset_finished(self, app_id: str, environment: str) -> None:
         self._drop(_RESETS, app_id, environment)
 
+    # The version of each team-store secret last seen, and when that secret was written: a
+    # cached token is found under it while the store cannot be reached (its fingerprint holds
+    # the version), and the dashboard shows it without a network call.
+
+    def team_seen(self, app_id: str, environment: str) -> tuple[int, datetime | None] | None:
+        value = self._entries(_TEAM_VERSIONS).get((app_id, environment))
+        if not isinstance(value, dict) or not isinstance(value.get("version"), int):
+            return None
+        at = value.get("at")
+        return value["version"], at if isinstance(at, datetime) else None
+
+    def saw_team_version(
+        self, app_id: str, environment: str, version: int, at: datetime | None
+    ) -> None:
+        if self.team_seen(app_id, environment) != (version, at):
+            entry: dict[str, Any] = {"version": version}
+            if at is not None:
+                entry["at"] = at
+            self._put(_TEAM_VERSIONS, app_id, environment, entry)
+
     # Token refreshes that failed (the dashboard's auto-refresh, a script's `credenza token`),
     # kept until one succeeds: `credenza status` in another terminal or a cron job says so too.
 
@@ -214,6 +234,7 @@ class LocalState:
 _RESETS = "resets-under-way"
 _MOVED = "keyring-names-moved"
 _REFRESHES = "refreshes-failed"
+_TEAM_VERSIONS = "team-versions"
 
 
 def _section(table: dict[str, Any], name: str) -> dict[str, Any]:

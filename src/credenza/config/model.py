@@ -408,6 +408,36 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
         # a teammate's machine must not stop the offline commands, nor this person's override.
 
 
+_STORE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _check_store_path(value: str, field: str) -> None:
+    segments = value.split("/")
+    if not value or any(not _STORE_SEGMENT.match(s) or s in (".", "..") for s in segments):
+        raise ValueError(
+            f"@{field}: use segments of letters, digits, '.', '_' or '-' joined by '/' "
+            "(no leading or trailing '/')"
+        )
+
+
+class Team(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """Where a team keeps the secrets of this config's applications: a KV v2 path in HashiCorp
+    Vault or OpenBao. Nothing personal: each person brings their own store token. Every field is
+    written, defaults too: the file says where the team's secrets are without knowing credenza."""
+
+    backend: Literal["vault"] = "vault"
+    address: str
+    path: str
+    mount: str = "secret"
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.address)
+        if not is_url(self.address) or parts.query or parts.fragment:
+            raise ValueError("@address: not a URL (expected https://vault.example.com:8200)")
+        _check_store_path(self.path, "path")
+        _check_store_path(self.mount, "mount")
+
+
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The whole config file."""
 
@@ -419,6 +449,8 @@ class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
     settings: Settings = msgspec.field(default_factory=Settings)
     providers: dict[str, Provider] = {}
     applications: list[Application] = []
+    # Set: every client secret and key lives in the team's store, not in a keyring.
+    team: Team | None = None
 
     def __post_init__(self) -> None:
         if self.workspace is not None and not _WORKSPACE_ID.match(self.workspace):
@@ -592,10 +624,10 @@ def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | N
     try:
         return msgspec.convert(data, type(record), builtin_types=(datetime,))
     except msgspec.ValidationError as exc:
-        raise ValueError(_field_message(str(exc))) from None
+        raise ValueError(field_message(str(exc))) from None
 
 
-def _field_message(message: str) -> str:
+def field_message(message: str) -> str:
     # msgspec says "bad value - at `$.token_url`"; a field check says "@token_url: detail".
     match = re.match(r"^@(\w+): (.*)$", message, re.DOTALL)
     if match:

@@ -39,6 +39,7 @@ Endpoint = Literal[
     "jwks",
     "admin",
     "registration",
+    "team store",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 

@@ -65,6 +65,11 @@ class SyncOAuthClient(ClientProtocol):
     def fetch_token(self, credentials: ClientCredentials) -> Token:
         return self._run(self.plan_fetch_token(credentials))
 
+    def run(self, plan: Plan[T]) -> T:
+        """Drive any plan built on ``plan_exchange`` (the team store's calls): the same
+        deadline, body cap, retries, TLS settings and refusal of redirects as a token call."""
+        return self._run(plan)
+
     # -- the driver -----------------------------------------------------------------------------
 
     def _run(self, plan: Plan[T]) -> T:

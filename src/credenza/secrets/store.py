@@ -81,11 +81,15 @@ class SecretStore:
         warn: Callable[[str], None] | None = None,
         keyring: KeyringKind = "auto",
         keyring_from_config: str | None = None,
+        memory_fallback: bool = False,
     ) -> None:
         self._backend = backend
         # Where ``keyring = "file"`` came from when the shared config set it (a teammate's
         # choice for their machine): a failure then says so, and how to choose for oneself.
         self.keyring_from_config = keyring_from_config
+        # With a team store the secrets are not here: a machine without a usable keyring (a CI
+        # runner) keeps this run's tokens in memory instead of failing (said once, on stderr).
+        self.memory_fallback = memory_fallback
         self._impl: Backend | None = None
         self.timeout = timeout
         self.allow_plaintext = allow_plaintext
@@ -310,6 +314,19 @@ class SecretStore:
             try:
                 backend = self._resolve()
                 backend.prepare()
+            except (NoKeyringError, UnsafeKeyringError) as refused:
+                if not self.memory_fallback:
+                    if self.keyring == "file" and self.keyring_from_config is not None:
+                        raise self._not_yours(refused) from None
+                    raise
+                from credenza.keyring_memory import MemoryKeyring
+                from credenza.secrets.oskeyring import OsKeyring
+
+                self._warn(
+                    f"{refused.message}: the team store holds the secrets; tokens are kept in "
+                    "memory for this run only"
+                )
+                backend = OsKeyring(MemoryKeyring())
             except SecretStoreError as exc:
                 if self.keyring == "file" and self.keyring_from_config is not None:
                     raise self._not_yours(exc) from None

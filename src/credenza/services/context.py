@@ -194,8 +194,8 @@ class Context:
             await self._client.aclose()
             self._client = None
 
-    def _made(self, kind: Callable[..., C]) -> C:
-        """An OAuth client of either kind, with the settings and observer of this context."""
+    def http(self) -> HttpSettings:
+        """The network settings every client of this context is built with."""
         settings = self.http_settings
         if settings is None:
             from credenza.config.named_files import resolve_path
@@ -210,7 +210,11 @@ class Context:
                 retry_attempts=mine.retry_attempts,
                 ca_bundle=resolve_path(mine.ca_bundle, self.config_dir) if mine.ca_bundle else None,
             )
-        client = kind(settings, clock=lambda: self.clock())
+        return settings
+
+    def _made(self, kind: Callable[..., C]) -> C:
+        """An OAuth client of either kind, with the settings and observer of this context."""
+        client = kind(self.http(), clock=lambda: self.clock())
         client.observer = self._observer
         return client
 

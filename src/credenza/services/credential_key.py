@@ -59,10 +59,18 @@ class SessionToken:
         return parts.claims if parts else None
 
 
-def fingerprint(workspace_id: str, resolved: ResolvedEnvironment, scopes: Iterable[str]) -> str:
+def fingerprint(
+    workspace_id: str,
+    resolved: ResolvedEnvironment,
+    scopes: Iterable[str],
+    secret_version: int | None = None,
+) -> str:
     """Everything a token depends on, hashed: another credential never shares its key. The
-    workspace, not the config's path: a moved config keeps its tokens and sign-ins."""
-    return _fingerprint({"workspace": workspace_id}, resolved, scopes)
+    workspace, not the config's path: a moved config keeps its tokens and sign-ins.
+
+    ``secret_version``: the team store's version of the secret (None: a keyring's secret), so
+    that after a teammate's reset everyone's next token is fetched with the new secret."""
+    return _fingerprint({"workspace": workspace_id}, resolved, scopes, secret_version)
 
 
 def legacy_fingerprint(
@@ -74,7 +82,10 @@ def legacy_fingerprint(
 
 
 def _fingerprint(
-    owner: dict[str, str], resolved: ResolvedEnvironment, scopes: Iterable[str]
+    owner: dict[str, str],
+    resolved: ResolvedEnvironment,
+    scopes: Iterable[str],
+    secret_version: int | None = None,
 ) -> str:
     environment = resolved.environment
     parts: dict[str, object] = {
@@ -92,6 +103,8 @@ def _fingerprint(
     if environment.dpop:
         # Only when on: the fingerprints of every token cached before DPoP existed stay valid.
         parts["dpop"] = True
+    if secret_version is not None:
+        parts["secret_version"] = secret_version
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from credenza.config.model import EnvironmentChange
 from credenza.config.named_files import resolve_path
 from credenza.errors import (
     SecretStoreError,
+    TeamStoreUnreachableError,
     ValidationError,
 )
 from credenza.oauth.tokens import Token
-from credenza.secrets import CheckedSecret, Secret, check_secret, names
+from credenza.secrets import CheckedSecret, Secret, StoredSecret, check_secret, names
 from credenza.services.binding import (
     CredentialedEndpoint,
     bound_origins,
@@ -30,6 +31,9 @@ from credenza.services.providers import Providers
 if TYPE_CHECKING:
     from credenza.oauth.binding.dpop import DpopKey
     from credenza.oauth.protocol import ClientCredentials
+    from credenza.services.team import TeamStore
+
+Where = Literal["team store", "keyring"]
 
 # The origins a credential may go to (a name of its own: ``set`` is a method below).
 Origins = set[str]
@@ -47,6 +51,7 @@ class Credentials:
         self._environments = environments
         self._providers = providers
         self._forget_tokens = forget_tokens
+        self._team: TeamStore | None = None
 
     def set(
         self,
@@ -72,8 +77,106 @@ class Credentials:
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+        stored = self.stored_secret(resolved.application.id, resolved.name)
         return stored.secret
+
+    # -- where secrets live: the team store when [team] is set, else this person's keyring ------
+    # The one switch: every read and write of a client secret, key or pending secret below (and
+    # in resets and tokens) goes through these.
+
+    def team_store(self) -> TeamStore | None:
+        team = self._context.config.team
+        if team is None:
+            return None
+        if self._team is None or self._team.team != team:
+            from credenza.services.team import TeamStore
+
+            if self._team is not None:
+                self._team.close()
+            self._team = TeamStore(self._context, team)
+        return self._team
+
+    def close(self) -> None:
+        """Close the team store's connections (they reopen on the next call)."""
+        if self._team is not None:
+            self._team.close()
+
+    def where(self) -> Where:
+        return "team store" if self._context.config.team is not None else "keyring"
+
+    def place(self, app_id: str, environment: str) -> str | None:
+        """Where the secret is, as the dashboard says it without a network call: "keyring",
+        "team store v3" (the version last seen), or None when it is not there (or not seen)."""
+        team = self.team_store()
+        if team is None:
+            return "keyring" if self.stored_at(app_id, environment) is not None else None
+        version = team.known(app_id, environment)[0]
+        return None if version is None else f"team store v{version}"
+
+    def look_in_team_store(self, environments: list[tuple[str, str]]) -> None:
+        """Read each environment's record once, so that ``place`` says what the store has now
+        (blocking: for a worker). Stops at the first failure to reach the store."""
+        team = self.team_store()
+        if team is None:
+            return
+        for app_id, environment in environments:
+            try:
+                team.read(app_id, environment)
+            except TeamStoreUnreachableError:
+                raise
+            except SecretStoreError:
+                continue  # a path this person may not read: said when they use it
+
+    def stored_secret(self, app_id: str, environment: str) -> StoredSecret:
+        """The client secret (or key) and the origins it is bound to."""
+        team = self.team_store()
+        if team is not None:
+            return team.secret(app_id, environment)
+        return self._context.secrets.get_client_secret(app_id, environment)
+
+    def secret_version(self, app_id: str, environment: str, *, offline: bool = False) -> int | None:
+        """The team store's version of the secret (part of the fingerprint); None: keyring.
+        ``offline``: as last seen, without a network call (for the dashboard's event loop)."""
+        team = self.team_store()
+        if team is None:
+            return None
+        if offline:
+            return team.known(app_id, environment)[0]
+        return team.secret_version(app_id, environment)
+
+    def pending_secret(self, app_id: str, environment: str) -> Secret | None:
+        """A secret a provider issued (or a one-time link showed) during an unfinished reset."""
+        team = self.team_store()
+        if team is not None:
+            return team.pending(app_id, environment)
+        value = self._context.secrets.get_raw(names.pending_secret(app_id, environment))
+        return None if value is None else Secret(value)
+
+    def keep_pending(self, app_id: str, environment: str, secret: Secret) -> None:
+        team = self.team_store()
+        if team is not None:
+            team.keep_issued(app_id, environment, secret)
+        else:
+            self._context.secrets.set_raw(
+                names.pending_secret(app_id, environment), secret.reveal()
+            )
+
+    def drop_pending(self, app_id: str, environment: str) -> None:
+        """Throw the pending secret away (in the team store, with the reset's claim)."""
+        team = self.team_store()
+        if team is not None:
+            team.discard_pending(app_id, environment)
+        else:
+            self._context.secrets.delete_raw(names.pending_secret(app_id, environment))
+
+    def _write_secret(
+        self, app_id: str, environment: str, secret: Secret, origin: str | None, *, new: bool
+    ) -> None:
+        team = self.team_store()
+        if team is not None:
+            team.set_secret(app_id, environment, secret, origin, new=new)
+        else:
+            self._context.secrets.set_client_secret(app_id, environment, secret, origin=origin)
 
     def confirm_endpoint(
         self, app_ref: str, env_name: str, origins: Iterable[str] | None = None
@@ -101,10 +204,10 @@ class Credentials:
                 merged = " ".join(sorted(current | wanted)) or None
                 secrets.set_bound(names.confirmed_origins(app_id, name), Secret(""), origin=merged)
             else:
-                stored = secrets.get_client_secret(app_id, name)
+                stored = self.stored_secret(app_id, name)
                 current = bound_origins(stored.origin) or self._first(resolved)
                 merged = " ".join(sorted(current | wanted)) or None
-                secrets.set_client_secret(app_id, name, stored.secret, origin=merged)
+                self._write_secret(app_id, name, stored.secret, merged, new=False)
             return self.bound_origins(app_id, name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
@@ -143,11 +246,12 @@ class Credentials:
                     names.confirmed_origins(app_id, name), Secret(""), origin=" ".join(first)
                 )
             return first
-        stored = secrets.get_client_secret(app_id, name)
+        stored = self.stored_secret(app_id, name)
         if stored.origin:
             return bound_origins(stored.origin)
         first = self._first(resolved)
-        if bind and first:
+        # In a team store a read must not need write access: bound for this call only.
+        if bind and first and self.team_store() is None:
             self._bind_to_token_endpoint(resolved, stored.secret)
         return first
 
@@ -175,6 +279,8 @@ class Credentials:
             return
         secrets, app_id = self._context.secrets, resolved.application.id
         try:
+            if self.team_store() is not None:
+                return  # a team store's record is bound by whoever wrote it: a read binds nothing
             if secrets.get_client_secret(app_id, resolved.name).origin is not None:
                 return  # the usual case: bound already, and no lock taken
             with credential_lock(self._context, app_id, resolved.name):
@@ -200,8 +306,11 @@ class Credentials:
         secrets = self._context.secrets
         # A reset finishing elsewhere would store its secret (and pending copy) back after this.
         with credential_lock(self._context, app_id, environment):
-            secrets.delete_client_secret(app_id, environment)
-            secrets.delete_raw(names.pending_secret(app_id, environment))
+            if self.team_store() is None:
+                # A team store's record is the team's: a teammate whose config still has the
+                # environment keeps using it; it is deleted in the store by whoever administers it.
+                secrets.delete_client_secret(app_id, environment)
+                secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
         secrets.delete_raw(names.confirmed_origins(app_id, environment))
         secrets.delete_raw(names.dpop_key(app_id, environment))
@@ -220,6 +329,23 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         app_id, name = resolved.application.id, resolved.name
         local = self._context.local_state
+        team = self.team_store()
+        if team is not None:
+            # The team's secret: when it was written to the store, by whoever wrote it; from the
+            # store only when asked (check_keyring), else as last seen (the dashboard's rows).
+            if check_keyring:
+                return team.secret_at(app_id, name)
+            version, at = team.known(app_id, name)
+            if version is None:
+                return None
+            environment = resolved.environment
+            return (
+                at
+                or environment.secret_rotated_at
+                or environment.secret_set_at
+                or local.secret_set_at(app_id, name)
+                or self._context.clock()
+            )
         when = local.secret_set_at(app_id, name)
         secrets = self._context.secrets
         if when is None and check_keyring and secrets.get_raw(names.client_secret(app_id, name)):
@@ -229,6 +355,9 @@ class Credentials:
 
     def has_secret(self, resolved: ResolvedEnvironment) -> bool:
         app_id, name = resolved.application.id, resolved.name
+        team = self.team_store()
+        if team is not None:
+            return team.has_secret(app_id, name)
         return self.stored_at(app_id, name, check_keyring=True) is not None
 
     def age(self, app_ref: str, env_name: str, *, check_keyring: bool = False) -> timedelta | None:
@@ -299,9 +428,7 @@ class Credentials:
             if method_for(resolved.auth_method).secret_kind == "none":
                 secret = Secret("")
             else:
-                secret = self._context.secrets.get_client_secret(
-                    resolved.application.id, resolved.name
-                ).secret
+                secret = self.stored_secret(resolved.application.id, resolved.name).secret
         environment = resolved.environment
         return ClientCredentials(
             token_url=resolved.token_url,
@@ -385,24 +512,42 @@ class Credentials:
         piped command's output is not consent. ``new``: a secret this person just stored,
         recorded in their local state."""
         app_id, name = resolved.application.id, resolved.name
-        origins = self._first(resolved) | set(allow)
-        try:
-            previous = self._context.secrets.get_client_secret(app_id, name).origin
-        except SecretStoreError:
-            previous = None
-        in_use = {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
-        origins |= bound_origins(previous) & in_use
-        self._context.secrets.set_client_secret(
-            app_id, name, secret, origin=" ".join(sorted(origins)) or None
-        )
+        self._write_secret(app_id, name, secret, self._origins_kept(resolved, allow), new=new)
         if new:
             self._context.local_state.record_secret(
                 resolved.application.id, resolved.name, self._context.clock()
             )
 
+    def _origins_kept(self, resolved: ResolvedEnvironment, allow: Iterable[str] = ()) -> str | None:
+        """The origins a new secret is bound to: the token endpoint's, ``allow`` (consent given
+        now) and those confirmed for the secret it replaces that the environment still uses."""
+        origins = self._first(resolved) | set(allow)
+        try:
+            previous = self.stored_secret(resolved.application.id, resolved.name).origin
+        except SecretStoreError:
+            previous = None
+        in_use = {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
+        origins |= bound_origins(previous) & in_use
+        return " ".join(sorted(origins)) or None
+
+    def store_rotated(
+        self, resolved: ResolvedEnvironment, secret: Secret, *, keep_previous: bool
+    ) -> None:
+        """A reset's new secret becomes the current one. In the team store one check-and-set
+        write also drops the claim and the pending copy and, with overlap rotation, keeps the
+        old secret beside it until retired; in the keyring the pending entry goes after."""
+        team = self.team_store()
+        if team is None:
+            self.store(resolved, secret)
+            self.drop_pending(resolved.application.id, resolved.name)
+            return
+        app_id, name = resolved.application.id, resolved.name
+        team.finish(app_id, name, secret, self._origins_kept(resolved), keep_previous=keep_previous)
+        self._context.local_state.record_secret(app_id, name, self._context.clock())
+
     def _bind_to_token_endpoint(self, resolved: ResolvedEnvironment, secret: Secret) -> None:
-        self._context.secrets.set_client_secret(
-            resolved.application.id, resolved.name, secret, origin=origin(resolved.token_url)
+        self._write_secret(
+            resolved.application.id, resolved.name, secret, origin(resolved.token_url), new=False
         )
 
 

@@ -99,7 +99,11 @@ class Doctor:
             checks += self.settings(config)
             checks.append(self.keyring(config))
         checks.append(self.agent_check(config))
-        checks += team_store_checks(config)
+        if config is not None and config.team is not None:
+            import asyncio
+
+            settings = self._probe_settings(config)
+            checks += await asyncio.to_thread(team_store_checks, config, settings)
         if config is not None:
             checks += await self.endpoints(config)
         checks.append(self.completion())
@@ -265,6 +269,16 @@ class Doctor:
         import asyncio
 
         from credenza.oauth.client import OAuthClient
+
+        # One try each, a short deadline, all at once: a check, not a token call.
+        client = OAuthClient(self._probe_settings(config), clock=lambda: self.clock())
+        try:
+            return list(await asyncio.gather(*(self._probe(client, url) for url in urls)))
+        finally:
+            await client.aclose()
+
+    def _probe_settings(self, config: Config) -> HttpSettings:
+        """This person's network settings, cut to one try and a short deadline (a check)."""
         from credenza.oauth.protocol import HttpSettings
 
         base = self.http_settings
@@ -276,19 +290,13 @@ class Doctor:
             except CredenzaError:
                 ca_bundle = None  # reported by the settings check; probe with the system store
             base = HttpSettings(ca_bundle=ca_bundle)
-        # One try each, a short deadline, all at once: a check, not a token call.
-        settings = replace(
+        return replace(
             base,
             deadline=min(base.deadline, PROBE_DEADLINE),
             connect_timeout=min(base.connect_timeout, PROBE_DEADLINE),
             read_timeout=min(base.read_timeout, PROBE_DEADLINE),
             retry_attempts=1,
         )
-        client = OAuthClient(settings, clock=lambda: self.clock())
-        try:
-            return list(await asyncio.gather(*(self._probe(client, url) for url in urls)))
-        finally:
-            await client.aclose()
 
     async def _probe(self, client: object, url: str) -> Check:
         from credenza.oauth.client import OAuthClient
@@ -358,11 +366,66 @@ class Doctor:
         )
 
 
-def team_store_checks(config: Config | None) -> list[Check]:
-    """The hook for the team's shared secret store (`[team]`, reachable, token valid, read and
-    write). No team store exists in credenza yet, so there is nothing to check; when it lands,
-    its checks go here and `doctor` reports them with the rest."""
-    return []
+def team_store_checks(config: Config, settings: HttpSettings) -> list[Check]:
+    """The team's secret store (`[team]`): where, the store token's source, whether it is valid
+    and what it may do on the path. Read-only, blocking (run in a thread); never the token."""
+    from credenza.errors import TeamStoreError
+    from credenza.oauth.sync_client import SyncOAuthClient
+    from credenza.oauth.untrusted import clean
+    from credenza.services.vault import VaultClient, find_token
+
+    team = config.team
+    if team is None:
+        return []
+    where = f"{team.backend} at {team.address}, {team.mount}/data/{team.path}"
+    token = find_token()
+    if token is None:
+        return [
+            Check(
+                "team_store",
+                "team store",
+                False,
+                f"{where}; no store token",
+                fix="set VAULT_TOKEN (or BAO_TOKEN), or log in with `vault login` / `bao login`",
+            )
+        ]
+    driver = SyncOAuthClient(settings)
+    client = VaultClient(driver, team.address, team.mount, token)
+    probe = f"{team.mount}/data/{team.path}/*"
+    try:
+        who = clean(str(client.lookup_self().get("display_name") or "?"), limit=80)
+        allowed = set(client.capabilities([probe]).get(probe, []))
+    except TeamStoreError as error:
+        return [
+            Check(
+                "team_store",
+                "team store",
+                False,
+                f"{where}; token from {token.source}: {error.message}",
+                fix=error.hint,
+            )
+        ]
+    finally:
+        driver.close()
+    may = [
+        c
+        for c, needs in (("read", {"read"}), ("write", {"create", "update"}))
+        if "root" in allowed or needs <= allowed
+    ]
+    found = (
+        f"{where}; token from {token.source}, valid as {who}; it may {', '.join(may) or 'nothing'}"
+    )
+    if "read" not in may:
+        return [
+            Check(
+                "team_store",
+                "team store",
+                False,
+                found,
+                fix=f"ask for a policy with read on {team.mount}/data/{team.path}/*",
+            )
+        ]
+    return [Check("team_store", "team store", True, found)]
 
 
 def endpoints_in_use(config: Config) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from credenza.errors import (
     SecretStoreError,
     ValidationError,
 )
-from credenza.secrets import Secret, check_secret, names
+from credenza.secrets import Secret, check_secret
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
@@ -23,7 +24,8 @@ from credenza.services.providers import Providers
 
 
 class UnstoredSecretError(SecretStoreError):
-    """A provider issued a new secret but the keyring would not keep it.
+    """A provider issued a new secret but the secret store (keyring or team store) would not
+    keep it.
 
     ``secret`` holds it so that the caller can show it to the user once: it exists nowhere else.
     """
@@ -111,8 +113,16 @@ class Resets:
         """How this credential's secret really rotates: the provider's own record where credenza
         can read it (the sandbox's client), else the provider record's or profile's word."""
         resolved = self._environments.resolve(app_ref, env_name)
+        return await self._rotation(resolved)
+
+    async def _rotation(self, resolved: ResolvedEnvironment) -> Rotation:
         adapter = self._providers.adapter_for(resolved.application)
-        return await adapter.rotation_of(resolved.environment.client_id)
+        try:
+            return await adapter.rotation_of(resolved.environment.client_id)
+        except CredenzaError:
+            # The record cannot be read (an admin API without it, a hiccup): the provider
+            # record's or profile's word, rather than no reset or recovery at all.
+            return adapter.rotation
 
     def reset_plan(
         self,
@@ -186,6 +196,12 @@ class Resets:
                 "• no secret is stored yet: paste the new one here; credenza verifies it with a "
                 "token call and stores it only if it works"
             )
+        if (team := self._credentials.team_store()) is not None:
+            lines.append(
+                f"• the team store's record ({team.shown(resolved.application.id, resolved.name)}) "
+                "is claimed first, so a teammate's reset at the same time stops before the "
+                "provider; the new secret is written there, for everyone"
+            )
         if rotation == "overlap":
             lines.append(
                 "• once every system uses the new secret, retire the old one "
@@ -214,7 +230,34 @@ class Resets:
         """
         resolved = self._environments.resolve(app_ref, env_name)
         async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._claimed(resolved, new_secret, expires_at)
+
+    async def _claimed(
+        self,
+        resolved: ResolvedEnvironment,
+        new_secret: str | Secret | None,
+        expires_at: datetime | None,
+    ) -> ResetResult:
+        _refuse_reset_without_secret(resolved)
+        adapter = self._providers.adapter_for(resolved.application)
+        team = self._credentials.team_store()
+        if team is None:
             return await self._reset(resolved, new_secret, expires_at)
+        # A team store: the credential is claimed (a check-and-set write naming who and when)
+        # before the provider is asked, so a second reset stops at the claim instead of
+        # rotating the secret the first one is rotating.
+        app_id, env = resolved.application.id, resolved.name
+        if adapter.issues_secrets or new_secret is not None:
+            await in_thread(team.claim, app_id, env)
+        try:
+            return await self._reset(resolved, new_secret, expires_at)
+        except BaseException:
+            # Nothing issued (a refusal, a failed check): the claim is given back. An issued
+            # secret keeps it, with the pending copy, until `secret recover` finishes. What
+            # stopped the reset is what is reported (it may carry a secret to show once).
+            with contextlib.suppress(CredenzaError):
+                await in_thread(team.release, app_id, env)
+            raise
 
     async def _reset(
         self,
@@ -222,7 +265,6 @@ class Resets:
         new_secret: str | Secret | None,
         expires_at: datetime | None,
     ) -> ResetResult:
-        _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
         verified = True
@@ -253,7 +295,7 @@ class Resets:
                     else "nothing was stored (there was no secret before)"
                 )
                 if one_time:
-                    kept += "; the new one is kept in the keyring as pending"
+                    kept += f"; the new one is kept in the {self._credentials.where()} as pending"
                 raise SecretNotVerifiedError(
                     f"the new secret did not work, so {kept}: {exc.message}",
                     hint=f"recover it with `credenza secret recover {resolved.application.id} "
@@ -262,7 +304,7 @@ class Resets:
                     else exc.hint,
                 ) from None
         else:
-            rotation = await adapter.rotation_of(resolved.environment.client_id)
+            rotation = await self._rotation(resolved)
             issued = await adapter.reset_secret(resolved.environment.client_id)
             assert issued is not None
             candidate = issued
@@ -275,7 +317,7 @@ class Resets:
                 self._verify_issued(resolved, issued, rotation)
             )
             warnings.extend(warning)
-        now = await self._finish(resolved, candidate, expires_at)
+        now = await self._finish(resolved, candidate, rotation, expires_at)
         return ResetResult(
             environment=resolved.name,
             rotation=rotation,
@@ -294,7 +336,8 @@ class Resets:
             if rotation == "overlap":
                 raise SecretNotVerifiedError(
                     f"the provider issued a new secret but it did not work yet ({exc.message}); "
-                    "the old one still works and the new one is kept in the keyring as pending",
+                    "the old one still works and the new one is kept in the "
+                    f"{self._credentials.where()} as pending",
                     hint=f"try again later: credenza secret recover {resolved.application.id} "
                     f"{resolved.name}",
                 ) from None
@@ -303,13 +346,18 @@ class Resets:
         return True, []
 
     async def _finish(
-        self, resolved: ResolvedEnvironment, secret: Secret, expires_at: datetime | None = None
+        self,
+        resolved: ResolvedEnvironment,
+        secret: Secret,
+        rotation: Rotation,
+        expires_at: datetime | None = None,
     ) -> datetime:
         """The new secret becomes the current one; only then is the pending copy dropped. The
         old secret's expiry goes with it: the new one's is ``expires_at`` (None: not known)."""
         app_id, env = resolved.application.id, resolved.name
-        await in_thread(self._credentials.store, resolved, secret)
-        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+        await in_thread(
+            self._credentials.store_rotated, resolved, secret, keep_previous=rotation == "overlap"
+        )
         await in_thread(self._context.local_state.reset_finished, app_id, env)
         now = self._context.clock()
         self._environments.edit(
@@ -327,7 +375,7 @@ class Resets:
         # Under the lock: a reset under way elsewhere stores its pending secret before or after.
         async with credential_lock(self._context, app_id, env):
             pending = await in_thread(self.pending, app_id, env)
-            await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+            await in_thread(self._credentials.drop_pending, app_id, env)
             await in_thread(self._context.local_state.reset_finished, app_id, env)
         return pending is not None
 
@@ -351,7 +399,7 @@ class Resets:
             raise
         except CredenzaError:
             return False
-        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+        await in_thread(self._credentials.drop_pending, app_id, env)
         await in_thread(self._context.local_state.reset_finished, app_id, env)
         # The reset is done: the old secret's expiry went with it.
         self._environments.edit(
@@ -375,9 +423,10 @@ class Resets:
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:
             await in_thread(self._context.local_state.reset_finished, app_id, env)
+            await in_thread(self.give_back_claim, app_id, env)
             return None
         adapter = self._providers.adapter_for(resolved.application)
-        rotation = await adapter.rotation_of(resolved.environment.client_id)
+        rotation = await self._rotation(resolved)
         warnings: list[str] = []
         verified = True
         try:
@@ -400,7 +449,7 @@ class Resets:
                 f"the pending secret could not be verified ({exc.message}); stored anyway: "
                 "the provider replaced the old one at the reset"
             )
-        now = await self._finish(resolved, pending)
+        now = await self._finish(resolved, pending, rotation)
         return ResetResult(
             environment=env,
             rotation=rotation,
@@ -410,20 +459,32 @@ class Resets:
             warnings=tuple(warnings),
         )
 
+    def give_back_claim(self, app_ref: str, env_name: str) -> bool:
+        """A team store's claim this person left with nothing issued (a reset killed while the
+        provider was asked) is given back; someone else's is reported. True: one was."""
+        team = self._credentials.team_store()
+        if team is None:
+            return False
+        resolved = self._environments.resolve(app_ref, env_name)
+        return team.release(resolved.application.id, resolved.name, only_mine=True)
+
     def pending(self, app_ref: str, env_name: str) -> Secret | None:
         """A provider-issued secret that a reset stored but did not finish with (a crash)."""
         resolved = self._environments.resolve(app_ref, env_name)
-        value = self._context.secrets.get_raw(
-            names.pending_secret(resolved.application.id, resolved.name)
-        )
-        return None if value is None else Secret(value)
+        return self._credentials.pending_secret(resolved.application.id, resolved.name)
 
     async def retire_previous(self, app_ref: str, env_name: str) -> None:
         """Overlap rotation: once every consumer uses the new secret, retire the old one."""
         resolved = self._environments.resolve(app_ref, env_name)
+        team = self._credentials.team_store()
+        if team is not None:
+            # Checked first: a person who may not write is refused before the provider acts.
+            await in_thread(team.check_writable, resolved.application.id, resolved.name)
         await self._providers.adapter_for(resolved.application).retire_previous_secret(
             resolved.environment.client_id
         )
+        if team is not None:
+            await in_thread(team.retire_previous, resolved.application.id, resolved.name)
 
     async def _keep_pending(self, resolved: ResolvedEnvironment, issued: Secret) -> None:
         app_id, env = resolved.application.id, resolved.name
@@ -432,13 +493,12 @@ class Resets:
         # (the keyring-checked report drops it), never one too few.
         await in_thread(local.reset_started, app_id, env, self._context.clock())
         try:
-            await in_thread(
-                self._context.secrets.set_raw, names.pending_secret(app_id, env), issued.reveal()
-            )
+            await in_thread(self._credentials.keep_pending, app_id, env, issued)
         except SecretStoreError as exc:
             await in_thread(local.reset_finished, app_id, env)
+            where = self._credentials.where()
             raise UnstoredSecretError(
-                "the provider issued a new secret but the keyring did not keep it "
+                f"the provider issued a new secret but the {where} did not keep it "
                 f"({exc.message}); it is NOT stored",
                 secret=issued,
                 hint="copy the secret shown now and store it with `credenza secret set` once "

@@ -132,6 +132,8 @@ class Status:
         local = self.context.local_state
         # Without the keyring: the resets this person's credenza marked as under way.
         unfinished = local.unfinished_resets()
+        if check_keyring and config.team is not None:
+            return unfinished | self._unfinished_in_team_store()
         if check_keyring:
             # One batched read for every environment (two calls on Secret Service).
             wanted = {
@@ -145,6 +147,30 @@ class Status:
             local.reconcile_resets(unfinished, read_at)
             unfinished |= local.unfinished_resets()  # resets that began while it was read
         return unfinished
+
+    def _unfinished_in_team_store(self) -> set[tuple[str, str]]:
+        """Resets anyone of the team left unfinished: a pending secret or a claim in the store
+        (none when it cannot be read now: this person's own marks still count)."""
+        from credenza.errors import SecretStoreError
+        from credenza.services.team import TeamStore
+
+        config = self.context.config
+        assert config.team is not None
+        store = TeamStore(self.context, config.team)
+        found: set[tuple[str, str]] = set()
+        try:
+            for application in config.applications:
+                for name in application.environments:
+                    record = store.read(application.id, name)
+                    if record is not None and (
+                        record.data.get("pending_secret") or record.data.get("claim")
+                    ):
+                        found.add((application.id, name))
+        except SecretStoreError:
+            pass
+        finally:
+            store.close()
+        return found
 
 
 def attention(

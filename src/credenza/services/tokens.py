@@ -283,7 +283,7 @@ class Tokens:
             token = Token.from_json(json.dumps(data["token"]))
         except (ValueError, KeyError, TypeError, InvalidResponseError):
             return None  # damaged: as if nobody had signed in
-        key = fingerprint(self._context.workspace_id, resolved, scopes)
+        key = self._fingerprint(resolved, scopes)
         if data.get("fingerprint") != key:
             return None
         return SessionToken(resolved.application.id, resolved.name, token, scopes, key, user=True)
@@ -293,7 +293,7 @@ class Tokens:
     ) -> SessionToken:
         """Store a user token and its refresh token in ONE keyring write: a rotated refresh
         token replaces the used one at once, so no moment exists with neither stored."""
-        key = fingerprint(self._context.workspace_id, resolved, scopes)
+        key = self._fingerprint(resolved, scopes)
         payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
         payload["token"] = json.loads(token.to_json(with_id_token=True))
         # A sign-in stored while another process refreshes the one before waits for it: that
@@ -464,7 +464,7 @@ class Tokens:
         if method_for(resolved.auth_method).secret_kind == "none":
             return True  # a public client: no secret to change
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            stored = self._credentials.stored_secret(resolved.application.id, resolved.name)
         except SecretMissingError:
             return False  # removed meanwhile
         return hmac.compare_digest(
@@ -540,7 +540,7 @@ class Tokens:
             for entry, *requested in entries:
                 key = names.token_fingerprint(entry)
                 scopes = tuple(requested)
-                if fingerprint(context.workspace_id, resolved, scopes) != key:
+                if self._fingerprint(resolved, scopes) != key:
                     continue  # cached for a credential that is no longer configured
                 candidates.append((app_id, name, key, scopes))
         payloads = context.secrets.get_many(names.token(a, e, k) for a, e, k, _ in candidates)
@@ -604,7 +604,6 @@ class Tokens:
         if not self.sessions:
             return []
         current: list[SessionToken] = []
-        workspace = self._context.workspace_id
         for key, session in list(self.sessions.items()):
             try:
                 resolved = self._environments.resolve(session.application_id, session.environment)
@@ -612,7 +611,7 @@ class Tokens:
                 resolved = None
             if (
                 resolved is None
-                or fingerprint(workspace, resolved, session.requested_scopes) != key
+                or self._fingerprint(resolved, session.requested_scopes, offline=True) != key
             ):
                 del self.sessions[key]
             else:
@@ -625,6 +624,10 @@ class Tokens:
         dropped its credential since, so a change racing this call never leaves it there."""
         from credenza import agent
 
+        if self._context.config.team is not None and not session.user:
+            # The agent answers without asking the team store, so it would go on handing out a
+            # token issued to a secret a teammate has since rotated: team tokens skip it.
+            return
         token = session.token
         agent.request(
             {
@@ -662,7 +665,7 @@ class Tokens:
     ) -> SessionToken | None:
         """The token cached under this credential's fingerprint, if further than ``skew`` from
         expiry (blocking: it reads the keyring)."""
-        key = fingerprint(self._context.workspace_id, resolved, requested)
+        key = self._fingerprint(resolved, requested)
         cached = self.cached(resolved.application.id, resolved.name, key)
         if cached is None or not cached.is_usable(self._context.clock(), skew):
             return None
@@ -677,7 +680,18 @@ class Tokens:
         agent.request({"op": "drop", "tag": tag})
 
     def _key(self, resolved: ResolvedEnvironment, credentials: ClientCredentials) -> str:
-        return fingerprint(self._context.workspace_id, resolved, credentials.scopes)
+        return self._fingerprint(resolved, credentials.scopes)
+
+    def _fingerprint(
+        self, resolved: ResolvedEnvironment, scopes: Iterable[str], *, offline: bool = False
+    ) -> str:
+        """The fingerprint, with the team store's version of the secret when it is there
+        (``offline``: as last seen, no network call: ``held`` runs on the dashboard's loop)."""
+        version = None
+        if self._context.config.team is not None and _has_secret(resolved):
+            app_id, name = resolved.application.id, resolved.name
+            version = self._credentials.secret_version(app_id, name, offline=offline)
+        return fingerprint(self._context.workspace_id, resolved, scopes, version)
 
     async def _issue(
         self, resolved: ResolvedEnvironment, requested: tuple[str, ...]
@@ -738,6 +752,12 @@ def _stored_token(payload: str | None) -> Token | None:
         return Token.from_json(json.dumps(json.loads(payload)["token"]))
     except (ValueError, KeyError, TypeError, InvalidResponseError):
         return None
+
+
+def _has_secret(resolved: ResolvedEnvironment) -> bool:
+    from credenza.oauth.auth import method_for
+
+    return method_for(resolved.auth_method).secret_kind != "none"
 
 
 def _token_from(payload: str | None) -> Token | None:

@@ -81,14 +81,21 @@ class EnvironmentsScreen(TableScreen):
         # One Text per state, shared by the rows; config text stays a str, which the table
         # shows plain (cleaned as it is drawn) without a Text of its own per cell.
         shown, stored = word(theme, "shown", "warn"), Text("•••• stored")
-        missing = word(theme, "not in your keyring", "bad")
+        credentials = self.workspace.credentials
+        # With a team store: where the secret lives and its version, as last seen (the store is
+        # read by a worker when the section opens, never here).
+        in_team = self.workspace.config.team is not None
+        missing = word(theme, "not in the team store" if in_team else "not in your keyring", "bad")
         for application in self.workspace.applications.all():
             for name, environment in application.environments.items():
                 key = env_key(application.id, name)
+                place = None if key in self.revealed else credentials.place(application.id, name)
                 if key in self.revealed:
                     secret: Cell = shown
-                elif self.workspace.credentials.stored_at(application.id, name) is not None:
+                elif place == "keyring":
                     secret = stored
+                elif place is not None:
+                    secret = Text(f"•••• {place}")
                 else:
                     secret = missing
                 yield (
@@ -111,6 +118,19 @@ class EnvironmentsScreen(TableScreen):
         super().on_mount()
         if self.credenza.selected_application:
             self._select_application(self.credenza.selected_application)
+        if self.workspace.config.team is not None:
+            pairs = [
+                (application.id, name)
+                for application in self.workspace.applications.all()
+                for name in application.environments
+            ]
+            look = self.workspace.credentials.look_in_team_store
+            self.run_task(
+                "reading the team store",
+                self.call(look, pairs),
+                lambda _: self.reload(),
+                group="team",
+            )
 
     def on_screen_suspend(self) -> None:
         # Suspended by another section (a mode switch) or by a dialog over this one: only the
@@ -140,6 +160,14 @@ class EnvironmentsScreen(TableScreen):
     def empty_detail(self) -> Text:
         return Text("No environments yet: press a to add one.", style="italic")
 
+    def _stored_in(self, app_id: str, env_name: str) -> str | None:
+        team = self.workspace.credentials.team_store()
+        if team is None:
+            return None  # the keyring, as always
+        version = team.known(app_id, env_name)[0]
+        where = f"the team store ({team.shown(app_id, env_name)} at {team.address}"
+        return where + (f", version {version})" if version is not None else ", not seen there)")
+
     def detail(self, key: str) -> Text:
         app_id, env_name = split_key(key)
         resolved = self.workspace.environments.resolve(app_id, env_name)
@@ -155,6 +183,7 @@ class EnvironmentsScreen(TableScreen):
                 if secret
                 else "•••••••• (v reveals)",
             ),
+            ("stored in", self._stored_in(app_id, env_name)),
             ("secret age", age(self.workspace.credentials.age(app_id, env_name))),
             (
                 "expires",
