@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credenza.config.keep import KeptTokens, keep_path
 from credenza.config.local import (
     LocalState,
     machine_setting_sources,
@@ -79,6 +80,7 @@ class Workspace:
         local: LocalState | None = None,
         user_settings: Path | None = None,
         preferences: Preferences | None = None,
+        kept: KeptTokens | None = None,
     ) -> None:
         context = Context(
             store=store,
@@ -87,6 +89,7 @@ class Workspace:
             http_settings=http_settings,
             local=local,
             user_settings=user_settings,
+            kept=kept,
         )
         context.config = preloaded if preloaded is not None else store.load()
         # Every entry this workspace reads or writes is named within its id; the first one
@@ -147,6 +150,7 @@ class Workspace:
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))
+        kwargs.setdefault("kept", KeptTokens(keep_path()))
         return cls(store, secrets, preloaded=config, local=local, user_settings=mine, **kwargs)
 
     @property

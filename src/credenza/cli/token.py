@@ -47,6 +47,12 @@ def register(commands: Group) -> None:
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
     token.add_argument("--no-cache", action="store_true", help="always fetch a new token")
+    token.add_argument(
+        "--keep-fresh",
+        action="store_true",
+        help="and have the agent keep this token fresh ahead of expiry from now on, after "
+        "restarts too (credenza agent unkeep APP stops it)",
+    )
     verbose_option(token)
 
     inspect = commands.command(
@@ -169,6 +175,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     warn_wider_scopes(session)
     workspace.tokens.share_with_agent(session, alias, read_at)
     print(format_token(session, args.format))
+    if args.keep_fresh:
+        # Recorded in this person's keep file; the agent (started above) reads it when told.
+        workspace.tokens.keep(session.application_id, session.environment, args.scope or None)
+        output.info(f"kept fresh by the agent: {session.application_id} / {session.environment}")
     return 0
 
 
