@@ -54,8 +54,8 @@ _starting: float | None = None  # the monotonic deadline while an agent we start
 # its lifetime (a very short-lived token is renewed twice per lifetime, never in a loop).
 KEEP_LEAD_SHARE = 0.2
 KEEP_LEAD_MIN = 60.0
-# A failed renewal is retried after 2 s, 4 s, 8 s ... at most 5 minutes apart.
-KEEP_BACKOFF_FIRST = 2.0
+# A failed renewal is retried after 1 s, 2 s, 4 s ... at most 5 minutes apart.
+KEEP_BACKOFF_FIRST = 1.0
 KEEP_BACKOFF_MAX = 300.0
 
 
@@ -237,6 +237,13 @@ class Agent:
             # The file keyring's derived key (never a passphrase), so that later commands skip
             # the scrypt derivation; held in memory only, until the agent stops.
             self.keys[str(message["id"])] = str(message["key"])
+            # A renewal that failed for want of it (the keyring could not be opened) is tried
+            # again now rather than after its backoff.
+            for state in self.kept.values():
+                if state["error"] is not None:
+                    state["retry_at"] = 0.0
+            if self._wake is not None:
+                self._wake.set()
             return {"ok": True}
         if op == "key-get":
             held = self.keys.get(str(message.get("id")))
