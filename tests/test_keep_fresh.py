@@ -236,10 +236,10 @@ def test_a_failing_renewal_is_reported_by_status_and_retried_with_backoff(
     # One token call per failed try, none in between: retried after a backoff, not in a loop.
     assert len(token_calls(short_sandbox)) - changed_at == failed["failures"]
     assert failed["error"]
-    code, out, _ = cli("status", "--json")
+    _, out, _ = cli("status", "--json")
     assert "refresh_failed" in out
     assert "telenor-sms" in out
-    code, out, _ = cli("agent", "list")
+    _, out, _ = cli("agent", "list")
     assert "failed:" in out
 
 
@@ -269,7 +269,9 @@ def test_the_backoff_grows_and_a_renewal_resets_it(tmp_path: Path) -> None:
         return waits
 
     assert asyncio.run(tries()) == [1.0, 2.0, 4.0]
-    assert server.handle({"op": "kept"})["kept"][0]["error"] == "invalid_client: the secret is wrong"
+    assert (
+        server.handle({"op": "kept"})["kept"][0]["error"] == "invalid_client: the secret is wrong"
+    )
 
 
 # -- a real agent process, auto-started -----------------------------------------------------------

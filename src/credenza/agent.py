@@ -43,6 +43,7 @@ if TYPE_CHECKING:
             """A new token: {"puts": [put ops], "expires", "expires_at", "issued", "skew"};
             raises with a message fit to show when it cannot."""
 
+
 MAX_REQUEST = 64 * 1024
 # An agent started by a command (not by hand) exits after an hour without a request.
 AUTOSTART_IDLE_TIMEOUT = 3600.0
@@ -355,7 +356,6 @@ class Agent:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
-
     # -- keeping tokens fresh ------------------------------------------------------------------
 
     async def _keep_fresh(self) -> None:
@@ -363,7 +363,8 @@ class Agent:
         import asyncio
         import contextlib
 
-        assert self.keeper is not None and self._wake is not None
+        assert self.keeper is not None
+        assert self._wake is not None
         renewing: set[asyncio.Task[None]] = set()
         while True:
             if self._reread:
@@ -395,7 +396,7 @@ class Agent:
         assert self.keeper is not None
         try:
             found = await asyncio.to_thread(self.keeper.entries)
-        except Exception:  # noqa: BLE001 - an unreadable keep file changes nothing held
+        except Exception:  # an unreadable keep file changes nothing held
             return
         for entry_id in [k for k in self.kept if k not in found]:
             del self.kept[entry_id]
@@ -424,16 +425,19 @@ class Agent:
             # Never renewed yet (now), or a token that does not expire (never again).
             return float(state["retry_at"]) if state["renewals"] == 0 else float("inf")
         lifetime = max(0.0, expires - issued)
-        lead = min(max(KEEP_LEAD_MIN, KEEP_LEAD_SHARE * lifetime, float(state["skew"])), lifetime / 2)
+        lead = min(
+            max(KEEP_LEAD_MIN, KEEP_LEAD_SHARE * lifetime, float(state["skew"])), lifetime / 2
+        )
         return max(expires - lead, float(state["retry_at"]))
 
     async def _renew(self, entry_id: str, state: dict[str, Any]) -> None:
         import asyncio
 
-        assert self.keeper is not None and self._wake is not None
+        assert self.keeper is not None
+        assert self._wake is not None
         try:
             result = await asyncio.to_thread(self.keeper.renew, entry_id)
-        except Exception as exc:  # noqa: BLE001 - recorded and retried, never fatal
+        except Exception as exc:  # recorded and retried, never fatal
             state["failures"] += 1
             state["error"] = str(exc)[:300] or type(exc).__name__
             backoff = KEEP_BACKOFF_FIRST * 2 ** min(state["failures"] - 1, 16)

@@ -55,7 +55,7 @@ class WorkspaceKeeper:
             skew = workspace.config.settings.token_skew_seconds
         except CredenzaError as exc:
             raise RenewalFailed(clean(exc.message, limit=300)) from None
-        except Exception as exc:  # noqa: BLE001 - never the text: it could hold anything
+        except Exception as exc:  # never the text: it could hold anything
             raise RenewalFailed(f"unexpected error ({type(exc).__name__})") from None
         token = session.token
         return {
