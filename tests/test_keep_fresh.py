@@ -374,3 +374,24 @@ def test_an_auto_started_agent_process_keeps_the_token_fresh_and_resumes_after_a
     assert now is not None
     assert now["pid"] != pid["pid"]
     assert now["kept"] == 1
+
+
+def test_keep_needs_a_known_application_and_removing_one_stops_keeping_it(
+    cli: CliRunner, short_sandbox: SandboxServer, short_config: Path
+) -> None:
+    add_telenor_via_cli(cli, short_sandbox)
+    code, _, err = cli("agent", "keep")
+    assert code == 2
+    assert "needs the application" in err
+    code, _, err = cli("agent", "keep", "no-such-app")
+    assert code == 2
+    assert read_kept(keep_path()) == []
+    assert cli("agent", "keep", "telenor-sms")[0] == 0
+    [entry] = read_kept(keep_path())
+    assert (entry.application, entry.environment, entry.scopes) == ("telenor-sms", "production", ())
+    _, out, _ = cli("agent", "list")
+    assert "telenor-sms" in out
+    assert "(no agent)" in out
+    code, _, err = cli("app", "remove", "telenor-sms", "--yes")
+    assert code == 0, err
+    assert read_kept(keep_path()) == []

@@ -217,6 +217,7 @@ class Workspace:
             else list(self.context.application(app_id).environments)
         )
         self.tokens.forget(app_id, environment)
+        self.tokens.stop_keeping(app_id, environment)  # nothing left to keep fresh
         for name in names:
             self.credentials.remove(app_id, name)
 

@@ -609,8 +609,14 @@ class Tokens:
 
     def unkeep(self, app_ref: str, env_name: str | None = None) -> list[Kept]:
         """Stop keeping an application's tokens (or one environment's); what was kept."""
-        app_id = self._context.application(app_ref).id
-        gone = self._kept_file().remove(self._context.workspace_id, app_id, env_name)
+        return self.stop_keeping(self._context.application(app_ref).id, env_name)
+
+    def stop_keeping(self, app_id: str, environment: str | None) -> list[Kept]:
+        """``unkeep`` by id: also for an application or environment being removed."""
+        workspace = self._context.config.workspace
+        if workspace is None:
+            return []
+        gone = self._kept_file().remove(workspace, app_id, environment)
         if gone:
             self._tell_agent_kept("unkeep")
         return gone
