@@ -395,3 +395,29 @@ def test_keep_needs_a_known_application_and_removing_one_stops_keeping_it(
     code, _, err = cli("app", "remove", "telenor-sms", "--yes")
     assert code == 0, err
     assert read_kept(keep_path()) == []
+
+
+def test_an_agent_with_nothing_kept_imports_neither_the_workspace_nor_httpx(
+    tmp_path: Path, socket_path: Path
+) -> None:
+    environment = {**os.environ, "CREDENZA_AGENT_SOCKET": str(socket_path)}
+    started = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "credenza", "agent", "start"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = wait_for(lambda: agent.request({"op": "ping"}, path=socket_path))
+        assert ready["kept"] == 0
+        agent.request({"op": "stop"}, path=socket_path)
+        _, err = started.communicate(timeout=10)
+    finally:
+        if started.poll() is None:
+            started.kill()
+            started.wait()
+    imported = {line.rpartition("|")[2].strip() for line in err.splitlines() if "|" in line}
+    assert "credenza.config.keep" in imported  # it did read the (empty) keep file
+    assert "credenza.workspace" not in imported
+    assert "httpx" not in imported
