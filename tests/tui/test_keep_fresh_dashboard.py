@@ -44,10 +44,11 @@ async def test_a_on_a_token_is_kept_after_a_restart(
     demo.workspace.context.kept = KeptTokens(keep_file)
     await show_tokens(CredenzaApp(demo.workspace, clock=clock), fetch=False)
     # And A again stops keeping it, in the file too.
-    async with CredenzaApp(demo.workspace, clock=clock).run_test(size=(120, 30)) as pilot:
+    third = CredenzaApp(demo.workspace, clock=clock)
+    async with third.run_test(size=(120, 30)) as pilot:
         await pilot.press("4")
         await settle(pilot)
         await pilot.press("A")
         await settle(pilot)
-        assert cell(pilot.app, CHORUS, "auto") == "off"
+        assert cell(third, CHORUS, "auto") == "off"
     assert read_kept(keep_file) == []
