@@ -255,6 +255,12 @@ class Agent:
                 del self.tokens[key]
             if tag:
                 self.dropped[tag] = now
+            for state in self.kept.values():
+                if tag and tag in state["tags"]:
+                    # Its token went (a secret changed, a revoke): a fresh one now, not at expiry.
+                    state["stale"] = True
+            if self._wake is not None:
+                self._wake.set()
             return {"ok": True}
         if op == "stop":
             if self._stop is not None:
@@ -415,10 +421,14 @@ class Agent:
                 "retry_at": 0.0,
                 "renewals": 0,
                 "busy": False,
+                "stale": False,
+                "tags": set(),
             }
 
     def _due(self, state: dict[str, Any]) -> float:
         """When ``state``'s token is to be renewed (the clock's seconds)."""
+        if state["stale"]:
+            return float(state["retry_at"])
         expires: float | None = state["expires"]
         issued = float(state["issued"] or 0.0)
         if expires is None:
@@ -443,10 +453,15 @@ class Agent:
             backoff = KEEP_BACKOFF_FIRST * 2 ** min(state["failures"] - 1, 16)
             state["retry_at"] = self.clock() + min(KEEP_BACKOFF_MAX, backoff)
         else:
+            refused = False
             if self.kept.get(entry_id) is state:  # not unkept meanwhile
                 for put in result.get("puts", []):
-                    self.handle(put)
+                    # Refused when a change dropped the credential while it was renewed: the
+                    # token belongs to the credential as it was, so another renewal follows.
+                    refused |= self.handle(put).get("stale", False)
+                    state["tags"].update(put.get("tags") or [])
             state.update(
+                stale=refused,
                 expires=result.get("expires"),
                 expires_at=result.get("expires_at"),
                 issued=result.get("issued"),

@@ -658,7 +658,23 @@ class Tokens:
         except CredenzaError as exc:
             await in_thread(self._refresh_failed, resolved.application.id, resolved.name, exc)
             raise
+        if not await in_thread(self._still_stored, session):
+            # A secret change raced the renewal and forgot what it got: not handed out (the
+            # agent tries again shortly, with the secret as it is now).
+            raise CredenzaError(f"{resolved.label} changed during the renewal")
         return session
+
+    def _still_stored(self, session: SessionToken) -> bool:
+        """True while ``session`` is the token the keyring holds for its credential."""
+        if session.user:
+            resolved = self._environments.resolve(session.application_id, session.environment)
+            stored = self.user_session(resolved)
+            held = stored.token if stored is not None else None
+        else:
+            held = self.cached(session.application_id, session.environment, session.fingerprint)
+        return (
+            held is not None and held.access_token.reveal() == session.token.access_token.reveal()
+        )
 
     def agent_aliases(self, entry: Kept) -> list[str]:
         """The fast path's keys a script's `credenza token` for ``entry`` may ask with: the
