@@ -212,7 +212,9 @@ async def test_unsupported_token_type_is_reported_and_the_local_copy_dropped(wor
             "production",
             EnvironmentChange(client_id="id", token_url=token_url, revocation_url=revocation_url),
         )
-        workspace.credentials.set(app_id, "production", CANARY)
+        # Two servers, two origins: the revocation one is confirmed explicitly (promise 24).
+        revocation_origin = revocation_url.removesuffix("/token")
+        workspace.credentials.set(app_id, "production", CANARY, allow_origins=[revocation_origin])
         session, _ = await workspace.tokens.token(app_id, "production")
         with pytest.raises(TokenEndpointError, match="unsupported_token_type"):
             await workspace.tokens.revoke(session)

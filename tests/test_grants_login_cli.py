@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,7 @@ import tomli_w
 from credenza.config.store import ConfigStore
 from credenza.errors import SignInRequiredError
 from credenza.sandbox import SandboxServer, SandboxState
-from credenza.secrets import SecretStore
+from credenza.secrets import Secret, SecretStore
 from credenza.workspace import Workspace
 from tests.conftest import FAST, CliRunner
 from tests.grants_helpers import FrozenClock
@@ -292,38 +292,107 @@ def test_token_scope_for_a_signed_in_person_is_checked_not_dropped(
     assert len(server.state.requests) == requests  # nothing sent: a refresh cannot add a scope
 
 
-def test_a_secret_set_during_a_sign_in_refresh_keeps_nothing_of_the_old_credential(
-    cli: CliRunner,
-    server: SandboxServer,
-    browser: list[str],
+def refresh_in_flight_beside(
     config_path: Path,
     secret_store: SecretStore,
-) -> None:
-    """The refresh answer is stored at once; if the client secret was replaced meanwhile (that
-    forgot the sign-in), the answer goes too, and the person is asked to sign in again."""
-    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
-    assert cli("login", "pipedrive-crm")[0] == 0
-    always_refresh(config_path)
+    server: SandboxServer,
+    meanwhile: Callable[[Workspace], Awaitable[None]],
+) -> Exception | None:
+    """A sign-in's refresh held up at the provider while ``meanwhile`` runs in another
+    workspace on the same config and keyring; what the refresh raised, if anything."""
 
     def process() -> Workspace:
         return Workspace(store=ConfigStore(config_path), secrets=secret_store, http_settings=FAST)
 
-    async def scenario() -> None:
+    async def scenario() -> Exception | None:
         refreshing, other = process(), process()
         server.state.add_fault({"mode": "latency", "latency_ms": 400, "client_id": "pd-user"})
         before = len(server.state.requests)
         call = asyncio.create_task(refreshing.tokens.token("pipedrive-crm"))
         while len(server.state.requests) == before:  # the refresh is in flight from here
             await asyncio.sleep(0.005)
-        other.credentials.set("pipedrive-crm", "production", "a-new-secret-0123456789abcdef")
-        with pytest.raises(SignInRequiredError, match="changed during the refresh"):
+        await meanwhile(other)
+        try:
             await call
-        resolved = refreshing.environments.resolve("pipedrive-crm", "production")
-        assert refreshing.tokens.user_session(resolved) is None
-        await refreshing.aclose()
-        await other.aclose()
+        except Exception as exc:
+            return exc
+        finally:
+            await refreshing.aclose()
+            await other.aclose()
+        return None
 
-    asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_secret_set_during_a_sign_in_refresh_waits_for_it_and_the_sign_in_survives(
+    cli: CliRunner,
+    server: SandboxServer,
+    browser: list[str],
+    config_path: Path,
+    secret_store: SecretStore,
+) -> None:
+    """`secret set` holds the credential's lock: it comes after the refresh in flight. The
+    sign-in stays (Pipedrive: "resetting your client_secret will not invalidate any user
+    tokens") and its next refresh sends the new secret."""
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
+    assert cli("login", "pipedrive-crm")[0] == 0
+    always_refresh(config_path)
+    new = "a-new-secret-0123456789abcdef"
+
+    async def secret_set(other: Workspace) -> None:  # another process: it waits in its thread
+        await asyncio.to_thread(other.credentials.set, "pipedrive-crm", "production", new)
+
+    assert refresh_in_flight_beside(config_path, secret_store, server, secret_set) is None
+    server.state.clients["pd-user"].client_secret = new  # the reset at the provider
+    code, out, err = cli("token", "pipedrive-crm")  # refreshed with the new secret
+    assert code == 0, err
+    assert out.strip()
+    assert "nobody is signed in" not in err
+
+
+def test_a_secret_set_keeps_the_sign_in_and_a_refresh_sends_the_new_secret(
+    cli: CliRunner, server: SandboxServer, browser: list[str], config_path: Path
+) -> None:
+    """A secret change is not a new credential: `secret set` (even of the same secret) keeps
+    the person signed in; the client's own cached tokens go."""
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
+    assert cli("login", "pipedrive-crm")[0] == 0
+    same = server.state.clients["pd-user"].client_secret
+    assert cli("secret", "set", "pipedrive-crm", "production", stdin=same)[0] == 0
+    code, out, err = cli("token", "pipedrive-crm")
+    assert code == 0, err
+    new = "another-secret-0123456789abcdef"
+    server.state.clients["pd-user"].client_secret = new
+    assert cli("secret", "set", "pipedrive-crm", "production", stdin=new)[0] == 0
+    always_refresh(config_path)
+    code, out, err = cli("token", "pipedrive-crm")  # a refresh, with the new secret
+    assert code == 0, err
+    assert out.strip()
+
+
+def test_a_secret_changed_without_the_lock_during_a_refresh_keeps_nothing_of_the_old_one(
+    cli: CliRunner,
+    server: SandboxServer,
+    browser: list[str],
+    config_path: Path,
+    secret_store: SecretStore,
+) -> None:
+    """A writer that takes no lock (an older credenza): the refresh answer is stored at once;
+    the client secret replaced meanwhile, the answer goes too and the person is asked to sign
+    in again."""
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
+    assert cli("login", "pipedrive-crm")[0] == 0
+    always_refresh(config_path)
+
+    async def unlocked(other: Workspace) -> None:
+        entries = other.context.secrets  # the keyring as the workspace sees it
+        bound = entries.get_client_secret("pipedrive-crm", "production").origin
+        new = Secret("a-new-secret-0123456789abcdef")
+        entries.set_client_secret("pipedrive-crm", "production", new, origin=bound)
+
+    refused = refresh_in_flight_beside(config_path, secret_store, server, unlocked)
+    assert isinstance(refused, SignInRequiredError)
+    assert "changed during the refresh" in refused.message
     code, out, err = cli("token", "pipedrive-crm")
     assert code == 1
     assert out == ""

@@ -105,3 +105,46 @@ def test_setting_a_secret_that_does_not_work_leaves_the_reset_unfinished_and_say
     assert "still unfinished" in err
     assert "discard-pending" in err
     assert "reset_unfinished" in _due(cli)
+
+
+def _sandbox_provider(workspace: Workspace, sandbox: SandboxServer, app_id: str) -> None:
+    """The application's provider is the sandbox, with no rotation of its own recorded: what
+    the sandbox's client record says is the truth."""
+    workspace.providers.add("mine", Provider(name="Mine", kind="sandbox", admin_url=sandbox.issuer))
+    workspace.providers.set_admin_token("mine", Secret(sandbox.admin_token))
+    workspace.applications.edit(app_id, ApplicationChange(provider="mine"))
+
+
+def test_an_overlap_rotation_is_said_as_overlap_and_the_old_secret_retired(
+    cli: CliRunner, workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    app_id, old = add_sandbox_app(workspace, sandbox, env="sandbox", rotation="overlap")
+    _sandbox_provider(workspace, sandbox, app_id)
+    code, _, err = cli("secret", "reset", app_id, "sandbox", "--yes")
+    assert code == 0, err
+    assert "the old one keeps working until you retire it" in err
+    assert "stops working at once" not in err
+    client = sandbox.state.clients[f"{app_id}-sandbox"]
+    assert client.previous_secret == old  # the old secret does still work
+    code, _, err = cli("secret", "retire-previous", app_id, "sandbox")
+    assert code == 0, err
+    assert "only the new one works now" in err
+    assert sandbox.state.clients[f"{app_id}-sandbox"].previous_secret is None
+
+
+def test_a_cut_over_client_is_said_as_cut_over_whatever_the_record_says(
+    cli: CliRunner, workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    app_id, _ = add_sandbox_app(workspace, sandbox, env="sandbox")  # the sandbox: cut-over
+    workspace.providers.add(
+        "mine", Provider(name="Mine", kind="sandbox", admin_url=sandbox.issuer, rotation="overlap")
+    )
+    workspace.providers.set_admin_token("mine", Secret(sandbox.admin_token))
+    workspace.applications.edit(app_id, ApplicationChange(provider="mine"))
+    code, _, err = cli("secret", "reset", app_id, "sandbox", "--yes")
+    assert code == 0, err
+    assert "the old secret stops working at once" in err
+    assert "retire-previous" not in err
+    code, _, err = cli("secret", "retire-previous", app_id, "sandbox")
+    assert code == 2
+    assert "nothing to retire" in err

@@ -117,6 +117,10 @@ class SecretMissingError(SecretStoreError):
     exit_code = 2
 
 
+class CredentialLockError(CredenzaError):
+    """Another credenza process held one credential's lock for too long; nothing was changed."""
+
+
 class SecretRejectedError(CredenzaError):
     """A secret given by the user is not acceptable (empty, for instance)."""
 

@@ -30,6 +30,7 @@ from credenza.services.environments import Environments
 from credenza.services.migration import move_legacy_entries
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
+from credenza.services.registration import Registrations
 from credenza.services.resets import Resets
 from credenza.services.sign_in import SignIn
 from credenza.services.status import Status
@@ -68,6 +69,7 @@ class Workspace:
     verification: Verification
     status: Status
     preferences: Preferences
+    registrations: Registrations
 
     def __init__(
         self,
@@ -113,10 +115,10 @@ class Workspace:
             context, forget_tokens=self._forget_tokens, forget_all=self._forget
         )
         self.credentials = Credentials(
-            context, self.environments, self.providers, self._forget_tokens
+            context, self.environments, self.providers, self._forget_client_tokens
         )
         self.resets = Resets(
-            context, self.environments, self.providers, self.credentials, self._forget_tokens
+            context, self.environments, self.providers, self.credentials, self._forget_client_tokens
         )
         self.tokens = Tokens(context, self.environments, self.credentials)
         self.sign_in = SignIn(context, self.environments, self.credentials, self.tokens)
@@ -125,6 +127,9 @@ class Workspace:
         self.checklist = Checklist(context)
         self.verification = Verification(context, self.environments, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
+        self.registrations = Registrations(
+            context, self.environments, self.credentials, self.tokens
+        )
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()
 
@@ -220,6 +225,11 @@ class Workspace:
         self.tokens.stop_keeping(app_id, environment)  # nothing left to keep fresh
         for name in names:
             self.credentials.remove(app_id, name)
+
+    def _forget_client_tokens(self, app_id: str, environment: str | None) -> None:
+        """A new secret (set, reset, a new key): the client's cached tokens go, a person's
+        sign-in stays and refreshes with the new secret."""
+        self.tokens.forget(app_id, environment, keep_sign_in=True)
 
     def _forget_tokens(self, app_id: str, environment: str | None) -> None:
         self.tokens.forget(app_id, environment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +28,15 @@ def snapshot_demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
 
 class SnapshotApp(CredenzaApp):
     """The dashboard, its screenshots showing the sandbox's free port as SNAPSHOT_PORT (both
-    have five digits: ephemeral ports are 32768 and up, so no column moves)."""
+    have five digits: ephemeral ports are 32768 and up, so no column moves), and a masked
+    token's last characters as xxxx (the sandbox's tokens are JWTs naming that issuer)."""
 
     sandbox_origin = ""
 
     def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
         svg = super().export_screenshot(title=title, simplify=simplify)
-        return svg.replace(self.sandbox_origin, f"127.0.0.1:{SNAPSHOT_PORT}")
+        svg = svg.replace(self.sandbox_origin, f"127.0.0.1:{SNAPSHOT_PORT}")
+        return re.sub("(•{8})[A-Za-z0-9_.~+/=-]{4}", r"\1xxxx", svg)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def _shown(app: CredenzaApp) -> list[str]:
 async def test_toasts_wait_under_a_dialog_and_show_when_it_closes(app: CredenzaApp) -> None:
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        app.notify("said before the dialog")
+        app.notify("said before the dialog", timeout=600)
         await pilot.pause()
         assert any("said before the dialog" in text for text in _shown(app))
         closed: list[bool | None] = []

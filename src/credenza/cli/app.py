@@ -106,6 +106,9 @@ def register(commands: Group) -> None:
     )
     app_argument(remove)
     yes_option(remove)
+    from credenza.cli import registration
+
+    registration.register(group)  # app register, app registration show|delete
 
 
 def _options(parser: argparse.ArgumentParser) -> None:

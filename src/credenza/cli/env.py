@@ -171,6 +171,12 @@ def change_from(args: argparse.Namespace) -> EnvironmentChange:
         "assertion_audience",
         "scopes",
     )
+    if fields.get("certificate"):
+        # Given on the command line: relative to where the person is, so stored absolute (a
+        # relative path in the file is taken from the config's directory).
+        import os
+
+        fields["certificate"] = os.path.abspath(os.path.expanduser(fields["certificate"]))
     expires = getattr(args, "secret_expires", None)
     if expires is not None:
         fields["secret_expires_at"] = parse_date(expires) if expires.strip() else None
@@ -353,11 +359,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 def foreign_endpoint_warnings(workspace: Workspace, app: str, env: str) -> None:
     """After a discovery: the endpoints on another origin than the secret was confirmed for."""
+    from credenza.oauth.origins import origin_of
+
     for name, url in workspace.credentials.after_discovery(app, env).items():
         output.warn(
-            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the secret "
-            "was confirmed for; nothing is sent there until you run `credenza secret "
-            f"confirm-endpoint {app} {env}`"
+            f"the {name.replace('_', ' ')} endpoint {url} is on another origin than the "
+            "credential was confirmed for; nothing is sent there until you run `credenza secret "
+            f"confirm-endpoint {app} {env} --origin {origin_of(url)}`"
         )
 
 

@@ -21,7 +21,10 @@ def register(commands: Group) -> None:
         cmd_login,
         "  credenza login pipedrive-crm\n"
         "  credenza login pipedrive-crm --no-browser      # print the URL, open it yourself\n"
-        "  credenza login anypoint-app --device           # over SSH: a code to enter elsewhere",
+        "  credenza login anypoint-app --device           # over SSH: a code to enter elsewhere\n"
+        "  credenza login telenor-app --password          # username and password (deprecated)\n"
+        '  printf \'%s\\n%s\\n\' "$USER_NAME" "$USER_PASSWORD" | '
+        "credenza login telenor-app --password-stdin",
     )
     app_argument(login)
     env_option(login)
@@ -44,6 +47,17 @@ def register(commands: Group) -> None:
     login.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the browser (300)"
     )
+    login.add_argument(
+        "--password",
+        action="store_true",
+        help="the password grant (RFC 6749 §4.3, deprecated by RFC 9700): username and hidden "
+        "password at the terminal; only the tokens are kept",
+    )
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="the password grant with the username and the password on two lines of stdin",
+    )
 
     logout = commands.command(
         "logout",
@@ -58,6 +72,8 @@ def register(commands: Group) -> None:
 def cmd_login(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     scopes = tuple(args.scope) or None
+    if args.password or args.password_stdin:
+        return _with_password(workspace, args, scopes)
     method = workspace.sign_in.method(args.app, args.env, args.device)
     if method == "device":
         session = run_async(workspace, _device(workspace, args, scopes))
@@ -99,6 +115,63 @@ async def _device(
     lines.append(f"Waiting for approval (the code expires in {minutes} min; Ctrl-C to stop)…")
     print("\n".join(lines), file=sys.stderr, flush=True)
     return await workspace.sign_in.finish_device(pending)
+
+
+def _with_password(
+    workspace: Workspace, args: argparse.Namespace, scopes: tuple[str, ...] | None
+) -> int:
+    from credenza.errors import ValidationError
+    from credenza.oauth.grants.password import DEPRECATED, resource_owner
+
+    if args.device or (args.password and args.password_stdin):
+        raise ValidationError(
+            "--password, --password-stdin and --device are different ways to sign in",
+            hint="give one of them",
+        )
+    workspace.sign_in.check_password_grant(args.app, args.env)  # before anyone types a password
+    output.warn(DEPRECATED)
+    username, password = _read_stdin() if args.password_stdin else _prompt()
+    owner = resource_owner(username, password)
+    del password
+    session = run_async(
+        workspace, workspace.sign_in.with_password(args.app, args.env, scopes, owner)
+    )
+    _signed_in(workspace, session)
+    return 0
+
+
+def _read_stdin() -> tuple[str, str]:
+    """Two lines: the username, then the password (a final newline is optional)."""
+    from credenza.errors import ValidationError
+
+    data = sys.stdin.read(64 * 1024) if sys.stdin is not None else ""
+    lines = data.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if len(lines) != 2:
+        raise ValidationError(
+            f"--password-stdin reads two lines, the username then the password; got {len(lines)}",
+            hint='printf \'%s\\n%s\\n\' "$USER_NAME" "$USER_PASSWORD" | credenza login APP '
+            "--password-stdin",
+        )
+    return lines[0], lines[1]
+
+
+def _prompt() -> tuple[str, str]:
+    """The username at a visible prompt, the password at a hidden one (both on stderr)."""
+    from credenza.errors import ValidationError
+
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise ValidationError(
+            "--password asks at a terminal, and stdin is not one",
+            hint="pipe the username and password on two lines to --password-stdin",
+        )
+    import getpass
+
+    print("Username: ", end="", file=sys.stderr, flush=True)
+    username = sys.stdin.readline().rstrip("\r\n")
+    return username, getpass.getpass("Password: ", stream=sys.stderr)
 
 
 def _show_url(url: str, *, open_browser: bool) -> None:

@@ -51,8 +51,16 @@ def record(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
+def cell(text: object) -> str:
+    """A table cell: one line, whatever the text holds; a control character in a config string
+    (a hand-edited name) is shown escaped, so it can neither forge a row nor hide."""
+    from credenza.oauth.untrusted import clean
+
+    return clean(text, limit=None, escape=True)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> None:
-    rows = [[shown(cell) for cell in row] for row in rows]
+    rows = [[cell(text) for text in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in rows:

@@ -44,6 +44,12 @@ def register(commands: Group) -> None:
         action="store_true",
         help="approve sign-ins without showing the consent page (scripts, CI)",
     )
+    serve.add_argument(
+        "--initial-access-token-env",
+        metavar="VAR",
+        help="require the initial access token in this environment variable for dynamic client "
+        "registration (RFC 7591; default: open registration)",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -78,8 +84,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from credenza.sandbox.server import SandboxServer
     from credenza.sandbox.state import SandboxState
 
+    initial: str | None = None
+    if args.initial_access_token_env:
+        import os
+
+        initial = os.environ.get(args.initial_access_token_env)
+        if not initial:
+            raise ValidationError(
+                f"the environment variable {args.initial_access_token_env} is not set",
+                hint="put the initial access token registrations must carry in it",
+            )
     state = SandboxState(
-        token_ttl=args.token_ttl, state_file=args.state, auto_approve=args.auto_approve
+        token_ttl=args.token_ttl,
+        state_file=args.state,
+        auto_approve=args.auto_approve,
+        initial_access_token=initial,
     )
     if args.clients:
         for metadata in load_clients(args.clients):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from credenza.cli import output
 from credenza.cli.common import (
@@ -17,7 +18,12 @@ from credenza.cli.common import (
     yes_option,
 )
 from credenza.errors import ValidationError
+from credenza.oauth.origins import origin_of
+from credenza.oauth.untrusted import clean
 from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.workspace import Workspace
 
 
 def register(commands: Group) -> None:
@@ -44,6 +50,14 @@ def register(commands: Group) -> None:
         help="store a private key instead (PEM, RSA/EC/Ed25519), for private_key_jwt or mTLS",
     )
     secret_set.add_argument("--key-id", help="with --private-key: the key's id (kid)")
+    secret_set.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="the secret may also go to this origin (scheme://host[:port]) where an endpoint "
+        "of the environment is on another origin than the token endpoint; repeatable",
+    )
     public_key = group.command(
         "public-key",
         "print the public JWK of the stored private key, to register at the provider",
@@ -105,14 +119,22 @@ def register(commands: Group) -> None:
     )
     app_argument(retire)
     env_argument(retire)
-    confirm = group.command(
+    confirm_endpoint = group.command(
         "confirm-endpoint",
-        "allow the stored secret to go to the environment's new token endpoint",
+        "allow the credential to go to endpoints on another origin (moved, discovered, edited)",
         cmd_confirm,
-        "  credenza secret confirm-endpoint telenor-sms production",
+        "  credenza secret confirm-endpoint telenor-sms production      # every endpoint now\n"
+        "  credenza secret confirm-endpoint my-app production --origin https://auth.example.com",
     )
-    app_argument(confirm)
-    env_argument(confirm)
+    app_argument(confirm_endpoint)
+    env_argument(confirm_endpoint)
+    confirm_endpoint.add_argument(
+        "--origin",
+        action="append",
+        metavar="ORIGIN",
+        help="confirm only this origin (scheme://host[:port]); repeatable. Without it: the "
+        "origins of every endpoint the environment has now",
+    )
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -131,13 +153,21 @@ def cmd_set(args: argparse.Namespace) -> int:
         return 0
     if args.key_id:
         raise ValidationError("--key-id goes with --private-key")
+    if args.allow_origin:
+        from credenza.services.binding import parse_origin
+
+        for given in args.allow_origin:
+            parse_origin(given)  # a typo refused before the secret is asked for
     value = read_secret(args, f"Client secret for {resolved.label}: ")
-    checked = workspace.credentials.set(resolved.application.id, resolved.name, value)
+    checked = workspace.credentials.set(
+        resolved.application.id, resolved.name, value, allow_origins=args.allow_origin
+    )
     for warning in checked.warnings:
         output.warn(warning)
     output.info(
         f"stored the secret for {resolved.label} in the keyring ({checked.secret.masked()})"
     )
+    _ask_for_other_origins(workspace, resolved.application.id, resolved.name)
     app_id = resolved.application.id
     if workspace.resets.pending(app_id, resolved.name) is not None:
         from credenza.cli.common import run_async
@@ -155,8 +185,30 @@ def cmd_set(args: argparse.Namespace) -> int:
             )
     origins = workspace.credentials.bound_origins(resolved.application.id, resolved.name)
     if len(origins) > 1:
-        output.info(f"it may be sent to the endpoints on {', '.join(origins)}")
+        output.info(f"it may be sent to the endpoints on {clean(', '.join(origins), limit=300)}")
     return 0
+
+
+def _ask_for_other_origins(workspace: Workspace, app_id: str, env_name: str) -> None:
+    """Endpoints on an origin the secret is not confirmed for: asked about at a terminal (y/N);
+    off a terminal only said, with the command that confirms them (a pipe is never consent)."""
+    unbound = workspace.credentials.unbound_endpoints(app_id, env_name)
+    by_origin: dict[str, list[str]] = {}
+    for name, url in unbound.items():
+        by_origin.setdefault(origin_of(url), []).append(
+            f"{name.replace('_', ' ')} {clean(url, limit=160)}"
+        )
+    for where, endpoints in sorted(by_origin.items()):
+        shown = clean(where, limit=120)
+        output.warn(f"on another origin than the token endpoint: {'; '.join(endpoints)}")
+        if confirm(f"Send the secret (and sign-ins) to {shown} too? [y/N] "):
+            workspace.credentials.confirm_endpoint(app_id, env_name, [where])
+            output.info(f"confirmed {shown}")
+        else:
+            output.warn(
+                f"nothing is sent to {shown} until you run `credenza secret confirm-endpoint "
+                f"{app_id} {env_name} --origin {shown}`"
+            )
 
 
 def cmd_public_key(args: argparse.Namespace) -> int:
@@ -182,7 +234,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
             f"Are you an owner of {resolved.application.name} in {resolved.profile.name}'s "
             "portal? [y/N] "
         )
-    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner):
+    # What the provider's own record says (the sandbox's client), not a profile's default.
+    rotation = run_async(workspace, workspace.resets.rotation(app_id, resolved.name))
+    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner, rotation=rotation):
         output.info(line)
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
@@ -293,7 +347,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     resolved = workspace.environments.resolve(args.app, args.env)
     adapter = workspace.providers.adapter_for(resolved.application)
-    if adapter.rotation != "overlap":
+    rotation = run_async(workspace, workspace.resets.rotation(args.app, args.env))
+    if rotation != "overlap":
         raise ValidationError(
             f"nothing to retire: {resolved.profile.name} replaces the secret at once "
             "(cut-over), so the previous one died at the reset"
@@ -312,7 +367,16 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_confirm(args: argparse.Namespace) -> int:
+    from credenza.services.binding import credentialed_endpoints, parse_origin
+
     workspace = open_workspace(args)
-    origins = workspace.credentials.confirm_endpoint(args.app, args.env)
-    output.info(f"the secret may now be sent to {', '.join(origins) or 'no endpoint yet'}")
+    resolved = workspace.environments.resolve(args.app, args.env)
+    wanted = None if args.origin is None else [parse_origin(o) for o in args.origin]
+    origins = workspace.credentials.confirm_endpoint(resolved.application.id, resolved.name, wanted)
+    # What the confirmation covers, shown as the config and the server wrote it, cleaned.
+    for name, url in credentialed_endpoints(resolved).items():
+        state = "confirmed" if origin_of(url) in origins else "NOT confirmed"
+        output.info(f"{name.replace('_', ' ')} endpoint {clean(url, limit=160)}: {state}")
+    shown = clean(", ".join(origins), limit=300) or "no endpoint yet"
+    output.info(f"the credential of {resolved.label} may now be sent to {shown}")
     return 0

@@ -144,7 +144,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         output.info("")
         output.info("next:")
         for command in commands:
-            output.info(f"  {command}")
+            output.info(f"  {output.cell(command)}")  # a hand-edited name stays one line
     output.info("")
     output.info(
         f"{len(report.due)} due, {len(report.items) - len(report.due)} waiting on a provider"

@@ -17,6 +17,7 @@ import msgspec
 import tomli_w
 
 from credenza.config.model import Settings
+from credenza.config.named_files import config_directory, resolve_path
 from credenza.errors import ConfigError
 
 
@@ -358,7 +359,8 @@ def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | Non
     """A ``ca_bundle`` that is no file here is a config error naming where it was set and, when
     the shared config set it (a teammate's path), the command that overrides it for this person."""
     value = settings.ca_bundle
-    if value is None or os.path.isfile(os.path.expanduser(value)):
+    # A relative path is the config directory's, as where the bundle is read (named_files).
+    if value is None or os.path.isfile(resolve_path(value, config_directory(config_path))):
         return
     source = machine_setting_sources(settings, config_path, user_path)["ca_bundle"]
     if source.origin == "config":

@@ -46,6 +46,41 @@ def is_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+# C0 and C1 controls and DEL, line and paragraph separators, and the bidirectional marks and
+# overrides: in a name they forge table rows, move the cursor or reorder what a person reads.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# Free text, never a table cell: shown only through the one door (clean), so it may hold anything.
+_FREE_TEXT_FIELDS = frozenset({"description"})
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in ``value``, escaped (``\\n``), or None when there is none."""
+    match = _CONTROL.search(value)
+    return match[0].encode("unicode_escape").decode("ascii") if match else None
+
+
+def _refuse_control_characters(field: str, value: object) -> None:
+    """A changed value holding a control character, anywhere in it, is refused (ValueError)."""
+    if field in _FREE_TEXT_FIELDS:
+        return
+    if isinstance(value, str):
+        found = control_character(value)
+        if found is not None:
+            raise ValueError(
+                f"{field.replace('_', ' ')}: contains a control character ({found}); "
+                "type it as one line of plain text"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(field, key)
+            _refuse_control_characters(field, item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_control_characters(field, item)
+    elif isinstance(value, msgspec.Struct):
+        _refuse_control_characters(field, msgspec.to_builtins(value))
+
+
 def is_email(value: str) -> bool:
     return bool(_EMAIL.match(value))
 
@@ -225,9 +260,13 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
     secret_set_at: datetime | None = None
     secret_rotated_at: datetime | None = None
     secret_expires_at: datetime | None = None
+    # RFC 7592: where the client credenza registered (`app register`) is read and deleted; the
+    # registration access token that does it is in the keyring.
+    registration_client_uri: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_urls(self, "registration_client_uri")
         if not self.client_id.strip() or self.client_id != self.client_id.strip():
             raise ValueError("@client_id: must not be empty or start or end with a space")
         _check_scopes(self.scopes)
@@ -493,6 +532,7 @@ class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
     secret_set_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     secret_rotated_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     secret_expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    registration_client_uri: str | msgspec.UnsetType | None = msgspec.UNSET
 
     def is_empty(self) -> bool:
         return not msgspec.to_builtins(self)
@@ -517,16 +557,24 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 
 def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | None = None) -> R:
-    """``record`` with ``change`` applied, validated as the loader validates; raises ValueError."""
+    """``record`` with ``change`` applied, validated as the loader validates; raises ValueError.
+
+    What the change writes must also be free of control characters: a hand-edited file that has
+    one still loads (and is shown escaped), but no add or edit writes a new one."""
     data: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(datetime,))
     for key in change.__struct_fields__:
         value = getattr(change, key)
-        if value is msgspec.UNSET or key not in type(record).__struct_fields__:
+        if value is msgspec.UNSET:
+            continue
+        _refuse_control_characters(key, value)
+        if key not in type(record).__struct_fields__:
             continue
         if value is None or value == "":
             data.pop(key, None)  # cleared: back to the default
         else:
             data[key] = value
+    for key, value in (extra or {}).items():
+        _refuse_control_characters(key, value)
     data.update(extra or {})
     try:
         return msgspec.convert(data, type(record), builtin_types=(datetime,))

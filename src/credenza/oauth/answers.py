@@ -30,7 +30,15 @@ from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 
 Endpoint = Literal[
-    "token", "revocation", "introspection", "logout", "discovery", "device_authorization", "jwks"
+    "token",
+    "revocation",
+    "introspection",
+    "logout",
+    "discovery",
+    "device_authorization",
+    "jwks",
+    "admin",
+    "registration",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -51,6 +59,8 @@ class ServerMetadata:
     authorization_response_iss: bool = False
     # OpenID Connect: where the keys that sign its id_tokens are published (a JWK Set).
     jwks_uri: str | None = None
+    # RFC 7591: where a client registers itself (not an endpoint of a registered client).
+    registration_endpoint: str | None = None
 
     def endpoints(self) -> dict[str, str]:
         """Every endpoint the metadata names, by what it is for."""
@@ -265,6 +275,8 @@ def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> 
         return "the provider had an internal error; try again later or contact the provider"
     if status == 404:
         return f"the {endpoint} URL looks wrong; check it or rediscover it from the issuer"
+    if status == 401 and endpoint == "admin":
+        return "the admin token was refused: store the current one again (credenza provider admin-token)"
     if status == 401:
         return "check the client_id, the client secret and the auth method"
     return "check the request settings for this environment"
@@ -392,6 +404,8 @@ def metadata_from(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata
         # Checked (HTTPS, no control characters) when id_token keys are fetched from it, so that
         # metadata with an odd jwks_uri still gives its endpoints.
         jwks_uri=optional("jwks_uri"),
+        # Like jwks_uri: checked when used (`app register`), so that an odd one spoils nothing.
+        registration_endpoint=optional("registration_endpoint"),
     )
 
 

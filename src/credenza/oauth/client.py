@@ -96,6 +96,15 @@ class OAuthClient(ClientProtocol):
     async def probe(self, url: str) -> Answer:
         return await self._run(self.plan_probe(url))
 
+    async def admin(
+        self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
+    ) -> Any:
+        return await self._run(self.plan_admin(method, url, token, body))
+
+    async def perform(self, plan: Plan[T]) -> T:
+        """Run a plan built outside this class (oauth/registration.py) with the same driver."""
+        return await self._run(plan)
+
     # -- the driver -----------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:

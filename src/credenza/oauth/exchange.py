@@ -31,6 +31,9 @@ SECRET_FIELDS = frozenset(
         "actor_token",
     }
 )
+# Secrets a person chose rather than a server issued: redacted from an echo whatever their
+# length (a short password is still the person's; a short token protects nothing).
+PERSONAL_SECRETS = frozenset({"password"})
 # Headers curl sets itself (or that only describe this one connection): left out of the copy.
 _CURL_OWN = frozenset({"host", "content-length", "connection", "user-agent", "accept-encoding"})
 # Which shell variable stands in for which form field in "copy as curl".
@@ -42,6 +45,7 @@ PLACEHOLDERS = {
     "code": "$CODE",
     "code_verifier": "$CODE_VERIFIER",
     "device_code": "$DEVICE_CODE",
+    "password": "$PASSWORD",
 }
 
 # $CLIENT_SECRET form-encoded by the shell that runs the pasted line: each byte as %XX.

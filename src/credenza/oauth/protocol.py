@@ -17,7 +17,6 @@ exponential backoff.
 from __future__ import annotations
 
 import math
-import os
 import random
 import ssl
 import time
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from credenza.errors import (
-    ConfigError,
     CredenzaError,
     DiscoveryError,
     InsecureEndpointError,
@@ -57,13 +55,14 @@ from credenza.oauth.answers import (
     unconfirmed,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
+from credenza.oauth.ca import ca_context
 from credenza.oauth.decoding import (
     ACCEPT_ENCODING,
     BodyTooLargeError,
     CappedDecoder,
     UndecodableBodyError,
 )
-from credenza.oauth.exchange import SECRET_FIELDS, Exchange
+from credenza.oauth.exchange import PERSONAL_SECRETS, SECRET_FIELDS, Exchange
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.origins import LOOPBACK_LITERAL, is_loopback
 from credenza.oauth.params import check_extra_params
@@ -129,6 +128,9 @@ class Attempt:
     sent: Sent
     tls: TlsIdentity | None
     ends_at: float
+    # A body other than a form (a provider's admin API, RFC 7591's JSON client metadata),
+    # sent as it is instead of ``form``.
+    content: bytes | None = None
 
     def timeout(self, settings: HttpSettings) -> httpx.Timeout:
         """The configured timeouts, none reaching past the overall deadline."""
@@ -145,6 +147,7 @@ class Attempt:
             url,
             headers=headers,
             data=self.form,
+            content=self.content,
             timeout=self.timeout(settings),
             extensions=extensions,
         )
@@ -341,7 +344,7 @@ class Pools(Generic[C]):
             return self._plain
         if self._default is None:
             ca_bundle = self._settings.ca_bundle
-            self._default = self._make(_ca_context(ca_bundle) if ca_bundle else True)
+            self._default = self._make(ca_context(ca_bundle) if ca_bundle else True)
         return self._default
 
     def drain(self) -> list[C]:
@@ -528,6 +531,37 @@ class ClientProtocol:
         check_endpoint(url, "token endpoint")
         return (yield from self.plan_exchange("token", "HEAD", url, headers={}))
 
+    def plan_admin(
+        self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
+    ) -> Plan[Any]:
+        """A call to a provider's admin API with its Bearer admin token (SECURITY.md promise
+        33): the same deadline, body cap, redirect refusal and TLS settings as every OAuth call,
+        and an error that echoes the token (or anything else sent) shows none of it."""
+        import json
+
+        check_endpoint(url, "admin URL")
+        headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body).encode()
+        sent = Sent(token.reveal(), headers["Authorization"])
+        answer = yield from self.plan_exchange(
+            "admin", method, url, headers=headers, sent=sent, content=content
+        )
+        if answer.status >= 400:
+            raise endpoint_error("admin", url, *_parts(answer), GENERIC, answer.sent)
+        if not answer.body.strip():
+            return None
+        try:
+            return parse_json(answer.body)
+        except ValueError as why:
+            raise InvalidResponseError(
+                f"the admin endpoint {show_url(url)} answered HTTP {answer.status} with "
+                f"something that is not JSON credenza can read ({content_type(answer)}: {why})",
+                hint="check the provider's admin URL",
+            ) from None
+
     # -- one call: the request, its retries and its deadline ------------------------------------
 
     def _plan_call(
@@ -551,6 +585,7 @@ class ClientProtocol:
             authorization,
             authorization.partition(" ")[2],
             *(value for key, value in request.form.items() if key in SECRET_FIELDS),
+            always=(value for key, value in request.form.items() if key in PERSONAL_SECRETS),
         )
         return (
             yield from self.plan_exchange(
@@ -577,6 +612,7 @@ class ClientProtocol:
         profile: Profile = GENERIC,
         sent: Sent = NOTHING,
         tls: TlsIdentity | None = None,
+        content: bytes | None = None,
         basic_encoding: str = "rfc6749",
     ) -> Plan[Answer]:
         """One call with retries on transient failures, all inside one overall deadline."""
@@ -587,7 +623,7 @@ class ClientProtocol:
         while True:
             number += 1
             try:
-                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at)
+                reply = yield Attempt(method, url, headers, form, sent, tls, ends_at, content)
                 assert reply is not None
                 if self.observer is not None:
                     self.observer(
@@ -681,17 +717,6 @@ def _undecodable(url: str, why: UndecodableBodyError) -> InvalidResponseError:
         f"{host_of(url)} sent a body credenza will not decode: {why}",
         hint="the URL probably does not point at an OAuth endpoint",
     )
-
-
-def _ca_context(ca_bundle: str) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=os.path.expanduser(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"the ca_bundle {clean(ca_bundle, limit=120)} cannot be used "
-            f"({clean(getattr(exc, 'strerror', None) or exc, limit=80)})",
-            hint="point ca_bundle under [settings] at a PEM file of CA certificates",
-        ) from None
 
 
 def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:

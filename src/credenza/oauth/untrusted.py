@@ -59,23 +59,27 @@ class Sent:
     URL-encoded, JSON-escaped and HTML-escaped.
     """
 
-    __slots__ = ("__dict__", "values")
+    __slots__ = ("__dict__", "always", "values")
 
-    def __init__(self, *values: str | None) -> None:
+    def __init__(self, *values: str | None, always: Iterable[str | None] = ()) -> None:
+        # ``always``: values redacted whatever their length (a person's password: a short one
+        # is still theirs, and worth blotting a few characters of a message for).
+        self.always: tuple[str, ...] = tuple(dict.fromkeys(v for v in always if v))
         self.values: tuple[str, ...] = tuple(
-            dict.fromkeys(v for v in values if v and len(v) >= _MIN_SECRET)
+            dict.fromkeys([*(v for v in values if v and len(v) >= _MIN_SECRET), *self.always])
         )
 
     def plus(self, *values: str | None) -> Sent:
         """This exchange's values and more (a token sent besides the client's credentials)."""
-        return Sent(*self.values, *values)
+        return Sent(*self.values, *values, always=self.always)
 
     @cached_property
     def needles(self) -> tuple[str, ...]:
         """Every string whose presence in a server's text means a sent value is echoed."""
         found: set[str] = set()
         for value in self.values:
-            for form in _encodings(value):
+            minimum = 1 if value in self.always else _MIN_SECRET
+            for form in _encodings(value, minimum):
                 found.update(_windows(form))
         return tuple(sorted(found, key=len, reverse=True))
 
@@ -90,10 +94,18 @@ NOTHING = Sent()
 
 
 def clean(
-    text: object, sent: Sent | Iterable[str] = NOTHING, *, limit: int | None = DEFAULT_LIMIT
+    text: object,
+    sent: Sent | Iterable[str] = NOTHING,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    escape: bool = False,
 ) -> str:
     """``text`` made safe to show: one line, no control character or escape sequence, nothing of
-    what credenza sent in the exchange, at most ``limit`` characters (None: no limit)."""
+    what credenza sent in the exchange, at most ``limit`` characters (None: no limit).
+
+    ``escape``: each control character is shown as its escape (``\\n``, ``\\x1b``) instead of
+    dropped, for a config string a person typed: a name with a newline in a hand-edited file is
+    shown as it is, on its one row, and can be found and fixed."""
     if text is None:
         return ""
     if not isinstance(sent, Sent):
@@ -101,14 +113,23 @@ def clean(
     value = text if isinstance(text, str) else str(text)
     value = value[:_SCAN_LIMIT]
     if not value.isprintable():
-        value = _ESCAPES.sub("", value)
-        value = "".join(ch if ch.isprintable() else (" " if ch.isspace() else "") for ch in value)
+        if escape:
+            value = "".join(ch if ch.isprintable() else _escaped(ch) for ch in value)
+        else:
+            value = _ESCAPES.sub("", value)
+            value = "".join(
+                ch if ch.isprintable() else (" " if ch.isspace() else "") for ch in value
+            )
     value = " ".join(value.split())
     if sent:
         value = _redact(value, sent.needles)
     if limit is not None and len(value) > limit:
         value = value[: max(0, limit - 1)].rstrip() + "…"
     return value
+
+
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 def is_clean(text: str) -> bool:
@@ -151,7 +172,7 @@ def _depth_exceeds(data: Any, max_depth: int) -> bool:
     return False
 
 
-def _encodings(value: str) -> set[str]:
+def _encodings(value: str, minimum: int = _MIN_SECRET) -> set[str]:
     """The forms a sent value takes when a server echoes it back."""
     import html  # here, not at the top: only an exchange with something to redact needs it
 
@@ -162,12 +183,19 @@ def _encodings(value: str) -> set[str]:
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
         html.escape(value),
+        # As ``clean`` leaves a text before redacting: runs of whitespace made one space.
+        " ".join(value.split()),
     }
+    forms = {form for form in forms if len(form) >= minimum}
     for plain in (value, quote_plus(value)):
         for core in _base64_cores(plain.encode("utf-8", "surrogatepass")):
-            forms.add(core)
-            forms.add(core.replace("+", "-").replace("/", "_"))
-    return {form for form in forms if len(form) >= _MIN_SECRET}
+            # A short core is a letter or two of any Base64: never a sign of an echo.
+            forms.update(
+                form
+                for form in (core, core.replace("+", "-").replace("/", "_"))
+                if len(form) >= _MIN_SECRET
+            )
+    return forms
 
 
 def _base64_cores(data: bytes) -> list[str]:

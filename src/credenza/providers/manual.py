@@ -32,6 +32,9 @@ class ManualAdapter:
     async def reset_secret(self, client_id: str) -> Secret | None:
         return None
 
+    async def rotation_of(self, client_id: str) -> Rotation:
+        return self.rotation  # the provider record's, or its profile's: nothing else to ask
+
     async def retire_previous_secret(self, client_id: str) -> None:
         return None
 

@@ -9,7 +9,13 @@ from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
 from credenza.config.model import AuthMethod, BasicEncoding, Provider, Rotation
-from credenza.errors import ErrorKind
+from credenza.config.named_files import (
+    ERRORS_FILE_CAP,
+    read_regular,
+    regular_file_stamp,
+    resolve_path,
+)
+from credenza.errors import ConfigError, ErrorKind
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,11 @@ def shipped_profiles() -> dict[str, dict[str, Any]]:
     return tomllib.loads(text)
 
 
-def resolve_profile(key: str | None, provider: Provider | None = None) -> Profile:
-    """The shipped profile named by ``key`` (or the provider's), with the user's overrides on top."""
+def resolve_profile(
+    key: str | None, provider: Provider | None = None, base: str | None = None
+) -> Profile:
+    """The shipped profile named by ``key`` (or the provider's), with the user's overrides on top;
+    ``base`` is the config's directory (where a relative ``errors_file`` is)."""
     profile_key = (provider.profile if provider and provider.profile else key) or ""
     data = dict(shipped_profiles().get(profile_key, {}))
     errors = tuple(
@@ -120,7 +129,7 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
         return profile
     if provider.errors_file:
         # The provider's own table first: it is the more specific one.
-        errors = load_error_table(provider.errors_file) + errors
+        errors = load_error_table(provider.errors_file, base, key=_errors_key(key)) + errors
     for env_name, env in provider.environments.items():
         merged = dict(profile.environments.get(env_name, {}))
         for endpoint in (
@@ -153,32 +162,26 @@ def resolve_profile(key: str | None, provider: Provider | None = None) -> Profil
     )
 
 
-def load_error_table(path: str) -> tuple[ErrorExplanation, ...]:
+def load_error_table(
+    path: str, base: str | None = None, *, key: str = "errors_file"
+) -> tuple[ErrorExplanation, ...]:
     """A provider's numbered error codes from a TOML file of ``[[errors]]`` (the profiles'
-    shape); raises ConfigError saying which entry is wrong."""
-    import os
-
-    from credenza.errors import ConfigError
-
-    expanded = os.path.expanduser(path)
-    try:
-        stamp = os.stat(expanded).st_mtime_ns
-    except OSError:
-        raise ConfigError(
-            f"the error-code table {path} cannot be read",
-            hint="fix the path: credenza provider edit NAME --errors FILE ('' removes it)",
-        ) from None
-    return _error_table(expanded, stamp)
+    shape), a relative ``path`` taken from ``base`` (the config's directory); raises ConfigError
+    naming ``key`` when the file is not a regular file under the cap or an entry is wrong."""
+    what = f"{key} ({path})"
+    hint = "fix the path: credenza provider edit NAME --errors FILE ('' removes it)"
+    stamp = regular_file_stamp(path, what=what, hint=hint, base=base)
+    return _error_table(resolve_path(path, base), stamp, what, hint)
 
 
 @cache
-def _error_table(path: str, stamp: int) -> tuple[ErrorExplanation, ...]:
-    from credenza.errors import ConfigError
-
+def _error_table(
+    path: str, stamp: tuple[int, ...], what: str, hint: str
+) -> tuple[ErrorExplanation, ...]:
+    raw = read_regular(path, cap=ERRORS_FILE_CAP, what=what, hint=hint)
     try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"the error-code table {path} is not valid TOML: {exc}") from None
     entries = data.get("errors", [])
     if not isinstance(entries, list):
@@ -205,6 +208,10 @@ def _error_table(path: str, stamp: int) -> tuple[ErrorExplanation, ...]:
                 hint="each [[errors]] has endpoint, status, code, explanation (and maybe kind)",
             ) from None
     return tuple(table)
+
+
+def _errors_key(key: str | None) -> str:
+    return f"providers.{key}.errors_file" if key else "errors_file"
 
 
 def _reset_text(data: dict[str, Any]) -> ResetText:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from credenza.config.model import Provider, ProviderKind
 from credenza.errors import ValidationError
 from credenza.providers.base import ProviderAdapter
 from credenza.providers.profiles import Profile
 from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import OAuthClient
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class AdapterInputs:
     profile: Profile
     admin_token: Callable[[], Secret | None]
     clock: Callable[[], datetime]
+    # The workspace's one hardened HTTP client: every admin call goes through it.
+    client: Callable[[], OAuthClient]
 
 
 def _manual(inputs: AdapterInputs) -> ProviderAdapter:
@@ -44,7 +50,9 @@ def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
             hint=f"store the admin token `credenza sandbox serve` printed: "
             f"credenza provider admin-token {inputs.key}",
         )
-    return SandboxAdapter(provider.admin_url, token, rotation=inputs.profile.rotation)
+    return SandboxAdapter(
+        provider.admin_url, token, rotation=inputs.profile.rotation, client=inputs.client
+    )
 
 
 ADAPTERS: dict[ProviderKind, Callable[[AdapterInputs], ProviderAdapter]] = {

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
-from credenza.errors import CredenzaError, OAuthError, TokenEndpointError, ValidationError
+from credenza.errors import CredenzaError, OAuthError, ValidationError
 from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.secrets import Secret
+
+if TYPE_CHECKING:
+    from credenza.oauth.client import OAuthClient
 
 
 class SandboxAdapter:
@@ -18,55 +22,46 @@ class SandboxAdapter:
     can_decide = True
     issues_secrets = True
 
-    def __init__(self, admin_url: str, admin_token: Secret, rotation: Rotation = "cutover") -> None:
+    def __init__(
+        self,
+        admin_url: str,
+        admin_token: Secret,
+        rotation: Rotation = "cutover",
+        *,
+        client: Callable[[], OAuthClient],
+    ) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.admin_token = admin_token
         self.rotation = rotation
-        self._http: Any = None
-        self._loop: Any = None
+        self._client = client
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        import asyncio
+        """One admin call, through the workspace's one hardened client (SECURITY.md promise 33):
+        its deadline, body cap, TLS settings (ca_bundle), redirect refusal and redaction."""
+        from credenza.oauth.protocol import ConnectFailure
 
-        import httpx
-
-        from credenza.oauth.answers import check_endpoint
-
-        url = f"{self.admin_url}{path}"
-        check_endpoint(url, "sandbox admin URL")
-        headers = {"Authorization": f"Bearer {self.admin_token.reveal()}"}
-        loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
-            # One client per event loop: building one loads the CA bundle (~25 ms).
-            self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=False, trust_env=False)
-            self._loop = loop
         try:
-            response = await self._http.request(method, url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            return await self._client().admin(
+                method, f"{self.admin_url}{path}", self.admin_token, body
+            )
+        except ConnectFailure as exc:
             raise OAuthError(
-                f"cannot reach the sandbox admin API at {self.admin_url} ({type(exc).__name__})",
+                f"cannot reach the sandbox admin API: {exc}",
                 hint="is the sandbox running? `credenza demo` or `credenza sandbox serve` starts one",
             ) from None
-        try:
-            data = response.json() if response.content else None
-        except ValueError:
-            data = None
-        if response.status_code >= 400:
-            detail = data.get("error_description") if isinstance(data, dict) else None
-            raise TokenEndpointError(
-                f"the sandbox admin API said HTTP {response.status_code}: {detail or 'error'}",
-                status=response.status_code,
-            )
-        return data
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """The client is the workspace's: it closes it."""
 
     async def reset_secret(self, client_id: str) -> Secret | None:
         data = await self._call("POST", f"/admin/clients/{client_id}/secret")
         return Secret(str(data["client_secret"]))
+
+    async def rotation_of(self, client_id: str) -> Rotation:
+        """The sandbox's record of the client, not the provider profile's default."""
+        data = await self._call("GET", f"/admin/clients/{client_id}")
+        rotation = data.get("rotation") if isinstance(data, dict) else None
+        return "overlap" if rotation == "overlap" else "cutover"
 
     async def retire_previous_secret(self, client_id: str) -> None:
         await self._call("DELETE", f"/admin/clients/{client_id}/secret/previous")

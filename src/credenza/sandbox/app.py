@@ -25,7 +25,8 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from credenza.sandbox import pages
+from credenza.sandbox import pages, registration
+from credenza.sandbox.password import resource_owner
 from credenza.sandbox.state import (
     AUTH_METHODS,
     DEVICE_CODE_GRANT,
@@ -95,6 +96,7 @@ def create_app(
             "logout_endpoint": f"{base}/oauth/logout",
             "authorization_endpoint": f"{base}/oauth/authorize",
             "device_authorization_endpoint": f"{base}/oauth/device_authorization",
+            "registration_endpoint": f"{base}{registration.REGISTER_PATH}",
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
             "grant_types_supported": list(GRANT_TYPES),
@@ -332,6 +334,13 @@ def create_app(
             allowed &= set(polled.scope)
             requested = requested or polled.scope
             subject, auth_time = state.user, polled.decided_at
+        elif grant == "password":
+            subject = resource_owner(state, form)
+            if subject is None:
+                return oauth_error(
+                    400, "invalid_grant", "bad username or password", CODE_BAD_CREDENTIALS
+                )
+            auth_time = state.clock()
         denied = [scope for scope in requested if scope not in allowed]
         if denied:
             return oauth_error(
@@ -581,6 +590,13 @@ def create_app(
     async def list_clients(_: Request) -> Response:
         return JSONResponse([_client_json(c) for c in state.clients.values()])
 
+    async def show_client(request: Request) -> Response:
+        # One client as the provider records it (its rotation among others), never its secret.
+        client = state.clients.get(request.path_params["client_id"])
+        if client is None:
+            return JSONResponse({"error": "no such client"}, status_code=404)
+        return JSONResponse(_client_json(client))
+
     async def reset_secret(request: Request) -> Response:
         client = state.reset_secret(request.path_params["client_id"])
         return JSONResponse(_client_json(client, with_secret=True))
@@ -638,6 +654,7 @@ def create_app(
         Route("/oauth/logout", logout, methods=["GET"]),
         Route("/admin/clients", admin(register_client), methods=["POST"]),
         Route("/admin/clients", admin(list_clients), methods=["GET"]),
+        Route("/admin/clients/{client_id}", admin(show_client), methods=["GET"]),
         Route("/admin/applications", admin(register_application), methods=["POST"]),
         Route("/admin/clients/{client_id}/secret", admin(reset_secret), methods=["POST"]),
         Route(
@@ -650,6 +667,7 @@ def create_app(
         Route("/admin/contracts/{contract_id}/{action:str}", admin(decide), methods=["POST"]),
         Route("/admin/faults", admin(add_fault), methods=["POST"]),
         Route("/admin/faults", admin(clear_faults), methods=["DELETE"]),
+        *registration.routes(state, issuer),
     ]
     return Starlette(routes=routes)
 

@@ -36,6 +36,7 @@ GRANT_TYPES = (
     "refresh_token",
     "authorization_code",
     "urn:ietf:params:oauth:grant-type:device_code",
+    "password",  # RFC 6749 §4.3, for the demo user (sandbox/password.py)
 )
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FAULT_MODES = ("latency", "error", "unavailable", "html", "malformed_json", "slow_body", "drop")
@@ -251,6 +252,8 @@ class SandboxState:
         device_interval: int = 5,
         user_email: str | None = None,
         user_name: str | None = None,
+        user_password: str | None = None,
+        initial_access_token: str | None = None,
     ) -> None:
         self.random = Randomness(seed)
         self.token_ttl = token_ttl
@@ -269,6 +272,12 @@ class SandboxState:
         # The signed-in user as OpenID Connect describes them (id_token claims).
         self.user_email = user_email or (user if "@" in user else None)
         self.user_name = user_name or user.partition("@")[0].replace(".", " ").title()
+        # The user's password for the password grant (None: sandbox/password.py's demo one).
+        self.user_password = user_password
+        # RFC 7591 / 7592 (sandbox/registration.py): the token a registration must carry (None:
+        # open registration), and each registered client's registration access token.
+        self.initial_access_token = initial_access_token
+        self.registration_tokens: dict[str, str] = {}
         # OpenID Connect id_tokens are signed with a key made at start (ES256: quick to make),
         # published at jwks_uri; never persisted, so a restarted sandbox has a new one.
         self.id_token_key = ec.generate_private_key(ec.SECP256R1())

@@ -13,7 +13,12 @@ with the same application and environment names never share an entry:
                                       followed by the scopes it was requested with
 - ``{app}/{env}/user_token``          a signed-in user's tokens, the refresh token with them (one
                                       entry, so a rotated refresh token replaces the old at once)
-- ``providers/{key}/admin_token``     a sandbox provider's admin token
+- ``{app}/{env}/confirmed_origins``   a client without a secret (a public client signing people
+                                      in): the origins its endpoints were confirmed on
+- ``{app}/{env}/registration_token``  the RFC 7592 registration access token of a client
+                                      credenza registered (JSON: token and the origin it is
+                                      bound to)
+- ``providers/{key}/admin_token``     a sandbox provider's admin token (JSON: token and origin)
 - ``{name}#{generation}.{number}``    one chunk of a value too long for the keyring (see store.py)
 
 Before workspace ids the names had no ``{workspace}/`` part; a workspace moves its own entries
@@ -44,6 +49,10 @@ def pending_secret(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "pending_secret")
 
 
+def confirmed_origins(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "confirmed_origins")
+
+
 def token(application_id: str, environment: str, fingerprint: str) -> str:
     """A cached token, under the fingerprint of the credential it was issued to."""
     return entry_name(application_id, environment, _TOKEN + fingerprint)
@@ -60,6 +69,10 @@ def user_token(application_id: str, environment: str) -> str:
 
 def token_index(application_id: str, environment: str) -> str:
     return entry_name(application_id, environment, "token-index")
+
+
+def registration_token(application_id: str, environment: str) -> str:
+    return entry_name(application_id, environment, "registration_token")
 
 
 def admin_token(provider_key: str) -> str:

@@ -173,6 +173,17 @@ class SecretStore:
     def delete_client_secret(self, application_id: str, environment: str) -> None:
         self.delete_raw(names.client_secret(application_id, environment))
 
+    # -- any other secret bound to the origin(s) it was stored for (an admin token) -----------
+
+    def set_bound(self, name: str, secret: Secret, *, origin: str | None) -> None:
+        payload = json.dumps({"v": 1, "secret": secret.reveal(), "origin": origin})
+        self.set_raw(name, payload)
+
+    def get_bound(self, name: str) -> StoredSecret | None:
+        """The entry with its origin; one stored bare (by an older credenza) has origin None."""
+        payload = self.get_raw(name)
+        return None if payload is None else _parse_client_secret(payload)
+
     # -- raw entries (chunked, verified) ------------------------------------------------------
 
     def set_raw(self, name: str, value: str) -> None:

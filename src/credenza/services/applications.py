@@ -51,7 +51,9 @@ class Applications:
             app_id, number = base, 2
             while app_id in taken:
                 app_id, number = f"{base}-{number}", number + 1
-            application = _apply(Application(id=app_id, name=name), change)
+            # The name goes through the change too: one check of what an add or edit writes.
+            named = msgspec.structs.replace(change, name=name)
+            application = _apply(Application(id=app_id, name=name), named)
             # In id order, not appended: two people adding different applications change
             # different places of the file, so git merges their diffs.
             at = next(

@@ -9,9 +9,10 @@ from credenza.errors import EndpointChangedError
 from credenza.services.environments import ResolvedEnvironment
 
 # The endpoints that receive a credential: the client's secret (token, revocation,
-# introspection, device authorization) or a token it was issued (logout).
+# introspection, device authorization), a token it was issued (logout), or the person's password
+# (authorization: the page a sign-in opens in the browser).
 CredentialedEndpoint = Literal[
-    "token", "revocation", "introspection", "logout", "device_authorization"
+    "token", "revocation", "introspection", "logout", "device_authorization", "authorization"
 ]
 
 
@@ -23,6 +24,29 @@ def origin(url: str | None) -> str | None:
     return origin_of(url)
 
 
+def parse_origin(text: str) -> str:
+    """An origin the user typed (``--origin``, ``--allow-origin``), as ``origin_of`` writes it;
+    refused unless it is an http(s) URL with a host and nothing after it."""
+    from urllib.parse import urlsplit
+
+    from credenza.errors import ValidationError
+    from credenza.oauth.origins import origin_of
+    from credenza.oauth.untrusted import clean
+
+    value = text.strip().rstrip("/")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ValidationError(
+            f"{clean(text, limit=120)!r} is not an origin",
+            hint="give scheme://host[:port], e.g. https://auth.example.com",
+        )
+    return origin_of(value)
+
+
 def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEndpoint, str]:
     """Every URL of an environment that a credential is sent to, by what it is for."""
     found: dict[CredentialedEndpoint, str | None] = {
@@ -30,7 +54,8 @@ def credentialed_endpoints(resolved: ResolvedEnvironment) -> dict[CredentialedEn
         "revocation": resolved.revocation_url,
         "introspection": resolved.introspection_url,
         "logout": resolved.logout_url,
-        "device_authorization": getattr(resolved, "device_authorization_url", None),
+        "device_authorization": resolved.device_authorization_url,
+        "authorization": resolved.authorization_url,
     }
     return {name: url for name, url in found.items() if url}
 
@@ -57,12 +82,14 @@ def check_bound(
     from credenza.oauth.untrusted import clean
 
     confirmed = ", ".join(sorted(origins)) or "none"
+    shown = clean(where, limit=120)
+    again = "" if endpoint != "token" else ", or set the secret again"
     raise EndpointChangedError(
-        f"the {endpoint.replace('_', ' ')} endpoint of {resolved.label} is on "
-        f"{clean(where, limit=120)}: it moved from {clean(confirmed, limit=200)}, where the secret "
-        "was confirmed; nothing was sent there",
+        f"the {endpoint.replace('_', ' ')} endpoint of {resolved.label} is on {shown}, not on "
+        f"{clean(confirmed, limit=200)} where the credential was confirmed (it moved from "
+        "there); nothing was sent there",
         stored_origin=confirmed,
         new_origin=where,
         hint="if you trust it, run `credenza secret confirm-endpoint "
-        f"{resolved.application.id} {resolved.name}`, or set the secret again",
+        f"{resolved.application.id} {resolved.name} --origin {shown}`{again}",
     )

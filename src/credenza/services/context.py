@@ -96,6 +96,14 @@ class Context:
         return os.path.realpath(self.store.path)
 
     @property
+    def config_dir(self) -> str:
+        """Where relative paths in the config (errors_file, ca_bundle, certificate) are taken
+        from: the config file's own directory, never the current one."""
+        from credenza.config.named_files import config_directory
+
+        return config_directory(self.store.path)
+
+    @property
     def workspace_id(self) -> str:
         """This config's identity: the id every keyring entry, cached token fingerprint, local
         state and per-credential lock of it is keyed by. A config without one (every config
@@ -195,6 +203,7 @@ class Context:
         """An OAuth client of either kind, with the settings and observer of this context."""
         settings = self.http_settings
         if settings is None:
+            from credenza.config.named_files import resolve_path
             from credenza.oauth.protocol import HttpSettings
 
             mine = self.config.settings
@@ -204,7 +213,7 @@ class Context:
                 read_timeout=mine.read_timeout,
                 deadline=mine.deadline,
                 retry_attempts=mine.retry_attempts,
-                ca_bundle=mine.ca_bundle,
+                ca_bundle=resolve_path(mine.ca_bundle, self.config_dir) if mine.ca_bundle else None,
             )
         client = kind(settings, clock=lambda: self.clock())
         client.observer = self._observer

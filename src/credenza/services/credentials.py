@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import EnvironmentChange
+from credenza.config.named_files import resolve_path
 from credenza.errors import (
     SecretStoreError,
     ValidationError,
@@ -20,13 +20,18 @@ from credenza.services.binding import (
     check_bound,
     credentialed_endpoints,
     origin,
+    parse_origin,
 )
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
     from credenza.oauth.protocol import ClientCredentials
+
+# The origins a credential may go to (a name of its own: ``set`` is a method below).
+Origins = set[str]
 
 
 class Credentials:
@@ -42,13 +47,26 @@ class Credentials:
         self._providers = providers
         self._forget_tokens = forget_tokens
 
-    def set(self, app_ref: str, env_name: str, value: str | Secret) -> CheckedSecret:
-        """Check and store a client secret in the keyring, bound to the current token endpoint."""
+    def set(
+        self,
+        app_ref: str,
+        env_name: str,
+        value: str | Secret,
+        *,
+        allow_origins: Iterable[str] = (),
+    ) -> CheckedSecret:
+        """Check and store a client secret in the keyring, bound to the current token endpoint's
+        origin and to ``allow_origins`` (the user's explicit consent): an endpoint on any other
+        origin gets nothing until confirmed (``confirm_endpoint``)."""
         resolved = self._environments.resolve(app_ref, env_name)
+        allowed = [parse_origin(o) for o in allow_origins]  # refused before anything is stored
         raw = value.reveal() if isinstance(value, Secret) else value
         checked = check_secret(raw, expected_length=resolved.profile.secret_length)
-        self.store(resolved, checked.secret)
-        self._forget_tokens(resolved.application.id, resolved.name)
+        # One writer: a refresh or a reset of this credential in flight elsewhere finishes
+        # first, and the tokens it stored are forgotten with the old secret.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, checked.secret, allow=allowed)
+            self._forget_tokens(resolved.application.id, resolved.name)
         return checked
 
     def reveal(self, app_ref: str, env_name: str) -> Secret:
@@ -56,32 +74,91 @@ class Credentials:
         stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
         return stored.secret
 
-    def confirm_endpoint(self, app_ref: str, env_name: str) -> list[str]:
-        """Bind the stored secret to the origins of every endpoint the environment now has."""
+    def confirm_endpoint(
+        self, app_ref: str, env_name: str, origins: Iterable[str] | None = None
+    ) -> list[str]:
+        """The user's confirmation: the credential may go to ``origins`` (every origin of the
+        environment's endpoints now when None) besides those it was confirmed for already.
+
+        Kept with the credential in this person's keyring (the secret's entry, or for a client
+        without a secret an entry of its own): a commit to the shared config can move an
+        endpoint but never confirm one."""
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        self.store(resolved, stored.secret, new=False)
-        return self.bound_origins(resolved.application.id, resolved.name)
+        # Read and stored again under the lock: a secret set meanwhile is never undone.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            if origins is None:
+                wanted = {
+                    o for url in credentialed_endpoints(resolved).values() if (o := origin(url))
+                }
+            else:
+                wanted = {parse_origin(o) for o in origins}
+            app_id, name = resolved.application.id, resolved.name
+            secrets = self._context.secrets
+            if self._public(resolved):
+                entry = secrets.get_bound(names.confirmed_origins(app_id, name))
+                current = bound_origins(entry.origin if entry else None) or self._first(resolved)
+                merged = " ".join(sorted(current | wanted)) or None
+                secrets.set_bound(names.confirmed_origins(app_id, name), Secret(""), origin=merged)
+            else:
+                stored = secrets.get_client_secret(app_id, name)
+                current = bound_origins(stored.origin) or self._first(resolved)
+                merged = " ".join(sorted(current | wanted)) or None
+                secrets.set_client_secret(app_id, name, stored.secret, origin=merged)
+            return self.bound_origins(app_id, name)
 
     def bound_origins(self, app_ref: str, env_name: str) -> list[str]:
-        """The origins the stored secret may be sent to."""
+        """The origins the stored credential may be sent to."""
         resolved = self._environments.resolve(app_ref, env_name)
-        stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-        return sorted(bound_origins(stored.origin))
+        return sorted(self.confirmed_origins(resolved, bind=False))
 
     def unbound_endpoints(self, app_ref: str, env_name: str) -> dict[str, str]:
-        """Endpoints on an origin the stored secret is not bound to (shown after a discovery)."""
+        """Endpoints on an origin the credential is not confirmed for: they get nothing (a
+        secret, a token, a person's password) until the user confirms them."""
         resolved = self._environments.resolve(app_ref, env_name)
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            origins = self.confirmed_origins(resolved, bind=False)
         except SecretStoreError:
             return {}
-        origins = bound_origins(stored.origin) or {origin(resolved.token_url) or ""}
         return {
             name: url
             for name, url in credentialed_endpoints(resolved).items()
             if origin(url) not in origins
         }
+
+    def confirmed_origins(self, resolved: ResolvedEnvironment, *, bind: bool) -> Origins:
+        """The origins this environment's credential was confirmed for. Nothing recorded yet (a
+        secret stored before it had a token URL, a public client's first sign-in): the token
+        endpoint's origin, recorded now when ``bind``, so that any later move is asked about.
+        Blocking (the keyring); raises SecretMissingError for a client without its secret."""
+        app_id, name = resolved.application.id, resolved.name
+        secrets = self._context.secrets
+        if self._public(resolved):
+            entry = secrets.get_bound(names.confirmed_origins(app_id, name))
+            if entry is not None and entry.origin:
+                return bound_origins(entry.origin)
+            first = self._first(resolved)
+            if bind and first:
+                secrets.set_bound(
+                    names.confirmed_origins(app_id, name), Secret(""), origin=" ".join(first)
+                )
+            return first
+        stored = secrets.get_client_secret(app_id, name)
+        if stored.origin:
+            return bound_origins(stored.origin)
+        first = self._first(resolved)
+        if bind and first:
+            self._bind_to_token_endpoint(resolved, stored.secret)
+        return first
+
+    def _public(self, resolved: ResolvedEnvironment) -> bool:
+        from credenza.oauth.auth import method_for
+
+        return method_for(resolved.auth_method).secret_kind == "none"
+
+    @staticmethod
+    def _first(resolved: ResolvedEnvironment) -> Origins:
+        found = origin(resolved.token_url)
+        return {found} if found else set()
 
     def after_discovery(self, app_ref: str, env_name: str) -> dict[str, str]:
         """Bind a secret stored while only the issuer was known; then the endpoints the
@@ -95,31 +172,39 @@ class Credentials:
         resolved = self._environments.resolve(app_ref, env_name)
         if not resolved.token_url:
             return
+        secrets, app_id = self._context.secrets, resolved.application.id
         try:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
+            if secrets.get_client_secret(app_id, resolved.name).origin is not None:
+                return  # the usual case: bound already, and no lock taken
+            with credential_lock(self._context, app_id, resolved.name):
+                # Read again under the lock: a secret set meanwhile is never undone.
+                stored = secrets.get_client_secret(app_id, resolved.name)
+                if stored.origin is None:
+                    self._bind_to_token_endpoint(resolved, stored.secret)
         except SecretStoreError:
             return
-        if stored.origin is None:
-            self._bind_to_token_endpoint(resolved, stored.secret)
 
     async def check_destination(
         self, resolved: ResolvedEnvironment, endpoint: CredentialedEndpoint, url: str
     ) -> None:
-        """For a call that sends a token but not the secret (logout): the same binding rule."""
+        """For a call that sends no secret (logout sends a token; the authorization endpoint
+        gets the person's password): the same binding rule, before anything is sent or opened."""
         try:
-            stored = await in_thread(
-                self._context.secrets.get_client_secret, resolved.application.id, resolved.name
-            )
-            origins = bound_origins(stored.origin)
+            origins = await in_thread(self.confirmed_origins, resolved, bind=True)
         except SecretStoreError:
             origins = set()
-        check_bound(resolved, origins or {origin(resolved.token_url) or ""}, endpoint, url)
+        check_bound(resolved, origins or self._first(resolved), endpoint, url)
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
-        secrets.delete_client_secret(app_id, environment)
+        # A reset finishing elsewhere would store its secret (and pending copy) back after this.
+        with credential_lock(self._context, app_id, environment):
+            secrets.delete_client_secret(app_id, environment)
+            secrets.delete_raw(names.pending_secret(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
-        secrets.delete_raw(names.pending_secret(app_id, environment))
+        secrets.delete_raw(names.confirmed_origins(app_id, environment))
+        # A client credenza registered: the token that manages it goes with its secret.
+        secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)
@@ -199,21 +284,22 @@ class Credentials:
 
         assert resolved.token_url is not None
         check_endpoint(resolved.token_url, "token endpoint")
-        if secret is None and method_for(resolved.auth_method).secret_kind == "none":
-            secret = Secret("")  # a public client: nothing in the keyring, nothing to send
         if secret is None:
-            stored = self._context.secrets.get_client_secret(resolved.application.id, resolved.name)
-            if stored.origin is None:
-                # Stored before the environment had a token URL (issuer only), or by an older
-                # credenza: bound now, on first use, so that any later move is asked about.
-                self._bind_to_token_endpoint(resolved, stored.secret)
-                origins = {origin(resolved.token_url) or ""}
-            else:
-                origins = bound_origins(stored.origin)
+            # Bound to what the user confirmed: a secret's origins are kept with it; a public
+            # client (nothing in the keyring, nothing secret to send) still takes the person's
+            # authorization code and device code only where they were confirmed (promise 24).
+            # One stored before the environment had a token URL (issuer only), or by an older
+            # credenza, is bound now, on first use, so that any later move is asked about.
+            origins = self.confirmed_origins(resolved, bind=True)
             check_bound(resolved, origins, "token", resolved.token_url)
             if url is not None and endpoint != "token":
                 check_bound(resolved, origins, endpoint, url)
-            secret = stored.secret
+            if method_for(resolved.auth_method).secret_kind == "none":
+                secret = Secret("")
+            else:
+                secret = self._context.secrets.get_client_secret(
+                    resolved.application.id, resolved.name
+                ).secret
         environment = resolved.environment
         return ClientCredentials(
             token_url=resolved.token_url,
@@ -228,7 +314,7 @@ class Credentials:
             profile=resolved.profile,
             key_id=environment.key_id,
             assertion_audience=environment.assertion_audience,
-            certificate=os.path.expanduser(environment.certificate)
+            certificate=resolve_path(environment.certificate, self._context.config_dir)
             if environment.certificate
             else None,
         )
@@ -242,12 +328,13 @@ class Credentials:
 
         resolved = self._environments.resolve(app_ref, env_name)
         jwk = public_jwk(pem, key_id)  # refuses what is not a usable private key
-        self.store(resolved, Secret(pem.reveal().strip() + "\n"))
-        if key_id is not None and key_id != resolved.environment.key_id:
-            self._environments.edit(
-                resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
-            )
-        self._forget_tokens(resolved.application.id, resolved.name)
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.store(resolved, Secret(pem.reveal().strip() + "\n"))
+            if key_id is not None and key_id != resolved.environment.key_id:
+                self._environments.edit(
+                    resolved.application.id, resolved.name, EnvironmentChange(key_id=key_id)
+                )
+            self._forget_tokens(resolved.application.id, resolved.name)
         return jwk
 
     def public_key(self, app_ref: str, env_name: str) -> dict[str, Any]:
@@ -266,15 +353,30 @@ class Credentials:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def store(self, resolved: ResolvedEnvironment, secret: Secret, *, new: bool = True) -> None:
-        """Store ``secret`` bound to every endpoint the environment has now: the user is setting
-        it for this configuration. Endpoints added or moved later need confirmation. ``new``:
-        a secret this person just stored (not a re-binding), recorded in their local state."""
-        origins = sorted(
-            {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
-        )
+    def store(
+        self,
+        resolved: ResolvedEnvironment,
+        secret: Secret,
+        *,
+        new: bool = True,
+        allow: Iterable[str] = (),
+    ) -> None:
+        """Store ``secret`` bound to the token endpoint's origin (the user is setting it for
+        this token endpoint), the origins in ``allow`` (their explicit consent) and those they
+        confirmed for the secret it replaces that the environment still uses. Any other origin
+        (an endpoint a discovery or a commit put elsewhere) needs confirmation: a line in a
+        piped command's output is not consent. ``new``: a secret this person just stored,
+        recorded in their local state."""
+        app_id, name = resolved.application.id, resolved.name
+        origins = self._first(resolved) | set(allow)
+        try:
+            previous = self._context.secrets.get_client_secret(app_id, name).origin
+        except SecretStoreError:
+            previous = None
+        in_use = {o for url in credentialed_endpoints(resolved).values() if (o := origin(url))}
+        origins |= bound_origins(previous) & in_use
         self._context.secrets.set_client_secret(
-            resolved.application.id, resolved.name, secret, origin=" ".join(origins) or None
+            app_id, name, secret, origin=" ".join(sorted(origins)) or None
         )
         if new:
             self._context.local_state.record_secret(

@@ -138,7 +138,7 @@ class Environments:
             env_name = next(iter(application.environments))
         environment = find_environment(application, env_name)
         provider = self._context.config.providers.get(application.provider or "")
-        profile = resolve_profile(application.provider, provider)
+        profile = resolve_profile(application.provider, provider, self._context.config_dir)
         defaults = profile.environments.get(env_name, {})
 
         def pick(key: str) -> str | None:
@@ -180,7 +180,9 @@ class Environments:
         application = self._context.application(app_ref)
         current = application.environments.get(env_name)
         profile = resolve_profile(
-            application.provider, self._context.config.providers.get(application.provider or "")
+            application.provider,
+            self._context.config.providers.get(application.provider or ""),
+            self._context.config_dir,
         )
         warnings: list[str] = []
         changed = current is not None and current.client_id != client_id
@@ -283,3 +285,8 @@ def _apply(environment: Environment, change: EnvironmentChange) -> Environment:
         )
     except ValueError as exc:
         raise ValidationError(str(exc), hint="nothing was changed") from None
+
+
+def usable_name(name: str) -> bool:
+    """Whether ``name`` may name an environment (asked before a server is called for it)."""
+    return bool(_ENV_NAME.fullmatch(name))

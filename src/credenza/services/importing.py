@@ -3,14 +3,15 @@ collections) and exporting the config's records; secrets go to the keyring, neve
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from credenza.config.model import AuthMethod, EnvironmentChange
+from credenza.config.named_files import read_regular
 from credenza.errors import NotFoundError, ValidationError
+from credenza.oauth.untrusted import parse_json
 from credenza.secrets import Secret
 from credenza.services.applications import Applications
 from credenza.services.credentials import Credentials
@@ -18,6 +19,9 @@ from credenza.services.environments import Environments
 
 Source = Literal["dotenv", "postman-environment", "postman-collection"]
 MAX_FILE = 5 * 1024 * 1024  # a credentials file is small; a bigger one is the wrong file
+# JSON nesting: a collection's folders nest two levels each (item, then its list); Postman's own
+# exports stay far below this, and the walk over the folders never nears Python's stack limit.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,17 @@ class ImportResult:
 
 
 def _read(path: Path) -> str:
+    data = read_regular(
+        str(path),
+        cap=MAX_FILE,
+        what=str(path),
+        hint="give the exported credentials file itself (a .env, or a Postman JSON export)",
+        error=ValidationError,
+    )
     try:
-        if path.stat().st_size > MAX_FILE:
-            raise ValidationError(f"{path} is larger than 5 MiB: not a credentials file")
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path} cannot be read ({type(exc).__name__})") from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} cannot be read (not UTF-8 text)") from None
 
 
 # -- .env files -------------------------------------------------------------------------------------
@@ -186,9 +193,12 @@ def _pairs(items: Any) -> dict[str, str]:
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(_read(path))
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+        return parse_json(_read(path), max_depth=MAX_DEPTH)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{path} is not JSON credenza imports ({exc})",
+            hint="export the collection or environment from Postman (Collection v2.1)",
+        ) from None
 
 
 def _postman_environment_values(path: Path) -> dict[str, str]:

@@ -14,7 +14,13 @@ from credenza.config.model import (
     ProviderEnvironment,
     apply_change,
 )
-from credenza.errors import NotFoundError, ValidationError
+from credenza.errors import (
+    EndpointChangedError,
+    NotFoundError,
+    SecretStoreError,
+    ValidationError,
+)
+from credenza.oauth.origins import origin_of
 from credenza.providers.base import CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
 from credenza.providers.registry import AdapterInputs, build_adapter
@@ -50,7 +56,9 @@ class Providers:
 
     def profile(self, key: str) -> Profile:
         """What credenza knows about the provider: its shipped profile and the user's record."""
-        return resolve_profile(key, self._context.config.providers.get(key))
+        return resolve_profile(
+            key, self._context.config.providers.get(key), self._context.config_dir
+        )
 
     def users(self, key: str) -> list[Application]:
         return [a for a in self._context.config.applications if a.provider == key]
@@ -73,7 +81,7 @@ class Providers:
         if isinstance(provider, ProviderChange):
             name = provider.name if isinstance(provider.name, str) else key
             provider = _apply(Provider(name=name), provider)
-        _check(provider)
+        _check(provider, key, self._context.config_dir)
 
         def add(config: Config) -> Provider:
             if key in config.providers and not replace:
@@ -96,7 +104,7 @@ class Providers:
                 self.get(key)  # raises the not-found error with the known keys
             assert current is not None
             updated = _apply(current, change)
-            _check(updated)
+            _check(updated, key, self._context.config_dir)
             config.providers[key] = updated
             return updated
 
@@ -134,10 +142,49 @@ class Providers:
     # -- the sandbox's admin token --------------------------------------------------------------
 
     def set_admin_token(self, key: str, token: Secret) -> None:
+        """Store the admin token bound to the origin of the provider's admin URL now: it is
+        sent nowhere else (SECURITY.md promise 33), whatever a later edit of the URL says."""
         if not token.reveal().strip():
             raise ValidationError("the admin token is empty; nothing was stored")
-        self._context.secrets.set_raw(admin_token_entry(key), token.reveal())
+        provider = self._context.config.providers.get(key)
+        url = provider.admin_url if provider is not None else None
+        self._context.secrets.set_bound(
+            admin_token_entry(key), token, origin=origin_of(url) if url else None
+        )
         self._adapters.pop(key, None)
+
+    def _bound_admin_token(self, key: str, provider: Provider | None) -> Secret | None:
+        """The admin token, if the provider's admin URL is on the origin it was stored for.
+
+        One stored before tokens were bound is bound now, on first use; a URL moved to another
+        origin since (an edit, a teammate's commit) gets nothing until the token is stored again
+        for it."""
+        stored = self._context.secrets.get_bound(admin_token_entry(key))
+        if stored is None:
+            return None
+        url = provider.admin_url if provider is not None else None
+        if not url:
+            return stored.secret
+        where = origin_of(url)
+        if stored.origin is None:
+            import contextlib
+
+            # A keyring refusing the write (locked) binds it at the next use instead.
+            with contextlib.suppress(SecretStoreError):
+                self._context.secrets.set_bound(admin_token_entry(key), stored.secret, origin=where)
+        elif where != stored.origin:
+            from credenza.oauth.untrusted import clean
+
+            raise EndpointChangedError(
+                f"the admin URL of the provider {key!r} is on {clean(where, limit=120)}: it "
+                f"moved from {clean(stored.origin, limit=120)}, where the admin token was "
+                "stored; nothing was sent there",
+                stored_origin=stored.origin,
+                new_origin=where,
+                hint=f"if you trust it, store the admin token for it again: "
+                f"credenza provider admin-token {key}",
+            )
+        return stored.secret
 
     def has_admin_token(self, key: str) -> bool:
         return self._context.secrets.get_raw(admin_token_entry(key)) is not None
@@ -196,17 +243,15 @@ class Providers:
         if cached is not None and cached[0] == provider:
             return cached[1]
 
-        def admin_token() -> Secret | None:
-            value = self._context.secrets.get_raw(admin_token_entry(key))
-            return None if value is None else Secret(value)
-
+        context = self._context
         adapter = build_adapter(
             AdapterInputs(
                 key=key,
                 provider=provider,
-                profile=resolve_profile(key, provider),
-                admin_token=admin_token,
-                clock=self._context.clock,
+                profile=resolve_profile(key, provider, context.config_dir),
+                admin_token=lambda: self._bound_admin_token(key, provider),
+                clock=context.clock,
+                client=lambda: context.client,
             )
         )
         self._adapters[key] = (provider, adapter)
@@ -244,7 +289,7 @@ def _apply(
         raise ValidationError(str(exc), hint="nothing was changed") from None
 
 
-def _check(provider: Provider) -> None:
+def _check(provider: Provider, key: str, base: str) -> None:
     """What the record's types cannot say: a known profile, a readable error table."""
     if provider.profile and provider.profile not in shipped_profiles():
         known = ", ".join(sorted(shipped_profiles()))
@@ -252,7 +297,7 @@ def _check(provider: Provider) -> None:
             f"there is no provider profile {provider.profile!r}", hint=f"profiles: {known}"
         )
     if provider.errors_file:
-        load_error_table(provider.errors_file)
+        load_error_table(provider.errors_file, base, key=f"providers.{key}.errors_file")
     if provider.kind == "sandbox" and not provider.admin_url:
         raise ValidationError(
             "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"

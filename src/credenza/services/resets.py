@@ -16,6 +16,7 @@ from credenza.errors import (
 )
 from credenza.secrets import Secret, check_secret, names
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.providers import Providers
@@ -106,15 +107,31 @@ class Resets:
             owners=tuple(application.owners),
         )
 
-    def reset_plan(self, app_ref: str, env_name: str, *, owner: bool | None = None) -> list[str]:
+    async def rotation(self, app_ref: str, env_name: str) -> Rotation:
+        """How this credential's secret really rotates: the provider's own record where credenza
+        can read it (the sandbox's client), else the provider record's or profile's word."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        adapter = self._providers.adapter_for(resolved.application)
+        return await adapter.rotation_of(resolved.environment.client_id)
+
+    def reset_plan(
+        self,
+        app_ref: str,
+        env_name: str,
+        *,
+        owner: bool | None = None,
+        rotation: Rotation | None = None,
+    ) -> list[str]:
         """What a reset will do, in the provider's own words (profiles.toml ``[NAME.reset]``).
 
         ``owner``: whether the user is an application owner where only owners may reset
-        (Chorus); None lists both cases.
+        (Chorus); None lists both cases. ``rotation``: what ``rotation`` found (the provider's
+        record); without it, what the provider record or profile says.
         """
         resolved = self._environments.resolve(app_ref, env_name)
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
+        rotation = rotation or adapter.rotation
         policy = self.reset_policy(app_ref, env_name)
         profile = resolved.profile
         text = profile.reset
@@ -132,10 +149,16 @@ class Resets:
                 lines.append(f"• you are an owner: reset it in {text.where}")
         elif text.where and not adapter.issues_secrets:
             lines.append(f"• where: {text.where}")
-        if text.effects and not adapter.issues_secrets:
+        # The provider's own words where they are true here: a portal, or a provider that issues
+        # the secret rotating as its profile says (never a one-time link's words for a secret
+        # the provider hands over itself).
+        own_words = not adapter.issues_secrets or (
+            rotation == profile.rotation and not text.one_time
+        )
+        if text.effects and own_words:
             lines.extend(f"• {line}" for line in text.effects)
         else:
-            if adapter.rotation == "overlap":
+            if rotation == "overlap":
                 lines.append(
                     "• a second secret is added; the old one keeps working until you retire it"
                 )
@@ -163,7 +186,7 @@ class Resets:
                 "• no secret is stored yet: paste the new one here; credenza verifies it with a "
                 "token call and stores it only if it works"
             )
-        if adapter.rotation == "overlap":
+        if rotation == "overlap":
             lines.append(
                 "• once every system uses the new secret, retire the old one "
                 f"(credenza secret retire-previous {resolved.application.id} {resolved.name})"
@@ -185,13 +208,26 @@ class Resets:
         in the keyring (as the pending secret) before anything else happens, so that neither a
         failed verification nor Ctrl-C nor a crash can lose it. ``expires_at``: when the new
         secret expires, as the provider says; the old secret's expiry never carries over.
+
+        Under the credential's lock, from the provider's reset to the new secret stored: two
+        resets at once (two dashboards, a script) never store a secret the other one killed.
         """
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._reset(resolved, new_secret, expires_at)
+
+    async def _reset(
+        self,
+        resolved: ResolvedEnvironment,
+        new_secret: str | Secret | None,
+        expires_at: datetime | None,
+    ) -> ResetResult:
         _refuse_reset_without_secret(resolved)
         adapter = self._providers.adapter_for(resolved.application)
         warnings: list[str] = []
         verified = True
         issued: Secret | None = None
+        rotation = adapter.rotation
         if not adapter.issues_secrets:
             if new_secret is None:
                 raise ValidationError(
@@ -226,6 +262,7 @@ class Resets:
                     else exc.hint,
                 ) from None
         else:
+            rotation = await adapter.rotation_of(resolved.environment.client_id)
             issued = await adapter.reset_secret(resolved.environment.client_id)
             assert issued is not None
             candidate = issued
@@ -235,13 +272,13 @@ class Resets:
             import asyncio
 
             verified, warning = await asyncio.shield(
-                self._verify_issued(resolved, issued, adapter.rotation)
+                self._verify_issued(resolved, issued, rotation)
             )
             warnings.extend(warning)
         now = await self._finish(resolved, candidate, expires_at)
         return ResetResult(
             environment=resolved.name,
-            rotation=adapter.rotation,
+            rotation=rotation,
             new_secret=issued,
             verified=verified,
             rotated_at=now,
@@ -287,9 +324,11 @@ class Resets:
         False: nothing was pending."""
         resolved = self._environments.resolve(app_ref, env_name)
         app_id, env = resolved.application.id, resolved.name
-        pending = await in_thread(self.pending, app_id, env)
-        await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
-        await in_thread(self._context.local_state.reset_finished, app_id, env)
+        # Under the lock: a reset under way elsewhere stores its pending secret before or after.
+        async with credential_lock(self._context, app_id, env):
+            pending = await in_thread(self.pending, app_id, env)
+            await in_thread(self._context.secrets.delete_raw, names.pending_secret(app_id, env))
+            await in_thread(self._context.local_state.reset_finished, app_id, env)
         return pending is not None
 
     async def finish_with_current(self, app_ref: str, env_name: str) -> bool:
@@ -297,6 +336,11 @@ class Resets:
         is the one the reset was for, so the reset is finished and the pending copy dropped.
         False (nothing changed) when nothing was pending or the stored secret does not work."""
         resolved = self._environments.resolve(app_ref, env_name)
+        # Under the lock: a pending secret another reset stores meanwhile is never dropped.
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._finish_with_current(resolved)
+
+    async def _finish_with_current(self, resolved: ResolvedEnvironment) -> bool:
         app_id, env = resolved.application.id, resolved.name
         if await in_thread(self.pending, app_id, env) is None:
             return False
@@ -323,13 +367,17 @@ class Resets:
         provider issued with cut-over rotation is stored even when the check fails: the old one
         is already dead. None: there is nothing pending."""
         resolved = self._environments.resolve(app_ref, env_name)
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._recover(resolved)
+
+    async def _recover(self, resolved: ResolvedEnvironment) -> ResetResult | None:
         app_id, env = resolved.application.id, resolved.name
         pending = await in_thread(self.pending, app_id, env)
         if pending is None:
             await in_thread(self._context.local_state.reset_finished, app_id, env)
             return None
         adapter = self._providers.adapter_for(resolved.application)
-        rotation = adapter.rotation
+        rotation = await adapter.rotation_of(resolved.environment.client_id)
         warnings: list[str] = []
         verified = True
         try:

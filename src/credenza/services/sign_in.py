@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from credenza.errors import CredenzaError, ValidationError
-from credenza.oauth.grants import declares_device_flow
+from credenza.oauth.grants import declares_device_flow, declares_password
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import SessionToken
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.identity import check_id_token, nonce_for
@@ -21,6 +22,7 @@ from credenza.services.tokens import Tokens
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
     from credenza.oauth.grants.device import DeviceAuthorization
+    from credenza.oauth.grants.password import ResourceOwner
 
 SignInMethod = Literal["browser", "device"]
 
@@ -64,6 +66,11 @@ class SignIn:
             return "browser"
         if declares_device_flow(declared):
             return "device"
+        if declares_password(declared):
+            raise ValidationError(
+                f"{resolved.application.name} declares only the password grant for a person",
+                hint=f"sign in with it: credenza login {app} --env {resolved.name} --password",
+            )
         raise ValidationError(
             f"{resolved.application.name} declares no grant a person signs in with "
             f"({', '.join(declared) or 'none'})",
@@ -87,6 +94,11 @@ class SignIn:
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
             raise _no_endpoint(resolved, "authorization", "--authorization-url")
+        # The person types their password there: no browser opens for an origin the user has
+        # not confirmed (an edit, a teammate's commit or a discovery may have moved it).
+        await self._credentials.check_destination(
+            resolved, "authorization", resolved.authorization_url
+        )
         redirect = choose_redirect_uri(resolved.application.callback_url, redirect_uri)
         issuer, iss_required = await self._mix_up_defence(resolved)
         nonce = nonce_for(credentials.scopes)
@@ -105,6 +117,35 @@ class SignIn:
         token = await check_id_token(
             self._context, resolved, credentials.client_id, token, nonce=nonce
         )
+        return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
+
+    def check_password_grant(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
+        """The environment, once its application declares the password grant (asked before a
+        password is read, so that nobody types one for nothing)."""
+        resolved = self._environments.resolve(app_ref, env_name)
+        if not declares_password(resolved.application.grant_types):
+            app = resolved.application.id
+            raise ValidationError(
+                f"{resolved.application.name} does not declare the password grant",
+                hint=f"if its provider offers it: credenza app edit {app} --grant-type password "
+                "--grant-type refresh_token (and the others it uses)",
+            )
+        return resolved
+
+    async def with_password(
+        self,
+        app_ref: str,
+        env_name: str | None,
+        scopes: tuple[str, ...] | None,
+        owner: ResourceOwner,
+    ) -> SessionToken:
+        """RFC 6749 §4.3: the username and password exchanged once; only the tokens are kept."""
+        from credenza.oauth.grants import password
+
+        self.check_password_grant(app_ref, env_name)
+        resolved, credentials = await self._prepare(app_ref, env_name, scopes)
+        token = await password.sign_in(self._context.client, credentials, owner)
+        token = await check_id_token(self._context, resolved, credentials.client_id, token)
         return await in_thread(self._tokens.keep_user_token, resolved, credentials.scopes, token)
 
     async def _mix_up_defence(self, resolved: ResolvedEnvironment) -> tuple[str | None, bool]:
@@ -170,14 +211,17 @@ class SignIn:
     async def sign_out(self, app_ref: str, env_name: str | None) -> str:
         """Revoke the refresh and access tokens where the server can; forget them here anyway."""
         resolved = self._environments.resolve(app_ref, env_name)
-        session = await in_thread(self._tokens.user_session, resolved)
-        if session is None:
-            return "not signed in"
-        try:
-            return await self._tokens.revoke(session)
-        finally:
-            # No endpoint, a server down: the sign-in ends here all the same.
-            await in_thread(self._tokens.drop, session)
+        # One writer: a refresh in another process finishes before (its answer is what gets
+        # revoked) or starts after (and finds nobody signed in).
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            session = await in_thread(self._tokens.user_session, resolved)
+            if session is None:
+                return "not signed in"
+            try:
+                return await self._tokens.revoke(session)
+            finally:
+                # No endpoint, a server down: the sign-in ends here all the same.
+                await in_thread(self._tokens.drop, session)
 
     async def _prepare(
         self, app_ref: str, env_name: str | None, scopes: tuple[str, ...] | None

@@ -109,6 +109,7 @@ class Status:
             self.context.clock(),
             unfinished=unfinished,
             refresh_failures=list(self.refresh_failures()),
+            base=self.context.config_dir,
         )
 
     def due_count(self, *, check_keyring: bool = True) -> int:
@@ -122,6 +123,7 @@ class Status:
                 self.context.clock(),
                 unfinished=unfinished,
                 refresh_failures=list(self.refresh_failures()),
+                base=self.context.config_dir,
             )
         )
 
@@ -151,11 +153,15 @@ def attention(
     *,
     unfinished: Iterable[tuple[str, str]] = (),
     refresh_failures: Iterable[RefreshFailure] = (),
+    base: str | None = None,
 ) -> StatusReport:
-    """The status of ``config`` at ``now``: a pure function of its inputs (tests, dashboard)."""
+    """The status of ``config`` at ``now``: a pure function of its inputs (tests, dashboard);
+    ``base`` is the config's directory (where relative files it names are)."""
     settings = config.settings
     items = list(
-        attention_items(config, now, unfinished=unfinished, refresh_failures=refresh_failures)
+        attention_items(
+            config, now, unfinished=unfinished, refresh_failures=refresh_failures, base=base
+        )
     )
     rank = {kind: index for index, kind in enumerate(KIND_ORDER)}
     items.sort(key=lambda a: (rank[a.kind], a.application, a.environment or ""))
@@ -173,6 +179,7 @@ def attention_items(
     *,
     unfinished: Iterable[tuple[str, str]] = (),
     refresh_failures: Iterable[RefreshFailure] = (),
+    base: str | None = None,
 ) -> Iterator[Attention]:
     """What needs attention in ``config`` at ``now``, application by application, unsorted."""
     settings = config.settings
@@ -188,7 +195,7 @@ def attention_items(
 
     for application in config.applications:
         provider = config.providers.get(application.provider or "")
-        profile = resolve_profile(application.provider, provider)
+        profile = resolve_profile(application.provider, provider, base)
         rotation_days = profile.rotation_days or settings.rotation_days
 
         def item(

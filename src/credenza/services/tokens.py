@@ -38,6 +38,7 @@ from credenza.services.credential_key import (
     fingerprint,
     require_client_credentials,
 )
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.identity import check_id_token
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from credenza.config.keep import Kept, KeptTokens
     from credenza.oauth.protocol import ClientCredentials
+    from credenza.secrets import Secret
 
 
 class Tokens:
@@ -196,8 +198,21 @@ class Tokens:
         return fresh
 
     async def revoke(self, session: SessionToken) -> str:
-        """Revoke (RFC 7009) or log out (GET + Bearer); the local copies are dropped either way."""
+        """Revoke (RFC 7009) or log out (GET + Bearer); the local copies are dropped either way.
 
+        A person's sign-in is revoked under the credential's lock, as stored now: a refresh in
+        another process since ``session`` was read rotated its refresh token, and the spent one
+        would be revoked while the live one stayed valid at the provider."""
+        if not session.user:
+            return await self._revoke(session)
+        async with credential_lock(self._context, session.application_id, session.environment):
+            resolved = self._environments.resolve(session.application_id, session.environment)
+            current = await in_thread(self.user_session, resolved)
+            if current is not None and current.fingerprint == session.fingerprint:
+                session = current
+            return await self._revoke(session)
+
+    async def _revoke(self, session: SessionToken) -> str:
         resolved = self._environments.resolve(session.application_id, session.environment)
         try:
             if resolved.revocation_url:
@@ -286,9 +301,12 @@ class Tokens:
         key = fingerprint(self._context.workspace_id, resolved, scopes)
         payload = {"v": 1, "fingerprint": key, "scopes": list(scopes)}
         payload["token"] = json.loads(token.to_json(with_id_token=True))
-        self._context.secrets.set_raw(
-            names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
-        )
+        # A sign-in stored while another process refreshes the one before waits for it: that
+        # refresh's answer would otherwise replace the new sign-in.
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self._context.secrets.set_raw(
+                names.user_token(resolved.application.id, resolved.name), json.dumps(payload)
+            )
         session = SessionToken(resolved.application.id, resolved.name, token, scopes, key, True)
         self.sessions[key] = session
         self._tell_agent(resolved.application.id, resolved.name)
@@ -299,18 +317,38 @@ class Tokens:
         self, resolved: ResolvedEnvironment, skew: float, *, force_refresh: bool = False
     ) -> tuple[SessionToken, bool]:
         """The user's access token, refreshed when within ``skew`` of expiry. A rotated refresh
-        token is stored before the new access token is handed out."""
-        login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        token is stored before the new access token is handed out.
+
+        A token still usable is answered without the lock; a refresh holds the credential's lock
+        (services/credential_lock.py) from reading the refresh token to storing the answer, so
+        parallel processes never spend one rotating refresh token twice."""
         session = await in_thread(self.user_session, resolved)
         if session is None:
-            raise SignInRequiredError(
-                f"nobody is signed in to {resolved.label}; it uses "
-                f"{token_grant(resolved.application.grant_types)}, which needs a person",
-                hint=f"sign in: {login}",
-            )
+            raise _nobody_signed_in(resolved)
         if not force_refresh and session.token.is_usable(self._context.clock(), skew):
             self.sessions[session.fingerprint] = session
             return session, True
+        async with credential_lock(self._context, resolved.application.id, resolved.name):
+            return await self._refresh_user_token(resolved, session, skew)
+
+    async def _refresh_user_token(
+        self, resolved: ResolvedEnvironment, read: SessionToken, skew: float, *, again: bool = True
+    ) -> tuple[SessionToken, bool]:
+        """Under the credential's lock: refresh the sign-in ``read`` before the lock was taken,
+        or use what another process stored meanwhile."""
+        login = f"credenza login {resolved.application.id} --env {resolved.name}"
+        if token_grant(resolved.application.grant_types) == "password":
+            login += " --password"
+        # Read again under the lock: the process that held it may have refreshed (or signed out)
+        # meanwhile, and at a provider that rotates them the refresh token read before is spent.
+        session = await in_thread(self.user_session, resolved)
+        if session is None:
+            raise _nobody_signed_in(resolved)
+        if not _same_sign_in(session.token, read.token) and session.token.is_usable(
+            self._context.clock(), skew
+        ):
+            self.sessions[session.fingerprint] = session
+            return session, True  # the other process's fresh token
         refresh_token = session.token.refresh_token
         if refresh_token is None:
             raise SignInRequiredError(
@@ -325,8 +363,11 @@ class Tokens:
         except TokenEndpointError as exc:
             if exc.error != "invalid_grant":
                 raise
-            # Expired, revoked, or already used (a rotation whose answer never got stored).
-            await in_thread(self.drop, session)
+            # Expired, revoked, or already used (a rotation whose answer never got stored). Only
+            # the refresh token refused goes: one stored since by another writer stays, and is
+            # tried once.
+            if not await in_thread(self._drop_if_stored, session) and again:
+                return await self._refresh_user_token(resolved, session, skew, again=False)
             refused = SignInRequiredError(
                 f"the provider no longer accepts the refresh token of {resolved.label}",
                 hint=f"sign in again: {login}",
@@ -367,6 +408,20 @@ class Tokens:
         fresh = await in_thread(self.keep_user_token, resolved, scopes, token)
         return fresh, False
 
+    def _drop_if_stored(self, used: SessionToken) -> bool:
+        """Compare-and-delete: forget the sign-in whose refresh token the provider refused, only
+        while the keyring still holds that refresh token. False: another was stored since (a
+        sign-in, or a writer that does not take the lock), and it is left as it is."""
+        payload = self._context.secrets.get_raw(
+            names.user_token(used.application_id, used.environment)
+        )
+        stored = _stored_token(payload)
+        if stored is not None and not _same_secret(stored.refresh_token, used.token.refresh_token):
+            self.sessions.pop(used.fingerprint, None)
+            return False
+        self.drop(used)
+        return True
+
     # -- the cache ----------------------------------------------------------------------------
 
     def cached(self, app_id: str, environment: str, key: str) -> Token | None:
@@ -392,15 +447,17 @@ class Tokens:
         stored one: a `secret set` or a reset while the call was in flight forgot every token
         before this one existed, so this one is dropped again (the caller still gets it: it was
         asked for and issued). A change after the check forgets it the usual way. False when
-        it was dropped."""
-        self.cache(session)
-        if self._issued_to_current(resolved, credentials):
-            self._refresh_worked(resolved.application.id, resolved.name)
-            return True
-        # Everything of the credential goes, the index line this call added included: what a
-        # secret change (or a removal) does itself, once more now that this token exists.
-        self.forget(resolved.application.id, resolved.name)
-        return False
+        it was dropped. Under the credential's lock: the token index is read, changed and
+        written, and a secret set (which holds it too) comes wholly before or after."""
+        with credential_lock(self._context, resolved.application.id, resolved.name):
+            self.cache(session)
+            if self._issued_to_current(resolved, credentials):
+                self._refresh_worked(resolved.application.id, resolved.name)
+                return True
+            # Everything of the credential goes, the index line this call added included: what
+            # a secret change (or a removal) does itself, once more now that this token exists.
+            self.forget(resolved.application.id, resolved.name)
+            return False
 
     def _issued_to_current(
         self, resolved: ResolvedEnvironment, credentials: ClientCredentials
@@ -509,9 +566,13 @@ class Tokens:
         )
         self._tell_agent(session.application_id, session.environment)
 
-    def forget(self, app_id: str, environment: str | None) -> None:
+    def forget(self, app_id: str, environment: str | None, *, keep_sign_in: bool = False) -> None:
         """Forget every token of an application (or one environment) everywhere. With an
-        environment named, ``app_id`` is an id and need not be in the config any more."""
+        environment named, ``app_id`` is an id and need not be in the config any more.
+
+        ``keep_sign_in``: a new client secret, not a new credential. A person's sign-in stays
+        (providers keep user tokens across a secret reset: Pipedrive says so) and its next
+        refresh sends the new secret; the client's own cached tokens go."""
         if environment is None:
             app_id = self._context.application(app_id).id
         envs = (
@@ -522,19 +583,24 @@ class Tokens:
         for key in [
             k
             for k, s in self.sessions.items()
-            if s.application_id == app_id and s.environment in envs
+            if s.application_id == app_id
+            and s.environment in envs
+            and not (s.user and keep_sign_in)
         ]:
             del self.sessions[key]
         secrets = self._context.secrets
         for name in envs:
-            # A signed-in user's tokens too: they belonged to the credential as it was.
-            secrets.delete_raw(names.user_token(app_id, name))
-            index_name = names.token_index(app_id, name)
-            index = secrets.get_raw(index_name)
-            for line in filter(None, (index or "").split("\n")):
-                secrets.delete_raw(line.split(" ")[0])
-            if index is not None:
-                secrets.delete_raw(index_name)
+            # The index is read, then emptied: a token cached meanwhile waits (see _keep).
+            with credential_lock(self._context, app_id, name):
+                if not keep_sign_in:
+                    # A signed-in user's tokens too: they belonged to the credential as it was.
+                    secrets.delete_raw(names.user_token(app_id, name))
+                index_name = names.token_index(app_id, name)
+                index = secrets.get_raw(index_name)
+                for line in filter(None, (index or "").split("\n")):
+                    secrets.delete_raw(line.split(" ")[0])
+                if index is not None:
+                    secrets.delete_raw(index_name)
         self._tell_agent(app_id, environment)
 
     def held(self) -> list[SessionToken]:
@@ -770,6 +836,40 @@ class Tokens:
 
     async def _environments_ready(self, app_ref: str, env_name: str | None) -> ResolvedEnvironment:
         return await self._credentials.ready(app_ref, env_name)
+
+
+def _nobody_signed_in(resolved: ResolvedEnvironment) -> SignInRequiredError:
+    return SignInRequiredError(
+        f"nobody is signed in to {resolved.label}; it uses "
+        f"{token_grant(resolved.application.grant_types)}, which needs a person",
+        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}"
+        + (" --password" if token_grant(resolved.application.grant_types) == "password" else ""),
+    )
+
+
+def _same_secret(one: Secret | None, other: Secret | None) -> bool:
+    import hmac
+
+    if one is None or other is None:
+        return one is other
+    return hmac.compare_digest(one.reveal().encode(), other.reveal().encode())
+
+
+def _same_sign_in(one: Token, other: Token) -> bool:
+    """The same tokens: no process refreshed the sign-in between the two reads."""
+    return _same_secret(one.access_token, other.access_token) and _same_secret(
+        one.refresh_token, other.refresh_token
+    )
+
+
+def _stored_token(payload: str | None) -> Token | None:
+    """The tokens of a stored sign-in's payload (None: none, or damaged)."""
+    if payload is None:
+        return None
+    try:
+        return Token.from_json(json.dumps(json.loads(payload)["token"]))
+    except (ValueError, KeyError, TypeError, InvalidResponseError):
+        return None
 
 
 def _token_from(payload: str | None) -> Token | None:

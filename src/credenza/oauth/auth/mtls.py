@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
+from credenza.config.named_files import CERTIFICATE_CAP, read_regular
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
+from credenza.oauth.ca import ca_context
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
@@ -27,9 +29,14 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def _key_file(pem: Secret) -> Iterator[str]:
-    """A path OpenSSL can read the key from, alive only inside the ``with``."""
-    data = pem.reveal().encode("utf-8")
+def _key_file(pem: Secret, certificate: bytes = b"") -> Iterator[str]:
+    """A path OpenSSL can read the key from (after ``certificate``, when given: one file holds
+    both), alive only inside the ``with``."""
+    data = (
+        certificate + b"\n" + pem.reveal().encode("utf-8")
+        if certificate
+        else pem.reveal().encode("utf-8")
+    )
     if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
         fd = os.memfd_create("credenza-client-key", os.MFD_CLOEXEC)
         try:
@@ -54,17 +61,13 @@ def _key_file(pem: Secret) -> Iterator[str]:
 
 def client_ssl_context(certificate: str, key: Secret, ca_bundle: str | None) -> ssl.SSLContext:
     """A verifying TLS context that presents ``certificate`` with ``key``."""
-    context = (
-        ssl.create_default_context(cafile=ca_bundle) if ca_bundle else httpx.create_ssl_context()
-    )
-    if not Path(certificate).is_file():
-        raise ValidationError(
-            f"the client certificate {certificate} does not exist",
-            hint="set the certificate path with `credenza env edit APP ENV --certificate PATH`",
-        )
+    context = ca_context(ca_bundle) if ca_bundle else httpx.create_ssl_context()
+    chain = _read_certificate(certificate)
     try:
-        with _key_file(key) as key_path:
-            context.load_cert_chain(certificate, key_path)
+        # OpenSSL reads the chain and the key from the one in-memory file: it never opens the
+        # configured path itself (a FIFO there would hang it).
+        with _key_file(key, chain) as path:
+            context.load_cert_chain(path)
     except ssl.SSLError:
         raise ValidationError(
             f"the client certificate {certificate} and the private key in the keyring do not "
@@ -72,6 +75,16 @@ def client_ssl_context(certificate: str, key: Secret, ca_bundle: str | None) -> 
             hint="store the certificate's key with `credenza secret set APP ENV --private-key`",
         ) from None
     return context
+
+
+def _read_certificate(certificate: str) -> bytes:
+    return read_regular(
+        certificate,
+        cap=CERTIFICATE_CAP,
+        what=f"the client certificate {certificate}",
+        hint="set the certificate path with `credenza env edit APP ENV --certificate PATH`",
+        error=ValidationError,
+    )
 
 
 def identity_key(certificate: str, key: Secret) -> str:
@@ -87,8 +100,8 @@ def certificate_jwks(certificate: str) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        cert = x509.load_pem_x509_certificate(Path(certificate).read_bytes())
-    except (OSError, ValueError):
+        cert = x509.load_pem_x509_certificate(_read_certificate(certificate))
+    except ValueError:
         raise ValidationError(f"{certificate} is not a readable PEM certificate") from None
     der = cert.public_bytes(serialization.Encoding.DER)
     return {"keys": [{"x5c": [base64.b64encode(der).decode("ascii")]}]}

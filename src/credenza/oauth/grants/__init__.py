@@ -7,9 +7,9 @@ from typing import Literal
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 # The grant an environment uses to get a token, in the words of the application's grant types.
-GrantName = Literal["client_credentials", "authorization_code", "device_code"]
+GrantName = Literal["client_credentials", "authorization_code", "device_code", "password"]
 # Grants that need a person to sign in; their tokens are then kept fresh with refresh_token.
-USER_GRANTS = frozenset({"authorization_code", DEVICE_CODE, "device_code"})
+USER_GRANTS = frozenset({"authorization_code", DEVICE_CODE, "device_code", "password"})
 
 
 # Recorded where a provider lists it (Anypoint), never run: the token comes back in the URL
@@ -35,6 +35,8 @@ def token_grant(grant_types: list[str] | tuple[str, ...]) -> GrantName | None:
         return "authorization_code"
     if declared & {DEVICE_CODE, "device_code"}:
         return "device_code"
+    if "password" in declared:
+        return "password"  # RFC 6749 §4.3, deprecated (RFC 9700): the last a person is offered
     return None
 
 
@@ -45,3 +47,7 @@ def signs_in(grant_types: list[str] | tuple[str, ...]) -> bool:
 
 def declares_device_flow(grant_types: list[str] | tuple[str, ...]) -> bool:
     return bool(set(grant_types) & {DEVICE_CODE, "device_code"})
+
+
+def declares_password(grant_types: list[str] | tuple[str, ...]) -> bool:
+    return "password" in grant_types

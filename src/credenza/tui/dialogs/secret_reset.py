@@ -15,6 +15,7 @@ from credenza.errors import CredenzaError
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
+    from credenza.config.model import Rotation
     from credenza.services.resets import ResetResult
     from credenza.workspace import Workspace
 
@@ -24,8 +25,16 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, workspace: Workspace, app_id: str, env_name: str) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        app_id: str,
+        env_name: str,
+        *,
+        rotation: Rotation | None = None,
+    ) -> None:
         super().__init__(classes="dialog")
+        self.rotation = rotation  # the provider's own record, where it was read
         self.workspace = workspace
         self.app_id = app_id
         self.env_name = env_name
@@ -42,7 +51,9 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
 
     def _plan(self) -> list[str]:
         """The provider's own plan; the step the CLI names as a command is a key here."""
-        lines = self.workspace.resets.reset_plan(self.app_id, self.env_name, owner=self.owner)
+        lines = self.workspace.resets.reset_plan(
+            self.app_id, self.env_name, owner=self.owner, rotation=self.rotation
+        )
         return [
             "• once every system uses the new secret, press P on this row to retire the old one"
             if "credenza secret retire-previous" in line

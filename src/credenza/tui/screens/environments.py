@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from credenza.config.model import Environment, EnvironmentChange
+from credenza.config.model import Environment, EnvironmentChange, Rotation
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.secrets import CheckedSecret, Secret
@@ -281,20 +281,25 @@ class EnvironmentsScreen(TableScreen):
             return
         app_id, env_name = selected
 
-        def checked(pending: Secret | None) -> None:
+        def checked(found: tuple[Secret | None, Rotation | None]) -> None:
+            pending, rotation = found
             if pending is None:
-                self._open_reset(app_id, env_name)
+                self._open_reset(app_id, env_name, rotation)
             else:
                 self._offer_recovery(app_id, env_name, pending.masked())
 
+        async def look() -> tuple[Secret | None, Rotation | None]:
+            pending = await self.call(self.workspace.resets.pending, app_id, env_name)
+            if pending is not None:
+                return pending, None
+            try:  # the plan says what the provider really does (the sandbox's record)
+                return None, await self.workspace.resets.rotation(app_id, env_name)
+            except CredenzaError:
+                return None, None  # the dialog then says the profile's word, and fails later
+
         # A reset left unfinished holds a secret the provider showed once: a new reset would
         # replace it, so finishing that one comes first.
-        self.run_task(
-            f"checking {app_id} / {env_name} for an unfinished reset",
-            self.call(self.workspace.resets.pending, app_id, env_name),
-            checked,
-            group="keyring",
-        )
+        self.run_task(f"checking {app_id} / {env_name} for an unfinished reset", look(), checked)
 
     def _offer_recovery(self, app_id: str, env_name: str, masked: str) -> None:
         label = f"{app_id} / {env_name}"
@@ -347,14 +352,14 @@ class EnvironmentsScreen(TableScreen):
 
         self.app.push_screen(PendingSecretDialog(label, masked), chosen)
 
-    def _open_reset(self, app_id: str, env_name: str) -> None:
+    def _open_reset(self, app_id: str, env_name: str, rotation: Rotation | None = None) -> None:
         def done(result: ResetResult | None) -> None:
             self.post_message(ConfigChanged())
             if result is not None:
                 self.notify(f"secret of {app_id} / {env_name} rotated")
 
         try:
-            dialog = SecretResetDialog(self.workspace, app_id, env_name)
+            dialog = SecretResetDialog(self.workspace, app_id, env_name, rotation=rotation)
         except CredenzaError as exc:  # a key or a public client: nothing to reset
             self.notify(str(exc), title="reset", severity="error", timeout=8)
             return
@@ -492,13 +497,25 @@ class EnvironmentsScreen(TableScreen):
         app_id, env_name = selected
         if (resolved := self._resolved(app_id, env_name)) is None:
             return
-        if resolved.profile.rotation != "overlap":
-            self.notify(
-                f"{resolved.label}: the provider rotates by cut-over, so a reset already ended "
-                "the old secret; there is nothing to retire",
-                severity="warning",
+
+        def known(rotation: Rotation) -> None:
+            # The provider's own record (the sandbox's client), not the profile's default.
+            if rotation != "overlap":
+                self.notify(
+                    f"{resolved.label}: the provider rotates by cut-over, so a reset already "
+                    "ended the old secret; there is nothing to retire",
+                    severity="warning",
+                )
+                return
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"Retire the previous secret of {resolved.label}?",
+                    "Do this once every system that used the old secret uses the new one: from "
+                    "now on the provider refuses the old secret.",
+                    action="Retire",
+                ),
+                confirmed,
             )
-            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -510,14 +527,10 @@ class EnvironmentsScreen(TableScreen):
                     ),
                 )
 
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Retire the previous secret of {resolved.label}?",
-                "Do this once every system that used the old secret uses the new one: from now "
-                "on the provider refuses the old secret.",
-                action="Retire",
-            ),
-            confirmed,
+        self.run_task(
+            f"asking how {app_id} / {env_name} rotates",
+            self.workspace.resets.rotation(app_id, env_name),
+            known,
         )
 
     def action_remove(self) -> None:

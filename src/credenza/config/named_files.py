@@ -1,0 +1,126 @@
+"""Local files credenza reads (those the config names, and imports): regular files only, read with
+a size cap, a relative path taken from the config file's directory; the one way such a file is read.
+
+A config file is shared (a team's repository), so a path in it is another person's choice: a FIFO
+there would hang every command that reads it, /dev/zero would grow without bound, and a relative
+path would mean a different file in every directory credenza is run from.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from credenza.errors import ConfigError, CredenzaError, NotFoundError
+
+KIB = 1024
+MIB = 1024 * KIB
+# Per kind of file: an error-code table and a certificate are a few KiB; the system's CA bundle
+# is about 200 KiB, a company's own rarely more than a few hundred.
+ERRORS_FILE_CAP = 1 * MIB
+CA_BUNDLE_CAP = 4 * MIB
+CERTIFICATE_CAP = 1 * MIB
+
+_READ_FLAGS = (
+    os.O_RDONLY
+    | os.O_NONBLOCK  # a FIFO opens at once instead of waiting for a writer
+    | getattr(os, "O_NOCTTY", 0)  # a terminal device never becomes the controlling one
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def resolve_path(path: str, base: str | None) -> str:
+    """``path`` with ``~`` expanded; a relative one is taken from ``base`` (the config file's
+    directory), not from wherever credenza happens to run."""
+    expanded = os.path.expanduser(path)
+    if base is not None and not os.path.isabs(expanded):
+        return os.path.join(base, expanded)
+    return expanded
+
+
+def config_directory(config_path: str | os.PathLike[str]) -> str:
+    """The directory relative paths in a config file are taken from: the real file's (a config
+    symlinked from a team's repository names the files next to it there)."""
+    return os.path.dirname(os.path.realpath(config_path))
+
+
+def describe_size(size: int) -> str:
+    return f"{size // MIB} MiB" if size % MIB == 0 else f"{size // KIB} KiB"
+
+
+def read_regular(
+    path: str,
+    *,
+    cap: int,
+    what: str,
+    hint: str,
+    base: str | None = None,
+    error: type[CredenzaError] = ConfigError,
+) -> bytes:
+    """The bytes of the regular file at ``path`` (relative to ``base``), at most ``cap`` of them.
+
+    Anything else is ``error`` (exit 2) naming ``what`` (the key path and the file): a missing
+    file, a FIFO, a device, a directory, or a file larger than ``cap``. Nothing here blocks or
+    reads past ``cap + 1`` bytes, whatever the path points at.
+    """
+    resolved = resolve_path(path, base)
+    try:
+        fd = os.open(resolved, _READ_FLAGS)
+    except FileNotFoundError:
+        kind = NotFoundError if error is not ConfigError else error
+        raise kind(f"{what}: no such file", hint=hint) from None
+    except OSError as exc:
+        raise error(f"{what} cannot be read ({exc.strerror or exc})", hint=hint) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(
+                f"{what} is not a regular file ({_kind(info.st_mode)})",
+                hint=hint,
+            )
+        if info.st_size > cap:
+            raise error(f"{what} is larger than {describe_size(cap)}", hint=hint)
+        # A regular file may still grow while it is read: never more than cap + 1 bytes.
+        chunks: list[bytes] = []
+        left = cap + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 256 * KIB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise error(f"{what} is larger than {describe_size(cap)}", hint=hint)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"{what} cannot be read ({exc.strerror or exc})", hint=hint) from None
+    finally:
+        os.close(fd)
+
+
+def regular_file_stamp(
+    path: str, *, what: str, hint: str, base: str | None = None
+) -> tuple[int, ...]:
+    """What tells two versions of a regular file apart (for a parsed copy kept in memory), from a
+    ``stat`` that never blocks; raises ConfigError for a missing or non-regular file."""
+    resolved = resolve_path(path, base)
+    try:
+        info = os.stat(resolved)
+    except OSError as exc:
+        detail = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror or exc
+        raise ConfigError(f"{what}: {detail}", hint=hint) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{what} is not a regular file ({_kind(info.st_mode)})", hint=hint)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
