@@ -7,7 +7,14 @@ seconds without a request. Nothing it holds is written anywhere.
 
 Protocol, one line each way: the hot lookup is ``G<TAB>key`` answered by
 ``T<TAB>token<TAB>type<TAB>expires_at<TAB>scope`` or ``M`` (so that `credenza token` needs neither
-json nor re); everything else is a JSON object (ops put, drop, stop, ping, key-put, key-get).
+json nor re); everything else is a JSON object (ops put, drop, stop, ping, key-put, key-get,
+keep, unkeep, kept).
+
+Given a keeper (`credenza agent start` gives it one), it also keeps the tokens this person chose
+fresh (`credenza agent keep`, `token --keep-fresh`, `A` in the dashboard): it reads their keep
+file at start and when told (``keep``/``unkeep``), and renews each token a lead time ahead of its
+expiry in a worker thread, so that a script's `credenza token` never waits on the network. A
+failed renewal is kept for ``kept`` to report and retried with a growing backoff.
 """
 
 from __future__ import annotations
@@ -24,7 +31,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
     from pathlib import Path
-    from typing import Any
+    from typing import Any, Protocol
+
+    class Keeper(Protocol):
+        """What keeps tokens fresh for the agent (credenza.cli.keeper): blocking calls, each
+        run in a worker thread."""
+
+        def entries(self) -> dict[str, dict[str, Any]]:
+            """The kept entries by id, each described (application, environment, scopes)."""
+
+        def renew(self, entry_id: str) -> dict[str, Any]:
+            """A new token: {"puts": [put ops], "expires", "expires_at", "issued", "skew"};
+            raises with a message fit to show when it cannot."""
+
 
 MAX_REQUEST = 64 * 1024
 # An agent started by a command (not by hand) exits after an hour without a request.
@@ -32,6 +51,14 @@ AUTOSTART_IDLE_TIMEOUT = 3600.0
 # How long a command that started the agent waits for it to listen before going on without it.
 AUTOSTART_WAIT = 3.0
 _starting: float | None = None  # the monotonic deadline while an agent we started comes up
+# A kept token is renewed this long before it expires: 20 % of its lifetime, at least a minute
+# (and at least the expiry skew, below which the agent no longer hands it out), at most half
+# its lifetime (a very short-lived token is renewed twice per lifetime, never in a loop).
+KEEP_LEAD_SHARE = 0.2
+KEEP_LEAD_MIN = 60.0
+# A failed renewal is retried after 1 s, 2 s, 4 s ... at most 5 minutes apart.
+KEEP_BACKOFF_FIRST = 1.0
+KEEP_BACKOFF_MAX = 300.0
 
 
 def socket_path() -> str:
@@ -120,9 +147,20 @@ class Agent:
     """The in-memory token store and its socket server."""
 
     def __init__(
-        self, path: Path, *, idle_timeout: float = 8 * 3600, clock: Any = time.time
+        self,
+        path: Path,
+        *,
+        idle_timeout: float = 8 * 3600,
+        clock: Any = time.time,
+        keeper: Keeper | None = None,
     ) -> None:
         self.path = path
+        self.keeper = keeper
+        # Each kept entry's state: what describes it, its token's expiry as held here, the last
+        # renewal's error and how many failed in a row, when to try again.
+        self.kept: dict[str, dict[str, Any]] = {}
+        self._reread = True  # the keep file is read at start, then when told
+        self._wake: asyncio.Event | None = None
         self.idle_timeout = idle_timeout
         self.clock = clock
         self.tokens: dict[str, dict[str, Any]] = {}
@@ -146,6 +184,29 @@ class Agent:
                 "keys": len(self.keys),
                 "pid": os.getpid(),
                 "idle_timeout": self.idle_timeout,
+                "kept": len(self.kept),
+            }
+        if op in ("keep", "unkeep"):
+            # The keep file changed: read it again (the keeper does, off the event loop).
+            self._reread = True
+            if self._wake is not None:
+                self._wake.set()
+            return {"ok": True, "keeping": self.keeper is not None}
+        if op == "kept":
+            return {
+                "keeping": self.keeper is not None,
+                "kept": [
+                    {
+                        "id": entry_id,
+                        **state["about"],
+                        "expires_at": state["expires_at"],
+                        "error": state["error"],
+                        "failures": state["failures"],
+                        "retry_at": state["retry_at"] if state["error"] else None,
+                        "renewals": state["renewals"],
+                    }
+                    for entry_id, state in self.kept.items()
+                ],
             }
         if op == "get":
             entry = self.tokens.get(str(message.get("key")))
@@ -183,6 +244,13 @@ class Agent:
             # The file keyring's derived key (never a passphrase), so that later commands skip
             # the scrypt derivation; held in memory only, until the agent stops.
             self.keys[str(message["id"])] = str(message["key"])
+            # A renewal that failed for want of it (the keyring could not be opened) is tried
+            # again now rather than after its backoff.
+            for state in self.kept.values():
+                if state["error"] is not None:
+                    state["retry_at"] = 0.0
+            if self._wake is not None:
+                self._wake.set()
             return {"ok": True}
         if op == "key-get":
             held = self.keys.get(str(message.get("id")))
@@ -193,6 +261,12 @@ class Agent:
                 del self.tokens[key]
             if tag:
                 self.dropped[tag] = now
+            for state in self.kept.values():
+                if tag and tag in state["tags"]:
+                    # Its token went (a secret changed, a revoke): a fresh one now, not at expiry.
+                    state["stale"] = True
+            if self._wake is not None:
+                self._wake.set()
             return {"ok": True}
         if op == "stop":
             if self._stop is not None:
@@ -261,6 +335,7 @@ class Agent:
         import contextlib
 
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path.parent.chmod(0o700)
         with contextlib.suppress(FileNotFoundError):
@@ -270,6 +345,7 @@ class Agent:
             server = await asyncio.start_unix_server(self._serve_one, path=str(self.path))
         finally:
             os.umask(old)
+        keeping = asyncio.create_task(self._keep_fresh()) if self.keeper is not None else None
         try:
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -277,6 +353,10 @@ class Agent:
                 if self.clock() - self.last_request > self.idle_timeout:
                     break
         finally:
+            if keeping is not None:
+                keeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeping
             server.close()
             await server.wait_closed()
             current = asyncio.current_task()
@@ -284,11 +364,127 @@ class Agent:
                 await asyncio.wait(serving, timeout=2)
             self.tokens.clear()
             self.keys.clear()
+            self.kept.clear()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
+    # -- keeping tokens fresh ------------------------------------------------------------------
 
-def run_agent(*, idle_timeout: float, path: Path | None = None) -> int:
+    async def _keep_fresh(self) -> None:
+        """Renew each kept token ahead of its expiry, one renewal per entry at a time."""
+        import asyncio
+        import contextlib
+
+        assert self.keeper is not None
+        assert self._wake is not None
+        renewing: set[asyncio.Task[None]] = set()
+        while True:
+            if self._reread:
+                self._reread = False
+                await self._read_kept()
+            now = self.clock()
+            if self.kept:
+                # Keeping is this agent's work: it stays while something is kept.
+                self.last_request = now
+            wake_at = now + 1.0
+            for entry_id, state in self.kept.items():
+                if state["busy"]:
+                    continue
+                due = self._due(state)
+                if due <= now:
+                    state["busy"] = True
+                    task = asyncio.create_task(self._renew(entry_id, state))
+                    renewing.add(task)
+                    task.add_done_callback(renewing.discard)
+                else:
+                    wake_at = min(wake_at, due)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, wake_at - now))
+
+    async def _read_kept(self) -> None:
+        import asyncio
+
+        assert self.keeper is not None
+        try:
+            found = await asyncio.to_thread(self.keeper.entries)
+        except Exception:  # an unreadable keep file changes nothing held
+            return
+        for entry_id in [k for k in self.kept if k not in found]:
+            del self.kept[entry_id]
+        for entry_id, about in found.items():
+            if entry_id in self.kept:
+                self.kept[entry_id]["about"] = about
+                continue
+            self.kept[entry_id] = {
+                "about": about,
+                "expires": None,
+                "expires_at": None,
+                "issued": None,
+                "skew": 0.0,
+                "error": None,
+                "failures": 0,
+                "retry_at": 0.0,
+                "renewals": 0,
+                "busy": False,
+                "stale": False,
+                "tags": set(),
+            }
+
+    def _due(self, state: dict[str, Any]) -> float:
+        """When ``state``'s token is to be renewed (the clock's seconds)."""
+        if state["stale"]:
+            return float(state["retry_at"])
+        expires: float | None = state["expires"]
+        issued = float(state["issued"] or 0.0)
+        if expires is None:
+            # Never renewed yet (now), or a token that does not expire (never again).
+            return float(state["retry_at"]) if state["renewals"] == 0 else float("inf")
+        lifetime = max(0.0, expires - issued)
+        lead = min(
+            max(KEEP_LEAD_MIN, KEEP_LEAD_SHARE * lifetime, float(state["skew"])), lifetime / 2
+        )
+        return max(expires - lead, float(state["retry_at"]))
+
+    async def _renew(self, entry_id: str, state: dict[str, Any]) -> None:
+        import asyncio
+
+        assert self.keeper is not None
+        assert self._wake is not None
+        try:
+            result = await asyncio.to_thread(self.keeper.renew, entry_id)
+        except Exception as exc:  # recorded and retried, never fatal
+            state["failures"] += 1
+            state["error"] = str(exc)[:300] or type(exc).__name__
+            backoff = KEEP_BACKOFF_FIRST * 2 ** min(state["failures"] - 1, 16)
+            state["retry_at"] = self.clock() + min(KEEP_BACKOFF_MAX, backoff)
+        else:
+            refused = False
+            if self.kept.get(entry_id) is state:  # not unkept meanwhile
+                for put in result.get("puts", []):
+                    # Refused when a change dropped the credential while it was renewed: the
+                    # token belongs to the credential as it was, so another renewal follows.
+                    refused |= self.handle(put).get("stale", False)
+                    state["tags"].update(put.get("tags") or [])
+            state.update(
+                stale=refused,
+                expires=result.get("expires"),
+                expires_at=result.get("expires_at"),
+                issued=result.get("issued"),
+                skew=float(result.get("skew") or 0.0),
+                error=None,
+                failures=0,
+                retry_at=0.0,
+                renewals=state["renewals"] + 1,
+            )
+        finally:
+            state["busy"] = False
+            self._wake.set()
+
+
+def run_agent(
+    *, idle_timeout: float, path: Path | None = None, keeper: Keeper | None = None
+) -> int:
     import contextlib
     from pathlib import Path
 
@@ -306,7 +502,7 @@ def run_agent(*, idle_timeout: float, path: Path | None = None) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(Agent(target, idle_timeout=idle_timeout).run())
+            asyncio.run(Agent(target, idle_timeout=idle_timeout, keeper=keeper).run())
     finally:
         os.close(lock)
     return 0

@@ -29,7 +29,9 @@ SECRET_VARIABLES = frozenset({PASSPHRASE, ACCESS_TOKEN, CLIENT_SECRET})
 # another application would pass on the outer client secret otherwise).
 EXEC_VARIABLES = frozenset({ACCESS_TOKEN, TOKEN_TYPE, TOKEN_EXPIRES_AT, CLIENT_ID, CLIENT_SECRET})
 # The agent's whole environment: where its socket goes, a locale, a temp dir, and what this
-# interpreter needs to import credenza again. Nothing else, whatever the caller had.
+# interpreter needs to import credenza again; and, to keep chosen tokens fresh, where this
+# person's files are (the keep file, their settings, the file keyring) and the session bus the
+# Secret Service answers on. None of these is a secret. Nothing else, whatever the caller had.
 AGENT_VARIABLES = frozenset(
     {
         "PATH",
@@ -38,6 +40,10 @@ AGENT_VARIABLES = frozenset(
         "LANGUAGE",
         "TMPDIR",
         "XDG_RUNTIME_DIR",
+        "XDG_STATE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "DBUS_SESSION_BUS_ADDRESS",
         "CREDENZA_AGENT_SOCKET",
         "PYTHONPATH",
         "PYTHONHOME",

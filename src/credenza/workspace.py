@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credenza.config.keep import KeptTokens, keep_path
 from credenza.config.local import (
     LocalState,
     machine_setting_sources,
@@ -83,6 +84,7 @@ class Workspace:
         local: LocalState | None = None,
         user_settings: Path | None = None,
         preferences: Preferences | None = None,
+        kept: KeptTokens | None = None,
     ) -> None:
         context = Context(
             store=store,
@@ -91,6 +93,7 @@ class Workspace:
             http_settings=http_settings,
             local=local,
             user_settings=user_settings,
+            kept=kept,
         )
         context.config = preloaded if preloaded is not None else store.load()
         # Every entry this workspace reads or writes is named within its id; the first one
@@ -156,6 +159,7 @@ class Workspace:
         )
         local = LocalState(state_path(), str(store.path))
         kwargs.setdefault("preferences", Preferences(default_preferences_path()))
+        kwargs.setdefault("kept", KeptTokens(keep_path()))
         return cls(store, secrets, preloaded=config, local=local, user_settings=mine, **kwargs)
 
     @property
@@ -224,6 +228,7 @@ class Workspace:
             else list(self.context.application(app_id).environments)
         )
         self.tokens.forget(app_id, environment)
+        self.tokens.stop_keeping(app_id, environment)  # nothing left to keep fresh
         for name in names:
             self.credentials.remove(app_id, name)
 

@@ -54,6 +54,12 @@ def register(commands: Group) -> None:
         help="a DPoP-bound token with --format header: also print a DPoP proof for this one "
         "request (curl -H @<(credenza token APP --format header --dpop-for GET URL) URL)",
     )
+    token.add_argument(
+        "--keep-fresh",
+        action="store_true",
+        help="and have the agent keep this token fresh ahead of expiry from now on, after "
+        "restarts too (credenza agent unkeep APP stops it)",
+    )
     verbose_option(token)
 
     inspect = commands.command(
@@ -187,6 +193,10 @@ def cmd_token(args: argparse.Namespace) -> int:
             hint="credenza token APP --format header --dpop-for GET https://api.example.com/me",
         )
     print(format_token(session, args.format))
+    if args.keep_fresh:
+        # Recorded in this person's keep file; the agent (started above) reads it when told.
+        workspace.tokens.keep(session.application_id, session.environment, args.scope or None)
+        output.info(f"kept fresh by the agent: {session.application_id} / {session.environment}")
     return 0
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from credenza.config.keep import KeptTokens
 from credenza.config.local import LocalState, check_ca_bundle, with_user_settings
 from credenza.config.model import Application, Config, Contract, Environment, new_workspace_id
 from credenza.config.store import ConfigStore
@@ -53,6 +54,8 @@ class Context:
     # This person's own state and settings (never in the shared file); None: in memory only.
     local: LocalState | None = None
     user_settings: Path | None = None
+    # The tokens this person asked the agent to keep fresh (their own file); None: in memory.
+    kept: KeptTokens | None = None
     _config: Config = field(init=False, repr=False, default_factory=Config)
     _index: dict[str, Application] = field(init=False, repr=False, default_factory=dict)
     _names: dict[str, Application] | None = field(init=False, repr=False, default=None)
@@ -79,6 +82,8 @@ class Context:
     def __post_init__(self) -> None:
         if self.local is None:
             self.local = LocalState(None, str(self.store.path))
+        if self.kept is None:
+            self.kept = KeptTokens(None)
 
     @property
     def local_state(self) -> LocalState:

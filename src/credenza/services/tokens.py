@@ -8,6 +8,7 @@ secret change and revoke drops the affected entries everywhere through ``forget`
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -18,10 +19,13 @@ from credenza.errors import (
     IdTokenError,
     IdTokenUnverifiableError,
     InvalidResponseError,
+    KeyringLockedError,
+    NoKeyringError,
     RevocationUnconfirmedError,
     SecretMissingError,
     SignInRequiredError,
     TokenEndpointError,
+    UnsafeKeyringError,
     ValidationError,
 )
 from credenza.oauth.grants import signs_in, token_grant
@@ -43,6 +47,7 @@ from credenza.services.status import RefreshFailure
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from credenza.config.keep import Kept, KeptTokens
     from credenza.oauth.protocol import ClientCredentials
     from credenza.secrets import Secret
 
@@ -628,23 +633,150 @@ class Tokens:
             # The agent answers without asking the team store, so it would go on handing out a
             # token issued to a secret a teammate has since rotated: team tokens skip it.
             return
+        agent.request({**self.agent_put(session, alias), "read_at": read_at})
+
+    def agent_put(self, session: SessionToken, alias: str) -> dict[str, Any]:
+        """The agent's ``put`` of ``session`` under the fast path's key ``alias``."""
         token = session.token
-        agent.request(
-            {
-                "op": "put",
-                "key": alias,
-                "tags": agent_tags(
-                    self._context.config_path, session.application_id, session.environment
-                ),
-                "token": token.access_token.reveal(),
-                "token_type": token.token_type,
-                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-                "expires": token.expires_at.timestamp() if token.expires_at else None,
-                "skew": self._context.config.settings.token_skew_seconds,
-                "scope": " ".join(token.scopes),
-                "read_at": read_at,
-            }
+        return {
+            "op": "put",
+            "key": alias,
+            "tags": agent_tags(
+                self._context.config_path, session.application_id, session.environment
+            ),
+            "token": token.access_token.reveal(),
+            "token_type": token.token_type,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "expires": token.expires_at.timestamp() if token.expires_at else None,
+            "skew": self._context.config.settings.token_skew_seconds,
+            "scope": " ".join(token.scopes),
+        }
+
+    # -- kept fresh by the agent ----------------------------------------------------------------
+
+    def keep(
+        self, app_ref: str, env_name: str | None = None, scopes: Iterable[str] | None = None
+    ) -> Kept:
+        """Ask the agent to keep this token fresh, from now on and after any restart: the
+        choice goes into this person's keep file, and a running agent is told."""
+        from credenza.config.keep import Kept
+
+        resolved = self._environments.resolve(app_ref, env_name)
+        requested = self.requested_scopes(resolved, scopes)
+        # The environment's own scopes are kept as "none named", as `credenza token APP` asks.
+        named = () if requested == self.requested_scopes(resolved, None) else requested
+        entry = Kept(
+            self._context.config_path,
+            self._context.workspace_id,
+            resolved.application.id,
+            resolved.name,
+            named,
         )
+        self._kept_file().add(entry)
+        self._tell_agent_kept("keep")
+        return entry
+
+    def unkeep(self, app_ref: str, env_name: str | None = None) -> list[Kept]:
+        """Stop keeping an application's tokens (or one environment's); what was kept."""
+        return self.stop_keeping(self._context.application(app_ref).id, env_name)
+
+    def stop_keeping(self, app_id: str, environment: str | None) -> list[Kept]:
+        """``unkeep`` by id: also for an application or environment being removed."""
+        workspace = self._context.config.workspace
+        if workspace is None:
+            return []
+        gone = self._kept_file().remove(workspace, app_id, environment)
+        if gone:
+            self._tell_agent_kept("unkeep")
+        return gone
+
+    def kept(self) -> list[Kept]:
+        """What this person keeps fresh in this workspace."""
+        workspace = self._context.config.workspace  # none yet: nothing kept (and none given)
+        if workspace is None:
+            return []
+        return [entry for entry in self._kept_file().all() if entry.workspace == workspace]
+
+    def is_kept(self, session: SessionToken, kept: list[Kept] | None = None) -> bool:
+        """True when ``session`` is a token this person keeps fresh (``kept``: read already)."""
+        for entry in self.kept() if kept is None else kept:
+            if (entry.application, entry.environment) != (
+                session.application_id,
+                session.environment,
+            ):
+                continue
+            try:
+                resolved = self._environments.resolve(entry.application, entry.environment)
+            except CredenzaError:
+                continue
+            if self.requested_scopes(resolved, entry.scopes) == session.requested_scopes:
+                return True
+        return False
+
+    async def renew(self, entry: Kept) -> SessionToken:
+        """A new token for a kept entry, the way `credenza token --no-cache` gets one (a
+        person's refreshed with their refresh token, a client's by a new grant), cached in the
+        keyring; a failure is recorded for `status` as every failed refresh is."""
+        resolved = self._environments.resolve(entry.application, entry.environment)
+        try:
+            session, _ = await self.token(
+                resolved.application.id, resolved.name, entry.scopes or None, use_cache=False
+            )
+        except (NoKeyringError, KeyringLockedError, UnsafeKeyringError):
+            raise  # this process cannot open the keyring: no refresh was tried
+        except CredenzaError as exc:
+            await in_thread(self._refresh_failed, resolved.application.id, resolved.name, exc)
+            raise
+        if not await in_thread(self._still_stored, session):
+            # A secret change raced the renewal and forgot what it got: not handed out (the
+            # agent tries again shortly, with the secret as it is now).
+            raise CredenzaError(f"{resolved.label} changed during the renewal")
+        return session
+
+    def _still_stored(self, session: SessionToken) -> bool:
+        """True while ``session`` is the token the keyring holds for its credential."""
+        if session.user:
+            resolved = self._environments.resolve(session.application_id, session.environment)
+            stored = self.user_session(resolved)
+            held = stored.token if stored is not None else None
+        else:
+            held = self.cached(session.application_id, session.environment, session.fingerprint)
+        return (
+            held is not None and held.access_token.reveal() == session.token.access_token.reveal()
+        )
+
+    def agent_aliases(self, entry: Kept) -> list[str]:
+        """The fast path's keys a script's `credenza token` for ``entry`` may ask with: the
+        application by id or name, the environment named or (the default one) not, the scopes
+        named or not."""
+        from credenza.fastpath import cache_key, config_key
+
+        resolved = self._environments.resolve(entry.application, entry.environment)
+        application = resolved.application
+        config = config_key(self._context.config_path)
+        envs = [resolved.name]
+        with contextlib.suppress(CredenzaError):  # `--env` left out: the default, if any
+            if self._environments.resolve(application.id, None).name == resolved.name:
+                envs.append("")
+        scope_lists = [list(entry.scopes)]
+        if not entry.scopes:
+            scope_lists.append(list(self.requested_scopes(resolved, None)))
+        aliases = {
+            cache_key(config, app, env, scopes)
+            for app in (application.id, application.name)
+            for env in envs
+            for scopes in scope_lists
+        }
+        return sorted(aliases)
+
+    def _kept_file(self) -> KeptTokens:
+        assert self._context.kept is not None
+        return self._context.kept
+
+    def _tell_agent_kept(self, op: str) -> None:
+        from credenza import agent
+
+        agent.request({"op": op})
 
     # -- internals ----------------------------------------------------------------------------
 

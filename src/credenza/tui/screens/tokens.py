@@ -60,7 +60,9 @@ class TokensScreen(TableScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        # The rows kept fresh (auto-refreshed here, and by the agent): from the keep file.
         self.auto: set[str] = set()
+        self._storing = 0  # toggles being written: the file is not read back meanwhile
         self.refreshing: set[str] = set()
         self.ticker: Timer | None = None
         self._by_key: dict[str, SessionToken] = {}
@@ -143,7 +145,17 @@ class TokensScreen(TableScreen):
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
-        for session in self.workspace.tokens.held():
+        held = self.workspace.tokens.held()
+        if not self._storing:
+            # Kept fresh is this person's choice, stored (it outlives the dashboard): a small
+            # file read on data changes only, never on a tick.
+            kept = self.workspace.tokens.kept()
+            self.auto = {
+                token_key(session)
+                for session in held
+                if kept and self.workspace.tokens.is_kept(session, kept)
+            }
+        for session in held:
             row = self._row(session)
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
             everything = (*row.cells, " ".join(session.token.scopes), session.application_id)
@@ -218,7 +230,10 @@ class TokensScreen(TableScreen):
                 f"{token.expires_at:%Y-%m-%d %H:%M:%S} UTC" if token.expires_at else "not given",
             ),
             ("refresh token", _refresh_state(session)),
-            ("auto-refresh", "on" if key in self.auto else "off (A toggles)"),
+            (
+                "auto-refresh",
+                "on (kept fresh, after a restart too)" if key in self.auto else "off (A toggles)",
+            ),
             *_user_lines(session),
         ):
             text.append(f"{label:>15}: ", style="dim")
@@ -325,16 +340,42 @@ class TokensScreen(TableScreen):
             self.app.push_screen(TokenInspectDialog(self.workspace, session))
 
     def action_toggle_auto(self) -> None:
+        """Keep the token fresh or stop: stored as this person's choice through the workspace
+        (the agent keeps it fresh too, and the next dashboard shows it kept)."""
         key = self.selected_key()
-        if key is None:
+        session = self._session(key)
+        if key is None or session is None:
             return
-        if key in self.auto:
-            self.auto.discard(key)
-        else:
+        keeping = key not in self.auto
+        if keeping:
             self.auto.add(key)
-        if (session := self._session(key)) is not None:
-            self.countdowns.upsert_row(self._row(session))
+        else:
+            self.auto.discard(key)
+        self.countdowns.upsert_row(self._row(session))
         self.show_detail()
+        tokens = self.workspace.tokens
+        app, env = session.application_id, session.environment
+
+        def store() -> None:  # in a worker thread
+            if keeping:
+                tokens.keep(app, env, session.requested_scopes)
+            else:
+                tokens.unkeep(app, env)
+
+        async def work() -> None:
+            self._storing += 1
+            try:
+                await self.call(store)
+            finally:
+                self._storing -= 1
+
+        def stored(_: None) -> None:
+            self.notify(
+                f"{app} / {env}: "
+                + ("kept fresh, also after a restart" if keeping else "no longer kept fresh")
+            )
+
+        self.run_task(f"{'keeping' if keeping else 'unkeeping'} {app} / {env}", work(), stored)
 
     def commands(self) -> list[Command]:
         session = self._session(self.selected_key())
