@@ -30,6 +30,7 @@ def test_a_second_callback_url_is_refused_and_changes_nothing(
     )
     assert code == 2
     assert "--callback-url may be given once" in err
+    assert len(err.strip().splitlines()) == 1  # one line, not a usage block
     assert config_path.read_bytes() == before
 
 

@@ -411,3 +411,20 @@ def test_revoking_a_persons_token_says_it_signs_them_out(
     code, _, err = cli("token", "pipedrive-crm")
     assert code == 1
     assert "credenza login pipedrive-crm" in err
+
+
+def test_an_api_refusing_a_persons_token_refreshes_it_and_the_sign_in_stays(
+    cli: CliRunner, server: SandboxServer, browser: list[str]
+) -> None:
+    """A 401 invalid_token from the API for a signed-in person's token: the refresh token gets
+    a fresh one; the person stays signed in (dropping the sign-in would sign them out)."""
+    add_pipedrive(cli, server, free_callback("/pipedrive/callback"))
+    assert cli("login", "pipedrive-crm")[0] == 0
+    assert cli("env", "edit", "pipedrive-crm", "production", "--api-url", server.issuer)[0] == 0
+    first = cli("token", "pipedrive-crm")[1].strip()
+    server.state.revoke(first)  # the API now says invalid_token for it
+    code, _out, err = cli("api", "pipedrive-crm", "/api/me")
+    assert code == 0, err
+    code, out, err = cli("token", "pipedrive-crm")
+    assert code == 0, err  # still signed in
+    assert out.strip() != first

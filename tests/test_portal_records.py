@@ -184,3 +184,27 @@ def test_chorus_line_test_says_one_application_per_organisation_name(cli: CliRun
     assert "Line Test API: answers only for lines of the organisation name registered" in out
     cli("app", "add", "Other", "--provider", "chorus", "--api", "Another API")
     assert "organisation name registered" not in cli("app", "show", "other")[1]
+
+
+def test_portal_people_and_terms_are_one_line_of_plain_text(
+    cli: CliRunner, config_path: Path
+) -> None:
+    _portal_with_catalogue(cli)
+    before = config_path.read_bytes()
+    code, _, err = cli("app", "member", "set", "okta-app", "eve\x1b]52;c;AAAA\x07")
+    assert code == 2
+    assert "control character" in err
+    code, _, err = cli("app", "member", "set", "okta-app", "ola@example.no", "--identity", "x\ny")
+    assert code == 2
+    code, _, err = cli(
+        "contract", "request", "okta-app", "production", "--api", "Orders", "--instance", "v2",
+        "--accept-terms", "--terms", "line one\nline two",
+    )  # fmt: skip
+    assert code == 2
+    code, _, err = cli(
+        "contract", "request", "okta-app", "production", "--api", "Orders", "--instance", "v2",
+        "--terms", "https://example.com/terms",
+    )  # fmt: skip
+    assert code == 2
+    assert "--accept-terms" in err
+    assert config_path.read_bytes() == before

@@ -34,8 +34,8 @@ class Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line on bad usage, like every other credenza error."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"credenza: error: {message}\n")
+        # One line, as every other error: what is wrong and where the usage is.
+        self.exit(2, f"credenza: error: {message} (see: {self.prog} --help)\n")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -204,7 +204,7 @@ def read_secret(args: argparse.Namespace, prompt: str) -> str:
 def confirm(question: str) -> bool:
     if sys.stdin is None or not sys.stdin.isatty():
         return False
-    answer = input(question)
+    answer = input(output.shown(question))  # config text in a question: through the one door
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -72,12 +72,16 @@ class LocalState:
         """True once this workspace's entries in ``keyring`` ("auto", "file") were moved from
         the names before workspace ids (services/migration.py): once per keyring and machine."""
         done = self._load().get(self._table, {}).get(_MOVED)
-        return isinstance(done, list) and keyring in done
+        return isinstance(done, list) and _keyring_kind(keyring) in {
+            _keyring_kind(str(kind)) for kind in done
+        }
 
     def record_keyring_names_moved(self, keyring: str) -> None:
         def record(table: dict[str, Any]) -> None:
             done = table.get(_MOVED)
-            table[_MOVED] = sorted({*(done if isinstance(done, list) else []), keyring})
+            table[_MOVED] = sorted(
+                {*(done if isinstance(done, list) else []), _keyring_kind(keyring)}
+            )
 
         self._change(record)
 
@@ -394,3 +398,8 @@ def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | Non
         f"{source.describe()}: no such file (a PEM file of CA certificates)",
         hint="fix the path with `credenza settings set ca_bundle PATH`",
     )
+
+
+def _keyring_kind(name: str) -> str:
+    """ "auto" is the older name of "system": one desktop keyring, moved once."""
+    return "system" if name == "auto" else name

@@ -59,7 +59,7 @@ def control_character(value: str) -> str | None:
     return match[0].encode("unicode_escape").decode("ascii") if match else None
 
 
-def _refuse_control_characters(field: str, value: object) -> None:
+def refuse_control_characters(field: str, value: object) -> None:
     """A changed value holding a control character, anywhere in it, is refused (ValueError)."""
     if field in _FREE_TEXT_FIELDS:
         return
@@ -72,13 +72,13 @@ def _refuse_control_characters(field: str, value: object) -> None:
             )
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_control_characters(field, key)
-            _refuse_control_characters(field, item)
+            refuse_control_characters(field, key)
+            refuse_control_characters(field, item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _refuse_control_characters(field, item)
+            refuse_control_characters(field, item)
     elif isinstance(value, msgspec.Struct):
-        _refuse_control_characters(field, msgspec.to_builtins(value))
+        refuse_control_characters(field, msgspec.to_builtins(value))
 
 
 def is_email(value: str) -> bool:
@@ -611,7 +611,7 @@ def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | N
         value = getattr(change, key)
         if value is msgspec.UNSET:
             continue
-        _refuse_control_characters(key, value)
+        refuse_control_characters(key, value)
         if key not in type(record).__struct_fields__:
             continue
         if value is None or value == "":
@@ -619,7 +619,7 @@ def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | N
         else:
             data[key] = value
     for key, value in (extra or {}).items():
-        _refuse_control_characters(key, value)
+        refuse_control_characters(key, value)
     data.update(extra or {})
     try:
         return msgspec.convert(data, type(record), builtin_types=(datetime,))

@@ -8,7 +8,7 @@ What the server issues (client_secret, registration_access_token) is returned wr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from credenza.errors import InvalidResponseError, TokenEndpointError
@@ -35,7 +35,6 @@ class Registered:
     token_endpoint_auth_method: str | None
     # RFC 7591 §3.2.1: seconds since the epoch, 0 for never.
     client_secret_expires_at: int | None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _bearer(token: Secret | None) -> tuple[dict[str, str], Sent]:
@@ -105,7 +104,6 @@ def registered_from(url: str, data: dict[str, Any]) -> Registered:
         client_secret_expires_at=expires
         if isinstance(expires, int) and not isinstance(expires, bool) and expires >= 0
         else None,
-        metadata=data,
     )
 
 

@@ -172,7 +172,10 @@ class ApiCalls:
         answer, sent = await self._send(resolved, session, method, url, headers, body)
         retried = False
         if answer.status == 401 and _challenge_error(answer) == "invalid_token":
-            await in_thread(self._tokens.drop, session)
+            if not session.user:
+                await in_thread(self._tokens.drop, session)
+            # A person's sign-in stays: its refresh token gets the fresh access token, under the
+            # credential's lock (dropping it would sign them out and spend the refresh token).
             session, _ = await self._tokens.token(app_id, env, scopes, use_cache=False)
             answer, sent = await self._send(resolved, session, method, url, headers, body)
             retried = True

@@ -14,6 +14,7 @@ from credenza.config.model import (
     PortalMember,
     PortalRole,
     apply_change,
+    refuse_control_characters,
     slugify,
 )
 from credenza.errors import ValidationError
@@ -112,7 +113,7 @@ class Applications:
 
         application = self.get(ref)
         provider = self._context.config.providers.get(application.provider or "")
-        notes = resolve_profile(application.provider, provider).api_notes
+        notes = resolve_profile(application.provider, provider, self._context.config_dir).api_notes
         return [f"{api}: {notes[api]}" for api in application.apis if api in notes]
 
     def set_member(
@@ -120,6 +121,9 @@ class Applications:
     ) -> PortalMember:
         """Record a person of the provider's portal (replacing their earlier role)."""
         try:
+            # The rule every add and edit follows (apply_change): one line of plain text.
+            for field, value in (("who", who), ("identity", identity or "")):
+                refuse_control_characters(field, value)
             member = PortalMember(who=who, role=role, identity=identity or None)
         except (ValueError, TypeError) as exc:
             raise ValidationError(str(exc).lstrip("@"), hint="nothing was changed") from None

@@ -74,6 +74,18 @@ class Contracts:
         none. An instance on another client provider than the application's is refused before
         anything is sent (Anypoint requires the same one)."""
         resolved = self._environments.resolve(app_ref, env_name)
+        if terms is not None:
+            if not terms_accepted:
+                raise ValidationError(
+                    "terms are recorded as the terms accepted: give --accept-terms with --terms",
+                    hint="nothing was requested",
+                )
+            from credenza.config.model import refuse_control_characters
+
+            try:
+                refuse_control_characters("terms", terms)
+            except ValueError as exc:
+                raise ValidationError(str(exc), hint="nothing was requested") from None
         adapter = self._providers.adapter_for(resolved.application)
         entry = self._recorded_entry(resolved.application.provider, api, instance)
         mine = resolved.application.client_provider

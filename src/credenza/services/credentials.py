@@ -242,9 +242,14 @@ class Credentials:
                 return bound_origins(entry.origin)
             first = self._first(resolved)
             if bind and first:
-                secrets.set_bound(
-                    names.confirmed_origins(app_id, name), Secret(""), origin=" ".join(first)
-                )
+                with credential_lock(self._context, app_id, name):
+                    # Read again under the lock: a confirmation made meanwhile is never undone.
+                    entry = secrets.get_bound(names.confirmed_origins(app_id, name))
+                    if entry is not None and entry.origin:
+                        return bound_origins(entry.origin)
+                    secrets.set_bound(
+                        names.confirmed_origins(app_id, name), Secret(""), origin=" ".join(first)
+                    )
             return first
         stored = self.stored_secret(app_id, name)
         if stored.origin:
@@ -252,7 +257,8 @@ class Credentials:
         first = self._first(resolved)
         # In a team store a read must not need write access: bound for this call only.
         if bind and first and self.team_store() is None:
-            self._bind_to_token_endpoint(resolved, stored.secret)
+            self.bind_if_unbound(app_id, name)  # under the lock, the secret read again
+            return self.confirmed_origins(resolved, bind=False)
         return first
 
     def _public(self, resolved: ResolvedEnvironment) -> bool:
@@ -311,11 +317,11 @@ class Credentials:
                 # environment keeps using it; it is deleted in the store by whoever administers it.
                 secrets.delete_client_secret(app_id, environment)
                 secrets.delete_raw(names.pending_secret(app_id, environment))
+            secrets.delete_raw(names.confirmed_origins(app_id, environment))
+            secrets.delete_raw(names.dpop_key(app_id, environment))
+            # A client credenza registered: the token that manages it goes with its secret.
+            secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.forget_secret(app_id, environment)
-        secrets.delete_raw(names.confirmed_origins(app_id, environment))
-        secrets.delete_raw(names.dpop_key(app_id, environment))
-        # A client credenza registered: the token that manages it goes with its secret.
-        secrets.delete_raw(names.registration_token(app_id, environment))
         self._context.local_state.reset_finished(app_id, environment)
         # An environment added again later under this name starts with nothing failed.
         self._context.local_state.refresh_worked(app_id, environment)
@@ -457,10 +463,13 @@ class Credentials:
         name = names.dpop_key(resolved.application.id, resolved.name)
         pem = self._context.secrets.get_raw(name)
         if pem is None:
-            made = new_key()
-            self._context.secrets.set_raw(name, made.reveal())
-            # Read back: two processes making a key at once end up using the one stored.
-            pem = self._context.secrets.get_raw(name) or made.reveal()
+            # Made under the lock and read again there: two processes never bind tokens to two
+            # keys of which only one stays stored.
+            with credential_lock(self._context, resolved.application.id, resolved.name):
+                pem = self._context.secrets.get_raw(name)
+                if pem is None:
+                    pem = new_key().reveal()
+                    self._context.secrets.set_raw(name, pem)
         return DpopKey(Secret(pem))
 
     def set_private_key(

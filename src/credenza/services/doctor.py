@@ -263,7 +263,9 @@ class Doctor:
     # -- provider endpoints ---------------------------------------------------------------------
 
     async def endpoints(self, config: Config) -> list[Check]:
-        urls = endpoints_in_use(config)
+        from credenza.config.named_files import config_directory
+
+        urls = endpoints_in_use(config, config_directory(self.config_path))
         if not urls:
             return []
         import asyncio
@@ -428,13 +430,13 @@ def team_store_checks(config: Config, settings: HttpSettings) -> list[Check]:
     return [Check("team_store", "team store", True, found)]
 
 
-def endpoints_in_use(config: Config) -> list[str]:
+def endpoints_in_use(config: Config, base: str | None = None) -> list[str]:
     """One token URL per origin among the config's environments (the provider's default where
     an environment names none, else its issuer), in the order they appear."""
     seen: dict[str, str] = {}
     for application in config.applications:
         profile = resolve_profile(
-            application.provider, config.providers.get(application.provider or "")
+            application.provider, config.providers.get(application.provider or ""), base
         )
         for name, environment in application.environments.items():
             url = (

@@ -22,6 +22,7 @@ from credenza.errors import EndpointChangedError, SecretStoreError, ValidationEr
 from credenza.secrets import Secret, names
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
+from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment, usable_name
 from credenza.services.tokens import Tokens
@@ -178,15 +179,14 @@ class Registrations:
     ) -> None:
         secrets = self._context.secrets
         if registered.client_secret is not None:
-            # Bound as `secret set` binds it: to every credentialed endpoint the environment
-            # gets from this issuer's metadata (the token endpoint's origin first of all).
-            endpoints = metadata.endpoints()
-            origins = sorted(
-                {o for key in _CREDENTIALED if (o := origin(endpoints.get(key))) is not None}
-            )
-            secrets.set_client_secret(
-                app_id, env_name, registered.client_secret, origin=" ".join(origins) or None
-            )
+            # Bound as `secret set` binds it: to the token endpoint's origin only. An endpoint
+            # the discovery put on another origin gets nothing until the person confirms it
+            # (`credenza secret confirm-endpoint`): a discovery document is no consent.
+            token_origin = origin(metadata.token_endpoint)
+            with credential_lock(self._context, app_id, env_name):
+                secrets.set_client_secret(
+                    app_id, env_name, registered.client_secret, origin=token_origin
+                )
             self._context.local_state.record_secret(app_id, env_name, self._context.clock())
         token = registered.registration_access_token
         if token is not None and registered.registration_client_uri is not None:
@@ -263,7 +263,6 @@ def client_metadata(name: str, grant_types: list[str], callback_url: str | None)
 
 
 # The endpoints of the metadata a client secret is sent to (services/binding.py's list).
-_CREDENTIALED = ("token", "revocation", "introspection", "logout", "device_authorization")
 
 
 def _registration_endpoint(metadata: ServerMetadata, issuer: str) -> str:

@@ -85,7 +85,9 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
                     classes="before-reset",
                     markup=False,
                 )
-                yield Input(id="typed", placeholder=self.app_name, classes="before-reset")
+                yield Input(
+                    id="typed", placeholder="the application's name", classes="before-reset"
+                )
             if self.manual:
                 yield Label("New secret from the portal")
                 yield Input(
@@ -125,6 +127,16 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
     @on(Input.Changed, "#typed")
     def _typed(self, event: Input.Changed) -> None:
         self.query_one("#reset", Button).disabled = not self._may_reset(event.value)
+
+    @on(Input.Submitted, "#typed")
+    def _typed_enter(self, event: Input.Submitted) -> None:
+        # Enter once the name matches: on to the new secret's box (a portal), or the reset.
+        if not self._may_reset(event.value) or self.query_one("#reset", Button).disabled:
+            return
+        if self.manual:
+            self.query_one("#new-secret", Input).focus()
+        else:
+            self._reset()
 
     @on(Select.Changed, "#owner")
     def _owner_chosen(self, event: Select.Changed) -> None:
