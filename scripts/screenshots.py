@@ -18,7 +18,7 @@ from credenza.sandbox.demo import build_demo
 from credenza.tui.app import CredenzaApp
 
 OUT = Path(__file__).resolve().parents[1] / "screenshots"
-SIZE = (140, 36)
+SIZE = (100, 30)  # a size people have (the README shows them at it)
 
 
 class Clock:

@@ -383,6 +383,9 @@ def run_demo(*, no_ui: bool = False, dashboard: Callable[[Demo], int] | None = N
             return dashboard(demo)
         print(f"workspace: {demo.config_path}", flush=True)
         print(f"issuer: {demo.server.issuer}", flush=True)
+        # For `credenza provider add NAME --sandbox ISSUER` then `provider admin-token NAME`:
+        # a throwaway sandbox's token, printed as `credenza sandbox serve` prints its own.
+        print(f"admin token: {demo.server.admin_token}", flush=True)
         print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", flush=True)
         print("the sandbox runs until interrupted (Ctrl+C)", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):

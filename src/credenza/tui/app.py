@@ -238,7 +238,12 @@ class CredenzaApp(App[None]):
         if isinstance(screen, TableScreen):
             for title, help_text, callback in screen.commands():
                 yield SystemCommand(title, help_text, callback)
+        from credenza.oauth.grants import token_grant
+
         for application in self.workspace.applications.all():
+            # Only where the client gets its own token: a person's comes from signing in (l).
+            if token_grant(application.grant_types) != "client_credentials":
+                continue
             for env_name in application.environments:
                 yield SystemCommand(
                     f"Fetch token for {application.name} / {env_name}",
