@@ -17,7 +17,8 @@ from credenza.tui.widgets.countdown import CountdownList
 from tests.servers import free_callback
 
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
-SNAPSHOT_PORT = 47613  # the port snapshots show, whatever free port the sandbox has
+# The origin snapshots show, whatever free port the sandbox has: nothing listens on it.
+SHOWN_ORIGIN = "127.0.0.1:47613"
 
 
 class FrozenClock:

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from credenza.sandbox.demo import Demo, build_demo
 from credenza.tui.app import CredenzaApp
-from tests.tui.conftest import SNAPSHOT_PORT, FrozenClock
+from tests.tui.conftest import SHOWN_ORIGIN, FrozenClock
 
 SMALL = (80, 24)
 WIDE = (160, 40)
@@ -20,14 +20,14 @@ WIDE = (160, 40)
 @pytest.fixture
 def snapshot_demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
     # A free port, so that two runs on one machine never collide; the snapshots show it as
-    # SNAPSHOT_PORT (SnapshotApp), so that they repeat.
+    # SHOWN_ORIGIN (SnapshotApp), so that they repeat.
     built = build_demo(tmp_path, clock=clock, seed=7)
     yield built
     built.server.stop()
 
 
 class SnapshotApp(CredenzaApp):
-    """The dashboard, its screenshots showing the sandbox's free port as SNAPSHOT_PORT (both
+    """The dashboard, its screenshots showing the sandbox's free port as SHOWN_ORIGIN's (both
     have five digits: ephemeral ports are 32768 and up, so no column moves), and a masked
     token's last characters as xxxx (the sandbox's tokens are JWTs naming that issuer)."""
 
@@ -35,7 +35,7 @@ class SnapshotApp(CredenzaApp):
 
     def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
         svg = super().export_screenshot(title=title, simplify=simplify)
-        svg = svg.replace(self.sandbox_origin, f"127.0.0.1:{SNAPSHOT_PORT}")
+        svg = svg.replace(self.sandbox_origin, SHOWN_ORIGIN)
         return re.sub("(•{8})[A-Za-z0-9_.~+/=-]{4}", r"\1xxxx", svg)
 
 
@@ -43,7 +43,7 @@ class SnapshotApp(CredenzaApp):
 def snapshot_app(snapshot_demo: Demo, clock: FrozenClock) -> CredenzaApp:
     app = SnapshotApp(snapshot_demo.workspace, clock=clock, demo_label="demo workspace")
     app.sandbox_origin = snapshot_demo.server.issuer.removeprefix("http://")
-    assert len(app.sandbox_origin) == len(f"127.0.0.1:{SNAPSHOT_PORT}")
+    assert len(app.sandbox_origin) == len(SHOWN_ORIGIN)
     return app
 
 
