@@ -17,7 +17,6 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
 
 from credenza.config.local import (
     check_ca_bundle,
@@ -26,8 +25,10 @@ from credenza.config.local import (
     with_user_settings,
 )
 from credenza.config.model import Config
+from credenza.config.named_files import config_directory, resolve_path
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError
+from credenza.oauth.origins import origin_of
 from credenza.providers.profiles import resolve_profile
 from credenza.secrets import SecretStore, names
 from credenza.services.context import Clock, utc_now
@@ -263,8 +264,6 @@ class Doctor:
     # -- provider endpoints ---------------------------------------------------------------------
 
     async def endpoints(self, config: Config) -> list[Check]:
-        from credenza.config.named_files import config_directory
-
         urls = endpoints_in_use(config, config_directory(self.config_path))
         if not urls:
             return []
@@ -288,7 +287,12 @@ class Doctor:
             mine = with_user_settings(config.settings, self.user_settings)
             try:
                 check_ca_bundle(mine, self.config_path, self.user_settings)
-                ca_bundle = mine.ca_bundle
+                # Relative to the config's directory, as the clients that make the calls take it.
+                ca_bundle = (
+                    resolve_path(mine.ca_bundle, config_directory(self.config_path))
+                    if mine.ca_bundle
+                    else None
+                )
             except CredenzaError:
                 ca_bundle = None  # reported by the settings check; probe with the system store
             base = HttpSettings(ca_bundle=ca_bundle)
@@ -447,11 +451,6 @@ def endpoints_in_use(config: Config, base: str | None = None) -> list[str]:
             if url:
                 seen.setdefault(origin_of(url), url)
     return list(seen.values())
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def completion_places(shell: str, home: Path) -> tuple[list[Path], Path | None] | None:
