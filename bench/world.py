@@ -220,7 +220,13 @@ class World:
 
     def config(self, name: str, applications: list[dict[str, object]]) -> Path:
         path = self.dir / f"{name}.toml"
-        document: dict[str, object] = {"version": 1, "applications": applications}
+        # One workspace id for every config the bench writes, so that the keyring entries it
+        # loads are under the names credenza reads (and no first run moves or saves anything).
+        document: dict[str, object] = {
+            "version": 1,
+            "workspace": WORKSPACE,
+            "applications": applications,
+        }
         if not self.real:
             document["settings"] = {"allow_plaintext_keyring": True}
         path.write_text(tomli_w.dumps(document))
@@ -365,6 +371,9 @@ def application(number: int, token_url: str, envs: tuple[str, ...]) -> dict[str,
     }
 
 
+WORKSPACE = "credenza-bench-workspace"
+
+
 def register(bench: World, count: int, envs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     """Clients at the sandbox for ``count`` applications; returns entry name → (id, secret)."""
     state = bench.sandbox.state
@@ -375,7 +384,8 @@ def register(bench: World, count: int, envs: tuple[str, ...]) -> dict[str, tuple
             client = state.clients.get(client_id) or state.add_client(
                 {"client_id": client_id, "token_ttl": 3600}
             )
-            clients[names.client_secret(f"app-{number:05d}", env)] = (
+            name = names.in_workspace(WORKSPACE, names.client_secret(f"app-{number:05d}", env))
+            clients[name] = (
                 client_id,
                 client.client_secret,
             )

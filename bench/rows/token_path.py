@@ -74,7 +74,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
         ]
 
     def measure_fresh() -> list[Row]:
-        client_id, secret = clients["app-00000/production/client_secret"]
+        [(client_id, secret)] = clients.values()  # the one application and environment
         sides = {"credenza": wall([*token, "--no-cache"], world.env, timeout=TIMEOUT)}
         if curl:
             # The secret goes to curl in a config file, not argv, as credenza never puts it there.
