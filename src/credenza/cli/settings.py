@@ -65,7 +65,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         return 0
     rows = [
-        [name, str(source.value), source.origin, str(source.path or "")]
+        [name, _shown_value(source.value), source.origin, str(source.path or "")]
         for name, source in sources.items()
     ]
     output.table(rows, ["SETTING", "VALUE", "FROM", "FILE"])
@@ -121,3 +121,12 @@ def _parse(name: str, value: str) -> Any:
             hint="give a PEM file of CA certificates, or `system`",
         )
     return os.path.abspath(path)
+
+
+def _shown_value(value: object) -> str:
+    """A setting as it is typed in the settings file: true/false, '-' for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

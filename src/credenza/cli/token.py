@@ -147,7 +147,9 @@ def show_exchanges(workspace: Workspace) -> None:
         lines = [
             *exchange.request_lines(),
             *exchange.response_lines(),
-            "# copy as curl (set the variables first; nothing secret is in it):",
+            "# copy as curl (nothing secret is in it); set the variables first: in a shell that"
+            " `credenza exec APP --client-credentials -- sh` starts, the secret is"
+            " $CREDENZA_CLIENT_SECRET:",
             exchange.curl(),
         ]
         print("\n".join(lines), file=sys.stderr, flush=True)

@@ -131,7 +131,7 @@ class Doctor:
             # ConfigSyntaxError / ConfigSchemaError carry the file, line and key path.
             return None, [Check("config", str(self.config_path), False, exc.message, exc.hint)]
         found = (
-            f"{self.config_path} loads ({len(config.applications)} applications)"
+            f"{self.config_path} loads ({_count(len(config.applications), 'application')})"
             if self.config_path.exists()
             else f"{self.config_path} does not exist yet (an empty workspace)"
         )
@@ -241,7 +241,8 @@ class Doctor:
                 "agent",
                 "agent",
                 True,
-                f"running (pid {answer.get('pid')}, {answer.get('tokens')} tokens, exits after "
+                f"running (pid {answer.get('pid')}, {_count(answer.get('tokens'), 'token')}, "
+                "exits after "
                 f"{idle_text} idle) at {state.socket}",
                 extra={"pid": answer.get("pid"), "idle_timeout": idle},
             )
@@ -529,3 +530,7 @@ def _mentions(path: Path, text: str) -> bool:
         return text in path.read_text("utf-8", errors="replace")[:1_000_000]
     except OSError:
         return False
+
+
+def _count(number: object, thing: str) -> str:
+    return f"{number} {thing}" + ("" if number == 1 else "s")
