@@ -185,14 +185,23 @@ def run_async(workspace: Workspace, coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(wrapper())
 
 
+def secret_from_env(variable: str, what: str = "the secret", *, empty_ok: bool = False) -> str:
+    """A secret from the environment variable the user named (never from argv): the one way
+    every `--…-env VAR` option reads one, with one message when it is missing."""
+    value = os.environ.get(variable)
+    if value is None or (not value and not empty_ok):
+        raise ValidationError(
+            f"the environment variable {variable} is not set",
+            hint=f"put {what} in it (never on the command line)",
+        )
+    return value
+
+
 def read_secret(args: argparse.Namespace, prompt: str) -> str:
     """From a named variable, stdin, or a hidden prompt; never from argv."""
     variable = getattr(args, "from_env", None)
     if variable:
-        value = os.environ.get(variable)
-        if value is None:
-            raise ValidationError(f"the environment variable {variable} is not set")
-        return value
+        return secret_from_env(variable, empty_ok=True)
     if sys.stdin is None or not sys.stdin.isatty():
         data = sys.stdin.read() if sys.stdin else ""
         return data[:-1] if data.endswith("\n") else data

@@ -4,7 +4,6 @@ created at the provider's registration endpoint, its secrets straight into the k
 from __future__ import annotations
 
 import argparse
-import os
 
 from credenza.cli import output
 from credenza.cli.common import (
@@ -15,6 +14,7 @@ from credenza.cli.common import (
     json_option,
     open_workspace,
     run_async,
+    secret_from_env,
     yes_option,
 )
 from credenza.config.model import AUTH_METHODS
@@ -81,12 +81,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     token: Secret | None = None
     if args.initial_access_token_env:
-        value = os.environ.get(args.initial_access_token_env)
-        if not value:
-            raise ValidationError(
-                f"the environment variable {args.initial_access_token_env} is not set",
-                hint="put the initial access token in it (never on the command line)",
-            )
+        value = secret_from_env(args.initial_access_token_env, "the initial access token")
         token = Secret(value.strip())
     if args.issuer is not None:
         from credenza.config.model import is_url

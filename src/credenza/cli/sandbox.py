@@ -86,14 +86,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     initial: str | None = None
     if args.initial_access_token_env:
-        import os
+        from credenza.cli.common import secret_from_env
 
-        initial = os.environ.get(args.initial_access_token_env)
-        if not initial:
-            raise ValidationError(
-                f"the environment variable {args.initial_access_token_env} is not set",
-                hint="put the initial access token registrations must carry in it",
-            )
+        initial = secret_from_env(
+            args.initial_access_token_env, "the initial access token registrations must carry"
+        )
     state = SandboxState(
         token_ttl=args.token_ttl,
         state_file=args.state,
