@@ -231,17 +231,8 @@ def with_discovered(
 ) -> EnvironmentChange:
     """``change`` with the endpoints the issuer's metadata gives. Discovered first, so a wrong
     issuer changes nothing; URLs given on the command line win over discovered ones."""
-    import msgspec
-
     found = run_async(workspace, workspace.environments.endpoints_from_issuer(issuer))
-    merged = {
-        key: value
-        for key, value in msgspec.structs.asdict(found).items()
-        if value is not None
-        and value is not msgspec.UNSET
-        and getattr(change, key) is msgspec.UNSET
-    }
-    return msgspec.structs.replace(change, **merged)
+    return _given_wins(change, found)
 
 
 def with_discovered_from_api(
@@ -249,13 +240,18 @@ def with_discovered_from_api(
 ) -> EnvironmentChange:
     """``change`` with what the API's protected-resource metadata (RFC 9728) leads to: its
     authorization server's endpoints and its resource identifier (RFC 8707); given wins."""
-    import msgspec
-
     found, source = run_async(workspace, workspace.api.endpoints_from_api(api_url))
     output.info(
         f"the API's metadata ({source}) names the authorization server {found.issuer}; "
         f"tokens are requested for the resource {found.resource}"
     )
+    return _given_wins(change, found)
+
+
+def _given_wins(change: EnvironmentChange, found: EnvironmentChange) -> EnvironmentChange:
+    """``change`` with every field ``found`` has and the command line did not give."""
+    import msgspec
+
     merged = {
         key: value
         for key, value in msgspec.structs.asdict(found).items()
