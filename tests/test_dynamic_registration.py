@@ -95,7 +95,8 @@ def test_register_then_token_with_the_issued_credentials(
             ("credenza", _entry(config_path, "telenor-sms/sandbox/registration_token"))
         ]
     )
-    assert registration_entry["token"] == registration_token
+    assert registration_entry["secret"] == registration_token
+    assert registration_entry["origin"] == server.issuer  # bound where it was issued
 
     for value in (secret, registration_token):
         assert not leaks(out + err + token + token_err, value)

@@ -10,7 +10,6 @@ to a caller that prints.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -138,8 +137,6 @@ class Registrations:
             self._environments.add(application.id, env_name, change)
         else:
             self._environments.edit(application.id, env_name, change)
-        # Tokens of the client this environment had before belong to it, not to this one.
-        await in_thread(self._tokens.forget, application.id, env_name)
         return Registration(
             application_id=application.id,
             environment=env_name,
@@ -190,11 +187,11 @@ class Registrations:
             self._context.local_state.record_secret(app_id, env_name, self._context.clock())
         token = registered.registration_access_token
         if token is not None and registered.registration_client_uri is not None:
-            payload = {
-                "token": token.reveal(),
-                "origin": origin(registered.registration_client_uri),
-            }
-            secrets.set_raw(names.registration_token(app_id, env_name), json.dumps(payload))
+            secrets.set_bound(
+                names.registration_token(app_id, env_name),
+                token,
+                origin=origin(registered.registration_client_uri),
+            )
 
     def _managed(self, app_ref: str, env_name: str) -> tuple[ResolvedEnvironment, str, Secret]:
         """The registration_client_uri and its token, once the URI is on the origin the token
@@ -208,16 +205,14 @@ class Registrations:
                 hint="only a client registered with `credenza app register` at a server that "
                 "supports RFC 7592 has one",
             )
-        raw = self._context.secrets.get_raw(names.registration_token(app_id, resolved.name))
-        try:
-            stored = json.loads(raw or "null")
-            token, bound = Secret(str(stored["token"])), str(stored["origin"])
-        except (ValueError, KeyError, TypeError):
+        stored = self._context.secrets.get_bound(names.registration_token(app_id, resolved.name))
+        if stored is None or stored.origin is None:
             raise SecretStoreError(
                 f"no registration access token for {resolved.label} in the keyring",
                 hint="without it the registration cannot be managed from here; use the "
                 "provider's portal",
-            ) from None
+            )
+        token, bound = stored.secret, stored.origin
         where = origin(uri)
         if where != bound:
             from credenza.oauth.untrusted import clean
