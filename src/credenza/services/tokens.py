@@ -336,9 +336,7 @@ class Tokens:
     ) -> tuple[SessionToken, bool]:
         """Under the credential's lock: refresh the sign-in ``read`` before the lock was taken,
         or use what another process stored meanwhile."""
-        login = f"credenza login {resolved.application.id} --env {resolved.name}"
-        if token_grant(resolved.application.grant_types) == "password":
-            login += " --password"
+        login = _login_command(resolved)
         # Read again under the lock: the process that held it may have refreshed (or signed out)
         # meanwhile, and at a provider that rotates them the refresh token read before is spent.
         session = await in_thread(self.user_session, resolved)
@@ -852,12 +850,19 @@ class Tokens:
         return await self._credentials.ready(app_ref, env_name)
 
 
+def _login_command(resolved: ResolvedEnvironment) -> str:
+    """The command that signs a person in to this environment, in its grant's way."""
+    login = f"credenza login {resolved.application.id} --env {resolved.name}"
+    return login + (
+        " --password" if token_grant(resolved.application.grant_types) == "password" else ""
+    )
+
+
 def _nobody_signed_in(resolved: ResolvedEnvironment) -> SignInRequiredError:
     return SignInRequiredError(
         f"nobody is signed in to {resolved.label}; it uses "
         f"{token_grant(resolved.application.grant_types)}, which needs a person",
-        hint=f"sign in: credenza login {resolved.application.id} --env {resolved.name}"
-        + (" --password" if token_grant(resolved.application.grant_types) == "password" else ""),
+        hint=f"sign in: {_login_command(resolved)}",
     )
 
 
