@@ -677,7 +677,7 @@ def create_app(
         Route("/admin/faults", admin(add_fault), methods=["POST"]),
         Route("/admin/faults", admin(clear_faults), methods=["DELETE"]),
         *api_routes(state, issuer, record),
-        *registration.routes(state, issuer),
+        *registration.routes(state, issuer, record),
     ]
     return Starlette(routes=routes)
 

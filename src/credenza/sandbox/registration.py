@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credenza.sandbox.api import Recorder
 from credenza.sandbox.state import SandboxState
 
 REGISTER_PATH = "/oauth/register"
@@ -32,7 +33,9 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def routes(state: SandboxState, issuer: Callable[[], str]) -> list[Route]:
+def routes(state: SandboxState, issuer: Callable[[], str], record: Recorder) -> list[Route]:
+    """The registration routes; ``record`` is the app's one recorder of what arrived."""
+
     def answer(client_id: str, status: int = 200) -> JSONResponse:
         client = state.clients[client_id]
         body: dict[str, Any] = {
@@ -51,7 +54,7 @@ def routes(state: SandboxState, issuer: Callable[[], str]) -> list[Route]:
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     async def register(request: Request) -> Response:
-        record(request)
+        record(request, {})
         wanted = state.initial_access_token
         if wanted is not None:
             given = _bearer(request) or ""
@@ -84,12 +87,12 @@ def routes(state: SandboxState, issuer: Callable[[], str]) -> list[Route]:
         return str(client_id)
 
     async def read(request: Request) -> Response:
-        record(request)
+        record(request, {})
         client_id = authorised(request)
         return client_id if isinstance(client_id, Response) else answer(client_id)
 
     async def delete(request: Request) -> Response:
-        record(request)
+        record(request, {})
         client_id = authorised(request)
         if isinstance(client_id, Response):
             return client_id
@@ -100,18 +103,6 @@ def routes(state: SandboxState, issuer: Callable[[], str]) -> list[Route]:
                 if issued.client_id == client_id:
                     issued.revoked = True
         return Response(status_code=204)
-
-    def record(request: Request) -> None:
-        with state.lock:
-            state.requests.append(
-                {
-                    "path": request.url.path,
-                    "query": request.url.query,
-                    "method": request.method,
-                    "authorization": request.headers.get("authorization"),
-                    "form": {},
-                }
-            )
 
     return [
         Route(REGISTER_PATH, register, methods=["POST"]),
