@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -268,16 +269,32 @@ def with_user_settings(settings: Settings, path: Path | None) -> Settings:
 
 
 def read_user_settings(path: Path | None) -> dict[str, Any]:
-    """This person's ``[settings]`` (empty when there is no file)."""
-    if path is None or not path.is_file():
+    """This person's ``[settings]`` (empty when there is no file). Parsed once per state of the
+    file: opening a workspace asks three times (the keyring, where each setting came from, the
+    config), and every reload or edit asks again."""
+    if path is None:
         return {}
     try:
-        found = tomllib.loads(path.read_text("utf-8")).get("settings", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise _unusable(path, exc) from None
-    if not isinstance(found, dict):
-        raise _unusable(path, "[settings] is not a table")
-    return found
+        info = path.stat()
+    except OSError:
+        return {}
+    if not stat.S_ISREG(info.st_mode):
+        return {}
+    stamp = (str(path), info.st_ino, info.st_mtime_ns, info.st_size)
+    if _read_settings[0] != stamp:
+        try:
+            found = tomllib.loads(path.read_text("utf-8")).get("settings", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise _unusable(path, exc) from None
+        if not isinstance(found, dict):
+            raise _unusable(path, "[settings] is not a table")
+        _read_settings[:] = [stamp, found]
+    return dict(_read_settings[1])
+
+
+# The last settings file read: (path, inode, mtime, size) and its [settings]. A write replaces
+# the file (write_atomic: a new inode), so a changed file is never answered from here.
+_read_settings: list[Any] = [None, {}]
 
 
 def _unusable(path: Path | None, why: object) -> ConfigError:
