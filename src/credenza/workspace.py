@@ -17,7 +17,7 @@ from credenza.config.local import (
     user_settings_path,
     with_user_settings,
 )
-from credenza.config.model import Config
+from credenza.config.model import Config, Team
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigError
 from credenza.secrets import SecretStore
@@ -175,6 +175,31 @@ class Workspace:
     def workspace_id(self) -> str:
         """This config's identity (``Context.workspace_id``)."""
         return self.context.workspace_id
+
+    def new_id(self) -> tuple[str | None, str]:
+        """Give the config an identity of its own (a copied config shares its original's):
+        (the old id, the new one). Its keyring entries stay under the old id."""
+        from credenza.config.model import new_workspace_id
+
+        old, new = self.config.workspace, new_workspace_id()
+
+        def renew(config: Config) -> None:
+            config.workspace = new
+
+        self.context.mutate(renew)
+        return old, new
+
+    def use_team(self, team: Team) -> None:
+        """Record where the team keeps this config's secrets (`[team]` in the shared file)."""
+
+        def use(config: Config) -> None:
+            config.team = team
+
+        self.context.mutate(use)
+
+    @property
+    def config_path(self) -> Path:
+        return self.context.store.path
 
     @property
     def clock(self) -> Clock:

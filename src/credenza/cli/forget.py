@@ -38,7 +38,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     confirm_removal(
         args,
         f"Remove the secrets, pending secrets, cached tokens and sign-ins of {applications} "
-        f"application(s) of {workspace.context.store.path} from your keyring, this machine's "
+        f"application(s) of {workspace.config_path} from your keyring, this machine's "
         "state for it, and stop the agent? The config file stays.",
     )
     environments = workspace.forget_all()
@@ -47,5 +47,5 @@ def cmd_forget(args: argparse.Namespace) -> int:
         f"forgot {environments} environment(s) of {applications} application(s): their keyring "
         "entries and local state" + ("; the agent was stopped" if stopped else "")
     )
-    output.info(f"the config {workspace.context.store.path} was left as it was")
+    output.info(f"the config {workspace.config_path} was left as it was")
     return 0

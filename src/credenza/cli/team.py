@@ -74,7 +74,7 @@ def cmd_use(args: argparse.Namespace) -> int:
 
     team = team_record(args.backend, args.address, args.path, args.mount)
     workspace = open_workspace(args)
-    workspace.context.mutate(lambda config: setattr(config, "team", team))
+    workspace.use_team(team)
     output.info(
         f"the secrets of this config now live in {team.mount}/data/{team.path}/APP/ENV at "
         f"{team.address}; check your access with `credenza team status`, copy your keyring's "

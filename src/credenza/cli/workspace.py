@@ -21,10 +21,9 @@ def register(commands: Group) -> None:
 
 
 def cmd_workspace(args: argparse.Namespace) -> int:
-    from credenza.config.model import Config, new_workspace_id
 
     workspace = open_workspace(args)
-    path = str(workspace.context.store.path)
+    path = str(workspace.config_path)
     if args.action == "show":
         found = workspace.workspace_id
         if args.json:
@@ -32,13 +31,7 @@ def cmd_workspace(args: argparse.Namespace) -> int:
         else:
             print(found)
         return 0
-    old = workspace.config.workspace
-    new = new_workspace_id()
-
-    def renew(config: Config) -> None:
-        config.workspace = new
-
-    workspace.context.mutate(renew)
+    old, new = workspace.new_id()
     print(new)
     output.info(
         f"{path} is now a workspace of its own: store its secrets again with "
