@@ -417,8 +417,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "application": r.application_id,
                     "environment": r.environment,
                     "status": r.status,
-                    "message": output.shown(r.message),
+                    "message": output.shown(output.said(r.message, r.hint, r.next_steps)),
                     "warnings": [output.shown(w) for w in r.warnings],
+                    "next": output.next_record(r.next_steps),
                 }
                 for r in results
             ]
@@ -430,7 +431,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     r.application_id,
                     r.environment,
                     r.status.upper() if not r.ok else "ok",
-                    "" if r.ok else r.message,
+                    "" if r.ok else output.said(r.message, r.hint, r.next_steps),
                 ]
                 for r in results
             ],

@@ -1,4 +1,5 @@
-"""What to do next, in keys: the dashboard's advice for each kind of failure (the CLI names commands)."""
+"""What to do next, in keys: the dashboard's advice for each kind of failure and each next step
+(the CLI names commands for the same steps: cli.output)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from credenza.errors import (
     SecretStoreError,
     SignInRequiredError,
 )
+from credenza.next_steps import NextStep, StepKind
 from credenza.services.verification import VerifyStatus
 
 # Keys of the Environments section (2), where every credential can be fixed.
@@ -29,6 +31,49 @@ STATUS_ADVICE: dict[VerifyStatus, str] = {
     "sign_in": "press l to sign in (the token is then on Tokens, 4)",
     "unreachable": "press e to check the token URL (or D to discover it), then try again",
 }
+
+# Each next step the dashboard takes with a key: the binding that does it, and what it does
+# there. A step without one (choosing the file keyring) is left to the words of the status.
+STEP_KEYS: dict[StepKind, tuple[str, str]] = {
+    "set_secret": ("environments.set_secret", "to set the secret"),
+    "retire_previous": ("environments.retire_previous", "on this row to retire the old secret"),
+    "verify": ("environments.verify", "to verify"),
+    "add_environment": ("environments.add", "to add an environment"),
+    "edit_environment": ("environments.edit", "to fix the environment"),
+    "discover": ("environments.discover", "to discover the endpoints"),
+    "sign_in": ("environments.sign_in", "to sign in"),
+    "add_application": ("applications.add", "on Applications (1) to add an application"),
+    "edit_application": ("applications.edit", "on Applications (1) to edit the application"),
+    "request_access": ("contracts.request", "on Contracts (3) to request access"),
+}
+
+
+def key_of(binding_id: str) -> str | None:
+    """The key of a binding of the dashboard's sections, read from the binding itself, so a
+    changed key is named right. (Defaults: a user's keymap is not read here.)"""
+    from textual.binding import Binding
+
+    from credenza.tui.screens.applications import ApplicationsScreen
+    from credenza.tui.screens.contracts import ContractsScreen
+    from credenza.tui.screens.environments import EnvironmentsScreen
+
+    for screen in (EnvironmentsScreen, ApplicationsScreen, ContractsScreen):
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return binding.key.split(",")[-1]
+    return None
+
+
+def key_for_step(step: NextStep) -> str | None:
+    """The key that takes a next step; None: no key does."""
+    known = STEP_KEYS.get(step.kind)
+    return key_of(known[0]) if known else None
+
+
+def press(step: NextStep) -> str | None:
+    """A next step as the key that takes it ("press s to set the secret"); None: no key does."""
+    key = key_for_step(step)
+    return f"press {key} {STEP_KEYS[step.kind][1]}" if key else None
 
 
 def kind_of(error: CredenzaError) -> VerifyStatus:
@@ -53,13 +98,16 @@ def advice(error: CredenzaError) -> str:
         return f"{error.message}; close this and open it again to see the other change"
     if isinstance(error, EndpointChangedError):
         return f"{error.message}; press s to store the secret again for the new endpoint"
-    return with_advice(error.message, kind_of(error))
+    return said(error.message, None, error.next_steps, kind_of(error))
 
 
-def with_advice(message: str, status: VerifyStatus) -> str:
-    """``message`` (a CLI hint after " — " dropped when it names a command) and the keys."""
-    head, _, hint = message.partition(" — ")
-    if "credenza " not in hint and hint:
-        head = message
-    keys = STATUS_ADVICE.get(status, "")
-    return f"{head} — {keys}" if keys else head
+def said(message: str, hint: str | None, steps: tuple[NextStep, ...], status: VerifyStatus) -> str:
+    """``message`` and what to press: a plain-words hint is kept; a hint that names next steps
+    becomes their keys where the status has no advice of its own (bad input, config), else
+    the status's advice."""
+    keys = [key for key in map(press, steps) if key]
+    if status == "config" and keys:
+        return f"{message} — {', or '.join(keys)}"
+    head = f"{message} — {hint}" if hint and not steps else message
+    keys_for_status = STATUS_ADVICE.get(status, "")
+    return f"{head} — {keys_for_status}" if keys_for_status else head

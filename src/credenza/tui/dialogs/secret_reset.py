@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.errors import CredenzaError
 from credenza.secrets import Secret
+from credenza.tui.advice import key_for_step
 
 if TYPE_CHECKING:
     from credenza.config.model import Rotation
@@ -50,16 +51,15 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self._secret_to_copy: Secret | None = None  # a provider-issued secret, shown once
 
     def _plan(self) -> list[str]:
-        """The provider's own plan; the step the CLI names as a command is a key here."""
-        lines = self.workspace.resets.reset_plan(
+        """The provider's own plan; a step the user takes is named as its key on this row."""
+        plan = self.workspace.resets.reset_plan(
             self.app_id, self.env_name, owner=self.owner, rotation=self.rotation
         )
-        return [
-            "• once every system uses the new secret, press P on this row to retire the old one"
-            if "credenza secret retire-previous" in line
-            else line
-            for line in lines
-        ]
+        lines = [plan.title]
+        for item in plan.items:
+            key = key_for_step(item.then) if item.then else None
+            lines.append(f"• {item.words}: press {key} on this row" if key else f"• {item.words}")
+        return lines
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box", id="reset-box"):

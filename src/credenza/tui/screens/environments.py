@@ -17,7 +17,8 @@ from credenza.services.credential_key import SessionToken
 from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import advice, with_advice
+from credenza.tui.advice import advice
+from credenza.tui.advice import said as advised
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
 from credenza.tui.dialogs.pending_secret import PendingChoice, PendingSecretDialog
@@ -263,7 +264,7 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                said = with_advice(result.message, result.status)
+                said = advised(result.message, result.hint, result.next_steps, result.status)
                 self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
