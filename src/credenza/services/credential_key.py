@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credenza.errors import SignInRequiredError, ValidationError
+from credenza.next_steps import step
 from credenza.oauth.grants import token_grant
 from credenza.oauth.tokens import Token
 from credenza.services.environments import ResolvedEnvironment
@@ -130,11 +131,12 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
             f"{resolved.application.name} declares no grant credenza can get a token with "
             f"({', '.join(resolved.application.grant_types) or 'none'})"
             + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
-            hint=f"add one: credenza app edit {app} --grant-type client_credentials"
-            + (" (or authorization_code)" if implicit else ""),
+            hint="add one: {0}" + (" (or authorization_code)" if implicit else ""),
+            next_steps=(step("edit_application", app, None, grant_type="client_credentials"),),
         )
     raise SignInRequiredError(
         f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
         "come from a person signing in",
-        hint=f"sign in: credenza login {app} --env {resolved.name}",
+        hint="sign in: {0}",
+        next_steps=(step("sign_in", app, resolved.name),),
     )
