@@ -17,6 +17,7 @@ from credenza.config.model import (
     apply_change,
 )
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.providers.profiles import Profile, resolve_profile
 from credenza.services.context import Context, find_application, find_environment
 
@@ -74,7 +75,8 @@ class Environments:
             if name in application.environments:
                 raise ValidationError(
                     f"{application.name} already has an environment {name!r}",
-                    hint=f"change it with `credenza env edit {application.id} {name} ...`",
+                    hint="change it with `{0}`",
+                    next_steps=(step("edit_environment", application.id, name, "..."),),
                 )
             assert isinstance(change.client_id, str)
             blank = Environment(client_id=change.client_id.strip())
@@ -128,14 +130,25 @@ class Environments:
             if not application.environments:
                 raise ValidationError(
                     f"{application.name} has no environment yet",
-                    hint=f"add one: credenza env add {application.id} ENV --client-id ID "
-                    "--token-url URL (or --issuer URL)",
+                    hint="add one: {0} (or --issuer URL)",
+                    next_steps=(
+                        step(
+                            "add_environment",
+                            application.id,
+                            "ENV",
+                            client_id="ID",
+                            token_url="URL",
+                        ),
+                    ),
                 )
             if len(application.environments) != 1:
                 names = ", ".join(application.environments)
                 raise ValidationError(
                     f"{application.name} has several environments ({names}); say which with --env",
-                    hint=f"or set a default: credenza app edit {application.id} --default-env NAME",
+                    hint="or set a default: {0}",
+                    next_steps=(
+                        step("edit_application", application.id, None, default_env="NAME"),
+                    ),
                 )
             env_name = next(iter(application.environments))
         environment = find_environment(application, env_name)
