@@ -45,6 +45,7 @@ StepKind = Literal[
     "team_push",  # put the secrets into the team store
     "team_status",  # see what the team store allows
     "start_sandbox",  # start a local sandbox provider
+    "start_demo",  # start the demo (a sandbox with applications in it)
     "start_agent",  # start the token agent
     "install_completion",  # shell completion (args: the shell)
 ]
@@ -110,6 +111,7 @@ WORDS: dict[StepKind, str] = {
     "team_push": "push the secrets to the team store",
     "team_status": "see the team store's status",
     "start_sandbox": "start a sandbox",
+    "start_demo": "start the demo",
     "start_agent": "start the agent",
     "install_completion": "install shell completion",
 }

@@ -51,6 +51,7 @@ COMMANDS: dict[StepKind, tuple[str, bool]] = {
     "team_push": ("team push", False),
     "team_status": ("team status", False),
     "start_sandbox": ("sandbox serve", False),
+    "start_demo": ("demo", False),
     "start_agent": ("agent", False),
     "install_completion": ("completion", False),
 }

@@ -20,6 +20,7 @@ import tomli_w
 from credenza.config.model import Settings
 from credenza.config.named_files import config_directory, resolve_path
 from credenza.errors import ConfigError
+from credenza.next_steps import step
 
 
 def state_path() -> Path:
@@ -408,12 +409,17 @@ def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | Non
     if source.origin == "config":
         raise ConfigError(
             f"{source.describe()}: no such file on this machine",
-            hint="point it at your own copy for yourself with `credenza settings set ca_bundle "
-            "PATH`, or use the system's trust store: `credenza settings set ca_bundle system`",
+            hint="point it at your own copy for yourself with `{0}`, or use the system's trust "
+            "store: `{1}`",
+            next_steps=(
+                step("set_setting", None, None, "ca_bundle", "PATH"),
+                step("set_setting", None, None, "ca_bundle", "system"),
+            ),
         )
     raise ConfigError(
         f"{source.describe()}: no such file (a PEM file of CA certificates)",
-        hint="fix the path with `credenza settings set ca_bundle PATH`",
+        hint="fix the path with `{0}`",
+        next_steps=(step("set_setting", None, None, "ca_bundle", "PATH"),),
     )
 
 

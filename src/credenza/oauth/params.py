@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.oauth.untrusted import clean
 
 # What a grant or client authentication sends itself: an extra parameter of the same name would
@@ -57,7 +58,8 @@ def check_extra_params(params: Mapping[str, str]) -> None:
         if problem is not None:
             raise ValidationError(
                 f"the extra parameter '{clean(name, limit=64)}' is refused: {problem}",
-                hint="remove it with --param NAME= (credenza env edit APP ENV)",
+                hint="remove it with --param NAME= ({0})",
+                next_steps=(step("edit_environment", "APP", "ENV"),),
             )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from credenza.config.model import Provider, ProviderKind
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.providers.base import ProviderAdapter
 from credenza.providers.profiles import Profile
 from credenza.secrets import Secret
@@ -47,8 +48,11 @@ def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
     if token is None:
         raise ValidationError(
             f"no admin token is stored for the sandbox provider {inputs.key!r}",
-            hint=f"store the admin token `credenza sandbox serve` printed: "
-            f"credenza provider admin-token {inputs.key}",
+            hint="store the admin token `{0}` printed: {1}",
+            next_steps=(
+                step("start_sandbox"),
+                step("admin_token", None, None, inputs.key),
+            ),
         )
     return SandboxAdapter(
         provider.admin_url, token, rotation=inputs.profile.rotation, client=inputs.client

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
 from credenza.errors import CredenzaError, OAuthError, ValidationError
+from credenza.next_steps import step
 from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.secrets import Secret
 
@@ -47,7 +48,8 @@ class SandboxAdapter:
         except ConnectFailure as exc:
             raise OAuthError(
                 f"cannot reach the sandbox admin API: {exc}",
-                hint="is the sandbox running? `credenza demo` or `credenza sandbox serve` starts one",
+                hint="is the sandbox running? `{0}` or `{1}` starts one",
+                next_steps=(step("start_demo"), step("start_sandbox")),
             ) from None
 
     async def aclose(self) -> None:
@@ -103,7 +105,8 @@ class SandboxAdapter:
         if entry is None:
             raise ValidationError(
                 f"the sandbox has no instance {request.instance!r} of {request.api!r}",
-                hint="pick one from the catalogue (credenza contract catalogue APP)",
+                hint="pick one from the catalogue ({0})",
+                next_steps=(step("catalogue", "APP"),),
             )
         data = await self._call(
             "POST",

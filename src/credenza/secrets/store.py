@@ -24,6 +24,7 @@ from credenza.errors import (
     SecretStoreError,
     UnsafeKeyringError,
 )
+from credenza.next_steps import step
 from credenza.secrets import names
 from credenza.secrets.backend import Backend
 from credenza.secrets.masking import Secret
@@ -170,7 +171,8 @@ class SecretStore:
         if payload is None:
             raise SecretMissingError(
                 f"no client secret is stored for {application_id} / {environment}",
-                hint=f"run `credenza secret set {application_id} {environment}`",
+                hint="run `{0}`",
+                next_steps=(step("set_secret", application_id, environment),),
             )
         return _parse_client_secret(payload)
 
@@ -340,8 +342,9 @@ class SecretStore:
         return type(error)(
             f'{error.message}; keyring = "file" comes from the shared config '
             f"{self.keyring_from_config}, not from your own settings",
-            hint="run `credenza keyring use system` to use your desktop keyring (kept in your "
-            "own settings; the shared config stays as it is)",
+            hint="run `{0}` to use your desktop keyring (kept in your own settings; the shared "
+            "config stays as it is)",
+            next_steps=(step("use_keyring", None, None, "system"),),
         )
 
     def _resolve(self) -> Backend:

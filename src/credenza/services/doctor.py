@@ -154,7 +154,16 @@ class Doctor:
         try:
             read_user_settings(self.user_settings)
         except CredenzaError as exc:
-            checks.append(Check("settings", str(self.user_settings), False, exc.message, exc.hint))
+            checks.append(
+                Check(
+                    "settings",
+                    str(self.user_settings),
+                    False,
+                    exc.message,
+                    exc.hint,
+                    next_steps=exc.next_steps,
+                )
+            )
             return None, checks
         return config, checks
 
