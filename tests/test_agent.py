@@ -13,7 +13,7 @@ import pytest
 from credenza import agent, fastpath
 from credenza.agent import Agent
 from credenza.sandbox import SandboxServer
-from tests.conftest import add_telenor_via_cli
+from tests.conftest import CliRunner, add_telenor_via_cli
 
 
 class Clock:
@@ -82,7 +82,11 @@ def test_the_fast_path_leaves_everything_unusual_to_the_cli(argv: list[str]) -> 
 
 
 def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
-    running_agent: Path, sandbox: SandboxServer, config_path: Path, cli, capfd
+    running_agent: Path,
+    sandbox: SandboxServer,
+    config_path: Path,
+    cli: CliRunner,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     add_telenor_via_cli(cli, sandbox)
     code, out, _ = cli("token", "telenor-sms", "--env", "production")
@@ -156,7 +160,9 @@ def test_the_fast_path_imports_nothing_heavy(running_agent: Path, tmp_path: Path
     assert result.stderr.strip() == "0 []"
 
 
-def test_exec_puts_the_token_in_the_environment_never_argv(sandbox: SandboxServer, cli) -> None:
+def test_exec_puts_the_token_in_the_environment_never_argv(
+    sandbox: SandboxServer, cli: CliRunner
+) -> None:
     add_telenor_via_cli(cli, sandbox)
     secret = sandbox.state.clients["tsms-prod"].client_secret
     child = (

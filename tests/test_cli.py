@@ -8,13 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
-from tests.conftest import add_telenor_via_cli
+from tests.conftest import CliRunner, add_telenor_via_cli
 
 CANARY = "cAnArY-5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a"
 
 
-def test_day_one_by_issuer(cli, sandbox: SandboxServer, config_path: Path) -> None:
+def test_day_one_by_issuer(cli: CliRunner, sandbox: SandboxServer, config_path: Path) -> None:
     client = sandbox.state.add_client({"client_id": "tsms-prod", "scope": "sms:send"})
     assert (
         cli("app", "add", "Telenor SMS", "--owner", "kari@example.no", "--org", "Example AS")[0]
@@ -49,7 +52,9 @@ def test_day_one_by_issuer(cli, sandbox: SandboxServer, config_path: Path) -> No
             assert token not in text
 
 
-def test_the_cached_token_is_reused_and_no_cache_fetches(cli, sandbox: SandboxServer) -> None:
+def test_the_cached_token_is_reused_and_no_cache_fetches(
+    cli: CliRunner, sandbox: SandboxServer
+) -> None:
     add_telenor_via_cli(cli, sandbox)
     first = cli("token", "telenor-sms", "--env", "production")[1]
     second = cli("token", "telenor-sms", "--env", "production")[1]
@@ -58,7 +63,7 @@ def test_the_cached_token_is_reused_and_no_cache_fetches(cli, sandbox: SandboxSe
     assert third != first
 
 
-def test_token_formats(cli, sandbox: SandboxServer) -> None:
+def test_token_formats(cli: CliRunner, sandbox: SandboxServer) -> None:
     add_telenor_via_cli(cli, sandbox)
     raw = cli("token", "telenor-sms")[1].strip()
     header = cli("token", "telenor-sms", "--format", "header")[1].strip()
@@ -70,7 +75,7 @@ def test_token_formats(cli, sandbox: SandboxServer) -> None:
     assert f"export CREDENZA_ACCESS_TOKEN={raw}" in env
 
 
-def test_wrong_secret_is_one_line_and_exit_1(cli, sandbox: SandboxServer) -> None:
+def test_wrong_secret_is_one_line_and_exit_1(cli: CliRunner, sandbox: SandboxServer) -> None:
     add_telenor_via_cli(cli, sandbox, secret=CANARY)
     code, out, err = cli("token", "telenor-sms")
     assert code == 1
@@ -81,7 +86,7 @@ def test_wrong_secret_is_one_line_and_exit_1(cli, sandbox: SandboxServer) -> Non
     assert CANARY not in err
 
 
-def test_wrong_auth_method_is_one_line(cli, sandbox: SandboxServer) -> None:
+def test_wrong_auth_method_is_one_line(cli: CliRunner, sandbox: SandboxServer) -> None:
     add_telenor_via_cli(cli, sandbox)
     cli("env", "edit", "telenor-sms", "production", "--auth-method", "client_secret_post")
     code, _, err = cli("token", "telenor-sms")
@@ -91,7 +96,7 @@ def test_wrong_auth_method_is_one_line(cli, sandbox: SandboxServer) -> None:
 
 
 def test_a_malformed_config_gives_line_and_column_exit_2_and_is_untouched(
-    cli, config_path: Path
+    cli: CliRunner, config_path: Path
 ) -> None:
     config_path.parent.mkdir(parents=True)
     config_path.write_text('version = 1\n[[applications]]\nid = "a"\nname = "unterminated\n')
@@ -104,7 +109,7 @@ def test_a_malformed_config_gives_line_and_column_exit_2_and_is_untouched(
 
 
 def test_secret_is_read_from_a_named_variable_never_argv(
-    cli, sandbox: SandboxServer, monkeypatch
+    cli: CliRunner, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_telenor_via_cli(cli, sandbox, secret=None)
     client = sandbox.state.clients["tsms-prod"]
@@ -117,7 +122,7 @@ def test_secret_is_read_from_a_named_variable_never_argv(
 
 
 def test_empty_secret_is_refused_and_nothing_is_stored(
-    cli, sandbox: SandboxServer, memory_keyring
+    cli: CliRunner, sandbox: SandboxServer, memory_keyring: MemoryKeyring
 ) -> None:
     add_telenor_via_cli(cli, sandbox, secret=None)
     code, _, err = cli("secret", "set", "telenor-sms", "production", stdin="\n")
@@ -126,7 +131,9 @@ def test_empty_secret_is_refused_and_nothing_is_stored(
     assert memory_keyring.entries == {}
 
 
-def test_verify_exits_1_when_any_fails_and_reports_json(cli, sandbox: SandboxServer) -> None:
+def test_verify_exits_1_when_any_fails_and_reports_json(
+    cli: CliRunner, sandbox: SandboxServer
+) -> None:
     add_telenor_via_cli(cli, sandbox)
     cli("app", "add", "Broken")
     cli(
@@ -148,7 +155,7 @@ def test_verify_exits_1_when_any_fails_and_reports_json(cli, sandbox: SandboxSer
     assert cli("verify", "telenor-sms")[0] == 0
 
 
-def test_revoke_revokes_the_cached_token(cli, sandbox: SandboxServer) -> None:
+def test_revoke_revokes_the_cached_token(cli: CliRunner, sandbox: SandboxServer) -> None:
     add_telenor_via_cli(cli, sandbox)
     token = cli("token", "telenor-sms")[1].strip()
     code, _, err = cli("revoke", "telenor-sms", "--env", "production")
@@ -158,7 +165,9 @@ def test_revoke_revokes_the_cached_token(cli, sandbox: SandboxServer) -> None:
     assert cli("token", "telenor-sms")[1].strip() != token
 
 
-def test_app_list_show_and_remove(cli, sandbox: SandboxServer, memory_keyring) -> None:
+def test_app_list_show_and_remove(
+    cli: CliRunner, sandbox: SandboxServer, memory_keyring: MemoryKeyring
+) -> None:
     add_telenor_via_cli(cli, sandbox)
     code, out, _ = cli("app", "list")
     assert code == 0
@@ -171,7 +180,7 @@ def test_app_list_show_and_remove(cli, sandbox: SandboxServer, memory_keyring) -
     assert memory_keyring.entries == {}
 
 
-def test_unknown_application_is_exit_2_with_a_hint(cli) -> None:
+def test_unknown_application_is_exit_2_with_a_hint(cli: CliRunner) -> None:
     code, _, err = cli("token", "nope")
     assert code == 2
     assert "no application 'nope'" in err

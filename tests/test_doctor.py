@@ -75,7 +75,8 @@ def test_a_healthy_workspace_passes_every_check(
 
 
 def test_no_keyring_is_named_with_the_way_to_get_one(cli: CliRunner, healthy: Path) -> None:
-    keyring.set_keyring(fail.Keyring())  # the memory keyring fixture restores its own after
+    # The memory keyring fixture restores its own after.
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     code, out, _ = cli("doctor")
     assert code == 1
     [bad] = lines(out, "✗")

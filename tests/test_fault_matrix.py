@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from credenza.config.model import EnvironmentChange
 from credenza.config.store import parse_config
 from credenza.errors import ConfigError
+from credenza.workspace import Workspace
+from tests.conftest import CliRunner
 from tests.servers import (
     closed_port,
     drip_app,
@@ -107,7 +109,9 @@ SCENARIOS = {
 
 
 @pytest.fixture
-def cli(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch):
+def cli(
+    tmp_path: Path, run_cli: Callable[[Path], CliRunner], monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
     config = tmp_path / "credenza.toml"
     config.write_text(
         "version = 1\n[settings]\nread_timeout = 0.5\ndeadline = 1.5\nretry_attempts = 1\n"
@@ -117,7 +121,7 @@ def cli(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_each_failure_is_one_clear_line(cli, scenario: str, tmp_path: Path) -> None:
+def test_each_failure_is_one_clear_line(cli: CliRunner, scenario: str, tmp_path: Path) -> None:
     make, words = SCENARIOS[scenario]
     with make() as token_url:
         assert cli("app", "add", "Shaky")[0] == 0
@@ -138,7 +142,7 @@ def test_each_failure_is_one_clear_line(cli, scenario: str, tmp_path: Path) -> N
     assert CANARY not in err
 
 
-def test_untrusted_tls_is_one_clear_line(cli, tmp_path: Path) -> None:
+def test_untrusted_tls_is_one_clear_line(cli: CliRunner, tmp_path: Path) -> None:
     with untrusted_tls(tmp_path) as token_url:
         cli("app", "add", "Tls")
         cli(
@@ -158,7 +162,7 @@ def test_untrusted_tls_is_one_clear_line(cli, tmp_path: Path) -> None:
     assert err.count("\n") == 1
 
 
-def test_plain_http_to_a_remote_host_is_refused_before_sending(cli) -> None:
+def test_plain_http_to_a_remote_host_is_refused_before_sending(cli: CliRunner) -> None:
     cli("app", "add", "Remote")
     cli(
         "env",
@@ -176,7 +180,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_sending(cli) -> None:
     assert "over plain http" in err
 
 
-def test_a_wider_scope_than_asked_is_warned_about(cli) -> None:
+def test_a_wider_scope_than_asked_is_warned_about(cli: CliRunner) -> None:
     granted = body({"access_token": "t", "expires_in": 60, "scope": "read admin"})
     with scripted(200, JSON, granted) as token_url:
         cli("app", "add", "Wide")
@@ -199,7 +203,9 @@ def test_a_wider_scope_than_asked_is_warned_about(cli) -> None:
     assert "granted more than was asked: admin" in err
 
 
-async def test_unsupported_token_type_is_reported_and_the_local_copy_dropped(workspace) -> None:
+async def test_unsupported_token_type_is_reported_and_the_local_copy_dropped(
+    workspace: Workspace,
+) -> None:
     from credenza.errors import TokenEndpointError
 
     with (

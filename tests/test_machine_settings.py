@@ -12,6 +12,7 @@ import pytest
 
 from credenza.config.local import user_settings_path
 from credenza.config.model import Settings
+from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE
 from tests.conftest import CliRunner, add_telenor_via_cli
@@ -63,7 +64,11 @@ def test_a_file_keyring_from_a_teammates_config_names_the_config_and_the_way_out
 
 
 def test_after_keyring_use_system_a_token_comes_from_the_desktop_keyring(
-    cli: CliRunner, sandbox: SandboxServer, config_path: Path, teammate: None, memory_keyring
+    cli: CliRunner,
+    sandbox: SandboxServer,
+    config_path: Path,
+    teammate: None,
+    memory_keyring: MemoryKeyring,
 ) -> None:
     add_telenor_via_cli(cli, sandbox)
     config_path.write_text(config_path.read_text() + '\n[settings]\nkeyring = "file"\n')

@@ -6,7 +6,10 @@ import base64
 import json
 import random
 import string
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,15 +45,13 @@ CANARY = "cAnArY-0b8f1e2d3c4a5b6978e1d2c3b4a5f6e7"
 
 
 @pytest.fixture
-async def client():
+async def client() -> AsyncIterator[OAuthClient]:
     oauth = OAuthClient(FAST)
     yield oauth
     await oauth.aclose()
 
 
-def creds(
-    sandbox: SandboxServer, client_id: str, secret: str, **options: object
-) -> ClientCredentials:
+def creds(sandbox: SandboxServer, client_id: str, secret: str, **options: Any) -> ClientCredentials:
     return ClientCredentials(
         token_url=f"{sandbox.issuer}/oauth/token",
         client_id=client_id,
@@ -357,7 +358,7 @@ async def test_a_huge_body_is_cut_off_at_the_cap(client: OAuthClient) -> None:
 
 
 async def test_an_untrusted_tls_certificate_fails_and_no_body_is_recorded(
-    client: OAuthClient, tmp_path
+    client: OAuthClient, tmp_path: Path
 ) -> None:
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
@@ -458,10 +459,11 @@ async def test_telenor_numbered_codes_are_explained_per_status(client: OAuthClie
     assert "Telenor code 8: illegal or unauthorised scope" in str(caught.value)
     assert error_kind(caught.value) == "scope"
     # Code 2 means different things at different statuses.
-    assert telenor.explain("token", 400, "2").explanation.startswith(
-        "missing or invalid grant_type"
-    )
-    assert telenor.explain("token", 500, "2").explanation.startswith("internal server error")
+    at_400, at_500 = telenor.explain("token", 400, "2"), telenor.explain("token", 500, "2")
+    assert at_400 is not None
+    assert at_400.explanation.startswith("missing or invalid grant_type")
+    assert at_500 is not None
+    assert at_500.explanation.startswith("internal server error")
 
 
 async def test_non_json_2xx_bodies_are_invalid_responses(client: OAuthClient) -> None:
@@ -477,7 +479,7 @@ async def test_non_json_2xx_bodies_are_invalid_responses(client: OAuthClient) ->
 
 @pytest.mark.parametrize("case", ["expired", "wrong host"])
 async def test_expired_and_wrong_host_certificates_fail_with_no_body_sent(
-    tmp_path, case: str
+    tmp_path: Path, case: str
 ) -> None:
     import datetime as dt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ trustme = pytest.importorskip("trustme")
 
 
 async def test_http_and_https_calls_from_one_client_each_verify_as_before(
-    sandbox: SandboxServer, tmp_path
+    sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     registered = sandbox.state.add_client({"client_id": "plain"})
     authority, stranger = trustme.CA(), trustme.CA()
@@ -53,7 +54,7 @@ async def test_http_and_https_calls_from_one_client_each_verify_as_before(
     assert len(received) == 1
 
 
-async def test_the_client_for_http_urls_trusts_no_certificate_authority(tmp_path) -> None:
+async def test_the_client_for_http_urls_trusts_no_certificate_authority(tmp_path: Path) -> None:
     """Should an https URL ever reach the http-only client, verification fails, never passes."""
     authority = trustme.CA()
     ca_file = tmp_path / "ca.pem"

@@ -8,6 +8,7 @@ Each case runs `credenza secret reset` through the CLI against a small misbehavi
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ SETTINGS = "version = 1\n[settings]\nread_timeout = 0.5\ndeadline = 1.5\nretry_a
 
 
 @pytest.fixture
-def cli(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(
+    tmp_path: Path, run_cli: Callable[[Path], CliRunner], monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
     config = tmp_path / "credenza.toml"
     config.write_text(SETTINGS)
     monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(tmp_path / "none.sock"))

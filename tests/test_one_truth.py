@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from credenza.__main__ import main
+from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from tests.conftest import CliRunner, add_telenor_via_cli
 
@@ -100,7 +101,10 @@ def test_a_moved_token_endpoint_never_gets_the_old_token(
 
 
 def test_a_removed_environment_has_no_token_anywhere(
-    cli: CliRunner, sandbox: SandboxServer, token: Callable[..., tuple[int, str]], memory_keyring
+    cli: CliRunner,
+    sandbox: SandboxServer,
+    token: Callable[..., tuple[int, str]],
+    memory_keyring: MemoryKeyring,
 ) -> None:
     add_telenor_via_cli(cli, sandbox)
     assert token()[0] == 0
@@ -111,7 +115,7 @@ def test_a_removed_environment_has_no_token_anywhere(
 
 
 def test_a_renamed_then_removed_application_has_no_token_under_either_name(
-    cli: CliRunner, sandbox: SandboxServer, config_path: Path, capfd
+    cli: CliRunner, sandbox: SandboxServer, config_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     add_telenor_via_cli(cli, sandbox)
     capfd.readouterr()

@@ -40,7 +40,7 @@ def _backend(kind: str) -> object:
         return found
     from keyring.backends import SecretService
 
-    return SecretService.Keyring()
+    return SecretService.Keyring()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(params=["direct", "keyring"])
@@ -70,7 +70,7 @@ def test_round_trip_chunked_values_and_delete(real_store: SecretStore) -> None:
 
 
 def test_a_locked_collection_is_a_clear_error_not_a_hang(
-    real_store: SecretStore, secret_service_env
+    real_store: SecretStore, secret_service_env: dict[str, str]
 ) -> None:
     import secretstorage
 

@@ -20,7 +20,7 @@ from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.sandbox.clients import load_clients
 from credenza.secrets import Secret
-from tests.conftest import FAST
+from tests.conftest import FAST, CliRunner
 
 CURL = shutil.which("curl")
 
@@ -217,7 +217,7 @@ def test_demo_no_ui_runs_offline_and_cleans_up_on_sigterm() -> None:
     assert proc.returncode == 0
 
 
-def test_serve_says_what_is_wrong_with_its_port(cli) -> None:
+def test_serve_says_what_is_wrong_with_its_port(cli: CliRunner) -> None:
     import socket
 
     code, _, err = cli("sandbox", "serve", "--port", "99999")

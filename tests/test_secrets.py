@@ -146,8 +146,8 @@ def test_a_4kib_value_is_chunked_where_the_keyring_limits_entry_size() -> None:
 @pytest.mark.parametrize(
     ("backend", "error", "words"),
     [
-        (fail.Keyring(), NoKeyringError, "no usable keyring"),
-        (null.Keyring(), UnsafeKeyringError, "stores nothing"),
+        (fail.Keyring(), NoKeyringError, "no usable keyring"),  # type: ignore[no-untyped-call]
+        (null.Keyring(), UnsafeKeyringError, "stores nothing"),  # type: ignore[no-untyped-call]
         (PlaintextKeyring(), UnsafeKeyringError, "plaintext"),
     ],
 )
@@ -170,7 +170,7 @@ def test_a_chainer_holding_a_plaintext_backend_is_refused() -> None:
         backends: ClassVar = [MemoryKeyring(), PlaintextKeyring()]  # what keyring would discover
 
     with pytest.raises(UnsafeKeyringError, match="plaintext"):
-        SecretStore(Chain()).get_raw("x")
+        SecretStore(Chain()).get_raw("x")  # type: ignore[no-untyped-call]
 
 
 def test_plaintext_is_allowed_only_on_opt_in_and_warned_about_on_every_use() -> None:

@@ -196,7 +196,7 @@ async def test_refresh_failures_reach_other_processes_unless_the_provider_was_un
     app_id, secret = add_sandbox_app(dashboard, sandbox)
     session = await dashboard.tokens.fetch(app_id, "production")
 
-    def refresh_failed(workspace: Workspace) -> list[tuple[str, str]]:
+    def refresh_failed(workspace: Workspace) -> list[tuple[str, str | None]]:
         items = workspace.status.report(check_keyring=False).items
         return [(i.application, i.environment) for i in items if i.kind == "refresh_failed"]
 

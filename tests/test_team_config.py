@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from credenza.config.store import ConfigStore
+from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from tests.conftest import CliRunner, add_telenor_via_cli
 
@@ -32,7 +34,7 @@ def test_a_teammate_without_the_secret_sees_it_is_not_in_their_keyring(
     config_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    memory_keyring,
+    memory_keyring: MemoryKeyring,
 ) -> None:
     add_telenor_via_cli(cli, sandbox)
     _, out, _ = cli("env", "list", APP)
@@ -48,7 +50,7 @@ def test_a_teammate_without_the_secret_sees_it_is_not_in_their_keyring(
 
 
 def test_a_teammates_dashboard_says_not_in_your_keyring(
-    cli: CliRunner, sandbox: SandboxServer, config_path: Path, memory_keyring
+    cli: CliRunner, sandbox: SandboxServer, config_path: Path, memory_keyring: MemoryKeyring
 ) -> None:
     from credenza.workspace import Workspace
 
@@ -80,7 +82,9 @@ def test_my_own_settings_override_the_shared_ones(
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_two_people_adding_applications_merge_without_conflict(run_cli, tmp_path: Path) -> None:
+def test_two_people_adding_applications_merge_without_conflict(
+    run_cli: Callable[[Path], CliRunner], tmp_path: Path
+) -> None:
     repo = tmp_path / "team"
     repo.mkdir()
 

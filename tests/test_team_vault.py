@@ -26,6 +26,7 @@ from credenza.config.model import EnvironmentChange
 from credenza.errors import ResetInProgressError
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.sandbox.state import Client
 from credenza.secrets import SecretStore
 from credenza.workspace import Workspace
 from tests.conftest import FAST
@@ -316,11 +317,12 @@ def test_a_read_only_token_is_refused_every_write_and_the_store_is_unchanged(
     before = team.record()
     resets: list[str] = []
     reset_at_sandbox = team.sandbox.state.reset_secret
-    team.monkeypatch.setattr(
-        team.sandbox.state,
-        "reset_secret",
-        lambda client_id: resets.append(client_id) or reset_at_sandbox(client_id),
-    )
+
+    def recording(client_id: str) -> Client:
+        resets.append(client_id)
+        return reset_at_sandbox(client_id)
+
+    team.monkeypatch.setattr(team.sandbox.state, "reset_secret", recording)
     path = f"secret/data/{team.path}/{team.app}/{ENV}"
     writes = [
         ("secret", "set", team.app, ENV),

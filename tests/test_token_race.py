@@ -10,6 +10,7 @@ import time
 from credenza.config.store import ConfigStore
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
+from credenza.services.credential_key import SessionToken
 from credenza.workspace import Workspace
 from tests.conftest import FAST, add_sandbox_app
 
@@ -65,7 +66,7 @@ def test_the_blocking_path_keeps_no_token_of_the_old_secret_either(
     app_id, _ = add_sandbox_app(workspace, sandbox, rotation="overlap")
     client_id = f"{app_id}-production"
     before = slow_token_calls(sandbox, client_id)
-    found: list[object] = []
+    found: list[tuple[SessionToken, bool] | None] = []
     call = threading.Thread(
         target=lambda: found.append(workspace.tokens.token_now(app_id, "production"))
     )
@@ -76,7 +77,7 @@ def test_the_blocking_path_keeps_no_token_of_the_old_secret_either(
     call.join(10)
     assert found
     assert found[0] is not None
-    session, cached = found[0]  # type: ignore[misc]
+    session, cached = found[0]
     assert not cached
     assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
     assert session.fingerprint not in workspace.tokens.sessions

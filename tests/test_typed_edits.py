@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,9 @@ def test_scopes_are_added_and_removed_one_by_one(cli: CliRunner, sandbox: Sandbo
     assert json.loads(out)[0]["scopes"] == ["b", "c"]
 
 
-def test_a_param_is_added_and_removed(cli: CliRunner, sandbox: SandboxServer, config_path) -> None:
+def test_a_param_is_added_and_removed(
+    cli: CliRunner, sandbox: SandboxServer, config_path: Path
+) -> None:
     add_telenor_via_cli(cli, sandbox)
     cli("env", "edit", APP, "production", "--param", "tenant=42", "--param", "region=eu")
     cli("env", "edit", APP, "production", "--param", "tenant=")
@@ -118,14 +121,18 @@ def test_names_are_unique_whatever_their_case(cli: CliRunner, config_path: Path)
     assert "duplicate name" in err
 
 
-def test_a_device_as_config_is_refused_and_left_alone(cli: CliRunner, run_cli) -> None:
+def test_a_device_as_config_is_refused_and_left_alone(
+    cli: CliRunner, run_cli: Callable[[Path], CliRunner]
+) -> None:
     code, _, err = run_cli(Path("/dev/null"))("app", "add", "x")
     assert code == 2
     assert "not a regular file" in err
     assert not Path("/dev/null").is_file()
 
 
-def test_a_symlinked_config_is_written_through_to_its_target(run_cli, tmp_path: Path) -> None:
+def test_a_symlinked_config_is_written_through_to_its_target(
+    run_cli: Callable[[Path], CliRunner], tmp_path: Path
+) -> None:
     target = tmp_path / "dotfiles" / "credenza.toml"
     target.parent.mkdir()
     target.write_text("")

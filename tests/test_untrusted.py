@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.responses import Response
 
 from credenza.errors import (
     CredenzaError,
@@ -37,6 +41,7 @@ from credenza.secrets import Secret
 from tests.conftest import FAST
 from tests.hostile import (
     ESCAPES,
+    Seen,
     control_characters,
     deep_json,
     echo_in,
@@ -58,13 +63,13 @@ TOKEN = "tOkEn-canary-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 
 @pytest.fixture
-async def client():
+async def client() -> AsyncIterator[OAuthClient]:
     oauth = OAuthClient(FAST)
     yield oauth
     await oauth.aclose()
 
 
-def creds(url: str, **options: object) -> ClientCredentials:
+def creds(url: str, **options: Any) -> ClientCredentials:
     return ClientCredentials(
         token_url=f"{url}/token", client_id=CLIENT_ID, secret=Secret(SECRET), **options
     )
@@ -103,7 +108,7 @@ async def test_an_echo_of_the_request_never_shows_the_secret(
 async def test_a_truncated_echo_of_the_basic_header_is_redacted(
     client: OAuthClient, basic_auth_encoding: str
 ) -> None:
-    def cut(seen):  # a server that logs the first 40 characters of the header
+    def cut(seen: Seen) -> Response:  # a server that logs the first 40 characters of the header
         from starlette.responses import JSONResponse
 
         header = seen.headers["authorization"]
@@ -133,7 +138,7 @@ async def test_revoke_and_logout_never_show_the_token_they_sent(client: OAuthCli
 
 
 async def test_a_redirect_target_holding_the_secret_is_not_shown(client: OAuthClient) -> None:
-    def redirect(seen):
+    def redirect(seen: Seen) -> Response:
         from starlette.responses import Response
 
         return Response(status_code=302, headers={"location": f"https://evil.example/{SECRET}"})
@@ -178,7 +183,7 @@ def test_clean_removes_escape_sequences_with_their_payload() -> None:
 async def test_escape_sequences_in_an_error_never_reach_the_message(
     client: OAuthClient, where: str
 ) -> None:
-    def escaping(seen):
+    def escaping(seen: Seen) -> Response:
         from starlette.responses import JSONResponse, Response
 
         if where == "title":
@@ -343,7 +348,7 @@ async def test_retry_after_beyond_the_deadline_is_reported_at_once_not_as_drippi
     assert "asked to wait 28 h" in str(caught.value)
 
 
-def test_settings_refuse_nan_negative_and_missing_files(tmp_path) -> None:
+def test_settings_refuse_nan_negative_and_missing_files(tmp_path: Path) -> None:
     import msgspec
 
     from credenza.config.model import Settings
@@ -373,7 +378,7 @@ def test_settings_refuse_nan_negative_and_missing_files(tmp_path) -> None:
     )
 
 
-def test_a_nan_deadline_in_the_config_file_is_a_config_error_with_its_key(tmp_path) -> None:
+def test_a_nan_deadline_in_the_config_file_is_a_config_error_with_its_key(tmp_path: Path) -> None:
     from credenza.config.store import ConfigStore
     from credenza.errors import ConfigError
 

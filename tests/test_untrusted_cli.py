@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from starlette.responses import Response
 
+from tests.conftest import CliRunner
 from tests.hostile import (
     ESCAPES,
+    Seen,
     control_characters,
     deep_json,
     echo_in,
@@ -31,7 +34,7 @@ CLIENT_ID = "hostile-client"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def add_hostile_app(cli, issuer: str, *options: str) -> None:
+def add_hostile_app(cli: CliRunner, issuer: str, *options: str) -> None:
     assert cli("app", "add", "Hostile")[0] == 0
     code, _, err = cli(
         "env",
@@ -59,7 +62,9 @@ def assert_clean(output: str, *tokens: str) -> None:
 
 @pytest.mark.parametrize("where", ["error", "description", "code", "title", "text"])
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
-def test_token_and_verify_never_print_an_echoed_secret(cli, where: str, auth_method: str) -> None:
+def test_token_and_verify_never_print_an_echoed_secret(
+    cli: CliRunner, where: str, auth_method: str
+) -> None:
     with hostile() as (script, server):
         script.on("/token", echo_in(where))
         add_hostile_app(cli, server.issuer, "--auth-method", auth_method)
@@ -75,7 +80,7 @@ def test_token_and_verify_never_print_an_echoed_secret(cli, where: str, auth_met
         assert_clean(out + err, authorization)
 
 
-def test_revoke_never_prints_the_token_it_sent(cli) -> None:
+def test_revoke_never_prints_the_token_it_sent(cli: CliRunner) -> None:
     issued = "tOkEn-canary-5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d"
     with hostile() as (script, server):
         script.on("/token", token(issued, expires_in=300))
@@ -88,8 +93,10 @@ def test_revoke_never_prints_the_token_it_sent(cli) -> None:
 
 
 @pytest.mark.parametrize("where", ["error", "description", "code", "title", "text"])
-def test_escape_sequences_from_a_server_never_reach_the_terminal(cli, where: str) -> None:
-    def escaping(seen):
+def test_escape_sequences_from_a_server_never_reach_the_terminal(
+    cli: CliRunner, where: str
+) -> None:
+    def escaping(seen: Seen) -> Response:
         from starlette.responses import JSONResponse, Response
 
         if where == "title":
@@ -109,7 +116,9 @@ def test_escape_sequences_from_a_server_never_reach_the_terminal(cli, where: str
         assert control_characters(out + err) == []
 
 
-def test_eval_of_format_env_runs_nothing_a_server_put_in_the_token(cli, tmp_path: Path) -> None:
+def test_eval_of_format_env_runs_nothing_a_server_put_in_the_token(
+    cli: CliRunner, tmp_path: Path
+) -> None:
     canary = tmp_path / "ran"
     nasty = f"$(touch {canary})`touch {canary}`;touch {canary};'\"$HOME"
     with hostile() as (script, server):
@@ -127,7 +136,7 @@ def test_eval_of_format_env_runs_nothing_a_server_put_in_the_token(cli, tmp_path
     assert result.stdout == nasty
 
 
-def test_a_backquoted_token_type_is_quoted_for_the_shell(cli, tmp_path: Path) -> None:
+def test_a_backquoted_token_type_is_quoted_for_the_shell(cli: CliRunner, tmp_path: Path) -> None:
     # Backquotes are legal in an RFC 9110 token, so `x` is a valid (if odd) type.
     with hostile() as (script, server):
         script.on("/token", token("t0k3n", token_type="`x`", expires_in=300))
@@ -153,7 +162,7 @@ def test_a_backquoted_token_type_is_quoted_for_the_shell(cli, tmp_path: Path) ->
     "token_type", ["$(touch {canary})", "Bearer;touch {canary}", "`touch {canary}`"]
 )
 def test_a_token_type_that_would_run_in_a_shell_is_refused(
-    cli, tmp_path: Path, token_type: str
+    cli: CliRunner, tmp_path: Path, token_type: str
 ) -> None:
     canary = tmp_path / "ran"
     with hostile() as (script, server):
@@ -167,7 +176,7 @@ def test_a_token_type_that_would_run_in_a_shell_is_refused(
     assert not canary.exists()
 
 
-def test_deep_json_is_a_provider_error_with_exit_1(cli) -> None:
+def test_deep_json_is_a_provider_error_with_exit_1(cli: CliRunner) -> None:
     with hostile() as (script, server):
         script.on("/token", raw_answer(deep_json(), 400, {"content-type": "application/json"}))
         add_hostile_app(cli, server.issuer)
@@ -218,7 +227,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
     assert int(peak_kib) < 200 * 1024
 
 
-def test_retry_after_100000_is_reported_as_busy_not_dripping(cli) -> None:
+def test_retry_after_100000_is_reported_as_busy_not_dripping(cli: CliRunner) -> None:
     with hostile() as (script, server):
         script.on("/token", json_answer({"error": "slow_down"}, 429, {"retry-after": "100000"}))
         add_hostile_app(cli, server.issuer)
@@ -230,7 +239,7 @@ def test_retry_after_100000_is_reported_as_busy_not_dripping(cli) -> None:
 
 
 def test_a_nan_deadline_in_the_config_is_exit_2_not_an_internal_error(
-    cli, config_path: Path
+    cli: CliRunner, config_path: Path
 ) -> None:
     assert cli("app", "add", "Anything")[0] == 0
     text = config_path.read_text()
@@ -243,7 +252,7 @@ def test_a_nan_deadline_in_the_config_is_exit_2_not_an_internal_error(
     assert "internal error" not in err
 
 
-def test_revoke_answered_by_an_html_page_is_unconfirmed_exit_1(cli) -> None:
+def test_revoke_answered_by_an_html_page_is_unconfirmed_exit_1(cli: CliRunner) -> None:
     with hostile() as (script, server):
         script.on("/token", token("opaque-abcdef-123456", expires_in=300))
         script.on(
@@ -261,7 +270,7 @@ def test_revoke_answered_by_an_html_page_is_unconfirmed_exit_1(cli) -> None:
     assert len([s for s in script.seen if s.path == "/token"]) == before + 1
 
 
-def test_an_unknown_token_type_is_named_in_a_warning(cli) -> None:
+def test_an_unknown_token_type_is_named_in_a_warning(cli: CliRunner) -> None:
     with hostile() as (script, server):
         script.on("/token", token("t0k3n-abcdef", token_type="mac", expires_in=300))
         add_hostile_app(cli, server.issuer)
@@ -271,7 +280,9 @@ def test_an_unknown_token_type_is_named_in_a_warning(cli) -> None:
     assert "type 'mac'" in err
 
 
-def test_a_narrower_grant_names_the_missing_scopes_and_omitted_means_as_requested(cli) -> None:
+def test_a_narrower_grant_names_the_missing_scopes_and_omitted_means_as_requested(
+    cli: CliRunner,
+) -> None:
     with hostile() as (script, server):
         script.on("/token", token("t0k3n-abcdef", scope="read", expires_in=300))
         add_hostile_app(cli, server.issuer, "--scope", "read", "--scope", "write")

@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 
 from credenza.config.model import ApplicationChange, EnvironmentChange
-from tests.hostile import hostile, json_answer, metadata, raw_answer, token
+from credenza.sandbox import SandboxServer
+from credenza.sandbox.server import LoopbackServer
+from credenza.workspace import Workspace
+from tests.conftest import CliRunner
+from tests.hostile import Hostile, hostile, json_answer, metadata, raw_answer, token
 
 SECRET = "cAnArY-7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a"
 
 
-def test_a_revocation_endpoint_moved_to_127_0_0_2_by_discovery_gets_nothing(cli) -> None:
+def test_a_revocation_endpoint_moved_to_127_0_0_2_by_discovery_gets_nothing(cli: CliRunner) -> None:
     with (
         hostile() as (script, server),
         hostile("127.0.0.2") as (elsewhere, other),
@@ -83,7 +87,7 @@ def test_a_revocation_endpoint_moved_to_127_0_0_2_by_discovery_gets_nothing(cli)
     assert len(elsewhere.seen) == 1
 
 
-async def test_introspection_on_another_origin_gets_nothing(workspace) -> None:
+async def test_introspection_on_another_origin_gets_nothing(workspace: Workspace) -> None:
     from credenza.errors import EndpointChangedError
 
     with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
@@ -105,7 +109,9 @@ async def test_introspection_on_another_origin_gets_nothing(workspace) -> None:
     await workspace.aclose()
 
 
-def test_profile_defaults_do_not_follow_a_token_url_that_points_elsewhere(workspace) -> None:
+def test_profile_defaults_do_not_follow_a_token_url_that_points_elsewhere(
+    workspace: Workspace,
+) -> None:
     app_id = workspace.applications.add("Telenor SMS", ApplicationChange(provider="telenor")).id
     workspace.environments.add(app_id, "production", EnvironmentChange(client_id="id"))
     shipped = workspace.environments.resolve(app_id, "production")
@@ -117,7 +123,9 @@ def test_profile_defaults_do_not_follow_a_token_url_that_points_elsewhere(worksp
     assert testing.logout_url is None
 
 
-def test_a_secret_for_an_issuer_only_environment_is_bound_at_first_discovery(cli) -> None:
+def test_a_secret_for_an_issuer_only_environment_is_bound_at_first_discovery(
+    cli: CliRunner,
+) -> None:
     with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
         script.on("/.well-known/oauth-authorization-server", metadata(server.issuer))
         script.on("/token", token("opaque-token-abcdef", expires_in=300))
@@ -152,7 +160,7 @@ def test_a_secret_for_an_issuer_only_environment_is_bound_at_first_discovery(cli
     assert elsewhere.seen == []
 
 
-def test_an_end_session_only_server_is_not_reported_as_logged_out(cli) -> None:
+def test_an_end_session_only_server_is_not_reported_as_logged_out(cli: CliRunner) -> None:
     with hostile() as (script, server):
         script.on(
             "/.well-known/openid-configuration",
@@ -173,7 +181,9 @@ def test_an_end_session_only_server_is_not_reported_as_logged_out(cli) -> None:
     assert [seen for seen in script.seen if seen.path == "/logout"] == []
 
 
-def test_reserved_params_are_refused_and_never_reach_the_config(cli, config_path: Path) -> None:
+def test_reserved_params_are_refused_and_never_reach_the_config(
+    cli: CliRunner, config_path: Path
+) -> None:
     assert cli("app", "add", "Params")[0] == 0
     base = [
         "env",
@@ -203,7 +213,7 @@ def test_reserved_params_are_refused_and_never_reach_the_config(cli, config_path
 
 
 def test_an_authorization_url_edited_to_another_origin_opens_no_browser_until_confirmed(
-    cli, sandbox, monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
@@ -277,7 +287,7 @@ def test_an_authorization_url_edited_to_another_origin_opens_no_browser_until_co
     assert [seen.path for seen in elsewhere.seen] == ["/auth"]
 
 
-def revocation_elsewhere(script, server, other) -> None:
+def revocation_elsewhere(script: Hostile, server: LoopbackServer, other: LoopbackServer) -> None:
     """An issuer whose metadata puts its revocation endpoint on another origin (127.0.0.2)."""
     script.on(
         "/.well-known/oauth-authorization-server",
@@ -291,7 +301,7 @@ def revocation_elsewhere(script, server, other) -> None:
 
 
 def test_a_piped_secret_set_is_no_consent_to_a_discovered_revocation_origin(
-    cli, config_path: Path
+    cli: CliRunner, config_path: Path
 ) -> None:
     with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
         revocation_elsewhere(script, server, other)
@@ -324,7 +334,7 @@ def test_a_piped_secret_set_is_no_consent_to_a_discovered_revocation_origin(
     assert SECRET not in err
 
 
-def test_allow_origin_at_secret_set_is_the_consent(cli) -> None:
+def test_allow_origin_at_secret_set_is_the_consent(cli: CliRunner) -> None:
     with hostile() as (script, server), hostile("127.0.0.2") as (elsewhere, other):
         revocation_elsewhere(script, server, other)
         elsewhere.on("/revoke", raw_answer("", 200))
@@ -354,7 +364,7 @@ def test_allow_origin_at_secret_set_is_the_consent(cli) -> None:
 
 
 async def test_a_public_clients_device_endpoint_on_another_origin_gets_nothing(
-    workspace,
+    workspace: Workspace,
 ) -> None:
     """No secret to bind: a client without one is bound at its first use to the token endpoint's
     origin, in this person's keyring, and a device endpoint elsewhere waits for confirmation."""
@@ -403,7 +413,10 @@ class Terminal(io.StringIO):
 
 
 def test_at_a_terminal_secret_set_asks_and_no_is_the_default(
-    cli, config_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner,
+    config_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from credenza.cli import run
 
