@@ -301,5 +301,5 @@ def test_nothing_can_turn_tls_verification_off() -> None:
 
     fields = {f.name for f in dataclasses.fields(HttpSettings)} | set(Settings.__struct_fields__)
     assert not [name for name in fields if "verify" in name or "insecure" in name]
-    source = (Path(__file__).parents[1] / "src" / "credenza").rglob("*.py")
+    source = (Path(__file__).parents[2] / "src" / "credenza").rglob("*.py")
     assert not [p.name for p in source if "verify=False" in p.read_text()]

@@ -18,16 +18,16 @@ import pytest
 from credenza import agent
 from credenza.children import AGENT_VARIABLES, SECRET_VARIABLES
 from credenza.sandbox import SandboxServer, SandboxState
-from tests.conftest import CliRunner, add_telenor_via_cli
-from tests.servers import free_callback
-from tests.test_agent_autostart import (  # noqa: F401 - fixtures
+from tests.agent.test_autostart import (  # noqa: F401 - fixtures
     PASSPHRASE,
     Credenza,
     add_application,
     credenza,
     socket_path,
 )
-from tests.test_grants_login_cli import add_pipedrive
+from tests.cli.test_login import add_pipedrive
+from tests.conftest import CliRunner, add_telenor_via_cli
+from tests.servers import free_callback
 
 # A dump of the process's own environment, as JSON on stdout.
 DUMP = "import os, json; print(json.dumps(dict(os.environ)))"

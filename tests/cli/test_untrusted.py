@@ -31,7 +31,7 @@ from tests.hostile import (
 
 SECRET = "cAnArY-1d2c3b4a5f6e7d8c9b0a+/=&% é✓:a1b2c3d4"
 CLIENT_ID = "hostile-client"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def add_hostile_app(cli: CliRunner, issuer: str, *options: str) -> None:

@@ -305,7 +305,7 @@ def test_sandbox_serve_can_require_an_initial_access_token(
 ) -> None:
     import httpx
 
-    from tests.test_sandbox import process
+    from tests.sandbox.test_sandbox import process
 
     monkeypatch.setenv("SANDBOX_IAT", INITIAL)
     with process("sandbox", "serve", "--initial-access-token-env", "SANDBOX_IAT") as (_, printed):
