@@ -117,6 +117,18 @@ WORDS: dict[StepKind, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """A sentence of advice in a result (a warning), with the next steps it marks {0}, {1}…;
+    ``str`` says it in plain words."""
+
+    words: str
+    next_steps: tuple[NextStep, ...] = ()
+
+    def __str__(self) -> str:
+        return fill(self.words, self.next_steps)
+
+
 def words(next_step: NextStep) -> str:
     return WORDS[next_step.kind]
 

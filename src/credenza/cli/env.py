@@ -285,7 +285,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
     for warning in warnings:
-        output.warn(warning)
+        output.warn(output.advised(warning))
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"added {resolved.label}; token endpoint {resolved.token_url}")
     plain_http_warnings(resolved)
@@ -312,7 +312,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"updated {resolved.label}")
     for warning in warnings:
-        output.warn(warning)
+        output.warn(output.advised(warning))
     plain_http_warnings(resolved)
     if args.issuer:
         foreign_endpoint_warnings(workspace, args.app, args.env)

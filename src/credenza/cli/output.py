@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from credenza.next_steps import NextStep, StepKind, fill
+from credenza.next_steps import Advice, NextStep, StepKind, fill
 
 if TYPE_CHECKING:
     from credenza.errors import CredenzaError
@@ -89,6 +89,11 @@ def said(message: str, hint: str | None, steps: tuple[NextStep, ...] = ()) -> st
     if not hint:
         return message
     return f"{message} — {fill(hint, steps, command, backticks=True)}"
+
+
+def advised(advice: Advice) -> str:
+    """Advice in a result, each next step named as its command."""
+    return fill(advice.words, advice.next_steps, command, backticks=True)
 
 
 def problem(exc: CredenzaError) -> str:

@@ -46,7 +46,7 @@ def param_problem(name: str) -> str | None:
     if _SECRET_NAME.search(name):
         return (
             "it looks like a credential, and the config file holds no credential; keep "
-            "secrets in the keyring (credenza secret set)"
+            "secrets in the keyring"
         )
     return None
 
@@ -80,7 +80,12 @@ def split_param_edits(edits: list[str]) -> tuple[dict[str, str], list[str]]:
             continue
         problem = param_problem(name)
         if problem is not None:
-            raise ValidationError(f"--param {clean(name, limit=64)} is refused: {problem}")
+            secret = _SECRET_NAME.search(name) is not None
+            raise ValidationError(
+                f"--param {clean(name, limit=64)} is refused: {problem}",
+                hint="store a secret with `{0}`" if secret else None,
+                next_steps=(step("set_secret", "APP", "ENV"),) if secret else (),
+            )
         setting[name] = value
     return setting, removing
 

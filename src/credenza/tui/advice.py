@@ -13,7 +13,7 @@ from credenza.errors import (
     SecretStoreError,
     SignInRequiredError,
 )
-from credenza.next_steps import NextStep, StepKind
+from credenza.next_steps import Advice, NextStep, StepKind, fill, words
 from credenza.services.verification import VerifyStatus
 
 # Keys of the Environments section (2), where every credential can be fixed.
@@ -74,6 +74,11 @@ def press(step: NextStep) -> str | None:
     """A next step as the key that takes it ("press s to set the secret"); None: no key does."""
     key = key_for_step(step)
     return f"press {key} {STEP_KEYS[step.kind][1]}" if key else None
+
+
+def said_as_keys(advice: Advice) -> str:
+    """Advice in a result, each next step named as its key (in words where no key takes it)."""
+    return fill(advice.words, advice.next_steps, lambda each: press(each) or words(each))
 
 
 def kind_of(error: CredenzaError) -> VerifyStatus:
