@@ -12,6 +12,7 @@ from credenza.errors import (
     SecretMissingError,
     SecretStoreError,
     SignInRequiredError,
+    TokenEndpointError,
 )
 from credenza.next_steps import Advice, NextStep, StepKind, fill, words
 from credenza.services.verification import VerifyStatus
@@ -36,6 +37,8 @@ STATUS_ADVICE: dict[VerifyStatus, str] = {
 # there. A step without one (choosing the file keyring) is left to the words of the status.
 STEP_KEYS: dict[StepKind, tuple[str, str]] = {
     "set_secret": ("environments.set_secret", "to set the secret"),
+    "recover_secret": ("environments.reset_secret", "on this row to recover the pending secret"),
+    "discard_pending": ("environments.reset_secret", "on this row to discard the pending secret"),
     "retire_previous": ("environments.retire_previous", "on this row to retire the old secret"),
     "verify": ("environments.verify", "to verify"),
     "add_environment": ("environments.add", "to add an environment"),
@@ -103,15 +106,24 @@ def advice(error: CredenzaError) -> str:
         return f"{error.message}; close this and open it again to see the other change"
     if isinstance(error, EndpointChangedError):
         return f"{error.message}; press s to store the secret again for the new endpoint"
-    return said(error.message, None, error.next_steps, kind_of(error))
+    # The provider's answer: the advice for its kind says more than a generic step's key.
+    steps_first = not isinstance(error, TokenEndpointError)
+    return said(error.message, None, error.next_steps, kind_of(error), steps_first=steps_first)
 
 
-def said(message: str, hint: str | None, steps: tuple[NextStep, ...], status: VerifyStatus) -> str:
-    """``message`` and what to press: a plain-words hint is kept; a hint that names next steps
-    becomes their keys where the status has no advice of its own (bad input, config), else
-    the status's advice."""
+def said(
+    message: str,
+    hint: str | None,
+    steps: tuple[NextStep, ...],
+    status: VerifyStatus,
+    *,
+    steps_first: bool = True,
+) -> str:
+    """``message`` and what to press: the keys of its next steps (with ``steps_first``, or
+    where the status has no advice of its own), else the status's advice; a hint in plain
+    words (no steps) is kept before it."""
     keys = [key for key in map(press, steps) if key]
-    if status == "config" and keys:
+    if keys and (steps_first or status == "config"):
         return f"{message} — {', or '.join(keys)}"
     head = f"{message} — {hint}" if hint and not steps else message
     keys_for_status = STATUS_ADVICE.get(status, "")

@@ -12,8 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.errors import CredenzaError
+from credenza.next_steps import step
 from credenza.secrets import Secret
-from credenza.tui.advice import key_for_step
+from credenza.tui.advice import advice, key_for_step
 
 if TYPE_CHECKING:
     from credenza.config.model import Rotation
@@ -144,8 +145,9 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.plan = self._plan()
         if self.owner is False:
             # The owner resets it and sends the new secret; storing it is the s key.
+            store = key_for_step(step("set_secret")) or "s"
             self.plan.append(
-                "• when the new secret reaches you, close this and press s to store it"
+                f"• when the new secret reaches you, close this and press {store} to store it"
             )
         self.query_one("#plan", Static).update("\n".join(self.plan))
         self.query_one("#reset", Button).disabled = not self._may_reset(self._typed_name())
@@ -167,10 +169,10 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         try:
             result = await self.workspace.resets.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
-            self._show_once(exc.secret, f"✗ {exc}", stored=False)
+            self._show_once(exc.secret, f"✗ {advice(exc)}", stored=False)
             return
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {advice(exc)}")
             self.query_one("#reset", Button).disabled = False
             return
         self.result = result

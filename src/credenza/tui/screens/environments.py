@@ -264,7 +264,13 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                said = advised(result.message, result.hint, result.next_steps, result.status)
+                said = advised(
+                    result.message,
+                    result.hint,
+                    result.next_steps,
+                    result.status,
+                    steps_first=result.status == "config",
+                )
                 self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
