@@ -28,7 +28,7 @@ from credenza.next_steps import step
 from credenza.secrets import names
 from credenza.secrets.backend import Backend
 from credenza.secrets.masking import Secret
-from credenza.secrets.oskeyring import GET_A_KEYRING
+from credenza.secrets.oskeyring import GET_A_KEYRING, GET_A_KEYRING_STEPS
 
 KeyringKind = Literal["auto", "system", "file"]
 T = TypeVar("T")
@@ -247,6 +247,7 @@ class SecretStore:
                 f"the keyring ({backend.label}) accepted the secret but does not give it "
                 "back; nothing usable was stored",
                 hint=GET_A_KEYRING,
+                next_steps=GET_A_KEYRING_STEPS,
             )
 
     def _get_many(self, wanted: list[str]) -> dict[str, str | None]:
@@ -387,6 +388,7 @@ class SecretStore:
         impl = self._root._impl
         label = impl.label if impl is not None else "keyring"
         hint = impl.unlock_hint if impl is not None else GET_A_KEYRING
+        steps = () if impl is not None else GET_A_KEYRING_STEPS
         # A daemon thread, so a keyring stuck on an unlock prompt cannot keep credenza alive.
         worker = threading.Thread(target=run, name="credenza-keyring", daemon=True)
         worker.start()
@@ -397,6 +399,7 @@ class SecretStore:
                 f"the keyring ({label}) did not answer within {self.timeout:g} s; it is "
                 "probably locked and waiting for an unlock prompt",
                 hint=hint,
+                next_steps=steps,
             )
         error = outcome.get("error")
         if error is None:
