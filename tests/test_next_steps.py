@@ -135,3 +135,18 @@ def test_advice_in_a_result_is_a_command_in_the_cli_and_a_key_in_the_dashboard()
 def test_a_hint_without_steps_is_the_same_everywhere() -> None:
     error = CredenzaError("it broke", hint="try again")
     assert str(error) == output.problem(error) == "it broke — try again"
+
+
+def test_the_dashboard_says_a_hint_in_words_and_a_step_as_its_key() -> None:
+    words_only = ValidationError("x is wrong", hint="nothing was changed")
+    assert advice.problem(words_only) == "x is wrong — nothing was changed"
+    password = ValidationError(
+        "crm declares only the password grant",
+        hint="sign in with it: {0}",
+        next_steps=(step("sign_in", "crm", "production", password=None),),
+    )
+    assert advice.problem(password) == "crm declares only the password grant — press l to sign in"
+    assert output.problem(password) == (
+        "crm declares only the password grant — sign in with it: "
+        "credenza login crm --env production --password"
+    )

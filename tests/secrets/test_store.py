@@ -15,6 +15,7 @@ from keyring.backends import chainer, fail, null
 
 from credenza.cli import output
 from credenza.errors import (
+    CredenzaError,
     KeyringLockedError,
     NoKeyringError,
     SecretMissingError,
@@ -162,6 +163,7 @@ def test_unusable_backends_are_refused_with_their_name(
     assert words in str(caught.value)
     assert type(backend).__name__ in str(caught.value)
     # One command that leads somewhere, and no advice credenza would then refuse.
+    assert isinstance(caught.value, CredenzaError)
     assert "`credenza keyring use file`" in output.problem(caught.value)
     assert "cryptfile" not in str(caught.value)
     assert "keyrings.alt" not in str(caught.value)

@@ -111,6 +111,12 @@ def advice(error: CredenzaError) -> str:
     return said(error.message, None, error.next_steps, kind_of(error), steps_first=steps_first)
 
 
+def problem(error: CredenzaError) -> str:
+    """An error as the dashboard says it: its next steps as keys (``advice``), or, when it has
+    none, its message and its hint in plain words."""
+    return advice(error) if error.next_steps else str(error)
+
+
 def said(
     message: str,
     hint: str | None,

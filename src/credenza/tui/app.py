@@ -16,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
+from credenza.tui.advice import problem
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.base import SECTIONS, TableScreen
@@ -192,7 +193,7 @@ class CredenzaApp(App[None]):
             try:
                 report = await asyncio.to_thread(self.workspace.status.report)
             except CredenzaError as exc:
-                self.notify(str(exc), title="what needs attention", severity="error")
+                self.notify(problem(exc), title="what needs attention", severity="error")
                 return
             self.attention_count = len(report.due)
             for screen in self.screen_stack:

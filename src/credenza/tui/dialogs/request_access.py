@@ -13,6 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from credenza.config.model import Contract
 from credenza.errors import CredenzaError
+from credenza.tui.advice import problem
 
 if TYPE_CHECKING:
     from credenza.providers.base import CatalogueEntry
@@ -63,7 +64,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             entries = await self.workspace.contracts.catalogue(self.app_id)
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {problem(exc)}")
             entries = []
         self.entries = {entry.id: entry for entry in entries}
         portal = not entries
@@ -138,7 +139,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             contract = await self.workspace.contracts.request_access(self.app_id, env, **arguments)
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {problem(exc)}")
             return
         self.dismiss(contract)
 

@@ -17,7 +17,7 @@ from credenza.services.credential_key import SessionToken
 from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import advice
+from credenza.tui.advice import advice, problem
 from credenza.tui.advice import said as advised
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
@@ -399,7 +399,7 @@ class EnvironmentsScreen(TableScreen):
         try:
             dialog = SecretResetDialog(self.workspace, app_id, env_name, rotation=rotation)
         except CredenzaError as exc:  # a key or a public client: nothing to reset
-            self.notify(str(exc), title="reset", severity="error", timeout=8)
+            self.notify(problem(exc), title="reset", severity="error", timeout=8)
             return
         self.app.push_screen(dialog, done)
 
@@ -466,7 +466,7 @@ class EnvironmentsScreen(TableScreen):
         try:
             method = self.workspace.sign_in.method(app_id, env_name, device=device)
         except CredenzaError as exc:
-            self.notify(str(exc), title="sign in", severity="error", timeout=8)
+            self.notify(problem(exc), title="sign in", severity="error", timeout=8)
             return
 
         def done(session: SessionToken | None) -> None:

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.credential_key import SessionToken
+from credenza.tui.advice import problem
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.messages import TokenFetched
@@ -293,7 +294,7 @@ class TokensScreen(TableScreen):
                 session.application_id, session.environment
             )
         except CredenzaError as exc:  # removed elsewhere since the row was drawn
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(problem(exc), severity="error", markup=False)
             self.reload()
             return
         how = "Revoke (RFC 7009)" if resolved.revocation_url else "Log out (GET + Bearer)"
