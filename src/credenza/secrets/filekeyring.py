@@ -209,7 +209,7 @@ class FileKeyring(Backend):
                     )
                 yield entries
                 data = self._encrypt(entries)
-                from credenza.config.store import write_atomic
+                from credenza.config.files import write_atomic
 
                 write_atomic(self.path, data)
                 self._cache = None
