@@ -197,7 +197,7 @@ def test_cli_and_token_path_do_not_import_textual_or_the_sandbox(tmp_path: Path)
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'uvicorn', 'starlette')]; "
         "print(bad)"
     )
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "credenza.keyring_memory.MemoryKeyring"}
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "credenza.secrets.backends.memory.MemoryKeyring"}
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "c.toml")],
         capture_output=True,
