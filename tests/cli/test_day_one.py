@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 CANARY = "cAnArY-5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a"

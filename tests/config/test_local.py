@@ -12,9 +12,9 @@ import pytest
 
 from credenza.config.local import user_settings_path
 from credenza.config.model import Settings
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 APP = "telenor-sms"

@@ -29,6 +29,4 @@ def adapter_spec(kind: str | None) -> AdapterSpec:
 
 
 def build_adapter(inputs: AdapterInputs) -> ProviderAdapter:
-    return adapter_spec(inputs.provider.kind if inputs.provider is not None else None).build(
-        inputs
-    )
+    return adapter_spec(inputs.provider.kind if inputs.provider is not None else None).build(inputs)
