@@ -9,7 +9,7 @@ from typing import get_args
 from credenza.cli import output
 from credenza.cli.common import Group, open_workspace
 from credenza.errors import ValidationError
-from credenza.secrets.backend import Setting
+from credenza.secrets import Setting
 
 
 def register(commands: Group) -> None:

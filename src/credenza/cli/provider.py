@@ -271,11 +271,9 @@ def provider_json(workspace: Workspace, key: str) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from credenza.providers.profiles import shipped_profiles
-
     workspace = open_workspace(args)
     keys = list(workspace.config.providers)
-    keys += [k for k in shipped_profiles() if k not in keys]
+    keys += [k for k in workspace.providers.shipped() if k not in keys]
     data = [provider_json(workspace, key) for key in keys]
     if args.json:
         output.print_json(data)
@@ -296,10 +294,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from credenza.providers.profiles import shipped_profiles
-
     workspace = open_workspace(args)
-    if args.key not in workspace.config.providers and args.key not in shipped_profiles():
+    if args.key not in workspace.config.providers and args.key not in workspace.providers.shipped():
         workspace.providers.get(args.key)  # the not-found error, with the known keys
     data = provider_json(workspace, args.key)
     if args.json:

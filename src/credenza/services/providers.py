@@ -60,6 +60,10 @@ class Providers:
             key, self._context.config.providers.get(key), self._context.config_dir
         )
 
+    def shipped(self) -> list[str]:
+        """The keys of the provider profiles credenza ships (telenor, pipedrive, ...)."""
+        return list(shipped_profiles())
+
     def spec(self, key: str) -> AdapterSpec:
         """What the provider's adapter declares: its kind, what it can do, its admin token."""
         provider = self._context.config.providers.get(key)
