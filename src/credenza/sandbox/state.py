@@ -1,4 +1,5 @@
-"""The sandbox provider's state: clients, issued tokens, the API catalogue, contracts, faults."""
+"""The sandbox provider's state: clients, issued tokens, the API catalogue, contracts, faults;
+and loading clients from a file."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import string
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from credenza.errors import ValidationError
 
 AUTH_METHODS = (
     "client_secret_basic",
@@ -852,3 +856,28 @@ def _thumbprint(key: ec.EllipticCurvePrivateKey) -> str:
 
 def certificate_thumbprints(client: Client) -> list[str]:
     return _x5c_thumbprints(client.jwks)
+
+
+def load_clients(path: Path) -> list[dict[str, Any]]:
+    """RFC 7591 client metadata objects, from JSON or TOML; a clear error when malformed."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text).get("clients", [])
+        else:
+            data = json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError(
+            f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}"
+        ) from None
+    if isinstance(data, dict):
+        data = data.get("clients", [data])
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ValidationError(f"{path} must hold client objects (a list, or [[clients]] in TOML)")
+    for number, item in enumerate(data):
+        if not item.get("client_id"):
+            raise ValidationError(f"{path}: client {number} has no client_id")
+    return data
