@@ -18,7 +18,7 @@ import pytest
 from credenza.errors import TransportError, ValidationError
 from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.sandbox import SandboxServer, SandboxState
-from credenza.sandbox.state import load_clients
+from credenza.sandbox.clients import load_clients
 from credenza.secrets import Secret
 from tests.conftest import FAST
 

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credenza.sandbox.clients import Client, IssuedToken, SandboxState
 from credenza.sandbox.dpop import PROOF_ALGS, ProofProblem, check_proof
-from credenza.sandbox.state import Client, IssuedToken, SandboxState
 
 Recorder = Callable[[Request, dict[str, str]], None]
 API_PATH = "/api"

@@ -11,7 +11,7 @@ from typing import Any
 
 import jwt
 
-from credenza.sandbox.state import SandboxState
+from credenza.sandbox.clients import SandboxState
 
 # How far a proof's iat may be from the sandbox's clock (RFC 9449 §11.1: "a few seconds to
 # minutes"), and how long its jti is remembered against a replay.

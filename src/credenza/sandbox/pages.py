@@ -6,7 +6,7 @@ from html import escape
 
 from starlette.responses import HTMLResponse
 
-from credenza.sandbox.state import Client, PendingAuthorization
+from credenza.sandbox.clients import Client, PendingAuthorization
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"

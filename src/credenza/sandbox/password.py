@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from credenza.sandbox.state import SandboxState
+from credenza.sandbox.clients import SandboxState
 
 # The demo user's password when none is given: the sandbox is a local toy, and `credenza demo`
 # shows it; tests pass their own.

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from credenza.sandbox.api import Recorder
-from credenza.sandbox.state import SandboxState
+from credenza.sandbox.clients import SandboxState
 
 REGISTER_PATH = "/oauth/register"
 # The RFC 7591 metadata the sandbox takes from a registration request; the rest is ignored.

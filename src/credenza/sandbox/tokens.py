@@ -27,8 +27,7 @@ from starlette.routing import Route
 
 from credenza.sandbox import pages, registration
 from credenza.sandbox.api import api_routes, token_request_proof
-from credenza.sandbox.password import resource_owner
-from credenza.sandbox.state import (
+from credenza.sandbox.clients import (
     AUTH_METHODS,
     DEVICE_CODE_GRANT,
     GRANT_TYPES,
@@ -38,6 +37,7 @@ from credenza.sandbox.state import (
     SandboxState,
     certificate_thumbprints,
 )
+from credenza.sandbox.password import resource_owner
 
 Handler = Callable[[Request], Awaitable[Response]]
 ClientHandler = Callable[[Request, dict[str, str], "Client"], Awaitable[Response]]
