@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from credenza.sandbox import SandboxServer, SandboxState
+from credenza.sandbox.app import create_app
 from credenza.sandbox.server import LoopbackServer
-from credenza.sandbox.tokens import create_app
 from tests.conftest import CliRunner
 from tests.grants_helpers import add_user_app, code_exchanges
 from tests.servers import free_callback

@@ -80,8 +80,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from credenza.sandbox.clients import SandboxState, load_clients
+    from credenza.sandbox.clients import load_clients
     from credenza.sandbox.server import SandboxServer
+    from credenza.sandbox.state import SandboxState
 
     initial: str | None = None
     if args.initial_access_token_env:

@@ -20,8 +20,8 @@ from typing import Any
 from credenza.config.model import ApplicationChange, ContractStatus, EnvironmentChange, Provider
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
-from credenza.sandbox.clients import SandboxState
 from credenza.sandbox.server import SandboxServer
+from credenza.sandbox.state import SandboxState
 from credenza.secrets import Secret, SecretStore
 from credenza.services.context import utc_now
 from credenza.workspace import Workspace

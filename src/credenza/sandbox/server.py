@@ -18,8 +18,9 @@ import uvicorn
 from starlette.requests import Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from credenza.sandbox.clients import Client, SandboxState
-from credenza.sandbox.tokens import create_app
+from credenza.sandbox.app import create_app
+from credenza.sandbox.clients import Client
+from credenza.sandbox.state import SandboxState
 
 
 class LoopbackServer:
