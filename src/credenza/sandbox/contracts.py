@@ -121,7 +121,7 @@ class Contracts(Core):
         with self.lock:
             contract = self.contracts[contract_id]
             if contract.status not in allowed[status]:
-                raise ValueError(f"a {contract.status} contract cannot become {status}")
+                raise ValueError(f"the contract is {contract.status}: it cannot become {status}")
             contract.status = status
             contract.decided_at = self.clock()
             self._persist()
