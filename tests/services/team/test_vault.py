@@ -25,7 +25,7 @@ from credenza.cli import run
 from credenza.config.model import EnvironmentChange
 from credenza.errors import ResetInProgressError
 from credenza.sandbox import SandboxServer
-from credenza.sandbox.state import Client
+from credenza.sandbox.clients import Client
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
