@@ -29,12 +29,15 @@ PROSE = (
     "`credenza login` signs in here",  # what a loopback callback is for (checklist)
     "every `credenza token` reads the keyring",  # what the agent being off means (doctor)
     "the next `credenza token` starts",  # what starts the agent (doctor)
+    # A provider adapter declares its own CLI option and words (providers/registry.py).
+    "a `credenza sandbox serve`",
+    "the token `credenza sandbox serve` printed",
 )
 # Searched for in a shell's rc file (doctor), not said to anyone.
 SEARCHED = {"credenza completion"}
-# Modules other branches are moving or reworking this round (services/tokens.py becomes a
-# package, services/providers.py is reworked): their hints are converted once that lands.
-PENDING = {"services/tokens.py", "services/providers.py"}
+# Modules other branches are moving this round (services/tokens.py becomes a package): their
+# hints are converted once that lands.
+PENDING = {"services/tokens.py"}
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:
