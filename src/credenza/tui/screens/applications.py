@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from credenza.config.model import Application, ApplicationChange
+from credenza.services.status import Attention
+from credenza.tui.advice import keys_in
 from credenza.tui.dialogs.application_form import ApplicationForm
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.format import word
@@ -60,8 +62,12 @@ class ApplicationsScreen(TableScreen):
                 ],
             )
 
+    def select_attention(self, item: Attention) -> None:
+        self.select_key(item.application)
+
     def empty_detail(self) -> Text:
-        return Text("No applications yet: press a to add one.", style="italic")
+        said = keys_in(self.app, "No applications yet: press {applications.add} to add one.")
+        return Text(said, style="italic")
 
     def detail(self, key: str) -> Text:
         application = self.workspace.applications.get(key)

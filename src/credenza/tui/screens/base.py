@@ -27,9 +27,10 @@ from credenza.tui.advice import advice
 from credenza.tui.context import Dashboard
 from credenza.tui.messages import ConfigChanged, TaskFailed
 from credenza.tui.widgets.footer import FittingFooter
-from credenza.tui.widgets.mode_bar import SECTIONS, ModeBar
+from credenza.tui.widgets.mode_bar import ModeBar
 
 if TYPE_CHECKING:
+    from credenza.services.status import Attention
     from credenza.workspace import Workspace
 
 T = TypeVar("T")
@@ -78,7 +79,7 @@ def plain(cell: Cell, shared: dict[str, PlainCell] | None = None) -> TableCell:
 
 Command = tuple[str, str, Callable[[], Any]]
 
-__all__ = ["SECTIONS", "Cell", "Command", "ModeBar", "PlainCell", "TableScreen", "VimTable"]
+__all__ = ["Cell", "Command", "ModeBar", "PlainCell", "TableScreen", "VimTable"]
 
 
 class VimTable(DataTable[TableCell]):
@@ -216,9 +217,14 @@ class TableScreen(Screen[None]):
             self.show_attention()
         self._resumed_before = True
 
-    def on_config_changed(self, message: ConfigChanged) -> None:
-        # Then it bubbles on to the app, which works out the attention count again.
-        self.reload()
+    @on(ConfigChanged)
+    def _config_changed(self, message: ConfigChanged) -> None:
+        # Relayed by the app to every section: one in another mode reloads when shown again.
+        if self.app.current_mode == self.MODE:
+            self.reload()
+
+    def select_attention(self, item: Attention) -> None:
+        """Put the cursor on the row where ``item`` (from the ! list) is fixed."""
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -448,10 +454,10 @@ class TableScreen(Screen[None]):
             try:
                 result = await work
             except CredenzaError as exc:
-                said = advice(exc)
+                said = advice(self.app, exc)
                 self.notify(said, title=f"{label} failed", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {label} failed: {said}", "bad", key)
-                self.post_message(TaskFailed(label, said))
+                self.app.post_message(TaskFailed(label, said))
                 return
             if key is not None and self.messages.get(key, ("", ""))[0].startswith("⟳"):
                 del self.messages[key]

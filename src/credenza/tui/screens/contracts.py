@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from credenza.config.model import Contract, ContractStatus
+from credenza.services.status import Attention
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.request_access import RequestAccessDialog
 from credenza.tui.format import STATUS_KIND, when, word
@@ -63,6 +64,10 @@ class ContractsScreen(TableScreen):
                         else Text(""),
                     ],
                 )
+
+    def select_attention(self, item: Attention) -> None:
+        if item.detail:
+            self.select_key(contract_key(item.application, item.detail))
 
     def empty_detail(self) -> Text:
         return Text("No contracts yet: press n to request access to an API.", style="italic")

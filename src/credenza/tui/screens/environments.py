@@ -16,8 +16,9 @@ from credenza.secrets import CheckedSecret, Secret
 from credenza.services.credential_key import SessionToken
 from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
+from credenza.services.status import Attention
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import advice, with_advice
+from credenza.tui.advice import advice, keys_in, section_ref, with_advice
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
 from credenza.tui.dialogs.pending_secret import PendingChoice, PendingSecretDialog
@@ -157,8 +158,13 @@ class EnvironmentsScreen(TableScreen):
                 self.select_key(env_key(application.id, name))
                 return
 
+    def select_attention(self, item: Attention) -> None:
+        if item.environment:
+            self.select_key(env_key(item.application, item.environment))
+
     def empty_detail(self) -> Text:
-        return Text("No environments yet: press a to add one.", style="italic")
+        said = keys_in(self.app, "No environments yet: press {environments.add} to add one.")
+        return Text(said, style="italic")
 
     def _stored_in(self, app_id: str, env_name: str) -> str | None:
         team = self.workspace.credentials.team_store()
@@ -227,8 +233,8 @@ class EnvironmentsScreen(TableScreen):
         try:
             return self.workspace.environments.resolve(app_id, env_name)
         except CredenzaError as exc:
-            self.notify(advice(exc), title=f"{app_id} / {env_name}", severity="error")
-            self.post_message(ConfigChanged())  # the rows as the file has them now
+            self.notify(advice(self.app, exc), title=f"{app_id} / {env_name}", severity="error")
+            self.app.post_message(ConfigChanged())  # the rows as the file has them now
             return None
 
     # -- actions --------------------------------------------------------------------------------
@@ -243,8 +249,10 @@ class EnvironmentsScreen(TableScreen):
             self.notify(
                 f"token for {app_id} / {env_name}" + (f", expires in {int(left)} s" if left else "")
             )
-            self.set_detail_message("✓ token fetched: see Tokens (4)", "good")
-            self.post_message(TokenFetched(session))
+            self.set_detail_message(
+                f"✓ token fetched: see {section_ref(self.app, 'tokens')}", "good"
+            )
+            self.app.post_message(TokenFetched(session))
 
         # A person's token is refreshed from the sign-in (l signs in when there is none).
         self.run_task(
@@ -263,7 +271,7 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                said = with_advice(result.message, result.status)
+                said = with_advice(self.app, result.message, result.status)
                 self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
@@ -285,7 +293,7 @@ class EnvironmentsScreen(TableScreen):
                 return
 
             def stored(checked: CheckedSecret) -> None:
-                self.post_message(ConfigChanged())
+                self.app.post_message(ConfigChanged())
                 self.notify(
                     f"stored the secret for {app_id} / {env_name} ({checked.secret.masked()})"
                 )
@@ -336,7 +344,7 @@ class EnvironmentsScreen(TableScreen):
         label = f"{app_id} / {env_name}"
 
         def recovered(result: ResetResult | None) -> None:
-            self.post_message(ConfigChanged())
+            self.app.post_message(ConfigChanged())
             if result is None:
                 self.set_detail_message("nothing was pending any more", "info")
                 return
@@ -346,7 +354,7 @@ class EnvironmentsScreen(TableScreen):
             self.notify(f"reset of {label} finished")
 
         def discarded(found: bool) -> None:
-            self.post_message(ConfigChanged())
+            self.app.post_message(ConfigChanged())
             self.set_detail_message(
                 "the pending secret is discarded; the current one is unchanged"
                 if found
@@ -385,7 +393,7 @@ class EnvironmentsScreen(TableScreen):
 
     def _open_reset(self, app_id: str, env_name: str, rotation: Rotation | None = None) -> None:
         def done(result: ResetResult | None) -> None:
-            self.post_message(ConfigChanged())
+            self.app.post_message(ConfigChanged())
             if result is not None:
                 self.notify(f"secret of {app_id} / {env_name} rotated")
 
@@ -432,7 +440,7 @@ class EnvironmentsScreen(TableScreen):
 
         def discovered(result: tuple[Environment, dict[str, str]]) -> None:
             environment, foreign = result
-            self.post_message(ConfigChanged())
+            self.app.post_message(ConfigChanged())
             self.notify(f"token endpoint {environment.token_url}")
             for name, url in foreign.items():
                 self.notify(
@@ -468,7 +476,10 @@ class EnvironmentsScreen(TableScreen):
             # account is cleaned server text; markup off, so a bracket in a name stays a bracket.
             who = f" as {session.account}" if session.account else ""
             self.notify(f"signed in to {app_id} / {env_name}{who}", markup=False)
-            self.set_detail_message(f"✓ signed in{who}: see Tokens (4)", "good")
+            self.set_detail_message(
+                f"✓ signed in{who}: see {section_ref(self.app, 'tokens')}", "good"
+            )
+            self.app.post_message(TokenFetched(session))
 
         self.app.push_screen(
             SignInDialog(self.workspace, app_id, env_name, method, self.credenza.clock), done
@@ -497,13 +508,21 @@ class EnvironmentsScreen(TableScreen):
         selected = self._selected()
         app_id = selected[0] if selected else self.credenza.selected_application
         if not self.workspace.applications.all():
-            self.notify("add an application first (1, then a)", severity="warning")
+            first = keys_in(
+                self.app, "add an application first ({app.applications}, then {applications.add})"
+            )
+            self.notify(first, severity="warning")
             return
 
         def added(environment: Environment | None) -> None:
             if environment is not None:
-                self.post_message(ConfigChanged())
-                self.notify("environment added: press s to store its secret")
+                self.app.post_message(ConfigChanged())
+                self.notify(
+                    keys_in(
+                        self.app,
+                        "environment added: press {environments.set_secret} to store its secret",
+                    )
+                )
 
         self.app.push_screen(self._form(None, app_id), added)
 
@@ -517,7 +536,7 @@ class EnvironmentsScreen(TableScreen):
 
         def edited(result: Environment | None) -> None:
             if result is not None:
-                self.post_message(ConfigChanged())
+                self.app.post_message(ConfigChanged())
                 self.notify(f"saved {app_id} / {env_name}")
 
         self.app.push_screen(self._form(target, app_id), edited)
@@ -598,7 +617,7 @@ class EnvironmentsScreen(TableScreen):
 
     def _removed(self, key: str, label: str) -> None:
         self.revealed.pop(key, None)
-        self.post_message(ConfigChanged())
+        self.app.post_message(ConfigChanged())
         self.notify(f"removed {label}")
 
     def commands(self) -> list[Command]:

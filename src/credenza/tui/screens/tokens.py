@@ -13,9 +13,11 @@ from textual.widget import Widget
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.credential_key import SessionToken
+from credenza.services.status import Attention
+from credenza.tui.advice import keys_in
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
-from credenza.tui.messages import TokenFetched
+from credenza.tui.messages import TokenFetched, TokensCached
 from credenza.tui.screens.base import Command, TableScreen
 from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 
@@ -93,9 +95,13 @@ class TokensScreen(TableScreen):
 
         def read() -> None:  # in a worker thread
             for batch in tokens.cached_batches(size=self.CACHE_BATCH, first=self.CACHE_FIRST):
-                self.app.call_from_thread(self._show_cached, batch)
+                self.post_message(TokensCached(batch))
 
         self.run_task("reading cached tokens", self.call(read), group="keyring")
+
+    @on(TokensCached)
+    def _cached(self, message: TokensCached) -> None:
+        self._show_cached(message.sessions)
 
     def _show_cached(self, sessions: list[SessionToken]) -> None:
         for session in sessions:
@@ -194,8 +200,6 @@ class TokensScreen(TableScreen):
             session = self._by_key.get(key)
             if session is not None and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
-        if len(self.workspace.tokens.sessions) != len(self._row_keys) and not self.filter_text:
-            self.reload()
 
     def _due(self, session: SessionToken) -> bool:
         token = session.token
@@ -207,8 +211,11 @@ class TokensScreen(TableScreen):
 
     def empty_detail(self) -> Text:
         return Text(
-            "No tokens yet: fetch one with f on the Environments section (2), "
-            "or from the command palette (ctrl+p).",
+            keys_in(
+                self.app,
+                "No tokens yet: fetch one with {environments.fetch} on the Environments section "
+                "({app.environments}), or from the command palette (ctrl+p).",
+            ),
             style="italic",
         )
 
@@ -253,8 +260,9 @@ class TokensScreen(TableScreen):
                 self.refreshing.discard(key)
 
         def refreshed(fresh: SessionToken) -> None:
-            self.reload()
-            self.post_message(TokenFetched(fresh))  # a failed refresh no longer needs attention
+            # The app relays it back here (the row), and a failed refresh no longer needs
+            # attention.
+            self.app.post_message(TokenFetched(fresh))
             self.notify(
                 f"{'auto-' if automatic else ''}refreshed {session.application_id} / {session.environment}"
             )
@@ -279,11 +287,20 @@ class TokensScreen(TableScreen):
         )
 
     def _fetched(self, fresh: SessionToken) -> None:
-        self.post_message(TokenFetched(fresh))
+        self.app.post_message(TokenFetched(fresh))
 
-    def on_token_fetched(self, message: TokenFetched) -> None:
-        # Then on to the app, which works out the attention count again.
-        self.reload()
+    @on(TokenFetched)
+    def _token_fetched(self, message: TokenFetched) -> None:
+        # From a worker anywhere (a fetch, a refresh, a sign-in, the palette), relayed by the
+        # app; shown now if this section is, else when it is shown again (it reloads then).
+        if self.app.current_mode == self.MODE:
+            self.reload()
+
+    def select_attention(self, item: Attention) -> None:
+        for key in self.row_keys():
+            if key.startswith(f"{item.application}/{item.environment}/"):
+                self.select_key(key)
+                break
 
     def action_revoke(self) -> None:
         if (session := self._session(self.selected_key())) is None:
