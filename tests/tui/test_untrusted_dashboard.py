@@ -12,7 +12,7 @@ from textual.widgets import Static
 from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
-from credenza.tui.screens.base import VimTable
+from credenza.tui.widgets.table import VimTable
 from tests.hostile import (
     ESCAPES,
     control_characters,

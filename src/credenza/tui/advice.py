@@ -1,4 +1,4 @@
-"""What to do next, in keys: the dashboard's advice for each kind of failure (the CLI names commands).
+"""What to do next, in keys: the dashboard's advice for each failure (the CLI names commands).
 
 A key is named from its binding id (``key_for(app, "environments.set_secret")``), so a key
 remapped through Textual's keymap (App.set_keymap / update_keymap) is named as the user bound it.
@@ -35,20 +35,26 @@ STATUS_ADVICE: dict[VerifyStatus, str] = {
     "keyring": (
         "unlock the keyring (or start its service), then press {environments.verify} to try again"
     ),
-    "config": "press {environments.edit} to fix the environment, then {environments.verify} to verify",
+    "config": (
+        "press {environments.edit} to fix the environment, then {environments.verify} to verify"
+    ),
     "wrong_secret": (
         "press {environments.set_secret} to set the right secret, "
         "or {environments.reset_secret} to reset it"
     ),
     "wrong_auth_method": "press {environments.edit} and change the auth method (basic or post)",
-    "unknown_client": "press {environments.edit} to check the client_id against the provider's portal",
+    "unknown_client": (
+        "press {environments.edit} to check the client_id against the provider's portal"
+    ),
     "grant_not_allowed": "the client may not use this grant: enable it in the provider's portal",
     "scope": (
         "press {environments.edit} to change the scopes, or request access on Contracts "
         "({app.contracts}, then {contracts.request})"
     ),
     "provider": "press the same key to try again; if it persists, ask the provider",
-    "sign_in": "press {environments.sign_in} to sign in (the token is then on Tokens, {app.tokens})",
+    "sign_in": (
+        "press {environments.sign_in} to sign in (the token is then on Tokens, {app.tokens})"
+    ),
     "unreachable": (
         "press {environments.edit} to check the token URL "
         "(or {environments.discover} to discover it), then try again"
@@ -98,8 +104,8 @@ def _section_bindings() -> dict[str, Binding]:
     """Every binding with an id the sections (and their tables) declare."""
     from textual.dom import DOMNode
 
-    from credenza.tui.screens.base import VimTable
     from credenza.tui.widgets.countdown import CountdownList
+    from credenza.tui.widgets.table import VimTable
 
     classes: list[type[DOMNode]] = [VimTable, CountdownList]
     for section in SECTIONS:

@@ -1,4 +1,4 @@
-"""The dashboard's sections, one entry each: MODES, the tabs, the palette and `go_to` derive from it.
+"""The dashboard's sections, one entry each: MODES, the tabs, the palette, `go_to` derive from it.
 
 Adding a section is one screen (a TableScreen with its MODE) and one entry here. Its screen is
 named, not imported: only the first section shown is imported in front of the first frame.

@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Label, Static
 from credenza.oauth.untrusted import clean
 from credenza.services.status import Attention, StatusReport
 from credenza.tui.advice import keys_in
-from credenza.tui.screens.base import VimTable
 from credenza.tui.sections import WHERE
+from credenza.tui.widgets.table import VimTable
 
 
 def what(item: Attention) -> str:

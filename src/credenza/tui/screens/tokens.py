@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -15,10 +15,11 @@ from credenza.oauth.untrusted import clean
 from credenza.services.credential_key import SessionToken
 from credenza.services.status import Attention
 from credenza.tui.advice import keys_in
+from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.messages import TokenFetched, TokensCached
-from credenza.tui.screens.base import Command, TableScreen
+from credenza.tui.screens.base import TableScreen
 from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 
 # Auto-refresh fires this share of the lifetime before expiry (at least 15 s before).
@@ -51,14 +52,36 @@ class TokensScreen(TableScreen):
     # (0.3 s with 15,000 entries on gnome-keyring), then calls of the keyring's own size.
     CACHE_FIRST: ClassVar[int] = 25
     CACHE_BATCH: ClassVar[int] = 100
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "fetch", "Fetch", id="tokens.fetch"),
-        Binding("r", "refresh", "Refresh", id="tokens.refresh"),
-        Binding("x", "revoke", "Revoke", id="tokens.revoke"),
-        Binding("c", "copy", "Copy", id="tokens.copy"),
-        Binding("i", "inspect", "Inspect", id="tokens.inspect"),
-        Binding("A", "toggle_auto", "Auto", id="tokens.auto"),
-    ]
+    SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = (
+        Command("fetch", "f", "Fetch"),
+        Command(
+            "refresh",
+            "r",
+            "Refresh",
+            "Refresh token of {row}",
+            "refresh_token grant, or a new token",
+        ),
+        Command(
+            "revoke",
+            "x",
+            "Revoke",
+            "Revoke token of {row}",
+            "or log out where the provider does that",
+        ),
+        Command("copy", "c", "Copy", "Copy token of {row}", "to the clipboard (OSC 52)"),
+        Command(
+            "inspect", "i", "Inspect", "Inspect token of {row}", "JWT claims and introspection"
+        ),
+        Command(
+            "auto",
+            "A",
+            "Auto",
+            "Toggle auto-refresh for {row}",
+            "refresh ahead of expiry",
+            action="toggle_auto",
+        ),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = bindings(MODE, SECTION_COMMANDS)
 
     def __init__(self) -> None:
         super().__init__()
@@ -394,30 +417,12 @@ class TokensScreen(TableScreen):
 
         self.run_task(f"{'keeping' if keeping else 'unkeeping'} {app} / {env}", work(), stored)
 
-    def commands(self) -> list[Command]:
-        session = self._session(self.selected_key())
+    def row_label(self, key: str) -> str | None:
+        session = self._session(key)
         if session is None:
-            return []
-        label = f"{self.workspace.applications.get(session.application_id).name} / {session.environment}"
-        return [
-            (
-                f"Refresh token of {label}",
-                "refresh_token grant, or a new token",
-                self.action_refresh,
-            ),
-            (
-                f"Revoke token of {label}",
-                "or log out where the provider does that",
-                self.action_revoke,
-            ),
-            (f"Copy token of {label}", "to the clipboard (OSC 52)", self.action_copy),
-            (f"Inspect token of {label}", "JWT claims and introspection", self.action_inspect),
-            (
-                f"Toggle auto-refresh for {label}",
-                "refresh ahead of expiry",
-                self.action_toggle_auto,
-            ),
-        ]
+            return None
+        name = self.workspace.applications.get(session.application_id).name
+        return f"{name} / {session.environment}"
 
 
 def _refresh_state(session: SessionToken) -> str:
