@@ -19,7 +19,7 @@ from credenza.oauth.untrusted import clean
 from credenza.services.credential_key import SessionToken
 from credenza.services.status import Attention
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import keys_in, section_ref, with_advice
+from credenza.tui.advice import key_for, keys_in, section_ref, with_advice
 from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.sign_in import SignInDialog
 from credenza.tui.format import age, clip, expiry, word
@@ -187,21 +187,22 @@ class EnvironmentsScreen(EditCommands):
         text = Text()
         text.append(f"{resolved.label}\n", style="bold")
         secret = self.revealed.get(key)
+        edit = key_for(self.app, "environments.edit")
         rows: list[tuple[str, Any]] = [
             ("client_id", environment.client_id),
             (
                 "secret",
                 f"{secret.reveal()}   (hides in {REVEAL_SECONDS:g} s)"
                 if secret
-                else "•••••••• (v reveals)",
+                else keys_in(self.app, "•••••••• ({environments.reveal} reveals)"),
             ),
             ("stored in", self._stored_in(app_id, env_name)),
             ("secret age", age(self.workspace.credentials.age(app_id, env_name))),
             (
                 "expires",
-                f"{environment.secret_expires_at:%Y-%m-%d} (e changes it)"
+                f"{environment.secret_expires_at:%Y-%m-%d} ({edit} changes it)"
                 if environment.secret_expires_at
-                else "not recorded (e sets it)",
+                else f"not recorded ({edit} sets it)",
             ),
             ("issuer", environment.issuer),
             ("token URL", resolved.token_url),
@@ -223,7 +224,11 @@ class EnvironmentsScreen(EditCommands):
         rotation = resolved.profile.rotation
         text.append(f"{'rotation':>13}: ", style="dim")
         text.append(
-            "overlap: after a reset both secrets work until P retires the old one\n"
+            keys_in(
+                self.app,
+                "overlap: after a reset both secrets work until {environments.retire_previous} "
+                "retires the old one\n",
+            )
             if rotation == "overlap"
             else "cut-over: a reset ends the old secret at once\n"
         )

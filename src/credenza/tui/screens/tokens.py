@@ -250,7 +250,11 @@ class TokensScreen(TableScreen):
         text = Text()
         text.append(f"{session.application_id} / {session.environment}\n", style="bold")
         for label, value in (
-            ("token", token.access_token.masked() + "   (c copies, i inspects)"),
+            (
+                "token",
+                token.access_token.masked()
+                + keys_in(self.app, "   ({tokens.copy} copies, {tokens.inspect} inspects)"),
+            ),
             ("type", token.token_type),
             ("scopes granted", token.scope_text() or "—"),
             ("scopes asked", " ".join(session.requested_scopes) or "(the environment's default)"),
@@ -262,7 +266,9 @@ class TokensScreen(TableScreen):
             ("refresh token", _refresh_state(session)),
             (
                 "auto-refresh",
-                "on (kept fresh, after a restart too)" if key in self.auto else "off (A toggles)",
+                "on (kept fresh, after a restart too)"
+                if key in self.auto
+                else keys_in(self.app, "off ({tokens.auto} toggles)"),
             ),
             *_user_lines(session),
         ):
@@ -342,7 +348,7 @@ class TokensScreen(TableScreen):
             who = session.account or "the person signed in"
             body += (
                 f" This signs {who} out: the refresh token goes too, and a new token needs a "
-                "new sign-in (l on Environments)."
+                + keys_in(self.app, "new sign-in ({environments.sign_in} on Environments).")
             )
 
         def confirmed(yes: bool | None) -> None:
