@@ -60,3 +60,13 @@ async def test_the_attention_list_and_the_tabs_name_remapped_keys(app: CredenzaA
 def test_every_kind_of_attention_is_fixed_in_one_section() -> None:
     assert set(WHERE) == set(KIND_ORDER)
     assert len({section.key for section in SECTIONS}) == len(SECTIONS)
+
+
+async def test_every_advice_template_names_keys_that_are_bound(app: CredenzaApp) -> None:
+    from credenza.tui.advice import STATUS_ADVICE, keys_in
+
+    async with app.run_test(size=(100, 30)):
+        templates = [*STATUS_ADVICE.values(), *(words for _, words in WHERE.values())]
+        for template in templates:
+            said = keys_in(app, template)  # an id no binding has raises KeyError
+            assert "{" not in said, said
