@@ -49,7 +49,6 @@ class SecretCommands(TableScreen):
             self.app.post_message(ConfigChanged())  # the rows as the file has them now
             return None
 
-    # -- actions --------------------------------------------------------------------------------
     def action_set_secret(self) -> None:
         if (selected := self._selected()) is None:
             return
