@@ -13,6 +13,7 @@ from credenza.cli import output
 from credenza.errors import CredenzaError, SecretMissingError, ValidationError
 from credenza.next_steps import WORDS, Advice, step
 from credenza.tui import advice
+from credenza.tui.app import CredenzaApp
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner
 
@@ -90,7 +91,7 @@ def test_a_missing_environment_is_the_same_step_in_the_cli_and_the_dashboard(
         "add one: credenza env add telenor-sms ENV --client-id ID --token-url URL "
         "(or --issuer URL)" in err
     )
-    said = advice.advice(caught.value)
+    said = advice.advice(CredenzaApp(workspace), caught.value)
     assert said == "Telenor SMS has no environment yet — press a to add an environment"
 
 
@@ -103,7 +104,10 @@ def test_a_missing_secret_is_the_same_step_in_the_cli_and_the_dashboard(
         workspace.secrets.get_client_secret("telenor-sms", "production")
     assert caught.value.next_steps == (step("set_secret", "telenor-sms", "production"),)
     assert output.problem(caught.value).endswith("run `credenza secret set telenor-sms production`")
-    assert advice.advice(caught.value).endswith("press s to set the secret")
+    dashboard = CredenzaApp(workspace)
+    assert advice.advice(dashboard, caught.value).endswith("press s to set the secret")
+    dashboard.update_keymap({"environments.set_secret": "S"})  # a key the user remapped
+    assert advice.advice(dashboard, caught.value).endswith("press S to set the secret")
     # Everywhere else (a log, a wrapped message) it is said in words, never as a command.
     assert "credenza" not in str(caught.value)
     assert "set the secret" in str(caught.value)
@@ -120,16 +124,20 @@ def test_a_command_quotes_what_the_shell_would_split() -> None:
     assert output.command(step("set_secret")) == "credenza secret set"
 
 
-def test_every_step_has_words_and_every_key_a_binding() -> None:
+def test_every_step_has_words_and_every_key_a_binding(workspace: Workspace) -> None:
     assert set(WORDS) == set(output.COMMANDS) | {"unlock_keyring"}
-    for kind in advice.STEP_KEYS:
-        assert advice.key_for_step(step(kind)) is not None, kind
+    dashboard = CredenzaApp(workspace)
+    for kind in advice.STEP_KEYS:  # an id no binding has raises KeyError
+        assert advice.key_for_step(dashboard, step(kind)), kind
+        assert "{" not in (advice.press(dashboard, step(kind)) or "{")
 
 
-def test_advice_in_a_result_is_a_command_in_the_cli_and_a_key_in_the_dashboard() -> None:
+def test_advice_in_a_result_is_a_command_in_the_cli_and_a_key_in_the_dashboard(
+    workspace: Workspace,
+) -> None:
     said = Advice("record it as its own application ({0})", (step("add_application"),))
     assert output.advised(said) == "record it as its own application (credenza app add)"
-    assert advice.said_as_keys(said) == (
+    assert advice.said_as_keys(CredenzaApp(workspace), said) == (
         "record it as its own application (press a on Applications (1) to add an application)"
     )
     assert str(said) == "record it as its own application (add an application)"
@@ -140,15 +148,19 @@ def test_a_hint_without_steps_is_the_same_everywhere() -> None:
     assert str(error) == output.problem(error) == "it broke — try again"
 
 
-def test_the_dashboard_says_a_hint_in_words_and_a_step_as_its_key() -> None:
+def test_the_dashboard_says_a_hint_in_words_and_a_step_as_its_key(workspace: Workspace) -> None:
+    dashboard = CredenzaApp(workspace)
     words_only = ValidationError("x is wrong", hint="nothing was changed")
-    assert advice.problem(words_only) == "x is wrong — nothing was changed"
+    assert advice.problem(dashboard, words_only) == "x is wrong — nothing was changed"
     password = ValidationError(
         "crm declares only the password grant",
         hint="sign in with it: {0}",
         next_steps=(step("sign_in", "crm", "production", password=None),),
     )
-    assert advice.problem(password) == "crm declares only the password grant — press l to sign in"
+    assert (
+        advice.problem(dashboard, password)
+        == "crm declares only the password grant — press l to sign in"
+    )
     assert output.problem(password) == (
         "crm declares only the password grant — sign in with it: "
         "credenza login crm --env production --password"

@@ -83,8 +83,8 @@ class ApplicationForm(ModalScreen[Application | None]):
     """Dismisses with the saved application, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel", id="application_form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="application_form.save"),
     ]
 
     def __init__(
@@ -146,7 +146,7 @@ class ApplicationForm(ModalScreen[Application | None]):
             try:
                 application = await self.save_callback(change)
             except CredenzaError as exc:
-                self.query_one("#form-messages", Static).update(f"✗ {problem(exc)}")
+                self.query_one("#form-messages", Static).update(f"✗ {problem(self.app, exc)}")
                 return
             self.dismiss(application)
 

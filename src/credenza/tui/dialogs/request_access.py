@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 class RequestAccessDialog(ModalScreen[Contract | None]):
     """Picks an instance and a tier (from the provider's catalogue where it has one)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="request_access.cancel")
+    ]
 
     def __init__(self, workspace: Workspace, app_id: str) -> None:
         super().__init__(classes="dialog")
@@ -64,7 +66,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             entries = await self.workspace.contracts.catalogue(self.app_id)
         except CredenzaError as exc:
-            self._status(f"✗ {problem(exc)}")
+            self._status(f"✗ {problem(self.app, exc)}")
             entries = []
         self.entries = {entry.id: entry for entry in entries}
         portal = not entries
@@ -139,7 +141,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             contract = await self.workspace.contracts.request_access(self.app_id, env, **arguments)
         except CredenzaError as exc:
-            self._status(f"✗ {problem(exc)}")
+            self._status(f"✗ {problem(self.app, exc)}")
             return
         self.dismiss(contract)
 

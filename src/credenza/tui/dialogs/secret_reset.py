@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 class SecretResetDialog(ModalScreen["ResetResult | None"]):
     """Resets one environment's secret through the workspace; dismisses with the result."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="secret_reset.cancel")
+    ]
 
     def __init__(
         self,
@@ -58,7 +60,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         )
         lines = [plan.title]
         for item in plan.items:
-            key = key_for_step(item.then) if item.then else None
+            key = key_for_step(self.app, item.then) if item.then else None
             lines.append(f"• {item.words}: press {key} on this row" if key else f"• {item.words}")
         return lines
 
@@ -145,7 +147,7 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.plan = self._plan()
         if self.owner is False:
             # The owner resets it and sends the new secret; storing it is the s key.
-            store = key_for_step(step("set_secret")) or "s"
+            store = key_for_step(self.app, step("set_secret")) or "s"
             self.plan.append(
                 f"• when the new secret reaches you, close this and press {store} to store it"
             )
@@ -169,10 +171,10 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         try:
             result = await self.workspace.resets.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
-            self._show_once(exc.secret, f"✗ {advice(exc)}", stored=False)
+            self._show_once(exc.secret, f"✗ {advice(self.app, exc)}", stored=False)
             return
         except CredenzaError as exc:
-            self._status(f"✗ {advice(exc)}")
+            self._status(f"✗ {advice(self.app, exc)}")
             self.query_one("#reset", Button).disabled = False
             return
         self.result = result

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 class SignInDialog(ModalScreen[SessionToken | None]):
     """Runs one sign-in in a worker; dismisses with the user's session, or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="sign_in.cancel")
+    ]
 
     def __init__(
         self,
@@ -74,7 +76,7 @@ class SignInDialog(ModalScreen[SessionToken | None]):
                 self._show_device(pending.device)
                 session = await sign_in.finish_device(pending)
         except CredenzaError as exc:
-            self._status(f"✗ {problem(exc)}")
+            self._status(f"✗ {problem(self.app, exc)}")
             self.query_one("#cancel", Button).label = "Close"
             return
         self.dismiss(session)
