@@ -189,6 +189,8 @@ async def test_a_code_redeemed_with_another_verifier_is_refused(server: SandboxS
     }
     client = OAuthClient(FAST)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.request_token(credentials(server, secret, "client_secret_basic"), form)
+        await client.perform(
+            client.plan_request_token(credentials(server, secret, "client_secret_basic"), form)
+        )
     await client.aclose()
     assert caught.value.error == "invalid_grant"

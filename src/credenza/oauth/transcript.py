@@ -1,4 +1,4 @@
-"""One HTTP exchange as `--verbose` shows it: every secret masked, and "copy as curl" with a
+"""The `--verbose` transcript of one HTTP request and its answer: every secret masked, and "copy as curl" with a
 placeholder where the secret goes."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _ENCODED_SECRET = (
 
 
 @dataclass(frozen=True)
-class Exchange:
+class Transcript:
     """What went over the wire in one attempt; ``status`` is None when no answer came."""
 
     method: str

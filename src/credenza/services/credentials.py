@@ -30,7 +30,7 @@ from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
     from credenza.oauth.binding.dpop import DpopKey
-    from credenza.oauth.protocol import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
     from credenza.services.team import TeamStore
 
 Where = Literal["team store", "keyring"]
@@ -417,7 +417,7 @@ class Credentials:
         keyring (async callers use ``client_credentials``)."""
         from credenza.oauth.answers import check_endpoint
         from credenza.oauth.auth import method_for
-        from credenza.oauth.protocol import ClientCredentials
+        from credenza.oauth.plan import ClientCredentials
 
         assert resolved.token_url is not None
         check_endpoint(resolved.token_url, "token endpoint")
@@ -501,7 +501,9 @@ class Credentials:
         resolved = await self.ready(resolved.application.id, resolved.name)
         scopes = tuple(sorted(set(resolved.environment.scopes)))
         credentials = await self.client_credentials(resolved, scopes, secret=candidate)
-        token: Token = await self._context.client.fetch_token(credentials)
+        from credenza.oauth.grants import client_credentials
+
+        token: Token = await self._context.client.grant(client_credentials.plan, credentials)
         return token
 
     # -- internals ------------------------------------------------------------------------------

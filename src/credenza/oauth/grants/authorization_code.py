@@ -27,7 +27,8 @@ from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import clean as _clean
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
 DEFAULT_REDIRECT = "http://127.0.0.1:0/callback"
 
@@ -166,6 +167,16 @@ def exchange_form(code: str, request: AuthorizationRequest) -> dict[str, str]:
         "redirect_uri": request.redirect_uri,
         "code_verifier": request.pkce.verifier.reveal(),
     }
+
+
+def plan(
+    protocol: ClientProtocol,
+    credentials: ClientCredentials,
+    code: str,
+    request: AuthorizationRequest,
+) -> Plan[Token]:
+    """The code exchange (§4.1.3), client-authenticated."""
+    return protocol.plan_request_token(credentials, exchange_form(code, request))
 
 
 # How often a free port (port 0) is chosen again when `localhost`'s second family has it taken.
@@ -375,4 +386,4 @@ async def sign_in(
                 hint="run the login again, or use --device where no browser can reach this machine",
             ) from None
     code = code_from(callback, request, expected_issuer, iss_required)
-    return await client.request_token(credentials, exchange_form(code, request))
+    return await client.grant(plan, credentials, code, request)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
+    from credenza.oauth.tokens import Token
 
 
 def form(credentials: ClientCredentials) -> dict[str, str]:
@@ -19,3 +20,8 @@ def form(credentials: ClientCredentials) -> dict[str, str]:
         body["resource"] = credentials.resource
     body.update(credentials.extra_params)
     return body
+
+
+def plan(protocol: ClientProtocol, credentials: ClientCredentials) -> Plan[Token]:
+    """The token request (§4.4.2), client-authenticated."""
+    return protocol.plan_request_token(credentials, form(credentials))

@@ -18,7 +18,8 @@ from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
 # §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_INTERVAL = 5.0
@@ -79,6 +80,13 @@ def token_form(device: DeviceAuthorization) -> dict[str, str]:
     return {"grant_type": DEVICE_CODE, "device_code": device.device_code.reveal()}
 
 
+def plan(
+    protocol: ClientProtocol, credentials: ClientCredentials, device: DeviceAuthorization
+) -> Plan[Token]:
+    """One poll of the token endpoint (§3.4), client-authenticated."""
+    return protocol.plan_request_token(credentials, token_form(device))
+
+
 async def poll(
     client: OAuthClient,
     credentials: ClientCredentials,
@@ -95,7 +103,7 @@ async def poll(
             raise _expired()
         await sleep(interval)
         try:
-            return await client.request_token(credentials, token_form(device))
+            return await client.grant(plan, credentials, device)
         except TokenEndpointError as error:
             if error.error == "authorization_pending":
                 continue

@@ -2,7 +2,7 @@
 password exchanged once for tokens. Deprecated by RFC 9700; kept for providers that list it.
 
 The password goes into one token request and nowhere else: it is never stored, and an echo of
-it in a server's answer is redacted whatever its length (oauth/exchange.py PERSONAL_SECRETS).
+it in a server's answer is redacted whatever its length (its personal secret fields, masked by oauth/transcript.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
 GRANT = "password"
 DEPRECATED = (
@@ -69,12 +70,19 @@ def token_form(credentials: ClientCredentials, owner: ResourceOwner) -> dict[str
     return form
 
 
+def plan(
+    protocol: ClientProtocol, credentials: ClientCredentials, owner: ResourceOwner
+) -> Plan[Token]:
+    """The token request (§4.3.2), client-authenticated."""
+    return protocol.plan_request_token(credentials, token_form(credentials, owner))
+
+
 async def sign_in(
     client: OAuthClient, credentials: ClientCredentials, owner: ResourceOwner
 ) -> Token:
     """One token request; a refused username or password is said without either."""
     try:
-        return await client.request_token(credentials, token_form(credentials, owner))
+        return await client.grant(plan, credentials, owner)
     except TokenEndpointError as error:
         if error.error != "invalid_grant":
             raise

@@ -9,7 +9,7 @@ from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
 
 def form(credentials: ClientCredentials, refresh_token: Secret) -> dict[str, str]:
@@ -29,3 +29,11 @@ def keep_refresh_token(token: Token, used: Secret) -> Token:
 def was_rotated(token: Token, used: Secret) -> bool:
     """True when the answer carries a new refresh token that must replace ``used`` at once."""
     return token.refresh_token is not None and token.refresh_token.reveal() != used.reveal()
+
+
+def plan(
+    protocol: ClientProtocol, credentials: ClientCredentials, refresh_token: Secret
+) -> Plan[Token]:
+    """The token request (§6); a server that did not rotate the refresh token keeps it valid."""
+    token = yield from protocol.plan_request_token(credentials, form(credentials, refresh_token))
+    return keep_refresh_token(token, refresh_token)
