@@ -12,12 +12,12 @@ from credenza.errors import SignInError, TokenEndpointError, ValidationError
 from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.oauth.grants.authorization_code import (
     Callback,
-    LoopbackListener,
     authorization_request,
     choose_redirect_uri,
     code_from,
     sign_in,
 )
+from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST

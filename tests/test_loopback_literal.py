@@ -19,7 +19,7 @@ import trustme
 from credenza.errors import SignInError
 from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
 from credenza.oauth.grants import client_credentials
-from credenza.oauth.grants.authorization_code import LoopbackListener
+from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.oauth.sync_client import SyncOAuthClient
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret

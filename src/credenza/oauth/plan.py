@@ -45,7 +45,7 @@ from credenza.oauth.answers import (
     show_url,
 )
 from credenza.oauth.auth import OutgoingRequest, method_for
-from credenza.oauth.binding.dpop import DpopKey, usable_nonce
+from credenza.oauth.binding.dpop import BINDING, DpopKey, usable_nonce
 from credenza.oauth.params import check_extra_params
 from credenza.oauth.tokens import Token, parse_token_response
 from credenza.oauth.transcript import PERSONAL_SECRETS, SECRET_FIELDS, Transcript
@@ -195,7 +195,8 @@ class ClientProtocol:
         from credenza.oauth.origins import origin_of
 
         key = (kind, origin_of(url))
-        if answer is not None and (given := usable_nonce(answer.headers.get("dpop-nonce"))):
+        nonce_header = BINDING.nonce_header.lower()
+        if answer is not None and (given := usable_nonce(answer.headers.get(nonce_header))):
             self.dpop_nonces[key] = given
         return self.dpop_nonces.get(key)
 
@@ -266,7 +267,7 @@ class ClientProtocol:
         proof = None
         if endpoint == "token" and credentials.dpop is not None:
             proof = credentials.dpop.proof("POST", url, self.clock(), nonce=nonce)
-            request.headers["DPoP"] = proof
+            request.headers[BINDING.header] = proof
         tls: TlsIdentity | None = None
         if (identity := method.tls_identity(credentials)) is not None:
             tls = (identity, lambda: method.ssl_context(credentials, self.settings.ca_bundle))

@@ -8,7 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
-from credenza.config.model import AuthMethod, BasicEncoding, Provider, Rotation
+from credenza.config.auth_methods import AuthMethod
+from credenza.config.model import BasicEncoding, Provider, Rotation
 from credenza.config.named_files import (
     ERRORS_FILE_CAP,
     read_regular,

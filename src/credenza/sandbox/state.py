@@ -23,14 +23,8 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-AUTH_METHODS = (
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-    "none",  # a public client (RFC 8252 native apps): PKCE alone binds the code to it
-)
+from credenza.config.auth_methods import AUTH_METHODS as AUTH_METHODS
+
 GRANT_TYPES = (
     "client_credentials",
     "refresh_token",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credenza.errors import SignInRequiredError, ValidationError
-from credenza.oauth.grants import token_grant
+from credenza.oauth.grants import grant_for
 from credenza.oauth.tokens import Token
 from credenza.services.environments import ResolvedEnvironment
 
@@ -118,8 +118,8 @@ def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[s
 
 def require_client_credentials(resolved: ResolvedEnvironment) -> None:
     """Never send a grant the application does not declare."""
-    grant = token_grant(resolved.application.grant_types)
-    if grant == "client_credentials":
+    grant = grant_for(resolved.application.grant_types)
+    if grant is not None and not grant.signs_in:
         return
     app = resolved.application.id
     if grant is None:
@@ -134,7 +134,7 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
             + (" (or authorization_code)" if implicit else ""),
         )
     raise SignInRequiredError(
-        f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
+        f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
         "come from a person signing in",
         hint=f"sign in: credenza login {app} --env {resolved.name}",
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from credenza.errors import SignInError, TokenEndpointError, ValidationError
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
     from credenza.oauth.client import OAuthClient
     from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
-GRANT = "password"
+GRANT = Grant(
+    name="password",
+    grant_type="password",
+    signs_in=True,
+    needs=frozenset({"token_endpoint", "username_and_password"}),
+    sent_fields=frozenset({"grant_type", "username", "password", "scope"}),
+    secret_fields=frozenset({"password"}),
+    personal_fields=frozenset({"password"}),
+)
 DEPRECATED = (
     "the password grant is deprecated: RFC 9700 (OAuth 2.0 Security Best Current Practice) "
     "says it MUST NOT be used, since the client sees the person's password; prefer "
@@ -64,7 +73,7 @@ def token_form(credentials: ClientCredentials, owner: ResourceOwner) -> dict[str
     """§4.3.2: the username and password, with the configured scope, audience, resource and
     extra parameters (exactly those, as for client_credentials)."""
     form = client_credentials.form(credentials)
-    form["grant_type"] = GRANT
+    form["grant_type"] = GRANT.grant_type
     form["username"] = owner.username
     form["password"] = owner.password.reveal()
     return form

@@ -5,11 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
     from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
+
+# Renews what another grant got: never the grant an application's tokens come from.
+GRANT = Grant(
+    name="refresh_token",
+    grant_type="refresh_token",
+    signs_in=False,
+    starts=False,
+    needs=frozenset({"token_endpoint", "refresh_token"}),
+    sent_fields=frozenset({"grant_type", "refresh_token", "scope"}),
+    secret_fields=frozenset({"refresh_token"}),
+)
 
 
 def form(credentials: ClientCredentials, refresh_token: Secret) -> dict[str, str]:
