@@ -18,7 +18,8 @@ import httpx
 
 from credenza.errors import CredenzaError
 from credenza.oauth import discovery, endpoints
-from credenza.oauth.answers import Answer, Endpoint, ServerMetadata
+from credenza.oauth.answers import Answer, Endpoint
+from credenza.oauth.discovery import ServerMetadata
 from credenza.oauth.plan import (
     Attempt,
     ClientCredentials,

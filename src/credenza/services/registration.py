@@ -28,7 +28,7 @@ from credenza.services.environments import Environments, ResolvedEnvironment, us
 from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
-    from credenza.oauth.answers import ServerMetadata
+    from credenza.oauth.discovery import ServerMetadata
     from credenza.oauth.registration import Registered
 
 
