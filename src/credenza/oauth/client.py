@@ -1,8 +1,9 @@
 """The OAuth2 client on asyncio: every grant, revoke, logout, introspect, discover, API calls.
 
 What each call sends, retries, bounds and makes of the answer is decided once, in the plans
-(``oauth.plan`` and the modules it names) and ``oauth.transport``; this driver only performs its attempts with ``httpx.AsyncClient`` and its
-pauses with ``asyncio.sleep``. ``oauth.sync_client`` drives the same plans without asyncio.
+(``oauth.plan`` and the modules it names) and ``oauth.transport``; this driver only performs
+their attempts with ``httpx.AsyncClient`` and their pauses with ``asyncio.sleep``.
+``oauth.sync_client`` drives the same plans without asyncio.
 """
 
 from __future__ import annotations

@@ -232,6 +232,8 @@ class ClientProtocol:
     def plan_call(
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, *, form: dict[str, str]
     ) -> Plan[Answer]:
+        """A client-authenticated POST of ``form`` (a token, revocation, introspection or device
+        authorization request); on a token endpoint with DPoP, once more if it wants a nonce."""
         check_endpoint(url, f"{endpoint} endpoint")
         # A config edited by hand gets the same refusal as --param: extra parameters never
         # replace what the grant itself sends, and never carry a secret.

@@ -1,5 +1,6 @@
 """The authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636) through a loopback redirect
-(RFC 8252 §7.3): the browser brings the code back to a one-request listener on 127.0.0.1."""
+(RFC 8252 §7.3): the browser brings the code back to a one-request listener on 127.0.0.1
+(``loopback.py``, imported only when a sign-in starts)."""
 
 from __future__ import annotations
 
