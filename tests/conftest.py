@@ -16,10 +16,10 @@ from credenza.cli import run
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
 from credenza.config.model import EnvironmentChange
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 
 # `credenza token` starts an agent in the background by default; a test suite must not leave

@@ -22,7 +22,7 @@ from credenza.oauth.grants import (
 from credenza.oauth.params import param_problem
 from credenza.oauth.transcript import Transcript
 from credenza.oauth.untrusted import NOTHING
-from credenza.sandbox import state
+from credenza.sandbox import clients
 
 VALUE = "zq7-declared-secret-value"
 
@@ -100,7 +100,7 @@ def test_a_grant_registered_in_the_registry_is_used_without_changing_anything_el
 
 def test_every_auth_method_the_config_and_the_sandbox_name_is_registered_once() -> None:
     assert set(METHODS) == set(AUTH_METHODS)
-    assert state.AUTH_METHODS is AUTH_METHODS
+    assert clients.AUTH_METHODS is AUTH_METHODS
     assert all(name == method.name for name, method in METHODS.items())
 
 
