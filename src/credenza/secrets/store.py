@@ -174,6 +174,19 @@ class SecretStore:
             )
         return _parse_client_secret(payload)
 
+    def get_client_secrets(
+        self, environments: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredSecret]:
+        """``get_client_secret`` of many (application id, environment) in one batch of keyring
+        calls; those with no secret stored are left out."""
+        wanted = {key: names.client_secret(*key) for key in environments}
+        found = self.get_many(wanted.values())
+        return {
+            key: _parse_client_secret(value)
+            for key, name in wanted.items()
+            if (value := found[name]) is not None
+        }
+
     def delete_client_secret(self, application_id: str, environment: str) -> None:
         self.delete_raw(names.client_secret(application_id, environment))
 
