@@ -3,21 +3,23 @@ token, and CPU while counting down."""
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
-from harness import Row, Stats, Terminal, attempt, cpu_seconds, drain_all, in_pty, reason
+from harness import (
+    Row,
+    Stats,
+    Terminal,
+    attempt,
+    cpu_seconds,
+    drain_all,
+    in_pty,
+    reason,
+    run,
+)
 from plan import Plan
 from world import HERE, PYTHON, World, application, register, secret_entries
-
-from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
-from credenza.oauth.tokens import Token
-from credenza.secrets import Secret, SecretStore, names
-from credenza.services.tokens import fingerprint
-from credenza.workspace import Workspace
 
 FIRST_ROW = rb"App 00001"
 # A countdown cell ("10m04s left"): only ever drawn for a token, never in a header.
@@ -90,31 +92,21 @@ def rows(world: World, plan: Plan) -> list[Row]:
 
 
 def _seed(world: World, count: int) -> str:
-    """``count`` applications, each with its client secret and a token cached in the keyring as
-    `credenza secret set` and `credenza token` leave them."""
+    """``count`` applications, each with its client secret and a token cached as `credenza
+    secret set` and `credenza token` leave them: the tokens cached by credenza's own token store
+    (bench/seed_tokens.py, in the world's environment), its keyring entries then loaded at once."""
     token_url = f"{world.sandbox.issuer}/oauth/token"
     config = world.config(
         f"tokens-{count}", [application(n, token_url, ("production",)) for n in range(count)]
     )
-    now = datetime.now(UTC)
-    # Entry names, index lines and payloads as credenza's token store writes them: the
-    # fingerprint of each credential comes from credenza's own resolution of this config.
-    workspace = Workspace(ConfigStore(config), SecretStore(MemoryKeyring()))
-    real_path = os.path.realpath(config)
     entries = secret_entries(register(world, count, ("production",)), token_url)
-    for number in range(count):
-        app_id = f"app-{number:05d}"
-        resolved = workspace.environments.resolve(app_id, "production")
-        name = names.token(app_id, "production", fingerprint(real_path, resolved, ()))
-        entries[names.token_index(app_id, "production")] = name
-        entries[name] = Token(
-            access_token=Secret(f"bench-token-{number:05d}"),
-            token_type="Bearer",
-            issued_at=now,
-            expires_at=now + timedelta(seconds=3000 + number),
-            scopes=(),
-        ).to_json()
-    world.keyring_holds(entries)
+    seeded = run([PYTHON, str(HERE / "seed_tokens.py"), str(config)], world.env, timeout=LOADING)
+    if seeded.returncode != 0:
+        raise RuntimeError(f"seed_tokens.py: {seeded.stderr.decode()[-300:]}")
+    tokens: dict[str, str] = json.loads(seeded.stdout)
+    if len(tokens) < count:
+        raise RuntimeError(f"seed_tokens.py cached {len(tokens)} entries for {count} tokens")
+    world.keyring_holds({**entries, **tokens})
     return str(config)
 
 
