@@ -46,7 +46,10 @@ def main() -> None:
         print(f"{CREDENZA} token app-00000 --config {config} --no-cache")
         print(f"{CREDENZA} --config {config} verify --all --json --concurrency 16")
         print("Ctrl-C (or SIGTERM) ends it", flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        ending = {signal.SIGINT, signal.SIGTERM}
+        # Blocked, so that sigwait (not a handler) receives them; then the world is stopped.
+        signal.pthread_sigmask(signal.SIG_BLOCK, ending)
+        signal.sigwait(ending)
 
 
 if __name__ == "__main__":
