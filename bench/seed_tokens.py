@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret, SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.services.credential_key import SessionToken, fingerprint
 from credenza.workspace import Workspace
 
