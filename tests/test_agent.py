@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent, fastpath
-from credenza.agent import Agent
+from credenza.agent import client as agent
+from credenza.agent import protocol
+from credenza.agent.server import Agent
 from credenza.sandbox import SandboxServer
 from tests.conftest import add_telenor_via_cli
 
@@ -64,7 +65,7 @@ def test_the_socket_is_user_only_and_gone_after_stop(running_agent: Path) -> Non
 
 def test_no_agent_means_the_full_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(tmp_path / "none.sock"))
-    assert fastpath.try_agent(["token", "app"]) is None
+    assert agent.try_agent(["token", "app"]) is None
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_no_agent_means_the_full_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ],
 )
 def test_the_fast_path_leaves_everything_unusual_to_the_cli(argv: list[str]) -> None:
-    assert fastpath.parse(argv) is None
+    assert agent.parse(argv) is None
 
 
 def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
@@ -90,7 +91,7 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     token = out.strip()
     requests_before = len(sandbox.state.requests)
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             ["token", "telenor-sms", "--config", str(config_path), "--env", "production"]
         )
         == 0
@@ -99,13 +100,11 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     assert len(sandbox.state.requests) == requests_before  # answered from memory
     # Another environment or other scopes never get this token.
     assert (
-        fastpath.try_agent(
-            ["token", "telenor-sms", "--config", str(config_path), "--env", "sandbox"]
-        )
+        agent.try_agent(["token", "telenor-sms", "--config", str(config_path), "--env", "sandbox"])
         is None
     )
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             [
                 "token",
                 "telenor-sms",
@@ -122,7 +121,7 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     # Revoking drops it from the agent too.
     assert cli("revoke", "telenor-sms", "--env", "production")[0] == 0
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             ["token", "telenor-sms", "--config", str(config_path), "--env", "production"]
         )
         is None
@@ -134,7 +133,7 @@ def test_the_fast_path_imports_nothing_heavy(running_agent: Path, tmp_path: Path
     agent.request(
         {
             "op": "put",
-            "key": fastpath.cache_key(fastpath.config_key(config), "app", None, []),
+            "key": protocol.cache_key(protocol.config_key(config), "app", None, []),
             "token": "tok-123",
             "expires": None,
         }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent
+from credenza.agent import client as agent
 from credenza.children import AGENT_VARIABLES, SECRET_VARIABLES
 from credenza.sandbox import SandboxServer, SandboxState
 from tests.conftest import CliRunner, add_telenor_via_cli
