@@ -31,7 +31,7 @@ def _variant(name: str, base: Path) -> dict[str, str | None]:
     home = str(base / "home")
     unset: dict[str, str | None] = dict.fromkeys(XDG)
     absolute = {variable: str(base / variable.lower()) for variable in XDG}
-    return {
+    variants: dict[str, dict[str, str | None]] = {
         "unset": {**unset, "HOME": home},
         "absolute": {**absolute, "HOME": home},
         "trailing slash": {**{k: v + "/" for k, v in absolute.items()}, "HOME": home},
@@ -53,7 +53,8 @@ def _variant(name: str, base: Path) -> dict[str, str | None]:
             "ANDROID_ROOT": "/system",
             "SHELL": "/bin/sh",
         },
-    }[name]
+    }
+    return variants[name]
 
 
 VARIANTS = (
