@@ -1,4 +1,4 @@
-"""python -m credenza, and the `credenza` console script."""
+"""python -m credenza and the `credenza` console script: the agent fast path first, then the CLI."""
 
 from __future__ import annotations
 

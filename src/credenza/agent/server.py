@@ -5,7 +5,8 @@ the encrypted file keyring is in use, that keyring's derived key (never the pass
 only the command that starts it pays for the key derivation. It exits after ``idle_timeout``
 seconds without a request. Nothing it holds is written anywhere.
 
-The wire format is in protocol.py; client.py asks and starts it.
+The wire format is in protocol.py; client.py asks and starts it. Over ~400 lines: the token
+store and the keep-fresh schedule share one event loop and the state it guards.
 
 Given a keeper (`credenza agent start` gives it one), it also keeps the tokens this person chose
 fresh (`credenza agent keep`, `token --keep-fresh`, `A` in the dashboard): it reads their keep
