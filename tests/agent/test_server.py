@@ -190,3 +190,43 @@ def test_exec_puts_the_token_in_the_environment_never_argv(
         del os.environ["EXPECTED"]
     assert code == 0
     assert out.strip() == "tsms-prod True"
+
+
+def test_the_fast_path_loads_the_agents_client_and_nothing_it_does_not_need(
+    running_agent: Path, tmp_path: Path
+) -> None:
+    """What runs before the socket call: the client, the wire format and the paths; not the
+    server, not `socket` (enum, selectors), not typing, not platformdirs."""
+    config = str(tmp_path / "c.toml")
+    agent.request(
+        {
+            "op": "put",
+            "key": protocol.cache_key(protocol.config_key(config), "app", None, []),
+            "token": "tok-123",
+            "expires": None,
+        }
+    )
+    code = (
+        "import sys; from credenza.__main__ import main; "
+        "rc = main(['token', 'app', '--config', sys.argv[1]]); "
+        "ours = sorted(m for m in sys.modules if m.split('.')[0] == 'credenza'); "
+        "other = sorted({'socket', 'selectors', 'enum', 'typing', 'platformdirs'} & set(sys.modules)); "
+        "print(rc, ours, other, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, config],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
+    assert result.stdout == "tok-123\n"
+    loaded = [
+        "credenza",
+        "credenza.__main__",
+        "credenza.agent",
+        "credenza.agent.client",
+        "credenza.agent.protocol",
+        "credenza.locations",
+    ]
+    assert result.stderr.strip() == f"0 {loaded} []"
