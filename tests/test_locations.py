@@ -17,7 +17,7 @@ from credenza.config.cache import ParsedConfigCache
 from credenza.config.keep import keep_path
 from credenza.config.local import state_path, user_settings_path
 from credenza.config.store import ConfigStore
-from credenza.secrets.filekeyring import default_path
+from credenza.secrets.backends.filekeyring import default_path
 from credenza.services.credential_lock import lock_directory
 from credenza.services.preferences import default_preferences_path
 from credenza.workspace import default_config_path

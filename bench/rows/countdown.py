@@ -12,9 +12,9 @@ from plan import Plan
 from world import HERE, PYTHON, World, application, register, secret_entries
 
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret, SecretStore, names
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.services.tokens import fingerprint
 from credenza.workspace import Workspace
 
