@@ -19,8 +19,8 @@ from tests.conftest import CliRunner
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "credenza"
 # The layers below the interfaces: none of them may name a command for the user to run.
-BELOW = ["services", "oauth", "secrets", "config", "providers", "agent", "agent.py"]
-BELOW += ["fastpath.py", "errors.py", "next_steps.py", "children.py", "keyring_memory.py"]
+BELOW = ["services", "oauth", "secrets", "config", "providers", "agent"]
+BELOW += ["errors.py", "next_steps.py", "children.py", "locations.py"]
 COMMAND = re.compile(
     r"credenza (secret|env|app|login|keyring use|settings|provider|contract|team|forget"
     r"|completion|agent|token|doctor|sandbox|demo|api|status|verify|import|export|workspace)\b"

@@ -10,7 +10,7 @@ from typing import Any
 
 from credenza.errors import SignInRequiredError, ValidationError
 from credenza.next_steps import step
-from credenza.oauth.grants import token_grant
+from credenza.oauth.grants import grant_for
 from credenza.oauth.tokens import Token
 from credenza.services.environments import ResolvedEnvironment
 
@@ -111,7 +111,7 @@ def _fingerprint(
 
 def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
     """What the agent files a token under, so that a drop reaches every alias of it. By the
-    config's real path, as the fast path's key (fastpath.config_key) is: two configs are two
+    config's real path, as the fast path's key (protocol.config_key) is: two configs are two
     files, so never one tag, and a moved config's agent entries are simply not found again."""
     base = f"{config_path}\x1f{app_id}"
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]
@@ -119,8 +119,8 @@ def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[s
 
 def require_client_credentials(resolved: ResolvedEnvironment) -> None:
     """Never send a grant the application does not declare."""
-    grant = token_grant(resolved.application.grant_types)
-    if grant == "client_credentials":
+    grant = grant_for(resolved.application.grant_types)
+    if grant is not None and not grant.signs_in:
         return
     app = resolved.application.id
     if grant is None:
@@ -135,7 +135,7 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
             next_steps=(step("edit_application", app, None, grant_type="client_credentials"),),
         )
     raise SignInRequiredError(
-        f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
+        f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
         "come from a person signing in",
         hint="sign in: {0}",
         next_steps=(step("sign_in", app, resolved.name),),

@@ -35,7 +35,7 @@ from credenza.secrets import SecretStore, names
 from credenza.services.context import Clock, utc_now
 
 if TYPE_CHECKING:
-    from credenza.oauth.protocol import HttpSettings
+    from credenza.oauth.transport import HttpSettings
 
 CheckKind = Literal[
     "python",
@@ -309,7 +309,7 @@ class Doctor:
 
     def _probe_settings(self, config: Config) -> HttpSettings:
         """This person's network settings, cut to one try and a short deadline (a check)."""
-        from credenza.oauth.protocol import HttpSettings
+        from credenza.oauth.transport import HttpSettings
 
         base = self.http_settings
         if base is None:
@@ -532,9 +532,10 @@ def failed(checks: Iterable[Check]) -> bool:
 
 
 def _agent_state() -> AgentState:
-    from credenza import agent
+    from credenza import locations
+    from credenza.agent import client as agent
 
-    path = Path(agent.socket_path())
+    path = Path(locations.agent_socket())
     answer = agent.request({"op": "ping"}, timeout=0.5, wait_for_start=False)
     return AgentState(answer, path, path.exists())
 

@@ -28,7 +28,7 @@ from credenza.errors import (
     UnsafeKeyringError,
     ValidationError,
 )
-from credenza.oauth.grants import signs_in, token_grant
+from credenza.oauth.grants import client_credentials, refresh, signs_in, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
 from credenza.services.context import Context, in_thread
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from credenza.config.keep import Kept, KeptTokens
-    from credenza.oauth.protocol import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
     from credenza.secrets import Secret
 
 
@@ -142,7 +142,7 @@ class Tokens:
             return None
         require_client_credentials(ready)
         credentials = self._credentials.for_call(ready, requested)
-        token = self._context.blocking_client.fetch_token(credentials)
+        token = self._context.blocking_client.grant(client_credentials.plan, credentials)
         session = self._hold(ready, credentials, token)
         self._keep(ready, session, credentials)
         return session, False
@@ -188,9 +188,11 @@ class Tokens:
         resolved = await self._environments_ready(session.application_id, session.environment)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
         if session.token.refresh_token is not None:
-            token = await self._context.client.refresh(credentials, session.token.refresh_token)
+            token = await self._context.client.grant(
+                refresh.plan, credentials, session.token.refresh_token
+            )
         else:
-            token = await self._context.client.fetch_token(credentials)
+            token = await self._context.client.grant(client_credentials.plan, credentials)
         if session.fingerprint != self._key(resolved, credentials):
             self.sessions.pop(session.fingerprint, None)
         fresh = self._hold(resolved, credentials, token)
@@ -357,7 +359,7 @@ class Tokens:
         resolved = await self._environments_ready(resolved.application.id, resolved.name)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
         try:
-            token = await self._context.client.refresh(credentials, refresh_token)
+            token = await self._context.client.grant(refresh.plan, credentials, refresh_token)
         except TokenEndpointError as exc:
             if exc.error != "invalid_grant":
                 raise
@@ -625,7 +627,7 @@ class Tokens:
         """Hand a token to a running agent under the fast path's lookup key. ``read_at`` (the
         wall clock before the token was read or fetched): the agent refuses it when a change
         dropped its credential since, so a change racing this call never leaves it there."""
-        from credenza import agent
+        from credenza.agent import client as agent
 
         if self._context.config.team is not None and not session.user:
             # The agent answers without asking the team store, so it would go on handing out a
@@ -747,7 +749,7 @@ class Tokens:
         """The fast path's keys a script's `credenza token` for ``entry`` may ask with: the
         application by id or name, the environment named or (the default one) not, the scopes
         named or not."""
-        from credenza.fastpath import cache_key, config_key
+        from credenza.agent.protocol import cache_key, config_key
 
         resolved = self._environments.resolve(entry.application, entry.environment)
         application = resolved.application
@@ -772,7 +774,7 @@ class Tokens:
         return self._context.kept
 
     def _tell_agent_kept(self, op: str) -> None:
-        from credenza import agent
+        from credenza.agent import client as agent
 
         agent.request({"op": op})
 
@@ -804,7 +806,7 @@ class Tokens:
         return session
 
     def _tell_agent(self, app_id: str, environment: str | None) -> None:
-        from credenza import agent
+        from credenza.agent import client as agent
 
         tag = agent_tags(self._context.config_path, app_id, environment)[-1]
         agent.request({"op": "drop", "tag": tag})
@@ -830,7 +832,7 @@ class Tokens:
         asked with (the caller checks the secret it was issued to is still the stored one)."""
         require_client_credentials(resolved)
         credentials = await self._credentials.client_credentials(resolved, requested)
-        token = await self._context.client.fetch_token(credentials)
+        token = await self._context.client.grant(client_credentials.plan, credentials)
         return self._hold(resolved, credentials, token), credentials
 
     def _hold(
