@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from credenza.sandbox import SandboxServer
-from credenza.secrets import SecretStore, names
+from credenza.secrets import Secret, SecretStore, names
 from credenza.secrets.backend import Backend
 from credenza.workspace import Workspace
 from tests.conftest import add_sandbox_app
@@ -56,4 +56,23 @@ async def test_a_secret_read_ahead_is_used_once_and_dropped_after_the_run(
     assert result.ok
     workspace.secrets.set_client_secret(app_id, "production", first.secret, origin="https://y.test")
     assert workspace.credentials.stored_secret(app_id, "production").origin == "https://y.test"
+    await workspace.aclose()
+
+
+async def test_a_confirmation_after_a_read_ahead_keeps_the_secret_stored_meanwhile(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    """Confirming an endpoint stores the secret again with more origins, read under the lock so
+    that a secret set meanwhile is never undone: never the copy read ahead for a verify run."""
+    app_id, secret = add_sandbox_app(workspace, sandbox)
+    workspace.credentials.read_ahead([(app_id, "production")])
+    newer = secret[::-1]
+    origin = workspace.secrets.get_client_secret(app_id, "production").origin
+    # Another process (`credenza secret set`) stores a new secret after the read ahead.
+    workspace.secrets.set_client_secret(app_id, "production", Secret(newer), origin=origin)
+    workspace.credentials.confirm_endpoint(app_id, "production", ["https://other.test"])
+    stored = workspace.secrets.get_client_secret(app_id, "production")
+    assert stored.secret.reveal() == newer
+    assert "https://other.test" in (stored.origin or "")
+    workspace.credentials.read_ahead([])
     await workspace.aclose()
