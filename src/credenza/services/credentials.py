@@ -191,6 +191,8 @@ class Credentials:
     def _write_secret(
         self, app_id: str, environment: str, secret: Secret, origin: str | None, *, new: bool
     ) -> None:
+        # What was read ahead of this write is no longer the stored secret.
+        self._ahead.pop((app_id, environment), None)
         team = self.team_store()
         if team is not None:
             team.set_secret(app_id, environment, secret, origin, new=new)
@@ -329,6 +331,7 @@ class Credentials:
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
+        self._ahead.pop((app_id, environment), None)
         # A reset finishing elsewhere would store its secret (and pending copy) back after this.
         with credential_lock(self._context, app_id, environment):
             if self.team_store() is None:
