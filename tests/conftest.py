@@ -184,8 +184,8 @@ def running_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     import asyncio
     import threading
 
-    from credenza import agent
-    from credenza.agent import Agent
+    from credenza.agent import client as agent
+    from credenza.agent.server import Agent
 
     server = Agent(path, idle_timeout=60)
     loop = asyncio.new_event_loop()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent
+from credenza.agent import client as agent
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring

@@ -627,7 +627,7 @@ class Tokens:
         """Hand a token to a running agent under the fast path's lookup key. ``read_at`` (the
         wall clock before the token was read or fetched): the agent refuses it when a change
         dropped its credential since, so a change racing this call never leaves it there."""
-        from credenza import agent
+        from credenza.agent import client as agent
 
         if self._context.config.team is not None and not session.user:
             # The agent answers without asking the team store, so it would go on handing out a
@@ -749,7 +749,7 @@ class Tokens:
         """The fast path's keys a script's `credenza token` for ``entry`` may ask with: the
         application by id or name, the environment named or (the default one) not, the scopes
         named or not."""
-        from credenza.fastpath import cache_key, config_key
+        from credenza.agent.protocol import cache_key, config_key
 
         resolved = self._environments.resolve(entry.application, entry.environment)
         application = resolved.application
@@ -774,7 +774,7 @@ class Tokens:
         return self._context.kept
 
     def _tell_agent_kept(self, op: str) -> None:
-        from credenza import agent
+        from credenza.agent import client as agent
 
         agent.request({"op": op})
 
@@ -806,7 +806,7 @@ class Tokens:
         return session
 
     def _tell_agent(self, app_id: str, environment: str | None) -> None:
-        from credenza import agent
+        from credenza.agent import client as agent
 
         tag = agent_tags(self._context.config_path, app_id, environment)[-1]
         agent.request({"op": "drop", "tag": tag})
