@@ -85,7 +85,7 @@ def test_a_ctrl_c_in_the_reading_thread_stays_in_that_thread() -> None:
         return reading_for_others(wanted)
 
     store._get_many = interrupted_once  # type: ignore[method-assign]
-    outcome: dict[str, str | None | BaseException] = {}
+    outcome: dict[str, str | BaseException | None] = {}
 
     def read(name: str) -> None:
         try:
