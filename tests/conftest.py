@@ -16,7 +16,7 @@ from credenza.cli import run
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
 from credenza.config.model import EnvironmentChange
 from credenza.config.store import ConfigStore
-from credenza.oauth.client import HttpSettings
+from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring

@@ -40,7 +40,7 @@ from credenza.services.verification import Verification
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from credenza.oauth.client import HttpSettings
+    from credenza.oauth.transport import HttpSettings
 
 
 def default_config_path() -> Path:

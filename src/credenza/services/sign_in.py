@@ -21,9 +21,9 @@ from credenza.services.identity import check_id_token, nonce_for
 from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
     from credenza.oauth.grants.device import DeviceAuthorization
     from credenza.oauth.grants.password import ResourceOwner
+    from credenza.oauth.plan import ClientCredentials
 
 SignInMethod = Literal["browser", "device"]
 
