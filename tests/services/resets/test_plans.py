@@ -9,7 +9,7 @@ from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.errors import SecretNotVerifiedError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import entry_name
-from credenza.services.resets import ResetPlan
+from credenza.services.reset_plans import ResetPlan
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app, add_telenor_via_cli
 
