@@ -531,7 +531,7 @@ def team_record(backend: str, address: str, path: str, mount: str) -> Team:
     """The ``[team]`` section, validated by the model's own rules (one validation)."""
     import msgspec
 
-    from credenza.config.model import field_message
+    from credenza.config.changes import field_message
     from credenza.errors import ValidationError
     from credenza.oauth.answers import check_endpoint
 
