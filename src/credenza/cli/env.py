@@ -1,4 +1,7 @@
-"""`credenza env`: an application's environments — add, edit, list, discover, remove."""
+"""`credenza env`: an application's environments — add, edit, list, discover, remove.
+
+A little over 400 lines: one command group whose add and edit share every option of the record.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """`credenza secret`: client secrets and keys in the keyring — set, public-key, reset, recover,
-discard-pending, retire-previous, confirm-endpoint."""
+discard-pending, retire-previous, confirm-endpoint.
+
+A little over 400 lines: one command group, each command a thin renderer of its service.
+"""
 
 from __future__ import annotations
 

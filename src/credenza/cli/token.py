@@ -1,4 +1,8 @@
-"""`credenza token`, `exec`, `verify` and `revoke`: using credentials from scripts."""
+"""`credenza token`, `exec`, `verify` and `revoke`: using credentials from scripts.
+
+Over 400 lines: the four commands share one way to name a credential, the token formats and
+the shell quoting of what they print; `token` registers alone (the fast start of a script's call).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """What one person's machine knows about a config it may share with a team through git: when
 this person stored each secret, resets under way, token refreshes that failed, and their own
-settings. None of it goes into the shared file, and none of it is a secret."""
+settings. None of it goes into the shared file, and none of it is a secret.
+
+A little over 400 lines: the local state file and the settings file share the atomic, locked
+read-modify-write and the parsing of typed values.
+"""
 
 from __future__ import annotations
 
