@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from credenza.config.changes import EnvironmentChange
 from credenza.config.files import resolve_path
-from credenza.config.model import EnvironmentChange
 from credenza.errors import ValidationError
 from credenza.next_steps import step
 from credenza.oauth.tokens import Token
