@@ -15,7 +15,7 @@ from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret, SecretStore, names
-from credenza.services.tokens import fingerprint
+from credenza.services.credential_key import fingerprint
 from credenza.workspace import Workspace
 
 FIRST_ROW = rb"App 00001"

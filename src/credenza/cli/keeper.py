@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from credenza.config.keep import Kept, keep_path, read_kept
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
+    from credenza.services.tokens.records import SessionToken
     from credenza.workspace import Workspace
 
 

@@ -14,8 +14,8 @@ from credenza.config.model import EnvironmentChange
 from credenza.errors import ValidationError
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
-from credenza.services.credential_key import SessionToken
 from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
     from credenza.oauth.answers import Answer

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Literal
 from credenza.errors import CredenzaError, ValidationError
 from credenza.oauth.grants import declares_device_flow, declares_password
 from credenza.services.context import Context, in_thread
-from credenza.services.credential_key import SessionToken
 from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.identity import check_id_token, nonce_for
 from credenza.services.tokens import Tokens
+from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from credenza.services.credential_key import SessionToken
+from credenza.services.tokens.records import SessionToken
 
 
 class ConfigChanged(Message):

@@ -15,7 +15,7 @@ from textual.widgets import Button, Label, Static
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
-from credenza.services.credential_key import SessionToken
+from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
     from credenza.oauth.grants.device import DeviceAuthorization

@@ -13,9 +13,9 @@ from credenza.config.model import Environment, EnvironmentChange, Rotation
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.secrets import CheckedSecret, Secret
-from credenza.services.credential_key import SessionToken
 from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
+from credenza.services.tokens.records import SessionToken
 from credenza.services.verification import VerifyResult
 from credenza.tui.advice import advice, with_advice
 from credenza.tui.dialogs.confirm import ConfirmDialog
