@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from harness import Row, Stats, Terminal, attempt, cpu_seconds, drain_all, in_pty, reason
 from plan import Plan
-from world import HERE, PYTHON, World, application, register, secret_entries
+from world import HERE, PYTHON, WORKSPACE, World, application, register, secret_entries
 
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret, SecretStore, names
 from credenza.services.credential_key import fingerprint
+from credenza.services.tokens.records import SessionToken
 from credenza.workspace import Workspace
 
 FIRST_ROW = rb"App 00001"
@@ -82,23 +84,31 @@ def _seed(world: World, count: int) -> str:
         f"tokens-{count}", [application(n, token_url, ("production",)) for n in range(count)]
     )
     now = datetime.now(UTC)
-    # Entry names, index lines and payloads as credenza's token store writes them: the
-    # fingerprint of each credential comes from credenza's own resolution of this config.
+    # Entry names and payloads as credenza's token store writes them, and its token index
+    # file (what the Tokens screen lists from): the fingerprint of each credential comes from
+    # credenza's own resolution of this config.
     workspace = Workspace(ConfigStore(config), SecretStore(MemoryKeyring()))
-    real_path = os.path.realpath(config)
     entries = secret_entries(register(world, count, ("production",)), token_url)
+    listed = {}
     for number in range(count):
         app_id = f"app-{number:05d}"
         resolved = workspace.environments.resolve(app_id, "production")
-        name = names.token(app_id, "production", fingerprint(real_path, resolved, ()))
-        entries[names.token_index(app_id, "production")] = name
-        entries[name] = Token(
+        key = fingerprint(WORKSPACE, resolved, ())
+        token = Token(
             access_token=Secret(f"bench-token-{number:05d}"),
             token_type="Bearer",
             issued_at=now,
             expires_at=now + timedelta(seconds=3000 + number),
             scopes=(),
-        ).to_json()
+        )
+        entries[names.in_workspace(WORKSPACE, names.token(app_id, "production", key))] = (
+            token.to_json()
+        )
+        listed[key] = SessionToken(app_id, "production", token, (), key).entry().to_dict()
+    state = world.env.get("XDG_STATE_HOME") or str(Path(world.env["HOME"]) / ".local" / "state")
+    index = Path(state) / "credenza" / "token-index" / f"{WORKSPACE}.system.json"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps({"v": 1, "tokens": listed}))
     world.keyring_holds(entries)
     return str(config)
 

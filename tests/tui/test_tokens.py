@@ -153,19 +153,14 @@ async def test_tokens_cached_by_another_process_are_listed_without_reading_the_k
     demo.workspace.tokens.store.let_go_of_all()  # as a new dashboard finds them: cached only
     reads: list[str] = []
     secrets = demo.workspace.secrets
-    get_raw, get_many = secrets.get_raw, secrets.get_many
+    get_many = secrets.get_many  # every keyring read goes through it
 
-    def reading(name: str) -> str | None:
-        reads.append(name)
-        return get_raw(name)
-
-    def reading_many(names):  # type: ignore[no-untyped-def]
+    def reading(names):  # type: ignore[no-untyped-def]
         wanted = list(names)
         reads.extend(wanted)
         return get_many(wanted)
 
-    secrets.get_raw = reading  # type: ignore[method-assign]
-    secrets.get_many = reading_many  # type: ignore[method-assign]
+    secrets.get_many = reading  # type: ignore[method-assign]
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("4")
         await settle(pilot)

@@ -57,7 +57,7 @@ class TokenIndex:
         """Apply ``edit`` to the entries as they are now, under the index's lock, and write them.
         With no index yet, ``migrate`` gives the first entries (once, under the same lock)."""
         with self._locked():
-            _, text = self._stamp_and_text()
+            _, text = self._stamp_and_text(whole=True)
             entries = migrate() if text is None else _parse(text)
             before = dict(entries)
             edit(entries)
@@ -85,7 +85,8 @@ class TokenIndex:
         state = Path(platformdirs.user_state_dir("credenza", appauthor=False))
         return state / "token-index" / f"{self._context.workspace_id}.{kind}.json"
 
-    def _stamp_and_text(self) -> tuple[Any, str | None]:
+    def _stamp_and_text(self, *, whole: bool = False) -> tuple[Any, str | None]:
+        """The file's identity and its text ("" when unchanged since read, unless ``whole``)."""
         keyring = self._keyring()
         if keyring is not None:
             with _memory_lock:
@@ -96,7 +97,7 @@ class TokenIndex:
             with path.open("rb") as file:
                 status = os.fstat(file.fileno())
                 stamp = (str(path), status.st_ino, status.st_mtime_ns, status.st_size)
-                if self._read is not None and self._read[0] == stamp:
+                if not whole and self._read is not None and self._read[0] == stamp:
                     return stamp, ""  # unchanged since read: the caller uses what it parsed
                 return stamp, file.read().decode("utf-8")
         except FileNotFoundError:
