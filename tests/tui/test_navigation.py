@@ -88,6 +88,4 @@ async def test_palette_fetches_a_token(app: CredenzaApp) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot)
-        assert [s.application_id for s in app.workspace.tokens.held()] == [
-            "telenor-sms-gateway"
-        ]
+        assert [s.application_id for s in app.workspace.tokens.held()] == ["telenor-sms-gateway"]
