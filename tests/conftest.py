@@ -13,7 +13,7 @@ import keyring
 import pytest
 
 from credenza.cli import run
-from credenza.config.model import EnvironmentChange
+from credenza.config.model import AUTH_METHODS, AuthMethod, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import HttpSettings
@@ -106,11 +106,17 @@ def add_sandbox_app(
             revocation_url=f"{sandbox.issuer}/oauth/token/revocation",
             introspection_url=f"{sandbox.issuer}/oauth/token/introspection",
             logout_url=f"{sandbox.issuer}/oauth/logout",
-            auth_method=registered.token_endpoint_auth_method,
+            auth_method=auth_method_of(registered.token_endpoint_auth_method),
         ),
     )
     workspace.credentials.set(application.id, env, registered.client_secret)
     return application.id, registered.client_secret
+
+
+def auth_method_of(name: str) -> AuthMethod:
+    """The sandbox's registered method as the config's type (the sandbox knows only these)."""
+    assert name in AUTH_METHODS
+    return name
 
 
 def _has(workspace: Workspace, name: str) -> bool:

@@ -70,7 +70,7 @@ def scripted_app(
 
 
 @contextmanager
-def serve(app: Starlette, **options: object) -> Iterator[LoopbackServer]:
+def serve(app: Starlette, **options: Any) -> Iterator[LoopbackServer]:
     with LoopbackServer(app, **options) as server:
         yield server
 

@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -23,6 +24,10 @@ from credenza.config.model import (
 )
 from credenza.config.store import ConfigStore, parse_config
 from credenza.errors import ConfigError
+from credenza.sandbox import SandboxServer
+from credenza.sandbox.demo import Demo
+from credenza.workspace import Workspace
+from tests.tui.conftest import table_screen
 
 KILLS = int(os.environ.get("CREDENZA_KILLS", "200"))
 
@@ -140,7 +145,7 @@ def _signature_pieces(value: str) -> list[str]:
 
 
 async def test_nothing_secret_is_left_in_files_output_or_screenshots(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Run the dashboard's flows (set, fetch, refresh, reset, revoke, screenshot), then search
     every file a session could have touched, and everything printed, for every secret and token."""
@@ -183,8 +188,7 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
             await app.workers.wait_for_complete()
-            screen = app.screen
-            screen.select_key(f"{app_id}/production")
+            table_screen(app).select_key(f"{app_id}/production")
             await pilot.press("s")
             await pilot.pause()
             await pilot.press(*canary)
@@ -209,7 +213,7 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
             await pilot.press("enter")
             await app.workers.wait_for_complete()
             # The signed-in person's token, inspected: who it is, from the id_token's claims.
-            app.screen.select_key(f"{people_id}/production/openid")
+            table_screen(app).select_key(f"{people_id}/production/openid")
             await pilot.press("i")
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -242,7 +246,7 @@ async def test_nothing_secret_is_left_in_files_output_or_screenshots(
         demo.server.stop()
 
 
-async def _sign_in_with_openid(demo) -> str:
+async def _sign_in_with_openid(demo: Demo) -> str:
     """A person signs in to an application that asks for openid: an id_token to search for."""
     import asyncio
     import threading
@@ -288,7 +292,7 @@ async def _sign_in_with_openid(demo) -> str:
     return people_id
 
 
-async def _build(build_demo, directory: Path):
+async def _build(build_demo: Callable[[Path], Demo], directory: Path) -> Demo:
     import asyncio
 
     directory.mkdir()
@@ -343,7 +347,7 @@ async def test_a_50_mib_body_is_cut_off_without_memory_growing_by_20_mib() -> No
 
 
 async def test_a_cache_entry_torn_by_a_crash_means_one_new_grant_not_a_crash_loop(
-    workspace, sandbox
+    workspace: Workspace, sandbox: SandboxServer
 ) -> None:
     from tests.conftest import add_sandbox_app
 

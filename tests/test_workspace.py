@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange, Provider
+from credenza.config.model import ApplicationChange, EnvironmentChange, Provider, Rotation
 from credenza.config.store import ConfigStore
 from credenza.errors import (
     EndpointChangedError,
@@ -27,7 +27,7 @@ CANARY = "cAnArY-a1b2c3d4e5f60718293a4b5c6d7e8f90ab"
 
 
 def use_sandbox_provider(
-    workspace: Workspace, sandbox: SandboxServer, app_id: str, rotation: str = "cutover"
+    workspace: Workspace, sandbox: SandboxServer, app_id: str, rotation: Rotation = "cutover"
 ) -> None:
     workspace.providers.add(
         "sandbox",

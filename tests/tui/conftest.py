@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.app import App
 from textual.pilot import Pilot
 
 from credenza.sandbox.demo import Demo, build_demo
@@ -15,6 +17,9 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.base import TableScreen, VimTable
 from credenza.tui.widgets.countdown import CountdownList
 from tests.servers import free_callback
+
+# pytest-textual-snapshot's fixture: compares an app's screenshot with the stored SVG.
+SnapCompare = Callable[..., bool]
 
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 # The origin snapshots show, whatever free port the sandbox has: nothing listens on it.
@@ -79,6 +84,13 @@ def cell(app: CredenzaApp, row_key: str, column: str) -> str:
     assert isinstance(table, VimTable)
     value = table.get_cell(row_key, column)
     return value.plain if isinstance(value, Text) else str(value)
+
+
+def table_screen(app: App[Any]) -> TableScreen:
+    """The section on screen, asserted to be one (so a test may read its rows)."""
+    screen = app.screen
+    assert isinstance(screen, TableScreen)
+    return screen
 
 
 def detail_text(app: CredenzaApp) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.application_form import ApplicationForm
@@ -52,7 +52,7 @@ async def test_edit_an_application(app: CredenzaApp) -> None:
         await select_row(pilot, "pipedrive-crm-sync")
         await pilot.press("e")
         await settle(pilot)
-        callback = app.screen.query_one("#field-callback_url")
+        callback = app.screen.query_one("#field-callback_url", Input)
         callback.value = ""
         callback.focus()
         await pilot.press(*"https://crm.acme.io/oauth/callback", "ctrl+s")

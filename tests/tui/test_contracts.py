@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox, Select
+from textual.widgets import Checkbox, Select, Static
 
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.request_access import RequestAccessDialog
-from tests.tui.conftest import cell, detail_text, press_button, select_row, settle
+from tests.tui.conftest import cell, detail_text, press_button, select_row, settle, table_screen
 
 
 def contract_id(app: CredenzaApp, app_id: str, api: str, status: str) -> str:
@@ -21,7 +21,7 @@ async def test_every_status_and_the_effective_contract_are_shown(app: CredenzaAp
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("3")
         await settle(pilot)
-        statuses = {cell(app, key, "status") for key in app.screen._row_keys}
+        statuses = {cell(app, key, "status") for key in table_screen(app)._row_keys}
         assert statuses == {"approved", "pending", "rejected", "revoked"}
         group = contract_id(app, "anypoint-order-hub", "Broadband Group", "approved")
         direct = contract_id(app, "anypoint-order-hub", "Line Test API", "approved")
@@ -57,7 +57,7 @@ async def test_request_access_through_the_dialog(app: CredenzaApp, demo: Demo) -
         dialog.query_one("#tier", Select).value = "Business"
         await press_button(pilot, "#request")
         assert "terms of Fibre Order API must be accepted" in str(
-            dialog.query_one("#request-status").content
+            dialog.query_one("#request-status", Static).content
         )
         dialog.query_one("#terms", Checkbox).value = True
         await press_button(pilot, "#request")
@@ -70,7 +70,7 @@ async def test_request_access_through_the_dialog(app: CredenzaApp, demo: Demo) -
         )
         assert contract.scopes == ["fibre:quote", "fibre:order"]
         assert contract.terms_accepted_at is not None
-        assert app.screen.selected_key() == f"chorus-line-test/{contract.id}"
+        assert table_screen(app).selected_key() == f"chorus-line-test/{contract.id}"
 
 
 async def test_approve_a_pending_contract_then_revoke_it(app: CredenzaApp, demo: Demo) -> None:

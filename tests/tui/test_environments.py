@@ -12,6 +12,7 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.pending_secret import PendingSecretDialog
 from credenza.tui.dialogs.secret_reset import SecretResetDialog
+from credenza.tui.screens.environments import EnvironmentsScreen
 from tests.tui.conftest import (
     FrozenClock,
     cell,
@@ -19,6 +20,7 @@ from tests.tui.conftest import (
     goto,
     press_button,
     settle,
+    table_screen,
 )
 
 TELENOR = "telenor-sms-gateway/production"
@@ -60,7 +62,9 @@ async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Dem
         await settle(pilot)
         assert secret in detail_text(app)
         assert cell(app, TELENOR, "secret") == "shown"
-        app.screen._hide(TELENOR)  # what the 10-second timer calls
+        environments = app.screen
+        assert isinstance(environments, EnvironmentsScreen)
+        environments._hide(TELENOR)  # what the 10-second timer calls
         await pilot.pause()
         assert secret not in detail_text(app)
 
@@ -180,7 +184,10 @@ async def test_chorus_reset_asks_whether_you_are_an_owner(app: CredenzaApp, demo
     async with app.run_test(size=(100, 40)) as pilot:
         await goto(pilot, "2", key)
         dialog = await open_reset(pilot)
-        plan = lambda: str(dialog.query_one("#plan", Static).content)  # noqa: E731
+
+        def plan() -> str:
+            return str(dialog.query_one("#plan", Static).content)
+
         assert "(Chorus" in plan()
         dialog.query_one("#typed", Input).focus()
         await pilot.press(*"Chorus Line Test")  # typed before answering: still not allowed
@@ -219,12 +226,12 @@ async def test_remove_an_environment_takes_its_secret_and_tokens(
         await press_button(pilot, "#confirm")
         await settle(pilot)
         assert "sandbox" not in app.workspace.applications.get("chorus-line-test").environments
-        assert "chorus-line-test/sandbox" not in [key for key in app.screen._row_keys]
+        assert "chorus-line-test/sandbox" not in [key for key in table_screen(app)._row_keys]
         assert not app.workspace.secrets.get_raw("chorus-line-test/sandbox/client_secret")
         assert (
             app.workspace.tokens.cached("chorus-line-test", "sandbox", session.fingerprint) is None
         )
-        assert "chorus-line-test/production" in app.screen._row_keys  # the other one stays
+        assert "chorus-line-test/production" in table_screen(app)._row_keys  # the other one stays
 
 
 async def test_removing_production_needs_the_application_name_typed(app: CredenzaApp) -> None:
@@ -335,7 +342,7 @@ async def test_a_key_on_a_row_removed_elsewhere_says_so_and_the_dashboard_stays(
         await settle(pilot)
         assert app.is_running
         assert not isinstance(app.screen, ConfirmDialog)
-        assert "chorus-line-test/sandbox" not in app.screen._row_keys
+        assert "chorus-line-test/sandbox" not in table_screen(app)._row_keys
 
 
 async def test_a_dialog_closed_leaves_the_cursor_where_it_was(app: CredenzaApp) -> None:
@@ -345,22 +352,22 @@ async def test_a_dialog_closed_leaves_the_cursor_where_it_was(app: CredenzaApp) 
         await goto(pilot, "1", "chorus-line-test")
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen.selected_key().startswith("chorus-line-test/")
+        assert str(table_screen(app).selected_key()).startswith("chorus-line-test/")
         await pilot.press("G")
         await settle(pilot)
-        last = app.screen.selected_key()
-        assert not last.startswith("chorus-line-test/")
+        last = table_screen(app).selected_key()
+        assert not str(last).startswith("chorus-line-test/")
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen.selected_key() == last
+        assert table_screen(app).selected_key() == last
         # Opening an application from Applications again still follows it.
         await goto(pilot, "1", "chorus-line-test")
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen.selected_key().startswith("chorus-line-test/")
+        assert str(table_screen(app).selected_key()).startswith("chorus-line-test/")
 
 
 async def test_fetch_and_verify_on_a_sign_in_environment_say_to_press_l(app: CredenzaApp) -> None:

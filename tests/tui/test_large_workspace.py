@@ -13,9 +13,9 @@ from textual.widgets import Input
 from credenza.config.store import ConfigStore
 from credenza.secrets import SecretStore
 from credenza.tui.app import CredenzaApp
-from credenza.tui.screens.base import FIRST_ROWS, TableScreen
+from credenza.tui.screens.base import FIRST_ROWS
 from credenza.workspace import Workspace
-from tests.tui.conftest import FrozenClock, settle, table_rows
+from tests.tui.conftest import FrozenClock, settle, table_rows, table_screen
 
 COUNT = 2000  # ten times FIRST_ROWS: most rows are built after the first frame
 
@@ -38,12 +38,6 @@ def large(tmp_path: Path, secret_store: SecretStore) -> Workspace:
     ]
     path.write_text(tomli_w.dumps({"version": 1, "applications": applications}))
     return Workspace(store=ConfigStore(path), secrets=secret_store)
-
-
-def table_screen(app: CredenzaApp) -> TableScreen:
-    screen = app.screen
-    assert isinstance(screen, TableScreen)
-    return screen
 
 
 async def built(pilot: Pilot[None]) -> None:

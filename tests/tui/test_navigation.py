@@ -7,7 +7,7 @@ from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.environments import EnvironmentsScreen
 from credenza.tui.screens.tokens import TokensScreen
-from tests.tui.conftest import settle, table_rows
+from tests.tui.conftest import settle, table_rows, table_screen
 
 
 async def test_number_keys_switch_sections(app: CredenzaApp) -> None:
@@ -27,11 +27,11 @@ async def test_number_keys_switch_sections(app: CredenzaApp) -> None:
 async def test_j_and_k_move_and_enter_opens_the_environments(app: CredenzaApp) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("j", "j", "k")
-        assert app.screen.selected_key() == "chorus-line-test"
+        assert table_screen(app).selected_key() == "chorus-line-test"
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EnvironmentsScreen)
-        assert app.screen.selected_key() == "chorus-line-test/sandbox"
+        assert table_screen(app).selected_key() == "chorus-line-test/sandbox"
 
 
 async def test_slash_filters_the_table_and_escape_clears_it(app: CredenzaApp) -> None:
@@ -73,7 +73,7 @@ async def test_palette_offers_sections_and_every_action_on_the_selected_row(
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("2")
         await settle(pilot)
-        app.screen.select_key("telenor-sms-gateway/production")
+        table_screen(app).select_key("telenor-sms-gateway/production")
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Go to Tokens" in titles
         assert "Reset secret for Telenor SMS Gateway / production" in titles

@@ -113,7 +113,8 @@ async def test_startup_reads_the_keyring_at_most_once(demo: Demo, clock: FrozenC
 
     def counting(service: str, username: str) -> str | None:
         reads.append(username)
-        return original(service, username)
+        found: str | None = original(service, username)
+        return found
 
     backend.get_password = counting
     app = CredenzaApp(demo.workspace, clock=clock)
@@ -153,9 +154,10 @@ async def test_a_crash_exits_non_zero_and_its_report_shows_no_secret(
     with pytest.raises(RuntimeError, match="boom"):
         await press_help()
     assert app.return_code == 1
-    console = Console(file=io.StringIO(), width=200, color_system=None)
+    captured = io.StringIO()
+    console = Console(file=captured, width=200, color_system=None)
     for renderable in Crashing.report:
         console.print(renderable)
-    report = console.file.getvalue()
+    report = captured.getvalue()
     assert "RuntimeError" in report
     assert secret not in report

@@ -11,7 +11,8 @@ from textual.pilot import Pilot
 
 from credenza.sandbox.demo import Demo, build_demo
 from credenza.tui.app import CredenzaApp
-from tests.tui.conftest import SHOWN_ORIGIN, FrozenClock
+from credenza.tui.screens.tokens import TokensScreen
+from tests.tui.conftest import SHOWN_ORIGIN, FrozenClock, SnapCompare
 
 SMALL = (80, 24)
 WIDE = (160, 40)
@@ -52,19 +53,19 @@ async def _settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-def test_applications(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_applications(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=SMALL)
 
 
-def test_applications_wide(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_applications_wide(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=WIDE, press=["j"])
 
 
-def test_environments(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_environments(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=SMALL, press=["2"])
 
 
-def test_contracts(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_contracts(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.press("3", "j", "j")
         await _settle(pilot)
@@ -72,21 +73,25 @@ def test_contracts(snap_compare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_tokens_counting_down(snap_compare, snapshot_app: CredenzaApp, clock: FrozenClock) -> None:
+def test_tokens_counting_down(
+    snap_compare: SnapCompare, snapshot_app: CredenzaApp, clock: FrozenClock
+) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.press("2", "f", "j", "f", "G", "f")
         await _settle(pilot)
         clock.advance(45)
         await pilot.press("4")
         await _settle(pilot)
-        pilot.app.screen.tick()
+        screen = pilot.app.screen
+        assert isinstance(screen, TokensScreen)
+        screen.tick()
         await pilot.pause()
         pilot.app.clear_notifications()
 
     assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_secret_reset_dialog(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_secret_reset_dialog(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.press("2", "G", "r")
         await _settle(pilot)
@@ -94,11 +99,11 @@ def test_secret_reset_dialog(snap_compare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_help(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_help(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=(100, 30), press=["4", "question_mark"])
 
 
-def test_attention_list(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_attention_list(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await _settle(pilot)
         await pilot.press("exclamation_mark")
@@ -107,7 +112,7 @@ def test_attention_list(snap_compare, snapshot_app: CredenzaApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_checklist_first_in_the_panel(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_checklist_first_in_the_panel(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     # Chorus's checklist, the longest, whole at 80×24 without scrolling the panel.
     async def run_before(pilot: Pilot[None]) -> None:
         await _settle(pilot)
@@ -117,7 +122,7 @@ def test_checklist_first_in_the_panel(snap_compare, snapshot_app: CredenzaApp) -
     assert snap_compare(snapshot_app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_environments_at_60_by_20(snap_compare, snapshot_app: CredenzaApp) -> None:
+def test_environments_at_60_by_20(snap_compare: SnapCompare, snapshot_app: CredenzaApp) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.press("2")
         await _settle(pilot)

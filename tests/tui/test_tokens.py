@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from credenza.sandbox.demo import Demo
@@ -9,12 +12,13 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.screens.tokens import TokensScreen, token_key
+from credenza.tui.widgets.countdown import CountdownList
 from tests.tui.conftest import FrozenClock, cell, goto, press_button, settle
 
 CHORUS = "chorus-line-test/sandbox/"  # a 90-second token
 
 
-async def fetch_chorus(pilot) -> TokensScreen:
+async def fetch_chorus(pilot: Pilot[None]) -> TokensScreen:
     await goto(pilot, "2", "chorus-line-test/sandbox")
     await pilot.press("f")
     await settle(pilot)
@@ -72,7 +76,9 @@ async def test_telenor_tokens_are_logged_out_by_get(app: CredenzaApp, demo: Demo
         await settle(pilot)
         await pilot.press("4", "x")
         await settle(pilot)
-        assert "Log out (GET + Bearer)" in str(app.screen.query_one(".dialog-title").content)
+        assert "Log out (GET + Bearer)" in str(
+            app.screen.query_one(".dialog-title", Static).content
+        )
         await press_button(pilot, "#confirm")
         assert demo.server.state.requests[-1]["method"] == "GET"
         assert demo.server.state.requests[-1]["path"] == "/oauth/logout"
@@ -174,7 +180,7 @@ async def test_tokens_cached_by_another_process_are_listed_without_reading_the_k
         assert app.clipboard == app.workspace.tokens.held()[0].token.access_token.reveal()
 
 
-async def test_the_demo_opens_with_tokens_counting_down(tmp_path, clock: FrozenClock) -> None:
+async def test_the_demo_opens_with_tokens_counting_down(tmp_path: Path, clock: FrozenClock) -> None:
     import asyncio
 
     from credenza.sandbox.demo import build_demo
@@ -191,7 +197,7 @@ async def test_the_demo_opens_with_tokens_counting_down(tmp_path, clock: FrozenC
             await settle(pilot)
             screen = app.screen
             assert isinstance(screen, TokensScreen)
-            rows = {key.split("/")[0] for key in screen.query_one("#table").keys}
+            rows = {key.split("/")[0] for key in screen.query_one("#table", CountdownList).keys}
             assert rows == {"telenor-sms-gateway", "chorus-line-test", "anypoint-order-hub"}
             before = cell(app, "chorus-line-test/sandbox/", "expires")
             clock.advance(30)

@@ -6,6 +6,8 @@ screen, no `[@click=...]` runs, an `exp` of 10**15 is said to be out of range.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -13,6 +15,7 @@ from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.screens.base import VimTable
+from credenza.workspace import Workspace
 from tests.hostile import (
     ESCAPES,
     control_characters,
@@ -38,7 +41,7 @@ def all_text(app: CredenzaApp) -> str:
     return "\n".join(parts)
 
 
-def add_app(workspace, issuer: str, name: str = "Hostile", **fields: object) -> str:
+def add_app(workspace: Workspace, issuer: str, name: str = "Hostile", **fields: Any) -> str:
     app_id = workspace.applications.add(name, ApplicationChange(**fields)).id
     workspace.environments.add(
         app_id,
@@ -53,7 +56,7 @@ def add_app(workspace, issuer: str, name: str = "Hostile", **fields: object) -> 
     return app_id
 
 
-async def test_inspect_with_an_exp_of_10_to_the_15_says_out_of_range(workspace) -> None:
+async def test_inspect_with_an_exp_of_10_to_the_15_says_out_of_range(workspace: Workspace) -> None:
     claims = {"sub": "me", "exp": 10**15, "iat": 1_700_000_000}
     with hostile() as (script, server):
         script.on("/token", token(jwt(claims), expires_in=300))
@@ -72,7 +75,9 @@ async def test_inspect_with_an_exp_of_10_to_the_15_says_out_of_range(workspace) 
     assert "Introspection (RFC 7662): active" in texts
 
 
-async def test_escapes_and_markup_from_config_and_server_are_shown_plain(workspace) -> None:
+async def test_escapes_and_markup_from_config_and_server_are_shown_plain(
+    workspace: Workspace,
+) -> None:
     description = f"desc{ESCAPES}[@click=app.quit]click me[/]"
     with hostile() as (script, server):
         script.on("/token", echo_in("description", status=401))
@@ -98,7 +103,7 @@ async def test_escapes_and_markup_from_config_and_server_are_shown_plain(workspa
     assert "[redacted]" in shown
 
 
-async def test_a_dialog_title_shows_an_application_name_as_written(workspace) -> None:
+async def test_a_dialog_title_shows_an_application_name_as_written(workspace: Workspace) -> None:
     from textual.widgets import Label
 
     from credenza.tui.dialogs.secret_reset import SecretResetDialog
