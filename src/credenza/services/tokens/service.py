@@ -15,14 +15,10 @@ from credenza.errors import (
     KeyringLockedError,
     NoKeyringError,
     NotFoundError,
-    RevocationUnconfirmedError,
-    TokenEndpointError,
     UnsafeKeyringError,
-    ValidationError,
 )
 from credenza.oauth.grants import signs_in
 from credenza.oauth.tokens import Token
-from credenza.secrets import names
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import Fingerprints
 from credenza.services.credential_lock import credential_lock
@@ -32,13 +28,14 @@ from credenza.services.status import RefreshFailure
 from credenza.services.tokens.failures import RefreshFailures
 from credenza.services.tokens.issue import Issuing
 from credenza.services.tokens.kept import KeptFresh, requested_scopes
+from credenza.services.tokens.listing import Listing
 from credenza.services.tokens.records import SessionToken, TokenEntry
+from credenza.services.tokens.revoke import Revocation
 from credenza.services.tokens.store import TokenStore
 from credenza.services.tokens.user import UserTokens, require_granted
 
 if TYPE_CHECKING:
     from credenza.config.keep import Kept
-    from credenza.config.model import Config
 
 
 class Tokens:
@@ -58,9 +55,8 @@ class Tokens:
             context, credentials, self.store, self._keys, self._issuing, self._failures
         )
         self.kept_fresh = KeptFresh(context, environments)
-        # Which fingerprints are current, for the config object they were worked out for.
-        self._current: tuple[Config | None, dict[tuple[str, str, tuple[str, ...]], str | None]]
-        self._current = (None, {})
+        self._listing = Listing(context, environments, self._keys, self.store, self.users)
+        self._revocation = Revocation(context, credentials, self.store)
 
     # -- getting tokens -----------------------------------------------------------------------
 
@@ -201,125 +197,31 @@ class Tokens:
         held = await self._value(session)
         resolved = self._environments.resolve(held.application_id, held.environment)
         if not held.user:
-            return await self._revoke(resolved, held)
+            return await self._revocation.revoke(resolved, held)
         async with credential_lock(self._context, held.application_id, held.environment):
             current = await in_thread(self.users.session, resolved)
             if current is not None and current.fingerprint == held.fingerprint:
                 held = current
-            return await self._revoke(resolved, held)
-
-    async def _revoke(self, resolved: ResolvedEnvironment, session: SessionToken) -> str:
-        try:
-            if resolved.revocation_url:
-                credentials = await self._credentials.client_credentials(
-                    resolved,
-                    session.requested_scopes,
-                    endpoint="revocation",
-                    url=resolved.revocation_url,
-                )
-                refresh_token = session.token.refresh_token if session.user else None
-                if refresh_token is not None:
-                    # RFC 7009 §2.1: revoking the refresh token ends the whole sign-in.
-                    await self._context.client.revoke(
-                        credentials, resolved.revocation_url, refresh_token, "refresh_token"
-                    )
-                await self._context.client.revoke(
-                    credentials, resolved.revocation_url, session.token.access_token
-                )
-                how = "revoked"
-            elif resolved.logout_url:
-                await self._credentials.check_destination(resolved, "logout", resolved.logout_url)
-                await self._context.client.logout(
-                    resolved.logout_url, session.token.access_token, resolved.profile
-                )
-                how = "logged out"
-            else:
-                raise ValidationError(
-                    f"{resolved.label} has no revocation or logout endpoint",
-                    hint="set --revocation-url or --logout-url on the environment, or discover them",
-                )
-        except RevocationUnconfirmedError:
-            # An answer that is not the spec's: maybe revoked, maybe not; never used again.
-            await in_thread(self.store.drop, session)
-            raise
-        except TokenEndpointError as exc:
-            if exc.error == "unsupported_token_type":
-                await in_thread(self.store.drop, session)
-            raise
-        await in_thread(self.store.drop, session)
-        return how
+            return await self._revocation.revoke(resolved, held)
 
     async def introspect(self, session: SessionToken | TokenEntry) -> dict[str, Any]:
         held = await self._value(session)
         resolved = self._environments.resolve(held.application_id, held.environment)
-        if not resolved.introspection_url:
-            raise ValidationError(
-                f"{resolved.label} has no introspection endpoint",
-                hint="set --introspection-url on the environment, or discover it from the issuer",
-            )
-        credentials = await self._credentials.client_credentials(
-            resolved,
-            held.requested_scopes,
-            endpoint="introspection",
-            url=resolved.introspection_url,
-        )
-        return await self._context.client.introspect(
-            credentials, resolved.introspection_url, held.token.access_token
-        )
+        return await self._revocation.introspect(resolved, held)
 
-    # -- what is held and cached ----------------------------------------------------------------
+    # -- what is held and cached (listing.py) ------------------------------------------------------
 
     def listing(self) -> list[TokenEntry]:
-        """Every token this process holds or this workspace has cached, as a list shows them:
-        from memory and the index only, no keyring read (no token value either: ``session``
-        reads it when one is used, revealed or copied). Only those that still belong to the
-        credential as configured now."""
-        entries = {session.fingerprint: session.entry() for session in self.held()}
-        for key, entry in self.store.entries().items():
-            if key not in entries and self._is_current(entry):
-                entries[key] = entry
-        return list(entries.values())
+        """Every token held or cached, as a list shows them: no keyring read (``Listing``)."""
+        return self._listing.listing()
 
     def session(self, entry: TokenEntry | SessionToken) -> SessionToken | None:
-        """The token itself, for a use, a reveal or a copy: held, else read from the keyring
-        (blocking: for a worker). None when it is gone (its index entry goes with it)."""
-        if isinstance(entry, SessionToken):
-            return entry
-        held = self.store.holds(entry.fingerprint)
-        if held is not None:
-            return held
-        if entry.user:
-            try:
-                resolved = self._environments.resolve(entry.application_id, entry.environment)
-            except CredenzaError:
-                return None
-            signed_in = self.users.session(resolved)
-            if signed_in is None or signed_in.fingerprint != entry.fingerprint:
-                return None
-            return self.store.hold(signed_in)
-        token = self.store.cached(entry.application_id, entry.environment, entry.fingerprint)
-        if token is None:
-            return None
-        return self.store.hold(
-            SessionToken(
-                entry.application_id,
-                entry.environment,
-                token,
-                entry.requested_scopes,
-                entry.fingerprint,
-            )
-        )
+        """The token itself, for a use, a reveal or a copy (blocking: for a worker)."""
+        return self._listing.session(entry)
 
     def held(self) -> list[SessionToken]:
-        """The tokens this process holds that still belong to a credential as configured now;
-        the rest (removed or edited by another process since) are let go of."""
-        current: list[SessionToken] = []
-        for session in self.store.held():
-            if self._is_current(session):
-                current.append(session)
-            else:
-                self.store.let_go(session.fingerprint)
-        return current
+        """The tokens this process holds that still belong to a credential as configured now."""
+        return self._listing.held()
 
     def cached(self, app_id: str, environment: str, key: str) -> Token | None:
         """The token cached in the keyring under this fingerprint, or None (also when damaged)."""
@@ -328,47 +230,9 @@ class Tokens:
     def cached_sessions(
         self, app_ref: str | None = None, env_name: str | None = None
     ) -> list[SessionToken]:
-        """Tokens cached in the keyring that still belong to the credential as configured now,
-        with their values (one batched keyring read): for a command that uses them all."""
-        app_id = self._context.application(app_ref).id if app_ref else None
-        wanted = [
-            entry
-            for entry in self.store.entries().values()
-            if (app_id is None or entry.application_id == app_id)
-            and (env_name is None or entry.environment == env_name)
-            and self._is_current(entry)
-        ]
-        secrets = self._context.secrets
-        payloads = secrets.get_many(
-            names.user_token(e.application_id, e.environment)
-            if e.user
-            else names.token(e.application_id, e.environment, e.fingerprint)
-            for e in wanted
-        )
-        found: list[SessionToken] = []
-        for entry in wanted:
-            if entry.user:
-                session = self.session(entry)
-                if session is not None:
-                    found.append(session)
-                continue
-            payload = payloads.get(
-                names.token(entry.application_id, entry.environment, entry.fingerprint)
-            )
-            token = _token_from(payload)
-            if token is None:
-                self.store.cached(entry.application_id, entry.environment, entry.fingerprint)
-                continue  # gone: the read above dropped its index entry
-            found.append(
-                SessionToken(
-                    entry.application_id,
-                    entry.environment,
-                    token,
-                    entry.requested_scopes,
-                    entry.fingerprint,
-                )
-            )
-        return found
+        """Cached tokens with their values (one batched keyring read), for a command that uses
+        them all."""
+        return self._listing.cached_sessions(app_ref, env_name)
 
     def drop(self, session: SessionToken) -> None:
         """Forget one token everywhere: memory, keyring, index, agent."""
@@ -506,31 +370,3 @@ class Tokens:
                 "cached (removed from the keyring meanwhile); fetch a new one"
             )
         return found
-
-    def _is_current(self, held: SessionToken | TokenEntry) -> bool:
-        """True while a token's fingerprint is its credential's as configured now (offline: the
-        team store's version as last seen); worked out once per config and credential."""
-        config = self._context.config
-        if self._current[0] is not config or config.team is not None:
-            # A team store's version may move without the config changing: worked out anew.
-            self._current = (config, {})
-        known = self._current[1]
-        place = (held.application_id, held.environment, held.requested_scopes)
-        if place not in known:
-            try:
-                resolved = self._environments.resolve(held.application_id, held.environment)
-            except CredenzaError:
-                known[place] = None
-            else:
-                known[place] = self._keys.of(resolved, held.requested_scopes, offline=True)
-        return known[place] == held.fingerprint
-
-
-def _token_from(payload: str | None) -> Token | None:
-    """A cached token's payload parsed, or None when missing or damaged."""
-    if payload is None:
-        return None
-    try:
-        return Token.from_json(payload)
-    except CredenzaError:
-        return None
