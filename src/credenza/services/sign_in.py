@@ -1,6 +1,6 @@
 """Signing a person in (authorization code + PKCE, or the device flow) and signing them out.
 
-The tokens it gets are handed to the token store (services/tokens.py), which keeps them fresh.
+The tokens it gets are handed to the token store (services/tokens/), which keeps them fresh.
 """
 
 from __future__ import annotations
