@@ -164,8 +164,8 @@ class TokensScreen(TableScreen):
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
-        self._changes = self.workspace.tokens.store.changes
         held = self.workspace.tokens.listing()
+        self._changes = self.workspace.tokens.store.changes  # after: listing may tidy the store
         if not self._storing:
             # Kept fresh is this person's choice, stored (it outlives the dashboard): a small
             # file read on data changes only, never on a tick.
