@@ -18,7 +18,7 @@ from credenza.config.store import ConfigStore
 from credenza.errors import IdTokenError
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer, SandboxState
-from credenza.sandbox.state import IdTokenFault
+from credenza.sandbox.id_tokens import IdTokenFault
 from credenza.secrets import SecretStore, names
 from credenza.workspace import Workspace
 from tests.conftest import FAST, CliRunner

@@ -284,6 +284,18 @@ def _read_until(master: int, marker: bytes, timeout: float = 10.0) -> bytes:
     return seen
 
 
+def _echo_turned_off(slave: int, timeout: float = 10.0) -> bool:
+    """Wait until the prompt has turned the terminal's echo off (getpass does it after writing)."""
+    import termios
+
+    deadline = time.monotonic() + timeout
+    while termios.tcgetattr(slave)[3] & termios.ECHO:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_echo_is_restored_after_a_prompt_times_out(terminal: tuple[int, int]) -> None:
     import termios
 
@@ -302,8 +314,7 @@ def test_echo_is_restored_after_ctrl_c_at_the_prompt(terminal: tuple[int, int]) 
     master, slave = terminal
     process = _prompt_in(terminal, 30)
     _read_until(master, b"Passphrase: ")
-    time.sleep(0.2)  # the prompt has turned echo off
-    assert not termios.tcgetattr(slave)[3] & termios.ECHO
+    assert _echo_turned_off(slave)
     os.write(master, b"\x03")  # Ctrl-C, through the terminal's line discipline
     assert process.wait(10) == 130
     assert termios.tcgetattr(slave)[3] & termios.ECHO
@@ -312,10 +323,10 @@ def test_echo_is_restored_after_ctrl_c_at_the_prompt(terminal: tuple[int, int]) 
 def test_a_typed_passphrase_is_read_without_echo(terminal: tuple[int, int]) -> None:
     import hashlib
 
-    master, _ = terminal
+    master, slave = terminal
     process = _prompt_in(terminal, 30)
     _read_until(master, b"Passphrase: ")
-    time.sleep(0.2)
+    assert _echo_turned_off(slave)
     os.write(master, PASSPHRASE.encode() + b"\n")
     seen = _read_until(master, b"GOT")
     seen += _read_until(master, b"\n", timeout=2)

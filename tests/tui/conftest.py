@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,6 +114,17 @@ async def select_row(pilot: Pilot[None], key: str) -> None:
     screen.select_key(key)
     await pilot.pause()
     assert screen.selected_key() == key
+
+
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 15
+) -> None:
+    """Let the app run until ``condition`` holds (a worker or a timer got there), or fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await pilot.pause(0.02)
 
 
 async def press_button(pilot: Pilot[None], selector: str) -> None:

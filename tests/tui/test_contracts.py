@@ -100,5 +100,5 @@ async def test_rejecting_a_decided_contract_is_a_clear_error(app: CredenzaApp) -
         await select_row(pilot, f"chorus-line-test/{approved}")
         await pilot.press("x")
         await settle(pilot)
-        assert "a approved contract cannot become rejected" in detail_text(app)
+        assert "the contract is approved: it cannot become rejected" in detail_text(app)
         assert cell(app, f"chorus-line-test/{approved}", "status") == "approved"

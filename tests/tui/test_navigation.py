@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from textual.widgets import OptionList
+
 from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.environments import EnvironmentsScreen
 from credenza.tui.screens.tokens import TokensScreen
-from tests.tui.conftest import settle, table_rows, table_screen
+from tests.tui.conftest import settle, table_rows, table_screen, wait_until
 
 
 async def test_number_keys_switch_sections(app: CredenzaApp) -> None:
@@ -85,7 +87,9 @@ async def test_palette_fetches_a_token(app: CredenzaApp) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Fetch token for Telenor SMS Gateway")
-        await pilot.pause(0.3)
+        options = app.screen.query_one(OptionList)
+        # The palette searches in a worker: enter before it has a hit would run nothing.
+        await wait_until(pilot, lambda: options.highlighted is not None)
         await pilot.press("enter")
         await settle(pilot)
         assert [s.application_id for s in app.workspace.tokens.held()] == ["telenor-sms-gateway"]

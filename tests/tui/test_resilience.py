@@ -16,7 +16,7 @@ from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.environments import EnvironmentsScreen
-from tests.tui.conftest import FrozenClock, detail_text, goto, settle
+from tests.tui.conftest import FrozenClock, detail_text, goto, settle, wait_until
 
 TELENOR = "telenor-sms-gateway/production"
 
@@ -57,8 +57,7 @@ async def test_keys_work_while_a_slow_call_is_in_flight(app: CredenzaApp, demo: 
     async with app.run_test(size=(120, 40)) as pilot:
         await goto(pilot, "2", TELENOR)
         await pilot.press("f")
-        await pilot.pause(0.1)
-        assert "⟳ fetching a token" in detail_text(app)
+        await wait_until(pilot, lambda: "⟳ fetching a token" in detail_text(app))
         await pilot.press("3")
         await pilot.pause()
         assert isinstance(app.screen, ContractsScreen)
@@ -75,8 +74,10 @@ class StuckKeyring(MemoryKeyring):
         super().__init__()
         self.entries = dict(entries)
         self.release = threading.Event()
+        self.stuck = threading.Event()  # a call is waiting in here
 
     def get_password(self, service: str, username: str) -> str | None:
+        self.stuck.set()
         self.release.wait(10)
         return super().get_password(service, username)
 
@@ -94,7 +95,7 @@ async def test_a_stuck_keyring_does_not_freeze_the_dashboard(
         async with app.run_test(size=(120, 40)) as pilot:
             await goto(pilot, "2", TELENOR)
             await pilot.press("v")
-            await pilot.pause(0.1)
+            await wait_until(pilot, stuck.stuck.is_set)
             await pilot.press("1")  # a key press while the keyring call is stuck
             await pilot.pause()
             assert isinstance(app.screen, ApplicationsScreen)

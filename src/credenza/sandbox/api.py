@@ -5,19 +5,34 @@ token requests at its token endpoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import secrets
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credenza.sandbox.clients import Client
 from credenza.sandbox.dpop import PROOF_ALGS, ProofProblem, check_proof
-from credenza.sandbox.state import Client, IssuedToken, SandboxState
+from credenza.sandbox.site import Site
 
-Recorder = Callable[[Request, dict[str, str]], None]
+if TYPE_CHECKING:
+    from credenza.sandbox.state import SandboxState
+    from credenza.sandbox.tokens import IssuedToken
+
 API_PATH = "/api"
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class ProtectedApi:
+    """The DPoP nonces the sandbox hands out, and a test knob: the API refuses every token."""
+
+    def __init__(self) -> None:
+        # RFC 9449 nonces, one for the token endpoint and one for the API (separate servers in
+        # real deployments). (Not drawn from the seeded randomness: the demo's ids and secrets
+        # stay what they were.)
+        self.dpop_nonces = {"token": secrets.token_urlsafe(16), "api": secrets.token_urlsafe(16)}
+        self.api_rejects_tokens = False
 
 
 def resource_of(base: str) -> str:
@@ -58,8 +73,9 @@ def _token_error(error: str, description: str, nonce: str | None = None) -> Resp
     )
 
 
-def api_routes(state: SandboxState, issuer: Callable[[], str], record: Recorder) -> list[Route]:
+def routes(site: Site) -> list[Route]:
     """The routes of the protected API and its metadata, for the sandbox app's route list."""
+    state, issuer, record = site.state, site.issuer, site.record
 
     def refuse(
         scheme: str, error: str | None, description: str = "", *, nonce: str | None = None

@@ -7,11 +7,12 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from credenza.sandbox.state import SandboxState
+if TYPE_CHECKING:
+    from credenza.sandbox.state import SandboxState
 
 # How far a proof's iat may be from the sandbox's clock (RFC 9449 §11.1: "a few seconds to
 # minutes"), and how long its jti is remembered against a replay.

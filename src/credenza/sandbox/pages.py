@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from starlette.responses import HTMLResponse
 
-from credenza.sandbox.state import Client, PendingAuthorization
+if TYPE_CHECKING:
+    from credenza.sandbox.clients import Client
+    from credenza.sandbox.user_grants import PendingAuthorization
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"

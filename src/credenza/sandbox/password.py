@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
-from credenza.sandbox.state import SandboxState
+if TYPE_CHECKING:
+    from credenza.sandbox.state import SandboxState
 
 # The demo user's password when none is given: the sandbox is a local toy, and `credenza demo`
 # shows it; tests pass their own.

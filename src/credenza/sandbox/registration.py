@@ -4,19 +4,27 @@ token, and its management (RFC 7592: read and delete with the registration acces
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from credenza.sandbox.api import Recorder
-from credenza.sandbox.state import SandboxState
+from credenza.sandbox.core import Core
+from credenza.sandbox.site import Site
 
 REGISTER_PATH = "/oauth/register"
 # The RFC 7591 metadata the sandbox takes from a registration request; the rest is ignored.
 _ACCEPTED = ("grant_types", "token_endpoint_auth_method", "scope", "redirect_uris", "jwks")
+
+
+class Registrations(Core):
+    """The token a registration must carry (None: open registration), and each registered
+    client's registration access token."""
+
+    def __init__(self, initial_access_token: str | None) -> None:
+        self.initial_access_token = initial_access_token
+        self.registration_tokens: dict[str, str] = {}
 
 
 def _error(status: int, error: str, description: str) -> JSONResponse:
@@ -33,8 +41,9 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def routes(state: SandboxState, issuer: Callable[[], str], record: Recorder) -> list[Route]:
-    """The registration routes; ``record`` is the app's one recorder of what arrived."""
+def routes(site: Site) -> list[Route]:
+    """Registration, and reading and deleting a registration."""
+    state, issuer, record = site.state, site.issuer, site.record
 
     def answer(client_id: str, status: int = 200) -> JSONResponse:
         client = state.clients[client_id]

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from credenza.sandbox.app import create_app
-from credenza.sandbox.state import Client, SandboxState
+from credenza.sandbox.clients import Client
+from credenza.sandbox.state import SandboxState
 
 
 class LoopbackServer:

@@ -26,7 +26,7 @@ from credenza.config.model import EnvironmentChange
 from credenza.errors import ResetInProgressError
 from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
-from credenza.sandbox.state import Client
+from credenza.sandbox.clients import Client
 from credenza.secrets import SecretStore
 from credenza.workspace import Workspace
 from tests.conftest import FAST
