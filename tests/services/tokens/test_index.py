@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from credenza.config.store import ConfigStore
 from credenza.oauth.tokens import Token
 from credenza.sandbox import SandboxServer
@@ -20,6 +22,7 @@ from credenza.secrets.backend import Backend
 from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 from credenza.services.credential_key import fingerprint
 from credenza.workspace import Workspace
+from tests import secret_service
 from tests.conftest import FAST, add_sandbox_app
 
 
@@ -205,3 +208,32 @@ async def test_an_index_an_older_credenza_kept_in_the_keyring_is_moved_once(
 
 def sandbox_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.mark.skipif(
+    not secret_service.available() and not os.environ.get("CI"),
+    reason="gnome-keyring and dbus-daemon are not installed (.ci/run installs them)",
+)
+async def test_listing_on_a_real_secret_service_reads_no_item(
+    tmp_path: Path, config_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gnome-keyring searches its whole collection for every item read: listing reads none."""
+    from credenza.secrets.secretservice import SecretServiceKeyring
+
+    (tmp_path / "secret-service").mkdir()
+    with secret_service.private_secret_service(tmp_path / "secret-service") as env:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        backend = SecretServiceKeyring.shared(timeout=5)
+        assert backend is not None
+        cached = await _cache(_opened(config_path, backend), sandbox, 3)
+        with secret_service.BusMonitor(env["DBUS_SESSION_BUS_ADDRESS"]) as monitor:
+            listed = _opened(config_path, backend).tokens.listing()
+        assert {entry.fingerprint for entry in listed} == set(cached)
+        assert [
+            m for _, m in monitor.calls if m in {"SearchItems", "GetSecrets", "GetSecret"}
+        ] == []
+        # The bus was watched: a value read for use is seen.
+        with secret_service.BusMonitor(env["DBUS_SESSION_BUS_ADDRESS"]) as monitor:
+            assert _opened(config_path, backend).tokens.session(listed[0]) is not None
+        assert monitor.count("SearchItems") + monitor.count("GetSecrets") > 0
