@@ -135,7 +135,7 @@ async def test_scopes_a_server_granted_reach_the_list_without_escapes(app: Crede
         screen = await fetch_chorus(pilot)
         session = app.workspace.tokens.held()[0]
         hostile = replace(session.token, scopes=("read\x1b]52;c;ZXZpbA==\x07", "write\x9b2J"))
-        app.workspace.tokens.store.hold(replace(session, token=hostile))
+        app.workspace.tokens.store.hold(replace(session, token=hostile), cached=False)
         screen.reload()
         await pilot.pause()
         shown = cell(app, CHORUS, "scopes")

@@ -126,10 +126,11 @@ async def test_a_new_secret_set_elsewhere_unlists_the_token_everywhere(
     dashboard = _opened(config_path, keyring)
     app_id, secret = add_sandbox_app(dashboard, sandbox)
     first, _ = await dashboard.tokens.token(app_id, "production")
-    dashboard.tokens.store.let_go_of_all()  # only cached now
     assert [e.fingerprint for e in dashboard.tokens.listing()] == [first.fingerprint]
     _opened(config_path, keyring).credentials.set(app_id, "production", secret)  # the CLI
+    # Gone from the list, and from what this process held (it was the cached one).
     assert dashboard.tokens.listing() == []
+    assert dashboard.tokens.held() == []
     again, from_cache = await dashboard.tokens.token(app_id, "production")
     assert not from_cache
     assert again.token.access_token != first.token.access_token

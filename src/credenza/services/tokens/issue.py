@@ -86,7 +86,7 @@ class Issuing:
         session = SessionToken(
             resolved.application.id, resolved.name, token, credentials.scopes, key
         )
-        return self._store.hold(session)
+        return self._store.hold(session, cached=False)  # cached by ``keep``, if at all
 
     def keep(
         self, resolved: ResolvedEnvironment, session: SessionToken, credentials: ClientCredentials

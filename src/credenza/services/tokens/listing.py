@@ -81,14 +81,18 @@ class Listing:
         )
 
     def held(self) -> list[SessionToken]:
-        """The tokens this process holds that still belong to a credential as configured now;
-        the rest (removed or edited by another process since) are let go of."""
+        """The tokens this process holds that still belong to a credential as configured now
+        and, when cached, are still listed in the index; the rest (removed, edited or forgotten
+        by another process since) are let go of."""
         current: list[SessionToken] = []
-        for session in self._store.held():
-            if self._is_current(session):
+        held = self._store.held()
+        listed = self._store.entries() if held else {}
+        for session in held:
+            key = session.fingerprint
+            if self._is_current(session) and (key in listed or self._store.in_memory_only(key)):
                 current.append(session)
             else:
-                self._store.let_go(session.fingerprint)
+                self._store.let_go(key)
         return current
 
     def cached_sessions(

@@ -33,6 +33,9 @@ class TokenStore:
         self._context = context
         # What this process holds (a fetched token, a sign-in, one read for use), by fingerprint.
         self._held: dict[str, SessionToken] = {}
+        # Those held in memory only (a fetch, a token not cached yet): the rest are cached, and
+        # go from memory too once the index no longer lists them (another process forgot them).
+        self._memory_only: set[str] = set()
         # Bumped on every change this process makes: a screen compares it to know when to redraw.
         self._changes = 0
         self._index = TokenIndex(context)
@@ -53,6 +56,10 @@ class TokenStore:
     def holds(self, fingerprint: str) -> SessionToken | None:
         return self._held.get(fingerprint)
 
+    def in_memory_only(self, fingerprint: str) -> bool:
+        """True for a held token never cached (a fetch): the index never lists it."""
+        return fingerprint in self._memory_only
+
     def entries(self) -> Entries:
         """Every token cached for this workspace, from the index: no keyring read (except once,
         to move an index kept in the keyring by an older credenza into the index file)."""
@@ -72,19 +79,27 @@ class TokenStore:
 
     # -- holding in memory ------------------------------------------------------------------------
 
-    def hold(self, session: SessionToken) -> SessionToken:
+    def hold(self, session: SessionToken, *, cached: bool = True) -> SessionToken:
+        """Hold ``session`` in memory; ``cached``: read from the keyring or stored there (else
+        held only here until ``cache`` stores it)."""
         self._held[session.fingerprint] = session
+        if cached:
+            self._memory_only.discard(session.fingerprint)
+        else:
+            self._memory_only.add(session.fingerprint)
         self._changes += 1
         return session
 
     def let_go(self, fingerprint: str) -> None:
         """No longer hold this token in memory (its cached copies stay)."""
+        self._memory_only.discard(fingerprint)
         if self._held.pop(fingerprint, None) is not None:
             self._changes += 1
 
     def let_go_of_all(self) -> None:
         """Hold nothing in memory, as a new process starts (what is cached stays)."""
         self._held.clear()
+        self._memory_only.clear()
         self._changes += 1
 
     # -- cached in the keyring, listed in the index -----------------------------------------------
@@ -93,6 +108,7 @@ class TokenStore:
         """Cache a client's token: listed first (an entry the index does not list could never be
         removed), then its value in the keyring. The caller holds the credential's lock."""
         self._list(session.entry())
+        self._memory_only.discard(session.fingerprint)
         name = names.token(session.application_id, session.environment, session.fingerprint)
         self._context.secrets.set_raw(name, session.token.to_json())
 
