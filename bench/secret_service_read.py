@@ -41,7 +41,7 @@ def main() -> None:
         from keyring.backends import SecretService
 
         from credenza.secrets import SecretStore
-        from credenza.secrets.secretservice import SecretServiceKeyring
+        from credenza.secrets.backends.secretservice import SecretServiceKeyring
 
         direct = SecretServiceKeyring.shared(timeout=10)
         assert direct is not None

@@ -15,10 +15,10 @@ import pytest
 from credenza.cli import run
 from credenza.config.model import AUTH_METHODS, AuthMethod, EnvironmentChange
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 
 # `credenza token` starts an agent in the background by default; a test suite must not leave

@@ -83,8 +83,8 @@ def test_sigkill_at_random_moments_never_tears_the_config(tmp_path: Path) -> Non
 
 
 def adder(path: Path, worker: int, count: int) -> None:
-    from credenza.keyring_memory import MemoryKeyring
     from credenza.secrets import SecretStore
+    from credenza.secrets.backends.memory import MemoryKeyring
     from credenza.workspace import Workspace
 
     for number in range(count):

@@ -16,10 +16,10 @@ from credenza.errors import (
     TokenEndpointError,
     ValidationError,
 )
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.client import OAuthClient
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 from tests.conftest import FAST, add_sandbox_app
 

@@ -13,9 +13,9 @@ from plan import Plan
 from world import HERE, PYTHON, WORKSPACE, World, application, register, secret_entries
 
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret, SecretStore, names
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.services.credential_key import fingerprint
 from credenza.services.tokens.records import SessionToken
 from credenza.workspace import Workspace

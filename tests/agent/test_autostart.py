@@ -15,7 +15,7 @@ import pytest
 from credenza import agent
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 
 PASSPHRASE = "tr0ub4dor&3"
 

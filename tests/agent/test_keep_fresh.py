@@ -27,7 +27,7 @@ from credenza.config.store import ConfigStore
 from credenza.fastpath import cache_key, config_key
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app, add_telenor_via_cli
 from tests.grants_helpers import add_user_app

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 CANARY = "cAnArY-5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a"
@@ -206,7 +206,7 @@ def test_cli_and_token_path_do_not_import_textual_or_the_sandbox(tmp_path: Path)
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'uvicorn', 'starlette')]; "
         "print(bad)"
     )
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "credenza.keyring_memory.MemoryKeyring"}
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "credenza.secrets.backends.memory.MemoryKeyring"}
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "c.toml")],
         capture_output=True,

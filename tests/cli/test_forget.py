@@ -8,9 +8,9 @@ from pathlib import Path
 
 from credenza import agent
 from credenza.config.local import state_path
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.secrets import names
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 APP = "telenor-sms"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner
 
 CANARY = "cAnArY-import-0123456789abcdef"

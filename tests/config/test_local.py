@@ -12,9 +12,9 @@ import pytest
 
 from credenza.config.local import user_settings_path
 from credenza.config.model import Settings
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 APP = "telenor-sms"
@@ -163,7 +163,7 @@ def test_settings_set_writes_only_my_file_and_refuses_bad_values(
 def test_a_file_keyring_from_the_config_that_will_not_open_names_its_source_too(
     cli: CliRunner, sandbox: SandboxServer, config_path: Path, tmp_path: Path, teammate: None
 ) -> None:
-    from credenza.secrets.filekeyring import FileKeyring
+    from credenza.secrets.backends.filekeyring import FileKeyring
 
     add_telenor_via_cli(cli, sandbox)
     # A file keyring is there (this person's, or left by someone), with a passphrase not given.

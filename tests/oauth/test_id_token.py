@@ -16,10 +16,10 @@ import pytest
 from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import IdTokenError
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.sandbox.id_tokens import IdTokenFault
 from credenza.secrets import SecretStore, names
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 from tests.conftest import FAST, CliRunner
 from tests.grants_helpers import FrozenClock

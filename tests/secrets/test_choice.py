@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE
 
 CANARY = "cAnArY-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e"
 

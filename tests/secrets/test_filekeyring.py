@@ -19,7 +19,7 @@ import pytest
 
 from credenza.errors import KeyringLockedError, NoKeyringError
 from credenza.secrets import Secret, SecretStore
-from credenza.secrets.filekeyring import (
+from credenza.secrets.backends.filekeyring import (
     PASSPHRASE_VARIABLE,
     FileKeyring,
     KeyringFileDamagedError,
@@ -144,7 +144,7 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from credenza.secrets import SecretStore
-    from credenza.secrets.filekeyring import FileKeyring
+    from credenza.secrets.backends.filekeyring import FileKeyring
 
     path = Path(sys.argv[1])
     store = SecretStore(FileKeyring(path, passphrase=lambda p, n: "pw", cost=1024))
@@ -199,7 +199,7 @@ def test_with_no_terminal_and_no_variable_the_error_says_what_to_set(
         [
             sys.executable,
             "-c",
-            "from pathlib import Path; from credenza.secrets.filekeyring import FileKeyring; "
+            "from pathlib import Path; from credenza.secrets.backends.filekeyring import FileKeyring; "
             f"FileKeyring(Path({str(path)!r})).prepare()",
         ],
         stdin=subprocess.DEVNULL,
@@ -229,7 +229,7 @@ PROMPTER = textwrap.dedent(
     """
     import hashlib
     import sys
-    from credenza.secrets.filekeyring import read_hidden
+    from credenza.secrets.backends.filekeyring import read_hidden
     from credenza.errors import KeyringLockedError
     try:
         value = read_hidden("Passphrase: ", timeout=float(sys.argv[1]))

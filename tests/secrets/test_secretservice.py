@@ -33,7 +33,7 @@ def secret_service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 def _backend(kind: str) -> object:
     """credenza's own one-session Secret Service backend, or keyring's (one session a call)."""
     if kind == "direct":
-        from credenza.secrets.secretservice import SecretServiceKeyring
+        from credenza.secrets.backends.secretservice import SecretServiceKeyring
 
         found = SecretServiceKeyring.shared(timeout=5)
         assert found is not None

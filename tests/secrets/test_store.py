@@ -21,9 +21,9 @@ from credenza.errors import (
     SecretStoreError,
     UnsafeKeyringError,
 )
-from credenza.keyring_memory import MemoryKeyring
 from credenza.secrets import CHUNK_CHARS, Secret, SecretStore, check_secret
 from credenza.secrets.backend import Backend
+from credenza.secrets.backends.memory import MemoryKeyring
 
 CANARY = "cAnArY-7f3e9b2d41a8c6e0f5b1d9a3c7e2f4b6"
 
@@ -212,10 +212,16 @@ def test_a_backend_that_does_not_keep_values_is_caught_by_reading_back() -> None
 
 
 def test_keyring_resolution_is_lazy(memory_keyring: MemoryKeyring) -> None:
+    from credenza.secrets.backends.oskeyring import OsKeyring
+
     store = SecretStore()
-    assert store._backend is None
+    assert store._impl is None
+    assert store.chosen is None
     store.set_raw("x", "y")
-    assert store._backend is memory_keyring
+    assert store.chosen is not None
+    assert store.chosen.name == "oskeyring"
+    assert isinstance(store.backend, OsKeyring)
+    assert store.backend.backend is memory_keyring
 
 
 def test_memory_keyring_is_never_chosen_by_discovery() -> None:

@@ -24,7 +24,7 @@ from credenza.errors import CredentialLockError
 from credenza.oauth.exchange import Exchange
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore, names
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 from credenza.services.credential_lock import credential_lock
 from credenza.workspace import Workspace
 from tests.conftest import FAST

@@ -16,9 +16,9 @@ import pytest
 import tomli_w
 
 from credenza.errors import ConfigWriteError
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import names
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.services.credential_key import fingerprint, legacy_fingerprint
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner

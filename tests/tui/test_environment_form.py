@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from textual.widgets import Button, Input, Select, Static
 
 from credenza.config.model import EnvironmentChange
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.demo import Demo
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.environment_form import EnvironmentForm
 from credenza.workspace import Workspace

@@ -9,9 +9,9 @@ from typing import ClassVar
 import pytest
 from rich.console import Console
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.demo import Demo
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.applications import ApplicationsScreen
 from credenza.tui.screens.contracts import ContractsScreen

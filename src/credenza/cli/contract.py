@@ -113,7 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_catalogue(args: argparse.Namespace) -> int:
-    from credenza.cli.provider import print_catalogue
+    from credenza.cli.provider_api import print_catalogue
 
     workspace = open_workspace(args)
     entries = run_async(workspace, workspace.contracts.catalogue(args.app))

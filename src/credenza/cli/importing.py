@@ -126,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         "applications": msgspec.to_builtins(config.applications),
     }
     if args.output:
-        from credenza.config.store import write_atomic
+        from credenza.config.files import write_atomic
 
         write_atomic(args.output, (json.dumps(data, indent=2) + "\n").encode())
         output.info(f"wrote {len(config.applications)} application(s) to {args.output}")

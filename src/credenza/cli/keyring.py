@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import get_args
 
 from credenza.cli import output
 from credenza.cli.common import Group, open_workspace
 from credenza.errors import ValidationError
+from credenza.secrets import Setting
 
 
 def register(commands: Group) -> None:
@@ -21,7 +23,8 @@ def register(commands: Group) -> None:
     keyring_.add_argument(
         "kind",
         nargs="?",
-        choices=["file", "system", "auto"],
+        # The settings the registered keyrings are chosen by (secrets/backend.py), and "auto".
+        choices=[*sorted(get_args(Setting)), "auto"],
         help="file (encrypted) or system (the desktop's; auto is the older name); kept in your "
         "own settings, never in the shared config",
     )

@@ -1,5 +1,6 @@
-"""`credenza provider`: provider records — add, edit, list, show, remove, the sandbox's admin
-token, and the catalogue of API (group) instances with their SLA tiers."""
+"""`credenza provider`: provider records — add, edit, list, show, remove, and the admin token of a
+provider whose adapter has one; the options an adapter declares (`--sandbox URL`) come from the
+registry. The catalogue (`provider api`) is its own group: cli/provider_api.py."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from credenza.cli.common import (
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
-    from credenza.config.model import CatalogueTier, ProviderChange
-    from credenza.providers.base import CatalogueEntry
+    from credenza.config.model import ProviderChange
+    from credenza.providers.base import AdapterOption
     from credenza.workspace import Workspace
 
 ENDPOINTS = ("issuer", "token_url", "revocation_url", "introspection_url", "logout_url")
@@ -42,12 +43,8 @@ def register(commands: Group) -> None:
     )
     key_argument(add)
     add.add_argument("--name", help="the provider's display name (default: the key)")
-    add.add_argument(
-        "--sandbox",
-        metavar="URL",
-        help="a `credenza sandbox serve` at URL: credenza resets secrets and decides contracts "
-        "there (store its admin token with `credenza provider admin-token KEY`)",
-    )
+    for option in adapter_options():
+        add.add_argument(option.flag, metavar=option.metavar, help=option.help)
     _options(add)
     edit = group.command(
         "edit",
@@ -59,7 +56,8 @@ def register(commands: Group) -> None:
     )
     key_argument(edit)
     edit.add_argument("--name", help="a new display name")
-    edit.add_argument("--sandbox", metavar="URL", help="make it (or move it to) a sandbox at URL")
+    for option in adapter_options():
+        edit.add_argument(option.flag, metavar=option.metavar, help=option.edit_help)
     edit.add_argument(
         "--remove-env",
         metavar="ENV",
@@ -102,64 +100,21 @@ def register(commands: Group) -> None:
     token.add_argument(
         "--from-env", metavar="VAR", help="read the token from this environment variable"
     )
-    api = group.group("api", "a provider's catalogue: API and API group instances, SLA tiers")
-    api_add = api.command(
-        "add",
-        "add (or replace) an API or API group instance with its SLA tiers",
-        cmd_api_add,
-        "  credenza provider api add anypoint orders-v2 --name Orders --instance v2 "
-        "--tier Silver:1 --tier Gold:2\n"
-        "  credenza provider api add anypoint fibre-all --name 'Fibre APIs' --instance v1 "
-        "--group --member Orders --member Lines --tier Bronze:1:auto",
-    )
-    key_argument(api_add)
-    api_add.add_argument("id", metavar="ID", help="the instance's id (lowercase, unique)")
-    api_add.add_argument("--name", required=True, help="the API's (or API group's) name")
-    api_add.add_argument("--instance", required=True, help="the instance label (v1, v2, ...)")
-    api_add.add_argument(
-        "--env", default="production", help="the environment it serves (default: production)"
-    )
-    api_add.add_argument("--group", action="store_true", help="an API group instance")
-    api_add.add_argument(
-        "--member",
-        action="append",
-        default=[],
-        metavar="API",
-        help="an API of the group (repeatable)",
-    )
-    api_add.add_argument(
-        "--tier",
-        action="append",
-        default=[],
-        metavar="NAME:RANK[:auto]",
-        help="an SLA tier; a higher rank is less restrictive; ':auto' approves at once "
-        "(repeatable)",
-    )
-    api_add.add_argument(
-        "--terms", help="the terms and conditions a request accepts: their URL or text"
-    )
-    api_add.add_argument(
-        "--client-provider",
-        help="Anypoint: the client provider the instance takes clients from (only applications "
-        "of the same one may request access)",
-    )
-    api_list = api.command(
-        "list",
-        "list a provider's catalogue",
-        cmd_api_list,
-        "  credenza provider api list anypoint\n  credenza provider api list mine --json",
-    )
-    key_argument(api_list)
-    json_option(api_list)
-    api_remove = api.command(
-        "remove",
-        "remove an API instance from a portal provider's catalogue",
-        cmd_api_remove,
-        "  credenza provider api remove anypoint orders-v2 --yes",
-    )
-    key_argument(api_remove)
-    api_remove.add_argument("id", metavar="ID", help="the instance's id")
-    yes_option(api_remove)
+    # `provider api`: its own module, registered under this group.
+    from credenza.cli import provider_api
+
+    provider_api.register(group)
+
+
+def adapter_options() -> list[AdapterOption]:
+    """The options the registered adapters declare (`--sandbox URL`)."""
+    from credenza.providers.registry import adapters
+
+    return [spec.option for spec in adapters().values() if spec.option is not None]
+
+
+def _dest(option: AdapterOption) -> str:
+    return option.flag.lstrip("-").replace("-", "_")
 
 
 def key_argument(parser: argparse.ArgumentParser) -> None:
@@ -209,7 +164,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env",
         help="the environment the endpoint options below are for (default: production; "
-        "with --sandbox: sandbox)",
+        + "; ".join(f"with {o.flag}: {o.environment}" for o in adapter_options())
+        + ")",
     )
     parser.add_argument("--issuer", help="its issuer (RFC 8414 / OIDC discovery)")
     parser.add_argument("--token-url", help="its token endpoint")
@@ -218,7 +174,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logout-url", help="its logout endpoint (GET + Bearer)")
 
 
-def _number(value: str | None, option: str) -> int | None:
+def number(value: str | None, option: str) -> int | None:
     if value is None or value == "":
         return None
     try:
@@ -240,20 +196,21 @@ def change_from(args: argparse.Namespace, workspace: Workspace) -> ProviderChang
     for key, option in (("secret_length", "--secret-length"), ("rotation_days", "--rotation-days")):
         value = getattr(args, key, None)
         if value is not None:
-            fields[key] = _number(value, option)
+            fields[key] = number(value, option)
     if getattr(args, "name", None):
         fields["name"] = args.name
     endpoints: dict[str, Any] = {
         key: getattr(args, key) or None for key in ENDPOINTS if getattr(args, key) is not None
     }
-    env_name = args.env or ("sandbox" if args.sandbox else "production")
-    if args.sandbox:
-        fields["kind"] = "sandbox"
-        fields["admin_url"] = args.sandbox.rstrip("/")
-        if not endpoints:
-            # The sandbox says where its endpoints are (RFC 8414), so a wrong URL adds nothing.
+    # The adapter options given (`--sandbox URL`): the kind and the fields each declares.
+    chosen = [(o, url) for o in adapter_options() if (url := getattr(args, _dest(o), None))]
+    env_name = args.env or (chosen[0][0].environment if chosen else "production")
+    for adapter_option, url in chosen:
+        fields.update(adapter_option.fields(url))
+        issuer = adapter_option.issuer_field
+        if issuer is not None and not endpoints:
             found = run_async(
-                workspace, workspace.environments.endpoints_from_issuer(fields["admin_url"])
+                workspace, workspace.environments.endpoints_from_issuer(fields[issuer])
             )
             endpoints = {
                 key: value for key in ENDPOINTS if isinstance(value := getattr(found, key), str)
@@ -270,11 +227,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
     provider = workspace.providers.add(args.key, change_from(args, workspace))
     output.info(f"added the provider {args.key} ({provider.name})")
-    if provider.kind == "sandbox" and not workspace.providers.has_admin_token(args.key):
-        output.info(
-            f"next: credenza provider admin-token {args.key}   (the token `credenza sandbox "
-            "serve` printed)"
-        )
+    admin_token = workspace.providers.spec(args.key).admin_token
+    if admin_token is not None and not workspace.providers.has_admin_token(args.key):
+        output.info(f"next: credenza provider admin-token {args.key}   ({admin_token})")
     output.info(f"use it: credenza app add NAME --provider {args.key}")
     return 0
 
@@ -290,11 +245,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def provider_json(workspace: Workspace, key: str) -> dict[str, Any]:
     record = workspace.config.providers.get(key)
     profile = workspace.providers.profile(key)
+    spec = workspace.providers.spec(key)
     return {
         "key": key,
         "record": output.record(record) if record is not None else None,
         "name": profile.name,
-        "kind": record.kind if record is not None else "manual",
+        "kind": spec.kind,
         "profile": profile.key,
         "portal_url": profile.portal_url,
         "auth_method": profile.auth_method,
@@ -308,18 +264,16 @@ def provider_json(workspace: Workspace, key: str) -> dict[str, Any]:
         "applications": [a.id for a in workspace.providers.users(key)],
         "admin_token_stored": (
             workspace.providers.has_admin_token(key)
-            if record is not None and record.kind == "sandbox"
+            if record is not None and spec.admin_token is not None
             else None
         ),
     }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from credenza.providers.profiles import shipped_profiles
-
     workspace = open_workspace(args)
     keys = list(workspace.config.providers)
-    keys += [k for k in shipped_profiles() if k not in keys]
+    keys += [k for k in workspace.providers.shipped() if k not in keys]
     data = [provider_json(workspace, key) for key in keys]
     if args.json:
         output.print_json(data)
@@ -340,10 +294,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from credenza.providers.profiles import shipped_profiles
-
     workspace = open_workspace(args)
-    if args.key not in workspace.config.providers and args.key not in shipped_profiles():
+    if args.key not in workspace.config.providers and args.key not in workspace.providers.shipped():
         workspace.providers.get(args.key)  # the not-found error, with the known keys
     data = provider_json(workspace, args.key)
     if args.json:
@@ -391,8 +343,8 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     from credenza.secrets import Secret
 
     workspace = open_workspace(args)
-    provider = workspace.providers.get(args.key)
-    if provider.kind != "sandbox":
+    workspace.providers.get(args.key)
+    if workspace.providers.spec(args.key).admin_token is None:
         raise ValidationError(
             f"{args.key} is not a sandbox provider; only a sandbox has an admin token",
             hint=f"make it one: credenza provider edit {args.key} --sandbox URL",
@@ -400,94 +352,4 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     value = read_secret(args, f"Admin token of the sandbox {args.key}: ")
     workspace.providers.set_admin_token(args.key, Secret(value.strip()))
     output.info(f"stored the admin token of {args.key} in the keyring")
-    return 0
-
-
-def parse_tier(value: str) -> CatalogueTier:
-    from credenza.config.model import CatalogueTier
-
-    name, _, rest = value.partition(":")
-    rank, _, auto = rest.partition(":")
-    if not name.strip() or auto not in ("", "auto"):
-        raise ValidationError(f"--tier {value!r} is not NAME:RANK or NAME:RANK:auto")
-    return CatalogueTier(
-        name=name.strip(), rank=_number(rank, "--tier rank") or 0, auto_approve=auto == "auto"
-    )
-
-
-def cmd_api_add(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from credenza.config.model import CatalogueApi
-
-    workspace = open_workspace(args)
-    try:
-        api = msgspec.convert(
-            {
-                "id": args.id,
-                "name": args.name,
-                "instance": args.instance,
-                "environment": args.env,
-                "target": "api_group" if args.group else "api",
-                "apis": args.member,
-                "terms": args.terms,
-                "client_provider": args.client_provider,
-                "tiers": [msgspec.to_builtins(parse_tier(t)) for t in args.tier],
-            },
-            CatalogueApi,
-        )
-    except msgspec.ValidationError as exc:
-        raise ValidationError(str(exc).replace("@", ""), hint="nothing was added") from None
-    entry = run_async(workspace, workspace.providers.add_api(args.key, api))
-    output.info(f"{args.key}: {entry.name} {entry.instance} ({entry.id}) is in the catalogue")
-    return 0
-
-
-def entry_json(entry: CatalogueEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "name": entry.name,
-        "instance": entry.instance,
-        "target": entry.target,
-        "environment": entry.environment,
-        "apis": list(entry.apis),
-        "terms": entry.terms,
-        "client_provider": entry.client_provider,
-        "tiers": [{"name": n, "auto_approve": a, "rank": r} for n, a, r in entry.tiers],
-    }
-
-
-def print_catalogue(entries: list[CatalogueEntry], as_json: bool) -> None:
-    if as_json:
-        output.print_json([entry_json(e) for e in entries])
-        return
-    if not entries:
-        output.info("the catalogue is empty: credenza provider api add PROVIDER ID ...")
-        return
-    rows = [
-        [
-            e.id,
-            e.name + (" (group: " + ", ".join(e.apis) + ")" if e.target == "api_group" else ""),
-            e.instance,
-            e.environment,
-            ", ".join(f"{n} ({r}{', auto' if a else ''})" for n, a, r in e.tiers) or "-",
-        ]
-        for e in entries
-    ]
-    output.table(rows, ["ID", "API", "INSTANCE", "ENV", "SLA TIERS (RANK)"])
-
-
-def cmd_api_list(args: argparse.Namespace) -> int:
-    workspace = open_workspace(args)
-    workspace.providers.get(args.key)
-    print_catalogue(run_async(workspace, workspace.providers.catalogue(args.key)), args.json)
-    return 0
-
-
-def cmd_api_remove(args: argparse.Namespace) -> int:
-    workspace = open_workspace(args)
-    workspace.providers.get(args.key)
-    confirm_removal(args, f"Remove {args.id} from the catalogue of {args.key}?")
-    workspace.providers.remove_api(args.key, args.id)
-    output.info(f"removed {args.id} from the catalogue of {args.key}")
     return 0

@@ -88,7 +88,7 @@ class KeptTokens:
         import filelock
         import tomli_w
 
-        from credenza.config.store import private_directory, write_atomic
+        from credenza.config.files import private_directory, write_atomic
         from credenza.errors import ConfigWriteError
 
         private_directory(self.path.parent)

@@ -17,8 +17,8 @@ from typing import Any, Literal
 import msgspec
 import tomli_w
 
+from credenza.config.files import config_directory, resolve_path
 from credenza.config.model import Settings
-from credenza.config.named_files import config_directory, resolve_path
 from credenza.errors import ConfigError
 
 
@@ -221,7 +221,7 @@ class LocalState:
             return
         import filelock
 
-        from credenza.config.store import private_directory, write_atomic
+        from credenza.config.files import private_directory, write_atomic
 
         # Read, edit and write under one lock, the file read afresh inside it: the dashboard,
         # a CLI call and a cron job each change their own part without undoing another's.
@@ -361,7 +361,7 @@ def set_user_settings(path: Path, **values: Any) -> None:
     file read afresh and written atomically; the shared config is never touched."""
     import filelock
 
-    from credenza.config.store import private_directory, write_atomic
+    from credenza.config.files import private_directory, write_atomic
 
     private_directory(path.parent)
     lock = path.with_name(path.name + ".lock")
@@ -401,7 +401,7 @@ def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | Non
     """A ``ca_bundle`` that is no file here is a config error naming where it was set and, when
     the shared config set it (a teammate's path), the command that overrides it for this person."""
     value = settings.ca_bundle
-    # A relative path is the config directory's, as where the bundle is read (named_files).
+    # A relative path is the config directory's, as where the bundle is read (config/files.py).
     if value is None or os.path.isfile(resolve_path(value, config_directory(config_path))):
         return
     source = machine_setting_sources(settings, config_path, user_path)["ca_bundle"]

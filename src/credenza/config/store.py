@@ -1,4 +1,9 @@
-"""The TOML config store: validated load, atomic locked save, conflict detection, unknown keys kept."""
+"""The TOML config store: validated load, atomic locked save, conflict detection, unknown keys kept.
+
+The file helpers it saves with (atomic writes, the lock) are in config/files.py. Over 400 lines
+because parsing, the key paths of its errors and the carrying of unknown keys are one concept:
+the file format this module owns.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import tomllib
 import types
 import typing
@@ -22,11 +26,11 @@ import msgspec
 import tomli_w
 
 from credenza.config.cache import ParsedConfigCache
+from credenza.config.files import locked, write_atomic
 from credenza.config.model import CONFIG_VERSION, Config, new_workspace_id, share_repeated_text
 from credenza.errors import (
     ConfigConflictError,
     ConfigError,
-    ConfigLockError,
     ConfigSchemaError,
     ConfigSyntaxError,
     ConfigWriteError,
@@ -196,28 +200,9 @@ class ConfigStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        # Imported here: the token fast path reads the config but never saves it.
-        import filelock
-
         self._ensure_directory()
-        private_directory(self.lock_path.parent)
-        lock = filelock.FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise ConfigLockError(
-                f"another credenza process has held {self.lock_path} for over "
-                f"{self.lock_timeout:g} s; nothing was changed",
-                hint="wait for it to finish, or remove the lock file if no credenza is running",
-            ) from None
-        except OSError as exc:
-            raise ConfigWriteError(
-                f"cannot lock {self.lock_path}: {exc.strerror}; nothing was changed"
-            ) from None
-        try:
+        with locked(self.lock_path, self.lock_timeout):
             yield
-        finally:
-            lock.release()
 
     def _target(self) -> Path:
         """The file a save replaces: the config itself, or the file its symlink points to."""
@@ -285,50 +270,6 @@ class ConfigStore:
                 f"credentials at another server (chmod 600 {self.path})"
             ]
         return []
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, replace, fsync the directory."""
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            raise
-        _fsync_directory(path.parent)
-    except OSError as exc:
-        raise ConfigWriteError(
-            f"could not save {path}: {exc.strerror or exc}; the file was left as it was",
-            hint="free some disk space or fix the permissions, then try again",
-        ) from None
-
-
-def private_directory(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
-        directory.chmod(0o700)
-    except OSError as exc:
-        raise ConfigWriteError(
-            f"cannot create {directory}: {exc.strerror}; nothing was changed"
-        ) from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _digest(data: bytes) -> str:

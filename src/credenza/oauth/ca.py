@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 
-from credenza.config.named_files import CA_BUNDLE_CAP, read_regular
+from credenza.config.files import CA_BUNDLE_CAP, read_regular
 from credenza.errors import ConfigError
 from credenza.oauth.untrusted import clean
 

@@ -7,7 +7,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
-from credenza.providers.base import AccessRequest, CatalogueEntry
+from credenza.providers.base import (
+    AccessRequest,
+    AdapterInputs,
+    AdapterSpec,
+    CatalogueEntry,
+    ProviderAdapter,
+)
 from credenza.secrets import Secret
 
 
@@ -87,6 +93,12 @@ class ManualAdapter:
     async def refresh_contract(self, contract: Contract, client_id: str) -> Contract:
         return contract
 
+    async def add_api(self, api: CatalogueApi) -> CatalogueEntry:
+        # Never asked (the spec has no own_catalogue): a portal's catalogue is the config's.
+        from credenza.errors import ValidationError
+
+        raise ValidationError("a portal's catalogue is kept in the config, not at the provider")
+
     async def aclose(self) -> None:
         return None
 
@@ -95,3 +107,18 @@ class ManualAdapter:
         contract.status = status
         contract.decided_at = self.clock()
         return contract
+
+
+def build(inputs: AdapterInputs) -> ProviderAdapter:
+    catalogue = inputs.provider.catalogue if inputs.provider is not None else []
+    return ManualAdapter(rotation=inputs.profile.rotation, clock=inputs.clock, catalogue=catalogue)
+
+
+ADAPTER = AdapterSpec(
+    kind="manual",
+    summary="a real provider's portal: the user acts there and credenza records the outcome",
+    build=build,
+    can_decide=ManualAdapter.can_decide,
+    issues_secrets=ManualAdapter.issues_secrets,
+    rotation_record=False,
+)

@@ -1,66 +1,32 @@
-"""Which adapter serves a provider: one entry per provider kind."""
+"""Which adapter serves a provider: the registry of adapter modules, one per provider kind.
+
+A new adapter is one module in providers/ (the adapter and its ``ADAPTER`` spec: kind, what it
+can do, its CLI option) and its name below; services and the CLI read the specs, never a kind.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+import functools
+import importlib
 
-from credenza.config.model import Provider, ProviderKind
-from credenza.errors import ValidationError
-from credenza.providers.base import ProviderAdapter
-from credenza.providers.profiles import Profile
-from credenza.secrets import Secret
+from credenza.providers.base import AdapterInputs, AdapterSpec, ProviderAdapter
 
-if TYPE_CHECKING:
-    from credenza.oauth.client import OAuthClient
+# Module names in providers/; the first is the default kind (a record without one, no record).
+REGISTERED = ("manual", "sandbox")
 
 
-@dataclass(frozen=True)
-class AdapterInputs:
-    """What an adapter may be built from: the provider record, its profile, and lookups."""
-
-    key: str
-    provider: Provider | None
-    profile: Profile
-    admin_token: Callable[[], Secret | None]
-    clock: Callable[[], datetime]
-    # The workspace's one hardened HTTP client: every admin call goes through it.
-    client: Callable[[], OAuthClient]
+@functools.cache
+def adapters() -> dict[str, AdapterSpec]:
+    """Every registered adapter by kind, in registration order."""
+    specs = [importlib.import_module(f"credenza.providers.{m}").ADAPTER for m in REGISTERED]
+    return {spec.kind: spec for spec in specs}
 
 
-def _manual(inputs: AdapterInputs) -> ProviderAdapter:
-    from credenza.providers.manual import ManualAdapter
-
-    catalogue = inputs.provider.catalogue if inputs.provider is not None else []
-    return ManualAdapter(rotation=inputs.profile.rotation, clock=inputs.clock, catalogue=catalogue)
-
-
-def _sandbox(inputs: AdapterInputs) -> ProviderAdapter:
-    from credenza.providers.sandbox import SandboxAdapter
-
-    provider = inputs.provider
-    if provider is None or not provider.admin_url:
-        return _manual(inputs)
-    token = inputs.admin_token()
-    if token is None:
-        raise ValidationError(
-            f"no admin token is stored for the sandbox provider {inputs.key!r}",
-            hint=f"store the admin token `credenza sandbox serve` printed: "
-            f"credenza provider admin-token {inputs.key}",
-        )
-    return SandboxAdapter(
-        provider.admin_url, token, rotation=inputs.profile.rotation, client=inputs.client
-    )
-
-
-ADAPTERS: dict[ProviderKind, Callable[[AdapterInputs], ProviderAdapter]] = {
-    "manual": _manual,
-    "sandbox": _sandbox,
-}
+def adapter_spec(kind: str | None) -> AdapterSpec:
+    """The spec of ``kind``; None (no provider record) is the default kind."""
+    specs = adapters()
+    return specs[kind] if kind is not None else next(iter(specs.values()))
 
 
 def build_adapter(inputs: AdapterInputs) -> ProviderAdapter:
-    kind: ProviderKind = inputs.provider.kind if inputs.provider is not None else "manual"
-    return ADAPTERS[kind](inputs)
+    return adapter_spec(inputs.provider.kind if inputs.provider is not None else None).build(inputs)

@@ -6,9 +6,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from credenza.config.model import CatalogueApi, Contract, ContractStatus, Rotation
+from credenza.config.model import CatalogueApi, Contract, ContractStatus, Provider, Rotation
 from credenza.errors import CredenzaError, OAuthError, ValidationError
-from credenza.providers.base import AccessRequest, CatalogueEntry
+from credenza.providers.base import (
+    AccessRequest,
+    AdapterInputs,
+    AdapterOption,
+    AdapterSpec,
+    CatalogueEntry,
+    ProviderAdapter,
+)
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
@@ -179,3 +186,52 @@ def _contract_from(item: dict[str, Any], entry: CatalogueEntry) -> Contract:
         decided_at=_timestamp(item.get("decided_at")),
         terms_accepted_at=_timestamp(item.get("terms_accepted_at")),
     )
+
+
+def build(inputs: AdapterInputs) -> ProviderAdapter:
+    from credenza.providers import manual
+
+    provider = inputs.provider
+    if provider is None or not provider.admin_url:
+        return manual.build(inputs)
+    token = inputs.admin_token()
+    if token is None:
+        raise ValidationError(
+            f"no admin token is stored for the sandbox provider {inputs.key!r}",
+            hint=f"store the admin token `credenza sandbox serve` printed: "
+            f"credenza provider admin-token {inputs.key}",
+        )
+    return SandboxAdapter(
+        provider.admin_url, token, rotation=inputs.profile.rotation, client=inputs.client
+    )
+
+
+def check(provider: Provider) -> None:
+    if not provider.admin_url:
+        raise ValidationError(
+            "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"
+        )
+
+
+ADAPTER = AdapterSpec(
+    kind="sandbox",
+    summary="a `credenza sandbox serve`: credenza resets secrets and decides contracts there",
+    build=build,
+    can_decide=SandboxAdapter.can_decide,
+    issues_secrets=SandboxAdapter.issues_secrets,
+    rotation_record=True,
+    own_catalogue="the sandbox keeps its own catalogue; restart it (or give it a fresh --state)",
+    admin_token="the token `credenza sandbox serve` printed",
+    option=AdapterOption(
+        flag="--sandbox",
+        metavar="URL",
+        help="a `credenza sandbox serve` at URL: credenza resets secrets and decides contracts "
+        "there (store its admin token with `credenza provider admin-token KEY`)",
+        edit_help="make it (or move it to) a sandbox at URL",
+        fields=lambda url: {"kind": "sandbox", "admin_url": url.rstrip("/")},
+        environment="sandbox",
+        # The sandbox says where its endpoints are (RFC 8414), so a wrong URL adds nothing.
+        issuer_field="admin_url",
+    ),
+    check=check,
+)

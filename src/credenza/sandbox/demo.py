@@ -19,10 +19,10 @@ from typing import Any
 
 from credenza.config.model import ApplicationChange, ContractStatus, EnvironmentChange, Provider
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox.server import SandboxServer
 from credenza.sandbox.state import SandboxState
 from credenza.secrets import Secret, SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.services.context import utc_now
 from credenza.workspace import Workspace
 

@@ -1,9 +1,17 @@
-"""What the secret store asks of a keyring: read one or many entries, write, delete, say its name."""
+"""What a secret store is to credenza: the Backend interface (read, write, delete entries) and the
+registry entry each backend module declares about itself (name, when it is chosen, needs, limits)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+#: The values of the ``keyring`` setting that choose a backend: "system" (the desktop's, whichever
+#: answers) or "file" (credenza's encrypted file). "auto" is the older name of "system".
+Setting = Literal["system", "file"]
 
 
 class Backend(ABC):
@@ -23,6 +31,8 @@ class Backend(ABC):
     max_batch: int | None = None
     #: What to do when the backend is locked or does not answer in time.
     unlock_hint: str = "unlock your keyring and try again"
+    #: The file that holds every entry, for a backend kept in one (`keyring status` shows it).
+    path: Path | None = None
 
     def prepare(self) -> None:  # noqa: B027 (most backends need no preparation)
         """Once per store, in the caller's thread and without a deadline (it may prompt)."""
@@ -40,3 +50,36 @@ class Backend(ABC):
     @abstractmethod
     def delete(self, name: str) -> None:
         """Remove the entry; a missing entry is not an error."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the store asks of a backend it opens: its deadline and the user's settings."""
+
+    timeout: float
+    allow_plaintext: bool
+    warn: Callable[[str], None]
+    # The ``keyring`` setting came from the shared config (a teammate's choice), not this person.
+    from_shared_config: bool = False
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A secret store as its module declares it (``BACKEND``); secrets/backends/__init__.py
+    registers the module. Everything that chooses or describes a backend reads these."""
+
+    #: Its name in the registry: its module's ("secretservice", "filekeyring", ...).
+    name: str
+    #: The ``keyring`` setting that chooses it; None: never a setting's choice (the memory
+    #: keyring: the demo, tests, and the fallback of a run whose secrets are in a team store).
+    chosen_by: Setting | None
+    #: What it is, in the user's words.
+    summary: str
+    #: What it needs to work.
+    needs: str
+    #: What it cannot do, and what the store does about it (chunking, batching).
+    limits: str
+    #: Whether it may be tried here (platform, environment); cheap, never blocks.
+    available: Callable[[], bool]
+    #: The backend, opened (not prepared); None when it turns out not to be here after all.
+    open: Callable[[Wanted], Backend | None]

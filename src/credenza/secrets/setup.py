@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from credenza.config.local import set_user_settings
-from credenza.secrets.filekeyring import DEFAULT_COST, FileKeyring, PassphraseSource, default_path
+from credenza.secrets.backend import Setting
+from credenza.secrets.backends.filekeyring import (
+    DEFAULT_COST,
+    FileKeyring,
+    PassphraseSource,
+    default_path,
+)
 from credenza.secrets.store import SecretStore
 
 
@@ -15,7 +20,7 @@ from credenza.secrets.store import SecretStore
 class KeyringStatus:
     """What `keyring status` reports: which keyring, where, and whether the agent holds its key."""
 
-    kind: Literal["system", "file"]
+    kind: Setting
     label: str
     path: Path | None
     created: bool
@@ -49,6 +54,5 @@ def use_system_keyring(settings: Path) -> None:
 def status(store: SecretStore) -> KeyringStatus:
     """The keyring this store uses, resolved and checked (a file keyring asks its passphrase)."""
     backend = store.backend
-    path = backend.path if isinstance(backend, FileKeyring) else None
-    kind: Literal["system", "file"] = "file" if store.keyring == "file" else "system"
-    return KeyringStatus(kind, backend.label, path, created=False)
+    kind: Setting = "file" if store.keyring == "file" else "system"
+    return KeyringStatus(kind, backend.label, backend.path, created=False)

@@ -1,18 +1,22 @@
-"""The secret store: one facade over the keyring in use, with deadlines, read-back and chunking.
+"""The secret store: one facade over the keyring in use, with deadlines, read-back and chunking;
+and the registry of the keyrings it may use (secrets/backends/, one module each).
 
-Which keyring: the file keyring when the settings say ``keyring = "file"``; else, on Linux, the
-Secret Service over one D-Bus session per process; else keyring's choice (macOS Keychain,
-Windows Credential Manager, KWallet, plugins). The fail, null and plaintext backends are refused.
+Which keyring: the first registered backend chosen by the ``keyring`` setting that is available
+and opens: for ``keyring = "file"`` the file keyring; else, on Linux, the Secret Service over one
+D-Bus session per process; else keyring's choice (macOS Keychain, Windows Credential Manager,
+KWallet, plugins). The fail, null and plaintext backends are refused.
+
+A little over 400 lines: the calls, the chunked reads and writes they share (the header format is
+in chunks.py) and the walk of the registry that picks the backend are one facade.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import json
 import secrets as _random
-import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -24,22 +28,13 @@ from credenza.errors import (
     SecretStoreError,
     UnsafeKeyringError,
 )
-from credenza.secrets import names
-from credenza.secrets.backend import Backend
+from credenza.secrets import chunks, names
+from credenza.secrets.backend import Backend, BackendEntry, Setting, Wanted
+from credenza.secrets.backends.oskeyring import GET_A_KEYRING
 from credenza.secrets.masking import Secret
-from credenza.secrets.oskeyring import GET_A_KEYRING
 
 KeyringKind = Literal["auto", "system", "file"]
 T = TypeVar("T")
-
-# A long value is stored as numbered chunks plus a header under the entry's own name:
-#   credenza-chunks:2:<generation>:<count>:<length>:<digest>[:<old generation>:<old count>]
-# The chunks of a new value go under a new generation first; the header (one atomic keyring
-# write) then switches to it; the old generation's chunks are deleted last. A kill at any moment
-# leaves the old value, the new one or none — never a mix — and the old generation is named in
-# the new header so that a write killed before its clean-up is cleaned up by the next one.
-# Version 1 (credenza-chunks:<count>:<length>, chunks name#1…) is still read and replaced.
-_CHUNK_MARK = "credenza-chunks:"
 
 
 @dataclass(frozen=True)
@@ -48,21 +43,6 @@ class StoredSecret:
 
     secret: Secret
     origin: str | None
-
-
-@dataclass(frozen=True)
-class _Header:
-    generation: str
-    count: int
-    length: int
-    digest: str | None
-    old: tuple[str, int] | None
-
-    def chunk_names(self, name: str) -> list[str]:
-        found = [names.chunk(name, self.generation, n) for n in range(1, self.count + 1)]
-        if self.old is not None:
-            found += [names.chunk(name, self.old[0], n) for n in range(1, self.old[1] + 1)]
-        return found
 
 
 class SecretStore:
@@ -91,6 +71,8 @@ class SecretStore:
         # runner) keeps this run's tokens in memory instead of failing (said once, on stderr).
         self.memory_fallback = memory_fallback
         self._impl: Backend | None = None
+        #: The registry entry of the keyring in use, once resolved (None: one given by the caller).
+        self.chosen: BackendEntry | None = None
         self.timeout = timeout
         self.allow_plaintext = allow_plaintext
         self.keyring = keyring
@@ -219,22 +201,24 @@ class SecretStore:
         if not full:
             return set()
         found = self._root._batched(self._ready(), list(full))
-        return {full[entry] for entry, value in found.items() if _parse_header(value) is not None}
+        return {
+            full[entry] for entry, value in found.items() if chunks.parse_header(value) is not None
+        }
 
     # -- full names (the root store only) -----------------------------------------------------
 
     def _set(self, name: str, value: str) -> None:
         backend = self._ready()
-        previous = _parse_header(self._call(backend.get, name))
+        previous = chunks.parse_header(self._call(backend.get, name))
         limit = backend.max_chars
         if limit is None or len(value) <= limit:
             self._call(backend.set, name, value, secret=value)
         else:
             generation = _random.token_hex(4)
-            chunks = [value[i : i + limit] for i in range(0, len(value), limit)]
-            for number, chunk in enumerate(chunks, start=1):
+            parts = [value[i : i + limit] for i in range(0, len(value), limit)]
+            for number, chunk in enumerate(parts, start=1):
                 self._call(backend.set, names.chunk(name, generation, number), chunk, secret=chunk)
-            header = f"{_CHUNK_MARK}2:{generation}:{len(chunks)}:{len(value)}:{_digest(value)}"
+            header = chunks.header(generation, len(parts), value)
             if previous is not None:
                 header += f":{previous.generation}:{previous.count}"
             self._call(backend.set, name, header, secret=value)
@@ -253,7 +237,7 @@ class SecretStore:
         headers = {
             name: header
             for name in wanted
-            if (header := _parse_header(found.get(name))) is not None
+            if (header := chunks.parse_header(found.get(name))) is not None
         }
         if not headers:
             return {name: found.get(name) for name in wanted}
@@ -262,7 +246,7 @@ class SecretStore:
             for name, header in headers.items()
             for number in range(1, header.count + 1)
         ]
-        chunks = self._batched(backend, chunk_names)
+        stored = self._batched(backend, chunk_names)
         result: dict[str, str | None] = {}
         for name in wanted:
             header = headers.get(name)
@@ -270,13 +254,13 @@ class SecretStore:
                 result[name] = found.get(name)
                 continue
             parts = [
-                chunks.get(names.chunk(name, header.generation, n))
+                stored.get(names.chunk(name, header.generation, n))
                 for n in range(1, header.count + 1)
             ]
             joined = None if any(part is None for part in parts) else "".join(parts)  # type: ignore[arg-type]
             if joined is not None and (
                 len(joined) != header.length
-                or (header.digest is not None and _digest(joined) != header.digest)
+                or (header.digest is not None and chunks.digest(joined) != header.digest)
             ):
                 joined = None
             result[name] = joined
@@ -293,7 +277,7 @@ class SecretStore:
 
     def _delete(self, name: str, *, header_last: bool = False) -> None:
         backend = self._ready()
-        header = _parse_header(self._call(backend.get, name))
+        header = chunks.parse_header(self._call(backend.get, name))
         if header is not None and header_last:
             self._delete_chunks(backend, name, header)
         # The header first: without it the chunks are unreachable, so a kill leaves "missing".
@@ -301,7 +285,7 @@ class SecretStore:
         if header is not None and not header_last:
             self._delete_chunks(backend, name, header)
 
-    def _delete_chunks(self, backend: Backend, name: str, header: _Header) -> None:
+    def _delete_chunks(self, backend: Backend, name: str, header: chunks.Header) -> None:
         for chunk in header.chunk_names(name):
             self._call(backend.delete, chunk)
 
@@ -319,14 +303,14 @@ class SecretStore:
                     if self.keyring == "file" and self.keyring_from_config is not None:
                         raise self._not_yours(refused) from None
                     raise
-                from credenza.keyring_memory import MemoryKeyring
-                from credenza.secrets.oskeyring import OsKeyring
-
+                fallback = next(e for e in _registered() if e.chosen_by is None)
                 self._warn(
                     f"{refused.message}: the team store holds the secrets; tokens are kept in "
                     "memory for this run only"
                 )
-                backend = OsKeyring(MemoryKeyring())
+                opened = fallback.open(self._wanted())
+                assert opened is not None  # the fallback is always there
+                backend, self.chosen = opened, fallback
             except SecretStoreError as exc:
                 if self.keyring == "file" and self.keyring_from_config is not None:
                     raise self._not_yours(exc) from None
@@ -345,31 +329,31 @@ class SecretStore:
         )
 
     def _resolve(self) -> Backend:
-        from credenza.secrets import oskeyring
-
         if self._backend is not None:
             if isinstance(self._backend, Backend):
                 return self._backend
-            return oskeyring.OsKeyring(
-                self._backend, allow_plaintext=self.allow_plaintext, warn=self._warn
-            )
-        if self.keyring == "file":
-            from credenza.secrets.filekeyring import FileKeyring
+            from credenza.secrets.backends.oskeyring import OsKeyring
 
-            file = FileKeyring.default()
-            if self.keyring_from_config is not None and not file.path.exists():
-                # Never create a file keyring (asking a new passphrase) on a teammate's say-so.
-                raise NoKeyringError(f"this machine has no encrypted file keyring ({file.path})")
-            return file
-        if not oskeyring.chosen_by_user() and sys.platform.startswith(("linux", "freebsd")):
-            from credenza.secrets.secretservice import SecretServiceKeyring
+            return OsKeyring(self._backend, allow_plaintext=self.allow_plaintext, warn=self._warn)
+        setting: Setting = "file" if self.keyring == "file" else "system"
+        wanted = self._wanted()
+        for entry in _registered():
+            if entry.chosen_by != setting or not entry.available():
+                continue
+            opened = entry.open(wanted)
+            if opened is not None:
+                # Kept: a retry after a failed ``prepare`` reuses it instead of looking again.
+                self._backend, self.chosen = opened, entry
+                return opened
+        raise NoKeyringError(f'no usable keyring for keyring = "{setting}"', hint=GET_A_KEYRING)
 
-            found = SecretServiceKeyring.shared(self.timeout)
-            if found is not None:
-                return found
-        chosen = oskeyring.from_keyring(allow_plaintext=self.allow_plaintext, warn=self._warn)
-        self._backend = chosen.backend
-        return chosen
+    def _wanted(self) -> Wanted:
+        return Wanted(
+            timeout=self.timeout,
+            allow_plaintext=self.allow_plaintext,
+            warn=self._warn,
+            from_shared_config=self.keyring_from_config is not None,
+        )
 
     def _call(self, function: Callable[..., T], *args: Any, secret: str | None = None) -> T:
         """Run a keyring call with a deadline; turn every backend failure into a clear error."""
@@ -407,6 +391,24 @@ class SecretStore:
         ) from None
 
 
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def backends() -> list[BackendEntry]:
+    """Every registered keyring, in the order the ``keyring`` setting tries them (this imports
+    every backend module, keyring's too: for listing, not for choosing)."""
+    return list(_registered())
+
+
+def _registered() -> Iterator[BackendEntry]:
+    """The registered entries, each module imported only when the walk reaches it."""
+    from credenza.secrets.backends import REGISTERED
+
+    for module in REGISTERED:
+        entry: BackendEntry = importlib.import_module(f"credenza.secrets.backends.{module}").BACKEND
+        yield entry
+
+
 def _parse_client_secret(payload: str) -> StoredSecret:
     try:
         data = json.loads(payload)
@@ -414,26 +416,6 @@ def _parse_client_secret(payload: str) -> StoredSecret:
     except (ValueError, KeyError, TypeError):
         # An entry written by hand (keyring set credenza app/env/client_secret): the bare secret.
         return StoredSecret(Secret(payload), None)
-
-
-def _parse_header(value: str | None) -> _Header | None:
-    if value is None or not value.startswith(_CHUNK_MARK):
-        return None
-    fields = value[len(_CHUNK_MARK) :].split(":")
-    try:
-        if len(fields) == 2:  # version 1
-            return _Header("", int(fields[0]), int(fields[1]), None, None)
-        if fields[0] == "2" and len(fields) in (5, 7):
-            old = (fields[5], int(fields[6])) if len(fields) == 7 else None
-            return _Header(fields[1], int(fields[2]), int(fields[3]), fields[4], old)
-    except ValueError:
-        pass
-    # A damaged header reads as missing; its chunks cannot be found, so none are deleted.
-    return _Header("?", 0, -1, None, None)
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
 def _scrub(text: str, secret: str | None) -> str:

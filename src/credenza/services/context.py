@@ -99,7 +99,7 @@ class Context:
     def config_dir(self) -> str:
         """Where relative paths in the config (errors_file, ca_bundle, certificate) are taken
         from: the config file's own directory, never the current one."""
-        from credenza.config.named_files import config_directory
+        from credenza.config.files import config_directory
 
         return config_directory(self.store.path)
 
@@ -203,7 +203,7 @@ class Context:
         """The network settings every client of this context is built with."""
         settings = self.http_settings
         if settings is None:
-            from credenza.config.named_files import resolve_path
+            from credenza.config.files import resolve_path
             from credenza.oauth.protocol import HttpSettings
 
             mine = self.config.settings

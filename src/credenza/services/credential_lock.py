@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from credenza.config.store import private_directory
+from credenza.config.files import private_directory
 from credenza.errors import ConfigWriteError, CredentialLockError
 from credenza.services.context import Context, in_thread
 

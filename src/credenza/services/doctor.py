@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from credenza.config.files import config_directory, resolve_path
 from credenza.config.local import (
     check_ca_bundle,
     machine_setting_sources,
@@ -25,7 +26,6 @@ from credenza.config.local import (
     with_user_settings,
 )
 from credenza.config.model import Config
-from credenza.config.named_files import config_directory, resolve_path
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError
 from credenza.oauth.origins import origin_of

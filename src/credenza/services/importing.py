@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from credenza.config.files import read_regular
 from credenza.config.model import AuthMethod, EnvironmentChange
-from credenza.config.named_files import read_regular
 from credenza.errors import NotFoundError, ValidationError
 from credenza.oauth.untrusted import parse_json
 from credenza.secrets import Secret

@@ -54,7 +54,7 @@ class Preferences:
     def _save(self, values: dict[str, object]) -> None:
         if self.path is None:
             return
-        from credenza.config.store import private_directory, write_atomic
+        from credenza.config.files import private_directory, write_atomic
 
         with contextlib.suppress(ConfigError):
             private_directory(self.path.parent)

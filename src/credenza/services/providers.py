@@ -1,5 +1,5 @@
 """Providers: the user's provider records, their catalogues, and the adapter that acts on each
-provider's side."""
+provider's side (chosen and described by the registry, providers/registry.py)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.oauth.origins import origin_of
-from credenza.providers.base import CatalogueEntry, ProviderAdapter
+from credenza.providers.base import AdapterInputs, AdapterSpec, CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
-from credenza.providers.registry import AdapterInputs, build_adapter
+from credenza.providers.registry import adapter_spec, build_adapter
 from credenza.secrets import Secret, names
 from credenza.services.context import Context
 
@@ -59,6 +59,15 @@ class Providers:
         return resolve_profile(
             key, self._context.config.providers.get(key), self._context.config_dir
         )
+
+    def shipped(self) -> list[str]:
+        """The keys of the provider profiles credenza ships (telenor, pipedrive, ...)."""
+        return list(shipped_profiles())
+
+    def spec(self, key: str) -> AdapterSpec:
+        """What the provider's adapter declares: its kind, what it can do, its admin token."""
+        provider = self._context.config.providers.get(key)
+        return adapter_spec(provider.kind if provider is not None else None)
 
     def users(self, key: str) -> list[Application]:
         return [a for a in self._context.config.applications if a.provider == key]
@@ -199,12 +208,8 @@ class Providers:
         """Add an API (group) instance to the catalogue: at the sandbox through its admin API,
         in the config for a portal provider credenza cannot call."""
         provider = self.get(key)
-        if provider.kind == "sandbox":
-            from credenza.providers.sandbox import SandboxAdapter
-
-            adapter = self.adapter_for_key(key)
-            assert isinstance(adapter, SandboxAdapter)
-            return await adapter.add_api(api)
+        if adapter_spec(provider.kind).own_catalogue is not None:
+            return await self.adapter_for_key(key).add_api(api)
 
         def add(config: Config) -> None:
             record = config.providers[key]
@@ -217,10 +222,9 @@ class Providers:
 
     def remove_api(self, key: str, api_id: str) -> None:
         provider = self.get(key)
-        if provider.kind == "sandbox":
-            raise ValidationError(
-                "the sandbox keeps its own catalogue; restart it (or give it a fresh --state)"
-            )
+        own_catalogue = adapter_spec(provider.kind).own_catalogue
+        if own_catalogue is not None:
+            raise ValidationError(own_catalogue)
         if not any(api.id == api_id for api in provider.catalogue):
             raise NotFoundError(f"the provider {key!r} has no API {api_id!r} in its catalogue")
 
@@ -298,7 +302,4 @@ def _check(provider: Provider, key: str, base: str) -> None:
         )
     if provider.errors_file:
         load_error_table(provider.errors_file, base, key=f"providers.{key}.errors_file")
-    if provider.kind == "sandbox" and not provider.admin_url:
-        raise ValidationError(
-            "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"
-        )
+    adapter_spec(provider.kind).check(provider)

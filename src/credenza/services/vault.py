@@ -5,6 +5,12 @@ gets from ``oauth.protocol`` — the overall deadline, the body cap, retries of 
 only, TLS with the config's ``ca_bundle``, no redirects, plain http only to loopback, and
 redaction of what was sent from anything the server says. Vault's API here is five small JSON
 calls, so they are plans run by the blocking driver like a token call.
+
+Why here and not in secrets/backends/: a backend there is a keyring of named strings (get, set,
+delete) below oauth in the layers, while the team store is (1) reached over HTTP through oauth's
+hardened driver, its endpoint check and its untrusted-text boundary, which secrets may not import,
+and (2) versioned records written check-and-set, with claims and history, which the Backend
+interface does not model. A person's own keyring still holds their tokens beside it (services/team.py).
 """
 
 from __future__ import annotations

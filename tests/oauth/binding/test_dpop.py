@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import jwt
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.sandbox.dpop import ProofProblem, check_proof
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 APP = "telenor-sms"

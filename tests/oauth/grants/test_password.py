@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer, SandboxState
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner
 from tests.hostile import echo_in, hostile, leaks
 

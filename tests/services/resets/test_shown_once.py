@@ -9,9 +9,9 @@ import keyring
 import pytest
 from keyring.errors import PasswordSetError
 
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app
 from tests.test_workspace import use_sandbox_provider

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from credenza.config.store import ConfigStore
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 APP = "telenor-sms"

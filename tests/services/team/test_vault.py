@@ -24,10 +24,10 @@ import pytest
 from credenza.cli import run
 from credenza.config.model import EnvironmentChange
 from credenza.errors import ResetInProgressError
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
 from credenza.sandbox.clients import Client
 from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
 from tests.conftest import FAST
 from tests.test_workspace import use_sandbox_provider
@@ -752,7 +752,7 @@ def test_the_agent_never_answers_for_a_team_store_so_a_rotation_reaches_scripts(
 
 CHILD = """
 import json, os, sys, keyring
-from credenza.keyring_memory import MemoryKeyring
+from credenza.secrets.backends.memory import MemoryKeyring
 mine = MemoryKeyring()
 for service, name, value in json.loads(os.environ.pop("KEYRING_ENTRIES")):
     mine.set_password(service, name, value)

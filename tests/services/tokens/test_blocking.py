@@ -16,7 +16,7 @@ from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError, SignInRequiredError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 from credenza.workspace import Workspace
 from tests.conftest import FAST, add_sandbox_app
 

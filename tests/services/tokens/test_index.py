@@ -19,7 +19,7 @@ from credenza.oauth.tokens import Token
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret, SecretStore, names
 from credenza.secrets.backend import Backend
-from credenza.secrets.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
+from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
 from credenza.services.credential_key import fingerprint
 from credenza.workspace import Workspace
 from tests import secret_service
@@ -219,7 +219,7 @@ async def test_listing_on_a_real_secret_service_reads_no_item(
     tmp_path: Path, config_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """gnome-keyring searches its whole collection for every item read: listing reads none."""
-    from credenza.secrets.secretservice import SecretServiceKeyring
+    from credenza.secrets.backends.secretservice import SecretServiceKeyring
 
     (tmp_path / "secret-service").mkdir()
     with secret_service.private_secret_service(tmp_path / "secret-service") as env:

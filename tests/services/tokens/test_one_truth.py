@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from credenza.__main__ import main
-from credenza.keyring_memory import MemoryKeyring
 from credenza.sandbox import SandboxServer
+from credenza.secrets.backends.memory import MemoryKeyring
 from tests.conftest import CliRunner, add_telenor_via_cli
 
 pytestmark = pytest.mark.usefixtures("running_agent")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from credenza.config.named_files import CERTIFICATE_CAP, read_regular
+from credenza.config.files import CERTIFICATE_CAP, read_regular
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 from credenza.oauth.ca import ca_context

@@ -68,7 +68,7 @@ class TokenIndex:
 
     def _keyring(self) -> Any | None:
         """The memory keyring this index lives in, or None: it is a file."""
-        from credenza.keyring_memory import MemoryKeyring
+        from credenza.secrets.backends.memory import MemoryKeyring
 
         backend = self._context.secrets.backend
         inner = getattr(backend, "backend", backend)
@@ -78,7 +78,7 @@ class TokenIndex:
         """This workspace's index file for this kind of keyring, in the state directory."""
         import platformdirs
 
-        from credenza.secrets.filekeyring import FileKeyring
+        from credenza.secrets.backends.filekeyring import FileKeyring
 
         # The file keyring and the system's are two stores: an index each.
         kind = "file" if isinstance(self._context.secrets.backend, FileKeyring) else "system"
@@ -111,19 +111,11 @@ class TokenIndex:
             with _memory_lock:
                 yield
             return
-        import filelock
-
-        from credenza.config.store import private_directory
+        from credenza.config.files import locked
 
         path = self.path()
-        private_directory(path.parent)
-        try:
-            with filelock.FileLock(path.with_name(path.name + ".lock"), timeout=10, mode=0o600):
-                yield
-        except filelock.Timeout:
-            raise ConfigWriteError(
-                f"{path} (the token index) is locked by another credenza", hint="try again"
-            ) from None
+        with locked(path.with_name(path.name + ".lock"), timeout=10):
+            yield
 
     def _write(self, text: str) -> None:
         keyring = self._keyring()
@@ -131,7 +123,7 @@ class TokenIndex:
             with _memory_lock:
                 _in_memory.setdefault(keyring, {})[self._context.workspace_id] = text
             return
-        from credenza.config.store import write_atomic
+        from credenza.config.files import write_atomic
 
         path = self.path()
         try:

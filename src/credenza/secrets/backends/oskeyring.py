@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from credenza.errors import KeyringLockedError, NoKeyringError, UnsafeKeyringError
-from credenza.secrets.backend import Backend
+from credenza.secrets.backend import Backend, BackendEntry, Wanted
 from credenza.secrets.names import SERVICE
 
 T = TypeVar("T")
@@ -159,3 +159,20 @@ def from_keyring(*, allow_plaintext: bool, warn: Callable[[str], None] | None) -
     import keyring
 
     return OsKeyring(keyring.get_keyring(), allow_plaintext=allow_plaintext, warn=warn)
+
+
+def _open(wanted: Wanted) -> Backend:
+    return from_keyring(allow_plaintext=wanted.allow_plaintext, warn=wanted.warn)
+
+
+BACKEND = BackendEntry(
+    name="oskeyring",
+    chosen_by="system",
+    summary="keyring's choice: macOS Keychain, Windows Credential Manager, KWallet, plugins",
+    needs="a keyring backend that stores and encrypts (fail, null and plaintext ones are "
+    "refused unless allow_plaintext_keyring)",
+    limits=f"values over {CHUNK_CHARS} characters are stored in chunks (Windows Credential "
+    "Manager refuses 2,560 bytes)",
+    available=lambda: True,
+    open=_open,
+)

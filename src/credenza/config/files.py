@@ -1,17 +1,32 @@
-"""Local files credenza reads (those the config names, and imports): regular files only, read with
-a size cap, a relative path taken from the config file's directory; the one way such a file is read.
+"""The file helpers every module that touches a file imports: atomic writes, private directories,
+the cross-process lock, and the one way a file the config names is read.
 
-A config file is shared (a team's repository), so a path in it is another person's choice: a FIFO
+A file the config names (an error table, a CA bundle, a certificate, an import) is read as a
+regular file only, with a size cap, a relative path taken from the config file's directory. A
+config file is shared (a team's repository), so a path in it is another person's choice: a FIFO
 there would hang every command that reads it, /dev/zero would grow without bound, and a relative
 path would mean a different file in every directory credenza is run from.
+
+Where files live is not decided here (the per-OS directories have their own module).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
-from credenza.errors import ConfigError, CredenzaError, NotFoundError
+from credenza.errors import (
+    ConfigError,
+    ConfigLockError,
+    ConfigWriteError,
+    CredenzaError,
+    NotFoundError,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -124,3 +139,75 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a plain file"
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, replace, fsync the directory."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp_name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+            raise
+        _fsync_directory(path.parent)
+    except OSError as exc:
+        raise ConfigWriteError(
+            f"could not save {path}: {exc.strerror or exc}; the file was left as it was",
+            hint="free some disk space or fix the permissions, then try again",
+        ) from None
+
+
+def private_directory(directory: Path) -> None:
+    """``directory`` and its parents, mode 0700 (an existing one is made 0700 too)."""
+    try:
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        directory.chmod(0o700)
+    except OSError as exc:
+        raise ConfigWriteError(
+            f"cannot create {directory}: {exc.strerror}; nothing was changed"
+        ) from None
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float) -> Iterator[None]:
+    """Hold the cross-process lock file ``path`` (0600, in a 0700 directory) for the block;
+    ConfigLockError when another process holds it for over ``timeout`` seconds."""
+    # Imported here: the token fast path reads files but never takes a lock.
+    import filelock
+
+    private_directory(path.parent)
+    lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ConfigLockError(
+            f"another credenza process has held {path} for over {timeout:g} s; nothing was changed",
+            hint="wait for it to finish, or remove the lock file if no credenza is running",
+        ) from None
+    except OSError as exc:
+        raise ConfigWriteError(f"cannot lock {path}: {exc.strerror}; nothing was changed") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _fsync_directory(directory: Path) -> None:
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

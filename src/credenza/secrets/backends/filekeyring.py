@@ -9,6 +9,9 @@ so a kill leaves the old or the new file. A wrong passphrase and a damaged file 
 
 File layout (JSON): {"credenza-keyring": 1, "kdf": {...scrypt parameters, salt}, "check": ...,
 "nonce": ..., "ciphertext": ...}; the header is authenticated as associated data.
+
+Over 400 lines: the file's format, its cryptography, the lock and the passphrase prompt are one
+backend, read together when any of them changes.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 from credenza.children import PASSPHRASE
 from credenza.errors import KeyringLockedError, NoKeyringError, SecretStoreError
-from credenza.secrets.backend import Backend
+from credenza.secrets.backend import Backend, BackendEntry, Wanted
 
 PASSPHRASE_VARIABLE = PASSPHRASE
 FORMAT = 1
@@ -60,6 +63,7 @@ class FileKeyring(Backend):
     """Every entry in one encrypted file; the key is derived once per process (or per agent)."""
 
     max_chars = None
+    path: Path
 
     def __init__(
         self,
@@ -209,7 +213,7 @@ class FileKeyring(Backend):
                     )
                 yield entries
                 data = self._encrypt(entries)
-                from credenza.config.store import write_atomic
+                from credenza.config.files import write_atomic
 
                 write_atomic(self.path, data)
                 self._cache = None
@@ -445,3 +449,23 @@ def _agent_hold(key_id: str, key: bytes) -> None:
     from credenza import agent
 
     agent.request({"op": "key-put", "id": key_id, "key": _b64(key)})
+
+
+def _open(wanted: Wanted) -> Backend:
+    file = FileKeyring.default()
+    if wanted.from_shared_config and not file.path.exists():
+        # Never create a file keyring (asking a new passphrase) on a teammate's say-so.
+        raise NoKeyringError(f"this machine has no encrypted file keyring ({file.path})")
+    return file
+
+
+BACKEND = BackendEntry(
+    name="filekeyring",
+    chosen_by="file",
+    summary="credenza's encrypted file keyring (AES-256-GCM, a key derived with scrypt)",
+    needs=f"a passphrase: a prompt on the terminal or ${PASSPHRASE_VARIABLE}; a running agent "
+    "keeps the derived key",
+    limits="no size limit; one file, rewritten atomically under a lock at every write",
+    available=lambda: True,
+    open=_open,
+)

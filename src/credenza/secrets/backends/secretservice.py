@@ -7,6 +7,8 @@ together) and one GetSecrets. Items keep keyring's attributes (service, username
 so entries written by earlier versions, or by `keyring set credenza …`, stay readable both ways.
 
 Every D-Bus call has a deadline: an unlock prompt nobody answers is dismissed when it runs out.
+Over 400 lines: the Secret Service protocol (session, encryption, unlock, prompts, batched
+searches) is one backend.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import contextlib
 import hashlib
 import hmac
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from credenza.errors import KeyringLockedError, NoKeyringError, SecretStoreError
-from credenza.secrets.backend import Backend
+from credenza.secrets.backend import Backend, BackendEntry, Wanted
 from credenza.secrets.names import SERVICE
 
 if TYPE_CHECKING:
@@ -511,3 +514,25 @@ def session_bus_address() -> str | None:
     if runtime and os.path.exists(os.path.join(runtime, "bus")):
         return f"unix:path={os.path.join(runtime, 'bus')}"
     return None
+
+
+def _available() -> bool:
+    # Where keyring was told which backend to use, that choice stands (oskeyring takes it).
+    from credenza.secrets.backends.oskeyring import chosen_by_user
+
+    return sys.platform.startswith(("linux", "freebsd")) and not chosen_by_user()
+
+
+def _open(wanted: Wanted) -> Backend | None:
+    return SecretServiceKeyring.shared(wanted.timeout)
+
+
+BACKEND = BackendEntry(
+    name="secretservice",
+    chosen_by="system",
+    summary="the Secret Service over D-Bus (GNOME Keyring, KWallet's ksecretd, KeePassXC)",
+    needs="a D-Bus session bus where org.freedesktop.secrets answers or can be started",
+    limits=f"no size limit; names are looked up in calls of {SecretServiceKeyring.max_batch}",
+    available=_available,
+    open=_open,
+)
