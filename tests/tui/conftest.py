@@ -15,8 +15,9 @@ from textual.pilot import Pilot
 
 from credenza.sandbox.demo import Demo, build_demo
 from credenza.tui.app import CredenzaApp
-from credenza.tui.screens.base import TableScreen, VimTable
+from credenza.tui.screens.base import TableScreen
 from credenza.tui.widgets.countdown import CountdownList
+from credenza.tui.widgets.table import VimTable
 from tests.servers import free_callback
 
 # pytest-textual-snapshot's fixture: compares an app's screenshot with the stored SVG.

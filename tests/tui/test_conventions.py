@@ -17,7 +17,8 @@ from credenza.tui.dialogs.help import HelpDialog
 from credenza.tui.messages import TokenFetched
 from credenza.tui.screens.contracts import ContractsScreen
 from credenza.tui.screens.tokens import TokensScreen
-from credenza.tui.widgets.mode_bar import SECTIONS, ModeBar, ModeTab
+from credenza.tui.sections import SECTIONS
+from credenza.tui.widgets.mode_bar import ModeBar, ModeTab
 from tests.tui.conftest import FrozenClock, detail_text, goto, settle, table_rows
 
 TELENOR = "telenor-sms-gateway/production"
@@ -36,8 +37,8 @@ async def test_the_section_tabs_are_clickable(app: CredenzaApp) -> None:
 async def test_at_60_by_20_the_mode_bar_and_the_footer_are_whole(app: CredenzaApp) -> None:
     async with app.run_test(size=(60, 20)) as pilot:
         await settle(pilot)
-        for _, key, _ in SECTIONS:
-            await pilot.press(key)
+        for section in SECTIONS:
+            await pilot.press(section.key)
             await settle(pilot)
             screen = app.screen
             bar = screen.query_one(ModeBar)

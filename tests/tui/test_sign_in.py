@@ -187,3 +187,27 @@ async def test_a_tampered_id_token_fails_the_dashboards_sign_in_and_keeps_nothin
     resolved = app.workspace.environments.resolve("pipedrive-crm-sync", "sandbox")
     assert app.workspace.tokens.user_session(resolved) is None
     assert app.workspace.tokens.held() == []
+
+
+async def test_a_sign_in_posts_the_token_for_the_tokens_section_and_the_count(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    from textual.message import Message
+
+    from credenza.tui.messages import TokenFetched
+
+    posted: list[Message] = []
+    async with app.run_test(size=(110, 40), message_hook=posted.append) as pilot:
+        await goto(pilot, "2", PIPEDRIVE)
+        await pilot.press("l")
+        landing = await browse_and_decide(await shown_url(pilot), "approve")
+        assert landing.status_code == 200
+        for _ in range(750):  # up to ~15 s on a loaded machine
+            if not isinstance(app.screen, SignInDialog):
+                break
+            await pilot.pause(0.02)
+        await settle(pilot)
+        fetched = list({id(m): m for m in posted if isinstance(m, TokenFetched)}.values())
+        assert [(m.session.application_id, m.session.user) for m in fetched] == [
+            ("pipedrive-crm-sync", True)
+        ]

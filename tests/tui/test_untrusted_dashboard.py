@@ -14,7 +14,7 @@ from textual.widgets import Static
 from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
-from credenza.tui.screens.base import VimTable
+from credenza.tui.widgets.table import VimTable
 from credenza.workspace import Workspace
 from tests.hostile import (
     ESCAPES,

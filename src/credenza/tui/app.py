@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -16,33 +17,18 @@ from textual.screen import ModalScreen, Screen
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
+from credenza.tui.advice import key_for, section_ref
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
-from credenza.tui.screens.applications import ApplicationsScreen
-from credenza.tui.screens.base import SECTIONS, TableScreen
+from credenza.tui.screens.base import TableScreen
+from credenza.tui.sections import BY_MODE, SECTIONS, WHERE
 from credenza.workspace import Workspace
 
 if TYPE_CHECKING:
     from credenza.services.status import Attention
+    from credenza.services.tokens.records import SessionToken
 
-
-# The dashboard opens on Applications: the other sections, and the dialogs the app itself
-# opens, are imported when first shown (~15 ms of imports in front of the first frame).
-def _environments() -> Screen[None]:
-    from credenza.tui.screens.environments import EnvironmentsScreen
-
-    return EnvironmentsScreen()
-
-
-def _contracts() -> Screen[None]:
-    from credenza.tui.screens.contracts import ContractsScreen
-
-    return ContractsScreen()
-
-
-def _tokens() -> Screen[None]:
-    from credenza.tui.screens.tokens import TokensScreen
-
-    return TokensScreen()
+# Binding ids whose keys the help lists with the table's and Textual's own.
+TABLE_KEYS = "countdown."
 
 
 class CredenzaApp(App[None]):
@@ -50,17 +36,22 @@ class CredenzaApp(App[None]):
 
     CSS_PATH = Path(__file__).parent / "credenza.tcss"  # absolute: subclasses live elsewhere
     TITLE = "credenza"
+    # The sections' screens are imported when first shown (~15 ms of imports in front of the
+    # first frame for the three not shown first).
     MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
-        "applications": ApplicationsScreen,
-        "environments": _environments,
-        "contracts": _contracts,
-        "tokens": _tokens,
+        section.mode: section.make_screen for section in SECTIONS
     }
-    DEFAULT_MODE = "applications"
+    DEFAULT_MODE = SECTIONS[0].mode
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"app.{mode}")
-            for mode, key, title in SECTIONS
+            Binding(
+                section.key,
+                f"switch_mode('{section.mode}')",
+                section.title,
+                show=False,
+                id=section.binding_id,
+            )
+            for section in SECTIONS
         ),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("exclamation_mark", "attention", "Needs attention", show=False, id="app.attention"),
@@ -139,15 +130,17 @@ class CredenzaApp(App[None]):
             if not binding.description:
                 continue
             entry = (binding.key_display or self.get_key_display(binding), binding.description)
-            # Every credenza binding has an id; Textual's own (the table's, ctrl+q) do not.
-            (own if binding.id else built_in).append(entry)
+            # Every credenza binding has an id; Textual's own (the table's, ctrl+q) do not, and
+            # the countdown list's cursor keys stand in for the table's.
+            theirs = not binding.id or binding.id.startswith(TABLE_KEYS)
+            (built_in if theirs else own).append(entry)
         # The section's own keys first, then the table's and the app's.
         section_keys = {b.description for b in type(screen).BINDINGS if isinstance(b, Binding)}
         own.sort(key=lambda entry: entry[1] not in section_keys)
         own += [
             ("click", "a section's tab in the header; the count there lists what is due"),
         ]
-        section = next((title for mode, _, title in SECTIONS if mode == self.current_mode), "")
+        section = BY_MODE[self.current_mode].title if self.current_mode in BY_MODE else ""
         from credenza.tui.dialogs.help import HelpDialog
 
         self.push_screen(
@@ -156,15 +149,38 @@ class CredenzaApp(App[None]):
 
     # -- what needs attention -------------------------------------------------------------------
 
-    def on_config_changed(self, message: ConfigChanged) -> None:
-        self.work_out_attention()
+    # Workers post their results on the app; it works out the count again and relays them to
+    # every section (each reacts with @on; one not shown catches up when shown again).
 
-    def on_token_fetched(self, message: TokenFetched) -> None:
+    @on(ConfigChanged)
+    def _config_changed(self, message: ConfigChanged) -> None:
         self.work_out_attention()
+        self._relay(message)
 
-    def on_task_failed(self, message: TaskFailed) -> None:
+    @on(TokenFetched)
+    def _token_fetched(self, message: TokenFetched) -> None:
+        self.work_out_attention()
+        self._relay(message)
+
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
         # A failed refresh is something that needs attention (the status report says so).
         self.work_out_attention()
+
+    def _relay(self, message: ConfigChanged | TokenFetched) -> None:
+        for screen in self.sections():
+            screen.post_message(message)  # messages that do not bubble back up to the app
+
+    def sections(self) -> list[TableScreen]:
+        """The section screens made so far, in every mode's stack."""
+        made: list[TableScreen] = []
+        for section in SECTIONS:
+            try:
+                stack = self.get_screen_stack(section.mode)
+            except KeyError:  # not shown yet
+                continue
+            made += [screen for screen in stack if isinstance(screen, TableScreen)]
+        return made
 
     def work_out_attention(self) -> None:
         """The header's count: the workspace's status report, off the event loop; a newer
@@ -209,31 +225,20 @@ class CredenzaApp(App[None]):
 
     async def go_to(self, item: Attention) -> None:
         """The section and row where ``item`` is fixed."""
-        from credenza.tui.dialogs.attention import WHERE
-
-        mode, _ = WHERE[item.kind]
+        section, _ = WHERE[item.kind]
         self.selected_application = item.application
-        await self.switch_mode(mode)
+        await self.switch_mode(section.mode)
         screen = self.screen
-        if not isinstance(screen, TableScreen):
-            return
-        if mode == "environments" and item.environment:
-            screen.select_key(f"{item.application}/{item.environment}")
-        elif mode == "applications":
-            screen.select_key(item.application)
-        elif mode == "contracts" and item.detail:
-            screen.select_key(f"{item.application}/{item.detail}")
-        elif mode == "tokens":
-            for key in screen.row_keys():
-                if key.startswith(f"{item.application}/{item.environment}/"):
-                    screen.select_key(key)
-                    break
+        if isinstance(screen, TableScreen):
+            screen.select_attention(item)
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, key, title in SECTIONS:
+        for section in SECTIONS:
             yield SystemCommand(
-                f"Go to {title}", f"the {title} section (key {key})", self._switcher(mode)
+                section.palette,
+                f"{section.help} (key {key_for(self, section.binding_id)})",
+                self._switcher(section.mode),
             )
         if isinstance(screen, TableScreen):
             for title, help_text, callback in screen.commands():
@@ -247,7 +252,7 @@ class CredenzaApp(App[None]):
             for env_name in application.environments:
                 yield SystemCommand(
                     f"Fetch token for {application.name} / {env_name}",
-                    "client_credentials grant; see Tokens (4)",
+                    f"client_credentials grant; see {section_ref(self, 'tokens')}",
                     self._fetcher(application.id, env_name),
                 )
 
@@ -267,10 +272,14 @@ class CredenzaApp(App[None]):
                 screen.run_task(
                     f"fetching a token for {app_id} / {env_name}",
                     self.workspace.tokens.fetch(app_id, env_name),
-                    lambda _: self.notify(f"token for {app_id} / {env_name}: see Tokens (4)"),
+                    lambda session: self._fetched(session, f"{app_id} / {env_name}"),
                 )
 
         return fetch
+
+    def _fetched(self, session: SessionToken, label: str) -> None:
+        self.notify(f"token for {label}: see {section_ref(self, 'tokens')}")
+        self.post_message(TokenFetched(session))
 
     def _fatal_error(self) -> None:
         # Textual's own crash report prints every frame's local variables, secrets included.

@@ -82,8 +82,8 @@ class ApplicationForm(ModalScreen[Application | None]):
     """Dismisses with the saved application, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel", id="application_form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="application_form.save"),
     ]
 
     def __init__(

@@ -14,20 +14,9 @@ from textual.widgets import DataTable, Label, Static
 
 from credenza.oauth.untrusted import clean
 from credenza.services.status import Attention, StatusReport
-from credenza.tui.screens.base import VimTable
-
-# Where each kind is fixed: the section (by mode) and the key to press there.
-WHERE: dict[str, tuple[str, str]] = {
-    "reset_unfinished": ("environments", "press r to finish it with the secret kept as pending"),
-    "secret_expired": ("environments", "press r to reset the secret, then e to set its expiry"),
-    "refresh_failed": ("tokens", "press r to refresh again, or f for a new token"),
-    "client_id_shared": ("environments", "press e to correct the client_id"),
-    "rotation_overdue": ("environments", "press r to reset (rotate) the secret"),
-    "secret_expiring": ("environments", "press r to rotate it, or e to correct the expiry date"),
-    "checklist_open": ("applications", "press e to edit the application (J scrolls the list)"),
-    "contract_pending": ("contracts", "press u to ask the provider again"),
-    "scope_requested": ("environments", "press e to mark the scope granted once it is"),
-}
+from credenza.tui.advice import keys_in
+from credenza.tui.sections import WHERE
+from credenza.tui.widgets.table import VimTable
 
 
 def what(item: Attention) -> str:
@@ -64,8 +53,8 @@ class AttentionDialog(ModalScreen[Attention | None]):
     """Dismisses with the item chosen (the app goes to its row), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("exclamation_mark", "close", "Close", show=False),
+        Binding("escape", "close", "Close", id="attention.close"),
+        Binding("exclamation_mark", "close", "Close", show=False, id="attention.toggle"),
     ]
 
     def __init__(self, report: StatusReport) -> None:
@@ -115,6 +104,7 @@ class AttentionDialog(ModalScreen[Attention | None]):
         if item is None:
             return
         _, keys = WHERE[item.kind]
+        keys = keys_in(self.app, keys)
         text = Text(what(item), style="bold")
         text.append(f"\n{clean(item.application_name)}")
         if item.environment:

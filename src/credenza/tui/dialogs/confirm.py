@@ -15,7 +15,9 @@ from textual.widgets import Button, Input, Label, Static
 class ConfirmDialog(ModalScreen[bool]):
     """Dismisses True when confirmed. With ``type_to_confirm``, the name must be typed first."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="confirm.cancel")
+    ]
 
     def __init__(
         self, title: str, body: str, *, action: str = "Confirm", type_to_confirm: str | None = None

@@ -118,8 +118,8 @@ class EnvironmentForm(ModalScreen[Environment | None]):
     """Dismisses with the saved environment, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel", id="environment_form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="environment_form.save"),
     ]
 
     def __init__(
@@ -264,7 +264,7 @@ class EnvironmentForm(ModalScreen[Environment | None]):
             try:
                 found = await self.discover_callback(issuer)
             except CredenzaError as exc:
-                self._outcome(f"✗ {advice(exc)}")
+                self._outcome(f"✗ {advice(self.app, exc)}")
                 return
             for key in ENDPOINTS:
                 value = getattr(found, key)
@@ -290,7 +290,7 @@ class EnvironmentForm(ModalScreen[Environment | None]):
             try:
                 environment = await self.save_callback(app_id, name, change)
             except CredenzaError as exc:
-                self._outcome(f"✗ {advice(exc)}")
+                self._outcome(f"✗ {advice(self.app, exc)}")
                 return
             self.dismiss(environment)
 

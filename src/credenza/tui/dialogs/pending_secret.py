@@ -17,7 +17,9 @@ PendingChoice = Literal["finish", "discard"]
 class PendingSecretDialog(ModalScreen[PendingChoice | None]):
     """Dismisses "finish", "discard", or None (cancelled: the pending secret stays)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="pending_secret.cancel")
+    ]
 
     def __init__(self, label: str, masked: str) -> None:
         super().__init__(classes="dialog")

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class RequestAccessDialog(ModalScreen[Contract | None]):
     """Picks an instance and a tier (from the provider's catalogue where it has one)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="request_access.cancel")
+    ]
 
     def __init__(self, workspace: Workspace, app_id: str) -> None:
         super().__init__(classes="dialog")

@@ -17,7 +17,9 @@ from credenza.secrets import Secret
 class SecretInputDialog(ModalScreen[Secret | None]):
     """Dismisses with the typed secret, wrapped so that nothing can print it by accident."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="secret_input.cancel")
+    ]
 
     def __init__(self, title: str, body: str = "") -> None:
         super().__init__(classes="dialog")

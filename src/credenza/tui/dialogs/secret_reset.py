@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 class SecretResetDialog(ModalScreen["ResetResult | None"]):
     """Resets one environment's secret through the workspace; dismisses with the result."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="secret_reset.cancel")
+    ]
 
     def __init__(
         self,

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 class SignInDialog(ModalScreen[SessionToken | None]):
     """Runs one sign-in in a worker; dismisses with the user's session, or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="sign_in.cancel")
+    ]
 
     def __init__(
         self,

@@ -26,7 +26,9 @@ def _pretty(data: dict[str, object]) -> str:
 
 
 class TokenInspectDialog(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="token_inspect.close")
+    ]
 
     def __init__(self, workspace: Workspace, session: SessionToken) -> None:
         super().__init__(classes="dialog")

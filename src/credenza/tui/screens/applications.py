@@ -6,13 +6,17 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from credenza.config.model import Application, ApplicationChange
+from credenza.services.status import Attention
+from credenza.tui.advice import keys_in
+from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.application_form import ApplicationForm
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.format import word
-from credenza.tui.screens.base import Cell, Command, TableScreen
+from credenza.tui.screens.base import TableScreen
+from credenza.tui.widgets.table import Cell
 
 
 class ApplicationsScreen(TableScreen):
@@ -27,11 +31,15 @@ class ApplicationsScreen(TableScreen):
         ("ready", "Production"),
     ]
     NARROW: ClassVar[set[str]] = {"name", "provider", "environments", "ready"}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add", id="applications.add"),
-        Binding("e", "edit", "Edit", id="applications.edit"),
-        Binding("delete,d", "remove", "Remove", id="applications.remove"),
-    ]
+    SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = (
+        Command("add", "a", "Add", "Add application", "a new application record"),
+        Command("edit", "e", "Edit", "Edit {row}", "change the application's fields"),
+        Command(
+            "remove", "delete,d", "Remove", "Remove {row}", "remove it and its keyring entries"
+        ),
+        Command("open", None, "Open", "Environments of {row}", "open the Environments section"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = bindings(MODE, SECTION_COMMANDS)
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
@@ -60,8 +68,12 @@ class ApplicationsScreen(TableScreen):
                 ],
             )
 
+    def select_attention(self, item: Attention) -> None:
+        self.select_key(item.application)
+
     def empty_detail(self) -> Text:
-        return Text("No applications yet: press a to add one.", style="italic")
+        said = keys_in(self.app, "No applications yet: press {applications.add} to add one.")
+        return Text(said, style="italic")
 
     def detail(self, key: str) -> Text:
         application = self.workspace.applications.get(key)
@@ -179,18 +191,5 @@ class ApplicationsScreen(TableScreen):
             self.credenza.selected_application = key
             self.app.switch_mode("environments")
 
-    def commands(self) -> list[Command]:
-        commands: list[Command] = [("Add application", "a new application record", self.action_add)]
-        key = self.selected_key()
-        if key:
-            name = self.workspace.applications.get(key).name
-            commands += [
-                (f"Edit {name}", "change the application's fields", self.action_edit),
-                (f"Remove {name}", "remove it and its keyring entries", self.action_remove),
-                (
-                    f"Environments of {name}",
-                    "open the Environments section",
-                    self.action_open,
-                ),
-            ]
-        return commands
+    def row_label(self, key: str) -> str | None:
+        return self.workspace.applications.get(key).name

@@ -1,4 +1,4 @@
-"""What every section shares: the mode bar, a filterable vim-keyed table, a detail panel, tasks."""
+"""What every section shares: the mode bar, a filterable table, a detail panel, tasks, commands."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.geometry import Region
 from textual.screen import Screen
-from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
@@ -24,86 +22,18 @@ from textual.worker import Worker
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.tui.advice import advice
+from credenza.tui.commands import Command, PaletteEntry, palette
 from credenza.tui.context import Dashboard
 from credenza.tui.messages import ConfigChanged, TaskFailed
 from credenza.tui.widgets.footer import FittingFooter
-from credenza.tui.widgets.mode_bar import SECTIONS, ModeBar
+from credenza.tui.widgets.mode_bar import ModeBar
+from credenza.tui.widgets.table import Cell, PlainCell, TableCell, VimTable, plain
 
 if TYPE_CHECKING:
+    from credenza.services.status import Attention
     from credenza.workspace import Workspace
 
 T = TypeVar("T")
-Cell = str | Text
-
-
-class PlainCell:
-    """A table cell of config or server text, shown plain: cleaned (the one untrusted-text
-    function) each time the table draws or measures it, and never read as markup (DataTable
-    parses a str cell's `[@click=...]`; this is not a str). It holds only a reference to the
-    text: a Text of its own per cell was ~250 bytes, 10 MiB at 10,000 applications."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: str) -> None:
-        self.raw = raw
-
-    def __str__(self) -> str:
-        return clean(self.raw, limit=None)
-
-    def __repr__(self) -> str:
-        return f"PlainCell({self.raw!r})"
-
-
-TableCell = PlainCell | Text
-SHARED_CELLS = 256
-
-
-def plain(cell: Cell, shared: dict[str, PlainCell] | None = None) -> TableCell:
-    """A row's cell as the table holds it: a str from a server or the config stays plain text.
-
-    ``shared``: cells made for earlier rows, reused for an equal value (a provider, a list of
-    environments: the same on thousands of rows). Kept small by whoever passes it.
-    """
-    if isinstance(cell, Text):
-        return cell
-    if shared is None:
-        return PlainCell(cell)
-    found = shared.get(cell)
-    if found is None:
-        if len(shared) >= SHARED_CELLS:
-            shared.clear()  # unique values (names) come and go; repeated ones come back
-        found = shared[cell] = PlainCell(cell)
-    return found
-
-
-Command = tuple[str, str, Callable[[], Any]]
-
-__all__ = ["SECTIONS", "Cell", "Command", "ModeBar", "PlainCell", "TableScreen", "VimTable"]
-
-
-class VimTable(DataTable[TableCell]):
-    """A row-cursor table that also moves with j and k."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("g", "scroll_top", "First row", show=False, id="table.top"),
-        Binding("G", "scroll_bottom", "Last row", show=False, id="table.bottom"),
-    ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Set once the rows it holds have been measured and drawn: the screen builds the rest
-        # of a long table after that, not before the first frame.
-        self.rows_drawn = asyncio.Event()
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        lines = super().render_lines(crop)
-        if self.row_count and self.virtual_size.height > self.header_height:
-            self.rows_drawn.set()
-        return lines
-
-
 # Rows built before the first frame (more than a terminal shows), then rows per step after it.
 FIRST_ROWS = 200
 CHUNK_ROWS = 500
@@ -116,6 +46,9 @@ class TableScreen(Screen[None]):
     """A section: a filterable table of rows, and a panel with the highlighted row's details."""
 
     MODE: ClassVar[str] = ""
+    # What a person can do here, each declared once: the section's BINDINGS are made from
+    # them (bindings(MODE, SECTION_COMMANDS)) and so are its palette entries.
+    SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = ()
     AUTO_FOCUS = "#table"
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
     NARROW: ClassVar[set[str]] = set()
@@ -216,9 +149,14 @@ class TableScreen(Screen[None]):
             self.show_attention()
         self._resumed_before = True
 
-    def on_config_changed(self, message: ConfigChanged) -> None:
-        # Then it bubbles on to the app, which works out the attention count again.
-        self.reload()
+    @on(ConfigChanged)
+    def _config_changed(self, message: ConfigChanged) -> None:
+        # Relayed by the app to every section: one in another mode reloads when shown again.
+        if self.app.current_mode == self.MODE:
+            self.reload()
+
+    def select_attention(self, item: Attention) -> None:
+        """Put the cursor on the row where ``item`` (from the ! list) is fixed."""
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -417,9 +355,16 @@ class TableScreen(Screen[None]):
 
     # -- commands and tasks ---------------------------------------------------------------------
 
-    def commands(self) -> list[Command]:
-        """Palette entries for the highlighted row: (title, help, callback)."""
-        return []
+    def commands(self) -> list[PaletteEntry]:
+        """Palette entries (title, help, callback): those of SECTION_COMMANDS that have one."""
+        key = self.selected_key()
+        return palette(
+            self.SECTION_COMMANDS, self.row_label(key) if key is not None else None, self
+        )
+
+    def row_label(self, key: str) -> str | None:
+        """A row as the palette names it ("Telenor SMS / production"); None: no row commands."""
+        return None
 
     def run_task(
         self,
@@ -448,10 +393,10 @@ class TableScreen(Screen[None]):
             try:
                 result = await work
             except CredenzaError as exc:
-                said = advice(exc)
+                said = advice(self.app, exc)
                 self.notify(said, title=f"{label} failed", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {label} failed: {said}", "bad", key)
-                self.post_message(TaskFailed(label, said))
+                self.app.post_message(TaskFailed(label, said))
                 return
             if key is not None and self.messages.get(key, ("", ""))[0].startswith("⟳"):
                 del self.messages[key]

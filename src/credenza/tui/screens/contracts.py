@@ -6,13 +6,16 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from credenza.config.model import Contract, ContractStatus
+from credenza.services.status import Attention
+from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.request_access import RequestAccessDialog
 from credenza.tui.format import STATUS_KIND, when, word
-from credenza.tui.screens.base import Cell, Command, TableScreen
+from credenza.tui.screens.base import TableScreen
+from credenza.tui.widgets.table import Cell
 
 
 def contract_key(app_id: str, contract_id: str) -> str:
@@ -35,13 +38,14 @@ class ContractsScreen(TableScreen):
     # tier and terms move to the panel, and the effective mark is the star alone.
     NARROW: ClassVar[set[str]] = {"application", "api", "environment", "status", "effective"}
     NARROW_LABELS: ClassVar[dict[str, str]] = {"effective": "★"}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "request", "Request", id="contracts.request"),
-        Binding("a", "approve", "Approve", id="contracts.approve"),
-        Binding("x", "reject", "Reject", id="contracts.reject"),
-        Binding("R", "revoke", "Revoke", id="contracts.revoke"),
-        Binding("u", "refresh", "Update", id="contracts.refresh"),
-    ]
+    SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = (
+        Command("request", "n", "Request", "Request access", "to an API or API group instance"),
+        Command("approve", "a", "Approve", "Approve {row}", "sandbox provider"),
+        Command("reject", "x", "Reject", "Reject {row}", "sandbox provider"),
+        Command("revoke", "R", "Revoke", "Revoke {row}", "with confirmation"),
+        Command("refresh", "u", "Update"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = bindings(MODE, SECTION_COMMANDS)
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
         theme = self.app.current_theme
@@ -63,6 +67,10 @@ class ContractsScreen(TableScreen):
                         else Text(""),
                     ],
                 )
+
+    def select_attention(self, item: Attention) -> None:
+        if item.detail:
+            self.select_key(contract_key(item.application, item.detail))
 
     def empty_detail(self) -> Text:
         return Text("No contracts yet: press n to request access to an API.", style="italic")
@@ -180,28 +188,6 @@ class ContractsScreen(TableScreen):
             lambda _: self.reload(),
         )
 
-    def commands(self) -> list[Command]:
-        commands: list[Command] = [
-            ("Request access", "to an API or API group instance", self.action_request)
-        ]
-        key = self.selected_key()
-        if key:
-            _, contract = self._contract(key)
-            commands += [
-                (
-                    f"Approve {contract.api} ({contract.sla_tier})",
-                    "sandbox provider",
-                    self.action_approve,
-                ),
-                (
-                    f"Reject {contract.api} ({contract.sla_tier})",
-                    "sandbox provider",
-                    self.action_reject,
-                ),
-                (
-                    f"Revoke {contract.api} ({contract.sla_tier})",
-                    "with confirmation",
-                    self.action_revoke,
-                ),
-            ]
-        return commands
+    def row_label(self, key: str) -> str | None:
+        _, contract = self._contract(key)
+        return f"{contract.api} ({contract.sla_tier})"

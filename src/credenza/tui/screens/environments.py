@@ -1,4 +1,8 @@
-"""Environments: client_id, the masked secret, its age, endpoints, scopes; set, reset, verify."""
+"""Environments: client_id, the masked secret, its age, endpoints, scopes; fetch, verify, sign in.
+
+The secret's commands (set, reset, reveal, retire) are in environment_secrets.py, the edits (add,
+edit, remove) in environment_edits.py: this screen extends both, and declares every command once.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,25 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
-from credenza.config.model import Environment, EnvironmentChange, Rotation
+from credenza.config.model import Environment
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
-from credenza.secrets import CheckedSecret, Secret
-from credenza.services.environments import ResolvedEnvironment
-from credenza.services.resets import ResetResult
+from credenza.services.status import Attention
 from credenza.services.tokens.records import SessionToken
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import advice, with_advice
-from credenza.tui.dialogs.confirm import ConfirmDialog
-from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
-from credenza.tui.dialogs.pending_secret import PendingChoice, PendingSecretDialog
-from credenza.tui.dialogs.secret_input import SecretInputDialog
-from credenza.tui.dialogs.secret_reset import SecretResetDialog
+from credenza.tui.advice import key_for, keys_in, section_ref, with_advice
+from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.sign_in import SignInDialog
 from credenza.tui.format import age, clip, expiry, word
 from credenza.tui.messages import ConfigChanged, TokenFetched
-from credenza.tui.screens.base import Cell, Command, TableScreen
-
-REVEAL_SECONDS = 10.0
-
-
-def env_key(app_id: str, env_name: str) -> str:
-    return f"{app_id}/{env_name}"
+from credenza.tui.screens.environment_edits import EditCommands
+from credenza.tui.screens.environment_secrets import REVEAL_SECONDS, env_key, split_key
+from credenza.tui.widgets.table import Cell
 
 
-def split_key(key: str) -> tuple[str, str]:
-    app_id, _, env_name = key.partition("/")
-    return app_id, env_name
-
-
-class EnvironmentsScreen(TableScreen):
+class EnvironmentsScreen(EditCommands):
     MODE = "environments"
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
         ("application", "Application"),
@@ -53,23 +42,41 @@ class EnvironmentsScreen(TableScreen):
         ("scopes", "Scopes"),
     ]
     NARROW: ClassVar[set[str]] = {"application", "environment", "secret", "age", "expires"}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "fetch", "Fetch", id="environments.fetch"),
-        Binding("s", "set_secret", "Set secret", id="environments.set_secret"),
-        Binding("r", "reset_secret", "Reset", id="environments.reset_secret"),
-        Binding("t", "verify", "Verify", id="environments.verify"),
-        Binding("e", "edit", "Edit", id="environments.edit"),
-        Binding("a", "add", "Add", id="environments.add"),
-        Binding("v", "reveal", "Reveal", id="environments.reveal"),
-        Binding("D", "discover", "Discover", id="environments.discover"),
-        Binding("l", "sign_in", "Sign in", id="environments.sign_in"),
-        Binding("P", "retire_previous", "Retire old secret", id="environments.retire_previous"),
-        Binding("delete,d", "remove", "Remove", id="environments.remove"),
-    ]
+    SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = (
+        Command("fetch", "f", "Fetch", "Fetch token for {row}", "client_credentials grant"),
+        Command("set_secret", "s", "Set secret", "Set secret for {row}", "store it in the keyring"),
+        Command("reset_secret", "r", "Reset", "Reset secret for {row}", "rotate, verify, record"),
+        Command("verify", "t", "Verify", "Verify {row}", "a live token call"),
+        Command("edit", "e", "Edit", "Edit {row}", "client_id, endpoints, scopes, secret expiry"),
+        Command("add", "a", "Add", "Add environment", "to an application"),
+        Command("reveal", "v", "Reveal", "Reveal secret for {row}", "shown for 10 seconds"),
+        Command(
+            "discover",
+            "D",
+            "Discover",
+            "Discover endpoints for {row}",
+            "from the issuer's metadata",
+        ),
+        Command("sign_in", "l", "Sign in", "Sign in to {row}", "as a user: browser or device code"),
+        Command(
+            "retire_previous",
+            "P",
+            "Retire old secret",
+            "Retire the previous secret of {row}",
+            "overlap rotation: after a reset",
+        ),
+        Command(
+            "remove",
+            "delete,d",
+            "Remove",
+            "Remove {row}",
+            "its secret and tokens leave the keyring",
+        ),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = bindings(MODE, SECTION_COMMANDS)
 
     def __init__(self) -> None:
         super().__init__()
-        self.revealed: dict[str, Secret] = {}
         self._follow_on_resume = True
 
     def rows(self) -> Iterable[tuple[str, list[Cell]]]:
@@ -157,8 +164,13 @@ class EnvironmentsScreen(TableScreen):
                 self.select_key(env_key(application.id, name))
                 return
 
+    def select_attention(self, item: Attention) -> None:
+        if item.environment:
+            self.select_key(env_key(item.application, item.environment))
+
     def empty_detail(self) -> Text:
-        return Text("No environments yet: press a to add one.", style="italic")
+        said = keys_in(self.app, "No environments yet: press {environments.add} to add one.")
+        return Text(said, style="italic")
 
     def _stored_in(self, app_id: str, env_name: str) -> str | None:
         team = self.workspace.credentials.team_store()
@@ -175,21 +187,22 @@ class EnvironmentsScreen(TableScreen):
         text = Text()
         text.append(f"{resolved.label}\n", style="bold")
         secret = self.revealed.get(key)
+        edit = key_for(self.app, "environments.edit")
         rows: list[tuple[str, Any]] = [
             ("client_id", environment.client_id),
             (
                 "secret",
                 f"{secret.reveal()}   (hides in {REVEAL_SECONDS:g} s)"
                 if secret
-                else "•••••••• (v reveals)",
+                else keys_in(self.app, "•••••••• ({environments.reveal} reveals)"),
             ),
             ("stored in", self._stored_in(app_id, env_name)),
             ("secret age", age(self.workspace.credentials.age(app_id, env_name))),
             (
                 "expires",
-                f"{environment.secret_expires_at:%Y-%m-%d} (e changes it)"
+                f"{environment.secret_expires_at:%Y-%m-%d} ({edit} changes it)"
                 if environment.secret_expires_at
-                else "not recorded (e sets it)",
+                else f"not recorded ({edit} sets it)",
             ),
             ("issuer", environment.issuer),
             ("token URL", resolved.token_url),
@@ -211,27 +224,21 @@ class EnvironmentsScreen(TableScreen):
         rotation = resolved.profile.rotation
         text.append(f"{'rotation':>13}: ", style="dim")
         text.append(
-            "overlap: after a reset both secrets work until P retires the old one\n"
+            keys_in(
+                self.app,
+                "overlap: after a reset both secrets work until {environments.retire_previous} "
+                "retires the old one\n",
+            )
             if rotation == "overlap"
             else "cut-over: a reset ends the old secret at once\n"
         )
         return text
 
-    def _selected(self) -> tuple[str, str] | None:
-        key = self.selected_key()
-        return split_key(key) if key else None
+    def row_label(self, key: str) -> str | None:
+        app_id, env_name = split_key(key)
+        return f"{self.workspace.applications.get(app_id).name} / {env_name}"
 
-    def _resolved(self, app_id: str, env_name: str) -> ResolvedEnvironment | None:
-        """The selected row's environment, or None with the reason said: the row may be stale
-        (another process removed or renamed it), and a key press never ends the dashboard."""
-        try:
-            return self.workspace.environments.resolve(app_id, env_name)
-        except CredenzaError as exc:
-            self.notify(advice(exc), title=f"{app_id} / {env_name}", severity="error")
-            self.post_message(ConfigChanged())  # the rows as the file has them now
-            return None
-
-    # -- actions --------------------------------------------------------------------------------
+    # -- actions (the secret's and the edits' are in the classes it extends) --------------------
 
     def action_fetch(self) -> None:
         if (selected := self._selected()) is None:
@@ -243,8 +250,10 @@ class EnvironmentsScreen(TableScreen):
             self.notify(
                 f"token for {app_id} / {env_name}" + (f", expires in {int(left)} s" if left else "")
             )
-            self.set_detail_message("✓ token fetched: see Tokens (4)", "good")
-            self.post_message(TokenFetched(session))
+            self.set_detail_message(
+                f"✓ token fetched: see {section_ref(self.app, 'tokens')}", "good"
+            )
+            self.app.post_message(TokenFetched(session))
 
         # A person's token is refreshed from the sign-in (l signs in when there is none).
         self.run_task(
@@ -263,7 +272,7 @@ class EnvironmentsScreen(TableScreen):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                said = with_advice(result.message, result.status)
+                said = with_advice(self.app, result.message, result.status)
                 self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
@@ -274,149 +283,6 @@ class EnvironmentsScreen(TableScreen):
             self.workspace.verification.verify(app_id, env_name),
             verified,
         )
-
-    def action_set_secret(self) -> None:
-        if (selected := self._selected()) is None:
-            return
-        app_id, env_name = selected
-
-        def entered(secret: Secret | None) -> None:
-            if secret is None:
-                return
-
-            def stored(checked: CheckedSecret) -> None:
-                self.post_message(ConfigChanged())
-                self.notify(
-                    f"stored the secret for {app_id} / {env_name} ({checked.secret.masked()})"
-                )
-                for warning in checked.warnings:
-                    self.notify(warning, severity="warning")
-
-            self.run_task(
-                "storing the secret in the keyring",
-                self.call(self.workspace.credentials.set, app_id, env_name, secret),
-                stored,
-                group="keyring",
-            )
-
-        self.app.push_screen(
-            SecretInputDialog(
-                f"Set secret · {app_id} / {env_name}",
-                "Stored in the OS keyring, never in the config file.",
-            ),
-            entered,
-        )
-
-    def action_reset_secret(self) -> None:
-        if (selected := self._selected()) is None:
-            return
-        app_id, env_name = selected
-
-        def checked(found: tuple[Secret | None, Rotation | None]) -> None:
-            pending, rotation = found
-            if pending is None:
-                self._open_reset(app_id, env_name, rotation)
-            else:
-                self._offer_recovery(app_id, env_name, pending.masked())
-
-        async def look() -> tuple[Secret | None, Rotation | None]:
-            pending = await self.call(self.workspace.resets.pending, app_id, env_name)
-            if pending is not None:
-                return pending, None
-            try:  # the plan says what the provider really does (the sandbox's record)
-                return None, await self.workspace.resets.rotation(app_id, env_name)
-            except CredenzaError:
-                return None, None  # the dialog then says the profile's word, and fails later
-
-        # A reset left unfinished holds a secret the provider showed once: a new reset would
-        # replace it, so finishing that one comes first.
-        self.run_task(f"checking {app_id} / {env_name} for an unfinished reset", look(), checked)
-
-    def _offer_recovery(self, app_id: str, env_name: str, masked: str) -> None:
-        label = f"{app_id} / {env_name}"
-
-        def recovered(result: ResetResult | None) -> None:
-            self.post_message(ConfigChanged())
-            if result is None:
-                self.set_detail_message("nothing was pending any more", "info")
-                return
-            lines = ["✓ the secret the provider issued is stored as the current one"]
-            lines += [f"⚠ {warning}" for warning in result.warnings]
-            self.set_detail_message("\n".join(lines), "good" if result.verified else "warn")
-            self.notify(f"reset of {label} finished")
-
-        def discarded(found: bool) -> None:
-            self.post_message(ConfigChanged())
-            self.set_detail_message(
-                "the pending secret is discarded; the current one is unchanged"
-                if found
-                else "nothing was pending any more",
-                "info",
-            )
-
-        def sure(yes: bool | None) -> None:
-            if yes:
-                self.run_task(
-                    f"discarding the pending secret of {label}",
-                    self.workspace.resets.discard_pending(app_id, env_name),
-                    discarded,
-                )
-
-        def chosen(choice: PendingChoice | None) -> None:
-            if choice == "finish":
-                self.run_task(
-                    f"finishing the reset of {label}",
-                    self.workspace.resets.recover(app_id, env_name),
-                    recovered,
-                )
-            elif choice == "discard":
-                self.app.push_screen(
-                    ConfirmDialog(
-                        f"Discard the pending secret of {label}?",
-                        f"The pending secret ({masked}) is deleted from your keyring. A secret "
-                        "shown once is not shown again; the current secret stays.",
-                        action="Discard",
-                        type_to_confirm=env_name,
-                    ),
-                    sure,
-                )
-
-        self.app.push_screen(PendingSecretDialog(label, masked), chosen)
-
-    def _open_reset(self, app_id: str, env_name: str, rotation: Rotation | None = None) -> None:
-        def done(result: ResetResult | None) -> None:
-            self.post_message(ConfigChanged())
-            if result is not None:
-                self.notify(f"secret of {app_id} / {env_name} rotated")
-
-        try:
-            dialog = SecretResetDialog(self.workspace, app_id, env_name, rotation=rotation)
-        except CredenzaError as exc:  # a key or a public client: nothing to reset
-            self.notify(str(exc), title="reset", severity="error", timeout=8)
-            return
-        self.app.push_screen(dialog, done)
-
-    def action_reveal(self) -> None:
-        key = self.selected_key()
-        if key is None:
-            return
-        app_id, env_name = split_key(key)
-
-        def shown(secret: Secret) -> None:
-            self.revealed[key] = secret
-            self.reload()
-            self.set_timer(REVEAL_SECONDS, lambda: self._hide(key))
-
-        self.run_task(
-            "reading the keyring",
-            self.call(self.workspace.credentials.reveal, app_id, env_name),
-            shown,
-            group="keyring",
-        )
-
-    def _hide(self, key: str) -> None:
-        if self.revealed.pop(key, None) is not None and self.is_mounted:
-            self.reload()
 
     def action_discover(self) -> None:
         if (selected := self._selected()) is None:
@@ -432,7 +298,7 @@ class EnvironmentsScreen(TableScreen):
 
         def discovered(result: tuple[Environment, dict[str, str]]) -> None:
             environment, foreign = result
-            self.post_message(ConfigChanged())
+            self.app.post_message(ConfigChanged())
             self.notify(f"token endpoint {environment.token_url}")
             for name, url in foreign.items():
                 self.notify(
@@ -468,159 +334,11 @@ class EnvironmentsScreen(TableScreen):
             # account is cleaned server text; markup off, so a bracket in a name stays a bracket.
             who = f" as {session.account}" if session.account else ""
             self.notify(f"signed in to {app_id} / {env_name}{who}", markup=False)
-            self.set_detail_message(f"✓ signed in{who}: see Tokens (4)", "good")
+            self.set_detail_message(
+                f"✓ signed in{who}: see {section_ref(self.app, 'tokens')}", "good"
+            )
+            self.app.post_message(TokenFetched(session))
 
         self.app.push_screen(
             SignInDialog(self.workspace, app_id, env_name, method, self.credenza.clock), done
         )
-
-    def _form(self, target: EnvironmentTarget | None, app_id: str | None) -> EnvironmentForm:
-        workspace = self.workspace
-        # The file as the form saw it: a change made meanwhile (the CLI) is a conflict, not lost.
-        opened = workspace.config_digest
-
-        async def save(app: str, name: str, change: EnvironmentChange) -> Environment:
-            if target is None:
-                return await self.call(workspace.environments.add, app, name, change)
-            return await self.call(workspace.environments.edit, app, name, change, expected=opened)
-
-        return EnvironmentForm(
-            save,
-            workspace.environments.endpoints_from_issuer,
-            applications=[(a.name, a.id) for a in workspace.applications.all()],
-            target=target,
-            app_id=app_id,
-            warnings=workspace.environments.client_id_warnings,
-        )
-
-    def action_add(self) -> None:
-        selected = self._selected()
-        app_id = selected[0] if selected else self.credenza.selected_application
-        if not self.workspace.applications.all():
-            self.notify("add an application first (1, then a)", severity="warning")
-            return
-
-        def added(environment: Environment | None) -> None:
-            if environment is not None:
-                self.post_message(ConfigChanged())
-                self.notify("environment added: press s to store its secret")
-
-        self.app.push_screen(self._form(None, app_id), added)
-
-    def action_edit(self) -> None:
-        if (selected := self._selected()) is None:
-            return
-        app_id, env_name = selected
-        if (resolved := self._resolved(app_id, env_name)) is None:
-            return
-        target = EnvironmentTarget(app_id, env_name, resolved.environment)
-
-        def edited(result: Environment | None) -> None:
-            if result is not None:
-                self.post_message(ConfigChanged())
-                self.notify(f"saved {app_id} / {env_name}")
-
-        self.app.push_screen(self._form(target, app_id), edited)
-
-    def action_retire_previous(self) -> None:
-        if (selected := self._selected()) is None:
-            return
-        app_id, env_name = selected
-        if (resolved := self._resolved(app_id, env_name)) is None:
-            return
-
-        def known(rotation: Rotation) -> None:
-            # The provider's own record (the sandbox's client), not the profile's default.
-            if rotation != "overlap":
-                self.notify(
-                    f"{resolved.label}: the provider rotates by cut-over, so a reset already "
-                    "ended the old secret; there is nothing to retire",
-                    severity="warning",
-                )
-                return
-            self.app.push_screen(
-                ConfirmDialog(
-                    f"Retire the previous secret of {resolved.label}?",
-                    "Do this once every system that used the old secret uses the new one: from "
-                    "now on the provider refuses the old secret.",
-                    action="Retire",
-                ),
-                confirmed,
-            )
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.run_task(
-                    f"retiring the previous secret of {app_id} / {env_name}",
-                    self.workspace.resets.retire_previous(app_id, env_name),
-                    lambda _: self.set_detail_message(
-                        "✓ the previous secret is retired: only the new one works", "good"
-                    ),
-                )
-
-        self.run_task(
-            f"asking how {app_id} / {env_name} rotates",
-            self.workspace.resets.rotation(app_id, env_name),
-            known,
-        )
-
-    def action_remove(self) -> None:
-        if (selected := self._selected()) is None:
-            return
-        app_id, env_name = selected
-        if (resolved := self._resolved(app_id, env_name)) is None:
-            return
-        body = (
-            f"This removes the environment {env_name} of {resolved.application.name} from the "
-            "config, and deletes its secret and cached tokens from your keyring. The provider "
-            "keeps the client: revoke it there if nothing uses it any more."
-        )
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.run_task(
-                    f"removing {app_id} / {env_name}",
-                    self.call(self.workspace.environments.remove, app_id, env_name),
-                    lambda _: self._removed(env_key(app_id, env_name), resolved.label),
-                    group="config",
-                )
-
-        self.app.push_screen(
-            ConfirmDialog(
-                f"Remove {resolved.label}?",
-                body,
-                action="Remove",
-                # As for a production reset, the application's name is typed: one key is too little.
-                type_to_confirm=resolved.application.name if env_name == "production" else None,
-            ),
-            confirmed,
-        )
-
-    def _removed(self, key: str, label: str) -> None:
-        self.revealed.pop(key, None)
-        self.post_message(ConfigChanged())
-        self.notify(f"removed {label}")
-
-    def commands(self) -> list[Command]:
-        key = self.selected_key()
-        if key is None:
-            return []
-        app_id, env_name = split_key(key)
-        label = f"{self.workspace.applications.get(app_id).name} / {env_name}"
-        return [
-            (f"Fetch token for {label}", "client_credentials grant", self.action_fetch),
-            (f"Verify {label}", "a live token call", self.action_verify),
-            (f"Set secret for {label}", "store it in the keyring", self.action_set_secret),
-            (f"Reset secret for {label}", "rotate, verify, record", self.action_reset_secret),
-            (f"Reveal secret for {label}", "shown for 10 seconds", self.action_reveal),
-            (f"Discover endpoints for {label}", "from the issuer's metadata", self.action_discover),
-            (f"Sign in to {label}", "as a user: browser or device code", self.action_sign_in),
-            (f"Edit {label}", "client_id, endpoints, scopes, secret expiry", self.action_edit),
-            (
-                f"Retire the previous secret of {label}",
-                "overlap rotation: after a reset",
-                self.action_retire_previous,
-            ),
-            (f"Remove {label}", "its secret and tokens leave the keyring", self.action_remove),
-            ("Add environment", "to an application", self.action_add),
-        ]

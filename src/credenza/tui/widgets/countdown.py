@@ -86,13 +86,13 @@ class CountdownList(ScrollView, can_focus=True):
         "countdown-list--cursor",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("enter", "select", "Open", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False, id="countdown.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="countdown.up"),
+        Binding("home,g", "first", "First", show=False, id="countdown.first"),
+        Binding("end,G", "last", "Last", show=False, id="countdown.last"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="countdown.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="countdown.page_up"),
+        Binding("enter", "select", "Open", show=False, id="countdown.select"),
     ]
 
     cursor: reactive[int] = reactive(0, init=False)

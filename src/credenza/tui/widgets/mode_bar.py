@@ -14,13 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-SECTIONS = [
-    ("applications", "1", "Applications"),
-    ("environments", "2", "Environments"),
-    ("contracts", "3", "Contracts"),
-    ("tokens", "4", "Tokens"),
-]
-SHORT_TITLES = {"applications": "Apps", "environments": "Envs"}
+from credenza.tui.advice import key_for
+from credenza.tui.sections import SECTIONS, Section
+
 ATTENTION_KEY = "!"
 
 
@@ -40,8 +36,8 @@ class Wording(NamedTuple):
 
 def wordings(count: int | None, demo: str) -> list[Wording]:
     """From the widest to the narrowest; the bar shows the first that fits."""
-    full = {mode: title for mode, _, title in SECTIONS}
-    short = {mode: SHORT_TITLES.get(mode, title) for mode, _, title in SECTIONS}
+    full = {section.mode: section.title for section in SECTIONS}
+    short = {section.mode: section.short for section in SECTIONS}
     if count is None:
         long_count = short_count = tiny_count = ""
     elif count == 0:
@@ -60,12 +56,16 @@ def wordings(count: int | None, demo: str) -> list[Wording]:
 
 
 class ModeTab(Static):
-    """One section's tab: its key and title; a click switches to it."""
+    """One section's tab: its key (as bound now) and title; a click switches to it."""
 
-    def __init__(self, mode: str, key: str) -> None:
-        super().__init__(id=f"tab-{mode}", markup=False)
-        self.mode = mode
-        self.key = key
+    def __init__(self, section: Section) -> None:
+        super().__init__(id=f"tab-{section.mode}", markup=False)
+        self.section = section
+        self.mode = section.mode
+
+    @property
+    def key(self) -> str:
+        return key_for(self.app, self.section.binding_id)
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
@@ -90,9 +90,9 @@ class ModeBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(id="brand", markup=False)
-        for mode, key, _ in SECTIONS:
-            tab = ModeTab(mode, key)
-            tab.set_class(mode == self.current, "-current")
+        for section in SECTIONS:
+            tab = ModeTab(section)
+            tab.set_class(section.mode == self.current, "-current")
             yield tab
         yield Static(id="mode-bar-gap")
         yield AttentionCount(id="attention-count", markup=False)
