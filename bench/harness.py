@@ -112,6 +112,7 @@ def run(
     *,
     timeout: float,
     input: bytes | None = None,
+    cwd: str | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """subprocess.run in a process group of its own, output captured, the whole group killed on
     a timeout or any exception (xargs's curls too). Raises TimeoutError naming the command."""
@@ -119,6 +120,7 @@ def run(
         argv,
         outlive=True,  # short-lived; no setpriv exec inside a measured time
         env=env,
+        cwd=cwd,
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -172,6 +174,8 @@ class Row:
     target: float | None  # the ratio of medians must be at most this; None: reported only
     absolute: bool = False  # the target bounds the median itself, not a ratio
     notes: list[str] = field(default_factory=list)
+    # The 1-minute load average when this row's measurement started and ended (`attempt`).
+    load: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -180,12 +184,17 @@ class Row:
         return self.ours.median / self.baseline.median
 
     @property
-    def met(self) -> bool | None:
-        if self.target is None or self.ours is None:
+    def score(self) -> float | None:
+        """What the target bounds: the median itself (absolute) or the ratio of medians."""
+        if self.ours is None:
             return None
-        if self.absolute:
-            return self.ours.median <= self.target
-        return None if self.ratio is None else self.ratio <= self.target
+        return self.ours.median if self.absolute else self.ratio
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.score is None:
+            return None
+        return self.score <= self.target
 
     def target_text(self) -> str:
         if self.target is None:
@@ -213,13 +222,57 @@ class Row:
 
 def attempt(planned: list[Row], measure: Callable[[], list[Row]]) -> list[Row]:
     """``measure()``'s rows, or, when it fails or times out, each planned row marked "not
-    measured" with the reason: one broken row must neither hide nor hang the others."""
+    measured" with the reason: one broken row must neither hide nor hang the others. The load
+    average at the start and the end is printed and kept on every row."""
+    start = load_average()
+    print(f"  {planned[0].name}: load average {start:.2f}", file=sys.stderr, flush=True)
     try:
-        return measure()
+        found = measure()
     except Exception as exc:  # every failure becomes a note
         why = reason(exc)
         print(f"  {planned[0].name}: not measured: {why}", file=sys.stderr, flush=True)
-        return [Row.unmeasured(row, why) for row in planned]
+        found = [Row.unmeasured(row, why) for row in planned]
+    end = load_average()
+    print(f"  {planned[0].name}: done, load average {end:.2f}", file=sys.stderr, flush=True)
+    for row in found:
+        row.load = (start, end)
+    return found
+
+
+def load_average() -> float:
+    """The 1-minute load average (what `uptime` shows first)."""
+    return os.getloadavg()[0]
+
+
+@dataclass
+class Trials:
+    """One row recorded several times in one run (`--record`: three). The table shows the best
+    and the worst of their medians; the target counts as met only when the worst meets it."""
+
+    rows: list[Row]
+
+    @property
+    def measured(self) -> list[Row]:
+        return [row for row in self.rows if row.score is not None]
+
+    @property
+    def best(self) -> Row:
+        measured = self.measured
+        return min(measured, key=lambda row: row.score or 0.0) if measured else self.rows[0]
+
+    @property
+    def worst(self) -> Row:
+        measured = self.measured
+        return max(measured, key=lambda row: row.score or 0.0) if measured else self.rows[0]
+
+    @property
+    def met(self) -> bool | None:
+        """Met only when every recording measured it and the worst of them meets the target."""
+        if self.rows[0].target is None or not self.measured:
+            return None
+        if len(self.measured) < len(self.rows):
+            return False  # a recording that failed is not one that met it
+        return self.worst.met
 
 
 def reason(exc: BaseException) -> str:

@@ -10,8 +10,9 @@ class Plan:
     quick: bool
 
     def runs(self, full: int) -> int:
-        """Samples per side: at least 5 in a full run; 3 in a quick one (the row says so)."""
-        return 3 if self.quick else max(5, full)
+        """Samples per side: at least 9 in a full run (the medians the targets are stated
+        over); 3 in a quick one (the row says so)."""
+        return 3 if self.quick else max(9, full)
 
     def sizes(self, *full: int) -> tuple[int, ...]:
         """A quick run measures the first (smallest) size only."""

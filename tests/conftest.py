@@ -13,7 +13,8 @@ import keyring
 import pytest
 
 from credenza.cli import run
-from credenza.config.model import AUTH_METHODS, AuthMethod, EnvironmentChange
+from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
+from credenza.config.model import EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.oauth.client import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState

@@ -24,6 +24,7 @@ from credenza.config.model import (
 )
 from credenza.config.store import ConfigStore, parse_config
 from credenza.errors import ConfigError
+from credenza.oauth.grants import client_credentials
 from credenza.sandbox import SandboxServer
 from credenza.sandbox.demo import Demo
 from credenza.workspace import Workspace
@@ -338,7 +339,7 @@ async def test_a_50_mib_body_is_cut_off_without_memory_growing_by_20_mib() -> No
         tracemalloc.start()
         try:
             with pytest.raises(TransportError, match="cut off"):
-                await client.fetch_token(credentials)
+                await client.grant(client_credentials.plan, credentials)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -17,6 +17,7 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.oauth.client import OAuthClient
+from credenza.oauth.grants import client_credentials
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from credenza.secrets.backends.memory import MemoryKeyring
@@ -140,7 +141,7 @@ async def test_sandbox_reset_seen_from_both_sides(
         resolved, (), secret=Secret(old_secret)
     )
     with pytest.raises(TokenEndpointError, match="invalid_client"):
-        await oauth.fetch_token(old_credentials)
+        await oauth.grant(client_credentials.plan, old_credentials)
     introspection = await workspace.tokens.introspect(before)
     assert introspection["active"] is True
     await oauth.aclose()
@@ -159,10 +160,10 @@ async def test_overlap_rotation_keeps_the_old_secret_until_retired(
     old_credentials = await workspace.credentials.client_credentials(
         resolved, (), secret=Secret(old_secret)
     )
-    await oauth.fetch_token(old_credentials)  # still works during the overlap
+    await oauth.grant(client_credentials.plan, old_credentials)  # still works during the overlap
     await workspace.resets.retire_previous(app_id, "production")
     with pytest.raises(TokenEndpointError, match="invalid_client"):
-        await oauth.fetch_token(old_credentials)
+        await oauth.grant(client_credentials.plan, old_credentials)
     await oauth.aclose()
     await workspace.aclose()
 

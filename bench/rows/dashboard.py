@@ -1,4 +1,4 @@
-"""Rows 4: the dashboard's first frame and peak memory against a minimal app with the same rows."""
+"""Rows 5: the dashboard's first frame and peak memory against a minimal app with the same rows."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
     for count, target in zip(plan.sizes(1000, 10000), (1.2, 1.3), strict=False):
         planned = [
             Row(
-                f"4. dashboard first frame, {count:,} applications × 2 environments",
+                f"5. dashboard first frame, {count:,} applications × 2 environments",
                 None,
                 None,
                 f"minimal app, {count:,}-row table",
@@ -29,7 +29,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
                 target,
             ),
             Row(
-                f"4. dashboard peak RSS, {count:,} applications",
+                f"5. dashboard peak RSS, {count:,} applications",
                 None,
                 None,
                 "the same minimal app",
@@ -54,7 +54,7 @@ def _one(world: World, plan: Plan, count: int, planned: list[Row]) -> list[Row]:
     }
     times: dict[str, list[float]] = {name: [] for name in sides}
     peaks: dict[str, list[float]] = {name: [] for name in sides}
-    runs = plan.runs(5)
+    runs = plan.runs(9)
     # One warm-up each (bytecode, and credenza's parsed-config cache: a user opens the same
     # config again and again), then A B A B ...
     for turn in range(runs + 1):

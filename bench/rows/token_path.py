@@ -28,7 +28,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
     gh = shutil.which("gh")
     curl = shutil.which("curl")
     cached = Row(
-        "1. cached `credenza token`, no set-up", None, None, "`python -I -c pass`", "s", 2.5
+        "1. cached `credenza token`, no set-up", None, None, "`python -I -c pass`", "s", 1.5
     )
     versus_gh = Row(
         "1b. cached `credenza token`, no set-up",
@@ -44,7 +44,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
         None,
         "curl, the same token call" if curl else "curl not installed",
         "s",
-        25,
+        15,
     )
 
     def measure_cached() -> list[Row]:

@@ -29,7 +29,7 @@ def rows(world: World, plan: Plan) -> list[Row]:
             None,
             f"`xargs -P{CONCURRENCY} curl`" if curl else "curl not installed",
             "s",
-            1.2,
+            1.0,
         )
         found += attempt(
             [planned],
@@ -90,7 +90,7 @@ def _one(world: World, plan: Plan, count: int, planned: Row, curl: str | None) -
     try:
         # No warm-up pair at 2,000 (it would add ~25 s): the secrets are bound already, so the
         # first run does what the others do.
-        measured = interleave(sides, plan.runs(5), warmup=0 if count > 1000 else 1)
+        measured = interleave(sides, plan.runs(9), warmup=0 if count > 1000 else 1)
     finally:
         world.sandbox.state.clear_faults()
     return replace(planned, ours=measured["credenza"], baseline=measured.get("curl"))

@@ -127,7 +127,7 @@ class Workspace:
         self.applications = Applications(context, self._forget)
         self.contracts = Contracts(context, self.environments, self.providers)
         self.checklist = Checklist(context)
-        self.verification = Verification(context, self.environments, self.tokens)
+        self.verification = Verification(context, self.environments, self.tokens, self.credentials)
         self.api = ApiCalls(context, self.environments, self.credentials, self.tokens)
         self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
         self.registrations = Registrations(

@@ -196,6 +196,7 @@ def test_a_gzip_bomb_stays_under_200_mb_of_memory() -> None:
     assert len(bomb) < 1024 * 1024  # under the cap on raw bytes: only decoding can stop it
     child = """
 import asyncio, resource, sys
+from credenza.oauth.grants import client_credentials
 from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.errors import CredenzaError
 from credenza.secrets import Secret
@@ -203,7 +204,7 @@ from credenza.secrets import Secret
 async def main():
     client = OAuthClient()
     try:
-        await client.fetch_token(ClientCredentials(sys.argv[1], "id", Secret("s" * 40)))
+        await client.grant(client_credentials.plan, ClientCredentials(sys.argv[1], "id", Secret("s" * 40)))
     except CredenzaError as exc:
         print(exc)
     finally:

@@ -25,6 +25,7 @@ from credenza.errors import (
 from credenza.oauth.answers import error_kind, retry_after_seconds
 from credenza.oauth.auth.basic import basic_authorization
 from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants import client_credentials, refresh
 from credenza.providers.profiles import resolve_profile
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
@@ -69,7 +70,9 @@ async def test_client_credentials_with_basic_auth(
     sandbox: SandboxServer, client: OAuthClient
 ) -> None:
     client_id, secret = register(sandbox)
-    token = await client.fetch_token(creds(sandbox, client_id, secret, scopes=("read",)))
+    token = await client.grant(
+        client_credentials.plan, creds(sandbox, client_id, secret, scopes=("read",))
+    )
     assert token.scopes == ("read",)
     assert token.expires_at is not None  # the sandbox sends expires_in as a string
     request = sandbox.state.requests[-1]
@@ -81,7 +84,9 @@ async def test_client_credentials_with_post_auth(
     sandbox: SandboxServer, client: OAuthClient
 ) -> None:
     client_id, secret = register(sandbox, token_endpoint_auth_method="client_secret_post")
-    await client.fetch_token(creds(sandbox, client_id, secret, auth_method="client_secret_post"))
+    await client.grant(
+        client_credentials.plan, creds(sandbox, client_id, secret, auth_method="client_secret_post")
+    )
     request = sandbox.state.requests[-1]
     assert request["authorization"] is None
     assert request["form"]["client_secret"] == secret
@@ -91,7 +96,8 @@ async def test_audience_resource_and_extra_parameters_are_sent_exactly(
     sandbox: SandboxServer, client: OAuthClient
 ) -> None:
     client_id, secret = register(sandbox)
-    await client.fetch_token(
+    await client.grant(
+        client_credentials.plan,
         creds(
             sandbox,
             client_id,
@@ -100,7 +106,7 @@ async def test_audience_resource_and_extra_parameters_are_sent_exactly(
             audience="https://api.example",
             resource="https://api.example/v2",
             extra_params={"tenant": "t1"},
-        )
+        ),
     )
     form = sandbox.state.requests[-1]["form"]
     assert form == {
@@ -115,7 +121,7 @@ async def test_audience_resource_and_extra_parameters_are_sent_exactly(
 async def test_wrong_secret_is_one_clear_line(sandbox: SandboxServer, client: OAuthClient) -> None:
     client_id, _ = register(sandbox)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.fetch_token(creds(sandbox, client_id, CANARY))
+        await client.grant(client_credentials.plan, creds(sandbox, client_id, CANARY))
     message = str(caught.value)
     assert "401 invalid_client" in message
     assert "check the client secret" in message
@@ -129,8 +135,9 @@ async def test_wrong_auth_method_is_refused_and_explained(
 ) -> None:
     client_id, secret = register(sandbox)  # registered for client_secret_basic
     with pytest.raises(TokenEndpointError) as caught:
-        await client.fetch_token(
-            creds(sandbox, client_id, secret, auth_method="client_secret_post")
+        await client.grant(
+            client_credentials.plan,
+            creds(sandbox, client_id, secret, auth_method="client_secret_post"),
         )
     assert "registered for client_secret_basic" in str(caught.value)
     assert "auth method" in str(caught.value)
@@ -139,7 +146,9 @@ async def test_wrong_auth_method_is_refused_and_explained(
 async def test_scope_not_granted(sandbox: SandboxServer, client: OAuthClient) -> None:
     client_id, secret = register(sandbox)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.fetch_token(creds(sandbox, client_id, secret, scopes=("admin",)))
+        await client.grant(
+            client_credentials.plan, creds(sandbox, client_id, secret, scopes=("admin",))
+        )
     assert caught.value.error == "invalid_scope"
     assert caught.value.provider_code == "8"
     assert error_kind(caught.value) == "scope"
@@ -150,13 +159,13 @@ async def test_refresh_keeps_the_rotated_refresh_token(
 ) -> None:
     client_id, secret = register(sandbox, grant_types=["client_credentials", "refresh_token"])
     credentials = creds(sandbox, client_id, secret)
-    first = await client.fetch_token(credentials)
+    first = await client.grant(client_credentials.plan, credentials)
     assert first.refresh_token is not None
-    second = await client.refresh(credentials, first.refresh_token)
+    second = await client.grant(refresh.plan, credentials, first.refresh_token)
     assert second.refresh_token is not None
     assert second.refresh_token != first.refresh_token
     with pytest.raises(TokenEndpointError, match="invalid_grant"):
-        await client.refresh(credentials, first.refresh_token)  # used once
+        await client.grant(refresh.plan, credentials, first.refresh_token)  # used once
 
 
 async def test_revoke_then_introspect_reports_inactive(
@@ -164,7 +173,7 @@ async def test_revoke_then_introspect_reports_inactive(
 ) -> None:
     client_id, secret = register(sandbox)
     credentials = creds(sandbox, client_id, secret)
-    token = await client.fetch_token(credentials)
+    token = await client.grant(client_credentials.plan, credentials)
     introspection = f"{sandbox.issuer}/oauth/token/introspection"
     assert (await client.introspect(credentials, introspection, token.access_token))[
         "active"
@@ -191,7 +200,7 @@ async def test_revoking_an_unknown_token_succeeds(
 
 async def test_logout_by_get_with_bearer(sandbox: SandboxServer, client: OAuthClient) -> None:
     client_id, secret = register(sandbox)
-    token = await client.fetch_token(creds(sandbox, client_id, secret))
+    token = await client.grant(client_credentials.plan, creds(sandbox, client_id, secret))
     await client.logout(f"{sandbox.issuer}/oauth/logout", token.access_token)
     request = sandbox.state.requests[-1]
     assert request["method"] == "GET"
@@ -267,7 +276,9 @@ async def test_fifty_awkward_ids_and_secrets_reach_the_server_byte_identical(
         sandbox.state.add_client(
             {"client_id": client_id, "client_secret": secret, "token_endpoint_auth_method": method}
         )
-        await client.fetch_token(creds(sandbox, client_id, secret, auth_method=method))
+        await client.grant(
+            client_credentials.plan, creds(sandbox, client_id, secret, auth_method=method)
+        )
         assert sandbox.state.requests[-1]["query"] == ""  # nothing in the query string
 
 
@@ -295,7 +306,7 @@ async def test_plain_http_to_a_non_loopback_host_is_refused_before_sending(
         token_url="http://id.example.com/token", client_id="a", secret=Secret(CANARY)
     )
     with pytest.raises(InsecureEndpointError, match="plain http"):
-        await guarded.fetch_token(credentials)
+        await guarded.grant(client_credentials.plan, credentials)
     assert sent == []
 
 
@@ -316,7 +327,7 @@ async def test_redirects_are_refused_and_the_target_gets_nothing(
             auth_method=method,
         )
         with pytest.raises(RedirectRefusedError, match="never follows redirects"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
         with pytest.raises(RedirectRefusedError):
             await client.revoke(credentials, f"{origin.issuer}/revoke", Secret("tok"))
     assert received == []
@@ -325,7 +336,7 @@ async def test_redirects_are_refused_and_the_target_gets_nothing(
 async def test_connection_refused_is_clear_and_retried_within_budget(client: OAuthClient) -> None:
     credentials = ClientCredentials(token_url=closed_port(), client_id="a", secret=Secret(CANARY))
     with pytest.raises(TransportError, match="connection refused"):
-        await client.fetch_token(credentials)
+        await client.grant(client_credentials.plan, credentials)
 
 
 async def test_a_server_that_never_answers_hits_the_read_timeout() -> None:
@@ -333,7 +344,7 @@ async def test_a_server_that_never_answers_hits_the_read_timeout() -> None:
     with silent_listener() as url:
         credentials = ClientCredentials(token_url=url, client_id="a", secret=Secret(CANARY))
         with pytest.raises(TransportError, match="sent nothing"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
     await client.aclose()
 
 
@@ -344,7 +355,7 @@ async def test_a_dripping_server_is_cut_off_at_the_overall_deadline() -> None:
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(TransportError, match="deadline"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
     await client.aclose()
 
 
@@ -354,7 +365,7 @@ async def test_a_huge_body_is_cut_off_at_the_cap(client: OAuthClient) -> None:
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(TransportError, match="more than 1024 KiB"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
 
 
 async def test_an_untrusted_tls_certificate_fails_and_no_body_is_recorded(
@@ -369,13 +380,13 @@ async def test_an_untrusted_tls_certificate_fails_and_no_body_is_recorded(
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(TransportError, match="not trusted") as caught:
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
         assert "ca_bundle" in str(caught.value)
         # With the CA configured explicitly, the same server is trusted.
         ca_file = tmp_path / "ca.pem"
         authority.cert_pem.write_to_path(str(ca_file))
         trusted = OAuthClient(replace(FAST, ca_bundle=str(ca_file)))
-        token = await trusted.fetch_token(credentials)
+        token = await trusted.grant(client_credentials.plan, credentials)
         await trusted.aclose()
     assert token.access_token.reveal() == "stolen"
     assert len(received) == 1  # only the trusted call arrived
@@ -399,7 +410,7 @@ async def test_sandbox_fault_modes_become_clear_errors(
     client_id, secret = register(sandbox)
     sandbox.state.add_fault({"mode": mode, "client_id": client_id})
     with pytest.raises(error) as caught:
-        await client.fetch_token(creds(sandbox, client_id, secret))
+        await client.grant(client_credentials.plan, creds(sandbox, client_id, secret))
     assert words in str(caught.value)
     assert secret not in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -411,7 +422,7 @@ async def test_503_503_200_takes_exactly_three_requests(
     client_id, secret = register(sandbox)
     sandbox.state.add_fault({"mode": "unavailable", "times": 2, "retry_after": 1})
     before = len(sandbox.state.requests)
-    await client.fetch_token(creds(sandbox, client_id, secret))
+    await client.grant(client_credentials.plan, creds(sandbox, client_id, secret))
     assert len(sandbox.state.requests) - before == 3
 
 
@@ -426,7 +437,7 @@ async def test_client_errors_are_never_retried(client: OAuthClient, status: int)
             token_url=f"{server.issuer}/t", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(TokenEndpointError):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
     assert len(seen) == 1
 
 
@@ -455,7 +466,7 @@ async def test_telenor_numbered_codes_are_explained_per_status(client: OAuthClie
             token_url=f"{server.issuer}/t", client_id="a", secret=Secret(CANARY), profile=telenor
         )
         with pytest.raises(TokenEndpointError) as caught:
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
     assert "Telenor code 8: illegal or unauthorised scope" in str(caught.value)
     assert error_kind(caught.value) == "scope"
     # Code 2 means different things at different statuses.
@@ -474,7 +485,7 @@ async def test_non_json_2xx_bodies_are_invalid_responses(client: OAuthClient) ->
             token_url=f"{server.issuer}/t", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(InvalidResponseError, match="text/html"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
 
 
 @pytest.mark.parametrize("case", ["expired", "wrong host"])
@@ -504,6 +515,6 @@ async def test_expired_and_wrong_host_certificates_fail_with_no_body_sent(
             token_url=f"{server.issuer}/token", client_id="a", secret=Secret(CANARY)
         )
         with pytest.raises(TransportError, match="not trusted"):
-            await client.fetch_token(credentials)
+            await client.grant(client_credentials.plan, credentials)
     await client.aclose()
     assert received == []

@@ -10,6 +10,7 @@ import pytest
 
 from credenza.errors import TransportError
 from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants import client_credentials
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from tests.conftest import FAST
@@ -28,19 +29,22 @@ async def test_http_and_https_calls_from_one_client_each_verify_as_before(
     client = OAuthClient(replace(FAST, ca_bundle=str(ca_file)))
     received: list[bytes] = []
     try:
-        token = await client.fetch_token(
+        token = await client.grant(
+            client_credentials.plan,
             ClientCredentials(
                 token_url=f"{sandbox.issuer}/oauth/token",
                 client_id="plain",
                 secret=Secret(registered.client_secret),
-            )
+            ),
         )
         assert token.access_token.reveal()
         with serve_tls(recording_app(received), authority.issue_cert("127.0.0.1"), tmp_path) as ok:
             trusted = ClientCredentials(
                 token_url=f"{ok.issuer}/token", client_id="a", secret=Secret("s")
             )
-            assert (await client.fetch_token(trusted)).access_token.reveal() == "stolen"
+            assert (
+                await client.grant(client_credentials.plan, trusted)
+            ).access_token.reveal() == "stolen"
         (tmp_path / "other").mkdir()
         other = tmp_path / "other"
         with serve_tls(recording_app(received), stranger.issue_cert("127.0.0.1"), other) as bad:
@@ -48,7 +52,7 @@ async def test_http_and_https_calls_from_one_client_each_verify_as_before(
                 token_url=f"{bad.issuer}/token", client_id="a", secret=Secret("s")
             )
             with pytest.raises(TransportError, match="not trusted"):
-                await client.fetch_token(untrusted)
+                await client.grant(client_credentials.plan, untrusted)
     finally:
         await client.aclose()
     assert len(received) == 1

@@ -18,7 +18,8 @@ import trustme
 
 from credenza.errors import SignInError
 from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
-from credenza.oauth.grants.authorization_code import LoopbackListener
+from credenza.oauth.grants import client_credentials
+from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.oauth.sync_client import SyncOAuthClient
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
@@ -109,14 +110,16 @@ def test_https_to_localhost_keeps_the_name_for_the_certificate(
             async def fetch() -> str:
                 client = OAuthClient(settings)
                 try:
-                    return (await client.fetch_token(credentials)).access_token.reveal()
+                    return (
+                        await client.grant(client_credentials.plan, credentials)
+                    ).access_token.reveal()
                 finally:
                     await client.aclose()
 
             token = asyncio.run(fetch())
         else:
             sync = SyncOAuthClient(settings)
-            token = sync.fetch_token(credentials).access_token.reveal()
+            token = sync.grant(client_credentials.plan, credentials).access_token.reveal()
     assert token == "stolen"
     assert len(bodies) == 1
     assert "localhost" not in resolver

@@ -17,8 +17,9 @@ import pytest
 
 from credenza.errors import CredenzaError
 from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
-from credenza.oauth.exchange import Exchange
+from credenza.oauth.grants import client_credentials
 from credenza.oauth.sync_client import SyncOAuthClient
+from credenza.oauth.transcript import Transcript
 from credenza.providers.profiles import resolve_profile
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
@@ -51,7 +52,7 @@ def via_async(credentials: ClientCredentials, settings: HttpSettings = FAST) -> 
     async def fetch() -> Any:
         client = OAuthClient(settings)
         try:
-            return await client.fetch_token(credentials)
+            return await client.grant(client_credentials.plan, credentials)
         finally:
             await client.aclose()
 
@@ -62,7 +63,7 @@ def via_sync(credentials: ClientCredentials, settings: HttpSettings = FAST) -> O
     def fetch() -> Any:
         client = SyncOAuthClient(settings)
         try:
-            return client.fetch_token(credentials)
+            return client.grant(client_credentials.plan, credentials)
         finally:
             client.close()
 
@@ -290,7 +291,7 @@ def test_the_deadline_alarm_leaves_an_outer_alarm_armed() -> None:
         with header_drip() as url:
             client = SyncOAuthClient(replace(FAST, read_timeout=2.0, deadline=0.5))
             with pytest.raises(CredenzaError, match="deadline"):
-                client.fetch_token(creds(url))
+                client.grant(client_credentials.plan, creds(url))
             client.close()
         assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
         assert signal.getsignal(signal.SIGALRM) is outer  # the caller's handler is back too
@@ -307,18 +308,18 @@ def test_verbose_sees_the_same_masked_exchange(sandbox: SandboxServer) -> None:
         client_id=client.client_id,
         secret=Secret(client.client_secret),
     )
-    seen: dict[str, list[Exchange]] = {"async": [], "sync": []}
+    seen: dict[str, list[Transcript]] = {"async": [], "sync": []}
 
     async def fetch_async() -> None:
         oauth = OAuthClient(FAST)
         oauth.observer = seen["async"].append
-        await oauth.fetch_token(credentials)
+        await oauth.grant(client_credentials.plan, credentials)
         await oauth.aclose()
 
     asyncio.run(fetch_async())
     blocking = SyncOAuthClient(FAST)
     blocking.observer = seen["sync"].append
-    blocking.fetch_token(credentials)
+    blocking.grant(client_credentials.plan, credentials)
     blocking.close()
     (first,), (second,) = seen["async"], seen["sync"]
     assert first.request_lines() == second.request_lines()

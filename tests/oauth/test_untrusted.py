@@ -27,6 +27,7 @@ from credenza.errors import (
 )
 from credenza.oauth.answers import error_kind
 from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants import client_credentials
 from credenza.oauth.params import apply_param_edits, param_problem
 from credenza.oauth.tokens import (
     Token,
@@ -94,7 +95,9 @@ async def test_an_echo_of_the_request_never_shows_the_secret(
     with hostile() as (script, server):
         script.on("/token", echo_in(where))
         with pytest.raises(TokenEndpointError) as caught:
-            await client.fetch_token(creds(server.issuer, auth_method=auth_method))
+            await client.grant(
+                client_credentials.plan, creds(server.issuer, auth_method=auth_method)
+            )
     # The server did receive the secret, and echoed it.
     assert leaks(script.seen[0].text + str(script.seen[0].headers), SECRET, CLIENT_ID)
     shown = everything_shown(caught.value)
@@ -119,7 +122,10 @@ async def test_a_truncated_echo_of_the_basic_header_is_redacted(
     with hostile() as (script, server):
         script.on("/token", cut)
         with pytest.raises(TokenEndpointError) as caught:
-            await client.fetch_token(creds(server.issuer, basic_auth_encoding=basic_auth_encoding))
+            await client.grant(
+                client_credentials.plan,
+                creds(server.issuer, basic_auth_encoding=basic_auth_encoding),
+            )
     header = script.seen[0].headers["authorization"]
     assert header[6:40] not in str(caught.value)
 
@@ -146,7 +152,7 @@ async def test_a_redirect_target_holding_the_secret_is_not_shown(client: OAuthCl
     with hostile() as (script, server):
         script.on("/token", redirect)
         with pytest.raises(CredenzaError) as caught:
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
     assert leaks(str(caught.value), SECRET) == []
 
 
@@ -196,7 +202,7 @@ async def test_escape_sequences_in_an_error_never_reach_the_message(
     with hostile() as (script, server):
         script.on("/token", escaping)
         with pytest.raises(TokenEndpointError) as caught:
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
     assert control_characters(everything_shown(caught.value)) == []
 
 
@@ -205,7 +211,7 @@ async def test_a_token_type_with_escapes_or_separators_is_refused(client: OAuthC
         with hostile() as (script, server):
             script.on("/token", token(token_type=token_type))
             with pytest.raises(InvalidResponseError) as caught:
-                await client.fetch_token(creds(server.issuer))
+                await client.grant(client_credentials.plan, creds(server.issuer))
         assert control_characters(str(caught.value)) == []
 
 
@@ -214,14 +220,14 @@ async def test_an_access_token_outside_vschar_is_refused(client: OAuthClient) ->
         with hostile() as (script, server):
             script.on("/token", token(bad))
             with pytest.raises(InvalidResponseError, match="VSCHAR"):
-                await client.fetch_token(creds(server.issuer))
+                await client.grant(client_credentials.plan, creds(server.issuer))
 
 
 async def test_granted_scopes_and_claims_are_cleaned(client: OAuthClient) -> None:
     claims = {"sub": f"me{ESCAPES}", "scope": f"a{ESCAPES}"}
     with hostile() as (script, server):
         script.on("/token", token(jwt(claims), scope=f"read x{ESCAPES}"))
-        issued = await client.fetch_token(creds(server.issuer, scopes=("read",)))
+        issued = await client.grant(client_credentials.plan, creds(server.issuer, scopes=("read",)))
     assert control_characters(" ".join(issued.scopes)) == []
     parts = decode_jwt(issued.access_token.reveal())
     assert parts is not None
@@ -249,7 +255,7 @@ async def test_a_gzip_bomb_is_cut_off_at_the_cap_on_decoded_bytes(client: OAuthC
     with hostile() as (script, server):
         script.on("/token", raw_answer(bomb, 400, {"content-encoding": "gzip"}))
         with pytest.raises(TransportError, match="more than 1024 KiB"):
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
 
 
 async def test_stacked_encodings_are_refused(client: OAuthClient) -> None:
@@ -258,7 +264,7 @@ async def test_stacked_encodings_are_refused(client: OAuthClient) -> None:
     with hostile() as (script, server):
         script.on("/token", raw_answer(body, 200, {"content-encoding": "gzip, gzip"}))
         with pytest.raises(InvalidResponseError, match="encoded 2 times"):
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
 
 
 async def test_an_ordinary_gzip_answer_still_works(client: OAuthClient) -> None:
@@ -271,7 +277,7 @@ async def test_an_ordinary_gzip_answer_still_works(client: OAuthClient) -> None:
             "/token",
             raw_answer(body, 200, {"content-encoding": "gzip", "content-type": "application/json"}),
         )
-        issued = await client.fetch_token(creds(server.issuer))
+        issued = await client.grant(client_credentials.plan, creds(server.issuer))
     assert issued.access_token.reveal() == "zipped"
 
 
@@ -285,7 +291,7 @@ async def test_json_200000_levels_deep_is_a_provider_error(
     with hostile() as (script, server):
         script.on("/token", raw_answer(deep_json(), status, {"content-type": "application/json"}))
         with pytest.raises(CredenzaError) as caught:
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
     assert caught.value.exit_code == 1
     assert "nested deeper than" in str(caught.value)
 
@@ -326,7 +332,7 @@ async def test_an_introspection_exp_of_10_to_the_15_is_shown_not_crashed(
 async def test_huge_expires_in_is_clamped(client: OAuthClient, expires_in: object) -> None:
     with hostile() as (script, server):
         script.on("/token", token(expires_in=expires_in))
-        issued = await client.fetch_token(creds(server.issuer))
+        issued = await client.grant(client_credentials.plan, creds(server.issuer))
     assert issued.expires_at is not None
     assert issued.expires_at.year < 9999
 
@@ -340,7 +346,7 @@ async def test_retry_after_beyond_the_deadline_is_reported_at_once_not_as_drippi
                 json_answer({"error": "slow_down"}, 429, {"retry-after": "100000"}),
             )
             with pytest.raises(TokenEndpointError) as caught:
-                await oauth.fetch_token(creds(server.issuer))
+                await oauth.grant(client_credentials.plan, creds(server.issuer))
     finally:
         await oauth.aclose()
     assert len(script.seen) == 1
@@ -468,7 +474,7 @@ async def test_errors_are_classified_honestly(
     with hostile() as (script, server):
         script.on("/token", json_answer(body, status))
         with pytest.raises(TokenEndpointError) as caught:
-            await client.fetch_token(creds(server.issuer))
+            await client.grant(client_credentials.plan, creds(server.issuer))
     assert error_kind(caught.value) == kind
     if kind != "wrong_secret":
         assert "check the client secret" not in str(caught.value)
@@ -479,21 +485,23 @@ async def test_unreachable_is_its_own_kind(client: OAuthClient) -> None:
 
     url = closed_port().removesuffix("/token")
     with pytest.raises(TransportError) as caught:
-        await client.fetch_token(creds(url))
+        await client.grant(client_credentials.plan, creds(url))
     assert error_kind(caught.value) == "unreachable"
 
 
 async def test_an_unknown_token_type_is_named_in_a_warning(client: OAuthClient) -> None:
     with hostile() as (script, server):
         script.on("/token", token(token_type="mac"))
-        issued = await client.fetch_token(creds(server.issuer))
+        issued = await client.grant(client_credentials.plan, creds(server.issuer))
     assert any("'mac'" in warning for warning in token_warnings(issued, ()))
 
 
 async def test_a_narrower_grant_names_the_missing_scopes(client: OAuthClient) -> None:
     with hostile() as (script, server):
         script.on("/token", token(scope="read"))
-        issued = await client.fetch_token(creds(server.issuer, scopes=("read", "write")))
+        issued = await client.grant(
+            client_credentials.plan, creds(server.issuer, scopes=("read", "write"))
+        )
     (warning,) = token_warnings(issued, ("read", "write"))
     assert "did not grant: write" in warning
 
@@ -501,7 +509,9 @@ async def test_a_narrower_grant_names_the_missing_scopes(client: OAuthClient) ->
 async def test_an_omitted_scope_means_as_requested(client: OAuthClient) -> None:
     with hostile() as (script, server):
         script.on("/token", token())
-        issued = await client.fetch_token(creds(server.issuer, scopes=("read", "write")))
+        issued = await client.grant(
+            client_credentials.plan, creds(server.issuer, scopes=("read", "write"))
+        )
     assert issued.scopes == ("read", "write")
     assert issued.scope_text() == "as requested (read write)"
     assert token_warnings(issued, ("read", "write")) == []
@@ -549,13 +559,16 @@ async def test_a_reserved_param_from_a_hand_edited_config_sends_nothing(
     with hostile() as (script, server):
         script.on("/token", token())
         with pytest.raises(ValidationError) as caught:
-            await client.fetch_token(creds(server.issuer, extra_params={"grant_type": "password"}))
+            await client.grant(
+                client_credentials.plan,
+                creds(server.issuer, extra_params={"grant_type": "password"}),
+            )
     assert script.seen == []
     assert SECRET not in str(caught.value)
 
 
 def test_verbose_never_prints_a_token_answer_it_cannot_parse() -> None:
-    from credenza.oauth.exchange import _mask_body
+    from credenza.oauth.transcript import _mask_body
 
     big = json.dumps({"refresh_token": "RT-SECRET-VALUE-123456", "access_token": "A" * 9000})
     assert "RT-SECRET" not in _mask_body(big.encode())  # over 8 KiB: still parsed and masked

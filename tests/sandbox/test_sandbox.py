@@ -17,6 +17,7 @@ import pytest
 
 from credenza.errors import TransportError, ValidationError
 from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants import client_credentials
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.sandbox.clients import load_clients
 from credenza.secrets import Secret
@@ -174,7 +175,7 @@ async def test_slow_body_fault_is_cut_off_at_the_deadline(sandbox: SandboxServer
         token_url=f"{sandbox.issuer}/oauth/token", client_id="slow", secret=Secret("s")
     )
     with pytest.raises(TransportError, match="deadline"):
-        await oauth.fetch_token(credentials)
+        await oauth.grant(client_credentials.plan, credentials)
     await oauth.aclose()
 
 

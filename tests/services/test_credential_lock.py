@@ -21,7 +21,7 @@ import pytest
 from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import CredentialLockError
-from credenza.oauth.exchange import Exchange
+from credenza.oauth.transcript import Transcript
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore, names
 from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
@@ -224,7 +224,7 @@ async def test_a_refused_refresh_leaves_a_refresh_token_stored_by_someone_else_m
     # its answer while this process's refresh with the same, now spent, token is in flight.
     theirs, _ = await other.tokens.user_token(resolved, 60)
 
-    def stored_meanwhile(exchange: Exchange) -> None:
+    def stored_meanwhile(exchange: Transcript) -> None:
         if exchange.form and exchange.form.get("grant_type") == "refresh_token":
             other.tokens.keep_user_token(resolved, read.requested_scopes, theirs.token)
 

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from credenza.config.model import ApplicationChange, EnvironmentChange
-from credenza.oauth.grants.authorization_code import LoopbackListener
+from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.sign_in import SignInDialog

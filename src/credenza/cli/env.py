@@ -19,7 +19,7 @@ from credenza.cli.common import (
     run_async,
     yes_option,
 )
-from credenza.config.model import AUTH_METHODS
+from credenza.config.auth_methods import AUTH_METHODS
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from credenza.cli.common import (
     secret_from_env,
     yes_option,
 )
-from credenza.config.model import AUTH_METHODS
+from credenza.config.auth_methods import AUTH_METHODS
 from credenza.errors import ValidationError
 
 

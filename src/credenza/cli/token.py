@@ -140,9 +140,9 @@ def verbose_option(parser: argparse.ArgumentParser) -> None:
 
 def show_exchanges(workspace: Workspace) -> None:
     """--verbose: each exchange on stderr as it happens, masked, then as curl."""
-    from credenza.oauth.exchange import Exchange
+    from credenza.oauth.transcript import Transcript
 
-    def observe(exchange: Exchange) -> None:
+    def observe(exchange: Transcript) -> None:
         # The exchange cleans and masks its own lines; printed whole (output.info shortens).
         lines = [
             *exchange.request_lines(),

@@ -7,20 +7,13 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 
-AuthMethod = Literal[
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-    "none",
-]
-AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
+from credenza.config.auth_methods import AuthMethod
+
 BasicEncoding = Literal["rfc6749", "raw"]
 AppType = Literal["private", "public"]
 ContractStatus = Literal["pending", "approved", "rejected", "revoked"]

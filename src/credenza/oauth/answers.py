@@ -1,7 +1,7 @@
 """What a server's answer means: errors explained, metadata checked, URLs shown safely.
 
 Shared by both drivers of the OAuth client (``client.OAuthClient``, ``sync_client.SyncOAuthClient``)
-through ``protocol``. Whatever a server answers is untrusted: every word of it that reaches an
+through ``plan``. Whatever a server answers is untrusted: every word of it that reaches an
 error passes ``untrusted.clean`` with the values sent in that exchange, so an echo cannot leak them.
 """
 
@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from credenza.errors import (
     CredenzaError,
-    DiscoveryError,
     ErrorKind,
     InsecureEndpointError,
     RedirectRefusedError,
@@ -26,7 +25,7 @@ from credenza.errors import (
 )
 from credenza.oauth.origins import is_loopback
 from credenza.oauth.tokens import Token
-from credenza.oauth.untrusted import NOTHING, Sent, clean, is_clean, parse_json
+from credenza.oauth.untrusted import NOTHING, Sent, clean, parse_json
 from credenza.providers.profiles import GENERIC, Profile
 
 Endpoint = Literal[
@@ -42,38 +41,6 @@ Endpoint = Literal[
     "team store",
 ]
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class ServerMetadata:
-    """Authorization-server metadata (RFC 8414 / OpenID Connect discovery)."""
-
-    issuer: str
-    token_endpoint: str
-    revocation_endpoint: str | None = None
-    introspection_endpoint: str | None = None
-    logout_endpoint: str | None = None
-    source: str = ""
-    authorization_endpoint: str | None = None
-    device_authorization_endpoint: str | None = None
-    # RFC 9207: the server puts `iss` in every authorization response, so one without it is forged.
-    authorization_response_iss: bool = False
-    # OpenID Connect: where the keys that sign its id_tokens are published (a JWK Set).
-    jwks_uri: str | None = None
-    # RFC 7591: where a client registers itself (not an endpoint of a registered client).
-    registration_endpoint: str | None = None
-
-    def endpoints(self) -> dict[str, str]:
-        """Every endpoint the metadata names, by what it is for."""
-        found = {
-            "token": self.token_endpoint,
-            "revocation": self.revocation_endpoint,
-            "introspection": self.introspection_endpoint,
-            "logout": self.logout_endpoint,
-            "authorization": self.authorization_endpoint,
-            "device_authorization": self.device_authorization_endpoint,
-        }
-        return {name: url for name, url in found.items() if url}
 
 
 @dataclass(frozen=True)
@@ -352,62 +319,6 @@ def as_requested(token: Token, requested: tuple[str, ...]) -> Token:
     if token.scope_omitted and requested:
         return replace(token, scopes=tuple(requested))
     return token
-
-
-def metadata_from(issuer: str, url: str, data: dict[str, Any]) -> ServerMetadata:
-    declared = data.get("issuer")
-    if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
-        raise DiscoveryError(
-            f"the metadata at {show_url(url)} is for issuer '{clean(declared, limit=120)}', "
-            f"not '{show_url(issuer)}'",
-            hint="RFC 8414 requires them to match; check the issuer URL",
-        )
-    token_endpoint = data.get("token_endpoint")
-    if not isinstance(token_endpoint, str):
-        raise DiscoveryError(f"the metadata at {show_url(url)} has no token_endpoint")
-
-    def optional(key: str) -> str | None:
-        value = data.get(key)
-        return value if isinstance(value, str) else None
-
-    # end_session_endpoint (OpenID RP-initiated logout) is a page that signs a browser out; it
-    # revokes no token, so it is never taken for a logout endpoint. `logout_endpoint` is the
-    # sandbox's and Telenor-style servers' GET + Bearer logout.
-    found = {
-        "token_endpoint": token_endpoint,
-        "revocation_endpoint": optional("revocation_endpoint"),
-        "introspection_endpoint": optional("introspection_endpoint"),
-        "logout_endpoint": optional("logout_endpoint"),
-        "authorization_endpoint": optional("authorization_endpoint"),
-        "device_authorization_endpoint": optional("device_authorization_endpoint"),
-    }
-    for key, candidate in found.items():
-        if candidate is None:
-            continue
-        if not is_clean(candidate) or " " in candidate:
-            raise DiscoveryError(
-                f"the metadata at {show_url(url)} has a {key} with control characters or "
-                f"spaces: '{clean(candidate, limit=120)}'",
-                hint="credenza does not use such metadata; set the endpoints by hand",
-            )
-        check_endpoint(candidate, key.replace("_", " "))
-    return ServerMetadata(
-        issuer=declared,
-        token_endpoint=token_endpoint,
-        revocation_endpoint=found["revocation_endpoint"],
-        introspection_endpoint=found["introspection_endpoint"],
-        logout_endpoint=found["logout_endpoint"],
-        source=url,
-        authorization_endpoint=found["authorization_endpoint"],
-        device_authorization_endpoint=found["device_authorization_endpoint"],
-        authorization_response_iss=data.get("authorization_response_iss_parameter_supported")
-        is True,
-        # Checked (HTTPS, no control characters) when id_token keys are fetched from it, so that
-        # metadata with an odd jwks_uri still gives its endpoints.
-        jwks_uri=optional("jwks_uri"),
-        # Like jwks_uri: checked when used (`app register`), so that an odd one spoils nothing.
-        registration_endpoint=optional("registration_endpoint"),
-    )
 
 
 def host_of(url: str) -> str:

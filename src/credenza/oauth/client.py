@@ -1,8 +1,9 @@
-"""The OAuth2 client on asyncio: client_credentials, refresh, revoke, logout, introspect, discover.
+"""The OAuth2 client on asyncio: every grant, revoke, logout, introspect, discover, API calls.
 
-What each call sends, retries, bounds and makes of the answer is decided once, in
-``oauth.protocol``; this driver only performs its attempts with ``httpx.AsyncClient`` and its
-pauses with ``asyncio.sleep``. ``oauth.sync_client`` drives the same plans without asyncio.
+What each call sends, retries, bounds and makes of the answer is decided once, in the plans
+(``oauth.plan`` and the modules it names) and ``oauth.transport``; this driver only performs
+their attempts with ``httpx.AsyncClient`` and their pauses with ``asyncio.sleep``.
+``oauth.sync_client`` drives the same plans without asyncio.
 """
 
 from __future__ import annotations
@@ -12,27 +13,30 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
 from credenza.errors import CredenzaError
-from credenza.oauth.answers import Answer, Endpoint, ServerMetadata
-from credenza.oauth.protocol import (
+from credenza.oauth import discovery, endpoints
+from credenza.oauth.answers import Answer, Endpoint
+from credenza.oauth.discovery import ServerMetadata
+from credenza.oauth.plan import (
     Attempt,
     ClientCredentials,
     ClientProtocol,
-    DeadlineReached,
-    HttpSettings,
     Pause,
     Plan,
-    Pools,
     Run,
+)
+from credenza.oauth.transport import (
+    DeadlineReached,
+    HttpSettings,
+    Pools,
     TlsIdentity,
     client_options,
     transport_failure,
 )
-from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import Sent
 
 if TYPE_CHECKING:
@@ -43,6 +47,7 @@ from credenza.secrets import Secret
 __all__ = ["ClientCredentials", "HttpSettings", "OAuthClient", "ServerMetadata"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class OAuthClient(ClientProtocol):
@@ -64,41 +69,42 @@ class OAuthClient(ClientProtocol):
         for client in self._pools.drain():
             await client.aclose()
 
-    async def fetch_token(self, credentials: ClientCredentials) -> Token:
-        return await self._run(self.plan_fetch_token(credentials))
-
-    async def refresh(self, credentials: ClientCredentials, refresh_token: Secret) -> Token:
-        return await self._run(self.plan_refresh(credentials, refresh_token))
-
-    async def request_token(self, credentials: ClientCredentials, form: dict[str, str]) -> Token:
-        return await self._run(self.plan_request_token(credentials, form))
+    async def grant(
+        self,
+        plan: Callable[Concatenate[ClientProtocol, P], Plan[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a grant's plan (``oauth.grants``: ``client_credentials.plan``, ``refresh.plan``
+        ...) with its own inputs: one method for every grant, so a new grant changes no driver."""
+        return await self._run(plan(self, *args, **kwargs))
 
     async def post_form(
         self, endpoint: Endpoint, url: str, credentials: ClientCredentials, form: dict[str, str]
     ) -> dict[str, Any]:
-        return await self._run(self.plan_post_form(endpoint, url, credentials, form))
+        return await self._run(endpoints.plan_post_form(self, endpoint, url, credentials, form))
 
     async def revoke(
         self, credentials: ClientCredentials, url: str, token: Secret, hint: str = "access_token"
     ) -> None:
-        await self._run(self.plan_revoke(credentials, url, token, hint))
+        await self._run(endpoints.plan_revoke(self, credentials, url, token, hint))
 
     async def logout(self, url: str, token: Secret, profile: Profile = GENERIC) -> None:
-        await self._run(self.plan_logout(url, token, profile))
+        await self._run(endpoints.plan_logout(self, url, token, profile))
 
     async def introspect(
         self, credentials: ClientCredentials, url: str, token: Secret
     ) -> dict[str, Any]:
-        return await self._run(self.plan_introspect(credentials, url, token))
+        return await self._run(endpoints.plan_introspect(self, credentials, url, token))
 
     async def discover(self, issuer: str) -> ServerMetadata:
-        return await self._run(self.plan_discover(issuer))
+        return await self._run(discovery.plan_discover(self, issuer))
 
     async def get_json(self, endpoint: Endpoint, url: str) -> dict[str, Any]:
-        return await self._run(self.plan_get_json(endpoint, url))
+        return await self._run(discovery.plan_get_json(self, endpoint, url))
 
     async def probe(self, url: str) -> Answer:
-        return await self._run(self.plan_probe(url))
+        return await self._run(endpoints.plan_probe(self, url))
 
     async def call_api(
         self,
@@ -122,7 +128,7 @@ class OAuthClient(ClientProtocol):
     async def admin(
         self, method: str, url: str, token: Secret, body: dict[str, Any] | None = None
     ) -> Any:
-        return await self._run(self.plan_admin(method, url, token, body))
+        return await self._run(endpoints.plan_admin(self, method, url, token, body))
 
     async def perform(self, plan: Plan[T]) -> T:
         """Run a plan built outside this class (oauth/registration.py) with the same driver."""
@@ -163,7 +169,7 @@ class OAuthClient(ClientProtocol):
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:
-            raise transport_failure(exc, attempt, self.settings) from None
+            raise transport_failure(exc, attempt.url, attempt.ends_at, self.settings) from None
         return attempt.answer(response, body)
 
     def _http(self, tls: TlsIdentity | None = None, *, plain: bool = False) -> httpx.AsyncClient:

@@ -6,25 +6,14 @@ import re
 from collections.abc import Mapping
 
 from credenza.errors import ValidationError
+from credenza.oauth import auth, grants
 from credenza.oauth.untrusted import clean
 
-# What a grant or client authentication sends itself: an extra parameter of the same name would
-# change the grant (`grant_type=password`) or put a credential in the config file.
-RESERVED = frozenset(
-    {
-        "grant_type",
-        "client_id",
-        "client_secret",
-        "scope",
-        "code",
-        "code_verifier",
-        "refresh_token",
-        "redirect_uri",
-        "username",
-        "password",
-        "assertion",
-        "device_code",
-    }
+# What a grant or client authentication sends itself (each declares its fields): an extra
+# parameter of the same name would change the grant (`grant_type=password`) or put a credential
+# in the config file. Also RFC 7523's assertion, a grant credenza does not run.
+RESERVED = (
+    frozenset({"grant_type", "scope", "assertion"}) | grants.sent_fields() | auth.sent_fields()
 )
 # Names that say the value is a credential; the config file holds none (SECURITY.md 5).
 _SECRET_NAME = re.compile(

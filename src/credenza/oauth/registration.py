@@ -17,7 +17,7 @@ from credenza.oauth.untrusted import Sent, clean, is_clean
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.protocol import ClientProtocol, Plan
+    from credenza.oauth.plan import ClientProtocol, Plan
 
 MASK = "****"
 # Members of a registration answer whose values are credentials: never shown.

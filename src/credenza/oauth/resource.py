@@ -12,17 +12,16 @@ from urllib.parse import urlsplit
 from credenza.config.model import is_url
 from credenza.errors import DiscoveryError, RedirectRefusedError
 from credenza.oauth.answers import Answer, check_endpoint, json_object, show_url
-from credenza.oauth.exchange import Exchange
-from credenza.oauth.protocol import (
+from credenza.oauth.plan import (
     Attempt,
     ClientProtocol,
-    ConnectFailure,
-    DeadlineReached,
     Pause,
     Plan,
     _deadline_error,
     _jittered,
 )
+from credenza.oauth.transcript import Transcript
+from credenza.oauth.transport import ConnectFailure, DeadlineReached
 from credenza.oauth.untrusted import Sent, clean
 
 # RFC 9110 §11.2: a challenge is an auth-scheme, then auth-params (name=token or quoted-string);
@@ -117,7 +116,7 @@ def plan_api_call(
         assert reply is not None
         if protocol.observer is not None:
             protocol.observer(
-                Exchange(
+                Transcript(
                     method,
                     url,
                     dict(reply.request_headers or headers),

@@ -1,12 +1,12 @@
 """The OAuth2 client without asyncio, for one-shot CLI calls (`credenza token`).
 
-It runs the very plans ``client.OAuthClient`` runs (``oauth.protocol``: the request, retries,
-deadline, body cap and how every answer and failure reads), performing attempts with a blocking
+It runs the very plans ``client.OAuthClient`` runs (``oauth.plan``: the request, retries,
+deadline and how every answer and failure reads; ``oauth.transport``: pools, TLS, the body cap), performing attempts with a blocking
 ``httpx.Client`` and pauses with ``time.sleep``. A process that fetches one token then never
 imports asyncio, anyio or httpx's async machinery (~40 ms of a 250 ms call).
 
 The overall deadline: every timeout is shortened to the time left and the body is checked after
-each chunk (``protocol``); in the main thread an interval timer also interrupts a server that
+each chunk (``transport``); in the main thread an interval timer also interrupts a server that
 drips its headers, which no per-read timeout can catch.
 """
 
@@ -20,28 +20,23 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import FrameType
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import httpx
 
 from credenza.errors import CredenzaError
 from credenza.oauth.answers import Answer
-from credenza.oauth.protocol import (
-    Attempt,
-    ClientCredentials,
-    ClientProtocol,
+from credenza.oauth.plan import Attempt, ClientProtocol, Pause, Plan, Run
+from credenza.oauth.transport import (
     DeadlineReached,
     HttpSettings,
-    Pause,
-    Plan,
     Pools,
-    Run,
     client_options,
     transport_failure,
 )
-from credenza.oauth.tokens import Token
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class SyncOAuthClient(ClientProtocol):
@@ -62,8 +57,14 @@ class SyncOAuthClient(ClientProtocol):
         for client in self._pools.drain():
             client.close()
 
-    def fetch_token(self, credentials: ClientCredentials) -> Token:
-        return self._run(self.plan_fetch_token(credentials))
+    def grant(
+        self,
+        plan: Callable[Concatenate[ClientProtocol, P], Plan[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a grant's plan (``oauth.grants``) with its own inputs, as ``OAuthClient.grant``."""
+        return self._run(plan(self, *args, **kwargs))
 
     def run(self, plan: Plan[T]) -> T:
         """Drive any plan built on ``plan_exchange`` (the team store's calls): the same
@@ -101,7 +102,7 @@ class SyncOAuthClient(ClientProtocol):
             finally:
                 response.close()
         except httpx.HTTPError as exc:
-            raise transport_failure(exc, attempt, self.settings) from None
+            raise transport_failure(exc, attempt.url, attempt.ends_at, self.settings) from None
         return attempt.answer(response, body)
 
     def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.Client:

@@ -8,13 +8,14 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
+from credenza.config.auth_methods import AuthMethod
 from credenza.config.files import (
     ERRORS_FILE_CAP,
     read_regular,
     regular_file_stamp,
     resolve_path,
 )
-from credenza.config.model import AuthMethod, BasicEncoding, Provider, Rotation
+from credenza.config.model import BasicEncoding, Provider, Rotation
 from credenza.errors import ConfigError, ErrorKind
 
 

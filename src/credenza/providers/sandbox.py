@@ -45,7 +45,7 @@ class SandboxAdapter:
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One admin call, through the workspace's one hardened client (SECURITY.md promise 33):
         its deadline, body cap, TLS settings (ca_bundle), redirect refusal and redaction."""
-        from credenza.oauth.protocol import ConnectFailure
+        from credenza.oauth.transport import ConnectFailure
 
         try:
             return await self._client().admin(

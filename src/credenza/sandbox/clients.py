@@ -20,19 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credenza.config.auth_methods import AUTH_METHODS as AUTH_METHODS
 from credenza.errors import ValidationError
 from credenza.sandbox.admin import admin, json_body
 from credenza.sandbox.core import Core
 from credenza.sandbox.site import Site
 
-AUTH_METHODS = (
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-    "none",  # a public client (RFC 8252 native apps): PKCE alone binds the code to it
-)
 GRANT_TYPES = (
     "client_credentials",
     "refresh_token",

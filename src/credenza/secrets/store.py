@@ -85,6 +85,10 @@ class SecretStore:
         self._prepared = False
         self._preparing = False
         self._prepare_lock = threading.RLock()
+        # Reads asked for by several threads at once go to the keyring together (``_read``).
+        self._reading = threading.RLock()  # re-entered only if a backend reads while reading
+        self._asked_lock = threading.Lock()
+        self._asked: list[_Read] = []
 
     def within(
         self, workspace: Callable[[], str], *, prepare: Callable[[], None] | None = None
@@ -156,6 +160,19 @@ class SecretStore:
             )
         return _parse_client_secret(payload)
 
+    def get_client_secrets(
+        self, environments: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredSecret]:
+        """``get_client_secret`` of many (application id, environment) in one batch of keyring
+        calls; those with no secret stored are left out."""
+        wanted = {key: names.client_secret(*key) for key in environments}
+        found = self.get_many(wanted.values())
+        return {
+            key: _parse_client_secret(value)
+            for key, name in wanted.items()
+            if (value := found[name]) is not None
+        }
+
     def delete_client_secret(self, application_id: str, environment: str) -> None:
         self.delete_raw(names.client_secret(application_id, environment))
 
@@ -185,7 +202,7 @@ class SecretStore:
         if not wanted:
             return {}
         full = {name: self.entry(name) for name in wanted}
-        found = self._root._get_many(list(full.values()))
+        found = self._root._read(list(full.values()))
         return {name: found[entry] for name, entry in full.items()}
 
     def delete_raw(self, name: str, *, header_last: bool = False) -> None:
@@ -230,6 +247,34 @@ class SecretStore:
                 "back; nothing usable was stored",
                 hint=GET_A_KEYRING,
             )
+
+    def _read(self, wanted: list[str]) -> dict[str, str | None]:
+        """``_get_many``, with what other threads ask for meanwhile: one keyring call at a time,
+        each for every read asked for before it started. A Secret Service answers one call at
+        a time, and a batch of names costs a fraction of as many calls (on gnome-keyring with
+        400 entries, ~1 ms a name in a batch against ~4 ms a call): `verify --all`'s sixteen
+        token calls in flight each read their secret once more after the call. A read is never
+        older than its asking: the call that answers it starts after it was asked."""
+        asked = _Read(wanted)
+        with self._asked_lock:
+            self._asked.append(asked)
+        with self._reading:
+            if not asked.answered:
+                with self._asked_lock:
+                    batch, self._asked = self._asked, []
+                together = list(dict.fromkeys(name for read in batch for name in read.wanted))
+                try:
+                    found = self._get_many(together)
+                except BaseException as exc:
+                    for read in batch:
+                        read.failed, read.answered = exc, True
+                else:
+                    for read in batch:
+                        read.found = {name: found[name] for name in read.wanted}
+                        read.answered = True
+        if asked.failed is not None:
+            raise asked.failed
+        return asked.found
 
     def _get_many(self, wanted: list[str]) -> dict[str, str | None]:
         backend = self._ready()
@@ -389,6 +434,16 @@ class SecretStore:
             f"the keyring ({label}) failed: {detail}",
             hint="check that your keyring service is running and unlocked",
         ) from None
+
+
+class _Read:
+    """Names one thread asked for, and what the keyring call that read them found (or raised)."""
+
+    def __init__(self, wanted: list[str]) -> None:
+        self.wanted = wanted
+        self.found: dict[str, str | None] = {}
+        self.failed: BaseException | None = None
+        self.answered = False
 
 
 # -- the registry ---------------------------------------------------------------------------------

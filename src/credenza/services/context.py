@@ -19,10 +19,11 @@ from credenza.secrets import SecretStore
 if TYPE_CHECKING:
     # httpx loads only when a network call needs it: offline commands and cached tokens stay fast.
     from credenza.oauth.client import OAuthClient
-    from credenza.oauth.exchange import Exchange
     from credenza.oauth.id_token import KeySets
-    from credenza.oauth.protocol import ClientProtocol, HttpSettings
+    from credenza.oauth.plan import ClientProtocol
     from credenza.oauth.sync_client import SyncOAuthClient
+    from credenza.oauth.transcript import Transcript
+    from credenza.oauth.transport import HttpSettings
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -63,7 +64,7 @@ class Context:
     _blocking: SyncOAuthClient | None = field(init=False, default=None, repr=False)
     _key_sets: KeySets | None = field(init=False, default=None, repr=False)
     # `--verbose`: told of every HTTP exchange of either client.
-    _observer: Callable[[Exchange], None] | None = field(init=False, default=None, repr=False)
+    _observer: Callable[[Transcript], None] | None = field(init=False, default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -180,7 +181,7 @@ class Context:
             self._blocking = self._made(SyncOAuthClient)
         return self._blocking
 
-    def observe(self, observer: Callable[[Exchange], None]) -> None:
+    def observe(self, observer: Callable[[Transcript], None]) -> None:
         """Tell ``observer`` of every HTTP exchange from now on, whichever client makes it."""
         self._observer = observer
         for client in (self._client, self._blocking):
@@ -204,7 +205,7 @@ class Context:
         settings = self.http_settings
         if settings is None:
             from credenza.config.files import resolve_path
-            from credenza.oauth.protocol import HttpSettings
+            from credenza.oauth.transport import HttpSettings
 
             mine = self.config.settings
             check_ca_bundle(mine, self.store.path, self.user_settings)

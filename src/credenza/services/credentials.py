@@ -30,7 +30,7 @@ from credenza.services.providers import Providers
 
 if TYPE_CHECKING:
     from credenza.oauth.binding.dpop import DpopKey
-    from credenza.oauth.protocol import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
     from credenza.services.team import TeamStore
 
 Where = Literal["team store", "keyring"]
@@ -52,6 +52,8 @@ class Credentials:
         self._providers = providers
         self._forget_tokens = forget_tokens
         self._team: TeamStore | None = None
+        # Client secrets read in one batch ahead of many calls (``read_ahead``), each used once.
+        self._ahead: dict[tuple[str, str], StoredSecret] = {}
 
     def set(
         self,
@@ -132,7 +134,22 @@ class Credentials:
         team = self.team_store()
         if team is not None:
             return team.secret(app_id, environment)
+        if (ahead := self._ahead.pop((app_id, environment), None)) is not None:
+            return ahead
         return self._context.secrets.get_client_secret(app_id, environment)
+
+    def read_ahead(self, environments: Iterable[tuple[str, str]]) -> None:
+        """Read the keyring's client secrets of ``environments`` in one batch (a few keyring
+        calls, not one each: on gnome-keyring every read is a D-Bus round trip and a search of
+        the whole collection, one at a time), each then handed out once by ``stored_secret``;
+        what an earlier call read ahead and nothing used is dropped (``read_ahead([])``: all of
+        it). Only the first read of each comes from the batch: the read after a token call that
+        makes sure the secret is still the stored one is a live one, as ever. Blocking."""
+        wanted = list(environments)
+        if not wanted or self.team_store() is not None:
+            self._ahead = {}
+            return
+        self._ahead = self._context.secrets.get_client_secrets(wanted)
 
     def secret_version(self, app_id: str, environment: str, *, offline: bool = False) -> int | None:
         """The team store's version of the secret (part of the fingerprint); None: keyring.
@@ -417,7 +434,7 @@ class Credentials:
         keyring (async callers use ``client_credentials``)."""
         from credenza.oauth.answers import check_endpoint
         from credenza.oauth.auth import method_for
-        from credenza.oauth.protocol import ClientCredentials
+        from credenza.oauth.plan import ClientCredentials
 
         assert resolved.token_url is not None
         check_endpoint(resolved.token_url, "token endpoint")
@@ -427,14 +444,21 @@ class Credentials:
             # authorization code and device code only where they were confirmed (promise 24).
             # One stored before the environment had a token URL (issuer only), or by an older
             # credenza, is bound now, on first use, so that any later move is asked about.
-            origins = self.confirmed_origins(resolved, bind=True)
+            if method_for(resolved.auth_method).secret_kind == "none":
+                origins = self.confirmed_origins(resolved, bind=True)
+                secret = Secret("")
+            else:
+                # One keyring read for the secret and its origins, not one each.
+                stored = self.stored_secret(resolved.application.id, resolved.name)
+                if stored.origin:
+                    origins = bound_origins(stored.origin)
+                else:  # bound now, on first use; then read again
+                    origins = self.confirmed_origins(resolved, bind=True)
+                    stored = self.stored_secret(resolved.application.id, resolved.name)
+                secret = stored.secret
             check_bound(resolved, origins, "token", resolved.token_url)
             if url is not None and endpoint != "token":
                 check_bound(resolved, origins, endpoint, url)
-            if method_for(resolved.auth_method).secret_kind == "none":
-                secret = Secret("")
-            else:
-                secret = self.stored_secret(resolved.application.id, resolved.name).secret
         environment = resolved.environment
         return ClientCredentials(
             token_url=resolved.token_url,
@@ -501,7 +525,9 @@ class Credentials:
         resolved = await self.ready(resolved.application.id, resolved.name)
         scopes = tuple(sorted(set(resolved.environment.scopes)))
         credentials = await self.client_credentials(resolved, scopes, secret=candidate)
-        token: Token = await self._context.client.fetch_token(credentials)
+        from credenza.oauth.grants import client_credentials
+
+        token: Token = await self._context.client.grant(client_credentials.plan, credentials)
         return token
 
     # -- internals ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from credenza.secrets import SecretStore, names
 from credenza.services.context import Clock, utc_now
 
 if TYPE_CHECKING:
-    from credenza.oauth.protocol import HttpSettings
+    from credenza.oauth.transport import HttpSettings
 
 CheckKind = Literal[
     "python",
@@ -281,7 +281,7 @@ class Doctor:
 
     def _probe_settings(self, config: Config) -> HttpSettings:
         """This person's network settings, cut to one try and a short deadline (a check)."""
-        from credenza.oauth.protocol import HttpSettings
+        from credenza.oauth.transport import HttpSettings
 
         base = self.http_settings
         if base is None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from credenza.config.model import AUTH_METHODS, AuthMethod, EnvironmentChange
+from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
+from credenza.config.model import EnvironmentChange
 from credenza.errors import EndpointChangedError, SecretStoreError, ValidationError
 from credenza.secrets import Secret, names
 from credenza.services.binding import origin
@@ -27,7 +28,7 @@ from credenza.services.environments import Environments, ResolvedEnvironment, us
 from credenza.services.tokens import Tokens
 
 if TYPE_CHECKING:
-    from credenza.oauth.answers import ServerMetadata
+    from credenza.oauth.discovery import ServerMetadata
     from credenza.oauth.registration import Registered
 
 
@@ -243,9 +244,9 @@ class Registrations:
 def client_metadata(name: str, grant_types: list[str], callback_url: str | None) -> dict[str, Any]:
     """RFC 7591 §2 metadata for an application: its name, grant types (RFC 8628's in full) and
     where a sign-in comes back to."""
-    from credenza.oauth.grants import DEVICE_CODE
+    from credenza.oauth.grants import grant_type_of
 
-    grants = list(dict.fromkeys(DEVICE_CODE if g == "device_code" else g for g in grant_types))
+    grants = list(dict.fromkeys(grant_type_of(g) for g in grant_types))
     body: dict[str, Any] = {"client_name": name, "grant_types": grants}
     if "authorization_code" in grants:
         body["response_types"] = ["code"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from credenza.errors import CredenzaError, ValidationError
-from credenza.oauth.grants import declares_device_flow, declares_password
+from credenza.oauth.grants import declares
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
@@ -55,7 +55,7 @@ class SignIn:
         declared = resolved.application.grant_types
         app = resolved.application.id
         if device:
-            if not declares_device_flow(declared):
+            if not declares(declared, "device_code"):
                 raise ValidationError(
                     f"{resolved.application.name} does not declare the device flow",
                     hint=f"add it: credenza app edit {app} --grant-type "
@@ -64,9 +64,9 @@ class SignIn:
             return "device"
         if "authorization_code" in declared:
             return "browser"
-        if declares_device_flow(declared):
+        if declares(declared, "device_code"):
             return "device"
-        if declares_password(declared):
+        if declares(declared, "password"):
             raise ValidationError(
                 f"{resolved.application.name} declares only the password grant for a person",
                 hint=f"sign in with it: credenza login {app} --env {resolved.name} --password",
@@ -123,7 +123,7 @@ class SignIn:
         """The environment, once its application declares the password grant (asked before a
         password is read, so that nobody types one for nothing)."""
         resolved = self._environments.resolve(app_ref, env_name)
-        if not declares_password(resolved.application.grant_types):
+        if not declares(resolved.application.grant_types, "password"):
             app = resolved.application.id
             raise ValidationError(
                 f"{resolved.application.name} does not declare the password grant",

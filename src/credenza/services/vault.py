@@ -1,7 +1,7 @@
 """HashiCorp Vault / OpenBao: the KV v2 and token calls credenza makes, over its own HTTP client.
 
 Not hvac: it runs on ``requests``, which would bypass what every credentialed call of credenza
-gets from ``oauth.protocol`` — the overall deadline, the body cap, retries of transient failures
+gets from ``oauth.plan`` — the overall deadline, the body cap, retries of transient failures
 only, TLS with the config's ``ca_bundle``, no redirects, plain http only to loopback, and
 redaction of what was sent from anything the server says. Vault's API here is five small JSON
 calls, so they are plans run by the blocking driver like a token call.

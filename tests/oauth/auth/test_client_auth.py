@@ -20,6 +20,7 @@ from credenza.errors import TokenEndpointError, TransportError, ValidationError
 from credenza.oauth.auth.mtls import _key_file, certificate_jwks
 from credenza.oauth.auth.private_key_jwt import client_assertion, public_jwk
 from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
+from credenza.oauth.grants import client_credentials
 from credenza.sandbox import SandboxServer, SandboxState, SandboxTls
 from credenza.secrets import Secret
 from tests.conftest import FAST
@@ -77,10 +78,11 @@ async def test_private_key_jwt_is_accepted_with_the_registered_public_key(
         }
     )
     client = OAuthClient(FAST)
-    token = await client.fetch_token(jwt_credentials(sandbox_jwt, pem))
+    token = await client.grant(client_credentials.plan, jwt_credentials(sandbox_jwt, pem))
     # The issuer is a valid audience too (some servers want it).
-    again = await client.fetch_token(
-        jwt_credentials(sandbox_jwt, pem, assertion_audience=sandbox_jwt.issuer)
+    again = await client.grant(
+        client_credentials.plan,
+        jwt_credentials(sandbox_jwt, pem, assertion_audience=sandbox_jwt.issuer),
     )
     await client.aclose()
     assert token.access_token.reveal() != again.access_token.reveal()
@@ -117,7 +119,7 @@ async def test_a_replayed_assertion_and_a_foreign_key_are_refused(
     foreign = pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     client = OAuthClient(FAST)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.fetch_token(jwt_credentials(sandbox_jwt, foreign))
+        await client.grant(client_credentials.plan, jwt_credentials(sandbox_jwt, foreign))
     await client.aclose()
     assert caught.value.error == "invalid_client"
 
@@ -195,7 +197,7 @@ async def test_mtls_with_the_registered_certificate_gets_a_token(
 ) -> None:
     cert, key = client_cert(ca, "client.bank.example", tmp_path)
     client = OAuthClient(settings(tmp_path / "ca.pem"))
-    token = await client.fetch_token(mtls_credentials(sandbox_tls, cert, key))
+    token = await client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
     await client.aclose()
     assert token.access_token.reveal()
     assert sandbox_tls.state.requests[-1]["form"] == {
@@ -211,13 +213,13 @@ async def test_mtls_with_a_wrong_certificate_is_refused(
     # From the trusted CA but for another name: the TLS handshake passes, the client is refused.
     cert, key = client_cert(ca, "someone-else.example", tmp_path)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.fetch_token(mtls_credentials(sandbox_tls, cert, key))
+        await client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
     assert caught.value.error == "invalid_client"
     # From a CA the server does not trust: the handshake fails and no request body arrives.
     before = len(sandbox_tls.state.requests)
     cert, key = client_cert(trustme.CA(), "client.bank.example", tmp_path)
     with pytest.raises(TransportError):
-        await client.fetch_token(mtls_credentials(sandbox_tls, cert, key))
+        await client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
     await client.aclose()
     assert len(sandbox_tls.state.requests) == before
 
@@ -248,7 +250,9 @@ async def test_a_self_signed_client_certificate_registered_by_jwks_is_accepted(
         }
     )
     client = OAuthClient(settings(tmp_path / "ca.pem"))
-    token = await client.fetch_token(mtls_credentials(sandbox_tls, path, pem_of(key), "bank-self"))
+    token = await client.grant(
+        client_credentials.plan, mtls_credentials(sandbox_tls, path, pem_of(key), "bank-self")
+    )
     await client.aclose()
     assert token.access_token.reveal()
 
@@ -260,7 +264,7 @@ async def test_a_key_that_does_not_match_the_certificate_is_a_clear_error(
     _, other_key = client_cert(ca, "other.example", tmp_path)
     client = OAuthClient(settings(tmp_path / "ca.pem"))
     with pytest.raises(ValidationError, match="do not belong together"):
-        await client.fetch_token(mtls_credentials(sandbox_tls, cert, other_key))
+        await client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, other_key))
     await client.aclose()
 
 

@@ -12,12 +12,12 @@ from credenza.errors import SignInError, TokenEndpointError, ValidationError
 from credenza.oauth.client import ClientCredentials, OAuthClient
 from credenza.oauth.grants.authorization_code import (
     Callback,
-    LoopbackListener,
     authorization_request,
     choose_redirect_uri,
     code_from,
     sign_in,
 )
+from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST
@@ -189,6 +189,8 @@ async def test_a_code_redeemed_with_another_verifier_is_refused(server: SandboxS
     }
     client = OAuthClient(FAST)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.request_token(credentials(server, secret, "client_secret_basic"), form)
+        await client.perform(
+            client.plan_request_token(credentials(server, secret, "client_secret_basic"), form)
+        )
     await client.aclose()
     assert caught.value.error == "invalid_grant"

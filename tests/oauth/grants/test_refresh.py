@@ -6,6 +6,7 @@ import pytest
 
 from credenza.errors import TokenEndpointError
 from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.grants.refresh import was_rotated
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
@@ -22,13 +23,13 @@ async def test_refresh_rotates_and_the_used_refresh_token_is_dead(sandbox: Sandb
         secret=Secret(registered.client_secret),
     )
     client = OAuthClient(FAST)
-    first = await client.fetch_token(credentials)
+    first = await client.grant(client_credentials.plan, credentials)
     assert first.refresh_token is not None
-    second = await client.refresh(credentials, first.refresh_token)
+    second = await client.grant(refresh.plan, credentials, first.refresh_token)
     assert second.refresh_token is not None
     assert was_rotated(second, first.refresh_token)
     with pytest.raises(TokenEndpointError) as caught:
-        await client.refresh(credentials, first.refresh_token)
+        await client.grant(refresh.plan, credentials, first.refresh_token)
     await client.aclose()
     assert caught.value.error == "invalid_grant"
     refreshed = sandbox.state.lookup(second.access_token.reveal())

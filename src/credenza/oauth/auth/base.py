@@ -1,4 +1,4 @@
-"""The interface every client-authentication method implements, and the request it decorates."""
+"""What every client-authentication method declares and implements, and the request it decorates."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
+
+from credenza.config.auth_methods import AuthMethod
 
 if TYPE_CHECKING:
     from credenza.oauth.client import ClientCredentials
@@ -24,10 +26,18 @@ class OutgoingRequest:
 
 
 class ClientAuthentication:
-    """One way for a client to prove who it is at the token endpoint (RFC 6749 §2.3)."""
+    """One way for a client to prove who it is at the token endpoint (RFC 6749 §2.3).
 
-    name: ClassVar[str]
+    A method declares its ``name`` (one of ``config.auth_methods``), the ``secret_kind`` its
+    keyring entry holds, the form fields it sends itself (``sent_fields``: no extra parameter
+    may take their names) and which of them carry a credential (``secret_fields``: masked in the
+    ``--verbose`` transcript and redacted from a server's echo); then how it authenticates.
+    """
+
+    name: ClassVar[AuthMethod]
     secret_kind: ClassVar[SecretKind] = "client_secret"
+    sent_fields: ClassVar[frozenset[str]] = frozenset()
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime

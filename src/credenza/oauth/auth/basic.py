@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote_plus
 
+from credenza.config.auth_methods import AuthMethod
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest
 from credenza.secrets import Secret
 
@@ -27,7 +28,9 @@ def basic_authorization(client_id: str, secret: Secret, encoding: str) -> str:
 
 
 class ClientSecretBasic(ClientAuthentication):
-    name: ClassVar[str] = "client_secret_basic"
+    """The id and secret in the Authorization header: no form field of its own."""
+
+    name: ClassVar[AuthMethod] = "client_secret_basic"
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
+from credenza.config.auth_methods import AuthMethod
 from credenza.config.files import CERTIFICATE_CAP, read_regular
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
@@ -110,8 +111,9 @@ def certificate_jwks(certificate: str) -> dict[str, Any]:
 class TlsClientAuth(ClientAuthentication):
     """A certificate from a CA the provider trusts, matched by subject or SAN (RFC 8705 §2.1)."""
 
-    name: ClassVar[str] = "tls_client_auth"
+    name: ClassVar[AuthMethod] = "tls_client_auth"
     secret_kind: ClassVar[SecretKind] = "private_key"
+    sent_fields: ClassVar[frozenset[str]] = frozenset({"client_id"})
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime
@@ -135,4 +137,4 @@ class TlsClientAuth(ClientAuthentication):
 class SelfSignedTlsClientAuth(TlsClientAuth):
     """A self-signed certificate registered at the provider (RFC 8705 §2.2)."""
 
-    name: ClassVar[str] = "self_signed_tls_client_auth"
+    name: ClassVar[AuthMethod] = "self_signed_tls_client_auth"

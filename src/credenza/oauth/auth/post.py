@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from credenza.config.auth_methods import AuthMethod
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 
 if TYPE_CHECKING:
@@ -12,7 +13,9 @@ if TYPE_CHECKING:
 
 
 class ClientSecretPost(ClientAuthentication):
-    name: ClassVar[str] = "client_secret_post"
+    name: ClassVar[AuthMethod] = "client_secret_post"
+    sent_fields: ClassVar[frozenset[str]] = frozenset({"client_id", "client_secret"})
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"client_secret"})
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime
@@ -24,8 +27,9 @@ class ClientSecretPost(ClientAuthentication):
 class PublicClient(ClientAuthentication):
     """``none`` (RFC 7591): a native app without a secret names itself; PKCE binds its codes."""
 
-    name: ClassVar[str] = "none"
+    name: ClassVar[AuthMethod] = "none"
     secret_kind: ClassVar[SecretKind] = "none"
+    sent_fields: ClassVar[frozenset[str]] = frozenset({"client_id"})
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime

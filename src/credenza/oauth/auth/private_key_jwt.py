@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
+from credenza.config.auth_methods import AuthMethod
 from credenza.errors import ValidationError
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 from credenza.secrets import Secret
@@ -107,8 +108,12 @@ def public_jwk(pem: Secret, key_id: str | None = None) -> dict[str, Any]:
 
 
 class PrivateKeyJwt(ClientAuthentication):
-    name: ClassVar[str] = "private_key_jwt"
+    name: ClassVar[AuthMethod] = "private_key_jwt"
     secret_kind: ClassVar[SecretKind] = "private_key"
+    sent_fields: ClassVar[frozenset[str]] = frozenset(
+        {"client_id", "client_assertion_type", "client_assertion"}
+    )
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"client_assertion"})
 
     def apply(
         self, credentials: ClientCredentials, request: OutgoingRequest, now: datetime

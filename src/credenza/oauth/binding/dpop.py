@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from credenza.errors import ValidationError
+from credenza.oauth.binding.base import TokenBinding
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
@@ -113,6 +114,17 @@ def usable_nonce(value: str | None) -> str | None:
     if all(0x21 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in value):
         return value
     return None
+
+
+BINDING = TokenBinding(
+    name="dpop",
+    key="the environment's P-256 private key (PEM)",
+    new_key=new_key,
+    load=DpopKey,
+    header="DPoP",
+    nonce_header="DPoP-Nonce",
+    scheme="DPoP",
+)
 
 
 def _b64(data: bytes) -> str:

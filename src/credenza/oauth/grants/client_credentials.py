@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from credenza.oauth.grants.base import Grant
+
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
+    from credenza.oauth.tokens import Token
+
+GRANT = Grant(
+    name="client_credentials",
+    grant_type="client_credentials",
+    signs_in=False,
+    needs=frozenset({"token_endpoint"}),
+    sent_fields=frozenset({"grant_type", "scope"}),
+)
 
 
 def form(credentials: ClientCredentials) -> dict[str, str]:
@@ -19,3 +30,8 @@ def form(credentials: ClientCredentials) -> dict[str, str]:
         body["resource"] = credentials.resource
     body.update(credentials.extra_params)
     return body
+
+
+def plan(protocol: ClientProtocol, credentials: ClientCredentials) -> Plan[Token]:
+    """The token request (§4.4.2), client-authenticated."""
+    return protocol.plan_request_token(credentials, form(credentials))

@@ -5,7 +5,6 @@ The way in over SSH, where no browser can reach a loopback port.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +12,23 @@ from typing import TYPE_CHECKING
 
 from credenza.errors import InvalidResponseError, SignInError, TokenEndpointError
 from credenza.oauth.answers import check_endpoint
-from credenza.oauth.grants import DEVICE_CODE
+from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
+
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT = Grant(
+    name="device_code",
+    grant_type=DEVICE_CODE,
+    signs_in=True,
+    needs=frozenset({"token_endpoint", "device_authorization_endpoint"}),
+    sent_fields=frozenset({"grant_type", "device_code"}),
+    secret_fields=frozenset({"device_code"}),
+)
 
 # §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_INTERVAL = 5.0
@@ -79,6 +89,13 @@ def token_form(device: DeviceAuthorization) -> dict[str, str]:
     return {"grant_type": DEVICE_CODE, "device_code": device.device_code.reveal()}
 
 
+def plan(
+    protocol: ClientProtocol, credentials: ClientCredentials, device: DeviceAuthorization
+) -> Plan[Token]:
+    """One poll of the token endpoint (§3.4), client-authenticated."""
+    return protocol.plan_request_token(credentials, token_form(device))
+
+
 async def poll(
     client: OAuthClient,
     credentials: ClientCredentials,
@@ -88,14 +105,17 @@ async def poll(
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Token:
     """§3.4-3.5: poll at the server's interval until the person decides or the code expires."""
-    sleep = sleep or asyncio.sleep
+    if sleep is None:
+        import asyncio  # here: asking which grant an application uses never imports asyncio
+
+        sleep = asyncio.sleep
     interval = device.interval
     while True:
         if clock() >= device.expires_at:
             raise _expired()
         await sleep(interval)
         try:
-            return await client.request_token(credentials, token_form(device))
+            return await client.grant(plan, credentials, device)
         except TokenEndpointError as error:
             if error.error == "authorization_pending":
                 continue

@@ -2,7 +2,7 @@
 password exchanged once for tokens. Deprecated by RFC 9700; kept for providers that list it.
 
 The password goes into one token request and nowhere else: it is never stored, and an echo of
-it in a server's answer is redacted whatever its length (oauth/exchange.py PERSONAL_SECRETS).
+it in a server's answer is redacted whatever its length (its personal secret fields, masked by oauth/transcript.py).
 """
 
 from __future__ import annotations
@@ -12,13 +12,23 @@ from typing import TYPE_CHECKING
 
 from credenza.errors import SignInError, TokenEndpointError, ValidationError
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials, ClientProtocol, Plan
 
-GRANT = "password"
+GRANT = Grant(
+    name="password",
+    grant_type="password",
+    signs_in=True,
+    needs=frozenset({"token_endpoint", "username_and_password"}),
+    sent_fields=frozenset({"grant_type", "username", "password", "scope"}),
+    secret_fields=frozenset({"password"}),
+    personal_fields=frozenset({"password"}),
+)
 DEPRECATED = (
     "the password grant is deprecated: RFC 9700 (OAuth 2.0 Security Best Current Practice) "
     "says it MUST NOT be used, since the client sees the person's password; prefer "
@@ -63,10 +73,17 @@ def token_form(credentials: ClientCredentials, owner: ResourceOwner) -> dict[str
     """§4.3.2: the username and password, with the configured scope, audience, resource and
     extra parameters (exactly those, as for client_credentials)."""
     form = client_credentials.form(credentials)
-    form["grant_type"] = GRANT
+    form["grant_type"] = GRANT.grant_type
     form["username"] = owner.username
     form["password"] = owner.password.reveal()
     return form
+
+
+def plan(
+    protocol: ClientProtocol, credentials: ClientCredentials, owner: ResourceOwner
+) -> Plan[Token]:
+    """The token request (§4.3.2), client-authenticated."""
+    return protocol.plan_request_token(credentials, token_form(credentials, owner))
 
 
 async def sign_in(
@@ -74,7 +91,7 @@ async def sign_in(
 ) -> Token:
     """One token request; a refused username or password is said without either."""
     try:
-        return await client.request_token(credentials, token_form(credentials, owner))
+        return await client.grant(plan, credentials, owner)
     except TokenEndpointError as error:
         if error.error != "invalid_grant":
             raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from credenza.errors import SecretMissingError, SignInRequiredError, ValidationError
-from credenza.oauth.grants import token_grant
+from credenza.oauth.grants import client_credentials, grant_for
 from credenza.services.context import Context
 from credenza.services.credential_key import Fingerprints
 from credenza.services.credential_lock import credential_lock
@@ -17,7 +17,7 @@ from credenza.services.tokens.records import SessionToken
 from credenza.services.tokens.store import TokenStore
 
 if TYPE_CHECKING:
-    from credenza.oauth.protocol import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
     from credenza.oauth.tokens import Token
 
 
@@ -59,7 +59,7 @@ class Issuing:
         ``key``: the credential's fingerprint, when the caller has it already."""
         require_client_credentials(resolved)
         credentials = await self._credentials.client_credentials(resolved, requested)
-        token = await self._context.client.fetch_token(credentials)
+        token = await self._context.client.grant(client_credentials.plan, credentials)
         return self.hold(resolved, credentials, token, key), credentials
 
     def issue_now(
@@ -69,7 +69,7 @@ class Issuing:
         client's plans)."""
         require_client_credentials(resolved)
         credentials = self._credentials.for_call(resolved, requested)
-        token = self._context.blocking_client.fetch_token(credentials)
+        token = self._context.blocking_client.grant(client_credentials.plan, credentials)
         session = self.hold(resolved, credentials, token, key)
         self.keep(resolved, session, credentials)
         return session
@@ -128,8 +128,8 @@ class Issuing:
 
 def require_client_credentials(resolved: ResolvedEnvironment) -> None:
     """Never send a grant the application does not declare."""
-    grant = token_grant(resolved.application.grant_types)
-    if grant == "client_credentials":
+    grant = grant_for(resolved.application.grant_types)
+    if grant is not None and not grant.signs_in:
         return
     app = resolved.application.id
     if grant is None:
@@ -144,7 +144,7 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
             + (" (or authorization_code)" if implicit else ""),
         )
     raise SignInRequiredError(
-        f"{resolved.application.name} uses {grant}, not client_credentials: its tokens "
+        f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
         "come from a person signing in",
         hint=f"sign in: credenza login {app} --env {resolved.name}",
     )

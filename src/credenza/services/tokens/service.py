@@ -17,7 +17,7 @@ from credenza.errors import (
     NotFoundError,
     UnsafeKeyringError,
 )
-from credenza.oauth.grants import signs_in
+from credenza.oauth.grants import client_credentials, refresh, signs_in
 from credenza.oauth.tokens import Token
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_key import Fingerprints
@@ -179,9 +179,11 @@ class Tokens:
         ready = await self._issuing.ready(resolved)
         credentials = await self._credentials.client_credentials(ready, session.requested_scopes)
         if session.token.refresh_token is not None:
-            token = await self._context.client.refresh(credentials, session.token.refresh_token)
+            token = await self._context.client.grant(
+                refresh.plan, credentials, session.token.refresh_token
+            )
         else:
-            token = await self._context.client.fetch_token(credentials)
+            token = await self._context.client.grant(client_credentials.plan, credentials)
         fresh = self._issuing.hold(ready, credentials, token)
         if session.fingerprint != fresh.fingerprint:
             self.store.let_go(session.fingerprint)

@@ -15,7 +15,7 @@ from credenza.errors import (
     SignInRequiredError,
     TokenEndpointError,
 )
-from credenza.oauth.grants import token_grant
+from credenza.oauth.grants import refresh, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
 from credenza.services.context import Context, in_thread
@@ -129,7 +129,7 @@ class UserTokens:
         resolved = await self._issuing.ready(resolved)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
         try:
-            token = await self._context.client.refresh(credentials, refresh_token)
+            token = await self._context.client.grant(refresh.plan, credentials, refresh_token)
         except TokenEndpointError as exc:
             if exc.error != "invalid_grant":
                 raise

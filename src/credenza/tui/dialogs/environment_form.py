@@ -14,7 +14,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from credenza.config.model import AUTH_METHODS, Environment, EnvironmentChange, apply_change
+from credenza.config.auth_methods import AUTH_METHODS
+from credenza.config.model import Environment, EnvironmentChange, apply_change
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.tui.advice import advice

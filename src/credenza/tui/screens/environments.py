@@ -316,12 +316,12 @@ class EnvironmentsScreen(EditCommands):
         if (selected := self._selected()) is None:
             return
         app_id, env_name = selected
-        from credenza.oauth.grants import declares_device_flow
+        from credenza.oauth.grants import declares
         from credenza.oauth.grants.authorization_code import browser_available
 
         # Over SSH no browser reaches this machine's loopback: the device flow, where declared.
         grants = self.workspace.applications.get(app_id).grant_types
-        device = declares_device_flow(grants) and not browser_available()
+        device = declares(grants, "device_code") and not browser_available()
         try:
             method = self.workspace.sign_in.method(app_id, env_name, device=device)
         except CredenzaError as exc:

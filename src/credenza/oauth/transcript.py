@@ -1,4 +1,4 @@
-"""One HTTP exchange as `--verbose` shows it: every secret masked, and "copy as curl" with a
+"""The `--verbose` transcript of one HTTP request and its answer: every secret masked, and "copy as curl" with a
 placeholder where the secret goes."""
 
 from __future__ import annotations
@@ -10,43 +10,37 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from credenza.fastpath import shell_quote
+from credenza.oauth import auth, binding, grants
 from credenza.oauth.untrusted import Sent, clean
 
 MASK = "****"
-# Form fields and JSON members whose values are credentials or tokens.
-SECRET_FIELDS = frozenset(
-    {
-        "client_secret",
-        "client_assertion",
-        "refresh_token",
-        "access_token",
-        "id_token",
-        "token",
-        "code",
-        "code_verifier",
-        "device_code",
-        "password",
-        "assertion",
-        "subject_token",
-        "actor_token",
-    }
+# Form fields and JSON members whose values are credentials or tokens: what the registered
+# grants and client-authentication methods declare secret, and what none of them sends but
+# answers carry (the tokens), revocation and introspection send (``token``), and the RFC 7523
+# and RFC 8693 grants would send (credenza runs neither; a module for one declares them).
+SECRET_FIELDS = (
+    frozenset(
+        {
+            "access_token",
+            "id_token",
+            "refresh_token",
+            "token",
+            "assertion",
+            "subject_token",
+            "actor_token",
+        }
+    )
+    | grants.secret_fields()
+    | auth.secret_fields()
 )
-# Secrets a person chose rather than a server issued: redacted from an echo whatever their
-# length (a short password is still the person's; a short token protects nothing).
-PERSONAL_SECRETS = frozenset({"password"})
+# Secrets a person chose rather than a server issued (the grants declare them): redacted from an
+# echo whatever their length (a short password is still the person's; a short token protects
+# nothing).
+PERSONAL_SECRETS = grants.personal_fields()
+# Request headers that carry a token binding's proof (DPoP): one signed word, masked whole.
+_PROOF_HEADERS = {b.header.lower(): b for b in binding.BINDINGS.values()}
 # Headers curl sets itself (or that only describe this one connection): left out of the copy.
 _CURL_OWN = frozenset({"host", "content-length", "connection", "user-agent", "accept-encoding"})
-# Which shell variable stands in for which form field in "copy as curl".
-PLACEHOLDERS = {
-    "client_secret": "$CLIENT_SECRET",
-    "client_assertion": "$CLIENT_ASSERTION",
-    "refresh_token": "$REFRESH_TOKEN",
-    "token": "$TOKEN",
-    "code": "$CODE",
-    "code_verifier": "$CODE_VERIFIER",
-    "device_code": "$DEVICE_CODE",
-    "password": "$PASSWORD",
-}
 
 # $CLIENT_SECRET form-encoded by the shell that runs the pasted line: each byte as %XX.
 _ENCODED_SECRET = (
@@ -55,7 +49,7 @@ _ENCODED_SECRET = (
 
 
 @dataclass(frozen=True)
-class Exchange:
+class Transcript:
     """What went over the wire in one attempt; ``status`` is None when no answer came."""
 
     method: str
@@ -108,16 +102,17 @@ class Exchange:
             elif name.lower() == "authorization":
                 scheme = value.partition(" ")[0]
                 words += ["-H", self._quoted(f"{_title(name)}: {scheme}") + '" $ACCESS_TOKEN"']
-            elif name.lower() == "dpop":
+            elif (bound := _PROOF_HEADERS.get(name.lower())) is not None:
                 # A proof is good for one request: `credenza token --dpop-for METHOD URL`.
-                words += ["-H", self._quoted("DPoP: ") + '"$DPOP_PROOF"']
+                words += ["-H", self._quoted(f"{bound.header}: ") + f'"{bound.placeholder}"']
             else:
                 words += ["-H", self._quoted(f"{_title(name)}: {value}")]
         for key, value in (self.form or {}).items():
             # curl takes the name as it is (already encoded): an `@` there would read a file.
             field = quote_plus(key)
             if key in SECRET_FIELDS:
-                placeholder = PLACEHOLDERS.get(key, "$" + key.upper())
+                # The shell variable that stands in for it: $CLIENT_SECRET, $CODE_VERIFIER...
+                placeholder = "$" + key.upper()
                 words += ["--data-urlencode", self._quoted(f"{field}=") + f'"{placeholder}"']
             else:
                 words += ["--data-urlencode", self._quoted(f"{field}={value}")]
@@ -151,7 +146,7 @@ def _title(name: str) -> str:
 
 
 def _mask_header(name: str, value: str) -> str:
-    if name.lower() == "dpop":
+    if name.lower() in _PROOF_HEADERS:
         return MASK  # a DPoP proof (RFC 9449): a signed JWT, one word, nothing to keep of it
     if name.lower() in ("authorization", "proxy-authorization", "cookie"):
         scheme = value.partition(" ")[0]
