@@ -48,6 +48,7 @@ def main() -> None:
     workspace_id = workspace.config.workspace
     assert workspace_id is not None, "the bench's configs name their workspace"
     now = datetime.now(UTC)
+    sessions = []
     for number, application in enumerate(workspace.config.applications):
         for env_name in application.environments:
             resolved = workspace.environments.resolve(application.id, env_name)
@@ -59,7 +60,8 @@ def main() -> None:
                 scopes=(),
             )
             key = fingerprint(workspace_id, resolved, ())
-            workspace.tokens.store.cache(SessionToken(application.id, env_name, token, (), key))
+            sessions.append(SessionToken(application.id, env_name, token, (), key))
+    workspace.tokens.store.cache_many(sessions)
     json.dump(keyring.entries, sys.stdout)
 
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from credenza.services.context import Context
 
 Entries = dict[str, TokenEntry]
+# The file's records as they are (fingerprint → record): changed without parsing each entry.
+Records = dict[str, dict[str, Any]]
 
 # A memory keyring's indexes, by the keyring object: they go when it goes.
 _in_memory: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -53,16 +55,20 @@ class TokenIndex:
             self._read = (stamp, found)
         return found
 
-    def change(self, edit: Callable[[Entries], None], migrate: Callable[[], Entries]) -> None:
-        """Apply ``edit`` to the entries as they are now, under the index's lock, and write them.
-        With no index yet, ``migrate`` gives the first entries (once, under the same lock)."""
+    def change(self, edit: Callable[[Records], None], migrate: Callable[[], Entries]) -> None:
+        """Apply ``edit`` to the records as they are now, under the index's lock, and write them
+        (``edit`` replaces or removes records, never changes one in place). With no index yet,
+        ``migrate`` gives the first entries (once, under the same lock)."""
         with self._locked():
             _, text = self._stamp_and_text(whole=True)
-            entries = migrate() if text is None else _parse(text)
-            before = dict(entries)
-            edit(entries)
-            if text is None or entries != before:
-                self._write(_render(entries))
+            if text is None:
+                records = {key: entry.to_dict() for key, entry in migrate().items()}
+            else:
+                records = _records(text)
+            before = dict(records)
+            edit(records)
+            if text is None or records != before:
+                self._write(_render(records))
 
     # -- where it lives -------------------------------------------------------------------------
 
@@ -133,21 +139,27 @@ class TokenIndex:
         self._read = None
 
 
+def _records(text: str) -> Records:
+    """The records of an index's text as they are; a damaged index has none."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    records = data.get("tokens", {}) if isinstance(data, dict) else {}
+    if not isinstance(records, dict):
+        return {}
+    return {str(key): value for key, value in records.items() if isinstance(value, dict)}
+
+
 def _parse(text: str) -> Entries:
     """The entries of an index's text; a damaged one (or entry) lists nothing: its tokens are
     fetched again, and the keyring entries are still removed by the credential's next change."""
     entries: Entries = {}
-    try:
-        data = json.loads(text) if text else {}
-        records = data.get("tokens", {}) if isinstance(data, dict) else {}
-    except ValueError:
-        return entries
-    for key, record in records.items() if isinstance(records, dict) else ():
+    for key, record in _records(text).items():
         with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-            entries[str(key)] = TokenEntry.from_dict(str(key), record)
+            entries[key] = TokenEntry.from_dict(key, record)
     return entries
 
 
-def _render(entries: Entries) -> str:
-    tokens = {key: entry.to_dict() for key, entry in sorted(entries.items())}
-    return json.dumps({"v": 1, "tokens": tokens}, indent=1)
+def _render(records: Records) -> str:
+    return json.dumps({"v": 1, "tokens": dict(sorted(records.items()))}, separators=(",", ":"))

@@ -22,7 +22,7 @@ from credenza.secrets import names
 from credenza.services.context import Context
 from credenza.services.credential_key import agent_tags
 from credenza.services.credential_lock import credential_lock
-from credenza.services.tokens.index import Entries, TokenIndex
+from credenza.services.tokens.index import Entries, Records, TokenIndex
 from credenza.services.tokens.records import SessionToken, TokenEntry
 
 
@@ -112,6 +112,19 @@ class TokenStore:
         name = names.token(session.application_id, session.environment, session.fingerprint)
         self._context.secrets.set_raw(name, session.token.to_json())
 
+    def cache_many(self, sessions: list[SessionToken]) -> None:
+        """``cache`` for several tokens with one index write (a seed, an import)."""
+
+        def add(records: Records) -> None:
+            for session in sessions:
+                records[session.fingerprint] = session.entry().to_dict()
+
+        self._change(add)
+        for session in sessions:
+            self._memory_only.discard(session.fingerprint)
+            name = names.token(session.application_id, session.environment, session.fingerprint)
+            self._context.secrets.set_raw(name, session.token.to_json())
+
     def keep_sign_in(self, session: SessionToken, payload: str) -> None:
         """Store a person's sign-in (``payload``: its one keyring entry, the refresh token
         with it), listed first, then held and told to the agent. The caller holds the lock."""
@@ -182,8 +195,8 @@ class TokenStore:
     # -- internals ----------------------------------------------------------------------------
 
     def _list(self, entry: TokenEntry) -> None:
-        def add(entries: Entries) -> None:
-            entries[entry.fingerprint] = entry
+        def add(records: Records) -> None:
+            records[entry.fingerprint] = entry.to_dict()
 
         self._change(add)
 
@@ -192,7 +205,7 @@ class TokenStore:
             return
         self._change(_replacing(keys, None))
 
-    def _change(self, edit: Callable[[Entries], None]) -> None:
+    def _change(self, edit: Callable[[Records], None]) -> None:
         self._index.change(edit, self._migrate)
         self._changes += 1
         moved, self._moved = self._moved, []
@@ -232,12 +245,12 @@ class TokenStore:
         return entries
 
 
-def _replacing(keys: list[str], entry: TokenEntry | None) -> Callable[[Entries], None]:
-    def edit(entries: Entries) -> None:
+def _replacing(keys: list[str], entry: TokenEntry | None) -> Callable[[Records], None]:
+    def edit(records: Records) -> None:
         for key in keys:
-            entries.pop(key, None)
+            records.pop(key, None)
         if entry is not None:
-            entries[entry.fingerprint] = entry
+            records[entry.fingerprint] = entry.to_dict()
 
     return edit
 
