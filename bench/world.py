@@ -255,7 +255,7 @@ class World:
     def stop_agent(self) -> None:
         """Stop an agent a credenza process started for itself (it outlives them, by design):
         asked to stop, then killed if it is still there."""
-        from credenza import agent
+        from credenza.agent import client as agent
 
         socket = Path(self.env["XDG_RUNTIME_DIR"]) / "credenza" / "agent.sock"
         if not socket.exists():

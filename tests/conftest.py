@@ -16,7 +16,7 @@ from credenza.cli import run
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
 from credenza.config.model import EnvironmentChange
 from credenza.config.store import ConfigStore
-from credenza.oauth.client import HttpSettings
+from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring
@@ -184,8 +184,8 @@ def running_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     import asyncio
     import threading
 
-    from credenza import agent
-    from credenza.agent import Agent
+    from credenza.agent import client as agent
+    from credenza.agent.server import Agent
 
     server = Agent(path, idle_timeout=60)
     loop = asyncio.new_event_loop()

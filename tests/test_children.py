@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent
+from credenza.agent import client as agent
 from credenza.children import AGENT_VARIABLES, SECRET_VARIABLES
 from credenza.sandbox import SandboxServer, SandboxState
 from tests.agent.test_autostart import (  # noqa: F401 - fixtures

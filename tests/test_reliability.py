@@ -326,7 +326,8 @@ async def test_a_50_mib_body_is_cut_off_without_memory_growing_by_20_mib() -> No
     import tracemalloc
 
     from credenza.errors import TransportError
-    from credenza.oauth.client import ClientCredentials, OAuthClient
+    from credenza.oauth.client import OAuthClient
+    from credenza.oauth.plan import ClientCredentials
     from credenza.secrets import Secret
     from tests.conftest import FAST
     from tests.servers import huge_app, serve

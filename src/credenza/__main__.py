@@ -1,4 +1,4 @@
-"""python -m credenza, and the `credenza` console script."""
+"""python -m credenza and the `credenza` console script: the agent fast path first, then the CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    from credenza.fastpath import try_agent
+    from credenza.agent.client import try_agent
 
     code = try_agent(args)
     if code is not None:

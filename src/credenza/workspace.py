@@ -4,7 +4,6 @@ services; everything it offers lives in ``credenza.services``. It never imports 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,16 +40,14 @@ from credenza.services.verification import Verification
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from credenza.oauth.client import HttpSettings
+    from credenza.oauth.transport import HttpSettings
 
 
 def default_config_path() -> Path:
     """``--config``, then ``CREDENZA_CONFIG``, then the platform's user config directory."""
-    if override := os.environ.get("CREDENZA_CONFIG"):
-        return Path(override).expanduser()
-    import platformdirs
+    from credenza import locations
 
-    return Path(platformdirs.user_config_dir("credenza", appauthor=False)) / "credenza.toml"
+    return Path(locations.config_file())
 
 
 @dataclass(init=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent
+from credenza.agent import client as agent
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring
@@ -158,10 +158,28 @@ def test_agent_off_starts_nothing(
         config.read_text().replace('keyring = "file"', 'keyring = "file"\nagent = "off"')
     )
     assert credenza("token", "auto").returncode == 0
-    time.sleep(0.3)  # an agent started in the background would be listening by now
-    assert agent.request({"op": "ping"}, path=socket_path, wait_for_start=False) is None
+    assert agents_for(socket_path) == []
     assert credenza("token", "auto", CREDENZA_AGENT="off").returncode == 0
+    assert agents_for(socket_path) == []
     assert agent.request({"op": "ping"}, path=socket_path, wait_for_start=False) is None
+
+
+def agents_for(socket: Path) -> list[int]:
+    """The agents started for ``socket``: one started in the background exists from the moment
+    it is spawned, before the command that spawned it returns (no waiting for it to listen)."""
+    marker = f"CREDENZA_AGENT_SOCKET={socket}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if b"agent" in command and b"start" in command and marker in environment:
+            found.append(int(entry.name))
+    return found
 
 
 def test_two_agents_started_at_once_leave_one(socket_path: Path) -> None:

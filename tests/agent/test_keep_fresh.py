@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from credenza import agent
 from credenza.__main__ import main
-from credenza.agent import Agent
+from credenza.agent import client as agent
+from credenza.agent.protocol import cache_key, config_key
+from credenza.agent.server import Agent
 from credenza.cli.keeper import WorkspaceKeeper
 from credenza.config.keep import keep_path, read_kept
 from credenza.config.store import ConfigStore
-from credenza.fastpath import cache_key, config_key
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.filekeyring import PASSPHRASE_VARIABLE, FileKeyring

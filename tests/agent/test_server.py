@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from credenza import agent, fastpath
-from credenza.agent import Agent
+from credenza.agent import client as agent
+from credenza.agent import protocol
+from credenza.agent.server import Agent
 from credenza.sandbox import SandboxServer
 from tests.conftest import CliRunner, add_telenor_via_cli
 
@@ -64,7 +65,7 @@ def test_the_socket_is_user_only_and_gone_after_stop(running_agent: Path) -> Non
 
 def test_no_agent_means_the_full_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDENZA_AGENT_SOCKET", str(tmp_path / "none.sock"))
-    assert fastpath.try_agent(["token", "app"]) is None
+    assert agent.try_agent(["token", "app"]) is None
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_no_agent_means_the_full_cli(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ],
 )
 def test_the_fast_path_leaves_everything_unusual_to_the_cli(argv: list[str]) -> None:
-    assert fastpath.parse(argv) is None
+    assert agent.parse(argv) is None
 
 
 def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
@@ -94,7 +95,7 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     token = out.strip()
     requests_before = len(sandbox.state.requests)
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             ["token", "telenor-sms", "--config", str(config_path), "--env", "production"]
         )
         == 0
@@ -103,13 +104,11 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     assert len(sandbox.state.requests) == requests_before  # answered from memory
     # Another environment or other scopes never get this token.
     assert (
-        fastpath.try_agent(
-            ["token", "telenor-sms", "--config", str(config_path), "--env", "sandbox"]
-        )
+        agent.try_agent(["token", "telenor-sms", "--config", str(config_path), "--env", "sandbox"])
         is None
     )
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             [
                 "token",
                 "telenor-sms",
@@ -126,7 +125,7 @@ def test_cli_hands_tokens_to_the_agent_and_the_fast_path_answers(
     # Revoking drops it from the agent too.
     assert cli("revoke", "telenor-sms", "--env", "production")[0] == 0
     assert (
-        fastpath.try_agent(
+        agent.try_agent(
             ["token", "telenor-sms", "--config", str(config_path), "--env", "production"]
         )
         is None
@@ -138,7 +137,7 @@ def test_the_fast_path_imports_nothing_heavy(running_agent: Path, tmp_path: Path
     agent.request(
         {
             "op": "put",
-            "key": fastpath.cache_key(fastpath.config_key(config), "app", None, []),
+            "key": protocol.cache_key(protocol.config_key(config), "app", None, []),
             "token": "tok-123",
             "expires": None,
         }
@@ -191,3 +190,43 @@ def test_exec_puts_the_token_in_the_environment_never_argv(
         del os.environ["EXPECTED"]
     assert code == 0
     assert out.strip() == "tsms-prod True"
+
+
+def test_the_fast_path_loads_the_agents_client_and_nothing_it_does_not_need(
+    running_agent: Path, tmp_path: Path
+) -> None:
+    """What runs before the socket call: the client, the wire format and the paths; not the
+    server, not `socket` (enum, selectors), not typing, not platformdirs."""
+    config = str(tmp_path / "c.toml")
+    agent.request(
+        {
+            "op": "put",
+            "key": protocol.cache_key(protocol.config_key(config), "app", None, []),
+            "token": "tok-123",
+            "expires": None,
+        }
+    )
+    code = (
+        "import sys; from credenza.__main__ import main; "
+        "rc = main(['token', 'app', '--config', sys.argv[1]]); "
+        "ours = sorted(m for m in sys.modules if m.split('.')[0] == 'credenza'); "
+        "other = sorted({'socket', 'selectors', 'enum', 'typing', 'platformdirs'} & set(sys.modules)); "
+        "print(rc, ours, other, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, config],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
+    assert result.stdout == "tok-123\n"
+    loaded = [
+        "credenza",
+        "credenza.__main__",
+        "credenza.agent",
+        "credenza.agent.client",
+        "credenza.agent.protocol",
+        "credenza.locations",
+    ]
+    assert result.stderr.strip() == f"0 {loaded} []"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from credenza import agent
+from credenza.agent import client as agent
 from credenza.config.local import state_path
 from credenza.sandbox import SandboxServer
 from credenza.secrets import names

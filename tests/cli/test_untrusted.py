@@ -197,7 +197,8 @@ def test_a_gzip_bomb_stays_under_200_mb_of_memory() -> None:
     child = """
 import asyncio, resource, sys
 from credenza.oauth.grants import client_credentials
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.plan import ClientCredentials
+from credenza.oauth.client import OAuthClient
 from credenza.errors import CredenzaError
 from credenza.secrets import Secret
 

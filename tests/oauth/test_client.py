@@ -24,8 +24,9 @@ from credenza.errors import (
 )
 from credenza.oauth.answers import error_kind, retry_after_seconds
 from credenza.oauth.auth.basic import basic_authorization
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials, refresh
+from credenza.oauth.plan import ClientCredentials
 from credenza.providers.profiles import resolve_profile
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret

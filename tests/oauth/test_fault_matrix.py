@@ -297,7 +297,7 @@ def test_nothing_can_turn_tls_verification_off() -> None:
     import dataclasses
 
     from credenza.config.model import Settings
-    from credenza.oauth.client import HttpSettings
+    from credenza.oauth.transport import HttpSettings
 
     fields = {f.name for f in dataclasses.fields(HttpSettings)} | set(Settings.__struct_fields__)
     assert not [name for name in fields if "verify" in name or "insecure" in name]

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from credenza.errors import TransportError
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.plan import ClientCredentials
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from tests.conftest import FAST

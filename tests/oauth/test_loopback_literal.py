@@ -17,10 +17,12 @@ import pytest
 import trustme
 
 from credenza.errors import SignInError
-from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
 from credenza.oauth.grants.loopback import LoopbackListener
+from credenza.oauth.plan import ClientCredentials
 from credenza.oauth.sync_client import SyncOAuthClient
+from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST, CliRunner

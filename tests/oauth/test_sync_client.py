@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from credenza.errors import CredenzaError
-from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.plan import ClientCredentials
 from credenza.oauth.sync_client import SyncOAuthClient
 from credenza.oauth.transcript import Transcript
+from credenza.oauth.transport import HttpSettings
 from credenza.providers.profiles import resolve_profile
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret

@@ -26,9 +26,10 @@ from credenza.errors import (
     ValidationError,
 )
 from credenza.oauth.answers import error_kind
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
 from credenza.oauth.params import apply_param_edits, param_problem
+from credenza.oauth.plan import ClientCredentials
 from credenza.oauth.tokens import (
     Token,
     claim_time,

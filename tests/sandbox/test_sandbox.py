@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from credenza.errors import TransportError, ValidationError
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.plan import ClientCredentials
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.sandbox.clients import load_clients
 from credenza.secrets import Secret

@@ -65,3 +65,45 @@ def test_reads_asked_for_during_a_keyring_call_go_together_in_the_next() -> None
     assert backend.calls[0] == ["a"]
     assert len(backend.calls) == 2
     assert sorted(backend.calls[1]) == ["b", "c", "d", "e"]
+
+
+def test_a_ctrl_c_in_the_reading_thread_stays_in_that_thread() -> None:
+    """The thread that makes the batch's call is interrupted (Ctrl-C): the reads it made the
+    call for are asked again in a call of their own, and no other thread gets its interrupt."""
+    backend = FirstCallWaits()
+    backend.release.set()
+    store = SecretStore(backend)
+    backend.values.update({"a": "A", "b": "B"})
+    reading_for_others = store._get_many
+    calls = 0
+
+    def interrupted_once(wanted: list[str]) -> dict[str, str | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KeyboardInterrupt
+        return reading_for_others(wanted)
+
+    store._get_many = interrupted_once  # type: ignore[method-assign]
+    outcome: dict[str, str | BaseException | None] = {}
+
+    def read(name: str) -> None:
+        try:
+            outcome[name] = store.get_raw(name)
+        except BaseException as exc:  # the interrupt is recorded, not printed by the thread
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=read, args=(name,)) for name in "ab"]
+    with store._reading:  # both ask while a call is in flight: one batch for both
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(store._asked) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(10)
+    interrupted = [name for name, got in outcome.items() if isinstance(got, KeyboardInterrupt)]
+    assert len(interrupted) == 1
+    other = "b" if interrupted == ["a"] else "a"
+    assert outcome[other] == other.upper()
+    assert calls == 2

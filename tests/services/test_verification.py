@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
+from credenza.errors import SecretMissingError
 from credenza.sandbox import SandboxServer
-from credenza.secrets import SecretStore, names
+from credenza.secrets import Secret, SecretStore, names
 from credenza.secrets.backend import Backend
 from credenza.workspace import Workspace
 from tests.conftest import add_sandbox_app
@@ -47,13 +48,69 @@ async def test_a_secret_read_ahead_is_used_once_and_dropped_after_the_run(
     app_id, _ = add_sandbox_app(workspace, sandbox)
     other, _ = add_sandbox_app(workspace, sandbox, name="Other")
     workspace.credentials.read_ahead([(app_id, "production")])
-    first = workspace.credentials.stored_secret(app_id, "production")
+    first = workspace.credentials.stored_secret(app_id, "production", ahead=True)
     workspace.secrets.set_client_secret(app_id, "production", first.secret, origin="https://x.test")
-    assert workspace.credentials.stored_secret(app_id, "production").origin == "https://x.test"
+    assert (
+        workspace.credentials.stored_secret(app_id, "production", ahead=True).origin
+        == "https://x.test"
+    )
     # Read ahead again, then a run for another credential: nothing of it is left after.
     workspace.credentials.read_ahead([(app_id, "production")])
     [result] = await workspace.verification.verify_many([(other, "production")])
     assert result.ok
     workspace.secrets.set_client_secret(app_id, "production", first.secret, origin="https://y.test")
-    assert workspace.credentials.stored_secret(app_id, "production").origin == "https://y.test"
+    assert (
+        workspace.credentials.stored_secret(app_id, "production", ahead=True).origin
+        == "https://y.test"
+    )
+    await workspace.aclose()
+
+
+async def test_a_confirmation_after_a_read_ahead_keeps_the_secret_stored_meanwhile(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    """Confirming an endpoint stores the secret again with more origins, read under the lock so
+    that a secret set meanwhile is never undone: never the copy read ahead for a verify run."""
+    app_id, secret = add_sandbox_app(workspace, sandbox)
+    workspace.credentials.read_ahead([(app_id, "production")])
+    newer = secret[::-1]
+    origin = workspace.secrets.get_client_secret(app_id, "production").origin
+    # Another process (`credenza secret set`) stores a new secret after the read ahead.
+    workspace.secrets.set_client_secret(app_id, "production", Secret(newer), origin=origin)
+    workspace.credentials.confirm_endpoint(app_id, "production", ["https://other.test"])
+    stored = workspace.secrets.get_client_secret(app_id, "production")
+    assert stored.secret.reveal() == newer
+    assert "https://other.test" in (stored.origin or "")
+    workspace.credentials.read_ahead([])
+    await workspace.aclose()
+
+
+async def test_a_secret_set_after_a_read_ahead_is_the_one_a_call_sends(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    """A secret set in this process after the read ahead: the next call sends the new one."""
+    app_id, secret = add_sandbox_app(workspace, sandbox)
+    workspace.credentials.read_ahead([(app_id, "production")])
+    newer = secret[::-1]
+    workspace.credentials.set(app_id, "production", newer)
+    resolved = workspace.credentials.ready_now(app_id, "production")
+    assert resolved is not None
+    credentials = workspace.credentials.for_call(resolved, ())
+    assert credentials.secret.reveal() == newer
+    workspace.credentials.read_ahead([])
+    await workspace.aclose()
+
+
+async def test_a_secret_removed_after_a_read_ahead_is_not_sent(
+    workspace: Workspace, sandbox: SandboxServer
+) -> None:
+    """A credential removed in this process after the read ahead: no call sends its secret."""
+    app_id, _ = add_sandbox_app(workspace, sandbox)
+    workspace.credentials.read_ahead([(app_id, "production")])
+    workspace.credentials.remove(app_id, "production")
+    resolved = workspace.credentials.ready_now(app_id, "production")
+    assert resolved is not None
+    with pytest.raises(SecretMissingError):
+        workspace.credentials.for_call(resolved, ())
+    workspace.credentials.read_ahead([])
     await workspace.aclose()

@@ -1,0 +1,1 @@
+"""Tests of credenza.tui, the dashboard (snapshots under __snapshots__)."""

@@ -40,7 +40,8 @@ def register(commands: Group) -> None:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from credenza import agent
+    from credenza import locations
+    from credenza.agent import client as agent
 
     if args.action in ("keep", "unkeep"):
         return keep(args) if args.action == "keep" else unkeep(args)
@@ -63,7 +64,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
                 {
                     "running": running,
                     "pid": answer["pid"] if answer else None,
-                    "socket": str(agent.socket_path()),
+                    "socket": locations.agent_socket(),
                     "tokens": answer["tokens"] if answer else 0,
                     "kept": answer.get("kept", 0) if answer else 0,
                 }
@@ -73,13 +74,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
             output.info("no agent is running")
             return 1
         output.info(
-            f"agent pid {answer['pid']} at {agent.socket_path()}, holding {answer['tokens']} "
+            f"agent pid {answer['pid']} at {locations.agent_socket()}, holding {answer['tokens']} "
             f"token(s), keeping {answer.get('kept', 0)} fresh"
         )
         return 0
+    from credenza.agent.server import run_agent
     from credenza.cli.keeper import WorkspaceKeeper
 
-    return agent.run_agent(idle_timeout=args.idle_timeout, keeper=WorkspaceKeeper())
+    return run_agent(idle_timeout=args.idle_timeout, keeper=WorkspaceKeeper())
 
 
 def _need_app(args: argparse.Namespace) -> str:
@@ -92,7 +94,7 @@ def _need_app(args: argparse.Namespace) -> str:
 
 
 def keep(args: argparse.Namespace) -> int:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     app = _need_app(args)
     workspace = open_workspace(args)
@@ -127,7 +129,7 @@ def unkeep(args: argparse.Namespace) -> int:
 
 def list_kept(args: argparse.Namespace) -> int:
     """Every entry of this person's keep file, each with what a running agent holds for it."""
-    from credenza import agent
+    from credenza.agent import client as agent
     from credenza.config.keep import keep_path, read_kept
 
     answer = agent.request({"op": "kept"})

@@ -26,7 +26,7 @@ def register(commands: Group) -> None:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     if not args.all:
         raise ValidationError(

@@ -68,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from credenza import agent
+    from credenza.agent import client as agent
     from credenza.tui.app import run_dashboard
 
     workspace = open_workspace(args)

@@ -160,13 +160,13 @@ def show_exchanges(workspace: Workspace) -> None:
 def agent_alias(args: argparse.Namespace) -> str:
     """The key the fast path asks the agent for; it holds the config file's identity, so any
     change to the file (an edit anywhere, another workspace copied over it) misses."""
-    from credenza.fastpath import cache_key, config_key
+    from credenza.agent.protocol import cache_key, config_key
 
     return cache_key(config_key(getattr(args, "config", None)), args.app, args.env, args.scope)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     # The fast path's key, taken before the config is read: an edit that lands while the token
     # is fetched makes the key miss, never files the old credential's token under the new file.
@@ -252,10 +252,10 @@ def warn_wider_scopes(session: SessionToken) -> None:
 
 
 def format_token(session: SessionToken, style: str) -> str:
-    from credenza import fastpath
+    from credenza.agent import client
 
     token = session.token
-    return fastpath.format_token(
+    return client.format_token(
         token.access_token.reveal(),
         token.token_type,
         token.expires_at.isoformat() if token.expires_at else None,

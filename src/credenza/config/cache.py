@@ -63,10 +63,9 @@ class ParsedConfigCache:
     @property
     def directory(self) -> Path:
         if self._directory is None:
-            import platformdirs
+            from credenza import locations
 
-            cache = platformdirs.user_cache_dir("credenza", appauthor=False)
-            self._directory = Path(cache) / "config"
+            self._directory = Path(locations.config_cache_dir())
         return self._directory
 
     @property

@@ -18,9 +18,9 @@ from typing import Any
 
 def keep_path() -> Path:
     """keep.toml beside the local state (0600 in a 0700 directory)."""
-    import platformdirs
+    from credenza import locations
 
-    return Path(platformdirs.user_state_dir("credenza", appauthor=False)) / "keep.toml"
+    return Path(locations.keep_file())
 
 
 @dataclass(frozen=True)

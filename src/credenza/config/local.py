@@ -23,15 +23,15 @@ from credenza.errors import ConfigError
 
 
 def state_path() -> Path:
-    import platformdirs
+    from credenza import locations
 
-    return Path(platformdirs.user_state_dir("credenza", appauthor=False)) / "local.toml"
+    return Path(locations.local_state_file())
 
 
 def user_settings_path() -> Path:
-    import platformdirs
+    from credenza import locations
 
-    return Path(platformdirs.user_config_dir("credenza", appauthor=False)) / "settings.toml"
+    return Path(locations.user_settings_file())
 
 
 class LocalState:

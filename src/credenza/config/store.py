@@ -135,14 +135,11 @@ class ConfigStore:
     def lock_path(self) -> Path:
         """The save lock: outside the config's directory, so a config kept in git gains no
         untracked file; one per config file (its real path), in the user's runtime or cache dir."""
-        import platformdirs
+        from credenza import locations
 
         real = os.path.realpath(self.path)
-        base = Path(
-            os.environ.get("XDG_RUNTIME_DIR") or platformdirs.user_cache_dir("credenza", False)
-        )
         name = hashlib.sha256(real.encode()).hexdigest()[:24]
-        return base / "credenza" / "locks" / f"{name}.lock"
+        return Path(locations.config_lock_dir()) / f"{name}.lock"
 
     @property
     def digest(self) -> str | None:

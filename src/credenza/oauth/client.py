@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 from credenza.providers.profiles import GENERIC, Profile
 from credenza.secrets import Secret
 
-__all__ = ["ClientCredentials", "HttpSettings", "OAuthClient", "ServerMetadata"]
+__all__ = ["OAuthClient"]
 
 T = TypeVar("T")
 P = ParamSpec("P")

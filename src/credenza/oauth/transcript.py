@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
-from credenza.fastpath import shell_quote
+from credenza.agent.client import shell_quote
 from credenza.oauth import auth, binding, grants
 from credenza.oauth.untrusted import Sent, clean
 

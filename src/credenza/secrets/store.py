@@ -12,6 +12,7 @@ in chunks.py) and the walk of the registry that picks the backend are one facade
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import secrets as _random
@@ -265,15 +266,23 @@ class SecretStore:
                 together = list(dict.fromkeys(name for read in batch for name in read.wanted))
                 try:
                     found = self._get_many(together)
-                except BaseException as exc:
+                except Exception as exc:
                     for read in batch:
                         read.failed, read.answered = exc, True
+                except BaseException:
+                    # Ctrl-C or an exit in this thread is this thread's: the others it was
+                    # reading for ask again, in the next call.
+                    with self._asked_lock:
+                        self._asked[:0] = [read for read in batch if read is not asked]
+                    raise
                 else:
                     for read in batch:
                         read.found = {name: found[name] for name in read.wanted}
                         read.answered = True
         if asked.failed is not None:
-            raise asked.failed
+            # One error answers every read of the batch: each thread raises its own copy, so
+            # no two threads write the same exception's traceback.
+            raise copy.copy(asked.failed)
         return asked.found
 
     def _get_many(self, wanted: list[str]) -> dict[str, str | None]:

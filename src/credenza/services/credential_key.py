@@ -65,7 +65,7 @@ def _fingerprint(
 
 def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[str]:
     """What the agent files a token under, so that a drop reaches every alias of it. By the
-    config's real path, as the fast path's key (fastpath.config_key) is: two configs are two
+    config's real path, as the fast path's key (protocol.config_key) is: two configs are two
     files, so never one tag, and a moved config's agent entries are simply not found again."""
     base = f"{config_path}\x1f{app_id}"
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -46,12 +45,9 @@ def credential_lock(context: Context, app_id: str, environment: str) -> Credenti
 def lock_directory() -> Path:
     """The user's runtime dir (a tmpfs emptied at logout), else their state dir: never beside
     the config, which a team may keep in git."""
-    import platformdirs
+    from credenza import locations
 
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "credenza" / "credential-locks"
-    return Path(platformdirs.user_state_dir("credenza", appauthor=False)) / "credential-locks"
+    return Path(locations.credential_lock_dir())
 
 
 def wait_limit(context: Context) -> float:

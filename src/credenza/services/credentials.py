@@ -129,19 +129,21 @@ class Credentials:
             except SecretStoreError:
                 continue  # a path this person may not read: said when they use it
 
-    def stored_secret(self, app_id: str, environment: str) -> StoredSecret:
-        """The client secret (or key) and the origins it is bound to."""
+    def stored_secret(self, app_id: str, environment: str, *, ahead: bool = False) -> StoredSecret:
+        """The client secret (or key) and the origins it is bound to. ``ahead``: the copy
+        ``read_ahead`` read, if it holds one (only a call's first read takes it: anything that
+        writes the secret back, or checks it is still the stored one, reads the keyring)."""
         team = self.team_store()
         if team is not None:
             return team.secret(app_id, environment)
-        if (ahead := self._ahead.pop((app_id, environment), None)) is not None:
-            return ahead
+        if ahead and (stored := self._ahead.pop((app_id, environment), None)) is not None:
+            return stored
         return self._context.secrets.get_client_secret(app_id, environment)
 
     def read_ahead(self, environments: Iterable[tuple[str, str]]) -> None:
         """Read the keyring's client secrets of ``environments`` in one batch (a few keyring
         calls, not one each: on gnome-keyring every read is a D-Bus round trip and a search of
-        the whole collection, one at a time), each then handed out once by ``stored_secret``;
+        the whole collection, one at a time), each then handed out once, to ``for_call``;
         what an earlier call read ahead and nothing used is dropped (``read_ahead([])``: all of
         it). Only the first read of each comes from the batch: the read after a token call that
         makes sure the secret is still the stored one is a live one, as ever. Blocking."""
@@ -189,6 +191,8 @@ class Credentials:
     def _write_secret(
         self, app_id: str, environment: str, secret: Secret, origin: str | None, *, new: bool
     ) -> None:
+        # What was read ahead of this write is no longer the stored secret.
+        self._ahead.pop((app_id, environment), None)
         team = self.team_store()
         if team is not None:
             team.set_secret(app_id, environment, secret, origin, new=new)
@@ -327,6 +331,7 @@ class Credentials:
 
     def remove(self, app_id: str, environment: str) -> None:
         secrets = self._context.secrets
+        self._ahead.pop((app_id, environment), None)
         # A reset finishing elsewhere would store its secret (and pending copy) back after this.
         with credential_lock(self._context, app_id, environment):
             if self.team_store() is None:
@@ -449,7 +454,7 @@ class Credentials:
                 secret = Secret("")
             else:
                 # One keyring read for the secret and its origins, not one each.
-                stored = self.stored_secret(resolved.application.id, resolved.name)
+                stored = self.stored_secret(resolved.application.id, resolved.name, ahead=True)
                 if stored.origin:
                     origins = bound_origins(stored.origin)
                 else:  # bound now, on first use; then read again

@@ -495,9 +495,10 @@ def failed(checks: Iterable[Check]) -> bool:
 
 
 def _agent_state() -> AgentState:
-    from credenza import agent
+    from credenza import locations
+    from credenza.agent import client as agent
 
-    path = Path(agent.socket_path())
+    path = Path(locations.agent_socket())
     answer = agent.request({"op": "ping"}, timeout=0.5, wait_for_start=False)
     return AgentState(answer, path, path.exists())
 

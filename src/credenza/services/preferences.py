@@ -10,14 +10,12 @@ import tomli_w
 
 from credenza.errors import ConfigError
 
-FILE_NAME = "preferences.toml"
-
 
 def default_preferences_path() -> Path:
     """The platform's user config directory (the same one as the default credenza.toml)."""
-    import platformdirs
+    from credenza import locations
 
-    return Path(platformdirs.user_config_dir("credenza", appauthor=False)) / FILE_NAME
+    return Path(locations.preferences_file())
 
 
 class Preferences:

@@ -20,9 +20,9 @@ from credenza.services.tokens import Tokens
 from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
     from credenza.oauth.grants.device import DeviceAuthorization
     from credenza.oauth.grants.password import ResourceOwner
+    from credenza.oauth.plan import ClientCredentials
 
 SignInMethod = Literal["browser", "device"]
 

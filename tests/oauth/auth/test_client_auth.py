@@ -19,8 +19,10 @@ from cryptography.x509.oid import NameOID
 from credenza.errors import TokenEndpointError, TransportError, ValidationError
 from credenza.oauth.auth.mtls import _key_file, certificate_jwks
 from credenza.oauth.auth.private_key_jwt import client_assertion, public_jwk
-from credenza.oauth.client import ClientCredentials, HttpSettings, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
+from credenza.oauth.plan import ClientCredentials
+from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState, SandboxTls
 from credenza.secrets import Secret
 from tests.conftest import FAST

@@ -250,12 +250,12 @@ def test_removing_the_environment_removes_its_dpop_key(
 def test_the_agent_fast_path_never_prints_a_bound_token_as_a_header(
     running_agent: object, cli: CliRunner, sandbox: SandboxServer, config_path: object, capfd: Any
 ) -> None:
-    from credenza import fastpath
+    from credenza.agent import client
 
     _dpop_app(cli, sandbox)
     assert cli("token", APP)[0] == 0  # handed to the agent
     argv = ["token", APP, "--config", str(config_path)]
-    assert fastpath.try_agent(argv) == 0  # the token alone: asked for, given
+    assert client.try_agent(argv) == 0  # the token alone: asked for, given
     capfd.readouterr()
-    assert fastpath.try_agent([*argv, "--format", "header"]) is None  # the CLI refuses it
+    assert client.try_agent([*argv, "--format", "header"]) is None  # the CLI refuses it
     assert capfd.readouterr().out == ""

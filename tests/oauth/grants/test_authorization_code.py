@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from credenza.errors import SignInError, TokenEndpointError, ValidationError
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants.authorization_code import (
     Callback,
     authorization_request,
@@ -18,6 +18,7 @@ from credenza.oauth.grants.authorization_code import (
     sign_in,
 )
 from credenza.oauth.grants.loopback import LoopbackListener
+from credenza.oauth.plan import ClientCredentials
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST

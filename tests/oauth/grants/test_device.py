@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from credenza.errors import SignInError
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import device
+from credenza.oauth.plan import ClientCredentials
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import Secret
 from tests.conftest import FAST

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from credenza.errors import TokenEndpointError
-from credenza.oauth.client import ClientCredentials, OAuthClient
+from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials, refresh
 from credenza.oauth.grants.refresh import was_rotated
+from credenza.oauth.plan import ClientCredentials
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from tests.conftest import FAST

@@ -736,14 +736,14 @@ def test_a_private_key_lives_in_the_team_store_too(
 def test_the_agent_never_answers_for_a_team_store_so_a_rotation_reaches_scripts(
     team: Team, people: tuple[Person, Person], running_agent: Path
 ) -> None:
-    from credenza import fastpath
+    from credenza.agent import client
 
     alice, bob = people
     assert team.cli(alice, "secret", "set", team.app, ENV, stdin=current_secret(team))[0] == 0
     code, before, err = team.cli(bob, "token", team.app)
     assert code == 0, err
     # The fast path finds nothing: the agent never asks the store, so it is never given one.
-    assert fastpath.try_agent(["token", team.app, "--config", str(team.config)]) is None
+    assert client.try_agent(["token", team.app, "--config", str(team.config)]) is None
     assert team.cli(alice, "secret", "reset", team.app, ENV, "--yes")[0] == 0
     code, after, err = team.cli(bob, "token", team.app)
     assert code == 0, err

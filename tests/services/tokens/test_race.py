@@ -99,7 +99,7 @@ def test_without_a_change_the_token_is_cached(workspace: Workspace, sandbox: San
 def test_a_token_forgotten_before_it_reaches_the_agent_is_not_left_there(
     workspace: Workspace, sandbox: SandboxServer, running_agent: object
 ) -> None:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     app_id, _ = add_sandbox_app(workspace, sandbox)
     read_at = time.time()  # as `credenza token` takes it, before the token is read

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from credenza.config.auth_methods import AuthMethod
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
 
 # What the keyring entry of a credential holds under each method.
 SecretKind = Literal["client_secret", "private_key", "none"]

@@ -12,7 +12,7 @@ from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
 
 
 def basic_authorization(client_id: str, secret: Secret, encoding: str) -> str:

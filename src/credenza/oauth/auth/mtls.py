@@ -26,7 +26,7 @@ from credenza.oauth.ca import ca_context
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from credenza.config.auth_methods import AuthMethod
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 
 if TYPE_CHECKING:
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
 
 
 class ClientSecretPost(ClientAuthentication):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     )
 
-    from credenza.oauth.client import ClientCredentials
+    from credenza.oauth.plan import ClientCredentials
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # OIDC Core §9 allows any exp; short ones limit what a leaked assertion is worth.

@@ -51,9 +51,9 @@ class KeyringFileDamagedError(SecretStoreError):
 
 def default_path() -> Path:
     """``keyring.enc`` in the user data directory (``~/.local/share/credenza`` on Linux)."""
-    import platformdirs
+    from credenza import locations
 
-    return platformdirs.user_data_path("credenza", appauthor=False) / "keyring.enc"
+    return Path(locations.keyring_file())
 
 
 PassphraseSource = Callable[[str, bool], str]
@@ -433,7 +433,7 @@ def _damaged(path: Path, why: str) -> KeyringFileDamagedError:
 
 
 def _agent_key(key_id: str) -> bytes | None:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     answer = agent.request({"op": "key-get", "id": key_id}, wait_for_start=False)
     key = answer.get("key") if answer else None
@@ -446,7 +446,7 @@ def _agent_key(key_id: str) -> bytes | None:
 
 
 def _agent_hold(key_id: str, key: bytes) -> None:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     agent.request({"op": "key-put", "id": key_id, "key": _b64(key)})
 

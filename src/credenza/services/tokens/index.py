@@ -82,13 +82,12 @@ class TokenIndex:
 
     def path(self) -> Path:
         """This workspace's index file for this kind of keyring, in the state directory."""
-        import platformdirs
-
+        from credenza import locations
         from credenza.secrets.backends.filekeyring import FileKeyring
 
         # The file keyring and the system's are two stores: an index each.
         kind = "file" if isinstance(self._context.secrets.backend, FileKeyring) else "system"
-        state = Path(platformdirs.user_state_dir("credenza", appauthor=False))
+        state = Path(locations.user_dir("state"))
         return state / "token-index" / f"{self._context.workspace_id}.{kind}.json"
 
     def _stamp_and_text(self, *, whole: bool = False) -> tuple[Any, str | None]:

@@ -95,7 +95,7 @@ class KeptFresh:
         """The fast path's keys a script's `credenza token` for ``entry`` may ask with: the
         application by id or name, the environment named or (the default one) not, the scopes
         named or not."""
-        from credenza.fastpath import cache_key, config_key
+        from credenza.agent.protocol import cache_key, config_key
 
         resolved = self._environments.resolve(entry.application, entry.environment)
         application = resolved.application
@@ -119,7 +119,7 @@ class KeptFresh:
         """Hand a token to a running agent under the fast path's lookup key. ``read_at`` (the
         wall clock before the token was read or fetched): the agent refuses it when a change
         dropped its credential since, so a change racing this call never leaves it there."""
-        from credenza import agent
+        from credenza.agent import client as agent
 
         if self._context.config.team is not None and not session.user:
             # The agent answers without asking the team store, so it would go on handing out a
@@ -150,6 +150,6 @@ class KeptFresh:
 
 
 def _tell_agent_kept(op: str) -> None:
-    from credenza import agent
+    from credenza.agent import client as agent
 
     agent.request({"op": op})

@@ -187,7 +187,7 @@ class TokenStore:
 
     def tell_agent(self, app_id: str, environment: str | None) -> None:
         """A running agent drops what it holds of this application (or one environment)."""
-        from credenza import agent
+        from credenza.agent import client as agent
 
         tag = agent_tags(self._context.config_path, app_id, environment)[-1]
         agent.request({"op": "drop", "tag": tag})

@@ -28,7 +28,6 @@ FIELDS = [
     ("apis", "APIs used", "comma-separated API names"),
 ]
 LISTS = {"owners", "grant_types", "apis"}
-LABELS = {key: label for key, label, _ in FIELDS}
 
 
 def form_values(application: Application | None) -> dict[str, str]:

@@ -17,8 +17,6 @@ from textual.widgets import Static
 from credenza.tui.advice import key_for
 from credenza.tui.sections import SECTIONS, Section
 
-ATTENTION_KEY = "!"
-
 
 class Wording(NamedTuple):
     brand: str

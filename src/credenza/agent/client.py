@@ -1,20 +1,31 @@
-"""The fast path of `credenza token`: ask a running agent before importing anything heavy.
+"""The agent's client: the fast path `credenza token` tries first, and the requests and start-up
+every other command makes. Standard library only (`_socket`, no typing, json only when asked).
 
 Scripts call `credenza token` in loops. With an agent running and a token cached there, this
-answers with the standard library's socket and json only; anything else falls through to the
-full CLI, which fetches, caches in the keyring and hands the token to the agent.
+answers before anything heavy is imported; anything else falls through to the full CLI, which
+fetches, caches in the keyring and hands the token to the agent.
 """
 
 from __future__ import annotations
 
+import _socket
 import os
 import sys
+import time
 
+from credenza import locations
+from credenza.agent import protocol
 
-def cache_key(config: str, app: str, env: str | None, scopes: list[str]) -> str:
-    """The agent's key: a token never crosses configs, applications, environments or scopes."""
-    return "\x1f".join([config, app.strip().lower(), env or "", " ".join(sorted(scopes))])
+TYPE_CHECKING = False  # not `from typing import ...`: typing imports re
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
+# An agent started by a command (not by hand) exits after an hour without a request.
+AUTOSTART_IDLE_TIMEOUT = 3600.0
+# How long a command that started the agent waits for it to listen before going on without it.
+AUTOSTART_WAIT = 3.0
+_starting: float | None = None  # the monotonic deadline while an agent we started comes up
 
 # RFC 6749 Appendix A.12: access-token = 1*VSCHAR (%x20-7E); a token_type is an RFC 9110 token.
 # Checked without `re` (this module runs before anything heavy is imported).
@@ -86,32 +97,6 @@ def format_token(
     return token
 
 
-def config_key(config: str | None) -> str:
-    """The config part of a key: the file's real path and its identity on disk (inode, mtime,
-    size). Every save replaces the file, so a token cached before any edit is never found again
-    by this key, nor one cached for another workspace copied over it. Not the workspace id
-    (the config's ``workspace`` key): reading it means parsing TOML, and this path stays
-    standard-library only; two configs are two files, so the key is per workspace anyway."""
-    config = config or os.environ.get("CREDENZA_CONFIG", "") or default_config()
-    path = os.path.realpath(os.path.expanduser(config))
-    try:
-        info = os.stat(path)
-    except OSError:
-        return path + "|-"
-    return f"{path}|{info.st_ino}:{info.st_mtime_ns}:{info.st_size}"
-
-
-def default_config() -> str:
-    """The default config path as platformdirs computes it (imported only off Linux: 15 ms)."""
-    platform: str = sys.platform  # a variable, so that type checkers keep both branches
-    if platform.startswith("linux"):
-        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.expanduser("~/.config")
-        return os.path.join(base, "credenza", "credenza.toml")
-    import platformdirs
-
-    return os.path.join(platformdirs.user_config_dir("credenza", appauthor=False), "credenza.toml")
-
-
 def parse(argv: list[str]) -> tuple[str, str, str | None, list[str], str] | None:
     """(config, app, env, scopes, format) for a plain `token` call; None for anything else."""
     if not argv or argv[0] != "token":
@@ -142,7 +127,7 @@ def parse(argv: list[str]) -> tuple[str, str, str | None, list[str], str] | None
             app = arg
     if app is None or style not in ("raw", "json", "header", "env"):
         return None
-    return config_key(config), app, env, scopes, style
+    return protocol.config_key(config), app, env, scopes, style
 
 
 def try_agent(argv: list[str]) -> int | None:
@@ -150,10 +135,8 @@ def try_agent(argv: list[str]) -> int | None:
     parsed = parse(argv)
     if parsed is None:
         return None
-    from credenza.agent import lookup
-
     config, app, env, scopes, style = parsed
-    found = lookup(cache_key(config, app, env, scopes))
+    found = lookup(protocol.cache_key(config, app, env, scopes))
     if found is None:
         return None
     token, token_type, expires_at, scope = found
@@ -163,3 +146,104 @@ def try_agent(argv: list[str]) -> int | None:
         return None  # a header alone does not work with a DPoP-bound token: the CLI says why
     sys.stdout.write(format_token(token, token_type, expires_at or None, style, scope) + "\n")
     return 0
+
+
+def _exchange(line: bytes, *, timeout: float, path: str | Path | None) -> bytes | None:
+    """Send one line, read one back; None when no agent of ours answers."""
+    try:
+        connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    except OSError:
+        return None
+    try:
+        connection.settimeout(timeout)
+        connection.connect(str(path or locations.agent_socket()))
+        if not protocol.peer_is_us(connection):
+            return None
+        connection.sendall(line)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        connection.close()
+    return data
+
+
+def lookup(key: str, *, timeout: float = 0.5, path: str | None = None) -> list[str] | None:
+    """The hot path: [token, type, expires_at, scope] for ``key``, or None (miss or no agent)."""
+    line = protocol.lookup_request(key)
+    if line is None:
+        return None
+    return protocol.read_lookup_answer(_exchange(line, timeout=timeout, path=path))
+
+
+def request(
+    message: dict[str, Any],
+    *,
+    timeout: float = 0.5,
+    path: str | Path | None = None,
+    wait_for_start: bool = True,
+) -> dict[str, Any] | None:
+    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer).
+
+    If this process started the agent a moment ago (``autostart``), wait for it to listen.
+    """
+    line = protocol.encode(message)
+    data = _exchange(line, timeout=timeout, path=path)
+    while data is None and wait_for_start and _starting is not None:
+        if time.monotonic() > _starting:
+            break
+        time.sleep(0.02)
+        data = _exchange(line, timeout=timeout, path=path)
+    return None if data is None else protocol.decode(data)
+
+
+def autostart(mode: str, *, idle_timeout: float = AUTOSTART_IDLE_TIMEOUT) -> bool:
+    """Start the agent in the background when ``mode`` is "auto" and none answers.
+
+    Returns True when one was started; later ``request`` calls in this process wait for it.
+    $CREDENZA_AGENT=off turns this off whatever the config says (CI, tests, shared machines).
+    """
+    global _starting
+    if mode != "auto" or os.environ.get("CREDENZA_AGENT", "auto") == "off":
+        return False
+    if not hasattr(_socket, "AF_UNIX"):  # pragma: no cover - Windows
+        return False
+    if request({"op": "ping"}, timeout=0.2, wait_for_start=False) is not None:
+        return False
+    import subprocess
+
+    from credenza.children import agent_environment
+
+    # An allow-list, not the caller's environment: the file keyring's passphrase stays with
+    # this command (the agent is handed the derived key instead), and so does whatever secret
+    # the caller had (an `exec --client-credentials`, a `--from-env` variable) for the hour
+    # the agent lives on.
+    environment = agent_environment()
+    try:
+        subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "credenza",
+                "agent",
+                "start",
+                "--idle-timeout",
+                f"{idle_timeout:g}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not killed with the terminal or by Ctrl-C in it
+            close_fds=True,
+            cwd="/",
+            env=environment,
+        )
+    except OSError:
+        return False
+    _starting = time.monotonic() + AUTOSTART_WAIT
+    return True

@@ -1,14 +1,12 @@
-"""`credenza agent`: holds access tokens in memory behind a user-only Unix socket, like ssh-agent.
+"""The agent process: holds access tokens in memory behind a user-only Unix socket, like ssh-agent.
 
 It stores access tokens (never client secrets or refresh tokens), each until it expires, and, when
 the encrypted file keyring is in use, that keyring's derived key (never the passphrase), so that
 only the command that starts it pays for the key derivation. It exits after ``idle_timeout``
 seconds without a request. Nothing it holds is written anywhere.
 
-Protocol, one line each way: the hot lookup is ``G<TAB>key`` answered by
-``T<TAB>token<TAB>type<TAB>expires_at<TAB>scope`` or ``M`` (so that `credenza token` needs neither
-json nor re); everything else is a JSON object (ops put, drop, stop, ping, key-put, key-get,
-keep, unkeep, kept).
+The wire format is in protocol.py; client.py asks and starts it. Over ~400 lines: the token
+store and the keep-fresh schedule share one event loop and the state it guards.
 
 Given a keeper (`credenza agent start` gives it one), it also keeps the tokens this person chose
 fresh (`credenza agent keep`, `token --keep-fresh`, `A` in the dashboard): it reads their keep
@@ -19,15 +17,14 @@ failed renewal is kept for ``kept`` to report and retried with a growing backoff
 
 from __future__ import annotations
 
-# `_socket`, not `socket`: the Python module adds enum and selectors (~14 ms of the `credenza
-# token` fast path, measured with -X importtime) and nothing this module uses.
-import _socket
 import os
 import sys
 import time
 
-# Not `from typing import ...`: typing imports re, and this module is on the token fast path.
-TYPE_CHECKING = False
+from credenza import locations
+from credenza.agent import client, protocol
+
+TYPE_CHECKING = False  # for type checkers only: asyncio is imported when the agent runs
 if TYPE_CHECKING:
     import asyncio
     from pathlib import Path
@@ -45,12 +42,6 @@ if TYPE_CHECKING:
             raises with a message fit to show when it cannot."""
 
 
-MAX_REQUEST = 64 * 1024
-# An agent started by a command (not by hand) exits after an hour without a request.
-AUTOSTART_IDLE_TIMEOUT = 3600.0
-# How long a command that started the agent waits for it to listen before going on without it.
-AUTOSTART_WAIT = 3.0
-_starting: float | None = None  # the monotonic deadline while an agent we started comes up
 # A kept token is renewed this long before it expires: 20 % of its lifetime, at least a minute
 # (and at least the expiry skew, below which the agent no longer hands it out), at most half
 # its lifetime (a very short-lived token is renewed twice per lifetime, never in a loop).
@@ -59,88 +50,6 @@ KEEP_LEAD_MIN = 60.0
 # A failed renewal is retried after 1 s, 2 s, 4 s ... at most 5 minutes apart.
 KEEP_BACKOFF_FIRST = 1.0
 KEEP_BACKOFF_MAX = 300.0
-
-
-def socket_path() -> str:
-    """$CREDENZA_AGENT_SOCKET, else a 0700 directory in $XDG_RUNTIME_DIR (or /tmp) per user."""
-    if override := os.environ.get("CREDENZA_AGENT_SOCKET"):
-        return override
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/credenza-{os.getuid()}"  # noqa: S108
-    return os.path.join(base, "credenza", "agent.sock")
-
-
-def peer_is_us(connection: Any) -> bool:
-    """True when the other end runs as this user (SO_PEERCRED; elsewhere the 0700 directory).
-    ``connection``: a socket, or the transport socket asyncio hands the server."""
-    if not hasattr(_socket, "SO_PEERCRED"):
-        return True
-    # struct ucred {pid_t pid; uid_t uid; gid_t gid;}: three C ints, the uid second.
-    credentials = connection.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
-    uid = int.from_bytes(credentials[4:8], sys.byteorder, signed=True)
-    return bool(uid == os.getuid())
-
-
-def _exchange(line: bytes, *, timeout: float, path: str | Path | None) -> bytes | None:
-    try:
-        connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    except OSError:
-        return None
-    try:
-        connection.settimeout(timeout)
-        connection.connect(str(path or socket_path()))
-        if not peer_is_us(connection):
-            return None
-        connection.sendall(line + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        return None
-    finally:
-        connection.close()
-    return data
-
-
-def lookup(key: str, *, timeout: float = 0.5, path: str | None = None) -> list[str] | None:
-    """The hot path: [token, type, expires_at, scope] for ``key``, or None (miss or no agent)."""
-    if "\t" in key or "\n" in key:
-        return None
-    data = _exchange(f"G\t{key}".encode(), timeout=timeout, path=path)
-    if not data or not data.startswith(b"T\t"):
-        return None
-    fields = data.decode().rstrip("\n").split("\t")[1:]
-    return fields if len(fields) == 4 else None
-
-
-def request(
-    message: dict[str, Any],
-    *,
-    timeout: float = 0.5,
-    path: str | Path | None = None,
-    wait_for_start: bool = True,
-) -> dict[str, Any] | None:
-    """Ask the agent; None when no agent runs (or it is not ours, or it does not answer).
-
-    If this process started the agent a moment ago (``autostart``), wait for it to listen.
-    """
-    import json
-
-    data = _exchange(json.dumps(message).encode(), timeout=timeout, path=path)
-    while data is None and wait_for_start and _starting is not None:
-        if time.monotonic() > _starting:
-            break
-        time.sleep(0.02)
-        data = _exchange(json.dumps(message).encode(), timeout=timeout, path=path)
-    if data is None:
-        return None
-    try:
-        answer = json.loads(data)
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
 
 
 class Agent:
@@ -283,16 +192,10 @@ class Agent:
     def lookup_line(self, key: str) -> bytes:
         answer = self.handle({"op": "get", "key": key})
         if "token" not in answer:
-            return b"M\n"
-        fields = [
-            answer["token"],
-            answer["token_type"],
-            answer["expires_at"] or "",
-            answer["scope"],
-        ]
-        if any("\t" in field or "\n" in field for field in fields):
-            return b"M\n"
-        return ("T\t" + "\t".join(fields) + "\n").encode()
+            return protocol.MISS
+        return protocol.lookup_answer(
+            answer["token"], answer["token_type"], answer["expires_at"] or "", answer["scope"]
+        )
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import asyncio
@@ -304,14 +207,15 @@ class Agent:
             task.add_done_callback(self._serving.discard)
         try:
             raw = writer.get_extra_info("socket")
-            if raw is None or not peer_is_us(raw):
+            if raw is None or not protocol.peer_is_us(raw):
                 return
             line = await asyncio.wait_for(reader.readline(), timeout=2)
-            if len(line) > MAX_REQUEST:
+            if len(line) > protocol.MAX_REQUEST:
                 return
             self.last_request = self.clock()
-            if line.startswith(b"G\t"):
-                writer.write(self.lookup_line(line[2:].decode().rstrip("\n")))
+            if line.startswith(protocol.LOOKUP):
+                key = line[len(protocol.LOOKUP) :].decode().rstrip("\n")
+                writer.write(self.lookup_line(key))
                 await writer.drain()
                 return
             try:
@@ -323,7 +227,7 @@ class Agent:
                 )
             except (ValueError, KeyError, TypeError):
                 answer = {"error": "bad request"}
-            writer.write(json.dumps(answer).encode() + b"\n")
+            writer.write(protocol.encode(answer))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass
@@ -488,8 +392,8 @@ def run_agent(
     import contextlib
     from pathlib import Path
 
-    target = path or Path(socket_path())
-    if request({"op": "ping"}, path=target, wait_for_start=False) is not None:
+    target = path or Path(locations.agent_socket())
+    if client.request({"op": "ping"}, path=target, wait_for_start=False) is not None:
         print(f"credenza: an agent already runs at {target}", file=sys.stderr)
         return 0
     lock = _single_instance(target)
@@ -524,50 +428,3 @@ def _single_instance(target: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def autostart(mode: str, *, idle_timeout: float = AUTOSTART_IDLE_TIMEOUT) -> bool:
-    """Start the agent in the background when ``mode`` is "auto" and none answers.
-
-    Returns True when one was started; later ``request`` calls in this process wait for it.
-    $CREDENZA_AGENT=off turns this off whatever the config says (CI, tests, shared machines).
-    """
-    global _starting
-    if mode != "auto" or os.environ.get("CREDENZA_AGENT", "auto") == "off":
-        return False
-    if not hasattr(_socket, "AF_UNIX"):  # pragma: no cover - Windows
-        return False
-    if request({"op": "ping"}, timeout=0.2, wait_for_start=False) is not None:
-        return False
-    import subprocess
-
-    from credenza.children import agent_environment
-
-    # An allow-list, not the caller's environment: the file keyring's passphrase stays with
-    # this command (the agent is handed the derived key instead), and so does whatever secret
-    # the caller had (an `exec --client-credentials`, a `--from-env` variable) for the hour
-    # the agent lives on.
-    environment = agent_environment()
-    try:
-        subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "credenza",
-                "agent",
-                "start",
-                "--idle-timeout",
-                f"{idle_timeout:g}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # not killed with the terminal or by Ctrl-C in it
-            close_fds=True,
-            cwd="/",
-            env=environment,
-        )
-    except OSError:
-        return False
-    _starting = time.monotonic() + AUTOSTART_WAIT
-    return True
