@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from credenza.next_steps import NextStep, fill
+
 # What went wrong with a call to a provider, in the words a verify report and the dashboard use;
 # each has its own advice (see credenza.oauth.client).
 ErrorKind = Literal[
@@ -22,18 +24,24 @@ class CredenzaError(Exception):
 
     ``str(error)`` is one line, safe to print: it never holds a secret or a token.
     ``exit_code`` follows the CLI contract: 1 the provider said no, 2 bad input or config.
+    ``hint`` says what to do in plain words; where that is one of credenza's own actions it is
+    a ``NextStep`` in ``next_steps``, marked ``{0}``, ``{1}``… in the hint, which each
+    interface renders its own way (a command, a key); ``str`` in plain words.
     """
 
     exit_code = 2
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, next_steps: tuple[NextStep, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.next_steps = next_steps
 
     def __str__(self) -> str:
         if self.hint:
-            return f"{self.message} — {self.hint}"
+            return f"{self.message} — {fill(self.hint, self.next_steps)}"
         return self.message
 
 
@@ -176,8 +184,16 @@ class EndpointChangedError(OAuthError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, stored_origin: str, new_origin: str, hint: str) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self,
+        message: str,
+        *,
+        stored_origin: str,
+        new_origin: str,
+        hint: str,
+        next_steps: tuple[NextStep, ...] = (),
+    ) -> None:
+        super().__init__(message, hint=hint, next_steps=next_steps)
         self.stored_origin = stored_origin
         self.new_origin = new_origin
 
@@ -194,10 +210,11 @@ class TokenEndpointError(OAuthError):
         description: str | None = None,
         provider_code: str | None = None,
         hint: str | None = None,
+        next_steps: tuple[NextStep, ...] = (),
         retry_after: float | None = None,
         kind: ErrorKind = "provider",
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, next_steps=next_steps)
         # What a verify report tells apart; every field below went through untrusted.clean.
         self.kind: ErrorKind = kind
         self.status = status

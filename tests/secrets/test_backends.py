@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from credenza.cli import output
 from credenza.secrets import SecretStore
 from credenza.secrets.backend import Backend, BackendEntry, Wanted
 from credenza.secrets.backends import REGISTERED
@@ -94,4 +95,4 @@ def test_an_unavailable_store_is_passed_over(monkeypatch: pytest.MonkeyPatch) ->
 
     with pytest.raises(NoKeyringError, match='keyring = "file"') as caught:
         SecretStore(keyring="file").get_raw("x")
-    assert "keyring use file" in (caught.value.hint or "")
+    assert "credenza keyring use file" in output.problem(caught.value)

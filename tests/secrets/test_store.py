@@ -13,7 +13,9 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
+from credenza.cli import output
 from credenza.errors import (
+    CredenzaError,
     KeyringLockedError,
     NoKeyringError,
     SecretMissingError,
@@ -117,8 +119,9 @@ def test_set_get_delete_round_trip(secret_store: SecretStore) -> None:
     assert stored.secret.reveal() == CANARY
     assert stored.origin == "https://id.example"
     secret_store.delete_client_secret("app", "production")
-    with pytest.raises(SecretMissingError, match="credenza secret set app production"):
+    with pytest.raises(SecretMissingError) as missing:
         secret_store.get_client_secret("app", "production")
+    assert "credenza secret set app production" in output.problem(missing.value)
 
 
 def test_entries_are_per_application_environment_and_kind(memory_keyring: MemoryKeyring) -> None:
@@ -160,7 +163,8 @@ def test_unusable_backends_are_refused_with_their_name(
     assert words in str(caught.value)
     assert type(backend).__name__ in str(caught.value)
     # One command that leads somewhere, and no advice credenza would then refuse.
-    assert "`credenza keyring use file`" in str(caught.value)
+    assert isinstance(caught.value, CredenzaError)
+    assert "`credenza keyring use file`" in output.problem(caught.value)
     assert "cryptfile" not in str(caught.value)
     assert "keyrings.alt" not in str(caught.value)
 

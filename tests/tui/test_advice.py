@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from credenza.services.status import KIND_ORDER
-from credenza.tui.advice import key_for, section_ref, with_advice
+from credenza.tui.advice import key_for, said, section_ref
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.attention import AttentionDialog
 from credenza.tui.sections import SECTIONS, WHERE
@@ -22,10 +22,10 @@ async def test_key_for_names_the_declared_key_then_the_remapped_one(app: Credenz
         assert key_for(app, "environments.set_secret") == "s"
         assert key_for(app, "environments.discover") == "D"
         assert key_for(app, "app.help") == "?"
-        assert "press s to set the secret" in with_advice(app, "no secret", "missing_secret")
+        assert "press s to set the secret" in said(app, "no secret", None, (), "missing_secret")
         app.update_keymap({"environments.set_secret": "ctrl+e", "app.tokens": "9"})
         assert key_for(app, "environments.set_secret") == "^e"
-        assert "press ^e to set the secret" in with_advice(app, "no secret", "missing_secret")
+        assert "press ^e to set the secret" in said(app, "no secret", None, (), "missing_secret")
         assert section_ref(app, "tokens") == "Tokens (9)"
 
 

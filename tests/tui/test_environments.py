@@ -265,9 +265,11 @@ async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new
         dialog.query_one("#new-secret", Input).focus()
         await pilot.press(*one_time)
         await press_button(pilot, "#reset")
-        assert "kept in the keyring as pending" in str(
-            dialog.query_one("#reset-status", Static).content
-        )
+        status = str(dialog.query_one("#reset-status", Static).content)
+        assert "kept in the keyring as pending" in status
+        # The next step is a key on this row, not the CLI's `credenza secret recover`.
+        assert "press r on this row to recover the pending secret" in status
+        assert "credenza secret" not in status
         await pilot.press("escape")
         await settle(pilot)
         # Counted in the header at once, without the keyring read of the ! list.
@@ -379,3 +381,17 @@ async def test_fetch_and_verify_on_a_sign_in_environment_say_to_press_l(app: Cre
             text = detail_text(app)
             assert "press l to sign in" in text, key
             assert "ask the provider" not in text
+
+
+async def test_the_reset_plan_names_the_retire_step_as_its_key_not_a_command(
+    app: CredenzaApp, demo: Demo
+) -> None:
+    provider = app.workspace.config.providers["telenor"]
+    app.workspace.providers.add("telenor", msgspec.structs.replace(provider, rotation="overlap"))
+    demo.server.state.clients["telenor-sms-gateway-production"].rotation = "overlap"
+    async with app.run_test(size=(100, 40)) as pilot:
+        await goto(pilot, "2", TELENOR)
+        dialog = await open_reset(pilot)
+        plan = str(dialog.query_one("#plan", Static).content)
+        assert "retire the old one: press P on this row" in plan
+        assert "credenza" not in plan.replace("credenza stores", "").replace("credenza keeps", "")

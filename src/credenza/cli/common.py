@@ -143,7 +143,7 @@ def guard(handler: Handler, args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except CredenzaError as exc:
-        output.error(str(exc))
+        output.error(output.problem(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         output.error("interrupted")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from credenza.cli import output
 from credenza.cli.common import Group, json_option
+from credenza.next_steps import fill
 
 if TYPE_CHECKING:
     from credenza.services.doctor import Check
@@ -26,8 +27,6 @@ def register(commands: Group) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from credenza.cli import version
     from credenza.config.local import user_settings_path
     from credenza.services.doctor import Doctor, failed
@@ -41,7 +40,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checks = asyncio.run(doctor.run())
     bad = failed(checks)
     if args.json:
-        output.print_json({"ok": not bad, "checks": [asdict(check) for check in checks]})
+        output.print_json({"ok": not bad, "checks": [record(check) for check in checks]})
     else:
         for check in checks:
             print(line(check))
@@ -73,5 +72,21 @@ def line(check: Check) -> str:
         title = f"{title} {check.subject}"
     text = f"{mark} {title}: {check.found}"
     if check.fix:
-        text += f" — {check.fix}"
+        text += f" — {fix(check)}"
     return output.shown(text)
+
+
+def fix(check: Check) -> str | None:
+    """What to do about a failed check, each next step named as its command."""
+    if check.fix is None:
+        return None
+    return fill(check.fix, check.next_steps, output.command, backticks=True)
+
+
+def record(check: Check) -> dict[str, object]:
+    """A check for --json: its fields, ``fix`` as the CLI says it, and ``next`` typed."""
+    from dataclasses import asdict
+
+    fields = asdict(check)
+    del fields["next_steps"]
+    return {**fields, "fix": fix(check), "next": output.next_record(check.next_steps)}

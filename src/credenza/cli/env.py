@@ -1,4 +1,7 @@
-"""`credenza env`: an application's environments — add, edit, list, discover, remove."""
+"""`credenza env`: an application's environments — add, edit, list, discover, remove.
+
+A little over 400 lines: one command group whose add and edit share every option of the record.
+"""
 
 from __future__ import annotations
 
@@ -285,7 +288,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     warnings = workspace.environments.client_id_warnings(args.app, args.env, args.client_id)
     workspace.environments.add(args.app, args.env, change)
     for warning in warnings:
-        output.warn(warning)
+        output.warn(output.advised(warning))
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"added {resolved.label}; token endpoint {resolved.token_url}")
     plain_http_warnings(resolved)
@@ -312,7 +315,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     resolved = workspace.environments.resolve(args.app, args.env)
     output.info(f"updated {resolved.label}")
     for warning in warnings:
-        output.warn(warning)
+        output.warn(output.advised(warning))
     plain_http_warnings(resolved)
     if args.issuer:
         foreign_endpoint_warnings(workspace, args.app, args.env)

@@ -121,7 +121,8 @@ def _with_password(
     workspace: Workspace, args: argparse.Namespace, scopes: tuple[str, ...] | None
 ) -> int:
     from credenza.errors import ValidationError
-    from credenza.oauth.grants.password import DEPRECATED, resource_owner
+    from credenza.next_steps import fill
+    from credenza.oauth.grants.password import DEPRECATED, DEPRECATED_STEPS, resource_owner
 
     if args.device or (args.password and args.password_stdin):
         raise ValidationError(
@@ -129,7 +130,7 @@ def _with_password(
             hint="give one of them",
         )
     workspace.sign_in.check_password_grant(args.app, args.env)  # before anyone types a password
-    output.warn(DEPRECATED)
+    output.warn(fill(DEPRECATED, DEPRECATED_STEPS, output.command, backticks=True))
     username, password = _read_stdin() if args.password_stdin else _prompt()
     owner = resource_owner(username, password)
     del password

@@ -7,9 +7,54 @@ the terminal, so that no control character or escape sequence does.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from credenza.next_steps import Advice, NextStep, StepKind, fill
+
+if TYPE_CHECKING:
+    from credenza.errors import CredenzaError
+
+# Each next step as the command that does it: its words, and whether the environment is an
+# option (`login APP --env ENV`) rather than a second argument (`secret set APP ENV`). A kind
+# without a command (unlocking the desktop keyring) is said in words.
+COMMANDS: dict[StepKind, tuple[str, bool]] = {
+    "set_secret": ("secret set", False),
+    "recover_secret": ("secret recover", False),
+    "discard_pending": ("secret discard-pending", False),
+    "retire_previous": ("secret retire-previous", False),
+    "public_key": ("secret public-key", False),
+    "confirm_endpoint": ("secret confirm-endpoint", False),
+    "sign_in": ("login", True),
+    "verify": ("verify", False),
+    "add_environment": ("env add", False),
+    "edit_environment": ("env edit", False),
+    "discover": ("env discover", False),
+    "list_applications": ("app list", False),
+    "add_application": ("app add", False),
+    "show_application": ("app show", False),
+    "edit_application": ("app edit", False),
+    "register_client": ("app register", False),
+    "delete_registration": ("app registration delete", False),
+    "check_item": ("app check", False),
+    "request_access": ("contract request", False),
+    "record_decision": ("contract record", False),
+    "catalogue": ("contract catalogue", False),
+    "use_keyring": ("keyring use", False),
+    "set_setting": ("settings set", False),
+    "admin_token": ("provider admin-token", False),
+    "add_provider": ("provider add", False),
+    "edit_provider": ("provider edit", False),
+    "forget_all": ("forget --all", False),
+    "team_push": ("team push", False),
+    "team_status": ("team status", False),
+    "start_sandbox": ("sandbox serve", False),
+    "start_demo": ("demo", False),
+    "start_agent": ("agent", False),
+    "install_completion": ("completion", False),
+}
 
 
 def shown(text: object) -> str:
@@ -18,6 +63,57 @@ def shown(text: object) -> str:
     from credenza.oauth.untrusted import clean
 
     return "\n".join(clean(line, limit=None) for line in str(text).split("\n"))
+
+
+def command(step: NextStep) -> str:
+    """The command that takes ``step``, its values shell-quoted: ``credenza secret recover APP
+    ENV``; a step no command takes, in words."""
+    if (known := COMMANDS.get(step.kind)) is None:
+        return fill("{0}", [step])
+    words, env_option = known
+    parts = ["credenza", *words.split()]
+    if step.app is not None:
+        parts.append(shlex.quote(step.app))
+    if step.env is not None:
+        parts += ["--env", shlex.quote(step.env)] if env_option else [shlex.quote(step.env)]
+    parts += [shlex.quote(arg) for arg in step.args]
+    for name, value in step.options:
+        parts.append("--" + name.replace("_", "-"))
+        if value is not None:
+            parts.append(shlex.quote(value))
+    return " ".join(parts)
+
+
+def said(message: str, hint: str | None, steps: tuple[NextStep, ...] = ()) -> str:
+    """``message — hint`` with each next step named as its command."""
+    if not hint:
+        return message
+    return f"{message} — {fill(hint, steps, command, backticks=True)}"
+
+
+def advised(advice: Advice) -> str:
+    """Advice in a result, each next step named as its command."""
+    return fill(advice.words, advice.next_steps, command, backticks=True)
+
+
+def problem(exc: CredenzaError) -> str:
+    """An error as the CLI says it: what happened, and the command that fixes it."""
+    return said(exc.message, exc.hint, exc.next_steps)
+
+
+def next_record(steps: tuple[NextStep, ...]) -> list[dict[str, Any]]:
+    """Next steps for --json: the kind, its values, and the command."""
+    return [
+        {
+            "kind": each.kind,
+            "app": each.app,
+            "env": each.env,
+            "args": list(each.args),
+            "options": dict(each.options),
+            "command": command(each),
+        }
+        for each in steps
+    ]
 
 
 def error(message: str) -> None:

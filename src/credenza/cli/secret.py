@@ -1,5 +1,8 @@
 """`credenza secret`: client secrets and keys in the keyring — set, public-key, reset, recover,
-discard-pending, retire-previous, confirm-endpoint."""
+discard-pending, retire-previous, confirm-endpoint.
+
+A little over 400 lines: one command group, each command a thin renderer of its service.
+"""
 
 from __future__ import annotations
 
@@ -250,8 +253,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
         )
     # What the provider's own record says (the sandbox's client), not a profile's default.
     rotation = run_async(workspace, workspace.resets.rotation(app_id, resolved.name))
-    for line in workspace.resets.reset_plan(app_id, resolved.name, owner=owner, rotation=rotation):
-        output.info(line)
+    plan = workspace.resets.reset_plan(app_id, resolved.name, owner=owner, rotation=rotation)
+    output.info(plan.title)
+    for item in plan.items:
+        output.info(
+            f"• {item.words} ({output.command(item.then)})" if item.then else f"• {item.words}"
+        )
     # Production always takes the typed application name; other environments accept --yes.
     if resolved.name == "production" or not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
@@ -294,7 +301,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     except UnstoredSecretError as exc:
         # The one copy of a provider-issued secret: shown now, whatever the terminal, since it
         # exists nowhere else. stdout, so it can be captured; the warning on stderr.
-        output.error(str(exc))
+        output.error(output.problem(exc))
         output.info("the new secret, NOT stored anywhere — copy it now:")
         print(exc.secret.reveal(), flush=True)
         return exc.exit_code

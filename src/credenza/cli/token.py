@@ -1,4 +1,8 @@
-"""`credenza token`, `exec`, `verify` and `revoke`: using credentials from scripts."""
+"""`credenza token`, `exec`, `verify` and `revoke`: using credentials from scripts.
+
+Over 400 lines: the four commands share one way to name a credential, the token formats and
+the shell quoting of what they print; `token` registers alone (the fast start of a script's call).
+"""
 
 from __future__ import annotations
 
@@ -417,8 +421,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "application": r.application_id,
                     "environment": r.environment,
                     "status": r.status,
-                    "message": output.shown(r.message),
+                    "message": output.shown(output.said(r.message, r.hint, r.next_steps)),
                     "warnings": [output.shown(w) for w in r.warnings],
+                    "next": output.next_record(r.next_steps),
                 }
                 for r in results
             ]
@@ -430,7 +435,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     r.application_id,
                     r.environment,
                     r.status.upper() if not r.ok else "ok",
-                    "" if r.ok else r.message,
+                    "" if r.ok else output.said(r.message, r.hint, r.next_steps),
                 ]
                 for r in results
             ],

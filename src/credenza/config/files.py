@@ -27,6 +27,7 @@ from credenza.errors import (
     CredenzaError,
     NotFoundError,
 )
+from credenza.next_steps import NextStep
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -71,6 +72,7 @@ def read_regular(
     hint: str,
     base: str | None = None,
     error: type[CredenzaError] = ConfigError,
+    next_steps: tuple[NextStep, ...] = (),
 ) -> bytes:
     """The bytes of the regular file at ``path`` (relative to ``base``), at most ``cap`` of them.
 
@@ -83,18 +85,23 @@ def read_regular(
         fd = os.open(resolved, _READ_FLAGS)
     except FileNotFoundError:
         kind = NotFoundError if error is not ConfigError else error
-        raise kind(f"{what}: no such file", hint=hint) from None
+        raise kind(f"{what}: no such file", hint=hint, next_steps=next_steps) from None
     except OSError as exc:
-        raise error(f"{what} cannot be read ({exc.strerror or exc})", hint=hint) from None
+        raise error(
+            f"{what} cannot be read ({exc.strerror or exc})", hint=hint, next_steps=next_steps
+        ) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise error(
                 f"{what} is not a regular file ({_kind(info.st_mode)})",
                 hint=hint,
+                next_steps=next_steps,
             )
         if info.st_size > cap:
-            raise error(f"{what} is larger than {describe_size(cap)}", hint=hint)
+            raise error(
+                f"{what} is larger than {describe_size(cap)}", hint=hint, next_steps=next_steps
+            )
         # A regular file may still grow while it is read: never more than cap + 1 bytes.
         chunks: list[bytes] = []
         left = cap + 1
@@ -105,16 +112,25 @@ def read_regular(
             chunks.append(chunk)
             left -= len(chunk)
         if left <= 0:
-            raise error(f"{what} is larger than {describe_size(cap)}", hint=hint)
+            raise error(
+                f"{what} is larger than {describe_size(cap)}", hint=hint, next_steps=next_steps
+            )
         return b"".join(chunks)
     except OSError as exc:
-        raise error(f"{what} cannot be read ({exc.strerror or exc})", hint=hint) from None
+        raise error(
+            f"{what} cannot be read ({exc.strerror or exc})", hint=hint, next_steps=next_steps
+        ) from None
     finally:
         os.close(fd)
 
 
 def regular_file_stamp(
-    path: str, *, what: str, hint: str, base: str | None = None
+    path: str,
+    *,
+    what: str,
+    hint: str,
+    base: str | None = None,
+    next_steps: tuple[NextStep, ...] = (),
 ) -> tuple[int, ...]:
     """What tells two versions of a regular file apart (for a parsed copy kept in memory), from a
     ``stat`` that never blocks; raises ConfigError for a missing or non-regular file."""
@@ -123,9 +139,13 @@ def regular_file_stamp(
         info = os.stat(resolved)
     except OSError as exc:
         detail = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror or exc
-        raise ConfigError(f"{what}: {detail}", hint=hint) from None
+        raise ConfigError(f"{what}: {detail}", hint=hint, next_steps=next_steps) from None
     if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{what} is not a regular file ({_kind(info.st_mode)})", hint=hint)
+        raise ConfigError(
+            f"{what} is not a regular file ({_kind(info.st_mode)})",
+            hint=hint,
+            next_steps=next_steps,
+        )
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 

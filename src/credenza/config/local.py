@@ -1,6 +1,10 @@
 """What one person's machine knows about a config it may share with a team through git: when
 this person stored each secret, resets under way, token refreshes that failed, and their own
-settings. None of it goes into the shared file, and none of it is a secret."""
+settings. None of it goes into the shared file, and none of it is a secret.
+
+A little over 400 lines: the local state file and the settings file share the atomic, locked
+read-modify-write and the parsing of typed values.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import tomli_w
 from credenza.config.files import config_directory, resolve_path
 from credenza.config.model import Settings
 from credenza.errors import ConfigError
+from credenza.next_steps import step
 
 
 def state_path() -> Path:
@@ -408,12 +413,17 @@ def check_ca_bundle(settings: Settings, config_path: Path, user_path: Path | Non
     if source.origin == "config":
         raise ConfigError(
             f"{source.describe()}: no such file on this machine",
-            hint="point it at your own copy for yourself with `credenza settings set ca_bundle "
-            "PATH`, or use the system's trust store: `credenza settings set ca_bundle system`",
+            hint="point it at your own copy for yourself with `{0}`, or use the system's trust "
+            "store: `{1}`",
+            next_steps=(
+                step("set_setting", None, None, "ca_bundle", "PATH"),
+                step("set_setting", None, None, "ca_bundle", "system"),
+            ),
         )
     raise ConfigError(
         f"{source.describe()}: no such file (a PEM file of CA certificates)",
-        hint="fix the path with `credenza settings set ca_bundle PATH`",
+        hint="fix the path with `{0}`",
+        next_steps=(step("set_setting", None, None, "ca_bundle", "PATH"),),
     )
 
 

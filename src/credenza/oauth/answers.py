@@ -23,6 +23,7 @@ from credenza.errors import (
     TokenEndpointError,
     TransportError,
 )
+from credenza.next_steps import NextStep, step
 from credenza.oauth.origins import is_loopback
 from credenza.oauth.tokens import Token
 from credenza.oauth.untrusted import NOTHING, Sent, clean, parse_json
@@ -115,11 +116,13 @@ def endpoint_error(
         data, unreadable = None, str(why)
     if not isinstance(data, dict):
         what = _describe_body(headers, body, sent, unreadable)
+        hint, steps = _status_hint(endpoint, status, retry_after)
         return TokenEndpointError(
             f"{where} answered HTTP {status} with {what} instead of an OAuth error",
             status=status,
             retry_after=retry_after,
-            hint=_status_hint(endpoint, status, retry_after),
+            hint=hint,
+            next_steps=steps,
             kind=_kind(None, status, None),
         )
     code_value = data.get("error")
@@ -139,6 +142,7 @@ def endpoint_error(
         if provider_code:
             message += f" (code {provider_code})"
     kind = explained.kind if explained and explained.kind else _kind(code, status, description)
+    hint, steps = _hint_for(kind, endpoint, status, retry_after)
     return TokenEndpointError(
         message,
         status=status,
@@ -146,7 +150,8 @@ def endpoint_error(
         description=description or None,
         provider_code=provider_code,
         retry_after=retry_after,
-        hint=_hint_for(kind, endpoint, status, retry_after),
+        hint=hint,
+        next_steps=steps,
         kind=kind,
     )
 
@@ -204,34 +209,50 @@ def _kind(code: str | None, status: int, description: str | None) -> ErrorKind:
     return "provider"
 
 
-def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: float | None) -> str:
+# What to do, in words, and the next steps the words mark ({0}, {1}…).
+Hint = tuple[str, tuple[NextStep, ...]]
+
+
+def _hint_for(kind: ErrorKind, endpoint: Endpoint, status: int, retry_after: float | None) -> Hint:
     if kind == "wrong_secret":
         return (
-            "check the client secret (credenza secret set APP ENV) and client_id; if both are "
-            "right, "
-            "try the other --auth-method or Basic encoding (provider edit --basic-encoding)"
+            "check the client secret ({0}) and client_id; if both are right, "
+            "try the other --auth-method or Basic encoding (provider edit --basic-encoding)",
+            (step("set_secret", "APP", "ENV"),),
         )
     if kind == "wrong_auth_method":
         return (
             "the provider expects the other auth method: set --auth-method client_secret_post "
-            "or client_secret_basic on the environment (credenza env edit APP ENV)"
+            "or client_secret_basic on the environment ({0})",
+            (step("edit_environment", "APP", "ENV"),),
         )
     if kind == "unknown_client":
         return (
             "the provider does not know this client_id: compare it with the provider's portal "
-            "and the token URL's environment (sandbox or production)"
+            "and the token URL's environment (sandbox or production)",
+            (),
         )
     if kind == "grant_not_allowed":
         return (
             "this client may not use this grant (unauthorized_client): enable the grant type for "
-            "the application in the provider's portal; the secret is fine"
+            "the application in the provider's portal; the secret is fine",
+            (),
         )
     if kind == "scope":
-        return "ask the provider to grant the scope to this client, or request fewer scopes"
+        return "ask the provider to grant the scope to this client, or request fewer scopes", ()
     return _status_hint(endpoint, status, retry_after)
 
 
-def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> str:
+def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> Hint:
+    if status == 401 and endpoint == "admin":
+        return (
+            "the admin token was refused: store the current one again ({0})",
+            (step("admin_token"),),
+        )
+    return _status_words(endpoint, status, retry_after), ()
+
+
+def _status_words(endpoint: Endpoint, status: int, retry_after: float | None) -> str:
     if status in (429, 503):
         wait = (
             f" (the server asked to wait {_duration(retry_after)})"
@@ -243,8 +264,6 @@ def _status_hint(endpoint: Endpoint, status: int, retry_after: float | None) -> 
         return "the provider had an internal error; try again later or contact the provider"
     if status == 404:
         return f"the {endpoint} URL looks wrong; check it or rediscover it from the issuer"
-    if status == 401 and endpoint == "admin":
-        return "the admin token was refused: store the current one again (credenza provider admin-token)"
     if status == 401:
         return "check the client_id, the client secret and the auth method"
     return "check the request settings for this environment"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from credenza.errors import CredenzaError, IdTokenError, IdTokenUnverifiableError
+from credenza.next_steps import step
 from credenza.oauth.tokens import claim_time
 from credenza.oauth.untrusted import clean, is_clean
 
@@ -123,10 +124,14 @@ def _cannot_check() -> Iterator[None]:
     except IdTokenUnverifiableError:
         raise
     except IdTokenError as exc:
-        raise IdTokenUnverifiableError(exc.message, hint=exc.hint) from None
+        raise IdTokenUnverifiableError(
+            exc.message, hint=exc.hint, next_steps=exc.next_steps
+        ) from None
     except CredenzaError as exc:
         raise IdTokenUnverifiableError(
-            f"the id_token cannot be checked: {exc.message}", hint=exc.hint
+            f"the id_token cannot be checked: {exc.message}",
+            hint=exc.hint,
+            next_steps=exc.next_steps,
         ) from None
 
 
@@ -149,8 +154,8 @@ async def verify(
     if not issuer:
         raise IdTokenUnverifiableError(
             "the provider sent an id_token, but the environment has no issuer to check it against",
-            hint="give the environment its issuer (credenza env edit APP ENV --issuer URL) and "
-            "sign in again",
+            hint="give the environment its issuer ({0}) and sign in again",
+            next_steps=(step("edit_environment", "APP", "ENV", issuer="URL"),),
         )
     raw = id_token.reveal()
     try:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.oauth import auth, grants
 from credenza.oauth.untrusted import clean
 
@@ -34,7 +35,7 @@ def param_problem(name: str) -> str | None:
     if _SECRET_NAME.search(name):
         return (
             "it looks like a credential, and the config file holds no credential; keep "
-            "secrets in the keyring (credenza secret set)"
+            "secrets in the keyring"
         )
     return None
 
@@ -46,7 +47,8 @@ def check_extra_params(params: Mapping[str, str]) -> None:
         if problem is not None:
             raise ValidationError(
                 f"the extra parameter '{clean(name, limit=64)}' is refused: {problem}",
-                hint="remove it with --param NAME= (credenza env edit APP ENV)",
+                hint="remove it with --param NAME= ({0})",
+                next_steps=(step("edit_environment", "APP", "ENV"),),
             )
 
 
@@ -67,7 +69,12 @@ def split_param_edits(edits: list[str]) -> tuple[dict[str, str], list[str]]:
             continue
         problem = param_problem(name)
         if problem is not None:
-            raise ValidationError(f"--param {clean(name, limit=64)} is refused: {problem}")
+            secret = _SECRET_NAME.search(name) is not None
+            raise ValidationError(
+                f"--param {clean(name, limit=64)} is refused: {problem}",
+                hint="store a secret with `{0}`" if secret else None,
+                next_steps=(step("set_secret", "APP", "ENV"),) if secret else (),
+            )
         setting[name] = value
     return setting, removing
 

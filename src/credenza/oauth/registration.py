@@ -166,6 +166,8 @@ def _refused(url: str, answer: Answer, had_token: bool) -> TokenEndpointError:
             "this server wants an initial access token: put it in an environment variable "
             "and pass --initial-access-token-env VAR"
         )
+        error.next_steps = ()
     elif answer.status in (401, 403):
         error.hint = "the initial access token was refused: check it, or ask for a new one"
+        error.next_steps = ()
     return error

@@ -17,6 +17,7 @@ from credenza.config.files import (
 )
 from credenza.config.model import BasicEncoding, Provider, Rotation
 from credenza.errors import ConfigError, ErrorKind
+from credenza.next_steps import NextStep, step
 
 
 @dataclass(frozen=True)
@@ -170,16 +171,17 @@ def load_error_table(
     shape), a relative ``path`` taken from ``base`` (the config's directory); raises ConfigError
     naming ``key`` when the file is not a regular file under the cap or an entry is wrong."""
     what = f"{key} ({path})"
-    hint = "fix the path: credenza provider edit NAME --errors FILE ('' removes it)"
-    stamp = regular_file_stamp(path, what=what, hint=hint, base=base)
-    return _error_table(resolve_path(path, base), stamp, what, hint)
+    hint = "fix the path: {0} ('' removes it)"
+    steps = (step("edit_provider", None, None, "NAME", errors="FILE"),)
+    stamp = regular_file_stamp(path, what=what, hint=hint, base=base, next_steps=steps)
+    return _error_table(resolve_path(path, base), stamp, what, hint, steps)
 
 
 @cache
 def _error_table(
-    path: str, stamp: tuple[int, ...], what: str, hint: str
+    path: str, stamp: tuple[int, ...], what: str, hint: str, steps: tuple[NextStep, ...]
 ) -> tuple[ErrorExplanation, ...]:
-    raw = read_regular(path, cap=ERRORS_FILE_CAP, what=what, hint=hint)
+    raw = read_regular(path, cap=ERRORS_FILE_CAP, what=what, hint=hint, next_steps=steps)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from credenza.config.model import CatalogueApi, Contract, ContractStatus, Provider, Rotation
 from credenza.errors import CredenzaError, OAuthError, ValidationError
+from credenza.next_steps import step
 from credenza.providers.base import (
     AccessRequest,
     AdapterInputs,
@@ -54,7 +55,8 @@ class SandboxAdapter:
         except ConnectFailure as exc:
             raise OAuthError(
                 f"cannot reach the sandbox admin API: {exc}",
-                hint="is the sandbox running? `credenza demo` or `credenza sandbox serve` starts one",
+                hint="is the sandbox running? `{0}` or `{1}` starts one",
+                next_steps=(step("start_demo"), step("start_sandbox")),
             ) from None
 
     async def aclose(self) -> None:
@@ -110,7 +112,8 @@ class SandboxAdapter:
         if entry is None:
             raise ValidationError(
                 f"the sandbox has no instance {request.instance!r} of {request.api!r}",
-                hint="pick one from the catalogue (credenza contract catalogue APP)",
+                hint="pick one from the catalogue ({0})",
+                next_steps=(step("catalogue", "APP"),),
             )
         data = await self._call(
             "POST",
@@ -198,8 +201,11 @@ def build(inputs: AdapterInputs) -> ProviderAdapter:
     if token is None:
         raise ValidationError(
             f"no admin token is stored for the sandbox provider {inputs.key!r}",
-            hint=f"store the admin token `credenza sandbox serve` printed: "
-            f"credenza provider admin-token {inputs.key}",
+            hint="store the admin token `{0}` printed: {1}",
+            next_steps=(
+                step("start_sandbox"),
+                step("admin_token", None, None, inputs.key),
+            ),
         )
     return SandboxAdapter(
         provider.admin_url, token, rotation=inputs.profile.rotation, client=inputs.client
@@ -209,7 +215,9 @@ def build(inputs: AdapterInputs) -> ProviderAdapter:
 def check(provider: Provider) -> None:
     if not provider.admin_url:
         raise ValidationError(
-            "a sandbox provider needs its URL", hint="credenza provider add NAME --sandbox URL"
+            "a sandbox provider needs its URL",
+            hint="{0}",
+            next_steps=(step("add_provider", None, None, "NAME", sandbox="URL"),),
         )
 
 

@@ -29,9 +29,10 @@ from credenza.errors import (
     SecretStoreError,
     UnsafeKeyringError,
 )
+from credenza.next_steps import step
 from credenza.secrets import chunks, names
 from credenza.secrets.backend import Backend, BackendEntry, Setting, Wanted
-from credenza.secrets.backends.oskeyring import GET_A_KEYRING
+from credenza.secrets.backends.oskeyring import GET_A_KEYRING, GET_A_KEYRING_STEPS
 from credenza.secrets.masking import Secret
 
 KeyringKind = Literal["auto", "system", "file"]
@@ -157,7 +158,8 @@ class SecretStore:
         if payload is None:
             raise SecretMissingError(
                 f"no client secret is stored for {application_id} / {environment}",
-                hint=f"run `credenza secret set {application_id} {environment}`",
+                hint="run `{0}`",
+                next_steps=(step("set_secret", application_id, environment),),
             )
         return _parse_client_secret(payload)
 
@@ -247,6 +249,7 @@ class SecretStore:
                 f"the keyring ({backend.label}) accepted the secret but does not give it "
                 "back; nothing usable was stored",
                 hint=GET_A_KEYRING,
+                next_steps=GET_A_KEYRING_STEPS,
             )
 
     def _read(self, wanted: list[str]) -> dict[str, str | None]:
@@ -378,8 +381,9 @@ class SecretStore:
         return type(error)(
             f'{error.message}; keyring = "file" comes from the shared config '
             f"{self.keyring_from_config}, not from your own settings",
-            hint="run `credenza keyring use system` to use your desktop keyring (kept in your "
-            "own settings; the shared config stays as it is)",
+            hint="run `{0}` to use your desktop keyring (kept in your own settings; the shared "
+            "config stays as it is)",
+            next_steps=(step("use_keyring", None, None, "system"),),
         )
 
     def _resolve(self) -> Backend:
@@ -399,7 +403,11 @@ class SecretStore:
                 # Kept: a retry after a failed ``prepare`` reuses it instead of looking again.
                 self._backend, self.chosen = opened, entry
                 return opened
-        raise NoKeyringError(f'no usable keyring for keyring = "{setting}"', hint=GET_A_KEYRING)
+        raise NoKeyringError(
+            f'no usable keyring for keyring = "{setting}"',
+            hint=GET_A_KEYRING,
+            next_steps=GET_A_KEYRING_STEPS,
+        )
 
     def _wanted(self) -> Wanted:
         return Wanted(
@@ -422,6 +430,7 @@ class SecretStore:
         impl = self._root._impl
         label = impl.label if impl is not None else "keyring"
         hint = impl.unlock_hint if impl is not None else GET_A_KEYRING
+        steps = () if impl is not None else GET_A_KEYRING_STEPS
         # A daemon thread, so a keyring stuck on an unlock prompt cannot keep credenza alive.
         worker = threading.Thread(target=run, name="credenza-keyring", daemon=True)
         worker.start()
@@ -432,6 +441,7 @@ class SecretStore:
                 f"the keyring ({label}) did not answer within {self.timeout:g} s; it is "
                 "probably locked and waiting for an unlock prompt",
                 hint=hint,
+                next_steps=steps,
             )
         error = outcome.get("error")
         if error is None:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from credenza.config.model import EnvironmentChange
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
 from credenza.services.environments import Environments, ResolvedEnvironment
@@ -98,8 +99,15 @@ class ApiCalls:
         if not base:
             raise ValidationError(
                 f"{resolved.label} has no API URL",
-                hint=f"set one: credenza env edit {resolved.application.id} {resolved.name} "
-                "--api-url https://api.example.com",
+                hint="set one: {0}",
+                next_steps=(
+                    step(
+                        "edit_environment",
+                        resolved.application.id,
+                        resolved.name,
+                        api_url="https://api.example.com",
+                    ),
+                ),
             )
         target = target.strip()
         if not target or any(not ch.isprintable() or ch.isspace() for ch in target):
@@ -116,7 +124,8 @@ class ApiCalls:
                     f"{clean(target, limit=160)} is not on the API's origin "
                     f"{origin(base)}; nothing was sent",
                     hint="the token goes to the environment's API URL only: give a path on it, "
-                    "or change the API URL with `credenza env edit ... --api-url URL`",
+                    "or change the API URL with `{0}`",
+                    next_steps=(step("edit_environment", "...", None, api_url="URL"),),
                 )
             return target
         return base.rstrip("/") + "/" + target.lstrip("/")

@@ -18,6 +18,7 @@ from credenza.config.model import (
     slugify,
 )
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.services.context import Context, find_application
 
 
@@ -45,7 +46,8 @@ class Applications:
             if existing is not None:
                 raise ValidationError(
                     f"an application named {existing.name!r} already exists",
-                    hint=f"change it with `credenza app edit {existing.id} ...`",
+                    hint="change it with `{0}`",
+                    next_steps=(step("edit_application", existing.id, None, "..."),),
                 )
             base = slugify(name)
             taken = {app.id for app in config.applications}
@@ -143,7 +145,8 @@ class Applications:
             if not found:
                 raise ValidationError(
                     f"{who!r} is not a portal member of {application.name}",
-                    hint=f"see them with `credenza app show {application.id}`",
+                    hint="see them with `{0}`",
+                    next_steps=(step("show_application", application.id),),
                 )
             application.members = tuple(m for m in application.members if m not in found)
             return found[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from credenza.errors import EndpointChangedError
+from credenza.next_steps import step
 from credenza.services.environments import ResolvedEnvironment
 
 # The endpoints that receive a credential: the client's secret (token, revocation,
@@ -97,6 +98,8 @@ def check_bound(
         "there); nothing was sent there",
         stored_origin=confirmed,
         new_origin=where,
-        hint="if you trust it, run `credenza secret confirm-endpoint "
-        f"{resolved.application.id} {resolved.name} --origin {shown}`{again}",
+        hint=f"if you trust it, run `{{0}}`{again}",
+        next_steps=(
+            step("confirm_endpoint", resolved.application.id, resolved.name, origin=shown),
+        ),
     )

@@ -14,6 +14,7 @@ from credenza.config.local import LocalState, check_ca_bundle, with_user_setting
 from credenza.config.model import Application, Config, Contract, Environment, new_workspace_id
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigWriteError, NotFoundError
+from credenza.next_steps import step
 from credenza.secrets import SecretStore
 
 if TYPE_CHECKING:
@@ -231,7 +232,11 @@ def find_application(config: Config, ref: str) -> Application:
         if application.id == wanted or application.name.lower() == wanted:
             return application
     known = ", ".join(a.id for a in config.applications) or "none yet"
-    raise NotFoundError(f"no application {ref!r} (known: {known})", hint="see `credenza app list`")
+    raise NotFoundError(
+        f"no application {ref!r} (known: {known})",
+        hint="see `{0}`",
+        next_steps=(step("list_applications"),),
+    )
 
 
 def find_environment(application: Application, name: str) -> Environment:
@@ -241,7 +246,10 @@ def find_environment(application: Application, name: str) -> Environment:
         known = ", ".join(application.environments) or "none yet"
         raise NotFoundError(
             f"{application.name} has no environment {name!r} (known: {known})",
-            hint=f"add it with `credenza env add {application.id} {name} --client-id ID --token-url URL`",
+            hint="add it with `{0}`",
+            next_steps=(
+                step("add_environment", application.id, name, client_id="ID", token_url="URL"),
+            ),
         ) from None
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from credenza.config.model import Config, Contract, ContractStatus, ContractTarget
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.providers.base import AccessRequest, CatalogueEntry
 from credenza.services.context import Context, find_application, find_contract
 from credenza.services.environments import Environments
@@ -95,7 +96,8 @@ class Contracts:
                 f"{entry.client_provider!r}, and {resolved.application.name} uses "
                 f"{mine or 'none recorded'}: the provider needs the same one",
                 hint="request access for an application of that client provider, or record "
-                "the application's with `credenza app edit APP --client-provider NAME`",
+                "the application's with `{0}`",
+                next_steps=(step("edit_application", "APP", None, client_provider="NAME"),),
             )
         contract = await adapter.request_access(
             AccessRequest(
@@ -128,7 +130,8 @@ class Contracts:
         if status in ("approved", "rejected") and not adapter.can_decide:
             raise ValidationError(
                 "the provider decides on access requests in its portal",
-                hint="record its decision with `credenza contract record` once it answers",
+                hint="record its decision with `{0}` once it answers",
+                next_steps=(step("record_decision"),),
             )
         contract = find_contract(application, contract_id)
         updated = await adapter.decide(contract, status)

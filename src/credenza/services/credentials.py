@@ -13,6 +13,7 @@ from credenza.errors import (
     TeamStoreUnreachableError,
     ValidationError,
 )
+from credenza.next_steps import step
 from credenza.oauth.tokens import Token
 from credenza.secrets import CheckedSecret, Secret, StoredSecret, check_secret, names
 from credenza.services.binding import (
@@ -600,6 +601,9 @@ def _with_token_url(resolved: ResolvedEnvironment) -> ResolvedEnvironment:
     if resolved.token_url is None:
         raise ValidationError(
             f"{resolved.label} has no token endpoint",
-            hint=f"set one: credenza env edit {resolved.application.id} {resolved.name} --token-url URL",
+            hint="set one: {0}",
+            next_steps=(
+                step("edit_environment", resolved.application.id, resolved.name, token_url="URL"),
+            ),
         )
     return resolved

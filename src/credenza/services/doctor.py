@@ -28,6 +28,7 @@ from credenza.config.local import (
 from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError
+from credenza.next_steps import NextStep, step
 from credenza.oauth.origins import origin_of
 from credenza.providers.profiles import resolve_profile
 from credenza.secrets import SecretStore, names
@@ -62,11 +63,12 @@ class Check:
     subject: str
     ok: bool
     found: str
-    fix: str | None = None
+    fix: str | None = None  # in words; ``next_steps`` marked {0}, {1}…
     # Measured values, for --json: a keyring read or a probe (ms), a clock offset (s).
     elapsed_ms: float | None = None
     offset_seconds: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    next_steps: tuple[NextStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,16 @@ class Doctor:
             config = store.load()
         except CredenzaError as exc:
             # ConfigSyntaxError / ConfigSchemaError carry the file, line and key path.
-            return None, [Check("config", str(self.config_path), False, exc.message, exc.hint)]
+            return None, [
+                Check(
+                    "config",
+                    str(self.config_path),
+                    False,
+                    exc.message,
+                    exc.hint,
+                    next_steps=exc.next_steps,
+                )
+            ]
         found = (
             f"{self.config_path} loads ({_count(len(config.applications), 'application')})"
             if self.config_path.exists()
@@ -143,7 +154,16 @@ class Doctor:
         try:
             read_user_settings(self.user_settings)
         except CredenzaError as exc:
-            checks.append(Check("settings", str(self.user_settings), False, exc.message, exc.hint))
+            checks.append(
+                Check(
+                    "settings",
+                    str(self.user_settings),
+                    False,
+                    exc.message,
+                    exc.hint,
+                    next_steps=exc.next_steps,
+                )
+            )
             return None, checks
         return config, checks
 
@@ -161,8 +181,9 @@ class Doctor:
                     source.name,
                     False,
                     f"{source.describe()}: a machine setting in a file the team shares",
-                    fix=f"move it to your own settings ({_setter(source.name, source.value)}), "
-                    f"then delete it from [settings] in {self.config_path}",
+                    fix="move it to your own settings (`{0}`), then delete it from [settings] "
+                    f"in {self.config_path}",
+                    next_steps=(_setter(source.name, source.value),),
                 )
             )
         try:
@@ -172,7 +193,11 @@ class Doctor:
                 self.user_settings,
             )
         except CredenzaError as exc:
-            checks.append(Check("settings", "ca_bundle", False, exc.message, exc.hint))
+            checks.append(
+                Check(
+                    "settings", "ca_bundle", False, exc.message, exc.hint, next_steps=exc.next_steps
+                )
+            )
         if not checks:
             checks.append(
                 Check("settings", "settings", True, "machine settings are yours or the defaults")
@@ -202,7 +227,9 @@ class Doctor:
             # answers, and measures how long a read takes, without reading anything secret.
             store.get_raw(names.DOCTOR_PROBE)
         except CredenzaError as exc:
-            return Check("keyring", "keyring", False, exc.message, exc.hint)
+            return Check(
+                "keyring", "keyring", False, exc.message, exc.hint, next_steps=exc.next_steps
+            )
         elapsed = (time.perf_counter() - prepared) * 1000
         return Check(
             "keyring",
@@ -253,7 +280,8 @@ class Doctor:
                 False,
                 f"a stale socket at {state.socket}: nothing answers there",
                 fix=f"remove it (rm {state.socket}); the next `credenza token` starts a fresh "
-                "agent, or start one with `credenza agent &`",
+                "agent, or start one with `{0} &`",
+                next_steps=(step("start_agent"),),
             )
         found = (
             f"off ({off}): every `credenza token` reads the keyring"
@@ -317,7 +345,14 @@ class Doctor:
             from credenza.oauth.untrusted import clean
 
             # A status line or a title from the server may be in the message: the one door.
-            return Check("endpoint", origin, False, f"unreachable: {clean(exc.message)}", exc.hint)
+            return Check(
+                "endpoint",
+                origin,
+                False,
+                f"unreachable: {clean(exc.message)}",
+                exc.hint,
+                next_steps=exc.next_steps,
+            )
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         when = _date(answer.headers.get("date"))
         if when is None:
@@ -369,7 +404,8 @@ class Doctor:
             shell,
             False,
             f"not installed for {shell}",
-            fix=f"credenza completion {shell} > {files[0]}",
+            fix=f"{{0}} > {files[0]}",
+            next_steps=(step("install_completion", None, None, shell),),
         )
 
 
@@ -410,6 +446,7 @@ def team_store_checks(config: Config, settings: HttpSettings) -> list[Check]:
                 False,
                 f"{where}; token from {token.source}: {error.message}",
                 fix=error.hint,
+                next_steps=error.next_steps,
             )
         ]
     finally:
@@ -503,11 +540,11 @@ def _agent_state() -> AgentState:
     return AgentState(answer, path, path.exists())
 
 
-def _setter(name: str, value: object) -> str:
+def _setter(name: str, value: object) -> NextStep:
     if name == "keyring":
-        return f"`credenza keyring use {'file' if value == 'file' else 'system'}`"
+        return step("use_keyring", None, None, "file" if value == "file" else "system")
     shown = str(value).lower() if isinstance(value, bool) else str(value)
-    return f"`credenza settings set {name} {shown}`"
+    return step("set_setting", None, None, name, shown)
 
 
 def _date(value: str | None) -> datetime | None:

@@ -17,6 +17,7 @@ from credenza.config.model import (
     apply_change,
 )
 from credenza.errors import ValidationError
+from credenza.next_steps import Advice, step
 from credenza.providers.profiles import Profile, resolve_profile
 from credenza.services.context import Context, find_application, find_environment
 
@@ -74,7 +75,8 @@ class Environments:
             if name in application.environments:
                 raise ValidationError(
                     f"{application.name} already has an environment {name!r}",
-                    hint=f"change it with `credenza env edit {application.id} {name} ...`",
+                    hint="change it with `{0}`",
+                    next_steps=(step("edit_environment", application.id, name, "..."),),
                 )
             assert isinstance(change.client_id, str)
             blank = Environment(client_id=change.client_id.strip())
@@ -128,14 +130,25 @@ class Environments:
             if not application.environments:
                 raise ValidationError(
                     f"{application.name} has no environment yet",
-                    hint=f"add one: credenza env add {application.id} ENV --client-id ID "
-                    "--token-url URL (or --issuer URL)",
+                    hint="add one: {0} (or --issuer URL)",
+                    next_steps=(
+                        step(
+                            "add_environment",
+                            application.id,
+                            "ENV",
+                            client_id="ID",
+                            token_url="URL",
+                        ),
+                    ),
                 )
             if len(application.environments) != 1:
                 names = ", ".join(application.environments)
                 raise ValidationError(
                     f"{application.name} has several environments ({names}); say which with --env",
-                    hint=f"or set a default: credenza app edit {application.id} --default-env NAME",
+                    hint="or set a default: {0}",
+                    next_steps=(
+                        step("edit_application", application.id, None, default_env="NAME"),
+                    ),
                 )
             env_name = next(iter(application.environments))
         environment = find_environment(application, env_name)
@@ -178,7 +191,7 @@ class Environments:
             api_url=environment.api_url,
         )
 
-    def client_id_warnings(self, app_ref: str, env_name: str, client_id: str) -> list[str]:
+    def client_id_warnings(self, app_ref: str, env_name: str, client_id: str) -> list[Advice]:
         """What giving ``env_name`` this client_id means, by the provider's identity rules."""
         application = self._context.application(app_ref)
         current = application.environments.get(env_name)
@@ -187,18 +200,21 @@ class Environments:
             self._context.config.providers.get(application.provider or ""),
             self._context.config_dir,
         )
-        warnings: list[str] = []
+        warnings: list[Advice] = []
         changed = current is not None and current.client_id != client_id
         if changed and profile.client_id_fixed:
             warnings.append(
-                f"{profile.name} never changes the client_id of an existing app: a new client_id "
-                "means a new app there; if it is one, record it as its own application "
-                "(credenza app add) rather than editing this one"
+                Advice(
+                    f"{profile.name} never changes the client_id of an existing app: a new "
+                    "client_id means a new app there; if it is one, record it as its own "
+                    "application ({0}) rather than editing this one",
+                    (step("add_application"),),
+                )
             )
         stored = self._context.local_state.secret_set_at(application.id, env_name)
         if changed and stored is not None:
             warnings.append(
-                "the stored secret belongs to the old client_id: set the new one's secret"
+                Advice("the stored secret belongs to the old client_id: set the new one's secret")
             )
         if env_name == "production":
             others = [
@@ -211,8 +227,10 @@ class Environments:
             ]
             if others:
                 warnings.append(
-                    f"client_id {client_id} is already used in production by {', '.join(others)}; "
-                    "a client_id belongs to one application"
+                    Advice(
+                        f"client_id {client_id} is already used in production by "
+                        f"{', '.join(others)}; a client_id belongs to one application"
+                    )
                 )
         return warnings
 

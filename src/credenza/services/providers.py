@@ -20,6 +20,7 @@ from credenza.errors import (
     SecretStoreError,
     ValidationError,
 )
+from credenza.next_steps import step
 from credenza.oauth.origins import origin_of
 from credenza.providers.base import AdapterInputs, AdapterSpec, CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
@@ -50,7 +51,8 @@ class Providers:
             known = ", ".join(self._context.config.providers) or "none yet"
             raise NotFoundError(
                 f"no provider {key!r} in the config (known: {known})",
-                hint=f"add it: credenza provider add {key} --profile PROFILE",
+                hint="add it: {0}",
+                next_steps=(step("add_provider", None, None, key, profile="PROFILE"),),
             )
         return provider
 
@@ -96,7 +98,8 @@ class Providers:
             if key in config.providers and not replace:
                 raise ValidationError(
                     f"a provider {key!r} already exists",
-                    hint=f"change it with `credenza provider edit {key} ...`",
+                    hint="change it with `{0}`",
+                    next_steps=(step("edit_provider", None, None, key, "..."),),
                 )
             config.providers[key] = provider
             return provider
@@ -145,7 +148,8 @@ class Providers:
         if users:
             raise ValidationError(
                 f"{', '.join(a.id for a in users)} use(s) the provider {key!r}; nothing was removed",
-                hint="move them first: credenza app edit APP --provider OTHER (or '')",
+                hint="move them first: {0} (or '')",
+                next_steps=(step("edit_application", "APP", None, provider="OTHER"),),
             )
 
     # -- the sandbox's admin token --------------------------------------------------------------
@@ -190,8 +194,8 @@ class Providers:
                 "stored; nothing was sent there",
                 stored_origin=stored.origin,
                 new_origin=where,
-                hint=f"if you trust it, store the admin token for it again: "
-                f"credenza provider admin-token {key}",
+                hint="if you trust it, store the admin token for it again: {0}",
+                next_steps=(step("admin_token", None, None, key),),
             )
         return stored.secret
 

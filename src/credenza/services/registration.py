@@ -19,6 +19,7 @@ import msgspec
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
 from credenza.config.model import EnvironmentChange
 from credenza.errors import EndpointChangedError, SecretStoreError, ValidationError
+from credenza.next_steps import step
 from credenza.secrets import Secret, names
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
@@ -84,8 +85,8 @@ class Registrations:
         if existing is None and not issuer:
             raise ValidationError(
                 f"{application.name} has no environment {env_name!r} to register in",
-                hint=f"name its issuer: credenza app register {application.id} {env_name} "
-                "--issuer URL",
+                hint="name its issuer: {0}",
+                next_steps=(step("register_client", application.id, env_name, issuer="URL"),),
             )
         if existing is not None:
             if issuer and existing.issuer and issuer.rstrip("/") != existing.issuer.rstrip("/"):
@@ -97,14 +98,15 @@ class Registrations:
             if existing.registration_client_uri:
                 raise ValidationError(
                     f"{application.name} / {env_name} is registered already",
-                    hint=f"delete that registration first: credenza app registration delete "
-                    f"{application.id} {env_name}",
+                    hint="delete that registration first: {0}",
+                    next_steps=(step("delete_registration", application.id, env_name),),
                 )
             issuer = existing.issuer or issuer
             if not issuer:
                 raise ValidationError(
                     f"{application.name} / {env_name} has no issuer to register with",
-                    hint=f"credenza app register {application.id} {env_name} --issuer URL",
+                    hint="{0}",
+                    next_steps=(step("register_client", application.id, env_name, issuer="URL"),),
                 )
         assert issuer is not None
         metadata = await self._context.client.discover(issuer)
@@ -203,8 +205,9 @@ class Registrations:
         if not uri:
             raise ValidationError(
                 f"{resolved.label} has no registration to manage (no registration_client_uri)",
-                hint="only a client registered with `credenza app register` at a server that "
-                "supports RFC 7592 has one",
+                hint="only a client registered with `{0}` at a server that supports RFC 7592 "
+                "has one",
+                next_steps=(step("register_client"),),
             )
         stored = self._context.secrets.get_bound(names.registration_token(app_id, resolved.name))
         if stored is None or stored.origin is None:
@@ -272,8 +275,8 @@ def _registration_endpoint(metadata: ServerMetadata, issuer: str) -> str:
         raise ValidationError(
             f"the issuer {clean(issuer, limit=160)} advertises no registration_endpoint "
             "(RFC 7591 dynamic client registration)",
-            hint="register the client in the provider's portal and add it with "
-            "`credenza env add APP ENV --client-id ID --issuer URL`",
+            hint="register the client in the provider's portal and add it with `{0}`",
+            next_steps=(step("add_environment", "APP", "ENV", client_id="ID", issuer="URL"),),
         )
     if not is_clean(url) or " " in url:
         raise ValidationError("the issuer's registration_endpoint has control characters")

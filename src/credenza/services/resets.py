@@ -15,6 +15,7 @@ from credenza.errors import (
     SecretStoreError,
     ValidationError,
 )
+from credenza.next_steps import NextStep, step
 from credenza.secrets import Secret, check_secret
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_lock import credential_lock
@@ -30,8 +31,10 @@ class UnstoredSecretError(SecretStoreError):
     ``secret`` holds it so that the caller can show it to the user once: it exists nowhere else.
     """
 
-    def __init__(self, message: str, *, secret: Secret, hint: str) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self, message: str, *, secret: Secret, hint: str, next_steps: tuple[NextStep, ...] = ()
+    ) -> None:
+        super().__init__(message, hint=hint, next_steps=next_steps)
         self.secret = secret
 
 
@@ -44,6 +47,23 @@ class ResetPolicy:
     one_time: bool  # the new secret is shown once (a one-time link)
     has_secret: bool  # a secret was stored before: a failed check keeps it
     owners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One thing a reset does or asks, in the provider's own words where it has them;
+    ``then``: the step the user takes for it (named as a command or a key by the interface)."""
+
+    words: str
+    then: NextStep | None = None
+
+
+@dataclass(frozen=True)
+class ResetPlan:
+    """What a reset will do: a title and its items, in order."""
+
+    title: str
+    items: tuple[PlanItem, ...]
 
 
 @dataclass(frozen=True)
@@ -68,9 +88,12 @@ def _refuse_reset_without_secret(resolved: ResolvedEnvironment) -> None:
         raise ValidationError(
             f"{resolved.label} authenticates with {resolved.auth_method}: a key is rotated by "
             "adding a new one, not reset",
-            hint=f"store the new key with `credenza secret set {app} {env} --private-key "
-            "--key-id NEW`, register `credenza secret public-key` (or the new certificate) at the "
-            "provider, then remove the old key there",
+            hint="store the new key with `{0}`, register `{1}` (or the new certificate) at "
+            "the provider, then remove the old key there",
+            next_steps=(
+                step("set_secret", app, env, private_key=None, key_id="NEW"),
+                step("public_key"),
+            ),
         )
     if kind == "none":
         raise ValidationError(f"{resolved.label} is a public client: it has no secret to reset")
@@ -131,7 +154,7 @@ class Resets:
         *,
         owner: bool | None = None,
         rotation: Rotation | None = None,
-    ) -> list[str]:
+    ) -> ResetPlan:
         """What a reset will do, in the provider's own words (profiles.toml ``[NAME.reset]``).
 
         ``owner``: whether the user is an application owner where only owners may reset
@@ -145,20 +168,21 @@ class Resets:
         policy = self.reset_policy(app_ref, env_name)
         profile = resolved.profile
         text = profile.reset
-        lines = [f"Resetting the client secret of {resolved.label} ({profile.name}):"]
+        title = f"Resetting the client secret of {resolved.label} ({profile.name}):"
+        words: list[str] = []
         owners = ", ".join(policy.owners) or "none recorded: see the portal"
         if text.who == "owners":
             if not policy.registered and text.unregistered:
-                lines.append(f"• {text.unregistered}")
+                words.append(text.unregistered)
             elif owner is not True and text.not_owner:
                 prefix = "if " if owner is None else ""
-                lines.append(f"• {prefix}{text.not_owner.replace('{owners}', owners)}")
+                words.append(f"{prefix}{text.not_owner.replace('{owners}', owners)}")
                 if owner is None:
-                    lines.append(f"• if you are an owner: reset it in {text.where}")
+                    words.append(f"if you are an owner: reset it in {text.where}")
             elif text.where:
-                lines.append(f"• you are an owner: reset it in {text.where}")
+                words.append(f"you are an owner: reset it in {text.where}")
         elif text.where and not adapter.issues_secrets:
-            lines.append(f"• where: {text.where}")
+            words.append(f"where: {text.where}")
         # The provider's own words where they are true here: a portal, or a provider that issues
         # the secret rotating as its profile says (never a one-time link's words for a secret
         # the provider hands over itself).
@@ -166,48 +190,51 @@ class Resets:
             rotation == profile.rotation and not text.one_time
         )
         if text.effects and own_words:
-            lines.extend(f"• {line}" for line in text.effects)
+            words.extend(text.effects)
         else:
             if rotation == "overlap":
-                lines.append(
-                    "• a second secret is added; the old one keeps working until you retire it"
+                words.append(
+                    "a second secret is added; the old one keeps working until you retire it"
                 )
             else:
-                lines.append("• the old secret stops working at once")
-            lines.append("• tokens already issued stay valid until they expire")
-            lines.append("• every system that uses the old secret must be updated")
+                words.append("the old secret stops working at once")
+            words.append("tokens already issued stay valid until they expire")
+            words.append("every system that uses the old secret must be updated")
         if adapter.issues_secrets:
-            lines.append(
-                "• the provider issues the new secret; credenza stores it before it verifies it"
+            words.append(
+                "the provider issues the new secret; credenza stores it before it verifies it"
             )
         elif text.one_time:
-            lines.append(
-                "• credenza keeps the pasted secret in the keyring before it verifies it, so a "
+            words.append(
+                "credenza keeps the pasted secret in the keyring before it verifies it, so a "
                 "failed check loses nothing"
             )
         elif policy.has_secret:
-            lines.append(
-                "• reset it in the provider's portal, then paste the new secret here; credenza "
+            words.append(
+                "reset it in the provider's portal, then paste the new secret here; credenza "
                 "verifies it with a token call and keeps the old one if it fails"
             )
         else:
             # A first "reset": nothing is stored, so there is no old secret to keep.
-            lines.append(
-                "• no secret is stored yet: paste the new one here; credenza verifies it with a "
+            words.append(
+                "no secret is stored yet: paste the new one here; credenza verifies it with a "
                 "token call and stores it only if it works"
             )
         if (team := self._credentials.team_store()) is not None:
-            lines.append(
-                f"• the team store's record ({team.shown(resolved.application.id, resolved.name)}) "
+            words.append(
+                f"the team store's record ({team.shown(resolved.application.id, resolved.name)}) "
                 "is claimed first, so a teammate's reset at the same time stops before the "
                 "provider; the new secret is written there, for everyone"
             )
+        items = [PlanItem(line) for line in words]
         if rotation == "overlap":
-            lines.append(
-                "• once every system uses the new secret, retire the old one "
-                f"(credenza secret retire-previous {resolved.application.id} {resolved.name})"
+            items.append(
+                PlanItem(
+                    "once every system uses the new secret, retire the old one",
+                    step("retire_previous", resolved.application.id, resolved.name),
+                )
             )
-        return lines
+        return ResetPlan(title, tuple(items))
 
     async def reset(
         self,
@@ -298,10 +325,10 @@ class Resets:
                     kept += f"; the new one is kept in the {self._credentials.where()} as pending"
                 raise SecretNotVerifiedError(
                     f"the new secret did not work, so {kept}: {exc.message}",
-                    hint=f"recover it with `credenza secret recover {resolved.application.id} "
-                    f"{resolved.name}` once it works"
+                    hint="recover it with `{0}` once it works" if one_time else exc.hint,
+                    next_steps=(step("recover_secret", resolved.application.id, resolved.name),)
                     if one_time
-                    else exc.hint,
+                    else exc.next_steps,
                 ) from None
         else:
             rotation = await self._rotation(resolved)
@@ -338,8 +365,8 @@ class Resets:
                     f"the provider issued a new secret but it did not work yet ({exc.message}); "
                     "the old one still works and the new one is kept in the "
                     f"{self._credentials.where()} as pending",
-                    hint=f"try again later: credenza secret recover {resolved.application.id} "
-                    f"{resolved.name}",
+                    hint="try again later: {0}",
+                    next_steps=(step("recover_secret", resolved.application.id, resolved.name),),
                 ) from None
             # Cut-over: the old secret is already dead, so the new one is kept regardless.
             return False, [f"the new secret could not be verified yet: {exc}"]
@@ -440,9 +467,13 @@ class Resets:
                 raise SecretNotVerifiedError(
                     f"the pending secret of {resolved.label} does not work yet ({exc.message}); "
                     "it stays pending and the current one is unchanged",
-                    hint=f"try again later (credenza secret recover {app_id} {env}); if it was "
-                    "mistyped, store the right one with `credenza secret set` or throw it away: "
-                    f"credenza secret discard-pending {app_id} {env}",
+                    hint="try again later ({0}); if it was mistyped, store the right one with "
+                    "`{1}` or throw it away: {2}",
+                    next_steps=(
+                        step("recover_secret", app_id, env),
+                        step("set_secret"),
+                        step("discard_pending", app_id, env),
+                    ),
                 ) from None
             verified = False
             warnings.append(
@@ -501,6 +532,7 @@ class Resets:
                 f"the provider issued a new secret but the {where} did not keep it "
                 f"({exc.message}); it is NOT stored",
                 secret=issued,
-                hint="copy the secret shown now and store it with `credenza secret set` once "
-                "the keyring works; it is not shown again",
+                hint="copy the secret shown now and store it with `{0}` once the keyring works; "
+                "it is not shown again",
+                next_steps=(step("set_secret"),),
             ) from None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from credenza.errors import CredenzaError, ValidationError
+from credenza.next_steps import NextStep, step
 from credenza.oauth.grants import declares
 from credenza.services.context import Context, in_thread
 from credenza.services.credential_lock import credential_lock
@@ -58,8 +59,15 @@ class SignIn:
             if not declares(declared, "device_code"):
                 raise ValidationError(
                     f"{resolved.application.name} does not declare the device flow",
-                    hint=f"add it: credenza app edit {app} --grant-type "
-                    "urn:ietf:params:oauth:grant-type:device_code (and the others it uses)",
+                    hint="add it: {0} (and the others it uses)",
+                    next_steps=(
+                        step(
+                            "edit_application",
+                            app,
+                            None,
+                            grant_type="urn:ietf:params:oauth:grant-type:device_code",
+                        ),
+                    ),
                 )
             return "device"
         if "authorization_code" in declared:
@@ -69,13 +77,14 @@ class SignIn:
         if declares(declared, "password"):
             raise ValidationError(
                 f"{resolved.application.name} declares only the password grant for a person",
-                hint=f"sign in with it: credenza login {app} --env {resolved.name} --password",
+                hint="sign in with it: {0}",
+                next_steps=(step("sign_in", app, resolved.name, password=None),),
             )
         raise ValidationError(
             f"{resolved.application.name} declares no grant a person signs in with "
             f"({', '.join(declared) or 'none'})",
-            hint=f"add it: credenza app edit {app} --grant-type authorization_code "
-            "--grant-type refresh_token",
+            hint="add it: {0}",
+            next_steps=(_add_grants(app, "authorization_code", "refresh_token"),),
         )
 
     async def with_browser(
@@ -93,7 +102,7 @@ class SignIn:
 
         resolved, credentials = await self._prepare(app_ref, env_name, scopes)
         if not resolved.authorization_url:
-            raise _no_endpoint(resolved, "authorization", "--authorization-url")
+            raise _no_endpoint(resolved, "authorization", "authorization_url")
         # The person types their password there: no browser opens for an origin the user has
         # not confirmed (an edit, a teammate's commit or a discovery may have moved it).
         await self._credentials.check_destination(
@@ -127,8 +136,8 @@ class SignIn:
             app = resolved.application.id
             raise ValidationError(
                 f"{resolved.application.name} does not declare the password grant",
-                hint=f"if its provider offers it: credenza app edit {app} --grant-type password "
-                "--grant-type refresh_token (and the others it uses)",
+                hint="if its provider offers it: {0} (and the others it uses)",
+                next_steps=(_add_grants(app, "password", "refresh_token"),),
             )
         return resolved
 
@@ -175,7 +184,7 @@ class SignIn:
         resolved = await self._credentials.ready(app_ref, env_name)
         url = resolved.device_authorization_url
         if not url:
-            raise _no_endpoint(resolved, "device authorization", "--device-authorization-url")
+            raise _no_endpoint(resolved, "device authorization", "device_authorization_url")
         # The client authenticates here too: only on an origin its secret is bound to (rule 24).
         credentials = await self._credentials.client_credentials(
             resolved,
@@ -232,10 +241,18 @@ class SignIn:
         return resolved, credentials
 
 
-def _no_endpoint(resolved: ResolvedEnvironment, what: str, option: str) -> ValidationError:
+def _no_endpoint(resolved: ResolvedEnvironment, what: str, setting: str) -> ValidationError:
     app, env = resolved.application.id, resolved.name
     return ValidationError(
         f"{resolved.label} has no {what} endpoint",
-        hint=f"set it: credenza env edit {app} {env} {option} URL, or give the environment an "
-        "issuer and run `credenza env discover`",
+        hint="set it: {0}, or give the environment an issuer and run `{1}`",
+        next_steps=(
+            NextStep("edit_environment", app, env, options=((setting, "URL"),)),
+            step("discover"),
+        ),
     )
+
+
+def _add_grants(app: str, *grants: str) -> NextStep:
+    """Declaring grants on an application: one option per grant."""
+    return NextStep("edit_application", app, options=tuple(("grant_type", g) for g in grants))

@@ -32,6 +32,7 @@ from credenza.errors import (
     TeamStoreError,
     TeamStoreUnreachableError,
 )
+from credenza.next_steps import step
 from credenza.secrets import Secret, SecretStore, StoredSecret
 from credenza.services.context import Context
 from credenza.services.vault import CasMismatch, KvRecord, StoreToken, VaultClient, find_token
@@ -46,7 +47,8 @@ Action = Literal[
 # How long one process trusts the secret version it read (the dashboard lives for hours; a
 # one-shot command reads it once).
 VERSION_TTL = 5.0
-MISSING_HINT = "ask someone with write access, or `credenza team push`"
+MISSING_HINT = "ask someone with write access, or `{0}`"
+MISSING_STEPS = (step("team_push"),)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class TeamStore:
                 f"the secret of {app_id} / {environment} is not in the team store "
                 f"({self.shown(app_id, environment)})",
                 hint=MISSING_HINT,
+                next_steps=MISSING_STEPS,
             )
         origin = record.data.get("origin") if record is not None else None
         return StoredSecret(Secret(value), origin if isinstance(origin, str) else None)
@@ -398,6 +401,7 @@ class TeamStore:
                 f"the team store has no record for {app_id} / {environment} "
                 f"({self.shown(app_id, environment)})",
                 hint=MISSING_HINT,
+                next_steps=MISSING_STEPS,
             )
         entries = []
         for about in versions[-limit:]:
@@ -511,8 +515,8 @@ class TeamStore:
         return ResetInProgressError(
             f"another reset of {app_id} / {environment} is in progress (by {by} since {since}); "
             "nothing was changed",
-            hint="wait for it to finish; if it was abandoned, its author runs "
-            f"`credenza secret recover {app_id} {environment}`",
+            hint="wait for it to finish; if it was abandoned, its author runs `{0}`",
+            next_steps=(step("recover_secret", app_id, environment),),
         )
 
     def _lost(self, app_id: str, environment: str, cas: int) -> TeamStoreConflictError:

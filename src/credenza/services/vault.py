@@ -30,6 +30,7 @@ from credenza.errors import (
     TokenEndpointError,
     TransportError,
 )
+from credenza.next_steps import step
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
@@ -233,7 +234,8 @@ class VaultClient:
                 f"{self.shown(path) if '/' in path and not path.startswith('auth/') else path}: "
                 f"your store token lacks the {capability} capability there, or it expired",
                 hint="ask someone who administers the store for a policy with that capability "
-                "(`credenza team status` shows what yours allows); nothing was changed",
+                "(`{0}` shows what yours allows); nothing was changed",
+                next_steps=(step("team_status"),),
             )
         if status == 400 and "check-and-set" in said:
             raise CasMismatch
@@ -243,7 +245,8 @@ class VaultClient:
             raise TeamStoreError(
                 f"the team store at {self.address} answered HTTP {status} to a {action} of "
                 f"{path}" + (f": {said}" if said else ""),
-                hint="check the address, mount and path under [team] (credenza team status)",
+                hint="check the address, mount and path under [team] ({0})",
+                next_steps=(step("team_status"),),
             )
         return data
 

@@ -17,6 +17,7 @@ from credenza.errors import (
     SecretStoreError,
     SignInRequiredError,
 )
+from credenza.next_steps import NextStep, fill
 from credenza.oauth.grants import signs_in
 from credenza.services.context import Context, in_thread
 from credenza.services.credentials import Credentials
@@ -35,12 +36,29 @@ class VerifyResult:
     application_id: str
     environment: str
     status: VerifyStatus
-    message: str
+    message: str  # what happened (the error's message, without its hint)
     warnings: tuple[str, ...] = ()
+    hint: str | None = None  # what to do, in words; ``next_steps`` marked {0}, {1}…
+    next_steps: tuple[NextStep, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} — {fill(self.hint, self.next_steps)}"
+        return self.message
+
+
+def _failed(
+    app_id: str,
+    env_name: str,
+    status: VerifyStatus,
+    exc: CredenzaError,
+    warnings: tuple[str, ...] = (),
+) -> VerifyResult:
+    return VerifyResult(app_id, env_name, status, exc.message, warnings, exc.hint, exc.next_steps)
 
 
 class Verification:
@@ -63,7 +81,7 @@ class Verification:
         try:
             resolved = self._environments.resolve(app_ref, env_name)
         except CredenzaError as exc:
-            return VerifyResult(app_ref, env_name, "config", str(exc))
+            return _failed(app_ref, env_name, "config", exc)
         app_id = resolved.application.id
         warnings = expiry_warnings(resolved.environment, self._context.clock())
         # A user grant is verified by a refresh: credenza never sends a grant the app lacks.
@@ -71,15 +89,15 @@ class Verification:
         try:
             session = await self._tokens.fresh(app_id, env_name)
         except SecretMissingError as exc:
-            return VerifyResult(app_id, env_name, "missing_secret", str(exc), warnings)
+            return _failed(app_id, env_name, "missing_secret", exc, warnings)
         except SecretStoreError as exc:
-            return VerifyResult(app_id, env_name, "keyring", str(exc), warnings)
+            return _failed(app_id, env_name, "keyring", exc, warnings)
         except SignInRequiredError as exc:
-            return VerifyResult(app_id, env_name, "sign_in", str(exc), warnings)
+            return _failed(app_id, env_name, "sign_in", exc, warnings)
         except OAuthError as exc:
-            return VerifyResult(app_id, env_name, error_kind(exc), str(exc), warnings)
+            return _failed(app_id, env_name, error_kind(exc), exc, warnings)
         except CredenzaError as exc:
-            return VerifyResult(app_id, env_name, "config", str(exc), warnings)
+            return _failed(app_id, env_name, "config", exc, warnings)
         from credenza.oauth.tokens import token_warnings
 
         warnings += tuple(token_warnings(session.token, session.requested_scopes))

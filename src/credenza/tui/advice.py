@@ -23,7 +23,9 @@ from credenza.errors import (
     SecretMissingError,
     SecretStoreError,
     SignInRequiredError,
+    TokenEndpointError,
 )
+from credenza.next_steps import Advice, NextStep, StepKind, fill, words
 from credenza.services.verification import VerifyStatus
 from credenza.tui.sections import BY_MODE, SECTIONS
 
@@ -149,13 +151,75 @@ def advice(app: App[Any], error: CredenzaError) -> str:
         return f"{error.message}; " + keys_in(
             app, "press {environments.set_secret} to store the secret again for the new endpoint"
         )
-    return with_advice(app, error.message, kind_of(error))
+    # The provider's answer: the advice for its kind says more than a generic step's key.
+    steps_first = not isinstance(error, TokenEndpointError)
+    return said(app, error.message, None, error.next_steps, kind_of(error), steps_first=steps_first)
 
 
-def with_advice(app: App[Any], message: str, status: VerifyStatus) -> str:
-    """``message`` (a CLI hint after " — " dropped when it names a command) and the keys."""
-    head, _, hint = message.partition(" — ")
-    if "credenza " not in hint and hint:
-        head = message
-    keys = keys_in(app, STATUS_ADVICE.get(status, ""))
-    return f"{head} — {keys}" if keys else head
+def problem(app: App[Any], error: CredenzaError) -> str:
+    """An error as the dashboard says it: its next steps as keys (``advice``), or, when it has
+    none, its message and its hint in plain words."""
+    return advice(app, error) if error.next_steps else str(error)
+
+
+def said(
+    app: App[Any],
+    message: str,
+    hint: str | None,
+    steps: tuple[NextStep, ...],
+    status: VerifyStatus,
+    *,
+    steps_first: bool = True,
+) -> str:
+    """``message`` and what to press: the keys of its next steps (with ``steps_first``, or
+    where the status has no advice of its own), else the status's advice; a hint in plain
+    words (no steps) is kept before it."""
+    keys = [key for key in (press(app, each) for each in steps) if key]
+    if keys and (steps_first or status == "config"):
+        return f"{message} — {', or '.join(keys)}"
+    head = f"{message} — {hint}" if hint and not steps else message
+    keys_for_status = keys_in(app, STATUS_ADVICE.get(status, ""))
+    return f"{head} — {keys_for_status}" if keys_for_status else head
+
+
+# Each next step the dashboard takes with a key: what to press, a template whose {binding.id}
+# names the key bound now. A step no key takes (choosing the file keyring) is not here.
+STEP_KEYS: dict[StepKind, str] = {
+    "set_secret": "press {environments.set_secret} to set the secret",
+    "recover_secret": "press {environments.reset_secret} on this row to recover the pending secret",
+    "discard_pending": (
+        "press {environments.reset_secret} on this row to discard the pending secret"
+    ),
+    "retire_previous": "press {environments.retire_previous} on this row to retire the old secret",
+    "verify": "press {environments.verify} to verify",
+    "add_environment": "press {environments.add} to add an environment",
+    "edit_environment": "press {environments.edit} to fix the environment",
+    "discover": "press {environments.discover} to discover the endpoints",
+    "sign_in": "press {environments.sign_in} to sign in",
+    "add_application": (
+        "press {applications.add} on Applications ({app.applications}) to add an application"
+    ),
+    "edit_application": (
+        "press {applications.edit} on Applications ({app.applications}) to edit the application"
+    ),
+    "request_access": "press {contracts.request} on Contracts ({app.contracts}) to request access",
+}
+# The binding each of those steps is taken with (the first in its template).
+_STEP_BINDINGS = {kind: _PLACEHOLDER.findall(text)[0] for kind, text in STEP_KEYS.items()}
+
+
+def key_for_step(app: App[Any], step: NextStep) -> str | None:
+    """The key bound now to a next step; None: no key takes it."""
+    binding_id = _STEP_BINDINGS.get(step.kind)
+    return key_for(app, binding_id) if binding_id else None
+
+
+def press(app: App[Any], step: NextStep) -> str | None:
+    """A next step as the key that takes it ("press s to set the secret"); None: no key does."""
+    template = STEP_KEYS.get(step.kind)
+    return keys_in(app, template) if template else None
+
+
+def said_as_keys(app: App[Any], advice: Advice) -> str:
+    """Advice in a result, each next step named as its key (in words where no key takes it)."""
+    return fill(advice.words, advice.next_steps, lambda each: press(app, each) or words(each))

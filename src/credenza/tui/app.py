@@ -17,7 +17,7 @@ from textual.screen import ModalScreen, Screen
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.context import utc_now
-from credenza.tui.advice import key_for, section_ref
+from credenza.tui.advice import key_for, problem, section_ref
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
 from credenza.tui.screens.base import TableScreen
 from credenza.tui.sections import BY_MODE, SECTIONS, WHERE
@@ -208,7 +208,7 @@ class CredenzaApp(App[None]):
             try:
                 report = await asyncio.to_thread(self.workspace.status.report)
             except CredenzaError as exc:
-                self.notify(str(exc), title="what needs attention", severity="error")
+                self.notify(problem(self, exc), title="what needs attention", severity="error")
                 return
             self.attention_count = len(report.due)
             for screen in self.screen_stack:

@@ -9,10 +9,15 @@ from credenza.config.model import ApplicationChange, EnvironmentChange
 from credenza.errors import SecretNotVerifiedError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import entry_name
+from credenza.services.resets import ResetPlan
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app, add_telenor_via_cli
 
 OWNERS = ["kari@example.no", "ola@example.no"]
+
+
+def plan_text(plan: ResetPlan) -> str:
+    return "\n".join([plan.title, *(item.words for item in plan.items)])
 
 
 def chorus_app(workspace: Workspace, sandbox: SandboxServer, env: str = "production") -> str:
@@ -26,13 +31,13 @@ def test_chorus_plan_asks_whether_you_are_an_owner_and_names_the_owners(
 ) -> None:
     app_id = chorus_app(workspace, sandbox)
     assert workspace.resets.reset_policy(app_id, "production").asks_owner
-    unknown = "\n".join(workspace.resets.reset_plan(app_id, "production"))
+    unknown = plan_text(workspace.resets.reset_plan(app_id, "production"))
     assert "if you are not an application owner" in unknown
     assert "if you are an owner: reset it in Anypoint > My applications" in unknown
-    not_owner = "\n".join(workspace.resets.reset_plan(app_id, "production", owner=False))
+    not_owner = plan_text(workspace.resets.reset_plan(app_id, "production", owner=False))
     assert "ask an owner (kari@example.no, ola@example.no)" in not_owner
     assert "if you are an owner" not in not_owner
-    owner = "\n".join(workspace.resets.reset_plan(app_id, "production", owner=True))
+    owner = plan_text(workspace.resets.reset_plan(app_id, "production", owner=True))
     assert "you are an owner: reset it in Anypoint > My applications" in owner
     assert "ask an owner" not in owner
 
@@ -44,7 +49,7 @@ def test_chorus_before_registration_only_support_can_reset(
     policy = workspace.resets.reset_policy(app_id, "sandbox")
     assert not policy.registered
     assert not policy.asks_owner
-    plan = "\n".join(workspace.resets.reset_plan(app_id, "sandbox"))
+    plan = plan_text(workspace.resets.reset_plan(app_id, "sandbox"))
     assert "only Chorus Support can reset the secret" in plan
     assert "owner" not in plan
 
@@ -55,8 +60,8 @@ def test_pipedrive_plan_says_the_old_secret_dies_and_user_tokens_stay(
     app_id, _ = add_sandbox_app(workspace, sandbox, name="Deals Sync")
     workspace.applications.edit(app_id, ApplicationChange(provider="pipedrive"))
     plan = workspace.resets.reset_plan(app_id, "production")
-    assert plan[0] == "Resetting the client secret of Deals Sync / production (Pipedrive):"
-    text = "\n".join(plan)
+    assert plan.title == "Resetting the client secret of Deals Sync / production (Pipedrive):"
+    text = plan_text(plan)
     assert "deactivates the current client secret the moment" in text
     assert "user tokens (access and refresh tokens) stay valid" in text
     assert "every configuration that uses the old client_secret must be updated" in text
@@ -73,7 +78,7 @@ def test_a_first_reset_with_no_secret_stored_never_says_the_old_one_was_kept(
         "production",
         EnvironmentChange(client_id="fresh", token_url=f"{sandbox.issuer}/oauth/token"),
     )
-    plan = "\n".join(workspace.resets.reset_plan(app.id, "production"))
+    plan = plan_text(workspace.resets.reset_plan(app.id, "production"))
     assert "no secret is stored yet" in plan
     assert "keeps the old one" not in plan
     import asyncio

@@ -21,6 +21,7 @@ import httpx
 from credenza.config.auth_methods import AuthMethod
 from credenza.config.files import CERTIFICATE_CAP, read_regular
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 from credenza.oauth.ca import ca_context
 from credenza.secrets import Secret
@@ -73,7 +74,8 @@ def client_ssl_context(certificate: str, key: Secret, ca_bundle: str | None) -> 
         raise ValidationError(
             f"the client certificate {certificate} and the private key in the keyring do not "
             "belong together, or one of them is not PEM",
-            hint="store the certificate's key with `credenza secret set APP ENV --private-key`",
+            hint="store the certificate's key with `{0}`",
+            next_steps=(step("set_secret", "APP", "ENV", private_key=None),),
         ) from None
     return context
 
@@ -83,7 +85,8 @@ def _read_certificate(certificate: str) -> bytes:
         certificate,
         cap=CERTIFICATE_CAP,
         what=f"the client certificate {certificate}",
-        hint="set the certificate path with `credenza env edit APP ENV --certificate PATH`",
+        hint="set the certificate path with `{0}`",
+        next_steps=(step("edit_environment", "APP", "ENV", certificate="PATH"),),
         error=ValidationError,
     )
 
@@ -129,7 +132,8 @@ class TlsClientAuth(ClientAuthentication):
         if not credentials.certificate:
             raise ValidationError(
                 f"{self.name} needs a client certificate",
-                hint="set it with `credenza env edit APP ENV --certificate PATH`",
+                hint="set it with `{0}`",
+                next_steps=(step("edit_environment", "APP", "ENV", certificate="PATH"),),
             )
         return client_ssl_context(credentials.certificate, credentials.secret, ca_bundle)
 

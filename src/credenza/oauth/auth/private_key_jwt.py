@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from credenza.config.auth_methods import AuthMethod
 from credenza.errors import ValidationError
+from credenza.next_steps import step
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
 from credenza.secrets import Secret
 
@@ -43,8 +44,11 @@ def load_private_key(pem: Secret) -> tuple[PrivateKey, str]:
         raise ValidationError(
             "private_key_jwt needs a PEM private key, and this is not one (no -----BEGIN line; a "
             "client secret kept from before the auth method changed?)",
-            hint="store the key: credenza secret set APP ENV --private-key --key-id KID "
-            "< key.pem, then register `credenza secret public-key APP ENV` at the provider",
+            hint="store the key: {0} < key.pem, then register `{1}` at the provider",
+            next_steps=(
+                step("set_secret", "APP", "ENV", private_key=None, key_id="KID"),
+                step("public_key", "APP", "ENV"),
+            ),
         )
     try:
         key = serialization.load_pem_private_key(pem.reveal().encode("utf-8"), password=None)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from credenza.errors import InvalidResponseError, SignInError, TokenEndpointError
+from credenza.next_steps import step
 from credenza.oauth.answers import check_endpoint
 from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
@@ -132,5 +133,6 @@ async def poll(
 def _expired() -> SignInError:
     return SignInError(
         "the device code expired before the sign-in was approved",
-        hint="run `credenza login APP --device` again",
+        hint="run `{0}` again",
+        next_steps=(step("sign_in", "APP", None, device=None),),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from credenza.errors import SignInError, TokenEndpointError, ValidationError
+from credenza.next_steps import step
 from credenza.oauth.grants import client_credentials
 from credenza.oauth.grants.base import Grant
 from credenza.oauth.tokens import Token
@@ -32,8 +33,9 @@ GRANT = Grant(
 DEPRECATED = (
     "the password grant is deprecated: RFC 9700 (OAuth 2.0 Security Best Current Practice) "
     "says it MUST NOT be used, since the client sees the person's password; prefer "
-    "`credenza login` with a browser or --device where the provider offers them"
+    "`{0}` with a browser or --device where the provider offers them"
 )
+DEPRECATED_STEPS = (step("sign_in"),)
 # A username or password longer than this is not one (a pasted file, a stuck key).
 _MAX_LENGTH = 1024
 

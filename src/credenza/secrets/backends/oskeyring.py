@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from credenza.errors import KeyringLockedError, NoKeyringError, UnsafeKeyringError
+from credenza.next_steps import step
 from credenza.secrets.backend import Backend, BackendEntry, Wanted
 from credenza.secrets.names import SERVICE
 
@@ -24,10 +25,11 @@ CHUNK_CHARS = 1000
 
 #: Where to go when there is no usable keyring: one command, and nothing credenza then refuses.
 GET_A_KEYRING = (
-    "run `credenza keyring use file` to keep secrets in an encrypted file protected by a "
-    "passphrase, or start and unlock a desktop keyring (GNOME Keyring or KWallet through the "
-    "Secret Service on Linux, macOS Keychain, Windows Credential Manager)"
+    "run `{0}` to keep secrets in an encrypted file protected by a passphrase, or start and "
+    "unlock a desktop keyring (GNOME Keyring or KWallet through the Secret Service on Linux, "
+    "macOS Keychain, Windows Credential Manager)"
 )
+GET_A_KEYRING_STEPS = (step("use_keyring", None, None, "file"),)
 
 
 class OsKeyring(Backend):
@@ -53,13 +55,16 @@ class OsKeyring(Backend):
         name = self.label
         if not members or all(_is_fail(member) for member in members):
             raise NoKeyringError(
-                f"no usable keyring backend (keyring chose {name})", hint=GET_A_KEYRING
+                f"no usable keyring backend (keyring chose {name})",
+                hint=GET_A_KEYRING,
+                next_steps=GET_A_KEYRING_STEPS,
             )
         if any(_is_null(member) for member in members):
             raise UnsafeKeyringError(
                 f"the keyring backend {name} stores nothing while reporting success; "
                 "credenza will not use it",
                 hint=GET_A_KEYRING,
+                next_steps=GET_A_KEYRING_STEPS,
             )
         if is_plaintext(self.backend):
             if not self.allow_plaintext:
@@ -67,6 +72,7 @@ class OsKeyring(Backend):
                     f"the keyring backend {name} would store secrets in plaintext; credenza "
                     "refuses unless you opt in with allow_plaintext_keyring = true under [settings]",
                     hint=GET_A_KEYRING,
+                    next_steps=GET_A_KEYRING_STEPS,
                 )
             # Once per command (per store): every use of credenza says it, without flooding.
             self._warn(
@@ -98,7 +104,9 @@ class OsKeyring(Backend):
             ) from None
         except keyring.errors.NoKeyringError as error:
             raise NoKeyringError(
-                f"no usable keyring backend: {error}", hint=GET_A_KEYRING
+                f"no usable keyring backend: {error}",
+                hint=GET_A_KEYRING,
+                next_steps=GET_A_KEYRING_STEPS,
             ) from None
 
 

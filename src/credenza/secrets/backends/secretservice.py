@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from credenza.errors import KeyringLockedError, NoKeyringError, SecretStoreError
+from credenza.next_steps import step
 from credenza.secrets.backend import Backend, BackendEntry, Wanted
 from credenza.secrets.names import SERVICE
 
@@ -440,7 +441,8 @@ class SecretServiceKeyring(Backend):
             ):
                 raise NoKeyringError(
                     f"the keyring ({self.label}) is not running: {error.name}",
-                    hint="start your desktop keyring, or run `credenza keyring use file`",
+                    hint="start your desktop keyring, or run `{0}`",
+                    next_steps=(step("use_keyring", None, None, "file"),),
                 ) from None
             raise
 

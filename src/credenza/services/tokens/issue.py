@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from credenza.errors import SecretMissingError, SignInRequiredError, ValidationError
+from credenza.next_steps import step
 from credenza.oauth.grants import client_credentials, grant_for
 from credenza.services.context import Context
 from credenza.services.credential_key import Fingerprints
@@ -140,11 +141,12 @@ def require_client_credentials(resolved: ResolvedEnvironment) -> None:
             f"{resolved.application.name} declares no grant credenza can get a token with "
             f"({', '.join(resolved.application.grant_types) or 'none'})"
             + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
-            hint=f"add one: credenza app edit {app} --grant-type client_credentials"
-            + (" (or authorization_code)" if implicit else ""),
+            hint="add one: {0}" + (" (or authorization_code)" if implicit else ""),
+            next_steps=(step("edit_application", app, None, grant_type="client_credentials"),),
         )
     raise SignInRequiredError(
         f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
         "come from a person signing in",
-        hint=f"sign in: credenza login {app} --env {resolved.name}",
+        hint="sign in: {0}",
+        next_steps=(step("sign_in", app, resolved.name),),
     )

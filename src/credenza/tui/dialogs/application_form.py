@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.config.model import Application, ApplicationChange, apply_change
 from credenza.errors import CredenzaError
+from credenza.tui.advice import problem
 
 FIELDS = [
     ("name", "Name", "Pipedrive CRM Sync"),
@@ -144,7 +145,7 @@ class ApplicationForm(ModalScreen[Application | None]):
             try:
                 application = await self.save_callback(change)
             except CredenzaError as exc:
-                self.query_one("#form-messages", Static).update(f"✗ {exc}")
+                self.query_one("#form-messages", Static).update(f"✗ {problem(self.app, exc)}")
                 return
             self.dismiss(application)
 

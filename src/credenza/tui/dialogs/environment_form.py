@@ -17,8 +17,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 from credenza.config.auth_methods import AUTH_METHODS
 from credenza.config.model import Environment, EnvironmentChange, apply_change
 from credenza.errors import CredenzaError
+from credenza.next_steps import Advice
 from credenza.oauth.untrusted import clean
-from credenza.tui.advice import advice
+from credenza.tui.advice import advice, said_as_keys
 
 # (field, label, placeholder); the order of the form.
 FIELDS = [
@@ -49,7 +50,7 @@ class EnvironmentTarget:
 Save = Callable[[str, str, EnvironmentChange], Awaitable[Environment]]
 Discover = Callable[[str], Awaitable[EnvironmentChange]]
 # (application, environment, client_id) -> what that client_id means there (the CLI's warnings).
-Warnings = Callable[[str, str, str], list[str]]
+Warnings = Callable[[str, str, str], list[Advice]]
 
 
 def form_values(environment: Environment | None) -> dict[str, str]:
@@ -240,7 +241,10 @@ class EnvironmentForm(ModalScreen[Environment | None]):
         if self.warnings_callback is None or not client_id or app_id is None or not name:
             return []
         try:
-            return [clean(w, limit=300) for w in self.warnings_callback(app_id, name, client_id)]
+            return [
+                clean(said_as_keys(self.app, w), limit=300)
+                for w in self.warnings_callback(app_id, name, client_id)
+            ]
         except CredenzaError:
             return []
 

@@ -13,6 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from credenza.config.model import Contract
 from credenza.errors import CredenzaError
+from credenza.tui.advice import problem
 
 if TYPE_CHECKING:
     from credenza.providers.base import CatalogueEntry
@@ -65,7 +66,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             entries = await self.workspace.contracts.catalogue(self.app_id)
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {problem(self.app, exc)}")
             entries = []
         self.entries = {entry.id: entry for entry in entries}
         portal = not entries
@@ -140,7 +141,7 @@ class RequestAccessDialog(ModalScreen[Contract | None]):
         try:
             contract = await self.workspace.contracts.request_access(self.app_id, env, **arguments)
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {problem(self.app, exc)}")
             return
         self.dismiss(contract)
 

@@ -12,7 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.errors import CredenzaError
+from credenza.next_steps import step
 from credenza.secrets import Secret
+from credenza.tui.advice import advice, key_for_step
 
 if TYPE_CHECKING:
     from credenza.config.model import Rotation
@@ -52,16 +54,15 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self._secret_to_copy: Secret | None = None  # a provider-issued secret, shown once
 
     def _plan(self) -> list[str]:
-        """The provider's own plan; the step the CLI names as a command is a key here."""
-        lines = self.workspace.resets.reset_plan(
+        """The provider's own plan; a step the user takes is named as its key on this row."""
+        plan = self.workspace.resets.reset_plan(
             self.app_id, self.env_name, owner=self.owner, rotation=self.rotation
         )
-        return [
-            "• once every system uses the new secret, press P on this row to retire the old one"
-            if "credenza secret retire-previous" in line
-            else line
-            for line in lines
-        ]
+        lines = [plan.title]
+        for item in plan.items:
+            key = key_for_step(self.app, item.then) if item.then else None
+            lines.append(f"• {item.words}: press {key} on this row" if key else f"• {item.words}")
+        return lines
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-box", id="reset-box"):
@@ -146,8 +147,9 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         self.plan = self._plan()
         if self.owner is False:
             # The owner resets it and sends the new secret; storing it is the s key.
+            store = key_for_step(self.app, step("set_secret")) or "s"
             self.plan.append(
-                "• when the new secret reaches you, close this and press s to store it"
+                f"• when the new secret reaches you, close this and press {store} to store it"
             )
         self.query_one("#plan", Static).update("\n".join(self.plan))
         self.query_one("#reset", Button).disabled = not self._may_reset(self._typed_name())
@@ -169,10 +171,10 @@ class SecretResetDialog(ModalScreen["ResetResult | None"]):
         try:
             result = await self.workspace.resets.reset(self.app_id, self.env_name, new_secret)
         except UnstoredSecretError as exc:
-            self._show_once(exc.secret, f"✗ {exc}", stored=False)
+            self._show_once(exc.secret, f"✗ {advice(self.app, exc)}", stored=False)
             return
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {advice(self.app, exc)}")
             self.query_one("#reset", Button).disabled = False
             return
         self.result = result

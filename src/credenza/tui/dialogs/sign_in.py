@@ -16,6 +16,7 @@ from textual.widgets import Button, Label, Static
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.tokens.records import SessionToken
+from credenza.tui.advice import problem
 
 if TYPE_CHECKING:
     from credenza.oauth.grants.device import DeviceAuthorization
@@ -75,7 +76,7 @@ class SignInDialog(ModalScreen[SessionToken | None]):
                 self._show_device(pending.device)
                 session = await sign_in.finish_device(pending)
         except CredenzaError as exc:
-            self._status(f"✗ {exc}")
+            self._status(f"✗ {problem(self.app, exc)}")
             self.query_one("#cancel", Button).label = "Close"
             return
         self.dismiss(session)

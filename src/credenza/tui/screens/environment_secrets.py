@@ -8,7 +8,7 @@ from credenza.errors import CredenzaError
 from credenza.secrets import CheckedSecret, Secret
 from credenza.services.environments import ResolvedEnvironment
 from credenza.services.resets import ResetResult
-from credenza.tui.advice import advice
+from credenza.tui.advice import advice, problem
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.pending_secret import PendingChoice, PendingSecretDialog
 from credenza.tui.dialogs.secret_input import SecretInputDialog
@@ -166,7 +166,7 @@ class SecretCommands(TableScreen):
         try:
             dialog = SecretResetDialog(self.workspace, app_id, env_name, rotation=rotation)
         except CredenzaError as exc:  # a key or a public client: nothing to reset
-            self.notify(str(exc), title="reset", severity="error", timeout=8)
+            self.notify(problem(self.app, exc), title="reset", severity="error", timeout=8)
             return
         self.app.push_screen(dialog, done)
 

@@ -19,7 +19,8 @@ from credenza.oauth.untrusted import clean
 from credenza.services.status import Attention
 from credenza.services.tokens.records import SessionToken
 from credenza.services.verification import VerifyResult
-from credenza.tui.advice import key_for, keys_in, section_ref, with_advice
+from credenza.tui.advice import key_for, keys_in, problem, section_ref
+from credenza.tui.advice import said as advised
 from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.sign_in import SignInDialog
 from credenza.tui.format import age, clip, expiry, word
@@ -272,7 +273,14 @@ class EnvironmentsScreen(EditCommands):
                 self.notify(f"{app_id} / {env_name}: the credentials work")
                 self.set_detail_message("✓ verified: the provider issued a token", "good")
             else:
-                said = with_advice(self.app, result.message, result.status)
+                said = advised(
+                    self.app,
+                    result.message,
+                    result.hint,
+                    result.next_steps,
+                    result.status,
+                    steps_first=result.status == "config",
+                )
                 self.notify(said, title=f"verify: {result.status}", severity="error", timeout=8)
                 self.set_detail_message(f"✗ {result.status}: {said}", "bad")
             for warning in result.warnings:
@@ -325,7 +333,7 @@ class EnvironmentsScreen(EditCommands):
         try:
             method = self.workspace.sign_in.method(app_id, env_name, device=device)
         except CredenzaError as exc:
-            self.notify(str(exc), title="sign in", severity="error", timeout=8)
+            self.notify(problem(self.app, exc), title="sign in", severity="error", timeout=8)
             return
 
         def done(session: SessionToken | None) -> None:

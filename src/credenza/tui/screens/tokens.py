@@ -20,7 +20,7 @@ from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
 from credenza.services.status import Attention
 from credenza.services.tokens.records import SessionToken, TokenEntry
-from credenza.tui.advice import keys_in
+from credenza.tui.advice import keys_in, problem
 from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
@@ -364,7 +364,7 @@ class TokensScreen(TableScreen):
                 session.application_id, session.environment
             )
         except CredenzaError as exc:  # removed elsewhere since the row was drawn
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(problem(self.app, exc), severity="error", markup=False)
             self.reload()
             return
         how = "Revoke (RFC 7009)" if resolved.revocation_url else "Log out (GET + Bearer)"
