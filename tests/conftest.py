@@ -14,7 +14,7 @@ import pytest
 
 from credenza.cli import run
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState

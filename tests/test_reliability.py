@@ -15,13 +15,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from credenza.config.model import (
-    Application,
-    ApplicationChange,
-    Config,
-    EnvironmentChange,
-    Settings,
-)
+from credenza.config.changes import ApplicationChange, EnvironmentChange
+from credenza.config.model import Application, Config, Settings
 from credenza.config.store import ConfigStore, parse_config
 from credenza.errors import ConfigError
 from credenza.oauth.grants import client_credentials

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange, Provider, Rotation
+from credenza.config.changes import ApplicationChange, EnvironmentChange
+from credenza.config.model import Provider, Rotation
 from credenza.config.store import ConfigStore
 from credenza.errors import (
     EndpointChangedError,

@@ -37,7 +37,7 @@ def _one(plan: Plan, planned: Row) -> Row:
     uv = shutil.which("uv")
     argv = [uv, "run", "--locked", "pytest", "-q"] if uv else [sys.executable, "-m", "pytest", "-q"]
     if plan.quick:
-        argv.append("tests/test_untrusted.py")
+        argv.append("tests/oauth/test_untrusted.py")
     # The environment CI gives it: none of the bench's world (its HOME, bus, keyring choice).
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENZA_")}
     started = time.perf_counter()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from credenza.config.model import ApplicationChange, Provider
+from credenza.config.changes import ApplicationChange
+from credenza.config.model import Provider
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from credenza.workspace import Workspace

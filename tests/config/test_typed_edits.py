@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore, parse_config
 from credenza.errors import ConfigError, ValidationError
 from credenza.sandbox import SandboxServer

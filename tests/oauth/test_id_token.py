@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import IdTokenError
 from credenza.sandbox import SandboxServer, SandboxState

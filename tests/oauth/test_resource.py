@@ -9,7 +9,7 @@ from pathlib import Path
 
 from starlette.responses import JSONResponse, Response
 
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.sandbox import SandboxServer
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner, add_sandbox_app

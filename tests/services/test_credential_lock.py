@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import CredentialLockError
 from credenza.oauth.transcript import Transcript

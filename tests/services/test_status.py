@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, Contract, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
+from credenza.config.model import Contract
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError, TokenEndpointError
 from credenza.sandbox import SandboxServer

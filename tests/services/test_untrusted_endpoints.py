@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.sandbox import SandboxServer
 from credenza.sandbox.server import LoopbackServer
 from credenza.workspace import Workspace

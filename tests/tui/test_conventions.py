@@ -121,7 +121,7 @@ async def test_a_second_press_while_a_fetch_runs_starts_no_second_call(
 
 
 async def test_config_text_is_never_markup(app: CredenzaApp) -> None:
-    from credenza.config.model import ApplicationChange
+    from credenza.config.changes import ApplicationChange
 
     app.workspace.applications.edit(
         "telenor-sms-gateway", ApplicationChange(name="Telenor [bold red]SMS[/]")

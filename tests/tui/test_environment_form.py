@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from textual.widgets import Button, Input, Select, Static
 
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.sandbox.demo import Demo
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring

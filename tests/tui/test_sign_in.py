@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.oauth.grants.loopback import LoopbackListener
 from credenza.sandbox.demo import Demo
 from credenza.tui.app import CredenzaApp

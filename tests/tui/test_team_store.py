@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from credenza.sandbox.demo import Demo
-from credenza.services.team import team_record
+from credenza.services.team_overview import team_record
 from credenza.tui.app import CredenzaApp
 from tests.tui.conftest import cell, detail_text, goto, settle
 from tests.vault import BaoServer

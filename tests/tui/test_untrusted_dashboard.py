@@ -11,7 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
 from credenza.tui.widgets.table import VimTable

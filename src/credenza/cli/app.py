@@ -19,7 +19,7 @@ from credenza.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from credenza.config.model import ApplicationChange
+    from credenza.config.changes import ApplicationChange
     from credenza.workspace import Workspace
 
 
@@ -148,7 +148,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 def change_from(args: argparse.Namespace) -> ApplicationChange:
     """The typed change the options describe: absent = unchanged, '' = cleared."""
-    from credenza.config.model import ApplicationChange
+    from credenza.config.changes import ApplicationChange
 
     fields = given(
         args,

@@ -26,7 +26,7 @@ from credenza.config.auth_methods import AUTH_METHODS
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
-    from credenza.config.model import EnvironmentChange
+    from credenza.config.changes import EnvironmentChange
     from credenza.services.environments import ResolvedEnvironment
     from credenza.workspace import Workspace
 
@@ -173,7 +173,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 def change_from(args: argparse.Namespace) -> EnvironmentChange:
     """The typed change the options describe: absent = unchanged, '' = cleared."""
-    from credenza.config.model import EnvironmentChange
+    from credenza.config.changes import EnvironmentChange
 
     fields = given(
         args,

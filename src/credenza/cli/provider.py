@@ -21,7 +21,7 @@ from credenza.cli.common import (
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
-    from credenza.config.model import ProviderChange
+    from credenza.config.changes import ProviderChange
     from credenza.providers.base import AdapterOption
     from credenza.workspace import Workspace
 
@@ -188,7 +188,7 @@ def change_from(args: argparse.Namespace, workspace: Workspace) -> ProviderChang
     """The typed change the options describe: absent = unchanged, '' = cleared."""
     import os
 
-    from credenza.config.model import ProviderChange, ProviderEnvironmentChange
+    from credenza.config.changes import ProviderChange, ProviderEnvironmentChange
 
     fields = given(args, "profile", "portal_url", "auth_method", "basic_auth_encoding", "rotation")
     if args.errors_file is not None:

@@ -84,7 +84,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         value = secret_from_env(args.initial_access_token_env, "the initial access token")
         token = Secret(value.strip())
     if args.issuer is not None:
-        from credenza.config.model import is_url
+        from credenza.config.checks import is_url
 
         if not is_url(args.issuer):
             raise ValidationError(

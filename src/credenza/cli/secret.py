@@ -404,7 +404,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             f"{resolved.label}'s secret is in your keyring, which keeps no history",
             hint="a team store keeps every version: credenza team use vault ADDRESS --path PATH",
         )
-    entries = team.history(resolved.application.id, resolved.name)
+    from credenza.services.team_overview import history
+
+    entries = history(team, resolved.application.id, resolved.name)
     if args.json:
         output.print_json([asdict(entry) for entry in entries])
         return 0

@@ -70,7 +70,7 @@ def _environments(workspace: Workspace) -> list[tuple[str, str]]:
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    from credenza.services.team import team_record
+    from credenza.services.team_overview import team_record
 
     team = team_record(args.backend, args.address, args.path, args.mount)
     workspace = open_workspace(args)
@@ -85,7 +85,9 @@ def cmd_use(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     workspace, team = _team(args)
-    status = team.status(_environments(workspace))
+    from credenza.services.team_overview import team_status
+
+    status = team_status(team, _environments(workspace))
     if args.json:
         output.print_json(asdict(status))
         return 0 if status.token_valid else 3
@@ -109,7 +111,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     workspace, team = _team(args)
-    result = team.push_all(_environments(workspace), workspace.secrets)
+    from credenza.services.team_overview import push_all
+
+    result = push_all(team, _environments(workspace), workspace.secrets)
     if args.json:
         output.print_json(asdict(result))
         return 1 if result.conflicts else 0

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit
 
 import msgspec
 
 from credenza.config.auth_methods import AuthMethod
+from credenza.config.checks import check_scopes, check_store_path, check_urls, is_email, is_url
 
 BasicEncoding = Literal["rfc6749", "raw"]
 AppType = Literal["private", "public"]
@@ -22,83 +21,8 @@ ProviderKind = Literal["manual", "sandbox"]
 Rotation = Literal["cutover", "overlap"]
 
 CONFIG_VERSION = 1
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
-
-
-# Cached: every record decoded is checked again, and a provider's 10,000 applications repeat
-# one token URL 20,000 times (urlsplit was a quarter of decoding the config).
-@functools.lru_cache(maxsize=1024)
-def is_url(value: str) -> bool:
-    """True for an absolute http(s) URL with a host."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-# C0 and C1 controls and DEL, line and paragraph separators, and the bidirectional marks and
-# overrides: in a name they forge table rows, move the cursor or reorder what a person reads.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-# Free text, never a table cell: shown only through the one door (clean), so it may hold anything.
-_FREE_TEXT_FIELDS = frozenset({"description"})
-
-
-def control_character(value: str) -> str | None:
-    """The first control character in ``value``, escaped (``\\n``), or None when there is none."""
-    match = _CONTROL.search(value)
-    return match[0].encode("unicode_escape").decode("ascii") if match else None
-
-
-def refuse_control_characters(field: str, value: object) -> None:
-    """A changed value holding a control character, anywhere in it, is refused (ValueError)."""
-    if field in _FREE_TEXT_FIELDS:
-        return
-    if isinstance(value, str):
-        found = control_character(value)
-        if found is not None:
-            raise ValueError(
-                f"{field.replace('_', ' ')}: contains a control character ({found}); "
-                "type it as one line of plain text"
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            refuse_control_characters(field, key)
-            refuse_control_characters(field, item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            refuse_control_characters(field, item)
-    elif isinstance(value, msgspec.Struct):
-        refuse_control_characters(field, msgspec.to_builtins(value))
-
-
-def is_email(value: str) -> bool:
-    return bool(_EMAIL.match(value))
-
-
-def slugify(name: str) -> str:
-    """An application id from its name: lowercase words joined by dashes."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug or "app"
-
-
-def _check_scopes(scopes: Sequence[str]) -> None:
-    # RFC 6749 §3.3: a scope token is non-empty, without spaces; duplicates would make two rows.
-    for scope in scopes:
-        if not scope or any(c.isspace() or c in '"\\' for c in scope):
-            raise ValueError(f"@scopes: {scope!r} is not a scope (no spaces, not empty)")
-    if len(set(scopes)) != len(scopes):
-        raise ValueError("@scopes: a scope is listed twice")
-
-
-def _check_urls(record: object, *fields: str) -> None:
-    # "@field: detail" lets the store report the error at the field's own key path.
-    for field in fields:
-        value = getattr(record, field)
-        if value is not None and not is_url(value):
-            raise ValueError(f"@{field}: not a URL (expected http:// or https:// and a host)")
 
 
 class Endpoints(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
@@ -114,7 +38,7 @@ class Endpoints(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown
     device_authorization_url: str | None = None
 
     def __post_init__(self) -> None:
-        _check_urls(
+        check_urls(
             self,
             "issuer",
             "token_url",
@@ -221,7 +145,7 @@ class Provider(msgspec.Struct, kw_only=True, omit_defaults=True):
     checklist: ChecklistSpec | None = None
 
     def __post_init__(self) -> None:
-        _check_urls(self, "portal_url", "admin_url")
+        check_urls(self, "portal_url", "admin_url")
         if self.secret_length is not None and not 1 <= self.secret_length <= 4096:
             raise ValueError("@secret_length: must be between 1 and 4096")
         if len({api.id for api in self.catalogue}) != len(self.catalogue):
@@ -264,12 +188,12 @@ class Environment(Endpoints, kw_only=True, omit_defaults=True, gc=False):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_urls(self, "registration_client_uri")
+        check_urls(self, "registration_client_uri")
         if not self.client_id.strip() or self.client_id != self.client_id.strip():
             raise ValueError("@client_id: must not be empty or start or end with a space")
-        _check_scopes(self.scopes)
-        _check_scopes(self.requested_scopes)
-        _check_urls(self, "api_url")
+        check_scopes(self.scopes)
+        check_scopes(self.requested_scopes)
+        check_urls(self, "api_url")
         if self.api_url is not None:
             parts = urlsplit(self.api_url)
             if parts.query or parts.fragment or parts.username or parts.password:
@@ -353,7 +277,7 @@ class Application(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
             raise ValueError("@id: use lowercase letters, digits, '.', '_' or '-'")
         if not self.name.strip() or self.name != self.name.strip():
             raise ValueError("@name: must not be empty or start or end with a space")
-        _check_urls(self, "url", "callback_url")
+        check_urls(self, "url", "callback_url")
         for owner in self.owners:
             if not is_email(owner):
                 raise ValueError(f"@owners: {owner!r} is not an email address")
@@ -401,18 +325,6 @@ class Settings(msgspec.Struct, kw_only=True, omit_defaults=True):
         # a teammate's machine must not stop the offline commands, nor this person's override.
 
 
-_STORE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def _check_store_path(value: str, field: str) -> None:
-    segments = value.split("/")
-    if not value or any(not _STORE_SEGMENT.match(s) or s in (".", "..") for s in segments):
-        raise ValueError(
-            f"@{field}: use segments of letters, digits, '.', '_' or '-' joined by '/' "
-            "(no leading or trailing '/')"
-        )
-
-
 class Team(msgspec.Struct, kw_only=True, omit_defaults=False):
     """Where a team keeps the secrets of this config's applications: a KV v2 path in HashiCorp
     Vault or OpenBao. Nothing personal: each person brings their own store token. Every field is
@@ -427,8 +339,8 @@ class Team(msgspec.Struct, kw_only=True, omit_defaults=False):
         parts = urlsplit(self.address)
         if not is_url(self.address) or parts.query or parts.fragment:
             raise ValueError("@address: not a URL (expected https://vault.example.com:8200)")
-        _check_store_path(self.path, "path")
-        _check_store_path(self.mount, "mount")
+        check_store_path(self.path, "path")
+        check_store_path(self.mount, "mount")
 
 
 class Config(msgspec.Struct, kw_only=True, omit_defaults=False):
@@ -489,143 +401,3 @@ def share_repeated_text(config: Config) -> Config:
                 if value is not None:
                     setattr(environment, name, one(value, value))
     return config
-
-
-# -- typed changes ---------------------------------------------------------------------------------
-# An edit is a record of the fields to change: UNSET leaves a field alone, None clears it (back to
-# its default). It is applied by rebuilding the record through msgspec, so the rules that load the
-# file are the rules that check an edit: one validation for the file, the CLI and the forms.
-
-
-class ApplicationChange(msgspec.Struct, kw_only=True, omit_defaults=True):
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    provider: str | msgspec.UnsetType | None = msgspec.UNSET
-    organisation: str | msgspec.UnsetType | None = msgspec.UNSET
-    owners: list[str] | msgspec.UnsetType | None = msgspec.UNSET
-    type: AppType | msgspec.UnsetType | None = msgspec.UNSET
-    description: str | msgspec.UnsetType | None = msgspec.UNSET
-    url: str | msgspec.UnsetType | None = msgspec.UNSET
-    callback_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    grant_types: list[str] | msgspec.UnsetType | None = msgspec.UNSET
-    client_provider: str | msgspec.UnsetType | None = msgspec.UNSET
-    apis: list[str] | msgspec.UnsetType | None = msgspec.UNSET
-    default_environment: str | msgspec.UnsetType | None = msgspec.UNSET
-
-
-class ProviderEnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
-    issuer: str | msgspec.UnsetType | None = msgspec.UNSET
-    token_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    revocation_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    introspection_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    logout_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
-
-
-class ProviderChange(msgspec.Struct, kw_only=True, omit_defaults=True):
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    kind: ProviderKind | msgspec.UnsetType | None = msgspec.UNSET
-    profile: str | msgspec.UnsetType | None = msgspec.UNSET
-    portal_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    admin_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
-    basic_auth_encoding: BasicEncoding | msgspec.UnsetType | None = msgspec.UNSET
-    rotation: Rotation | msgspec.UnsetType | None = msgspec.UNSET
-    secret_length: int | msgspec.UnsetType | None = msgspec.UNSET
-    rotation_days: int | msgspec.UnsetType | None = msgspec.UNSET
-    errors_file: str | msgspec.UnsetType | None = msgspec.UNSET
-    # Per environment: the endpoint fields to change (UNSET unchanged, None cleared).
-    environments: dict[str, ProviderEnvironmentChange] = {}
-    remove_environments: list[str] = []
-
-    def is_empty(self) -> bool:
-        return not msgspec.to_builtins(self)
-
-
-class EnvironmentChange(msgspec.Struct, kw_only=True, omit_defaults=True):
-    client_id: str | msgspec.UnsetType = msgspec.UNSET
-    issuer: str | msgspec.UnsetType | None = msgspec.UNSET
-    token_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    revocation_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    introspection_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    logout_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    authorization_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    device_authorization_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    key_id: str | msgspec.UnsetType | None = msgspec.UNSET
-    assertion_audience: str | msgspec.UnsetType | None = msgspec.UNSET
-    certificate: str | msgspec.UnsetType | None = msgspec.UNSET
-    api_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    dpop: bool | msgspec.UnsetType = msgspec.UNSET
-    scopes: list[str] | msgspec.UnsetType | None = msgspec.UNSET
-    add_scopes: list[str] = []
-    remove_scopes: list[str] = []
-    request_scopes: list[str] = []  # asked of the provider: waiting, never sent
-    grant_scopes: list[str] = []  # granted by the provider: from requested to scopes
-    auth_method: AuthMethod | msgspec.UnsetType | None = msgspec.UNSET
-    audience: str | msgspec.UnsetType | None = msgspec.UNSET
-    resource: str | msgspec.UnsetType | None = msgspec.UNSET
-    extra_params: dict[str, str] | msgspec.UnsetType | None = msgspec.UNSET
-    set_params: dict[str, str] = {}
-    remove_params: list[str] = []
-    secret_set_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
-    secret_rotated_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
-    secret_expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
-    registration_client_uri: str | msgspec.UnsetType | None = msgspec.UNSET
-
-    def is_empty(self) -> bool:
-        return not msgspec.to_builtins(self)
-
-
-# The fields whose change makes a cached token belong to another credential.
-CREDENTIAL_FIELDS = (
-    "client_id",
-    "issuer",
-    "token_url",
-    "auth_method",
-    "scopes",
-    "audience",
-    "resource",
-    "extra_params",
-    "key_id",
-    "assertion_audience",
-    "certificate",
-    "dpop",
-)
-
-R = TypeVar("R", bound=msgspec.Struct)
-
-
-def apply_change(record: R, change: msgspec.Struct, *, extra: dict[str, Any] | None = None) -> R:
-    """``record`` with ``change`` applied, validated as the loader validates; raises ValueError.
-
-    What the change writes must also be free of control characters: a hand-edited file that has
-    one still loads (and is shown escaped), but no add or edit writes a new one."""
-    data: dict[str, Any] = msgspec.to_builtins(record, builtin_types=(datetime,))
-    for key in change.__struct_fields__:
-        value = getattr(change, key)
-        if value is msgspec.UNSET:
-            continue
-        refuse_control_characters(key, value)
-        if key not in type(record).__struct_fields__:
-            continue
-        if value is None or value == "":
-            data.pop(key, None)  # cleared: back to the default
-        else:
-            data[key] = value
-    for key, value in (extra or {}).items():
-        refuse_control_characters(key, value)
-    data.update(extra or {})
-    try:
-        return msgspec.convert(data, type(record), builtin_types=(datetime,))
-    except msgspec.ValidationError as exc:
-        raise ValueError(field_message(str(exc))) from None
-
-
-def field_message(message: str) -> str:
-    # msgspec says "bad value - at `$.token_url`"; a field check says "@token_url: detail".
-    match = re.match(r"^@(\w+): (.*)$", message, re.DOTALL)
-    if match:
-        return f"{match[1].replace('_', ' ')}: {match[2]}"
-    match = re.match(r"^(.*) - at `\$\.?([^`]*)`$", message, re.DOTALL)
-    if match:
-        return f"{match[2] or 'value'}: {match[1]}"
-    return message

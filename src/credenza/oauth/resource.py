@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from credenza.config.model import is_url
+from credenza.config.checks import is_url
 from credenza.errors import DiscoveryError, RedirectRefusedError
 from credenza.oauth.answers import Answer, check_endpoint, json_object, show_url
 from credenza.oauth.plan import (

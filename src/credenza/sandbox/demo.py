@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from credenza.config.model import ApplicationChange, ContractStatus, EnvironmentChange, Provider
+from credenza.config.changes import ApplicationChange, EnvironmentChange
+from credenza.config.model import ContractStatus, Provider
 from credenza.config.store import ConfigStore
 from credenza.sandbox.server import SandboxServer
 from credenza.sandbox.state import SandboxState

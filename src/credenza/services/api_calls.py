@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.errors import ValidationError
 from credenza.next_steps import step
 from credenza.services.binding import origin

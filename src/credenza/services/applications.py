@@ -7,16 +7,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from credenza.config.model import (
-    Application,
-    ApplicationChange,
-    Config,
-    PortalMember,
-    PortalRole,
-    apply_change,
-    refuse_control_characters,
-    slugify,
-)
+from credenza.config.changes import ApplicationChange, apply_change
+from credenza.config.checks import refuse_control_characters, slugify
+from credenza.config.model import Application, Config, PortalMember, PortalRole
 from credenza.errors import ValidationError
 from credenza.next_steps import step
 from credenza.services.context import Context, find_application

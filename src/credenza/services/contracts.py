@@ -81,7 +81,7 @@ class Contracts:
                     "terms are recorded as the terms accepted: give --accept-terms with --terms",
                     hint="nothing was requested",
                 )
-            from credenza.config.model import refuse_control_characters
+            from credenza.config.checks import refuse_control_characters
 
             try:
                 refuse_control_characters("terms", terms)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from credenza.config.changes import EnvironmentChange
 from credenza.config.files import resolve_path
-from credenza.config.model import EnvironmentChange
 from credenza.errors import (
     SecretStoreError,
     TeamStoreUnreachableError,

@@ -1,8 +1,8 @@
-"""`credenza doctor`'s checks: what is wrong with this set-up, as one typed record per check.
+"""`credenza doctor`'s checks of this machine (Python, config, settings, keyring, agent, shell
+completion), one typed record per check; those over the network are in doctor_network.
 
 Each check says what it found and, when something is wrong, what to do. No secret is read: the
-keyring is checked with a read of an entry that holds none, and endpoints are probed with a HEAD
-that carries no credential. Text from a server never gets here (only its status and its clock).
+keyring is checked with a read of an entry that holds none.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -29,8 +27,6 @@ from credenza.config.model import Config
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError
 from credenza.next_steps import NextStep, step
-from credenza.oauth.origins import origin_of
-from credenza.providers.profiles import resolve_profile
 from credenza.secrets import SecretStore, names
 from credenza.services.context import Clock, utc_now
 
@@ -48,10 +44,6 @@ CheckKind = Literal[
     "endpoint",
     "completion",
 ]
-#: A clock further than this from a provider's makes JWT iat / exp / nbf checks fail.
-CLOCK_TOLERANCE = 60.0
-#: How long one endpoint may take to answer a probe (a check, not a token call).
-PROBE_DEADLINE = 5.0
 MINIMUM_PYTHON = (3, 11)
 
 
@@ -106,6 +98,8 @@ class Doctor:
             import asyncio
 
             settings = self._probe_settings(config)
+            from credenza.services.doctor_network import team_store_checks
+
             checks += await asyncio.to_thread(team_store_checks, config, settings)
         if config is not None:
             checks += await self.endpoints(config)
@@ -293,23 +287,18 @@ class Doctor:
     # -- provider endpoints ---------------------------------------------------------------------
 
     async def endpoints(self, config: Config) -> list[Check]:
-        urls = endpoints_in_use(config, config_directory(self.config_path))
-        if not urls:
-            return []
-        import asyncio
+        from credenza.services.doctor_network import endpoints_in_use, probe_endpoints
 
-        from credenza.oauth.client import OAuthClient
-
-        # One try each, a short deadline, all at once: a check, not a token call.
-        client = OAuthClient(self._probe_settings(config), clock=lambda: self.clock())
-        try:
-            return list(await asyncio.gather(*(self._probe(client, url) for url in urls)))
-        finally:
-            await client.aclose()
+        return await probe_endpoints(
+            endpoints_in_use(config, config_directory(self.config_path)),
+            lambda: self._probe_settings(config),
+            lambda: self.clock(),
+        )
 
     def _probe_settings(self, config: Config) -> HttpSettings:
         """This person's network settings, cut to one try and a short deadline (a check)."""
         from credenza.oauth.transport import HttpSettings
+        from credenza.services.doctor_network import PROBE_DEADLINE
 
         base = self.http_settings
         if base is None:
@@ -331,54 +320,6 @@ class Doctor:
             connect_timeout=min(base.connect_timeout, PROBE_DEADLINE),
             read_timeout=min(base.read_timeout, PROBE_DEADLINE),
             retry_attempts=1,
-        )
-
-    async def _probe(self, client: object, url: str) -> Check:
-        from credenza.oauth.client import OAuthClient
-
-        assert isinstance(client, OAuthClient)
-        origin = origin_of(url)
-        started = time.perf_counter()
-        try:
-            answer = await client.probe(url)
-        except CredenzaError as exc:
-            from credenza.oauth.untrusted import clean
-
-            # A status line or a title from the server may be in the message: the one door.
-            return Check(
-                "endpoint",
-                origin,
-                False,
-                f"unreachable: {clean(exc.message)}",
-                exc.hint,
-                next_steps=exc.next_steps,
-            )
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-        when = _date(answer.headers.get("date"))
-        if when is None:
-            return Check(
-                "endpoint",
-                origin,
-                True,
-                f"answers (HTTP {answer.status}, {elapsed:.0f} ms); it sends no Date to compare "
-                "clocks with",
-                elapsed_ms=elapsed,
-            )
-        # The server's Date has whole seconds: half the round trip is within that.
-        offset = (when - self.clock()).total_seconds()
-        found = f"answers (HTTP {answer.status}, {elapsed:.0f} ms); its clock is {_seconds(offset)}"
-        if abs(offset) <= CLOCK_TOLERANCE:
-            return Check("endpoint", origin, True, found, elapsed_ms=elapsed, offset_seconds=offset)
-        return Check(
-            "endpoint",
-            origin,
-            False,
-            found,
-            fix=f"more than {CLOCK_TOLERANCE:g} s apart, so the provider's tokens look issued in "
-            "the future or already expired: set this machine's clock from the network "
-            "(timedatectl set-ntp true, or your system's time settings)",
-            elapsed_ms=elapsed,
-            offset_seconds=offset,
         )
 
     # -- shell completion -----------------------------------------------------------------------
@@ -407,88 +348,6 @@ class Doctor:
             fix=f"{{0}} > {files[0]}",
             next_steps=(step("install_completion", None, None, shell),),
         )
-
-
-def team_store_checks(config: Config, settings: HttpSettings) -> list[Check]:
-    """The team's secret store (`[team]`): where, the store token's source, whether it is valid
-    and what it may do on the path. Read-only, blocking (run in a thread); never the token."""
-    from credenza.errors import TeamStoreError
-    from credenza.oauth.sync_client import SyncOAuthClient
-    from credenza.oauth.untrusted import clean
-    from credenza.services.vault import VaultClient, find_token
-
-    team = config.team
-    if team is None:
-        return []
-    where = f"{team.backend} at {team.address}, {team.mount}/data/{team.path}"
-    token = find_token()
-    if token is None:
-        return [
-            Check(
-                "team_store",
-                "team store",
-                False,
-                f"{where}; no store token",
-                fix="set VAULT_TOKEN (or BAO_TOKEN), or log in with `vault login` / `bao login`",
-            )
-        ]
-    driver = SyncOAuthClient(settings)
-    client = VaultClient(driver, team.address, team.mount, token)
-    probe = f"{team.mount}/data/{team.path}/*"
-    try:
-        who = clean(str(client.lookup_self().get("display_name") or "?"), limit=80)
-        allowed = set(client.capabilities([probe]).get(probe, []))
-    except TeamStoreError as error:
-        return [
-            Check(
-                "team_store",
-                "team store",
-                False,
-                f"{where}; token from {token.source}: {error.message}",
-                fix=error.hint,
-                next_steps=error.next_steps,
-            )
-        ]
-    finally:
-        driver.close()
-    may = [
-        c
-        for c, needs in (("read", {"read"}), ("write", {"create", "update"}))
-        if "root" in allowed or needs <= allowed
-    ]
-    found = (
-        f"{where}; token from {token.source}, valid as {who}; it may {', '.join(may) or 'nothing'}"
-    )
-    if "read" not in may:
-        return [
-            Check(
-                "team_store",
-                "team store",
-                False,
-                found,
-                fix=f"ask for a policy with read on {team.mount}/data/{team.path}/*",
-            )
-        ]
-    return [Check("team_store", "team store", True, found)]
-
-
-def endpoints_in_use(config: Config, base: str | None = None) -> list[str]:
-    """One token URL per origin among the config's environments (the provider's default where
-    an environment names none, else its issuer), in the order they appear."""
-    seen: dict[str, str] = {}
-    for application in config.applications:
-        profile = resolve_profile(
-            application.provider, config.providers.get(application.provider or ""), base
-        )
-        for name, environment in application.environments.items():
-            url = (
-                environment.token_url
-                or profile.environments.get(name, {}).get("token_url")
-                or environment.issuer
-            )
-            if url:
-                seen.setdefault(origin_of(url), url)
-    return list(seen.values())
 
 
 def completion_places(shell: str, home: Path) -> tuple[list[Path], Path | None] | None:
@@ -545,22 +404,6 @@ def _setter(name: str, value: object) -> NextStep:
         return step("use_keyring", None, None, "file" if value == "file" else "system")
     shown = str(value).lower() if isinstance(value, bool) else str(value)
     return step("set_setting", None, None, name, shown)
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo is not None else None
-
-
-def _seconds(offset: float) -> str:
-    if abs(offset) < 1.5:
-        return "in step with ours"
-    return f"{abs(offset):.0f} s {'ahead of' if offset > 0 else 'behind'} ours"
 
 
 def _mentions(path: Path, text: str) -> bool:

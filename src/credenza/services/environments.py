@@ -8,14 +8,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from credenza.config.model import (
-    CREDENTIAL_FIELDS,
-    Application,
-    Config,
-    Environment,
-    EnvironmentChange,
-    apply_change,
-)
+from credenza.config.changes import CREDENTIAL_FIELDS, EnvironmentChange, apply_change
+from credenza.config.model import Application, Config, Environment
 from credenza.errors import ValidationError
 from credenza.next_steps import Advice, step
 from credenza.providers.profiles import Profile, resolve_profile

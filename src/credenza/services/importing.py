@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from credenza.config.auth_methods import AuthMethod
+from credenza.config.changes import EnvironmentChange
 from credenza.config.files import read_regular
-from credenza.config.model import EnvironmentChange
 from credenza.errors import NotFoundError, ValidationError
 from credenza.oauth.untrusted import parse_json
 from credenza.secrets import Secret

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import re
 
-from credenza.config.model import (
-    Application,
-    CatalogueApi,
-    Config,
-    Provider,
-    ProviderChange,
-    ProviderEnvironment,
-    apply_change,
-)
+from credenza.config.changes import ProviderChange, apply_change
+from credenza.config.model import Application, CatalogueApi, Config, Provider, ProviderEnvironment
 from credenza.errors import (
     EndpointChangedError,
     NotFoundError,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from credenza.config.auth_methods import AUTH_METHODS, AuthMethod
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.errors import EndpointChangedError, SecretStoreError, ValidationError
 from credenza.next_steps import step
 from credenza.secrets import Secret, names

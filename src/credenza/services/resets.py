@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from credenza.config.model import EnvironmentChange, Rotation
+from credenza.config.changes import EnvironmentChange
+from credenza.config.model import Rotation
 from credenza.errors import (
     CredenzaError,
     EndpointChangedError,

@@ -1,5 +1,6 @@
 """The team store: the config's client secrets and keys in Vault / OpenBao KV v2, one record per
-application and environment, every write check-and-set; claims for resets; push, status, history.
+application and environment, every write check-and-set; claims for resets. What `credenza team`
+reads across the store (status, history, push of every secret) is in team_overview.
 
 One record, ``<mount>/data/<path>/<application id>/<environment>``, holds the current secret and
 what a rotation needs beside it, so that one check-and-set write changes them together:
@@ -18,8 +19,7 @@ what a rotation needs beside it, so that one check-and-set write changes them to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +33,7 @@ from credenza.errors import (
     TeamStoreUnreachableError,
 )
 from credenza.next_steps import step
-from credenza.secrets import Secret, SecretStore, StoredSecret
+from credenza.secrets import Secret, StoredSecret
 from credenza.services.context import Context
 from credenza.services.vault import CasMismatch, KvRecord, StoreToken, VaultClient, find_token
 
@@ -49,42 +49,6 @@ Action = Literal[
 VERSION_TTL = 5.0
 MISSING_HINT = "ask someone with write access, or `{0}`"
 MISSING_STEPS = (step("team_push"),)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One version of a record: when, who, what — never a value."""
-
-    version: int
-    time: str
-    who: str
-    action: str
-    deleted: bool = False
-
-
-@dataclass(frozen=True)
-class TeamStatus:
-    backend: str
-    address: str
-    mount: str
-    path: str
-    token_source: str | None
-    token_valid: bool
-    who: str | None
-    capabilities: list[str]
-    can_read: bool
-    can_write: bool
-    # "app/env": the KV version of its secret there, None when the store has none
-    environments: dict[str, int | None] = field(default_factory=dict)
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class PushResult:
-    pushed: list[str]
-    already: list[str]  # the same secret is there
-    conflicts: list[str]  # another secret is there: left alone
-    not_in_keyring: list[str]
 
 
 class TeamStore:
@@ -388,107 +352,6 @@ class TeamStore:
 
         self.update(app_id, environment, change, "retire-previous")
 
-    # -- what the team sees ---------------------------------------------------------------------
-
-    def history(self, app_id: str, environment: str, limit: int = 50) -> list[HistoryEntry]:
-        """Every version with its time, who wrote it and why; the values are never returned."""
-        from credenza.oauth.untrusted import clean
-
-        path = self.path(app_id, environment)
-        versions = self.client.versions(path)
-        if not versions:
-            raise SecretMissingError(
-                f"the team store has no record for {app_id} / {environment} "
-                f"({self.shown(app_id, environment)})",
-                hint=MISSING_HINT,
-                next_steps=MISSING_STEPS,
-            )
-        entries = []
-        for about in versions[-limit:]:
-            record = None if about.deleted else self.client.read(path, about.version)
-            data = record.data if record is not None else {}
-            entries.append(
-                HistoryEntry(
-                    about.version,
-                    about.created_time,
-                    clean(str(data.get("by", "")), limit=80) or "?",
-                    clean(str(data.get("action", "")), limit=40) or "?",
-                    about.deleted,
-                )
-            )
-        return entries
-
-    def status(self, environments: Iterable[tuple[str, str]]) -> TeamStatus:
-        """The token (valid, whose, where from), its capabilities on the path, and which
-        environments have a secret there; raises only when the store cannot be reached."""
-        token = self.token()
-        status = TeamStatus(
-            backend=self.team.backend,
-            address=self.address,
-            mount=self.team.mount,
-            path=self.team.path,
-            token_source=token.source if token is not None else None,
-            token_valid=False,
-            who=None,
-            capabilities=[],
-            can_read=False,
-            can_write=False,
-        )
-        if token is None:
-            return replace(
-                status, problem="no store token: set VAULT_TOKEN or BAO_TOKEN, or `bao login`"
-            )
-        try:
-            who = self.who()
-        except TeamStoreUnreachableError:
-            raise
-        except TeamStoreError as error:
-            return replace(status, problem=error.message)
-        probe = f"{self.team.mount}/data/{self.team.path}/*"
-        capabilities = sorted(self.client.capabilities([probe]).get(probe, []))
-        allowed = set(capabilities)
-        can_read = bool(allowed & {"read", "root"})
-        can_write = "root" in allowed or {"create", "update"} <= allowed
-        found: dict[str, int | None] = {}
-        if can_read:
-            for app_id, environment in environments:
-                record = self.read(app_id, environment)
-                has = record is not None and bool(record.data.get("secret"))
-                found[f"{app_id}/{environment}"] = record.version if has and record else None
-        return replace(
-            status,
-            token_valid=True,
-            who=who,
-            capabilities=capabilities,
-            can_read=can_read,
-            can_write=can_write,
-            environments=found,
-        )
-
-    def push_all(self, environments: Iterable[tuple[str, str]], keyring: SecretStore) -> PushResult:
-        """This person's keyring secrets copied where the store has none; never overwrites."""
-        import hmac
-
-        result = PushResult([], [], [], [])
-        for app_id, environment in environments:
-            where = f"{app_id}/{environment}"
-            try:
-                stored = keyring.get_client_secret(app_id, environment)
-            except SecretMissingError:
-                result.not_in_keyring.append(where)
-                continue
-            record = self.read(app_id, environment)
-            there = record.data.get("secret") if record is not None else None
-            if isinstance(there, str) and there:
-                same = hmac.compare_digest(there.encode(), stored.secret.reveal().encode())
-                (result.already if same else result.conflicts).append(where)
-                continue
-            if self.push(app_id, environment, stored):
-                result.pushed.append(where)
-            else:
-                result.conflicts.append(where)
-        return result
-
     # -- internals ------------------------------------------------------------------------------
 
     def _saw(self, app_id: str, environment: str, record: KvRecord | None) -> None:
@@ -525,23 +388,3 @@ class TeamStore:
             f"(version {cas}); nothing was written",
             hint="someone else wrote it meanwhile: run the command again",
         )
-
-
-def team_record(backend: str, address: str, path: str, mount: str) -> Team:
-    """The ``[team]`` section, validated by the model's own rules (one validation)."""
-    import msgspec
-
-    from credenza.config.model import field_message
-    from credenza.errors import ValidationError
-    from credenza.oauth.answers import check_endpoint
-
-    fields = {"backend": backend, "address": address.rstrip("/"), "path": path.strip("/")}
-    fields["mount"] = mount.strip("/")
-    try:
-        team = msgspec.convert(fields, Team)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(
-            f"[team] {field_message(str(exc))}", hint="nothing was changed"
-        ) from None
-    check_endpoint(f"{team.address}/v1/", "team store address")  # https, or http to loopback
-    return team

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.errors import SecretNotVerifiedError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import entry_name

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from credenza.config.model import ApplicationChange, Provider
+from credenza.config.changes import ApplicationChange
+from credenza.config.model import Provider
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret
 from credenza.workspace import Workspace

@@ -22,7 +22,7 @@ import keyring
 import pytest
 
 from credenza.cli import run
-from credenza.config.model import EnvironmentChange
+from credenza.config.changes import EnvironmentChange
 from credenza.errors import ResetInProgressError
 from credenza.sandbox import SandboxServer
 from credenza.sandbox.clients import Client

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from credenza.config.model import ApplicationChange, EnvironmentChange
+from credenza.config.changes import ApplicationChange, EnvironmentChange
 from credenza.config.store import ConfigStore
 from credenza.errors import CredenzaError, SignInRequiredError
 from credenza.sandbox import SandboxServer

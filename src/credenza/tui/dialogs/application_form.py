@@ -13,7 +13,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from credenza.config.model import Application, ApplicationChange, apply_change
+from credenza.config.changes import ApplicationChange, apply_change
+from credenza.config.model import Application
 from credenza.errors import CredenzaError
 from credenza.tui.advice import problem
 

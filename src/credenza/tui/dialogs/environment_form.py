@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from credenza.config.auth_methods import AUTH_METHODS
-from credenza.config.model import Environment, EnvironmentChange, apply_change
+from credenza.config.changes import EnvironmentChange, apply_change
+from credenza.config.model import Environment
 from credenza.errors import CredenzaError
 from credenza.next_steps import Advice
 from credenza.oauth.untrusted import clean

@@ -8,7 +8,8 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import BindingType
 
-from credenza.config.model import Application, ApplicationChange
+from credenza.config.changes import ApplicationChange
+from credenza.config.model import Application
 from credenza.services.status import Attention
 from credenza.tui.advice import keys_in
 from credenza.tui.commands import Command, bindings

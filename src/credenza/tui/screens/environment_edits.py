@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from credenza.config.model import Environment, EnvironmentChange
+from credenza.config.changes import EnvironmentChange
+from credenza.config.model import Environment
 from credenza.tui.advice import keys_in
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.environment_form import EnvironmentForm, EnvironmentTarget
