@@ -15,6 +15,7 @@ from credenza.errors import (
     SignInRequiredError,
     TokenEndpointError,
 )
+from credenza.next_steps import NextStep, step
 from credenza.oauth.grants import refresh, token_grant
 from credenza.oauth.tokens import Token
 from credenza.secrets import names
@@ -109,7 +110,7 @@ class UserTokens:
     ) -> tuple[SessionToken, bool]:
         """Under the credential's lock: refresh the sign-in ``read`` before the lock was taken,
         or use what another process stored meanwhile."""
-        login = _login_command(resolved)
+        sign_in = (_sign_in_step(resolved),)
         # Read again under the lock: the process that held it may have refreshed (or signed out)
         # meanwhile, and at a provider that rotates them the refresh token read before is spent.
         session = await in_thread(self.session, resolved)
@@ -124,7 +125,8 @@ class UserTokens:
             raise SignInRequiredError(
                 f"the sign-in to {resolved.label} has expired and the provider gave no refresh "
                 "token",
-                hint=f"sign in again: {login}",
+                hint="sign in again: {0}",
+                next_steps=sign_in,
             )
         resolved = await self._issuing.ready(resolved)
         credentials = await self._credentials.client_credentials(resolved, session.requested_scopes)
@@ -140,7 +142,8 @@ class UserTokens:
                 return await self._refresh(resolved, session, skew, again=False)
             refused = SignInRequiredError(
                 f"the provider no longer accepts the refresh token of {resolved.label}",
-                hint=f"sign in again: {login}",
+                hint="sign in again: {0}",
+                next_steps=sign_in,
             )
             await in_thread(self._failures.failed, resolved.application.id, resolved.name, refused)
             raise refused from None
@@ -158,7 +161,8 @@ class UserTokens:
             raise SignInRequiredError(
                 f"the client secret of {resolved.label} changed during the refresh; the sign-in "
                 "belonged to the old one",
-                hint=f"sign in again: {login}",
+                hint="sign in again: {0}",
+                next_steps=sign_in,
             )
         if token.id_token is None:
             return fresh, False
@@ -194,19 +198,19 @@ class UserTokens:
         return True
 
 
-def _login_command(resolved: ResolvedEnvironment) -> str:
-    """The command that signs a person in to this environment, in its grant's way."""
-    login = f"credenza login {resolved.application.id} --env {resolved.name}"
-    return login + (
-        " --password" if token_grant(resolved.application.grant_types) == "password" else ""
-    )
+def _sign_in_step(resolved: ResolvedEnvironment) -> NextStep:
+    """A person signs in to this environment, in its grant's way."""
+    if token_grant(resolved.application.grant_types) == "password":
+        return step("sign_in", resolved.application.id, resolved.name, password=None)
+    return step("sign_in", resolved.application.id, resolved.name)
 
 
 def _nobody_signed_in(resolved: ResolvedEnvironment) -> SignInRequiredError:
     return SignInRequiredError(
         f"nobody is signed in to {resolved.label}; it uses "
         f"{token_grant(resolved.application.grant_types)}, which needs a person",
-        hint=f"sign in: {_login_command(resolved)}",
+        hint="sign in: {0}",
+        next_steps=(_sign_in_step(resolved),),
     )
 
 
@@ -247,6 +251,10 @@ def require_granted(label: str, session: SessionToken, wanted: Iterable[str]) ->
         raise SignInRequiredError(
             f"the sign-in to {label} does not carry {' '.join(missing)} "
             f"(it has: {token.scope_text() or 'no scope'})",
-            hint=f"sign in with it: credenza login {app} --env {env} "
-            + " ".join(f"--scope {scope}" for scope in sorted(set(wanted))),
+            hint="sign in with it: {0}",
+            next_steps=(
+                NextStep(
+                    "sign_in", app, env, options=tuple(("scope", s) for s in sorted(set(wanted)))
+                ),
+            ),
         )
