@@ -224,7 +224,7 @@ async def test_unsupported_token_type_is_reported_and_the_local_copy_dropped(
         session, _ = await workspace.tokens.token(app_id, "production")
         with pytest.raises(TokenEndpointError, match="unsupported_token_type"):
             await workspace.tokens.revoke(session)
-    assert workspace.tokens.sessions == {}
+    assert workspace.tokens.held() == []
     assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
     await workspace.aclose()
 

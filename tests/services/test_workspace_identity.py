@@ -229,7 +229,19 @@ def to_legacy(backend: MemoryKeyring, config: Path) -> None:
     for app_id, env in (("billing", "production"), ("crm", "production")):
         resolved = workspace.environments.resolve(app_id, env)
         user = workspace.secrets.get_raw(names.user_token(app_id, env))
-        lines = (workspace.secrets.get_raw(names.token_index(app_id, env)) or "").split("\n")
+        # Its token index as it was kept then: in the keyring, a line per token.
+        cached = [
+            entry
+            for entry in workspace.tokens.store.entries().values()
+            if (entry.application_id, entry.environment) == (app_id, env) and not entry.user
+        ]
+        lines = [
+            " ".join([names.token(app_id, env, entry.fingerprint), *entry.requested_scopes])
+            for entry in cached
+        ]
+        if lines:
+            index = names.in_workspace(workspace.workspace_id, names.token_index(app_id, env))
+            backend.entries[(names.SERVICE, index)] = "\n".join(lines)
         scopes = [line.split(" ")[1:] for line in lines if line]
         if user is not None:
             scopes.append(json.loads(user)["scopes"])

@@ -50,7 +50,7 @@ async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> No
         await pilot.press("f")
         await settle(pilot)
         assert "✓ token fetched" in detail_text(app)
-        assert len(app.workspace.tokens.sessions) == 1
+        assert len(app.workspace.tokens.held()) == 1
 
 
 async def test_reveal_shows_the_secret_then_hides_it(app: CredenzaApp, demo: Demo) -> None:

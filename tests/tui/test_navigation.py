@@ -92,6 +92,4 @@ async def test_palette_fetches_a_token(app: CredenzaApp) -> None:
         await wait_until(pilot, lambda: options.highlighted is not None)
         await pilot.press("enter")
         await settle(pilot)
-        assert [s.application_id for s in app.workspace.tokens.sessions.values()] == [
-            "telenor-sms-gateway"
-        ]
+        assert [s.application_id for s in app.workspace.tokens.held()] == ["telenor-sms-gateway"]

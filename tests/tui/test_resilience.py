@@ -66,7 +66,7 @@ async def test_keys_work_while_a_slow_call_is_in_flight(app: CredenzaApp, demo: 
         assert isinstance(app.screen, ApplicationsScreen)
         assert app.screen.selected_key() == "newvoicemedia-insights"
         await app.workers.wait_for_complete()
-        assert len(app.workspace.tokens.sessions) == 1
+        assert len(app.workspace.tokens.held()) == 1
 
 
 class StuckKeyring(MemoryKeyring):

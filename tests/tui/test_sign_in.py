@@ -46,7 +46,7 @@ async def test_sign_in_through_the_consent_page_puts_a_user_token_in_tokens(
             await pilot.pause(0.02)
         await settle(pilot)
         assert "signed in as" in detail_text(app)
-        sessions = list(app.workspace.tokens.sessions.values())
+        sessions = list(app.workspace.tokens.held())
         assert [s.user for s in sessions] == [True]
         assert sessions[0].account == demo.server.state.user
         assert sessions[0].token.refresh_token is not None
@@ -122,7 +122,7 @@ async def test_over_ssh_the_device_code_is_shown_with_its_countdown(
                 break
             await pilot.pause(0.02)
         await settle(pilot)
-        assert [s.user for s in app.workspace.tokens.sessions.values()] == [True]
+        assert [s.user for s in app.workspace.tokens.held()] == [True]
 
 
 def _ask_for_openid(app: CredenzaApp, demo: Demo) -> None:
@@ -186,7 +186,7 @@ async def test_a_tampered_id_token_fails_the_dashboards_sign_in_and_keeps_nothin
         assert "signature does not verify" in status
     resolved = app.workspace.environments.resolve("pipedrive-crm-sync", "sandbox")
     assert app.workspace.tokens.user_session(resolved) is None
-    assert app.workspace.tokens.sessions == {}
+    assert app.workspace.tokens.held() == []
 
 
 async def test_a_sign_in_posts_the_token_for_the_tokens_section_and_the_count(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from credenza.sandbox.demo import Demo
-from credenza.services.credential_key import SessionToken
 from credenza.tui.app import CredenzaApp
 from credenza.tui.dialogs.confirm import ConfirmDialog
 from credenza.tui.dialogs.token_inspect import TokenInspectDialog
@@ -50,10 +48,10 @@ async def test_the_countdown_moves_with_the_clock_and_says_expired(
 async def test_refresh_replaces_the_token(app: CredenzaApp) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
-        before = next(iter(app.workspace.tokens.sessions.values())).token.access_token
+        before = app.workspace.tokens.held()[0].token.access_token
         await pilot.press("r")
         await settle(pilot)
-        after = next(iter(app.workspace.tokens.sessions.values())).token.access_token
+        after = app.workspace.tokens.held()[0].token.access_token
         assert after != before
 
 
@@ -62,13 +60,13 @@ async def test_revoke_asks_then_the_provider_refuses_the_token(
 ) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
-        token = next(iter(app.workspace.tokens.sessions.values())).token.access_token.reveal()
+        token = app.workspace.tokens.held()[0].token.access_token.reveal()
         await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await press_button(pilot, "#confirm")
         assert demo.server.state.tokens[token].revoked
-        assert app.workspace.tokens.sessions == {}
+        assert app.workspace.tokens.held() == []
 
 
 async def test_telenor_tokens_are_logged_out_by_get(app: CredenzaApp, demo: Demo) -> None:
@@ -90,7 +88,7 @@ async def test_copy_uses_the_clipboard(app: CredenzaApp) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await fetch_chorus(pilot)
         await pilot.press("c")
-        token = next(iter(app.workspace.tokens.sessions.values())).token.access_token.reveal()
+        token = app.workspace.tokens.held()[0].token.access_token.reveal()
         assert app.clipboard == token
 
 
@@ -109,17 +107,17 @@ async def test_inspect_decodes_claims_and_asks_the_provider(app: CredenzaApp) ->
 async def test_auto_refresh_fires_ahead_of_expiry(app: CredenzaApp, clock: FrozenClock) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await fetch_chorus(pilot)
-        before = next(iter(app.workspace.tokens.sessions.values())).token.access_token
+        before = app.workspace.tokens.held()[0].token.access_token
         await pilot.press("A")
         assert cell(app, CHORUS, "auto") == "on"
         clock.advance(30)
         screen.tick()
         await settle(pilot)
-        assert next(iter(app.workspace.tokens.sessions.values())).token.access_token == before
+        assert app.workspace.tokens.held()[0].token.access_token == before
         clock.advance(50)  # 10 s left: inside the refresh window
         screen.tick()
         await settle(pilot)
-        assert next(iter(app.workspace.tokens.sessions.values())).token.access_token != before
+        assert app.workspace.tokens.held()[0].token.access_token != before
 
 
 async def test_enter_on_a_token_opens_its_inspection(app: CredenzaApp) -> None:
@@ -135,9 +133,9 @@ async def test_scopes_a_server_granted_reach_the_list_without_escapes(app: Crede
 
     async with app.run_test(size=(160, 30)) as pilot:
         screen = await fetch_chorus(pilot)
-        key, session = next(iter(app.workspace.tokens.sessions.items()))
+        session = app.workspace.tokens.held()[0]
         hostile = replace(session.token, scopes=("read\x1b]52;c;ZXZpbA==\x07", "write\x9b2J"))
-        app.workspace.tokens.sessions[key] = replace(session, token=hostile)
+        app.workspace.tokens.store.hold(replace(session, token=hostile), cached=False)
         screen.reload()
         await pilot.pause()
         shown = cell(app, CHORUS, "scopes")
@@ -145,11 +143,11 @@ async def test_scopes_a_server_granted_reach_the_list_without_escapes(app: Crede
         assert shown.startswith("read")
 
 
-async def test_tokens_cached_by_another_process_are_shown_a_batch_at_a_time(
-    app: CredenzaApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+async def test_tokens_cached_by_another_process_are_listed_without_reading_the_keyring(
+    app: CredenzaApp, demo: Demo
 ) -> None:
-    """Thousands of cached tokens take a minute to read from gnome-keyring: the screen shows
-    each batch as it is read, and ends with every one."""
+    """Thousands of cached tokens took a minute to read from gnome-keyring: the screen lists
+    them from the token index, and reads a token's value only to use, copy or inspect it."""
     cached = set()
     for app_id, env in (
         ("anypoint-order-hub", "sandbox"),
@@ -158,28 +156,28 @@ async def test_tokens_cached_by_another_process_are_shown_a_batch_at_a_time(
     ):
         session, _ = await demo.workspace.tokens.token(app_id, env)
         cached.add(token_key(session))
-    demo.workspace.tokens.sessions.clear()  # as a new dashboard finds them: in the keyring only
-    shown: list[int] = []
-    monkeypatch.setattr(TokensScreen, "CACHE_BATCH", 1)
-    original = TokensScreen._show_cached
+    demo.workspace.tokens.store.let_go_of_all()  # as a new dashboard finds them: cached only
+    reads: list[str] = []
+    secrets = demo.workspace.secrets
+    get_many = secrets.get_many  # every keyring read goes through it
 
-    def counting(screen: TokensScreen, sessions: list[SessionToken]) -> None:
-        original(screen, sessions)
-        shown.append(len(screen.countdowns.keys))
+    def reading(names):  # type: ignore[no-untyped-def]
+        wanted = list(names)
+        reads.extend(wanted)
+        return get_many(wanted)
 
-    monkeypatch.setattr(TokensScreen, "_show_cached", counting)
+    secrets.get_many = reading  # type: ignore[method-assign]
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("4")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TokensScreen)
         assert set(screen.countdowns.keys) == cached
-    # One batch per environment of the demo; the rows grew as the batches came.
-    assert len(shown) == sum(
-        len(a.environments) for a in demo.workspace.context.config.applications
-    )
-    assert shown == sorted(shown)
-    assert shown[0] < shown[-1] == len(cached)
+        assert reads == []
+        await pilot.press("c")  # a copy needs the value: one read
+        await settle(pilot)
+        assert len(reads) == 1
+        assert app.clipboard == app.workspace.tokens.held()[0].token.access_token.reveal()
 
 
 async def test_the_demo_opens_with_tokens_counting_down(tmp_path: Path, clock: FrozenClock) -> None:

@@ -1,5 +1,5 @@
 """What the agent runs to keep tokens fresh: the keep file read, and each renewal made the way
-`credenza token` makes one (services/tokens.py), in the workspace the entry names.
+`credenza token` makes one (services/tokens/), in the workspace the entry names.
 
 The workspace (and with it httpx) is imported at the first renewal only: an agent with nothing
 kept stays as light as before.
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from credenza.config.keep import Kept, keep_path, read_kept
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
+    from credenza.services.tokens.records import SessionToken
     from credenza.workspace import Workspace
 
 

@@ -10,7 +10,7 @@ from credenza.cli import output
 from credenza.cli.common import Group, app_argument, env_option, open_workspace, run_async
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
+    from credenza.services.tokens.records import SessionToken
     from credenza.workspace import Workspace
 
 

@@ -23,7 +23,7 @@ from credenza.cli.common import (
 from credenza.errors import ValidationError
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
+    from credenza.services.tokens.records import SessionToken
     from credenza.workspace import Workspace
 
 

@@ -15,8 +15,8 @@ from credenza.errors import ValidationError
 from credenza.next_steps import step
 from credenza.services.binding import origin
 from credenza.services.context import Context, in_thread
-from credenza.services.credential_key import SessionToken
 from credenza.services.environments import Environments, ResolvedEnvironment
+from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
     from credenza.oauth.answers import Answer

@@ -1,63 +1,17 @@
-"""What a token is keyed by: the credential fingerprint, and the token held under it."""
+"""What a token is keyed by: the credential fingerprint, and the agent's tags."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from credenza.errors import SignInRequiredError, ValidationError
-from credenza.next_steps import step
-from credenza.oauth.grants import grant_for
-from credenza.oauth.tokens import Token
 from credenza.services.environments import ResolvedEnvironment
 
-
-@dataclass
-class SessionToken:
-    """A token credenza holds, with the credential it was issued to."""
-
-    application_id: str
-    environment: str
-    token: Token
-    requested_scopes: tuple[str, ...]
-    fingerprint: str
-    # A signed-in person's token (authorization code or device flow), kept fresh with the
-    # refresh token; otherwise the client's own (client_credentials).
-    user: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.fingerprint
-
-    @property
-    def account(self) -> str | None:
-        """Who a user token acts for, cleaned for a screen: from the id_token checked at sign-in
-        (email, else preferred_username, else name, else sub), else the ``sub`` of a JWT access
-        token, when it is one."""
-        from credenza.oauth.tokens import decode_jwt
-        from credenza.oauth.untrusted import clean
-        from credenza.services.identity import who
-
-        claims = self.identity_claims
-        if claims is not None and (named := who(claims)):
-            return named
-        parts = decode_jwt(self.token.access_token.reveal())
-        subject = parts.claims.get("sub") if parts else None
-        return clean(subject, limit=80) or None if isinstance(subject, str) else None
-
-    @property
-    def identity_claims(self) -> dict[str, Any] | None:
-        """The claims of the id_token kept with a signed-in user's token (its signature, issuer,
-        audience, times and nonce were checked before it was kept); None without one."""
-        if not self.user or self.token.id_token is None:
-            return None
-        from credenza.oauth.tokens import decode_jwt
-
-        parts = decode_jwt(self.token.id_token.reveal())
-        return parts.claims if parts else None
+if TYPE_CHECKING:
+    from credenza.services.context import Context
+    from credenza.services.credentials import Credentials
 
 
 def fingerprint(
@@ -117,26 +71,27 @@ def agent_tags(config_path: str, app_id: str, environment: str | None) -> list[s
     return [base] if environment is None else [base, f"{base}\x1f{environment}"]
 
 
-def require_client_credentials(resolved: ResolvedEnvironment) -> None:
-    """Never send a grant the application does not declare."""
-    grant = grant_for(resolved.application.grant_types)
-    if grant is not None and not grant.signs_in:
-        return
-    app = resolved.application.id
-    if grant is None:
-        from credenza.oauth.grants import IMPLICIT_REFUSAL
+class Fingerprints:
+    """The fingerprint of a credential as configured now, with the team store's version of the
+    secret when it is there."""
 
-        implicit = "implicit" in resolved.application.grant_types
-        raise ValidationError(
-            f"{resolved.application.name} declares no grant credenza can get a token with "
-            f"({', '.join(resolved.application.grant_types) or 'none'})"
-            + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
-            hint="add one: {0}" + (" (or authorization_code)" if implicit else ""),
-            next_steps=(step("edit_application", app, None, grant_type="client_credentials"),),
-        )
-    raise SignInRequiredError(
-        f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
-        "come from a person signing in",
-        hint="sign in: {0}",
-        next_steps=(step("sign_in", app, resolved.name),),
-    )
+    def __init__(self, context: Context, credentials: Credentials) -> None:
+        self._context = context
+        self._credentials = credentials
+
+    def of(
+        self, resolved: ResolvedEnvironment, scopes: Iterable[str], *, offline: bool = False
+    ) -> str:
+        """``offline``: the team store's version as last seen, no network call (for a listing
+        on the dashboard's loop)."""
+        version = None
+        if self._context.config.team is not None and _has_secret(resolved):
+            app_id, name = resolved.application.id, resolved.name
+            version = self._credentials.secret_version(app_id, name, offline=offline)
+        return fingerprint(self._context.workspace_id, resolved, scopes, version)
+
+
+def _has_secret(resolved: ResolvedEnvironment) -> bool:
+    from credenza.oauth.auth import method_for
+
+    return method_for(resolved.auth_method).secret_kind != "none"

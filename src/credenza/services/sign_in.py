@@ -1,6 +1,6 @@
 """Signing a person in (authorization code + PKCE, or the device flow) and signing them out.
 
-The tokens it gets are handed to the token store (services/tokens.py), which keeps them fresh.
+The tokens it gets are handed to the token store (services/tokens/), which keeps them fresh.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from credenza.errors import CredenzaError, ValidationError
 from credenza.next_steps import NextStep, step
 from credenza.oauth.grants import declares
 from credenza.services.context import Context, in_thread
-from credenza.services.credential_key import SessionToken
 from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.identity import check_id_token, nonce_for
 from credenza.services.tokens import Tokens
+from credenza.services.tokens.records import SessionToken
 
 if TYPE_CHECKING:
     from credenza.oauth.grants.device import DeviceAuthorization

@@ -24,8 +24,8 @@ from credenza.tui.sections import BY_MODE, SECTIONS, WHERE
 from credenza.workspace import Workspace
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
     from credenza.services.status import Attention
+    from credenza.services.tokens.records import SessionToken
 
 # Binding ids whose keys the help lists with the table's and Textual's own.
 TABLE_KEYS = "countdown."

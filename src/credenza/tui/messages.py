@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from credenza.services.credential_key import SessionToken
+from credenza.services.tokens.records import SessionToken, TokenEntry
 
 
 class Result(Message, bubble=False):
@@ -39,8 +39,9 @@ class TaskFailed(Result):
 
 
 class TokensCached(Result):
-    """A batch of the tokens cached in the keyring, read by the Tokens section's worker."""
+    """The tokens cached for this workspace, listed from the token index by the Tokens
+    section's worker (no values: each is read when it is used)."""
 
-    def __init__(self, sessions: list[SessionToken]) -> None:
+    def __init__(self, entries: list[TokenEntry]) -> None:
         super().__init__()
-        self.sessions = sessions
+        self.entries = entries

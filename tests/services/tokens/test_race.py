@@ -10,7 +10,7 @@ import time
 from credenza.config.store import ConfigStore
 from credenza.sandbox import SandboxServer
 from credenza.secrets import SecretStore
-from credenza.services.credential_key import SessionToken
+from credenza.services.tokens.records import SessionToken
 from credenza.workspace import Workspace
 from tests.conftest import FAST, add_sandbox_app
 
@@ -50,7 +50,7 @@ async def test_a_secret_set_during_a_token_call_leaves_no_token_of_the_old_secre
     assert not cached
     assert session.token.access_token.reveal()  # the caller still gets what it asked for
     assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
-    assert session.fingerprint not in workspace.tokens.sessions
+    assert workspace.tokens.store.holds(session.fingerprint) is None
     # The next call gets a token with the new secret, not the one in flight before.
     sandbox.state.faults.clear()
     again, cached = await workspace.tokens.token(app_id, "production")
@@ -80,7 +80,7 @@ def test_the_blocking_path_keeps_no_token_of_the_old_secret_either(
     session, cached = found[0]
     assert not cached
     assert workspace.tokens.cached(app_id, "production", session.fingerprint) is None
-    assert session.fingerprint not in workspace.tokens.sessions
+    assert workspace.tokens.store.holds(session.fingerprint) is None
     # Nothing of the credential is left in the keyring: no token, no index line for one.
     assert workspace.tokens.cached_sessions(app_id, "production") == []
 

@@ -15,7 +15,7 @@ from textual.widgets import Button, Label, Static
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
-from credenza.services.credential_key import SessionToken
+from credenza.services.tokens.records import SessionToken
 from credenza.tui.advice import problem
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from credenza.oauth.tokens import decode_jwt, describe_claims
 from credenza.oauth.untrusted import clean
 
 if TYPE_CHECKING:
-    from credenza.services.credential_key import SessionToken
+    from credenza.services.tokens.records import SessionToken
     from credenza.workspace import Workspace
 
 

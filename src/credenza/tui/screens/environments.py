@@ -16,8 +16,8 @@ from textual.binding import BindingType
 from credenza.config.model import Environment
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
-from credenza.services.credential_key import SessionToken
 from credenza.services.status import Attention
+from credenza.services.tokens.records import SessionToken
 from credenza.services.verification import VerifyResult
 from credenza.tui.advice import key_for, keys_in, problem, section_ref
 from credenza.tui.advice import said as advised

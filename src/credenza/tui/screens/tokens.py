@@ -7,6 +7,7 @@ refactor (its state made private) lands in this file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,8 +18,8 @@ from textual.widget import Widget
 
 from credenza.errors import CredenzaError
 from credenza.oauth.untrusted import clean
-from credenza.services.credential_key import SessionToken
 from credenza.services.status import Attention
+from credenza.services.tokens.records import SessionToken, TokenEntry
 from credenza.tui.advice import keys_in, problem
 from credenza.tui.commands import Command, bindings
 from credenza.tui.dialogs.confirm import ConfirmDialog
@@ -31,7 +32,7 @@ from credenza.tui.widgets.countdown import CountdownList, CountdownRow
 AUTO_REFRESH_SHARE = 0.1
 
 
-def token_key(session: SessionToken) -> str:
+def token_key(session: SessionToken | TokenEntry) -> str:
     return f"{session.application_id}/{session.environment}/{' '.join(session.requested_scopes)}"
 
 
@@ -53,10 +54,6 @@ class TokensScreen(TableScreen):
         "auto": 4,
     }
     NARROW: ClassVar[set[str]] = {"application", "environment", "auto"}
-    # Environments whose cached tokens are read, then shown, at a time: a small first batch
-    # (0.3 s with 15,000 entries on gnome-keyring), then calls of the keyring's own size.
-    CACHE_FIRST: ClassVar[int] = 25
-    CACHE_BATCH: ClassVar[int] = 100
     SECTION_COMMANDS: ClassVar[tuple[Command, ...]] = (
         Command("fetch", "f", "Fetch"),
         Command(
@@ -95,7 +92,7 @@ class TokensScreen(TableScreen):
         self._storing = 0  # toggles being written: the file is not read back meanwhile
         self.refreshing: set[str] = set()
         self.ticker: Timer | None = None
-        self._by_key: dict[str, SessionToken] = {}
+        self._by_key: dict[str, TokenEntry] = {}
         self._cache_read = False
 
     def on_mount(self) -> None:
@@ -114,30 +111,53 @@ class TokensScreen(TableScreen):
             self.ticker.resume()
 
     def _load_cached(self) -> None:
-        """Tokens cached in the keyring by the CLI, read once, off the event loop, and shown a
-        batch at a time (thousands take a minute to read from gnome-keyring)."""
+        """Tokens cached by other processes (the CLI, the agent), listed once off the event loop
+        from the token index: no keyring read (an older credenza's index is moved out of the
+        keyring the first time)."""
         if self._cache_read:
             return
         self._cache_read = True
         tokens = self.workspace.tokens
 
-        def read() -> None:  # in a worker thread
-            for batch in tokens.cached_batches(size=self.CACHE_BATCH, first=self.CACHE_FIRST):
-                self.post_message(TokensCached(batch))
+        def read() -> None:  # in a worker thread: the index, no keyring read
+            self.post_message(TokensCached(tokens.listing()))
 
         self.run_task("reading cached tokens", self.call(read), group="keyring")
 
     @on(TokensCached)
     def _cached(self, message: TokensCached) -> None:
-        self._show_cached(message.sessions)
+        self._show_cached(message.entries)
 
-    def _show_cached(self, sessions: list[SessionToken]) -> None:
-        for session in sessions:
-            self.workspace.tokens.sessions.setdefault(session.key, session)
+    def _show_cached(self, entries: list[TokenEntry]) -> None:
         self.reload()
 
-    def _session(self, key: str | None) -> SessionToken | None:
+    def _session(self, key: str | None) -> TokenEntry | None:
         return self._by_key.get(key) if key is not None else None
+
+    def _with_value(self, entry: TokenEntry, then: Callable[[SessionToken], None]) -> None:
+        """``then`` with the token itself: at once when this process holds it, else once a
+        worker has read it from the keyring (gone meanwhile: said, and the row goes)."""
+        held = self.workspace.tokens.store.holds(entry.fingerprint)
+        if held is not None:
+            then(held)
+            return
+
+        def read() -> SessionToken | None:
+            return self.workspace.tokens.session(entry)
+
+        def done(session: SessionToken | None) -> None:
+            if session is None:
+                self.notify(
+                    f"the token of {entry.application_id} / {entry.environment} is no longer "
+                    "cached; fetch a new one",
+                    severity="warning",
+                    markup=False,
+                )
+                self.reload()
+                return
+            then(session)
+
+        self.run_task("reading the token", self.call(read), done, group="keyring")
 
     # -- the countdown list (instead of the DataTable the other sections use) -------------------
 
@@ -154,7 +174,7 @@ class TokensScreen(TableScreen):
         self.countdowns.set_columns([(key, labels[key], self.WIDTHS[key]) for key in self.columns])
         self.reload()
 
-    def _row(self, session: SessionToken) -> CountdownRow:
+    def _row(self, session: TokenEntry) -> CountdownRow:
         key = token_key(session)
         name = self.workspace.applications.get(session.application_id).name
         cells = {
@@ -162,14 +182,14 @@ class TokensScreen(TableScreen):
             # function, since the list draws its cells as they are.
             "application": clean(name, limit=None),
             "environment": clean(session.environment, limit=None),
-            "scopes": clean(" ".join(session.token.scopes), limit=None) or "—",
-            "issued": f"{session.token.issued_at:%H:%M:%S}",
+            "scopes": clean(" ".join(session.scopes), limit=None) or "—",
+            "issued": f"{session.issued_at:%H:%M:%S}",
             "auto": "on" if key in self.auto else "off",
         }
         return CountdownRow(
             key,
             tuple(cells[column] for column in self.columns),
-            session.token,
+            session.expiry,
             (session.application_id, session.environment, key),
         )
 
@@ -179,7 +199,7 @@ class TokensScreen(TableScreen):
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
-        held = self.workspace.tokens.held()
+        held = self.workspace.tokens.listing()
         if not self._storing:
             # Kept fresh is this person's choice, stored (it outlives the dashboard): a small
             # file read on data changes only, never on a tick.
@@ -192,7 +212,7 @@ class TokensScreen(TableScreen):
         for session in held:
             row = self._row(session)
             # The filter matches every field, shown or not (at 80 columns some are in the panel).
-            everything = (*row.cells, " ".join(session.token.scopes), session.application_id)
+            everything = (*row.cells, " ".join(session.scopes), session.application_id)
             if needle and not any(needle in text.lower() for text in everything):
                 continue
             self._by_key[row.key] = session
@@ -229,8 +249,8 @@ class TokensScreen(TableScreen):
             if session is not None and key not in self.refreshing and self._due(session):
                 self._refresh(session, automatic=True)
 
-    def _due(self, session: SessionToken) -> bool:
-        token = session.token
+    def _due(self, session: TokenEntry) -> bool:
+        token = session.expiry
         left = token.seconds_left(self.credenza.clock())
         if left is None or token.expires_at is None:
             return False
@@ -251,13 +271,13 @@ class TokensScreen(TableScreen):
         session = self._session(key)
         if session is None:
             return self.empty_detail()
-        token = session.token
+        token = session
         text = Text()
         text.append(f"{session.application_id} / {session.environment}\n", style="bold")
         for label, value in (
             (
                 "token",
-                token.access_token.masked()
+                session.masked
                 + keys_in(self.app, "   ({tokens.copy} copies, {tokens.inspect} inspects)"),
             ),
             ("type", token.token_type),
@@ -283,7 +303,7 @@ class TokensScreen(TableScreen):
 
     # -- actions --------------------------------------------------------------------------------
 
-    def _refresh(self, session: SessionToken, *, automatic: bool = False) -> None:
+    def _refresh(self, session: TokenEntry, *, automatic: bool = False) -> None:
         key = token_key(session)
         self.refreshing.add(key)
 
@@ -379,16 +399,26 @@ class TokensScreen(TableScreen):
         self.notify(f"token {outcome}")
 
     def action_copy(self) -> None:
-        if (session := self._session(self.selected_key())) is not None:
+        if (entry := self._session(self.selected_key())) is None:
+            return
+
+        def copy(session: SessionToken) -> None:
             self.app.copy_to_clipboard(session.token.access_token.reveal())
             self.notify("token copied to the clipboard (OSC 52)")
+
+        self._with_value(entry, copy)
 
     def action_open(self) -> None:
         self.action_inspect()
 
     def action_inspect(self) -> None:
-        if (session := self._session(self.selected_key())) is not None:
+        if (entry := self._session(self.selected_key())) is None:
+            return
+
+        def inspect(session: SessionToken) -> None:
             self.app.push_screen(TokenInspectDialog(self.workspace, session))
+
+        self._with_value(entry, inspect)
 
     def action_toggle_auto(self) -> None:
         """Keep the token fresh or stop: stored as this person's choice through the workspace
@@ -436,8 +466,8 @@ class TokensScreen(TableScreen):
         return f"{name} / {session.environment}"
 
 
-def _refresh_state(session: SessionToken) -> str:
-    if session.token.refresh_token is None:
+def _refresh_state(session: TokenEntry) -> str:
+    if not session.refreshable:
         return (
             "no (sign in again when it expires)"
             if session.user
@@ -446,7 +476,7 @@ def _refresh_state(session: SessionToken) -> str:
     return "yes (kept in the keyring only)" if session.user else "yes"
 
 
-def _user_lines(session: SessionToken) -> list[tuple[str, str]]:
+def _user_lines(session: TokenEntry) -> list[tuple[str, str]]:
     """A signed-in person's token says whose it is (the JWT's sub; server text, so cleaned)."""
     if not session.user:
         return []

@@ -1,0 +1,152 @@
+"""Issuing a client's own token (client_credentials): from the resolved credential, through
+the grant, to the store; and the check that the secret it was issued to is still the stored one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from credenza.errors import SecretMissingError, SignInRequiredError, ValidationError
+from credenza.next_steps import step
+from credenza.oauth.grants import client_credentials, grant_for
+from credenza.services.context import Context
+from credenza.services.credential_key import Fingerprints
+from credenza.services.credential_lock import credential_lock
+from credenza.services.credentials import Credentials, needs_discovery
+from credenza.services.environments import ResolvedEnvironment
+from credenza.services.tokens.failures import RefreshFailures
+from credenza.services.tokens.records import SessionToken
+from credenza.services.tokens.store import TokenStore
+
+if TYPE_CHECKING:
+    from credenza.oauth.plan import ClientCredentials
+    from credenza.oauth.tokens import Token
+
+
+class Issuing:
+    """Client-credentials tokens: asked for, held, cached."""
+
+    def __init__(
+        self,
+        context: Context,
+        credentials: Credentials,
+        store: TokenStore,
+        keys: Fingerprints,
+        failures: RefreshFailures,
+    ) -> None:
+        self._context = context
+        self._credentials = credentials
+        self._store = store
+        self._keys = keys
+        self._failures = failures
+
+    async def ready(self, resolved: ResolvedEnvironment) -> ResolvedEnvironment:
+        """The resolved environment as a call needs it: as it is, unless its endpoints must
+        first be discovered from the issuer (or it has none: said by ``Credentials.ready``)."""
+        if resolved.token_url is not None and not needs_discovery(resolved):
+            return resolved
+        return await self._credentials.ready(resolved.application.id, resolved.name)
+
+    def ready_now(self, resolved: ResolvedEnvironment) -> ResolvedEnvironment | None:
+        """``ready`` without awaiting: None when the endpoints must first be discovered."""
+        if resolved.token_url is not None:
+            return resolved
+        return self._credentials.ready_now(resolved.application.id, resolved.name)
+
+    async def issue(
+        self, resolved: ResolvedEnvironment, requested: tuple[str, ...], key: str | None = None
+    ) -> tuple[SessionToken, ClientCredentials]:
+        """A client_credentials token from the provider, held in memory, with what it was
+        asked with (the caller checks the secret it was issued to is still the stored one).
+        ``key``: the credential's fingerprint, when the caller has it already."""
+        require_client_credentials(resolved)
+        credentials = await self._credentials.client_credentials(resolved, requested)
+        token = await self._context.client.grant(client_credentials.plan, credentials)
+        return self.hold(resolved, credentials, token, key), credentials
+
+    def issue_now(
+        self, resolved: ResolvedEnvironment, requested: tuple[str, ...], key: str
+    ) -> SessionToken:
+        """``issue`` and ``keep`` blocking, without asyncio (the blocking client runs the async
+        client's plans)."""
+        require_client_credentials(resolved)
+        credentials = self._credentials.for_call(resolved, requested)
+        token = self._context.blocking_client.grant(client_credentials.plan, credentials)
+        session = self.hold(resolved, credentials, token, key)
+        self.keep(resolved, session, credentials)
+        return session
+
+    def hold(
+        self,
+        resolved: ResolvedEnvironment,
+        credentials: ClientCredentials,
+        token: Token,
+        key: str | None = None,
+    ) -> SessionToken:
+        if key is None:
+            key = self._keys.of(resolved, credentials.scopes)
+        session = SessionToken(
+            resolved.application.id, resolved.name, token, credentials.scopes, key
+        )
+        return self._store.hold(session, cached=False)  # cached by ``keep``, if at all
+
+    def keep(
+        self, resolved: ResolvedEnvironment, session: SessionToken, credentials: ClientCredentials
+    ) -> bool:
+        """Cache a token just issued, then make sure the secret it was issued to is still the
+        stored one: a `secret set` or a reset while the call was in flight forgot every token
+        before this one existed, so this one is dropped again (the caller still gets it: it was
+        asked for and issued). A change after the check forgets it the usual way. False when
+        it was dropped. Under the credential's lock: the token index is read, changed and
+        written, and a secret set (which holds it too) comes wholly before or after."""
+        app_id, name = resolved.application.id, resolved.name
+        with credential_lock(self._context, app_id, name):
+            self._store.cache(session)
+            if self.issued_to_current(resolved, credentials):
+                self._failures.worked(app_id, name)
+                return True
+            # Everything of the credential goes, the index entry this call added included: what
+            # a secret change (or a removal) does itself, once more now that this token exists.
+            self._store.forget(app_id, name, [name], keep_sign_in=False)
+            return False
+
+    def issued_to_current(
+        self, resolved: ResolvedEnvironment, credentials: ClientCredentials
+    ) -> bool:
+        import hmac
+
+        from credenza.oauth.auth import method_for
+
+        if method_for(resolved.auth_method).secret_kind == "none":
+            return True  # a public client: no secret to change
+        try:
+            stored = self._credentials.stored_secret(resolved.application.id, resolved.name)
+        except SecretMissingError:
+            return False  # removed meanwhile
+        return hmac.compare_digest(
+            stored.secret.reveal().encode(), credentials.secret.reveal().encode()
+        )
+
+
+def require_client_credentials(resolved: ResolvedEnvironment) -> None:
+    """Never send a grant the application does not declare."""
+    grant = grant_for(resolved.application.grant_types)
+    if grant is not None and not grant.signs_in:
+        return
+    app = resolved.application.id
+    if grant is None:
+        from credenza.oauth.grants import IMPLICIT_REFUSAL
+
+        implicit = "implicit" in resolved.application.grant_types
+        raise ValidationError(
+            f"{resolved.application.name} declares no grant credenza can get a token with "
+            f"({', '.join(resolved.application.grant_types) or 'none'})"
+            + (f"; the implicit grant is never used: {IMPLICIT_REFUSAL}" if implicit else ""),
+            hint="add one: {0}" + (" (or authorization_code)" if implicit else ""),
+            next_steps=(step("edit_application", app, None, grant_type="client_credentials"),),
+        )
+    raise SignInRequiredError(
+        f"{resolved.application.name} uses {grant.name}, not client_credentials: its tokens "
+        "come from a person signing in",
+        hint="sign in: {0}",
+        next_steps=(step("sign_in", app, resolved.name),),
+    )
