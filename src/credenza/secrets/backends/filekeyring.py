@@ -334,9 +334,10 @@ def read_hidden(prompt: str, *, timeout: float) -> str:
         quiet = termios.tcgetattr(fd)
         quiet[3] &= ~termios.ECHO
         os.write(fd, prompt.encode())
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
         answer = b""
         try:
+            # Inside the try: a Ctrl-C that lands just after echo went off still restores it.
+            termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
             deadline = time.monotonic() + timeout
             main = threading.main_thread()
             while not answer.endswith(b"\n"):
