@@ -228,8 +228,12 @@ def test_the_settings_choose_the_file_keyring(
 PROMPTER = textwrap.dedent(
     """
     import hashlib
+    import signal
     import sys
     from credenza.secrets.backends.filekeyring import read_hidden
+    # Ctrl-C as at a terminal, even when this test runs under a background job (which starts
+    # with SIGINT ignored, and Python then installs no KeyboardInterrupt handler).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from credenza.errors import KeyringLockedError
     try:
         value = read_hidden("Passphrase: ", timeout=float(sys.argv[1]))
