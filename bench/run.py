@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,9 @@ def main() -> int:
     started = time.monotonic()
     # Ctrl-C, SIGTERM, SIGHUP or an exception: every daemon, app and agent goes with the bench.
     CHILDREN.install()
+    # Started as a background job the bench would begin with SIGINT ignored, and so would the
+    # suite it times (whose Ctrl-C tests then fail): Ctrl-C is Ctrl-C here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with (
         tempfile.TemporaryDirectory(prefix="credenza-bench-") as directory,
         world(Path(directory), file_keyring=options.file_keyring) as bench,
