@@ -1,4 +1,8 @@
-"""What every section shares: the mode bar, a filterable table, a detail panel, tasks, commands."""
+"""What every section shares: the mode bar, a filterable table, a detail panel, tasks, commands.
+
+A little over 400 lines: what every section shares (its table, filter, detail panel, row
+building in chunks and the selection kept across reloads) is one base.
+"""
 
 from __future__ import annotations
 
