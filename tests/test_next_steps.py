@@ -124,6 +124,24 @@ def test_a_command_quotes_what_the_shell_would_split() -> None:
     assert output.command(step("set_secret")) == "credenza secret set"
 
 
+def test_a_command_holds_no_control_character_from_a_config_string() -> None:
+    # A hand-edited name with a newline and an escape: one line, nothing the terminal acts on,
+    # and still the one shell word the name is ($'…' in bash and zsh).
+    named = step("set_secret", "crm\n\x1b[31mfake", "it's")
+    rendered = output.command(named)
+    assert rendered == "credenza secret set $'crm\\n\\x1b[31mfake' 'it'\"'\"'s'"
+    assert rendered.isprintable()
+    said = output.said("failed", "run `{0}`", (named,))
+    assert said.isprintable()
+    assert "\n" not in output.shown(said)
+
+
+def test_a_name_that_looks_like_a_marker_is_not_filled_in() -> None:
+    first, second = step("set_secret", "{1}", "prod"), step("verify", "crm", "prod")
+    filled = output.said("failed", "{0}, then {1}", (first, second))
+    assert filled == "failed — credenza secret set '{1}' prod, then credenza verify crm prod"
+
+
 def test_every_step_has_words_and_every_key_a_binding(workspace: Workspace) -> None:
     assert set(WORDS) == set(output.COMMANDS) | {"unlock_keyring"}
     dashboard = CredenzaApp(workspace)

@@ -9,6 +9,7 @@ plain words for everything else (a log line, ``str(error)``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -117,6 +118,11 @@ WORDS: dict[StepKind, str] = {
 }
 
 
+# A marker {i}; the second also takes the backticks around one (a command quoted in prose).
+_MARKER = re.compile(r"()\{(\d+)\}")
+_MARKER_IN_BACKTICKS = re.compile(r"(`?)\{(\d+)\}\1")
+
+
 @dataclass(frozen=True, slots=True)
 class Advice:
     """A sentence of advice in a result (a warning), with the next steps it marks {0}, {1}…;
@@ -142,9 +148,12 @@ def fill(
 ) -> str:
     """``hint`` with each marker ``{i}`` replaced by ``render(steps[i])``. Backticks around a
     marker (a command quoted in prose) are kept only with ``backticks``."""
-    for index, each in enumerate(steps):
-        rendered = render(each)
-        if not backticks:
-            hint = hint.replace(f"`{{{index}}}`", rendered)
-        hint = hint.replace(f"{{{index}}}", rendered)
-    return hint
+    # One pass: a rendered step (it may hold a config string such as "{1}") is never read again.
+    rendered = [render(each) for each in steps]
+    marker = _MARKER if backticks else _MARKER_IN_BACKTICKS
+
+    def put(match: re.Match[str]) -> str:
+        index = int(match.group(2))
+        return rendered[index] if index < len(rendered) else match.group(0)
+
+    return marker.sub(put, hint)

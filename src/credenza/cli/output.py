@@ -65,22 +65,43 @@ def shown(text: object) -> str:
     return "\n".join(clean(line, limit=None) for line in str(text).split("\n"))
 
 
+def quoted(value: str) -> str:
+    """``value`` as one shell word. One holding a control character (a hand-edited name) is
+    written ``$'…'`` with the character escaped: the command holds none, and still runs."""
+    if value.isprintable():
+        return shlex.quote(value)
+    inner = "".join(_in_ansi_c(ch) for ch in value)
+    return f"$'{inner}'"
+
+
+def _in_ansi_c(ch: str) -> str:
+    """One character inside ``$'…'``: a backslash or quote escaped, a control character as
+    its escape (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    if ch in "\\'":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    if ord(ch) < 0x80:
+        return ch.encode("unicode_escape").decode("ascii")
+    return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+
+
 def command(step: NextStep) -> str:
-    """The command that takes ``step``, its values shell-quoted: ``credenza secret recover APP
-    ENV``; a step no command takes, in words."""
+    """The command that takes ``step``, its values shell-quoted (``quoted``): ``credenza secret
+    recover APP ENV``; a step no command takes, in words."""
     if (known := COMMANDS.get(step.kind)) is None:
         return fill("{0}", [step])
     words, env_option = known
     parts = ["credenza", *words.split()]
     if step.app is not None:
-        parts.append(shlex.quote(step.app))
+        parts.append(quoted(step.app))
     if step.env is not None:
-        parts += ["--env", shlex.quote(step.env)] if env_option else [shlex.quote(step.env)]
-    parts += [shlex.quote(arg) for arg in step.args]
+        parts += ["--env", quoted(step.env)] if env_option else [quoted(step.env)]
+    parts += [quoted(arg) for arg in step.args]
     for name, value in step.options:
         parts.append("--" + name.replace("_", "-"))
         if value is not None:
-            parts.append(shlex.quote(value))
+            parts.append(quoted(value))
     return " ".join(parts)
 
 
