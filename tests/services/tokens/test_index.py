@@ -238,3 +238,22 @@ async def test_listing_on_a_real_secret_service_reads_no_item(
         with secret_service.BusMonitor(env["DBUS_SESSION_BUS_ADDRESS"]) as monitor:
             assert _opened(config_path, backend).tokens.session(listed[0]) is not None
         assert monitor.count("SearchItems") + monitor.count("GetSecrets") > 0
+
+
+async def test_a_token_the_index_lost_is_not_used_after_a_secret_change(
+    config_path: Path, sandbox: SandboxServer
+) -> None:
+    keyring = RecordingKeyring()
+    cli = _opened(config_path, keyring)
+    app_id, secret = add_sandbox_app(cli, sandbox)
+    await cli.tokens.token(app_id, "production")
+    await cli.aclose()
+    # The index file is lost (a cleaned state directory): the keyring still holds the token.
+    other = _opened(config_path, keyring)
+    state = Path(os.environ["XDG_STATE_HOME"]) / "credenza" / "token-index"
+    (state / f"{other.workspace_id}.system.json").unlink()
+    other.credentials.set(app_id, "production", secret)  # forgets every token it can find
+    again = _opened(config_path, keyring)
+    _, from_cache = await again.tokens.token(app_id, "production")
+    await again.aclose()
+    assert not from_cache

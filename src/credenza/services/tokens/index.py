@@ -55,6 +55,15 @@ class TokenIndex:
             self._read = (stamp, found)
         return found
 
+    def lists(self, key: str) -> bool | None:
+        """Whether the index lists ``key`` (None: no index yet), without parsing every entry."""
+        stamp, text = self._stamp_and_text()
+        if text is None:
+            return None
+        if self._read is not None and stamp is not None and self._read[0] == stamp:
+            return key in (self._read[1] or {})
+        return key in _records(text)
+
     def change(self, edit: Callable[[Records], None], migrate: Callable[[], Entries]) -> None:
         """Apply ``edit`` to the records as they are now, under the index's lock, and write them
         (``edit`` replaces or removes records, never changes one in place). With no index yet,

@@ -71,11 +71,16 @@ class TokenStore:
 
     def cached(self, app_id: str, environment: str, key: str) -> Token | None:
         """The token cached in the keyring under this fingerprint, or None (also when damaged);
-        an index entry whose keyring entry is gone is dropped, never listed as valid."""
+        an index entry whose keyring entry is gone is dropped, never listed as valid. A keyring
+        entry the index does not list (its index lost, or unlisted by a read that raced its
+        caching) is never used: no secret change or forget could have removed it."""
         token = _token_from(self._context.secrets.get_raw(names.token(app_id, environment, key)))
-        if token is None and key in self.entries():
+        listed = self._index.lists(key)
+        if listed is None:
+            listed = key in self.entries()  # no index yet: the first one is made (migrated)
+        if token is None and listed:
             self._unlist([key])
-        return token
+        return token if listed else None
 
     # -- holding in memory ------------------------------------------------------------------------
 
