@@ -148,13 +148,15 @@ class TokenStore:
     def drop(self, session: SessionToken) -> None:
         """Forget one token everywhere: memory, keyring, index, agent."""
         self.let_go(session.fingerprint)
+        # The index first: a crash between the two leaves an unlisted value, never used, rather
+        # than a listed token that is gone.
+        self._unlist([session.fingerprint])
         secrets = self._context.secrets
         if session.user:
             secrets.delete_raw(names.user_token(session.application_id, session.environment))
         secrets.delete_raw(
             names.token(session.application_id, session.environment, session.fingerprint)
         )
-        self._unlist([session.fingerprint])
         self.tell_agent(session.application_id, session.environment)
 
     def forget(
@@ -174,9 +176,6 @@ class TokenStore:
         for name in envs:
             # Under the credential's lock: a token cached meanwhile waits (see issue.keep).
             with credential_lock(self._context, app_id, name):
-                if not keep_sign_in:
-                    # A signed-in user's tokens too: they belonged to the credential as it was.
-                    secrets.delete_raw(names.user_token(app_id, name))
                 gone = [
                     entry
                     for entry in self.entries().values()
@@ -185,6 +184,9 @@ class TokenStore:
                 ]
                 # The index first: a process listing meanwhile never shows a deleted token.
                 self._unlist([entry.fingerprint for entry in gone])
+                if not keep_sign_in:
+                    # A signed-in user's tokens too: they belonged to the credential as it was.
+                    secrets.delete_raw(names.user_token(app_id, name))
                 for entry in gone:
                     if not entry.user:
                         secrets.delete_raw(names.token(app_id, name, entry.fingerprint))
