@@ -207,12 +207,15 @@ def write_results(
     )
     if unmeasured:
         summary += " Not measured (the row says why): " + "; ".join(unmeasured) + "."
+    loads = [value for trials in recorded for row in trials.rows if row.load for value in row.load]
+    load = f", load average {min(loads):.1f}–{max(loads):.1f} while it ran" if loads else ""
+    command = " ".join(part for part in ("--record", flags, only) if part)
     path.write_text(
         "# Latest benchmark results\n\n"
-        f"{stamp} on {machine()}, commit {commit or 'unknown'}, {seconds / 60:.0f} minutes, "
+        f"{stamp} on {machine()}, commit {commit or 'unknown'}, {seconds / 60:.0f} minutes{load}, "
         f"every row recorded {rounds} times (best and worst shown; met only when the worst "
         "is).\n"
-        f"Command: `uv run python bench/run.py --record {flags} {only}`.\n\n"
+        f"Command: `uv run python bench/run.py {command}`.\n\n"
         f"{table(recorded)}\n\n{summary}\n\n" + (analysis or f"{marker}\n")
     )
 
