@@ -76,7 +76,7 @@ class TableScreen(Screen[None]):
         self.filter_text = ""
         self._row_keys: list[str] = []
         self.wide: bool | None = None
-        self._resumed_before = False
+        self._suspended = False  # by another section or a dialog: rebuilt when shown again
         # The last task message per row, kept until the next task on that row replaces it.
         self.messages: dict[str, tuple[str, str]] = {}
         self._dashboard: Dashboard | None = None
@@ -120,6 +120,17 @@ class TableScreen(Screen[None]):
     def on_mount(self) -> None:
         self._set_columns(self.app.size.width >= WIDE_AT)
         self.show_attention()
+        self.mounted()
+
+    # Textual calls the on_mount and on_screen_resume of every class in a screen's MRO by
+    # itself: a section that overrode them and called super() ran these twice (the Tokens
+    # screen built its rows six times before its first countdown). Sections use these hooks.
+
+    def mounted(self) -> None:
+        """What a section does once it is mounted and its rows are first built."""
+
+    def resumed(self) -> None:
+        """What a section does each time it is shown again (after another section or a dialog)."""
 
     def show_attention(self) -> None:
         """The mode bar's count of what needs attention, as the app last worked it out."""
@@ -145,13 +156,18 @@ class TableScreen(Screen[None]):
             table.add_column(labels[key], key=key)
         self.reload()
 
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
+
     def on_screen_resume(self) -> None:
         self.credenza.release_notifications()  # held while a dialog was open
-        # The first resume follows the mount, which has just built the rows.
-        if self._resumed_before:
+        # Only after a suspend: a section's first showing (resumed twice by Textual's switch of
+        # mode) follows the mount, which has just built the rows.
+        if self._suspended:
+            self._suspended = False
             self.reload()
             self.show_attention()
-        self._resumed_before = True
+        self.resumed()
 
     @on(ConfigChanged)
     def _config_changed(self, message: ConfigChanged) -> None:

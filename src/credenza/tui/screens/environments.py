@@ -122,8 +122,7 @@ class EnvironmentsScreen(EditCommands):
                     ],
                 )
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def mounted(self) -> None:
         if self.credenza.selected_application:
             self._select_application(self.credenza.selected_application)
         if self.workspace.config.team is not None:
@@ -146,8 +145,7 @@ class EnvironmentsScreen(EditCommands):
         # stays on the row it was on, or the next key would act on another environment.
         self._follow_on_resume = self.app.current_mode != self.MODE
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
+    def resumed(self) -> None:
         if self.credenza.selected_application and self._follow_on_resume:
             self._select_application(self.credenza.selected_application)
 

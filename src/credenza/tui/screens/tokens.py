@@ -95,8 +95,7 @@ class TokensScreen(TableScreen):
         self._by_key: dict[str, TokenEntry] = {}
         self._cache_read = False
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def mounted(self) -> None:
         # One timer for the whole screen, paused while another section is shown.
         self.ticker = self.set_interval(1.0, self.tick)
         self._load_cached()
@@ -105,8 +104,7 @@ class TokensScreen(TableScreen):
         if self.ticker:
             self.ticker.pause()
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
+    def resumed(self) -> None:
         if self.ticker:
             self.ticker.resume()
 
@@ -129,7 +127,9 @@ class TokensScreen(TableScreen):
         self._show_cached(message.entries)
 
     def _show_cached(self, entries: list[TokenEntry]) -> None:
-        self.reload()
+        # The worker's listing, not listed again on the event loop; unless this process holds
+        # tokens, one of which may have been fetched since the worker listed them.
+        self.reload(None if self.workspace.tokens.store.held() else entries)
 
     def _session(self, key: str | None) -> TokenEntry | None:
         return self._by_key.get(key) if key is not None else None
@@ -193,13 +193,14 @@ class TokensScreen(TableScreen):
             (session.application_id, session.environment, key),
         )
 
-    def reload(self) -> None:
-        """Rebuild the rows (on data changes, not on ticks); the list sorts them once, here."""
+    def reload(self, listing: list[TokenEntry] | None = None) -> None:
+        """Rebuild the rows (on data changes, not on ticks); the list sorts them once, here.
+        ``listing``: the tokens as a worker just listed them (else listed now)."""
         keep = self.selected_key()
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
-        held = self.workspace.tokens.listing()
+        held = self.workspace.tokens.listing() if listing is None else listing
         if not self._storing:
             # Kept fresh is this person's choice, stored (it outlives the dashboard): a small
             # file read on data changes only, never on a tick.
