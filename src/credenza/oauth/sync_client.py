@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
 
 from credenza.errors import CredenzaError
 from credenza.oauth.answers import Answer
@@ -48,6 +48,10 @@ P = ParamSpec("P")
 class SyncOAuthClient(ClientProtocol):
     """Blocking OAuth2 client: one per command, closed when the command ends."""
 
+    # The engine of a client made without one (and without a transport): the tests switch it to
+    # run the CLI on httpx too.
+    default_engine: ClassVar[Engine] = "stdlib"
+
     def __init__(
         self,
         settings: HttpSettings | None = None,
@@ -59,7 +63,7 @@ class SyncOAuthClient(ClientProtocol):
         super().__init__(settings, clock=clock)
         self._transport = transport
         # The standard library's, unless told otherwise or handed an httpx transport.
-        self.engine: Engine = engine or ("httpx" if transport is not None else "stdlib")
+        self.engine: Engine = engine or ("httpx" if transport is not None else self.default_engine)
         self._pools: Pools[Any] = Pools(
             self.settings, self._new_client if self.engine == "httpx" else self._new_context
         )
