@@ -28,6 +28,7 @@ NOT_FOR_A_TOKEN = (
     "asyncio",
     "keyring",
     "importlib_metadata",
+    "filelock",
     "textual",
     "credenza.services.api_calls",
     "credenza.services.resets",
