@@ -33,6 +33,8 @@ NOT_FOR_A_TOKEN = (
     "credenza.services.api_calls",
     "credenza.services.resets",
     "credenza.services.registration",
+    "credenza.services.status",
+    "credenza.providers.base",
     "credenza.secrets.backends.memory",
     "credenza.secrets.backends.filekeyring",
 )
