@@ -1,10 +1,15 @@
 """The Workspace: the one door the dashboard and the CLI use. It opens the config and wires the
-services; everything it offers lives in ``credenza.services``. It never imports Textual."""
+services; everything it offers lives in ``credenza.services``. It never imports Textual.
+
+The services a token needs are built with the workspace; the others when first used, so that a
+one-shot `credenza token` imports none of them (api_calls, resets, registration, ...: ~40 ms).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,27 +25,27 @@ from credenza.config.model import Config, Team
 from credenza.config.store import ConfigStore
 from credenza.errors import ConfigError
 from credenza.secrets import SecretStore
-from credenza.services.api_calls import ApiCalls
-from credenza.services.applications import Applications
-from credenza.services.checklist import Checklist
 from credenza.services.context import Clock, Context, utc_now
-from credenza.services.contracts import Contracts
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments
 from credenza.services.migration import move_legacy_entries
 from credenza.services.preferences import Preferences, default_preferences_path
 from credenza.services.providers import Providers
-from credenza.services.registration import Registrations
-from credenza.services.resets import Resets
-from credenza.services.sign_in import SignIn
-from credenza.services.status import Status
 from credenza.services.tokens import Tokens
-from credenza.services.verification import Verification
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from credenza.oauth.transport import HttpSettings
+    from credenza.services.api_calls import ApiCalls
+    from credenza.services.applications import Applications
+    from credenza.services.checklist import Checklist
+    from credenza.services.contracts import Contracts
+    from credenza.services.registration import Registrations
+    from credenza.services.resets import Resets
+    from credenza.services.sign_in import SignIn
+    from credenza.services.status import Status
+    from credenza.services.verification import Verification
 
 
 def default_config_path() -> Path:
@@ -55,20 +60,11 @@ class Workspace:
     """Applications, environments, contracts, secrets and tokens, one service each."""
 
     context: Context
-    applications: Applications
     environments: Environments
     credentials: Credentials
-    resets: Resets
     tokens: Tokens
-    sign_in: SignIn
-    contracts: Contracts
-    checklist: Checklist
     providers: Providers
-    verification: Verification
-    status: Status
     preferences: Preferences
-    api: ApiCalls
-    registrations: Registrations
 
     def __init__(
         self,
@@ -116,22 +112,71 @@ class Workspace:
         self.credentials = Credentials(
             context, self.environments, self.providers, self._forget_client_tokens
         )
-        self.resets = Resets(
-            context, self.environments, self.providers, self.credentials, self._forget_client_tokens
-        )
         self.tokens = Tokens(context, self.environments, self.credentials)
-        self.sign_in = SignIn(context, self.environments, self.credentials, self.tokens)
-        self.applications = Applications(context, self._forget)
-        self.contracts = Contracts(context, self.environments, self.providers)
-        self.checklist = Checklist(context)
-        self.verification = Verification(context, self.environments, self.tokens, self.credentials)
-        self.api = ApiCalls(context, self.environments, self.credentials, self.tokens)
-        self.status = Status(context, refresh_failures=self.tokens.refresh_failures)
-        self.registrations = Registrations(
-            context, self.environments, self.credentials, self.tokens
-        )
         # One person's dashboard choices; in memory unless given a file (Workspace.open does).
         self.preferences = preferences or Preferences()
+
+    # The services a token does not need, built (and imported) when first used.
+
+    @cached_property
+    def resets(self) -> Resets:
+        from credenza.services.resets import Resets
+
+        return Resets(
+            self.context,
+            self.environments,
+            self.providers,
+            self.credentials,
+            self._forget_client_tokens,
+        )
+
+    @cached_property
+    def sign_in(self) -> SignIn:
+        from credenza.services.sign_in import SignIn
+
+        return SignIn(self.context, self.environments, self.credentials, self.tokens)
+
+    @cached_property
+    def applications(self) -> Applications:
+        from credenza.services.applications import Applications
+
+        return Applications(self.context, self._forget)
+
+    @cached_property
+    def contracts(self) -> Contracts:
+        from credenza.services.contracts import Contracts
+
+        return Contracts(self.context, self.environments, self.providers)
+
+    @cached_property
+    def checklist(self) -> Checklist:
+        from credenza.services.checklist import Checklist
+
+        return Checklist(self.context)
+
+    @cached_property
+    def verification(self) -> Verification:
+        from credenza.services.verification import Verification
+
+        return Verification(self.context, self.environments, self.tokens, self.credentials)
+
+    @cached_property
+    def api(self) -> ApiCalls:
+        from credenza.services.api_calls import ApiCalls
+
+        return ApiCalls(self.context, self.environments, self.credentials, self.tokens)
+
+    @cached_property
+    def status(self) -> Status:
+        from credenza.services.status import Status
+
+        return Status(self.context, refresh_failures=self.tokens.refresh_failures)
+
+    @cached_property
+    def registrations(self) -> Registrations:
+        from credenza.services.registration import Registrations
+
+        return Registrations(self.context, self.environments, self.credentials, self.tokens)
 
     @classmethod
     def open(

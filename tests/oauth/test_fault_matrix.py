@@ -1,4 +1,5 @@
-"""Every failure the CLI meets: one clear line on stderr, a non-zero exit, no traceback, no secret."""
+"""Every failure the CLI meets: one clear line on stderr, a non-zero exit, no traceback, no secret;
+on both engines of the blocking client (the standard library's http.client and httpx)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from credenza.config.changes import EnvironmentChange
 from credenza.config.store import parse_config
 from credenza.errors import ConfigError
+from credenza.oauth.sync_client import SyncOAuthClient
 from credenza.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.servers import (
@@ -108,10 +110,14 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(params=["stdlib", "httpx"])
 def cli(
-    tmp_path: Path, run_cli: Callable[[Path], CliRunner], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    run_cli: Callable[[Path], CliRunner],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> CliRunner:
+    monkeypatch.setattr(SyncOAuthClient, "default_engine", request.param)
     config = tmp_path / "credenza.toml"
     config.write_text(
         "version = 1\n[settings]\nread_timeout = 0.5\ndeadline = 1.5\nretry_attempts = 1\n"

@@ -90,7 +90,7 @@ def test_a_localhost_token_url_connects_to_127_0_0_1_without_the_resolver(
     assert "localhost" not in resolver
 
 
-@pytest.mark.parametrize("driver", ["async", "sync"])
+@pytest.mark.parametrize("driver", ["async", "stdlib", "httpx"])
 def test_https_to_localhost_keeps_the_name_for_the_certificate(
     driver: str, tmp_path: Path, resolver: list[str]
 ) -> None:
@@ -120,7 +120,7 @@ def test_https_to_localhost_keeps_the_name_for_the_certificate(
 
             token = asyncio.run(fetch())
         else:
-            sync = SyncOAuthClient(settings)
+            sync = SyncOAuthClient(settings, engine="stdlib" if driver == "stdlib" else "httpx")
             token = sync.grant(client_credentials.plan, credentials).access_token.reveal()
     assert token == "stolen"
     assert len(bodies) == 1

@@ -1,16 +1,19 @@
 """The blocking OAuth client (one-shot CLI calls) and the async one run the same protocol: against
 the sandbox and misbehaving servers on 127.0.0.1, both get the same token or the same error, word
-for word, after the same number of requests."""
+for word, after the same number of requests. Every test runs the blocking client on both of its
+engines: the standard library's http.client and httpx."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,7 +22,7 @@ from credenza.errors import CredenzaError
 from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
 from credenza.oauth.plan import ClientCredentials
-from credenza.oauth.sync_client import SyncOAuthClient
+from credenza.oauth.sync_client import Engine, SyncOAuthClient
 from credenza.oauth.transcript import Transcript
 from credenza.oauth.transport import HttpSettings
 from credenza.providers.profiles import resolve_profile
@@ -39,6 +42,16 @@ from tests.servers import (
 CANARY = "cAnArY-5d1e0c7b9a8f4e3d2c1b0a9f8e7d6c5b4a3f"
 
 Outcome = tuple[Any, ...]
+
+
+@pytest.fixture(autouse=True, params=["stdlib", "httpx"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """Every blocking client this module makes runs on this engine."""
+    chosen: Engine = request.param
+    monkeypatch.setattr(
+        sys.modules[__name__], "SyncOAuthClient", partial(SyncOAuthClient, engine=chosen)
+    )
+    return chosen
 
 
 def outcome_of(call: Callable[[], Any]) -> Outcome:

@@ -13,11 +13,12 @@ Where files live is not decided here (the per-OS directories have their own modu
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from credenza.errors import (
@@ -203,14 +204,10 @@ def private_directory(directory: Path) -> None:
 def locked(path: Path, timeout: float) -> Iterator[None]:
     """Hold the cross-process lock file ``path`` (0600, in a 0700 directory) for the block;
     ConfigLockError when another process holds it for over ``timeout`` seconds."""
-    # Imported here: the token fast path reads files but never takes a lock.
-    import filelock
-
     private_directory(path.parent)
-    lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
     try:
-        lock.acquire()
-    except filelock.Timeout:
+        release = hold_lock(path, timeout)
+    except TimeoutError:
         raise ConfigLockError(
             f"another credenza process has held {path} for over {timeout:g} s; nothing was changed",
             hint="wait for it to finish, or remove the lock file if no credenza is running",
@@ -220,7 +217,86 @@ def locked(path: Path, timeout: float) -> Iterator[None]:
     try:
         yield
     finally:
-        lock.release()
+        release()
+
+
+def hold_lock(path: Path, timeout: float, *, soft_fallback: bool = True) -> Callable[[], None]:
+    """Take the flock(2) on ``path`` that filelock.FileLock takes (the two exclude each other),
+    without importing filelock (~10 ms with logging, on every token call that caches); the
+    function that lets it go, from any thread. TimeoutError past ``timeout``; OSError when the
+    file cannot be opened. Where the file system has no flock, filelock's soft lock (a file
+    that exists while held) unless ``soft_fallback`` is off: then the OSError."""
+    try:
+        fd = _flock(path, timeout)
+    except TimeoutError:
+        raise
+    except OSError as exc:
+        if not soft_fallback or exc.errno not in _NO_FLOCK:
+            raise
+        import filelock
+
+        lock = filelock.FileLock(path, timeout=timeout, mode=0o600, thread_local=False)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise TimeoutError from None
+        return lock.release
+
+    def release() -> None:
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    return release
+
+
+# flock(2) not implemented here (some network and FUSE file systems), or no fcntl (Windows).
+_NO_FLOCK = frozenset({errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
+_POLL = 0.05  # as filelock polls
+
+
+def _flock(path: Path, timeout: float) -> int:
+    """The flock(2) filelock.FileLock takes, without importing it (~10 ms with logging, on every
+    token call that caches): the file opened without truncating it (a waiter must not empty the
+    holder's) nor following a link, made 0600 by whoever creates it, retried when it was
+    unlinked between open and lock. The descriptor, locked; TimeoutError past ``timeout``."""
+    try:
+        import fcntl
+    except ImportError:
+        raise OSError(errno.ENOSYS, "no fcntl") from None
+    import time
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    ends = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, flags | os.O_EXCL, 0o600)
+            with contextlib.suppress(PermissionError):
+                os.fchmod(fd, 0o600)  # whatever the umask
+        except FileExistsError:
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileNotFoundError:
+                continue  # removed since: create it again
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        else:
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+            fcntl.flock(fd, fcntl.LOCK_UN)  # a name no longer: try the one there now
+            os.close(fd)
+            continue
+        if time.monotonic() >= ends:
+            raise TimeoutError
+        time.sleep(_POLL)
 
 
 def _fsync_directory(directory: Path) -> None:

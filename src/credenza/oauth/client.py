@@ -35,6 +35,7 @@ from credenza.oauth.transport import (
     Pools,
     TlsIdentity,
     client_options,
+    httpx_request,
     transport_failure,
 )
 from credenza.oauth.untrusted import Sent
@@ -159,10 +160,10 @@ class OAuthClient(ClientProtocol):
     async def _attempt(self, attempt: Attempt) -> Answer:
         client = self._http(attempt.tls, plain=attempt.url.startswith("http://"))
         try:
-            request = attempt.request(client, self.settings)
+            request = httpx_request(client, attempt, self.settings)
             response = await client.send(request, stream=True, follow_redirects=False)
             try:
-                reader = attempt.reader(response, self.settings)
+                reader = attempt.reader(response.status_code, response.headers, self.settings)
                 async for chunk in response.aiter_raw():
                     reader.feed(chunk)
                 body = reader.finish()
@@ -170,7 +171,7 @@ class OAuthClient(ClientProtocol):
                 await response.aclose()
         except httpx.HTTPError as exc:
             raise transport_failure(exc, attempt.url, attempt.ends_at, self.settings) from None
-        return attempt.answer(response, body)
+        return attempt.answer(response.status_code, response.headers, body, request.headers)
 
     def _http(self, tls: TlsIdentity | None = None, *, plain: bool = False) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()

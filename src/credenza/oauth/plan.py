@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-import httpx
-
 from credenza.errors import (
     CredenzaError,
     InvalidResponseError,
@@ -55,7 +53,7 @@ from credenza.oauth.transport import (
     DeadlineReached,
     HttpSettings,
     TlsIdentity,
-    literal_loopback,
+    form_body,
     refuse_redirect,
 )
 from credenza.oauth.untrusted import NOTHING, Sent, parse_json
@@ -106,38 +104,31 @@ class Attempt:
     content: bytes | None = None
     max_body: int | None = None
 
-    def timeout(self, settings: HttpSettings) -> httpx.Timeout:
-        """The configured timeouts, none reaching past the overall deadline."""
+    def timeouts(self, settings: HttpSettings) -> tuple[float, float]:
+        """The configured (connect, read) timeouts, neither reaching past the overall deadline."""
         left = max(0.001, self.ends_at - time.monotonic())
-        connect, read = min(settings.connect_timeout, left), min(settings.read_timeout, left)
-        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+        return min(settings.connect_timeout, left), min(settings.read_timeout, left)
 
-    def request(
-        self, client: httpx.Client | httpx.AsyncClient, settings: HttpSettings
-    ) -> httpx.Request:
-        url, headers, extensions = literal_loopback(httpx.URL(self.url), self.headers)
-        return client.build_request(
-            self.method,
-            url,
-            headers=headers,
-            data=self.form,
-            content=self.content,
-            timeout=self.timeout(settings),
-            extensions=extensions,
-        )
+    def body(self) -> bytes | None:
+        """What goes out after the headers: the form encoded, or the content as it is."""
+        if self.content is not None:
+            return self.content
+        return form_body(self.form) if self.form else None
 
-    def reader(self, response: httpx.Response, settings: HttpSettings) -> BodyReader:
-        """What reads the body of ``response``; a redirect is refused before any of it is read."""
-        refuse_redirect(self.url, self.sent, response.status_code, response.headers)
+    def reader(self, status: int, headers: Mapping[str, str], settings: HttpSettings) -> BodyReader:
+        """What reads the body of an answer; a redirect is refused before any of it is read."""
+        refuse_redirect(self.url, self.sent, status, headers)
         limit = self.max_body or settings.max_body_bytes
-        return BodyReader(
-            self.url, self.ends_at, response.headers, limit, api=self.max_body is not None
-        )
+        return BodyReader(self.url, self.ends_at, headers, limit, api=self.max_body is not None)
 
-    def answer(self, response: httpx.Response, body: bytes) -> Answer:
-        return Answer(
-            response.status_code, response.headers, body, self.sent, response.request.headers
-        )
+    def answer(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_headers: Mapping[str, str],
+    ) -> Answer:
+        return Answer(status, headers, body, self.sent, request_headers)
 
 
 @dataclass(frozen=True)

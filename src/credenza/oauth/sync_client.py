@@ -1,9 +1,11 @@
 """The OAuth2 client without asyncio, for one-shot CLI calls (`credenza token`).
 
 It runs the very plans ``client.OAuthClient`` runs (``oauth.plan``: the request, retries,
-deadline and how every answer and failure reads; ``oauth.transport``: pools, TLS, the body cap), performing attempts with a blocking
-``httpx.Client`` and pauses with ``time.sleep``. A process that fetches one token then never
-imports asyncio, anyio or httpx's async machinery (~40 ms of a 250 ms call).
+deadline and how every answer and failure reads; ``oauth.transport``: pools, TLS, the body cap),
+performing attempts on the standard library's http.client (``stdlib_http``) and pauses with
+``time.sleep``. A process that fetches one token then imports neither asyncio nor anyio nor
+httpx (~100 ms of imports). Given an httpx transport (a test's), it performs them on a blocking
+``httpx.Client`` instead; both engines send the same request and read every failure the same.
 
 The overall deadline: every timeout is shortened to the time left and the body is checked after
 each chunk (``transport``); in the main thread an interval timer also interrupts a server that
@@ -20,9 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import FrameType
-from typing import Concatenate, ParamSpec, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
 
 from credenza.errors import CredenzaError
 from credenza.oauth.answers import Answer
@@ -32,8 +32,14 @@ from credenza.oauth.transport import (
     HttpSettings,
     Pools,
     client_options,
+    httpx_request,
     transport_failure,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+Engine = Literal["stdlib", "httpx"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -42,20 +48,30 @@ P = ParamSpec("P")
 class SyncOAuthClient(ClientProtocol):
     """Blocking OAuth2 client: one per command, closed when the command ends."""
 
+    # The engine of a client made without one (and without a transport): the tests switch it to
+    # run the CLI on httpx too.
+    default_engine: ClassVar[Engine] = "stdlib"
+
     def __init__(
         self,
         settings: HttpSettings | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         super().__init__(settings, clock=clock)
         self._transport = transport
-        self._pools = Pools(self.settings, self._new_client)
+        # The standard library's, unless told otherwise or handed an httpx transport.
+        self.engine: Engine = engine or ("httpx" if transport is not None else self.default_engine)
+        self._pools: Pools[Any] = Pools(
+            self.settings, self._new_client if self.engine == "httpx" else self._new_context
+        )
 
     def close(self) -> None:
         for client in self._pools.drain():
-            client.close()
+            if self.engine == "httpx":
+                client.close()
 
     def grant(
         self,
@@ -90,12 +106,19 @@ class SyncOAuthClient(ClientProtocol):
             return self._attempt(action)
 
     def _attempt(self, attempt: Attempt) -> Answer:
-        client = self._pools.get(attempt.tls, plain=attempt.url.startswith("http://"))
+        plain = attempt.url.startswith("http://")
+        if self.engine == "stdlib":
+            from credenza.oauth.stdlib_http import perform
+
+            return perform(attempt, self.settings, self._pools.get(attempt.tls, plain=plain))
+        import httpx
+
+        client = self._pools.get(attempt.tls, plain=plain)
         try:
-            request = attempt.request(client, self.settings)
+            request = httpx_request(client, attempt, self.settings)
             response = client.send(request, stream=True, follow_redirects=False)
             try:
-                reader = attempt.reader(response, self.settings)
+                reader = attempt.reader(response.status_code, response.headers, self.settings)
                 for chunk in response.iter_raw():
                     reader.feed(chunk)
                 body = reader.finish()
@@ -103,10 +126,21 @@ class SyncOAuthClient(ClientProtocol):
                 response.close()
         except httpx.HTTPError as exc:
             raise transport_failure(exc, attempt.url, attempt.ends_at, self.settings) from None
-        return attempt.answer(response, body)
+        return attempt.answer(response.status_code, response.headers, body, request.headers)
 
     def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.Client:
+        import httpx
+
         return httpx.Client(**client_options(self.settings, verify, self._transport))
+
+    def _new_context(self, verify: ssl.SSLContext | bool) -> ssl.SSLContext:
+        """The stdlib engine's "client" of a pool: the TLS context its connections use."""
+        if verify is True:
+            from credenza.oauth.stdlib_http import default_context
+
+            return default_context(self.settings)
+        assert not isinstance(verify, bool)  # Pools never asks for verification off
+        return verify
 
 
 @contextlib.contextmanager

@@ -1,20 +1,21 @@
-"""What every httpx client credenza makes is built with, sync or async: the network defaults,
-one pool per TLS identity, a CA bundle or the system's, no redirects, a cap on the decoded body,
-``localhost`` connected to as 127.0.0.1, and what an httpx failure means in one line.
+"""What both HTTP engines share, sync or async: the network defaults, one pool per TLS identity,
+a CA bundle or the system's, no redirects, a cap on the decoded body, ``localhost`` connected to
+as 127.0.0.1, the request's headers and body as they go out, and what a failure means in one line.
 
-``plan.py`` decides what to send and what an answer means; the two drivers (``client.py``,
-``sync_client.py``) perform its attempts with what is built here.
+``plan.py`` decides what to send and what an answer means; the drivers (``client.py`` on httpx,
+``sync_client.py`` on the standard library's http.client, or httpx when given a transport)
+perform its attempts with what is built here. httpx is imported only by the functions that
+build or read its objects: a one-shot `credenza token` never imports it (~60 ms with httpcore).
 """
 
 from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from credenza.errors import (
     CredenzaError,
@@ -32,6 +33,11 @@ from credenza.oauth.decoding import (
 )
 from credenza.oauth.origins import LOOPBACK_LITERAL
 from credenza.oauth.untrusted import Sent, clean
+
+if TYPE_CHECKING:
+    import httpx
+
+    from credenza.oauth.plan import Attempt
 
 C = TypeVar("C")
 
@@ -58,17 +64,106 @@ class HttpSettings:
 TlsIdentity = tuple[str, Callable[[], "ssl.SSLContext | None"]]
 
 
-def literal_loopback(
-    url: httpx.URL, headers: dict[str, str]
-) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+def literal_loopback(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
     """RFC 8252 §8.3: ``localhost`` is connected to as 127.0.0.1, never looked up (a resolver
     may answer anything for it); the Host header, and for https the SNI name the certificate
-    is checked against, stay ``localhost``. Every request of both drivers is built here."""
-    if url.host != "localhost":
-        return url, headers, {}
-    headers = {**headers, "Host": url.netloc.decode("ascii")}
-    extensions: dict[str, Any] = {"sni_hostname": "localhost"} if url.scheme == "https" else {}
-    return url.copy_with(host=LOOPBACK_LITERAL), headers, extensions
+    is checked against (the third value), stay ``localhost``. Every request of every driver is
+    built here."""
+    parts = urlsplit(url)
+    if parts.hostname != "localhost":
+        return url, headers, None
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    netloc = "localhost" if port is None or port == default else f"localhost:{port}"
+    literal = LOOPBACK_LITERAL if port is None or port == default else f"{LOOPBACK_LITERAL}:{port}"
+    headers = {**headers, "Host": netloc}
+    sni = "localhost" if parts.scheme == "https" else None
+    return parts._replace(netloc=literal).geturl(), headers, sni
+
+
+class Headers(Mapping[str, str]):
+    """Header fields as httpx gives them: names lower-cased, a repeated field's values joined
+    with ", " (``multi_items`` keeps them apart), looked up by any case."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items = [(name.lower(), value) for name, value in items]
+        joined: dict[str, str] = {}
+        for name, value in self._items:
+            joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        self._joined = joined
+
+    def __getitem__(self, name: str) -> str:
+        return self._joined[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._joined
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._joined)
+
+    def __len__(self) -> int:
+        return len(self._joined)
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+def outgoing_headers(
+    url: str, headers: Mapping[str, str], body: bytes | None, *, form: bool, method: str
+) -> list[tuple[str, str]]:
+    """The header fields a request goes out with, in httpx's order and with its defaults, so
+    both engines send (and --verbose shows) the same request: Host (unless given), the client's
+    defaults (less those the request gives), the request's own, then Content-Length and,
+    for a form, its Content-Type."""
+    fields: list[tuple[str, str]] = []
+    if not any(name.lower() == "host" for name in headers):
+        parts = urlsplit(url)
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
+        fields.append(("Host", host if port is None or port == default else f"{host}:{port}"))
+    fields += [
+        ("Accept", "*/*"),
+        ("Connection", "keep-alive"),
+        ("User-Agent", "credenza"),
+        ("Accept-Encoding", ACCEPT_ENCODING),
+    ]
+    given_names = {name.lower() for name in headers}
+    fields = [(name, value) for name, value in fields if name.lower() not in given_names]
+    fields += list(headers.items())
+    given = {name.lower() for name, _ in fields}
+    sized = "content-length" in given or "transfer-encoding" in given
+    if (body is not None or method in ("POST", "PUT", "PATCH")) and not sized:
+        fields.append(("Content-Length", str(len(body or b""))))
+    if form and "content-type" not in given:
+        fields.append(("Content-Type", "application/x-www-form-urlencoded"))
+    return fields
+
+
+def form_body(form: Mapping[str, str]) -> bytes:
+    """A form as httpx encodes it (application/x-www-form-urlencoded, spaces as +)."""
+    return urlencode(form, doseq=True).encode("ascii")
+
+
+def httpx_request(
+    client: httpx.Client | httpx.AsyncClient, attempt: Attempt, settings: HttpSettings
+) -> httpx.Request:
+    """``attempt`` as an httpx request (the async driver's, and the sync one's on httpx)."""
+    import httpx
+
+    url, headers, sni = literal_loopback(attempt.url, attempt.headers)
+    connect, read = attempt.timeouts(settings)
+    return client.build_request(
+        attempt.method,
+        url,
+        headers=headers,
+        data=attempt.form,
+        content=attempt.content,
+        timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
+        extensions={"sni_hostname": sni} if sni else {},
+    )
 
 
 class DeadlineReached(Exception):
@@ -134,35 +229,52 @@ def transport_failure(
 ) -> CredenzaError | DeadlineReached:
     """What an httpx failure during an attempt on ``url`` (due by ``ends_at``, a
     time.monotonic()) means, in one line without secrets."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= ends_at:
         return DeadlineReached()  # a timeout shortened to the time left: the deadline's
     if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectFailure(
-            f"cannot connect to {host_of(url)}: no answer within {settings.connect_timeout:g} s",
-            hint="check the URL, your network, a VPN or a proxy",
-        )
+        return connect_timeout(url, settings)
     if isinstance(exc, httpx.ConnectError):
-        return _connect_error(url, exc)
+        return connect_error(url, exc)
     if isinstance(exc, httpx.ReadTimeout):
-        return TransportError(
-            f"{host_of(url)} accepted the connection but sent nothing for "
-            f"{settings.read_timeout:g} s",
-            hint="the provider may be down; try again later",
-        )
+        return read_timeout(url, settings)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return TransportError(
-            f"{host_of(url)} dropped the connection ({type(exc).__name__})",
-            hint="the provider may be restarting; try again",
-        )
+        return dropped(url, type(exc).__name__)
     if isinstance(exc, httpx.DecodingError):
         return InvalidResponseError(f"{host_of(url)} sent a body that cannot be decoded")
     return TransportError(f"the call to {host_of(url)} failed: {type(exc).__name__}")
+
+
+def connect_timeout(url: str, settings: HttpSettings) -> ConnectFailure:
+    return ConnectFailure(
+        f"cannot connect to {host_of(url)}: no answer within {settings.connect_timeout:g} s",
+        hint="check the URL, your network, a VPN or a proxy",
+    )
+
+
+def read_timeout(url: str, settings: HttpSettings) -> TransportError:
+    return TransportError(
+        f"{host_of(url)} accepted the connection but sent nothing for {settings.read_timeout:g} s",
+        hint="the provider may be down; try again later",
+    )
+
+
+def dropped(url: str, how: str) -> TransportError:
+    """The connection ended mid-exchange; ``how`` names it as httpx does (RemoteProtocolError,
+    ReadError, WriteError), whichever engine saw it."""
+    return TransportError(
+        f"{host_of(url)} dropped the connection ({how})",
+        hint="the provider may be restarting; try again",
+    )
 
 
 def client_options(
     settings: HttpSettings, verify: ssl.SSLContext | bool, transport: Any
 ) -> dict[str, Any]:
     """What every httpx client credenza makes is built with, sync or async."""
+    import httpx
+
     return {
         "timeout": httpx.Timeout(
             connect=settings.connect_timeout,
@@ -233,7 +345,8 @@ def _undecodable(url: str, why: UndecodableBodyError) -> InvalidResponseError:
     )
 
 
-def _connect_error(url: str, exc: httpx.ConnectError) -> TransportError:
+def connect_error(url: str, exc: BaseException) -> TransportError:
+    """A connection that could not be made, read from the cause chain (TLS, refused, DNS)."""
     import socket
 
     cause: BaseException | None = exc

@@ -170,9 +170,9 @@ def spec_for(config: Config, provider_key: str | None) -> ChecklistSpec:
 def shipped_spec(profile_key: str) -> ChecklistSpec:
     import msgspec
 
-    from credenza.providers.profiles import shipped_profiles
+    from credenza.providers.profiles import shipped_profile
 
-    data = shipped_profiles().get(profile_key, {}).get("checklist")
+    data = shipped_profile(profile_key).get("checklist")
     return GENERIC if data is None else msgspec.convert(data, ChecklistSpec)
 
 

@@ -9,14 +9,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from credenza.config.files import private_directory
+from credenza.config.files import hold_lock, private_directory
 from credenza.errors import ConfigWriteError, CredentialLockError
 from credenza.services.context import Context, in_thread
 
 if TYPE_CHECKING:
     import asyncio
-
-    import filelock
+    from collections.abc import Callable
 
 
 # The locks this line of work holds: a call made while holding one (in the same task, or in a
@@ -69,7 +68,7 @@ class CredentialLock:
         self.path = path
         self.label = label
         self.timeout = timeout
-        self._lock: filelock.BaseFileLock | None = None
+        self._release: Callable[[], None] | None = None
         self._entered: contextvars.Token[frozenset[Path]] | None = None
 
     @property
@@ -78,19 +77,14 @@ class CredentialLock:
         return self.path in _held.get()
 
     def acquire(self) -> None:
-        import filelock
-
         private_directory(self.path.parent)
-        # One lock object per holding, not thread-local: each waiter has its own descriptor (two
-        # dashboard workers exclude each other as two processes do), and the release may come
-        # from another thread than the wait. No soft-lock fallback: a lock file left by a dead
-        # process would block every later one.
-        lock = filelock.FileLock(
-            self.path, timeout=self.timeout, mode=0o600, thread_local=False, fallback_to_soft=False
-        )
+        # One descriptor per holding, not thread-local: each waiter has its own (two dashboard
+        # workers exclude each other as two processes do), and the release may come from another
+        # thread than the wait. No soft-lock fallback: a lock file left by a dead process would
+        # block every later one.
         try:
-            lock.acquire()
-        except filelock.Timeout:
+            release = hold_lock(self.path, self.timeout, soft_fallback=False)
+        except TimeoutError:
             raise CredentialLockError(
                 f"another credenza process has been changing {self.label} for over "
                 f"{self.timeout:g} s; nothing was done",
@@ -101,12 +95,12 @@ class CredentialLock:
             raise ConfigWriteError(
                 f"cannot lock {self.path}: {exc.strerror}; nothing was changed"
             ) from None
-        self._lock = lock
+        self._release = release
 
     def release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.release()
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
     def __enter__(self) -> CredentialLock:
         if not self.held_here:

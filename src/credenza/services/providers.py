@@ -4,6 +4,7 @@ provider's side (chosen and described by the registry, providers/registry.py).""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from credenza.config.changes import ProviderChange, apply_change
 from credenza.config.model import Application, CatalogueApi, Config, Provider, ProviderEnvironment
@@ -15,11 +16,13 @@ from credenza.errors import (
 )
 from credenza.next_steps import step
 from credenza.oauth.origins import origin_of
-from credenza.providers.base import AdapterInputs, AdapterSpec, CatalogueEntry, ProviderAdapter
 from credenza.providers.profiles import Profile, load_error_table, resolve_profile, shipped_profiles
-from credenza.providers.registry import adapter_spec, build_adapter
 from credenza.secrets import Secret, names
 from credenza.services.context import Context
+
+if TYPE_CHECKING:
+    # Imported where an adapter is used: a token's command never needs one (~4 ms of imports).
+    from credenza.providers.base import AdapterSpec, CatalogueEntry, ProviderAdapter
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -61,6 +64,8 @@ class Providers:
 
     def spec(self, key: str) -> AdapterSpec:
         """What the provider's adapter declares: its kind, what it can do, its admin token."""
+        from credenza.providers.registry import adapter_spec
+
         provider = self._context.config.providers.get(key)
         return adapter_spec(provider.kind if provider is not None else None)
 
@@ -204,6 +209,9 @@ class Providers:
     async def add_api(self, key: str, api: CatalogueApi) -> CatalogueEntry:
         """Add an API (group) instance to the catalogue: at the sandbox through its admin API,
         in the config for a portal provider credenza cannot call."""
+        from credenza.providers.base import CatalogueEntry
+        from credenza.providers.registry import adapter_spec
+
         provider = self.get(key)
         if adapter_spec(provider.kind).own_catalogue is not None:
             return await self.adapter_for_key(key).add_api(api)
@@ -218,6 +226,8 @@ class Providers:
         return CatalogueEntry.of(api)
 
     def remove_api(self, key: str, api_id: str) -> None:
+        from credenza.providers.registry import adapter_spec
+
         provider = self.get(key)
         own_catalogue = adapter_spec(provider.kind).own_catalogue
         if own_catalogue is not None:
@@ -243,6 +253,9 @@ class Providers:
         cached = self._adapters.get(key)
         if cached is not None and cached[0] == provider:
             return cached[1]
+
+        from credenza.providers.base import AdapterInputs
+        from credenza.providers.registry import build_adapter
 
         context = self._context
         adapter = build_adapter(
@@ -299,4 +312,6 @@ def _check(provider: Provider, key: str, base: str) -> None:
         )
     if provider.errors_file:
         load_error_table(provider.errors_file, base, key=f"providers.{key}.errors_file")
+    from credenza.providers.registry import adapter_spec
+
     adapter_spec(provider.kind).check(provider)

@@ -22,6 +22,7 @@ from credenza.oauth.auth.private_key_jwt import client_assertion, public_jwk
 from credenza.oauth.client import OAuthClient
 from credenza.oauth.grants import client_credentials
 from credenza.oauth.plan import ClientCredentials
+from credenza.oauth.sync_client import Engine, SyncOAuthClient
 from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState, SandboxTls
 from credenza.secrets import Secret
@@ -224,6 +225,26 @@ async def test_mtls_with_a_wrong_certificate_is_refused(
         await client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
     await client.aclose()
     assert len(sandbox_tls.state.requests) == before
+
+
+@pytest.mark.parametrize("engine", ["stdlib", "httpx"])
+def test_mtls_on_the_blocking_client_presents_the_certificate_on_both_engines(
+    sandbox_tls: SandboxServer, ca: trustme.CA, tmp_path: Path, engine: Engine
+) -> None:
+    client = SyncOAuthClient(settings(tmp_path / "ca.pem"), engine=engine)
+    try:
+        cert, key = client_cert(ca, "client.bank.example", tmp_path)
+        token = client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
+        assert token.access_token.reveal()
+        # From a CA the server does not trust: the handshake fails and no request body arrives.
+        before = len(sandbox_tls.state.requests)
+        (tmp_path / "other").mkdir()
+        cert, key = client_cert(trustme.CA(), "client.bank.example", tmp_path / "other")
+        with pytest.raises(TransportError):
+            client.grant(client_credentials.plan, mtls_credentials(sandbox_tls, cert, key))
+        assert len(sandbox_tls.state.requests) == before
+    finally:
+        client.close()
 
 
 async def test_a_self_signed_client_certificate_registered_by_jwks_is_accepted(

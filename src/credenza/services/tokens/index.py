@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -83,19 +84,26 @@ class TokenIndex:
 
     def _keyring(self) -> Any | None:
         """The memory keyring this index lives in, or None: it is a file."""
-        from credenza.secrets.backends.memory import MemoryKeyring
-
+        # Not imported to ask (it imports keyring, ~20 ms): a memory keyring exists only once
+        # its module has been imported.
+        memory = sys.modules.get("credenza.secrets.backends.memory")
+        if memory is None:
+            return None
         backend = self._context.secrets.backend
         inner = getattr(backend, "backend", backend)
-        return inner if isinstance(inner, MemoryKeyring) else None
+        return inner if isinstance(inner, memory.MemoryKeyring) else None
 
     def path(self) -> Path:
         """This workspace's index file for this kind of keyring, in the state directory."""
         from credenza import locations
-        from credenza.secrets.backends.filekeyring import FileKeyring
 
-        # The file keyring and the system's are two stores: an index each.
-        kind = "file" if isinstance(self._context.secrets.backend, FileKeyring) else "system"
+        # The file keyring and the system's are two stores: an index each. (A file keyring
+        # exists only once its module has been imported: not imported here to ask.)
+        files = sys.modules.get("credenza.secrets.backends.filekeyring")
+        file_kind = files is not None and isinstance(
+            self._context.secrets.backend, files.FileKeyring
+        )
+        kind = "file" if file_kind else "system"
         state = Path(locations.user_dir("state"))
         return state / "token-index" / f"{self._context.workspace_id}.{kind}.json"
 

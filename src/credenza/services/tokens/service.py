@@ -24,7 +24,6 @@ from credenza.services.credential_key import Fingerprints
 from credenza.services.credential_lock import credential_lock
 from credenza.services.credentials import Credentials
 from credenza.services.environments import Environments, ResolvedEnvironment
-from credenza.services.status import RefreshFailure
 from credenza.services.tokens.failures import RefreshFailures
 from credenza.services.tokens.issue import Issuing
 from credenza.services.tokens.kept import KeptFresh, requested_scopes
@@ -36,6 +35,7 @@ from credenza.services.tokens.user import UserTokens, require_granted
 
 if TYPE_CHECKING:
     from credenza.config.keep import Kept
+    from credenza.services.status import RefreshFailure
 
 
 class Tokens:
