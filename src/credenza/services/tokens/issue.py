@@ -76,12 +76,13 @@ class Issuing:
         """A new token for each target, at most ``concurrency`` token calls in flight: a token
         or why there is none, in the targets' order, held in memory only (`verify --all`).
 
-        A client's own tokens (its endpoint known) in three steps, not a keyring read and three
-        worker threads each: what every call sends, the secrets read in one batch (one thread,
-        ``prepare_many``); the calls, on the event loop alone; then whether each token was
-        issued to the secret still stored, read again in one batch after them all (one thread,
-        ``settle_many``; one that was not is let go). The others (a person's token, endpoints
-        still to discover) ``otherwise``, beside them."""
+        A client's own tokens (its endpoint known) in parts of a hundred, in three steps, not a
+        keyring read and three worker threads each: what every call sends, the secrets read in
+        one batch (one thread, ``prepare_many``); the calls, on the event loop alone; then
+        whether each token was issued to the secret still stored, read again in one batch once
+        all the part's calls have answered (one thread, ``settle_many``; one that was not is
+        let go). A part is read while the calls of those before it are in flight. The others
+        (a person's token, endpoints still to discover) ``otherwise``, beside them."""
         import asyncio  # here, not at the top: the one-shot CLI path never awaits
 
         gate = asyncio.Semaphore(max(1, concurrency))
@@ -91,15 +92,7 @@ class Issuing:
             for n, resolved in enumerate(targets)
             if resolved.token_url is not None and not signs_in(resolved.application.grant_types)
         ]
-        prepared = await in_thread(
-            self.prepare_many, [(targets[n], requested_scopes(targets[n], None)) for n in direct]
-        )
         sent: dict[int, ClientCredentials] = {}
-        for n, credentials in zip(direct, prepared, strict=True):
-            if isinstance(credentials, CredenzaError):
-                found[n] = credentials
-            else:
-                sent[n] = credentials
         client = self._context.client
 
         async def call(n: int, credentials: ClientCredentials) -> None:
@@ -117,17 +110,38 @@ class Issuing:
             except CredenzaError as exc:
                 found[n] = exc
 
-        await asyncio.gather(
-            *(call(n, credentials) for n, credentials in sent.items()),
-            *(other(n) for n in range(len(targets)) if n not in sent and found[n] is None),
-        )
-        issued = [n for n in sent if isinstance(found[n], SessionToken)]
-        current = await in_thread(self.settle_many, [(targets[n], sent[n]) for n in issued])
-        for n, still in zip(issued, current, strict=True):
-            session = found[n]
-            if not still and isinstance(session, SessionToken):
-                # Held in memory only; a secret changed meanwhile forgot the tokens before it.
-                self._store.let_go(session.fingerprint)
+        async def keyring() -> None:
+            """The keyring's part, one step at a time (they share ``read_ahead``): each part's
+            secrets read and its calls started (the first part small, so that the first calls
+            leave soon), then each part checked once all its calls have answered, while later
+            parts' calls are in flight."""
+            parts = _parts(direct, first=2 * max(1, concurrency))
+            calls = []
+            for part in parts:
+                prepared = await in_thread(
+                    self.prepare_many,
+                    [(targets[n], requested_scopes(targets[n], None)) for n in part],
+                )
+                ready: dict[int, ClientCredentials] = {}
+                for n, credentials in zip(part, prepared, strict=True):
+                    if isinstance(credentials, CredenzaError):
+                        found[n] = credentials
+                    else:
+                        ready[n] = credentials
+                sent.update(ready)
+                calls.append(asyncio.gather(*(call(n, c) for n, c in ready.items())))
+            for part, answered in zip(parts, calls, strict=True):
+                await answered
+                issued = [n for n in part if n in sent and isinstance(found[n], SessionToken)]
+                current = await in_thread(self.settle_many, [(targets[n], sent[n]) for n in issued])
+                for n, still in zip(issued, current, strict=True):
+                    session = found[n]
+                    if not still and isinstance(session, SessionToken):
+                        # Held in memory only; a secret changed meanwhile forgot those before.
+                        self._store.let_go(session.fingerprint)
+
+        chosen = set(direct)
+        await asyncio.gather(keyring(), *(other(n) for n in range(len(targets)) if n not in chosen))
         done = [result for result in found if result is not None]
         assert len(done) == len(targets)  # every target answered, in its place
         return done
@@ -236,6 +250,18 @@ class Issuing:
         return hmac.compare_digest(
             stored.secret.reveal().encode(), credentials.secret.reveal().encode()
         )
+
+
+# The parts `verify --all` reads its secrets in: a Secret Service's batch (its ``max_batch``).
+PART = 100
+
+
+def _parts(items: list[int], *, first: int) -> list[list[int]]:
+    """``items`` in parts: the first of ``first`` (at most ``PART``), then of ``PART``."""
+    if not items:
+        return []
+    head = min(first, PART)
+    return [items[:head]] + [items[n : n + PART] for n in range(head, len(items), PART)]
 
 
 def require_client_credentials(resolved: ResolvedEnvironment) -> None:
