@@ -1,5 +1,7 @@
 """Shared fixtures: a real sandbox on 127.0.0.1, an in-memory keyring, a workspace in tmp_path."""
 
+# ruff: noqa: E402  (the bytecode switch below must run before the package is imported)
+
 from __future__ import annotations
 
 import io
@@ -8,6 +10,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# The suite keeps its bytecode even where PYTHONDONTWRITEBYTECODE is set (as on CI's image): else
+# every xdist worker re-runs pytest's assertion rewriting over all ~230 test modules, and every
+# worker and `credenza` subprocess recompiles the package, on every run (~20 s of CPU a suite).
+# Set before anything below imports the package; __pycache__ is ignored by git.
+sys.dont_write_bytecode = False
 
 import keyring
 import pytest

@@ -272,3 +272,47 @@ def test_a_writer_waiting_on_the_lock_gives_up_with_a_clear_error(config_path: P
     assert outcome
     assert isinstance(outcome[0], ConfigLockError)
     assert "held" in str(outcome[0])
+
+
+OFFSET_CONFIG = """version = 1
+workspace = "0f3c2a9e-5d1b-4c8e-9a7f-2b6d4e8c1a35"
+
+[[applications]]
+id = "a"
+name = "A"
+note = "a key credenza does not know"
+
+[applications.environments.prod]
+client_id = "x"
+token_url = "https://example.com/t"
+secret_expires_at = 2026-01-01T10:00:00+13:00
+"""
+
+
+def test_a_reload_of_the_same_bytes_is_a_fresh_config_that_keeps_offsets_and_unknown_keys(
+    config_path: Path,
+) -> None:
+    write(config_path, OFFSET_CONFIG)
+    store = ConfigStore(config_path)
+    first = store.load()
+    first.applications[0].name = "changed in memory, never saved"
+    second = store.load()  # the same bytes: decoded from what the first load parsed
+    assert second.applications[0].name == "A"
+    with store.edit() as config:
+        config.applications[0].description = "saved"
+    third = store.load()  # the bytes the save wrote
+    assert third == parse_config(config_path.read_bytes())[0]
+    assert third.applications[0].description == "saved"
+    text = config_path.read_text()
+    assert "secret_expires_at = 2026-01-01 10:00:00+13:00" in text  # not turned into UTC
+    assert 'note = "a key credenza does not know"' in text
+
+
+def test_a_file_changed_by_someone_else_is_parsed_again_not_taken_from_memory(
+    config_path: Path,
+) -> None:
+    write(config_path, OFFSET_CONFIG)
+    store = ConfigStore(config_path)
+    store.load()
+    write(config_path, OFFSET_CONFIG.replace('name = "A"', 'name = "B"'))
+    assert store.load().applications[0].name == "B"

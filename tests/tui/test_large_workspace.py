@@ -13,11 +13,12 @@ from textual.widgets import Input
 from credenza.config.store import ConfigStore
 from credenza.secrets import SecretStore
 from credenza.tui.app import CredenzaApp
-from credenza.tui.screens.base import FIRST_ROWS
+from credenza.tui.screens.base import CHUNK_ROWS, FIRST_ROWS
 from credenza.workspace import Workspace
 from tests.tui.conftest import FrozenClock, settle, table_rows, table_screen
 
-COUNT = 2000  # ten times FIRST_ROWS: most rows are built after the first frame
+# The first rows before the first frame, then two whole steps and part of a third after it.
+COUNT = FIRST_ROWS + 2 * CHUNK_ROWS + 100
 
 
 @pytest.fixture
