@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,17 @@ from rich.text import Text
 from textual.app import App
 from textual.pilot import Pilot
 
+from credenza.config.local import LocalState
+from credenza.config.store import ConfigStore
+from credenza.sandbox import SandboxServer, SandboxState
 from credenza.sandbox.demo import Demo, build_demo
+from credenza.secrets import SecretStore
+from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.tui.app import CredenzaApp
 from credenza.tui.screens.base import TableScreen
 from credenza.tui.widgets.countdown import CountdownList
 from credenza.tui.widgets.table import VimTable
+from credenza.workspace import Workspace
 from tests.servers import free_callback
 
 # pytest-textual-snapshot's fixture: compares an app's screenshot with the stored SVG.
@@ -46,18 +54,92 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A demo built once in a worker, as the `demo` fixture's tests start from it."""
+
+    origin: str  # its sandbox's, in the config and the keyring entries
+    callback: str  # the sign-in's, in the config and the client's redirect URIs
+    config: str
+    entries: dict[tuple[str, str], str]
+    local: LocalState  # the demo keeps this person's state (when each secret was set) in memory
+    state: SandboxState
+
+
+_BUILT: list[_Built] = []
+
+
+def _built_once(directory: Path) -> _Built:
+    """Build the demo once per worker (~0.2 s of CPU each time, for ~100 tests) and keep what
+    it made: the config text, the keyring entries and the sandbox's state."""
+    if not _BUILT:
+        keyring = MemoryKeyring()
+        built = build_demo(
+            directory,
+            clock=FrozenClock(),
+            seed=7,
+            pipedrive_callback=free_callback("/pipedrive/callback"),
+            live_tokens=False,
+            keyring=keyring,
+        )
+        built.server.stop()
+        callback = built.workspace.applications.get("pipedrive-crm-sync").callback_url
+        assert callback is not None
+        _BUILT.append(
+            _Built(
+                origin=built.server.issuer,
+                callback=callback,
+                config=built.config_path.read_text(),
+                entries=dict(keyring.entries),
+                local=built.workspace.context.local_state,
+                state=built.server.state,
+            )
+        )
+    return _BUILT[0]
+
+
+def _state_like(
+    state: SandboxState, clock: FrozenClock, swap: Callable[[str], str]
+) -> SandboxState:
+    """A copy of ``state`` on ``clock``: every record copied (the randomness where it was, so a
+    reset draws what it would have drawn), the signing keys shared (they are never changed)."""
+    copy = SandboxState(token_ttl=state.token_ttl)
+    memo: dict[int, Any] = {id(state.id_token_key): state.id_token_key}
+    for name, value in vars(state).items():
+        if name not in ("lock", "clock"):
+            setattr(copy, name, deepcopy(value, memo))
+    copy.clock = lambda: clock().timestamp()
+    for client in copy.clients.values():
+        client.redirect_uris = [swap(uri) for uri in client.redirect_uris]
+    return copy
+
+
 @pytest.fixture
 def demo(tmp_path: Path, clock: FrozenClock) -> Iterator[Demo]:
-    # The sign-in's callback on a free port: the demo's fixed one may be in use on this machine.
-    built = build_demo(
-        tmp_path,
+    """The demo workspace, as `build_demo` makes it, copied from the one this worker built: its
+    own sandbox (a new port), config, keyring and clock. The sign-in's callback on a free port:
+    the demo's fixed one may be in use on this machine."""
+    built = _built_once(tmp_path / "built-once")
+    callback = free_callback("/pipedrive/callback")
+    state = _state_like(built.state, clock, lambda uri: uri.replace(built.callback, callback))
+    server = SandboxServer(state).start()
+
+    def swap(text: str) -> str:
+        return text.replace(built.origin, server.issuer).replace(built.callback, callback)
+
+    config_path = tmp_path / "credenza.toml"
+    config_path.write_text(swap(built.config))
+    config_path.chmod(0o600)
+    keyring = MemoryKeyring()
+    keyring.entries = {key: swap(value) for key, value in built.entries.items()}
+    workspace = Workspace(
+        store=ConfigStore(config_path),
+        secrets=SecretStore(keyring),
         clock=clock,
-        seed=7,
-        pipedrive_callback=free_callback("/pipedrive/callback"),
-        live_tokens=False,
+        local=deepcopy(built.local),
     )
-    yield built
-    built.server.stop()
+    yield Demo(workspace=workspace, server=server, config_path=config_path)
+    server.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from credenza.config.changes import EnvironmentChange
@@ -22,11 +24,15 @@ def messages(app: CredenzaApp) -> str:
     return str(app.screen.query_one("#form-messages", Static).content)
 
 
-async def type_into(pilot: object, app: CredenzaApp, field: str, text: str) -> None:
+async def type_into(pilot: Pilot[None], app: CredenzaApp, field: str, text: str) -> None:
+    """Clear a field and paste ``text`` into it, as a person enters a URL or a client_id (the
+    form checks it on every change; a key press per character re-checked it on each)."""
     box = app.screen.query_one(f"#field-{field}", Input)
     box.value = ""
     box.focus()
-    await pilot.press(*text)  # type: ignore[attr-defined]
+    await pilot.pause()
+    box.post_message(events.Paste(text))
+    await pilot.pause()
 
 
 async def test_add_an_environment_with_endpoints_discovered_from_the_issuer(

@@ -115,13 +115,15 @@ def build_demo(
     port: int = 0,
     pipedrive_callback: str = PIPEDRIVE_CALLBACK,
     live_tokens: bool = True,
+    keyring: MemoryKeyring | None = None,
 ) -> Demo:
     """Start a sandbox on a loopback port and fill a workspace in ``directory`` against it.
 
     ``clock``, ``seed`` and ``port`` make a demo repeat exactly (snapshot tests, screenshots);
     ``pipedrive_callback`` is where its sign-in listens (tests give a free port: the fixed one
     may be taken by a demo someone has open). ``live_tokens``: the demo opens with a few tokens
-    counting down (tests of the token keys start without them).
+    counting down (tests of the token keys start without them). ``keyring``: the in-memory
+    keyring to fill (tests copy a built demo's entries instead of building one per test).
     """
     state = SandboxState(token_ttl=120, seed=seed)
     if clock is not None:
@@ -130,7 +132,7 @@ def build_demo(
     server = SandboxServer(state, port=port).start()
     try:
         config_path = directory / "credenza.toml"
-        secrets = SecretStore(MemoryKeyring())
+        secrets = SecretStore(keyring if keyring is not None else MemoryKeyring())
         workspace = Workspace(
             store=ConfigStore(config_path), secrets=secrets, clock=clock or utc_now
         )

@@ -21,6 +21,7 @@ from credenza.tui.advice import key_for, problem, section_ref
 from credenza.tui.messages import ConfigChanged, TaskFailed, TokenFetched
 from credenza.tui.screens.base import TableScreen
 from credenza.tui.sections import BY_MODE, SECTIONS, WHERE
+from credenza.tui.stylesheet import KeptParseStylesheet
 from credenza.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class CredenzaApp(App[None]):
         self, workspace: Workspace, *, clock: Callable[[], datetime] = utc_now, demo_label: str = ""
     ) -> None:
         super().__init__()
+        self.stylesheet = KeptParseStylesheet(variables=self.get_css_variables())
         self.workspace = workspace
         self.clock = clock
         self.demo_label = demo_label
