@@ -222,3 +222,25 @@ def test_messages_keep_their_lines_and_lose_escapes() -> None:
 
     plan = "Resetting:\n• the old secret a\x1b]52;c;ZXZpbA==\x07stops\n• tokens stay valid"
     assert output.shown(plan) == "Resetting:\n• the old secret astops\n• tokens stay valid"
+
+
+def test_verify_imports_only_its_own_command_group(tmp_path: Path) -> None:
+    """`verify` is scripted as `token` is: the other command groups are not registered, so
+    their modules are not imported (~40-65 ms of every run)."""
+    code = (
+        "import sys; from credenza.cli import run; "
+        "run(['--config', sys.argv[1], 'verify', '--all']); "
+        "print(sorted(m for m in sys.modules if m.startswith('credenza.cli.')))"
+    )
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "credenza.secrets.backends.memory.MemoryKeyring"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "c.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    loaded = result.stdout.strip().splitlines()[-1]
+    assert "credenza.cli.token" in loaded
+    assert "credenza.cli.team" not in loaded
+    assert "credenza.cli.secret" not in loaded

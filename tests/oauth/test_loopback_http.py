@@ -68,9 +68,9 @@ async def test_the_client_for_http_urls_trusts_no_certificate_authority(tmp_path
     received: list[bytes] = []
     try:
         with serve_tls(recording_app(received), authority.issue_cert("127.0.0.1"), tmp_path) as ok:
-            plain = client._http(plain=True)
-            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                await plain.post(f"{ok.issuer}/token", data={"grant_type": "x"})
+            async with client._http(plain=True).lane() as plain:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await plain.post(f"{ok.issuer}/token", data={"grant_type": "x"})
     finally:
         await client.aclose()
     assert received == []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import pytest
 
@@ -12,14 +16,20 @@ from credenza.secrets import Secret, SecretStore, names
 from credenza.secrets.backend import Backend
 from credenza.workspace import Workspace
 from tests.conftest import add_sandbox_app
+from tests.services.tokens.test_race import beside, slow_token_calls, wait_for_request
+
+T = TypeVar("T")
+FROZEN = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-async def test_verify_many_reads_each_secret_in_a_batch_then_once_after_its_call(
+async def test_verify_many_reads_the_secrets_in_a_batch_before_the_calls_and_one_after(
     workspace: Workspace, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On gnome-keyring every keyring call is a D-Bus round trip answered one at a time: 400
     credentials made 1,200 calls (the secret read twice before the token call, once after),
-    most of `verify --all`'s time. Now: one batch before, one read each after."""
+    most of `verify --all`'s time, then ~230 with a read each after its call. Now: one batch
+    before the calls, one after them all (is each token's secret still the stored one?), and
+    a worker thread for each batch, not three for each credential."""
     apps = [add_sandbox_app(workspace, sandbox, name=f"App {n}")[0] for n in range(6)]
     calls: list[list[str]] = []
     batched = SecretStore._batched
@@ -29,15 +39,53 @@ async def test_verify_many_reads_each_secret_in_a_batch_then_once_after_its_call
         return batched(store, backend, wanted)
 
     monkeypatch.setattr(SecretStore, "_batched", counted)
+    hops = 0
+    to_thread = asyncio.to_thread
+
+    async def counted_hop(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        nonlocal hops
+        hops += 1
+        return await to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted_hop)
     results = await workspace.verification.verify_many([(app, "production") for app in apps])
     assert [result.status for result in results] == ["ok"] * 6
     secrets = {workspace.secrets.entry(names.client_secret(app, "production")) for app in apps}
     reads = [[name for name in call if name in secrets] for call in calls]
     reads = [call for call in reads if call]
-    # The first call reads every secret at once; each is then read once more, alone.
-    assert set(reads[0]) == secrets
-    assert Counter(name for call in reads[1:] for name in call) == dict.fromkeys(secrets, 1)
+    assert [set(call) for call in reads] == [secrets, secrets]
+    assert Counter(name for call in reads for name in call) == dict.fromkeys(secrets, 2)
+    assert hops == 2
     await workspace.aclose()
+
+
+async def test_a_secret_set_during_verify_many_leaves_no_token_of_the_old_secret(
+    workspace: Workspace, sandbox: SandboxServer, secret_store: SecretStore
+) -> None:
+    """The check after the calls, batched: a token issued to a secret changed while its call
+    was in flight is not held, and a refresh failure recorded for it is not cleared; the
+    credential beside it, unchanged, is held and its failure cleared. Both verify ok."""
+    changed, _ = add_sandbox_app(workspace, sandbox, name="Changed", rotation="overlap")
+    same, _ = add_sandbox_app(workspace, sandbox, name="Same")
+    for app in (changed, same):
+        workspace.context.local_state.refresh_failed(app, "production", "down", FROZEN)
+    client_id = f"{changed}-production"
+    before = slow_token_calls(sandbox, client_id)
+    run = asyncio.create_task(
+        workspace.verification.verify_many([(changed, "production"), (same, "production")])
+    )
+    await asyncio.to_thread(wait_for_request, sandbox, before)
+    new = sandbox.state.reset_secret(client_id).client_secret
+    other = beside(workspace, secret_store)
+    other.credentials.set(changed, "production", new)
+    results = await run
+    assert [(r.application_id, r.status) for r in results] == [(changed, "ok"), (same, "ok")]
+    assert [(s.application_id, s.environment) for s in workspace.tokens.held()] == [
+        (same, "production")
+    ]
+    assert set(workspace.context.local_state.refresh_failures()) == {(changed, "production")}
+    await workspace.aclose()
+    await other.aclose()
 
 
 async def test_a_secret_read_ahead_is_used_once_and_dropped_after_the_run(

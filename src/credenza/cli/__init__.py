@@ -37,7 +37,7 @@ GROUPS = (
 
 # The commands scripts call in loops, and their group: when one of them is the command, only that
 # group is registered (the other twelve are ~7 ms of argparse on every call).
-_SCRIPTED = {"token": "token", "token-inspect": "token", "exec": "token"}
+_SCRIPTED = {"token": "token", "token-inspect": "token", "exec": "token", "verify": "token"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

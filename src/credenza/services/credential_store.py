@@ -91,8 +91,9 @@ class StoredCredentials:
 
     def stored_secret(self, app_id: str, environment: str, *, ahead: bool = False) -> StoredSecret:
         """The client secret (or key) and the origins it is bound to. ``ahead``: the copy
-        ``read_ahead`` read, if it holds one (only a call's first read takes it: anything that
-        writes the secret back, or checks it is still the stored one, reads the keyring)."""
+        ``read_ahead`` read, if it holds one (only a call's first read takes it, or the check
+        after many calls that each token's secret is still the stored one, from a batch read
+        once they have all answered: anything that writes the secret back reads the keyring)."""
         team = self.team_store()
         if team is not None:
             return team.secret(app_id, environment)
@@ -106,7 +107,8 @@ class StoredCredentials:
         the whole collection, one at a time), each then handed out once, to ``for_call``;
         what an earlier call read ahead and nothing used is dropped (``read_ahead([])``: all of
         it). Only the first read of each comes from the batch: the read after a token call that
-        makes sure the secret is still the stored one is a live one, as ever. Blocking."""
+        makes sure the secret is still the stored one is a live one, as ever (after many calls,
+        a batch read after them all: ``Issuing.settle_many``). Blocking."""
         wanted = list(environments)
         if not wanted or self.team_store() is not None:
             self._ahead = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,10 +18,11 @@ from credenza.errors import (
 )
 from credenza.next_steps import NextStep, fill
 from credenza.oauth.grants import signs_in
-from credenza.services.context import Context, in_thread
+from credenza.services.context import Context
 from credenza.services.credentials import Credentials
-from credenza.services.environments import Environments
+from credenza.services.environments import Environments, ResolvedEnvironment
 from credenza.services.tokens import Tokens
+from credenza.services.tokens.records import SessionToken
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -76,71 +76,71 @@ class Verification:
 
     async def verify(self, app_ref: str, env_name: str) -> VerifyResult:
         """A live token call that tells apart: ok, wrong secret, scope, unreachable, provider."""
-        from credenza.oauth.answers import error_kind
-
         try:
             resolved = self._environments.resolve(app_ref, env_name)
         except CredenzaError as exc:
             return _failed(app_ref, env_name, "config", exc)
-        app_id = resolved.application.id
-        warnings = expiry_warnings(resolved.environment, self._context.clock())
-        # A user grant is verified by a refresh: credenza never sends a grant the app lacks.
-        user = signs_in(resolved.application.grant_types)
         try:
-            session = await self._tokens.fresh(app_id, env_name)
-        except SecretMissingError as exc:
-            return _failed(app_id, env_name, "missing_secret", exc, warnings)
-        except SecretStoreError as exc:
-            return _failed(app_id, env_name, "keyring", exc, warnings)
-        except SignInRequiredError as exc:
-            return _failed(app_id, env_name, "sign_in", exc, warnings)
-        except OAuthError as exc:
-            return _failed(app_id, env_name, error_kind(exc), exc, warnings)
+            got: SessionToken | CredenzaError = await self._tokens.fresh(
+                resolved.application.id, env_name
+            )
         except CredenzaError as exc:
-            return _failed(app_id, env_name, "config", exc, warnings)
+            got = exc
+        return self._result(resolved, got)
+
+    async def verify_many(
+        self, targets: Iterable[tuple[str, str]], *, concurrency: int = 16
+    ) -> list[VerifyResult]:
+        """``verify`` of each, at most ``concurrency`` token calls in flight, in the targets'
+        order. The calls go together (``Tokens.fresh_many``): on gnome-keyring every keyring
+        call is a D-Bus round trip answered one at a time, so the secrets are read in a batch
+        before the calls and again after them, not one by one in between."""
+        results: list[VerifyResult | None] = []
+        known: list[ResolvedEnvironment] = []
+        for app_ref, env_name in targets:
+            try:
+                known.append(self._environments.resolve(app_ref, env_name))
+                results.append(None)
+            except CredenzaError as exc:  # reported, never called
+                results.append(_failed(app_ref, env_name, "config", exc))
+        got = iter(await self._tokens.fresh_many(known, concurrency=concurrency))
+        answers = iter(known)
+        return [
+            result if result is not None else self._result(next(answers), next(got))
+            for result in results
+        ]
+
+    def _result(
+        self, resolved: ResolvedEnvironment, got: SessionToken | CredenzaError
+    ) -> VerifyResult:
+        """What a token call (or why none was made) says of a credential."""
+        from credenza.oauth.answers import error_kind
+
+        app_id, env_name = resolved.application.id, resolved.name
+        warnings = expiry_warnings(resolved.environment, self._context.clock())
+        if isinstance(got, SecretMissingError):
+            return _failed(app_id, env_name, "missing_secret", got, warnings)
+        if isinstance(got, SecretStoreError):
+            return _failed(app_id, env_name, "keyring", got, warnings)
+        if isinstance(got, SignInRequiredError):
+            return _failed(app_id, env_name, "sign_in", got, warnings)
+        if isinstance(got, OAuthError):
+            return _failed(app_id, env_name, error_kind(got), got, warnings)
+        if isinstance(got, CredenzaError):
+            return _failed(app_id, env_name, "config", got, warnings)
         from credenza.oauth.tokens import token_warnings
 
-        warnings += tuple(token_warnings(session.token, session.requested_scopes))
+        warnings += tuple(token_warnings(got.token, got.requested_scopes))
+        # A user grant is verified by a refresh: credenza never sends a grant the app lacks.
+        user = signs_in(resolved.application.grant_types)
         how = resolved.auth_method + (", refreshing the user's token" if user else "")
         return VerifyResult(
             app_id,
             env_name,
             "ok",
-            f"token issued ({how}); scope {session.token.scope_text() or '-'}",
+            f"token issued ({how}); scope {got.token.scope_text() or '-'}",
             warnings,
         )
-
-    async def verify_many(
-        self, targets: Iterable[tuple[str, str]], *, concurrency: int = 16
-    ) -> list[VerifyResult]:
-        import asyncio  # here, not at the top: the one-shot CLI path never awaits
-
-        targets = list(targets)
-        gate = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(app_id: str, env_name: str) -> VerifyResult:
-            async with gate:
-                return await self.verify(app_id, env_name)
-
-        # Every client secret in a few batched keyring calls first, not one call each at the
-        # start of each verify (gnome-keyring answers one call at a time, O(items) each): 400
-        # credentials made 1,200 keyring calls, the slowest part of the run.
-        with contextlib.suppress(CredenzaError):  # then each verify reads (and reports) its own
-            await in_thread(self._credentials.read_ahead, self._known(targets))
-        try:
-            return list(await asyncio.gather(*(one(a, e) for a, e in targets)))
-        finally:
-            self._credentials.read_ahead([])
-
-    def _known(self, targets: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The (application id, environment) of the targets that resolve (the rest are
-        reported by their verify)."""
-        known = []
-        for app_ref, env_name in targets:
-            with contextlib.suppress(CredenzaError):
-                resolved = self._environments.resolve(app_ref, env_name)
-                known.append((resolved.application.id, resolved.name))
-        return known
 
 
 def expiry_warnings(environment: Environment, now: datetime) -> tuple[str, ...]:

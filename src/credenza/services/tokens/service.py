@@ -94,6 +94,17 @@ class Tokens:
             return session
         return await self._fetch(resolved, requested)
 
+    async def fresh_many(
+        self, targets: list[ResolvedEnvironment], *, concurrency: int
+    ) -> list[SessionToken | CredenzaError]:
+        """``fresh`` of each target, at most ``concurrency`` token calls in flight (`verify
+        --all`): a token or why there is none, in the targets' order (``Issuing.issue_many``)."""
+
+        async def fresh(resolved: ResolvedEnvironment) -> SessionToken:
+            return await self.fresh(resolved.application.id, resolved.name)
+
+        return await self._issuing.issue_many(targets, concurrency, fresh)
+
     async def token(
         self,
         app_ref: str,
