@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from credenza.errors import SecretMissingError
+from credenza.errors import SecretMissingError, SecretStoreError
 from credenza.sandbox import SandboxServer
 from credenza.secrets import Secret, SecretStore, names
 from credenza.secrets.backend import Backend
+from credenza.services.tokens.issue import Issuing
 from credenza.workspace import Workspace
 from tests.conftest import add_sandbox_app
 from tests.services.tokens.test_race import beside, slow_token_calls, wait_for_request
@@ -86,6 +87,30 @@ async def test_a_secret_set_during_verify_many_leaves_no_token_of_the_old_secret
     assert set(workspace.context.local_state.refresh_failures()) == {(changed, "production")}
     await workspace.aclose()
     await other.aclose()
+
+
+async def test_a_check_after_the_calls_that_fails_is_that_rows_error_not_the_runs(
+    workspace: Workspace, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyring (or a team store) failing to answer for one credential's check after the
+    calls: that row says so, the others are verified, and its token is not held."""
+    apps = [add_sandbox_app(workspace, sandbox, name=f"App {n}")[0] for n in range(3)]
+    issued_to_current = Issuing.issued_to_current
+
+    def failing_for_one(issuing: Issuing, resolved: Any, *args: Any, **kwargs: Any) -> bool:
+        if resolved.application.id == apps[1]:
+            raise SecretStoreError("the keyring did not answer")
+        return issued_to_current(issuing, resolved, *args, **kwargs)
+
+    monkeypatch.setattr(Issuing, "issued_to_current", failing_for_one)
+    results = await workspace.verification.verify_many([(app, "production") for app in apps])
+    assert [(r.application_id, r.status) for r in results] == [
+        (apps[0], "ok"),
+        (apps[1], "keyring"),
+        (apps[2], "ok"),
+    ]
+    assert sorted(s.application_id for s in workspace.tokens.held()) == [apps[0], apps[2]]
+    await workspace.aclose()
 
 
 async def test_a_secret_read_ahead_is_used_once_and_dropped_after_the_run(

@@ -87,10 +87,15 @@ class Issuing:
 
         gate = asyncio.Semaphore(max(1, concurrency))
         found: list[SessionToken | CredenzaError | None] = [None] * len(targets)
+        # A team store's secrets are HTTP reads with no batch: those go one by one, in parallel
+        # under the gate (``otherwise``), not one after another in a thread.
+        team = self._context.config.team is not None
         direct = [
             n
             for n, resolved in enumerate(targets)
-            if resolved.token_url is not None and not signs_in(resolved.application.grant_types)
+            if not team
+            and resolved.token_url is not None
+            and not signs_in(resolved.application.grant_types)
         ]
         sent: dict[int, ClientCredentials] = {}
         client = self._context.client
@@ -118,10 +123,13 @@ class Issuing:
             parts = _parts(direct, first=2 * max(1, concurrency))
             calls = []
             for part in parts:
-                prepared = await in_thread(
-                    self.prepare_many,
-                    [(targets[n], requested_scopes(targets[n], None)) for n in part],
-                )
+                try:
+                    prepared: list[ClientCredentials | CredenzaError] = await in_thread(
+                        self.prepare_many,
+                        [(targets[n], requested_scopes(targets[n], None)) for n in part],
+                    )
+                except CredenzaError as exc:  # the part's own answer, not the whole run's
+                    prepared = [exc] * len(part)
                 ready: dict[int, ClientCredentials] = {}
                 for n, credentials in zip(part, prepared, strict=True):
                     if isinstance(credentials, CredenzaError):
@@ -133,12 +141,19 @@ class Issuing:
             for part, answered in zip(parts, calls, strict=True):
                 await answered
                 issued = [n for n in part if n in sent and isinstance(found[n], SessionToken)]
-                current = await in_thread(self.settle_many, [(targets[n], sent[n]) for n in issued])
+                try:
+                    current: list[bool | CredenzaError] = await in_thread(
+                        self.settle_many, [(targets[n], sent[n]) for n in issued]
+                    )
+                except CredenzaError as exc:
+                    current = [exc] * len(issued)
                 for n, still in zip(issued, current, strict=True):
                     session = found[n]
-                    if not still and isinstance(session, SessionToken):
+                    if still is not True and isinstance(session, SessionToken):
                         # Held in memory only; a secret changed meanwhile forgot those before.
                         self._store.let_go(session.fingerprint)
+                    if isinstance(still, CredenzaError):
+                        found[n] = still  # the check failed (a locked keyring): said, per row
 
         chosen = set(direct)
         await asyncio.gather(keyring(), *(other(n) for n in range(len(targets)) if n not in chosen))
@@ -167,18 +182,24 @@ class Issuing:
 
     def settle_many(
         self, issued: list[tuple[ResolvedEnvironment, ClientCredentials]]
-    ) -> list[bool]:
+    ) -> list[bool | CredenzaError]:
         """After many calls: was each token issued to the secret still stored? (the stored
         secrets read again, in one batch, once every call has answered: a live read, never the
         copy the call was made with). A refresh failure recorded for each that was is cleared,
-        as one call's success clears it. Blocking."""
+        as one call's success clears it; a check that cannot be made is that one's error (the
+        others are still answered). Blocking."""
         with contextlib.suppress(CredenzaError):  # then each is read alone
             self._credentials.read_ahead([(r.application.id, r.name) for r, _ in issued])
-        current: list[bool] = []
+        current: list[bool | CredenzaError] = []
         try:
             for resolved, credentials in issued:
-                current.append(self.issued_to_current(resolved, credentials, ahead=True))
-                if current[-1]:
+                try:
+                    still = self.issued_to_current(resolved, credentials, ahead=True)
+                except CredenzaError as exc:
+                    current.append(exc)
+                    continue
+                current.append(still)
+                if still:
                     self._failures.worked(resolved.application.id, resolved.name)
         finally:
             self._credentials.read_ahead([])
