@@ -112,6 +112,31 @@ def test_a_sandbox_token_is_the_same_through_both_clients(sandbox: SandboxServer
     assert forms[1]["client_secret"] == client.client_secret
 
 
+@pytest.mark.parametrize("path", ["/oauth/a b", "/oauth/t\u00e9?x=\u00e9 1", "/oauth/t%C3%A9"])
+def test_a_token_url_with_spaces_or_accents_is_sent_as_httpx_sends_it(path: str) -> None:
+    """A config may hold such a URL (it parses): both clients percent-encode it the same way,
+    and a path the server cannot serve is the server's answer, never a local failure."""
+    targets: list[bytes] = []
+
+    async def token(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        targets.append(scope["raw_path"] + b"?" + scope["query_string"])
+        body = json.dumps({"access_token": "t", "token_type": "Bearer", "expires_in": 60})
+        await send(
+            {"type": "http.response.start", "status": 200,
+             "headers": [(b"content-type", b"application/json")]}
+        )  # fmt: skip
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    with serve(token) as server:  # type: ignore[arg-type]
+        async_way, sync_way = both(creds(f"{server.issuer}{path}"))
+    assert async_way == sync_way == ("token", "Bearer", (), True)
+    assert targets[0] == targets[1]
+    assert b" " not in targets[1]
+    assert targets[1].isascii()
+
+
 @pytest.mark.parametrize("mode", ["html", "malformed_json", "drop", "error"])
 def test_sandbox_faults_read_the_same_through_both_clients(
     sandbox: SandboxServer, mode: str

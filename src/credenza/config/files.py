@@ -256,6 +256,7 @@ def hold_lock(path: Path, timeout: float, *, soft_fallback: bool = True) -> Call
 # flock(2) not implemented here (some network and FUSE file systems), or no fcntl (Windows).
 _NO_FLOCK = frozenset({errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
 _POLL = 0.05  # as filelock polls
+_HELD = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
 
 
 def _flock(path: Path, timeout: float) -> int:
@@ -269,13 +270,25 @@ def _flock(path: Path, timeout: float) -> int:
         raise OSError(errno.ENOSYS, "no fcntl") from None
     import time
 
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK as filelock opens it: a lease on the file cannot hold the open past the timeout.
+    flags = (
+        os.O_RDWR
+        | os.O_CREAT
+        | os.O_NONBLOCK
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     ends = time.monotonic() + timeout
     while True:
         try:
             fd = os.open(path, flags | os.O_EXCL, 0o600)
-            with contextlib.suppress(PermissionError):
+            try:
                 os.fchmod(fd, 0o600)  # whatever the umask
+            except PermissionError:
+                pass
+            except BaseException:
+                os.close(fd)
+                raise
         except FileExistsError:
             try:
                 fd = os.open(path, flags, 0o600)
@@ -283,8 +296,11 @@ def _flock(path: Path, timeout: float) -> int:
                 continue  # removed since: create it again
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
             os.close(fd)
+            # Held by another: EWOULDBLOCK; some file systems say EACCES (as filelock reads it).
+            if exc.errno not in _HELD:
+                raise
         except BaseException:
             os.close(fd)
             raise

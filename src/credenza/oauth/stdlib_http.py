@@ -6,7 +6,11 @@ connect timeout over TCP and the TLS handshake and the read timeout on every rea
 the time left; the body read in chunks through the plan's capped reader; no redirect followed;
 ``localhost`` connected to as 127.0.0.1 with its name kept for Host and SNI; the same header
 fields in the same order; and socket, TLS and protocol failures read as the same one-line errors
-(``transport``). No proxy: httpx runs with trust_env off, so neither engine reads HTTPS_PROXY.
+(``transport``); a path or query percent-encoded and a non-ASCII host IDNA-encoded as httpx
+sends them. Not the same: a URL's userinfo (httpx makes it Basic auth; here it is dropped: no
+endpoint credenza calls carries one), ALPN (not offered), and http.client's looser limits on
+an answer's header fields (h11 caps them at 16 KiB; the body cap applies to both). No proxy:
+httpx runs with trust_env off, so neither engine reads HTTPS_PROXY.
 
 Each attempt opens its own connection and closes it (a one-shot command makes one or two calls;
 httpx's keep-alive pool saved nothing there). Importing this is ~10 ms less than httpx's ~60.
@@ -18,7 +22,7 @@ import http.client
 import socket
 import ssl
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from credenza.errors import CredenzaError, TransportError
 from credenza.oauth.answers import Answer, host_of
@@ -86,7 +90,7 @@ def perform(attempt: Attempt, settings: HttpSettings, tls: ssl.SSLContext | None
     url, headers, sni = literal_loopback(attempt.url, attempt.headers)
     parts = urlsplit(url)
     https = parts.scheme == "https"
-    host = parts.hostname or ""
+    host = _ascii_host(parts.hostname or "")
     port = parts.port or (443 if https else 80)
     body = attempt.body()
     fields = outgoing_headers(
@@ -96,9 +100,11 @@ def perform(attempt: Attempt, settings: HttpSettings, tls: ssl.SSLContext | None
         form=attempt.content is None and bool(attempt.form),
         method=attempt.method,
     )
-    target = parts.path or "/"
+    # As httpx sends them: a space or a non-ASCII character in the path or query percent-encoded
+    # (UTF-8), what is already percent-encoded left as it is.
+    target = quote(parts.path or "/", safe=_PATH_SAFE)
     if parts.query:
-        target = f"{target}?{parts.query}"
+        target = f"{target}?{quote(parts.query, safe=_PATH_SAFE + '?')}"
     connect, read = attempt.timeouts(settings)
     connection = _Connection(
         host, port, tls=tls if https else None, sni=sni or host, connect=connect, read=read
@@ -122,6 +128,10 @@ def perform(attempt: Attempt, settings: HttpSettings, tls: ssl.SSLContext | None
         body_read = reader.finish()
     except (CredenzaError, DeadlineReached):
         raise
+    except http.client.InvalidURL:  # ours, not the server's (httpx: LocalProtocolError)
+        raise TransportError(
+            f"the call to {host_of(attempt.url)} failed: LocalProtocolError"
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
         raise _failure(exc, stage, attempt, settings) from None
     except ValueError:  # a header field http.client will not send (httpx: LocalProtocolError)
@@ -131,6 +141,19 @@ def perform(attempt: Attempt, settings: HttpSettings, tls: ssl.SSLContext | None
     finally:
         connection.close()
     return attempt.answer(response.status, answer_headers, body_read, Headers(fields))
+
+
+# What a path or query keeps as it is: RFC 3986's reserved and unreserved characters, and "%".
+_PATH_SAFE = "/:@!$&'()*+,;=~%[]"
+
+
+def _ascii_host(host: str) -> str:
+    """An internationalised host name as it goes on the wire (IDNA, as httpx sends it)."""
+    if host.isascii():
+        return host
+    import idna  # already installed under httpx; only for a non-ASCII host
+
+    return idna.encode(host, uts46=True).decode("ascii")
 
 
 def _failure(

@@ -61,6 +61,8 @@ class SyncOAuthClient(ClientProtocol):
         engine: Engine | None = None,
     ) -> None:
         super().__init__(settings, clock=clock)
+        if transport is not None and engine == "stdlib":
+            raise ValueError("an httpx transport runs on the httpx engine, not the stdlib one")
         self._transport = transport
         # The standard library's, unless told otherwise or handed an httpx transport.
         self.engine: Engine = engine or ("httpx" if transport is not None else self.default_engine)

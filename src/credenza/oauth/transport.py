@@ -291,8 +291,9 @@ def client_options(
 
 
 class Pools(Generic[C]):
-    """The httpx clients of one driver: the default one, one for loopback http:// that never
-    loads CA certificates, and one per client certificate (it is part of the connection)."""
+    """What one driver makes per TLS identity (httpx clients, the async client's lanes, or the
+    stdlib driver's SSL contexts): the default one, one for loopback http:// that never loads
+    CA certificates, and one per client certificate (it is part of the connection)."""
 
     def __init__(self, settings: HttpSettings, make: Callable[[ssl.SSLContext | bool], C]) -> None:
         self._settings = settings

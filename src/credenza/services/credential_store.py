@@ -90,10 +90,8 @@ class StoredCredentials:
                 continue  # a path this person may not read: said when they use it
 
     def stored_secret(self, app_id: str, environment: str, *, ahead: bool = False) -> StoredSecret:
-        """The client secret (or key) and the origins it is bound to. ``ahead``: the copy
-        ``read_ahead`` read, if it holds one (only a call's first read takes it, or the check
-        after many calls that each token's secret is still the stored one, from a batch read
-        once they have all answered: anything that writes the secret back reads the keyring)."""
+        """The client secret (or key) and the origins it is bound to. ``ahead``: take the copy
+        the last ``read_ahead`` batch read, if it holds one (each copy is taken once)."""
         team = self.team_store()
         if team is not None:
             return team.secret(app_id, environment)
