@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -208,6 +209,16 @@ async def wait_until(
     while not condition():
         assert loop.time() < deadline, "the condition never held"
         await pilot.pause(0.02)
+
+
+async def paste(pilot: Pilot[None], text: str) -> None:
+    """Paste ``text`` where the focus is, as a terminal's bracketed paste arrives: one event (a
+    secret from a one-time link is pasted, not typed: a key press each re-drew the dialog)."""
+    await pilot.pause()  # a focus() just asked for lands first
+    focused = pilot.app.focused
+    assert focused is not None, "nothing has the focus to paste into"
+    focused.post_message(events.Paste(text))
+    await pilot.pause()
 
 
 async def press_button(pilot: Pilot[None], selector: str) -> None:

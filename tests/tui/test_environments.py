@@ -18,6 +18,7 @@ from tests.tui.conftest import (
     cell,
     detail_text,
     goto,
+    paste,
     press_button,
     settle,
     table_screen,
@@ -41,7 +42,8 @@ async def test_set_secret_then_fetch_a_token(app: CredenzaApp, demo: Demo) -> No
         await goto(pilot, "2", "chorus-line-test/sandbox")
         await pilot.press("s")
         await settle(pilot)
-        await pilot.press(*registered.client_secret, "enter")
+        await paste(pilot, registered.client_secret)
+        await pilot.press("enter")
         await settle(pilot)
         assert (
             app.workspace.credentials.reveal("chorus-line-test", "sandbox").reveal()
@@ -115,7 +117,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
         assert dialog.manual
         await pilot.press(*"Telenor SMS Gateway")
         dialog.query_one("#new-secret", Input).focus()
-        await pilot.press(*"not-the-new-secret")
+        await paste(pilot, "not-the-new-secret")
         await press_button(pilot, "#reset")
         status = str(dialog.query_one("#reset-status", Static).content)
         assert "the new secret did not work, so the old one was kept" in status
@@ -123,7 +125,7 @@ async def test_manual_reset_with_a_failed_verification_keeps_the_old_secret(
         # Now the real reset in the portal, and the right secret pasted.
         new = demo.server.state.reset_secret("telenor-sms-gateway-production").client_secret
         dialog.query_one("#new-secret", Input).focus()
-        await pilot.press(*new)
+        await paste(pilot, new)
         await press_button(pilot, "#reset")
         assert "the new secret works and is stored" in str(
             dialog.query_one("#reset-status", Static).content
@@ -263,7 +265,7 @@ async def test_an_unfinished_reset_is_counted_and_r_finishes_it_instead_of_a_new
         dialog = await open_reset(pilot)
         await pilot.press(*"Telenor SMS Gateway")
         dialog.query_one("#new-secret", Input).focus()
-        await pilot.press(*one_time)
+        await paste(pilot, one_time)
         await press_button(pilot, "#reset")
         status = str(dialog.query_one("#reset-status", Static).content)
         assert "kept in the keyring as pending" in status
@@ -303,7 +305,7 @@ async def test_a_mistyped_pending_secret_is_discarded_from_r_and_the_current_one
         dialog = await open_reset(pilot)
         await pilot.press(*"Telenor SMS Gateway")
         dialog.query_one("#new-secret", Input).focus()
-        await pilot.press(*("m" * 40))  # a wrong paste from a one-time link
+        await paste(pilot, "m" * 40)  # a wrong paste from a one-time link
         await press_button(pilot, "#reset")
         await pilot.press("escape")
         await settle(pilot)
