@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
@@ -29,6 +30,15 @@ from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring
 from credenza.workspace import Workspace
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Each worker holds every test module, fixture and import once collected: frozen, Python's
+    collector no longer walks them all on each full collection, and it runs less often (a TUI
+    test allocates a great deal). A fifth of a TUI test's CPU was the collector; now ~7%."""
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
 
 # `credenza token` starts an agent in the background by default; a test suite must not leave
 # agents behind (in-process CLI calls and every subprocess inherit this). The auto-start tests
