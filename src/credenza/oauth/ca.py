@@ -25,3 +25,11 @@ def ca_context(ca_bundle: str) -> ssl.SSLContext:
         raise ConfigError(
             f"the ca_bundle {shown} cannot be used ({clean(exc, limit=80)})", hint=_HINT
         ) from None
+
+
+def default_roots() -> ssl.SSLContext:
+    """What httpx trusts for ``verify=True`` with trust_env off: certifi's roots (Mozilla's), as
+    the blocking http.client driver and the mTLS contexts also trust them."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())

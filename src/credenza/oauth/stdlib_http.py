@@ -26,7 +26,6 @@ from urllib.parse import quote, urlsplit
 
 from credenza.errors import CredenzaError, TransportError
 from credenza.oauth.answers import Answer, host_of
-from credenza.oauth.ca import ca_context
 from credenza.oauth.plan import Attempt
 from credenza.oauth.transport import (
     DeadlineReached,
@@ -41,16 +40,6 @@ from credenza.oauth.transport import (
 )
 
 _CHUNK = 64 * 1024
-
-
-def default_context(settings: HttpSettings) -> ssl.SSLContext:
-    """What ``verify=True`` means to httpx with trust_env off: certifi's roots; else the
-    config's ca_bundle."""
-    if settings.ca_bundle:
-        return ca_context(settings.ca_bundle)
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def plain_context() -> ssl.SSLContext:

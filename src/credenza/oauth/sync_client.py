@@ -137,10 +137,10 @@ class SyncOAuthClient(ClientProtocol):
 
     def _new_context(self, verify: ssl.SSLContext | bool) -> ssl.SSLContext:
         """The stdlib engine's "client" of a pool: the TLS context its connections use."""
-        if verify is True:
-            from credenza.oauth.stdlib_http import default_context
+        if verify is True:  # no ca_bundle (Pools passes that one's context)
+            from credenza.oauth.ca import default_roots
 
-            return default_context(self.settings)
+            return default_roots()
         assert not isinstance(verify, bool)  # Pools never asks for verification off
         return verify
 

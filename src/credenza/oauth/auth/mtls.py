@@ -21,7 +21,7 @@ from credenza.config.files import CERTIFICATE_CAP, read_regular
 from credenza.errors import ValidationError
 from credenza.next_steps import step
 from credenza.oauth.auth.base import ClientAuthentication, OutgoingRequest, SecretKind
-from credenza.oauth.ca import ca_context
+from credenza.oauth.ca import ca_context, default_roots
 from credenza.secrets import Secret
 
 if TYPE_CHECKING:
@@ -62,13 +62,11 @@ def _key_file(pem: Secret, certificate: bytes = b"") -> Iterator[str]:
 def _default_context() -> ssl.SSLContext:
     """What httpx.create_ssl_context() trusts (SSL_CERT_FILE, SSL_CERT_DIR, else certifi's
     roots), made without importing httpx (~45 ms of a one-shot command)."""
-    import certifi
-
     if os.environ.get("SSL_CERT_FILE"):
         return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
     if os.environ.get("SSL_CERT_DIR"):
         return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    return ssl.create_default_context(cafile=certifi.where())
+    return default_roots()
 
 
 def client_ssl_context(certificate: str, key: Secret, ca_bundle: str | None) -> ssl.SSLContext:
