@@ -94,6 +94,8 @@ class TokensScreen(TableScreen):
         self.ticker: Timer | None = None
         self._by_key: dict[str, TokenEntry] = {}
         self._cache_read = False
+        self._reloads = 0  # rebuilds so far: a listing made before the last one is stale
+        self._listed_at = -1  # the rebuild count when the worker's listing began
 
     def mounted(self) -> None:
         # One timer for the whole screen, paused while another section is shown.
@@ -115,6 +117,7 @@ class TokensScreen(TableScreen):
         if self._cache_read:
             return
         self._cache_read = True
+        self._listed_at = self._reloads
         tokens = self.workspace.tokens
 
         def read() -> None:  # in a worker thread: the index, no keyring read
@@ -127,9 +130,9 @@ class TokensScreen(TableScreen):
         self._show_cached(message.entries)
 
     def _show_cached(self, entries: list[TokenEntry]) -> None:
-        # The worker's listing, not listed again on the event loop; unless this process holds
-        # tokens, one of which may have been fetched since the worker listed them.
-        self.reload(None if self.workspace.tokens.store.held() else entries)
+        # The worker's listing, not listed again on the event loop, unless the rows were rebuilt
+        # since it began (a token fetched or forgotten meanwhile): then listed afresh.
+        self.reload(entries if self._reloads == self._listed_at else None)
 
     def _session(self, key: str | None) -> TokenEntry | None:
         return self._by_key.get(key) if key is not None else None
@@ -200,6 +203,7 @@ class TokensScreen(TableScreen):
         needle = self.filter_text.lower()
         self._by_key = {}
         rows = []
+        self._reloads += 1
         held = self.workspace.tokens.listing() if listing is None else listing
         if not self._storing:
             # Kept fresh is this person's choice, stored (it outlives the dashboard): a small
