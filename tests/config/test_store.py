@@ -296,7 +296,7 @@ def test_a_reload_of_the_same_bytes_is_a_fresh_config_that_keeps_offsets_and_unk
     store = ConfigStore(config_path)
     first = store.load()
     first.applications[0].name = "changed in memory, never saved"
-    second = store.load()  # the same bytes: decoded from what the first load parsed
+    second = store.load()  # the same bytes: converted from what the first load parsed
     assert second.applications[0].name == "A"
     with store.edit() as config:
         config.applications[0].description = "saved"
