@@ -9,6 +9,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from credenza.oauth.transport import HttpSettings
 from credenza.sandbox import SandboxServer, SandboxState
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring
+from credenza.services.context import Context
 from credenza.workspace import Workspace
 
 
@@ -145,6 +147,19 @@ def _has(workspace: Workspace, name: str) -> bool:
 CliRunner = Callable[..., tuple[int, str, str]]
 
 
+def zero_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process CLI's network settings as the config makes them, with FAST's zero back-off:
+    a call to a server that is down retries as often, never waiting."""
+    made = Context.http
+    monkeypatch.setattr(
+        Context,
+        "http",
+        lambda context: replace(
+            made(context), wait_initial=0.0, wait_max=0.0, wait_jitter=0.0, retry_after_cap=0.0
+        ),
+    )
+
+
 @pytest.fixture
 def run_cli(
     memory_keyring: MemoryKeyring,
@@ -153,6 +168,8 @@ def run_cli(
 ) -> Callable[[Path], CliRunner]:
     """credenza in-process against one config: ``invoke(*argv, stdin="")`` gives (exit code,
     stdout, stderr), captured at the file descriptors so a child of `exec` is captured too."""
+
+    zero_backoff(monkeypatch)
 
     def for_config(config: Path) -> CliRunner:
         def invoke(*argv: str, stdin: str = "") -> tuple[int, str, str]:

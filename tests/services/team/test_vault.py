@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,8 @@ from credenza.sandbox import SandboxServer
 from credenza.sandbox.clients import Client
 from credenza.secrets import SecretStore
 from credenza.secrets.backends.memory import MemoryKeyring
-from credenza.services.context import Context
 from credenza.workspace import Workspace
-from tests.conftest import FAST
+from tests.conftest import FAST, zero_backoff
 from tests.test_workspace import use_sandbox_provider
 from tests.vault import BaoServer, team_policies
 
@@ -65,6 +64,9 @@ class Team:
     app: str = "telenor-sms"
     outputs: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        zero_backoff(self.monkeypatch)  # a stopped or sealed store: 7 s a test, waited
+
     def person(self, name: str, *policies: str) -> Person:
         token = self.bao.token(*policies, display_name=name)
         home = self.root / name
@@ -83,16 +85,6 @@ class Team:
     def cli(self, person: Person, *argv: str, stdin: str = "") -> tuple[int, str, str]:
         self.be(person)
         self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        # The CLI's settings as the config makes them, with the suite's zero backoff: a call to
-        # a stopped or sealed store retries as often, never waiting (7 s a test, was).
-        made = Context.http
-        self.monkeypatch.setattr(
-            Context,
-            "http",
-            lambda context: replace(
-                made(context), wait_initial=0.0, wait_max=0.0, wait_jitter=0.0, retry_after_cap=0.0
-            ),
-        )
         code = run(["--config", str(self.config), *argv])
         out, err = self.capfd.readouterr()
         self.outputs += [out, err]
