@@ -260,8 +260,7 @@ _HELD = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES})
 
 
 def _flock(path: Path, timeout: float) -> int:
-    """The flock(2) filelock.FileLock takes, without importing it (~10 ms with logging, on every
-    token call that caches): the file opened without truncating it (a waiter must not empty the
+    """``hold_lock``'s flock: the file opened without truncating it (a waiter must not empty the
     holder's) nor following a link, made 0600 by whoever creates it, retried when it was
     unlinked between open and lock. The descriptor, locked; TimeoutError past ``timeout``."""
     try:
